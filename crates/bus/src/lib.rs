@@ -1,0 +1,1 @@
+//! The event log port: Kafka and embedded SQLite adapters

@@ -1,0 +1,1 @@
+//! Pure domain logic: validation, order folding, RFM, churn rule

@@ -1,0 +1,1 @@
+//! Customer models: BG/NBD, Gamma-Gamma, cross-purchase, recommendations, clustering, anomalies

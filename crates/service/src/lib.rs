@@ -1,0 +1,1 @@
+//! Service plumbing: config, telemetry, shutdown, the consumer loop, gRPC helpers

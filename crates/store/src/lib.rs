@@ -1,0 +1,1 @@
+//! Store helpers: connections, migrations, filters over SQLite and PostgreSQL

@@ -1,0 +1,1 @@
+//! Synthetic order streams of a realistic food chain

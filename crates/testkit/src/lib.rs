@@ -1,0 +1,1 @@
+//! Test support: real PostgreSQL and Kafka-protocol broker on loopback, SQL oracle
