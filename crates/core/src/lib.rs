@@ -1,1 +1,26 @@
-//! Pure domain logic: validation, order folding, RFM, churn rule
+//! Pure domain logic of Portrait: what an order does to a portrait.
+//!
+//! No I/O and no async: the services feed events in and write the resulting deltas out.
+
+mod calendar;
+mod churn;
+mod error;
+mod filter;
+mod fold;
+mod revision;
+mod rfm;
+mod validate;
+
+pub use calendar::{Calendar, Day};
+pub use churn::{ChurnWarning, MIN_ORDERS, churn_warning};
+pub use error::{Error, Result};
+pub use filter::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, ResolvedFilter, page_size};
+pub use fold::{Acc, Deltas, ProductAcc, ProductInfo, StoreInfo};
+pub use revision::{Decision, Stored, decide, is_live};
+pub use rfm::{CustomerAgg, Rfm, RfmTable, Segment, rfm_table};
+pub use validate::validate_order;
+
+/// Topic of accepted order changes, keyed by customer id.
+pub const ORDERS_TOPIC: &str = "orders.v1";
+/// Topic of records a consumer could not decode or validate.
+pub const DLQ_TOPIC: &str = "orders.dlq.v1";

@@ -1,0 +1,67 @@
+use portrait_proto::v1::{Order, OrderEvent, OrderStatus};
+
+/// The latest accepted version of an order, as ingest keeps it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stored {
+    /// Revision of the last published event; 0 if none was ever published.
+    pub revision: i64,
+    pub order: Order,
+    /// Whether the order currently counts (paid, not cancelled or refunded).
+    pub live: bool,
+}
+
+/// What ingest does with a submitted order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decision {
+    /// Identical to the latest accepted version: nothing to store or publish.
+    Unchanged { revision: i64 },
+    /// Store `stored`; publish `event` if the change affects any figure.
+    Accept {
+        stored: Stored,
+        event: Option<OrderEvent>,
+    },
+}
+
+pub fn is_live(order: &Order) -> bool {
+    order.status == OrderStatus::Paid as i32
+}
+
+/// Turns a submission into "retract previous, apply new", so that consumers
+/// never have to read the old version themselves.
+pub fn decide(stored: Option<&Stored>, incoming: Order) -> Decision {
+    if let Some(s) = stored
+        && s.order == incoming
+    {
+        return Decision::Unchanged {
+            revision: s.revision,
+        };
+    }
+    let live = is_live(&incoming);
+    let previous = stored.filter(|s| s.live).map(|s| s.order.clone());
+    let revision = stored.map_or(0, |s| s.revision);
+    if previous.is_none() && !live {
+        // Cancelling an order nobody counted changes no figure.
+        return Decision::Accept {
+            stored: Stored {
+                revision,
+                order: incoming,
+                live,
+            },
+            event: None,
+        };
+    }
+    let event = OrderEvent {
+        order_id: incoming.order_id.clone(),
+        revision: revision + 1,
+        order: live.then(|| incoming.clone()),
+        previous,
+    };
+    Decision::Accept {
+        stored: Stored {
+            revision: revision + 1,
+            order: incoming,
+            live,
+        },
+        event: Some(event),
+    }
+}

@@ -1,0 +1,208 @@
+use crate::Day;
+
+/// A customer's orders inside a filter, as the RFM and churn rules need them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomerAgg {
+    pub customer_id: String,
+    pub orders: i64,
+    pub revenue: i64,
+    pub first_day: Day,
+    pub last_day: Day,
+}
+
+/// The 8 classic RFM segments, numbered as in `portrait.v1.Segment`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Segment {
+    ImportantValue = 1,
+    ImportantDevelop = 2,
+    ImportantKeep = 3,
+    ImportantWinBack = 4,
+    GeneralValue = 5,
+    GeneralDevelop = 6,
+    GeneralKeep = 7,
+    GeneralWinBack = 8,
+}
+
+impl Segment {
+    pub const ALL: [Segment; 8] = [
+        Segment::ImportantValue,
+        Segment::ImportantDevelop,
+        Segment::ImportantKeep,
+        Segment::ImportantWinBack,
+        Segment::GeneralValue,
+        Segment::GeneralDevelop,
+        Segment::GeneralKeep,
+        Segment::GeneralWinBack,
+    ];
+
+    /// The segment of a customer from whether each of R, F, M is "high".
+    pub fn of(r_high: bool, f_high: bool, m_high: bool) -> Segment {
+        match (m_high, r_high, f_high) {
+            (true, true, true) => Segment::ImportantValue,
+            (true, true, false) => Segment::ImportantDevelop,
+            (true, false, true) => Segment::ImportantKeep,
+            (true, false, false) => Segment::ImportantWinBack,
+            (false, true, true) => Segment::GeneralValue,
+            (false, true, false) => Segment::GeneralDevelop,
+            (false, false, true) => Segment::GeneralKeep,
+            (false, false, false) => Segment::GeneralWinBack,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Segment::ImportantValue => "重要价值客户",
+            Segment::ImportantDevelop => "重要发展客户",
+            Segment::ImportantKeep => "重要保持客户",
+            Segment::ImportantWinBack => "重要挽留客户",
+            Segment::GeneralValue => "一般价值客户",
+            Segment::GeneralDevelop => "一般发展客户",
+            Segment::GeneralKeep => "一般保持客户",
+            Segment::GeneralWinBack => "一般挽留客户",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rfm {
+    pub customer_id: String,
+    pub recency_days: i64,
+    pub frequency: i64,
+    pub monetary: i64,
+    pub r_score: u8,
+    pub f_score: u8,
+    pub m_score: u8,
+    pub segment: Segment,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RfmTable {
+    /// In the order the aggregates were given.
+    pub customers: Vec<Rfm>,
+    pub mean_recency_days: f64,
+    pub mean_frequency: f64,
+    pub mean_monetary: f64,
+}
+
+/// RFM of a population as of `as_of`.
+///
+/// Scores: a customer's score is 1 + ⌊5·k/n⌋ where k counts the customers strictly
+/// worse than them (older last order, fewer orders, less spend), so ties share a
+/// score and 5 is the best quintile. Segments: a value is "high" when strictly
+/// better than the population mean; compared in integers, so exact.
+pub fn rfm_table(aggs: &[CustomerAgg], as_of: Day) -> RfmTable {
+    let n = aggs.len();
+    let recency: Vec<i64> = aggs
+        .iter()
+        .map(|a| i64::from(as_of) - i64::from(a.last_day))
+        .collect();
+    let sorted = |values: Vec<i64>| {
+        let mut v = values;
+        v.sort_unstable();
+        v
+    };
+    let r_sorted = sorted(recency.clone());
+    let f_sorted = sorted(aggs.iter().map(|a| a.orders).collect());
+    let m_sorted = sorted(aggs.iter().map(|a| a.revenue).collect());
+    let sum = |v: &[i64]| v.iter().map(|&x| i128::from(x)).sum::<i128>();
+    let (r_sum, f_sum, m_sum) = (sum(&r_sorted), sum(&f_sorted), sum(&m_sorted));
+    let n128 = n as i128;
+    let score = |worse: usize| (1 + 5 * worse / n.max(1)) as u8;
+    let customers = aggs
+        .iter()
+        .zip(&recency)
+        .map(|(a, &r)| {
+            let r_worse = n - r_sorted.partition_point(|&x| x <= r);
+            let f_worse = f_sorted.partition_point(|&x| x < a.orders);
+            let m_worse = m_sorted.partition_point(|&x| x < a.revenue);
+            Rfm {
+                customer_id: a.customer_id.clone(),
+                recency_days: r,
+                frequency: a.orders,
+                monetary: a.revenue,
+                r_score: score(r_worse),
+                f_score: score(f_worse),
+                m_score: score(m_worse),
+                segment: Segment::of(
+                    i128::from(r) * n128 < r_sum,
+                    i128::from(a.orders) * n128 > f_sum,
+                    i128::from(a.revenue) * n128 > m_sum,
+                ),
+            }
+        })
+        .collect();
+    let mean = |s: i128| if n == 0 { 0.0 } else { s as f64 / n as f64 };
+    RfmTable {
+        customers,
+        mean_recency_days: mean(r_sum),
+        mean_frequency: mean(f_sum),
+        mean_monetary: mean(m_sum),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn agg(id: &str, orders: i64, revenue: i64, last_day: Day) -> CustomerAgg {
+        CustomerAgg {
+            customer_id: id.into(),
+            orders,
+            revenue,
+            first_day: 0,
+            last_day,
+        }
+    }
+
+    #[test]
+    fn scores_and_segments_by_hand() {
+        // Five customers, one per quintile in every dimension.
+        let aggs: Vec<_> = (0..5)
+            .map(|i| agg(&format!("c{i}"), i + 1, 100 * (i + 1), 10 + i as Day))
+            .collect();
+        let t = rfm_table(&aggs, 20);
+        let scores: Vec<_> = t
+            .customers
+            .iter()
+            .map(|c| (c.r_score, c.f_score, c.m_score))
+            .collect();
+        assert_eq!(
+            scores,
+            [(1, 1, 1), (2, 2, 2), (3, 3, 3), (4, 4, 4), (5, 5, 5)]
+        );
+        // Means: recency 8, frequency 3, monetary 300; c2 sits exactly on them.
+        assert_eq!(t.mean_recency_days, 8.0);
+        let segs: Vec<_> = t.customers.iter().map(|c| c.segment).collect();
+        assert_eq!(
+            segs,
+            [
+                Segment::GeneralWinBack,
+                Segment::GeneralWinBack,
+                Segment::GeneralWinBack,
+                Segment::ImportantValue,
+                Segment::ImportantValue
+            ]
+        );
+    }
+
+    #[test]
+    fn ties_share_a_score_and_empty_is_fine() {
+        let aggs = vec![agg("a", 1, 5, 1), agg("b", 1, 5, 1), agg("c", 2, 9, 2)];
+        let t = rfm_table(&aggs, 3);
+        assert_eq!(t.customers[0].f_score, t.customers[1].f_score);
+        assert_eq!(t.customers[0].f_score, 1);
+        assert_eq!(t.customers[2].f_score, 4);
+        let empty = rfm_table(&[], 3);
+        assert!(empty.customers.is_empty());
+        assert_eq!(empty.mean_monetary, 0.0);
+    }
+
+    #[test]
+    fn segment_table_matches_design() {
+        assert_eq!(Segment::of(true, false, true), Segment::ImportantDevelop);
+        assert_eq!(Segment::of(false, true, true), Segment::ImportantKeep);
+        assert_eq!(Segment::of(true, true, false), Segment::GeneralValue);
+        assert_eq!(Segment::of(false, true, false), Segment::GeneralKeep);
+        assert_eq!(Segment::GeneralWinBack.label(), "一般挽留客户");
+    }
+}
