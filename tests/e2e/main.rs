@@ -1,1 +1,9 @@
-//! End-to-end tests.
+//! End-to-end: the five services as separate processes against a real
+//! PostgreSQL and a real Kafka-protocol broker on loopback. Orders go in through
+//! ingest; the gateway's figures must equal a plain SQL recompute over the same
+//! orders, also after a consumer is killed with SIGKILL mid-stream.
+
+mod embedded;
+mod oracle;
+mod pipeline;
+mod stack;

@@ -78,6 +78,16 @@ pub fn page_size(field: &str, requested: i32) -> Result<usize> {
     }
 }
 
+/// Page tokens are offsets into the ordered result; opaque to callers.
+pub fn page_start(token: &str) -> Result<usize> {
+    if token.is_empty() {
+        return Ok(0);
+    }
+    token
+        .parse()
+        .map_err(|_| Error::invalid("page_token", "not a token this service issued"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,7 +14,7 @@ mod validate;
 pub use calendar::{Calendar, Day};
 pub use churn::{ChurnWarning, MIN_ORDERS, churn_warning};
 pub use error::{Error, Result};
-pub use filter::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, ResolvedFilter, page_size};
+pub use filter::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, ResolvedFilter, page_size, page_start};
 pub use fold::{Acc, Deltas, ProductAcc, ProductInfo, StoreInfo};
 pub use revision::{Decision, Stored, decide, is_live};
 pub use rfm::{CustomerAgg, Rfm, RfmTable, Segment, rfm_table};

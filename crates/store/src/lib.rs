@@ -1,1 +1,139 @@
-//! Store helpers: connections, migrations, filters over SQLite and PostgreSQL
+//! Store helpers shared by the services: one SQL dialect over SQLite (embedded
+//! mode) and PostgreSQL (distributed mode) through sqlx's `Any` driver.
+//!
+//! Portable SQL rules kept here: `$n` placeholders numbered in order of first
+//! appearance, BIGINT for every integer, `CAST(SUM(..) AS BIGINT)` because
+//! PostgreSQL sums BIGINT into NUMERIC.
+
+mod consumer;
+mod error;
+mod filter;
+mod migrate;
+mod queries;
+mod tables;
+
+use std::str::FromStr;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, ConnectOptions};
+
+pub use consumer::{
+    Counters, add_counters, load_counters, load_positions, new_events, record_applied,
+    save_positions,
+};
+pub use error::{Error, Result};
+pub use filter::{Arg, Sql};
+pub use migrate::BASE_MIGRATIONS;
+pub use queries::customer_aggs;
+pub use tables::{TableSet, write_deltas};
+
+pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+const SQLITE_PRAGMAS: &[&str] = &[
+    "PRAGMA journal_mode = WAL",
+    "PRAGMA synchronous = NORMAL",
+    "PRAGMA busy_timeout = 10000",
+];
+
+/// A service's own database.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl Store {
+    /// Connects to `sqlite://path` (created if missing) or `postgres://…`.
+    pub async fn connect(url: &str) -> Result<Self> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Backend::Postgres
+        } else {
+            return Err(Error::Config(format!(
+                "store url {url:?} must start with sqlite:// or postgres://"
+            )));
+        };
+        let (url, max) = match backend {
+            Backend::Sqlite => (sqlite_url(url)?, 4),
+            Backend::Postgres => (url.to_owned(), 8),
+        };
+        let options = AnyConnectOptions::from_str(&url)
+            .map_err(|e| Error::Config(format!("bad store url: {e}")))?
+            .log_statements(tracing::log::LevelFilter::Trace);
+        let pool = AnyPoolOptions::new()
+            .max_connections(max)
+            .after_connect(move |conn: &mut sqlx::AnyConnection, _meta| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // WAL lets queries read while the consumer writes; a busy
+                        // timeout turns writer contention into waiting, not errors.
+                        for pragma in SQLITE_PRAGMAS {
+                            sqlx::Executor::execute(&mut *conn, *pragma).await?;
+                        }
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await
+            .map_err(|e| Error::Connect(redact(&url), e))?;
+        Ok(Self { pool, backend })
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub async fn begin(&self) -> Result<Tx> {
+        Ok(self.pool.begin().await?)
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Makes sure the SQLite file and its folder exist, so a newcomer needs no setup.
+fn sqlite_url(url: &str) -> Result<String> {
+    let rest = url.trim_start_matches("sqlite:").trim_start_matches("//");
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    if path != ":memory:"
+        && let Some(dir) = std::path::Path::new(path).parent()
+        && !dir.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::Config(format!("cannot create {}: {e}", dir.display())))?;
+    }
+    let mut query = query.to_owned();
+    if !query.contains("mode=") {
+        if !query.is_empty() {
+            query.push('&');
+        }
+        query.push_str("mode=rwc");
+    }
+    Ok(format!("sqlite://{path}?{query}"))
+}
+
+/// A URL fit for logs: no password.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.find('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let creds = &url[scheme + 3..at];
+            let user = creds.split(':').next().unwrap_or("");
+            format!("{}{user}:***{}", &url[..scheme + 3], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}

@@ -1,1 +1,136 @@
-//! The gateway service
+//! The gateway: the public `portrait.v1.PortraitService`, composed by calling
+//! the services' internal query APIs. It keeps no state of its own.
+
+use portrait_proto::v1::ingest_service_client::IngestServiceClient;
+use portrait_proto::v1::portrait_service_server::{PortraitService, PortraitServiceServer};
+use portrait_proto::v1::profiler_query_client::ProfilerQueryClient;
+use portrait_proto::v1::rfm_query_client::RfmQueryClient;
+use portrait_proto::v1::suggest_query_client::SuggestQueryClient;
+use portrait_proto::v1::{
+    HourDistribution, HourDistributionRequest, IngestStatusRequest, ListRfmRequest,
+    ListRfmResponse, ListSuggestionsRequest, ListSuggestionsResponse, Overview, OverviewRequest,
+    SegmentDistribution, SegmentDistributionRequest, StatusRequest, SyncStatus, SyncStatusRequest,
+    TopProducts, TopProductsRequest,
+};
+use portrait_service::{Config, Error, Result, metrics};
+use tokio_util::sync::CancellationToken;
+use tonic::transport::{Channel, Endpoint};
+use tonic::{Request, Response, Status};
+
+#[derive(Clone)]
+pub struct Gateway {
+    ingest: IngestServiceClient<Channel>,
+    profiler: ProfilerQueryClient<Channel>,
+    rfm: RfmQueryClient<Channel>,
+    suggest: SuggestQueryClient<Channel>,
+}
+
+fn channel(key: &str, url: &str) -> Result<Channel> {
+    let endpoint = Endpoint::from_shared(url.to_owned())
+        .map_err(|e| Error::Config(format!("{key} {url:?}: {e}")))?
+        .connect_timeout(std::time::Duration::from_secs(5))
+        .timeout(std::time::Duration::from_secs(60));
+    // Lazy, so the gateway starts before the services and reconnects after them.
+    Ok(endpoint.connect_lazy())
+}
+
+impl Gateway {
+    pub fn new(config: &Config) -> Result<Self> {
+        let g = &config.gateway;
+        Ok(Self {
+            ingest: IngestServiceClient::new(channel("gateway.ingest", &g.ingest)?),
+            profiler: ProfilerQueryClient::new(channel("gateway.profiler", &g.profiler)?),
+            rfm: RfmQueryClient::new(channel("gateway.rfm", &g.rfm)?),
+            suggest: SuggestQueryClient::new(channel("gateway.suggest", &g.suggest)?),
+        })
+    }
+}
+
+pub async fn run(config: Config, shutdown: CancellationToken) -> Result<()> {
+    let gateway = Gateway::new(&config)?;
+    let routes = tonic::service::Routes::new(PortraitServiceServer::new(gateway));
+    portrait_service::serve_until("gateway", &config, routes, shutdown).await
+}
+
+/// Forwards to a service; an unreachable service reads as UNAVAILABLE naming it.
+fn upstream(service: &'static str, status: Status) -> Status {
+    match status.code() {
+        tonic::Code::Unavailable | tonic::Code::Unknown | tonic::Code::Internal => {
+            Error::Upstream {
+                service,
+                status: Status::new(status.code(), format!("{service}: {}", status.message())),
+            }
+            .into()
+        }
+        _ => status,
+    }
+}
+
+#[tonic::async_trait]
+impl PortraitService for Gateway {
+    async fn get_overview(&self, r: Request<OverviewRequest>) -> Result<Response<Overview>, Status> {
+        let _t = metrics::time_query("gateway.overview");
+        self.profiler.clone().get_overview(r.into_inner()).await.map_err(|s| upstream("profiler", s))
+    }
+
+    async fn get_segment_distribution(
+        &self,
+        r: Request<SegmentDistributionRequest>,
+    ) -> Result<Response<SegmentDistribution>, Status> {
+        let _t = metrics::time_query("gateway.segments");
+        self.rfm.clone().get_segment_distribution(r.into_inner()).await.map_err(|s| upstream("rfm", s))
+    }
+
+    async fn get_hour_distribution(
+        &self,
+        r: Request<HourDistributionRequest>,
+    ) -> Result<Response<HourDistribution>, Status> {
+        let _t = metrics::time_query("gateway.hours");
+        self.profiler.clone().get_hour_distribution(r.into_inner()).await.map_err(|s| upstream("profiler", s))
+    }
+
+    async fn get_top_products(
+        &self,
+        r: Request<TopProductsRequest>,
+    ) -> Result<Response<TopProducts>, Status> {
+        let _t = metrics::time_query("gateway.top_products");
+        self.profiler.clone().get_top_products(r.into_inner()).await.map_err(|s| upstream("profiler", s))
+    }
+
+    async fn list_rfm(&self, r: Request<ListRfmRequest>) -> Result<Response<ListRfmResponse>, Status> {
+        let _t = metrics::time_query("gateway.list_rfm");
+        self.rfm.clone().list_rfm(r.into_inner()).await.map_err(|s| upstream("rfm", s))
+    }
+
+    async fn list_suggestions(
+        &self,
+        r: Request<ListSuggestionsRequest>,
+    ) -> Result<Response<ListSuggestionsResponse>, Status> {
+        let _t = metrics::time_query("gateway.suggestions");
+        self.suggest.clone().list_suggestions(r.into_inner()).await.map_err(|s| upstream("suggest", s))
+    }
+
+    async fn get_sync_status(
+        &self,
+        _r: Request<SyncStatusRequest>,
+    ) -> Result<Response<SyncStatus>, Status> {
+        let ingest = self
+            .ingest
+            .clone()
+            .get_ingest_status(IngestStatusRequest {})
+            .await
+            .map_err(|s| upstream("ingest", s))?
+            .into_inner();
+        let consumers = vec![
+            self.profiler.clone().get_status(StatusRequest {}).await.map_err(|s| upstream("profiler", s))?.into_inner(),
+            self.rfm.clone().get_status(StatusRequest {}).await.map_err(|s| upstream("rfm", s))?.into_inner(),
+            self.suggest.clone().get_status(StatusRequest {}).await.map_err(|s| upstream("suggest", s))?.into_inner(),
+        ];
+        let caught_up = ingest.outbox_pending == 0 && consumers.iter().all(|c| c.lag == 0);
+        Ok(Response::new(SyncStatus {
+            ingest: Some(ingest),
+            consumers,
+            caught_up,
+        }))
+    }
+}

@@ -1,1 +1,55 @@
-//! The ingest service
+//! The ingest service: validates orders, keeps the latest accepted version of
+//! each, assigns revisions and publishes real changes through an outbox.
+//!
+//! An accepted change and its event are committed in one transaction; a relay
+//! then publishes the outbox in order and deletes what the log acknowledged.
+//! A crash between publish and delete re-publishes, and consumers ignore the
+//! (order, revision) they already applied: nothing is lost, nothing counts twice.
+
+mod relay;
+mod submit;
+
+use portrait_bus::Bus;
+use portrait_proto::v1::ingest_service_server::IngestServiceServer;
+use portrait_service::{Config, Result};
+use portrait_store::{BASE_MIGRATIONS, Store};
+use tokio_util::sync::CancellationToken;
+
+pub use relay::relay;
+pub use submit::Ingest;
+
+const MIGRATIONS: &[&str] = &[
+    "CREATE TABLE orders (order_id TEXT PRIMARY KEY, revision BIGINT NOT NULL, live BIGINT NOT NULL, payload {blob} NOT NULL)",
+    "CREATE TABLE outbox (id {serial}, msg_key TEXT NOT NULL, payload {blob} NOT NULL, traceparent TEXT NOT NULL)",
+];
+
+pub async fn open_store(url: &str) -> Result<Store> {
+    let store = Store::connect(url).await?;
+    let mut migrations = BASE_MIGRATIONS.to_vec();
+    migrations.extend(MIGRATIONS);
+    store.migrate("ingest", &migrations).await?;
+    Ok(store)
+}
+
+/// Serves the ingest API and relays the outbox to the log until `shutdown`.
+pub async fn run(config: Config, shutdown: CancellationToken) -> Result<()> {
+    let store = open_store(&config.store.url).await?;
+    let bus = Bus::connect(&config.bus_config()).await?;
+    let topic = config.topics().orders;
+    bus.ensure_topic(&topic).await?;
+    let ingest = Ingest::new(store.clone(), config.domain.max_future_minutes);
+    let local = shutdown.child_token();
+    let relay_task = tokio::spawn(relay(
+        store.clone(),
+        bus,
+        topic,
+        ingest.outbox_signal(),
+        local.clone(),
+    ));
+    let routes = tonic::service::Routes::new(IngestServiceServer::new(ingest));
+    let served = portrait_service::serve_until("ingest", &config, routes, local.clone()).await;
+    local.cancel();
+    let _ = relay_task.await;
+    store.close().await;
+    served
+}

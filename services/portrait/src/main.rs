@@ -1,1 +1,53 @@
-fn main() {}
+//! `portrait`: the whole system in one process on embedded SQLite (no servers
+//! needed), a demo with a synthetic chain, a query client, and model commands.
+
+mod demo;
+mod embedded;
+mod query;
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "portrait", version, about = "Customer portraits from a food chain's orders")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run all five services in this process on embedded SQLite files.
+    Run {
+        /// Folder for the log and the stores (default: config `data_dir`, `.portrait`).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// Gateway port; ingest, profiler, rfm and suggest take the next four.
+        #[arg(long)]
+        base_port: Option<u16>,
+    },
+    /// Generate a synthetic chain, feed it through ingest, and keep serving it.
+    Demo(demo::DemoArgs),
+    /// Ask a running gateway and print the answer as JSON.
+    Query(query::QueryArgs),
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Run { data_dir, base_port } => {
+            let configs = embedded::configs(data_dir.as_deref(), base_port).context("failed to load configuration")?;
+            let _telemetry = portrait_service::init_telemetry("portrait", &configs[0].telemetry)
+                .context("failed to start telemetry")?;
+            let shutdown = portrait_service::shutdown_token();
+            let stack = embedded::start(configs, shutdown.clone());
+            eprintln!("portrait is running; the gateway listens on {}. Ctrl-C stops it.", stack.gateway_addr);
+            stack.wait().await
+        }
+        Command::Demo(args) => demo::run(args).await,
+        Command::Query(args) => query::run(args).await,
+    }
+}

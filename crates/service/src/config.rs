@@ -1,0 +1,311 @@
+use std::path::PathBuf;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, Result};
+
+/// The five services; each has its own default port and store file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServiceName {
+    Gateway,
+    Ingest,
+    Profiler,
+    Rfm,
+    Suggest,
+}
+
+impl ServiceName {
+    pub const ALL: [ServiceName; 5] = [
+        ServiceName::Gateway,
+        ServiceName::Ingest,
+        ServiceName::Profiler,
+        ServiceName::Rfm,
+        ServiceName::Suggest,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServiceName::Gateway => "gateway",
+            ServiceName::Ingest => "ingest",
+            ServiceName::Profiler => "profiler",
+            ServiceName::Rfm => "rfm",
+            ServiceName::Suggest => "suggest",
+        }
+    }
+
+    pub fn default_port(self) -> u16 {
+        match self {
+            ServiceName::Gateway => 50051,
+            ServiceName::Ingest => 50052,
+            ServiceName::Profiler => 50053,
+            ServiceName::Rfm => 50054,
+            ServiceName::Suggest => 50055,
+        }
+    }
+}
+
+/// One configuration shape for every service: defaults in code, then the TOML
+/// file named by `PORTRAIT_CONFIG`, then `PORTRAIT__SECTION__KEY` variables.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Where the embedded mode keeps its SQLite files.
+    pub data_dir: PathBuf,
+    pub bus: BusSettings,
+    pub store: StoreSettings,
+    pub server: ServerSettings,
+    pub gateway: GatewaySettings,
+    pub telemetry: TelemetrySettings,
+    pub domain: DomainSettings,
+    pub consumer: ConsumerSettings,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BusKind {
+    Embedded,
+    Kafka,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BusSettings {
+    pub kind: BusKind,
+    /// Embedded log file; empty = `<data_dir>/log.db`.
+    pub path: String,
+    pub brokers: String,
+    pub partitions: i32,
+    /// Prepended to every topic name, so several stacks can share one broker.
+    pub topic_prefix: String,
+}
+
+/// The topics a stack uses, after the prefix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Topics {
+    pub orders: String,
+    pub dlq: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreSettings {
+    /// `sqlite://…` or `postgres://…`; empty = `sqlite://<data_dir>/<service>.db`.
+    pub url: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    /// Empty = 127.0.0.1 on the service's default port.
+    pub listen: String,
+}
+
+/// Where the gateway finds the other services.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatewaySettings {
+    pub ingest: String,
+    pub profiler: String,
+    pub rfm: String,
+    pub suggest: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TelemetrySettings {
+    pub log_format: LogFormat,
+    /// `tracing` filter directives; `RUST_LOG` wins when set.
+    pub log_filter: String,
+    /// OTLP/gRPC endpoint; empty = no export.
+    pub otlp_endpoint: String,
+    /// Prometheus `/metrics` address; empty = not served.
+    pub metrics_listen: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DomainSettings {
+    pub time_zone: String,
+    /// How far in the future an order's `placed_at` may be (clock skew).
+    pub max_future_minutes: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsumerSettings {
+    pub batch_size: usize,
+    /// How long a poll waits for the first record of a batch.
+    pub poll_ms: u64,
+}
+
+impl Config {
+    pub fn defaults(service: ServiceName) -> Self {
+        let url = |s: ServiceName| format!("http://127.0.0.1:{}", s.default_port());
+        Self {
+            data_dir: PathBuf::from(".portrait"),
+            bus: BusSettings {
+                kind: BusKind::Embedded,
+                path: String::new(),
+                brokers: "127.0.0.1:9092".into(),
+                partitions: 4,
+                topic_prefix: String::new(),
+            },
+            store: StoreSettings { url: String::new() },
+            server: ServerSettings {
+                listen: format!("127.0.0.1:{}", service.default_port()),
+            },
+            gateway: GatewaySettings {
+                ingest: url(ServiceName::Ingest),
+                profiler: url(ServiceName::Profiler),
+                rfm: url(ServiceName::Rfm),
+                suggest: url(ServiceName::Suggest),
+            },
+            telemetry: TelemetrySettings {
+                log_format: LogFormat::Text,
+                log_filter: "info".into(),
+                otlp_endpoint: String::new(),
+                metrics_listen: String::new(),
+            },
+            domain: DomainSettings {
+                time_zone: "Asia/Shanghai".into(),
+                max_future_minutes: 24 * 60,
+            },
+            consumer: ConsumerSettings {
+                batch_size: 2000,
+                poll_ms: 200,
+            },
+        }
+    }
+
+    /// Loads and validates the configuration of `service`.
+    pub fn load(service: ServiceName) -> Result<Self> {
+        Self::extract(Self::figment(service)?, service)
+    }
+
+    /// The layered sources before extraction, for callers that add their own layer.
+    pub fn figment(service: ServiceName) -> Result<Figment> {
+        let mut figment = Figment::from(Serialized::defaults(Self::defaults(service)));
+        if let Some(path) = std::env::var_os("PORTRAIT_CONFIG") {
+            let path = PathBuf::from(path);
+            if !path.is_file() {
+                return Err(Error::Config(format!(
+                    "PORTRAIT_CONFIG names {}, which is not a file",
+                    path.display()
+                )));
+            }
+            figment = figment.merge(Toml::file(path));
+        }
+        Ok(figment.merge(Env::prefixed("PORTRAIT__").split("__")))
+    }
+
+    pub fn extract(figment: Figment, service: ServiceName) -> Result<Self> {
+        let config: Config = figment.extract().map_err(|e| Error::Config(e.to_string()))?;
+        config.validated(service)
+    }
+
+    /// Fills derived defaults and refuses settings that cannot work.
+    pub fn validated(mut self, service: ServiceName) -> Result<Self> {
+        let bad = |m: String| Err(Error::Config(m));
+        if self.bus.path.is_empty() {
+            self.bus.path = self.data_dir.join("log.db").display().to_string();
+        }
+        if self.store.url.is_empty() {
+            self.store.url = format!(
+                "sqlite://{}",
+                self.data_dir.join(format!("{}.db", service.as_str())).display()
+            );
+        }
+        if self.bus.kind == BusKind::Kafka && self.bus.brokers.trim().is_empty() {
+            return bad("bus.brokers must be set when bus.kind = \"kafka\"".into());
+        }
+        if !(1..=1024).contains(&self.bus.partitions) {
+            return bad(format!("bus.partitions must be 1-1024, not {}", self.bus.partitions));
+        }
+        if self.server.listen.parse::<std::net::SocketAddr>().is_err() {
+            return bad(format!("server.listen {:?} is not host:port", self.server.listen));
+        }
+        portrait_core::Calendar::new(&self.domain.time_zone).map_err(|_| {
+            Error::Config(format!(
+                "domain.time_zone {:?} is not an IANA time zone",
+                self.domain.time_zone
+            ))
+        })?;
+        if self.domain.max_future_minutes < 0 {
+            return bad("domain.max_future_minutes must not be negative".into());
+        }
+        if self.consumer.batch_size == 0 || self.consumer.batch_size > 50_000 {
+            return bad("consumer.batch_size must be 1-50000".into());
+        }
+        for (key, url) in [
+            ("gateway.ingest", &self.gateway.ingest),
+            ("gateway.profiler", &self.gateway.profiler),
+            ("gateway.rfm", &self.gateway.rfm),
+            ("gateway.suggest", &self.gateway.suggest),
+        ] {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return bad(format!("{key} {url:?} must be an http:// or https:// URL"));
+            }
+        }
+        Ok(self)
+    }
+
+    pub fn calendar(&self) -> portrait_core::Calendar {
+        // Validated at load time, so the fallback is never taken in practice.
+        portrait_core::Calendar::new(&self.domain.time_zone)
+            .or_else(|_| portrait_core::Calendar::new("UTC"))
+            .unwrap_or_else(|_| unreachable!("UTC is always known"))
+    }
+
+    pub fn topics(&self) -> Topics {
+        let p = &self.bus.topic_prefix;
+        Topics {
+            orders: format!("{p}{}", portrait_core::ORDERS_TOPIC),
+            dlq: format!("{p}{}", portrait_core::DLQ_TOPIC),
+        }
+    }
+
+    pub fn bus_config(&self) -> portrait_bus::BusConfig {
+        match self.bus.kind {
+            BusKind::Embedded => portrait_bus::BusConfig::Embedded {
+                path: PathBuf::from(&self.bus.path),
+            },
+            BusKind::Kafka => portrait_bus::BusConfig::Kafka {
+                brokers: self.bus.brokers.clone(),
+                partitions: self.bus.partitions,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_validate_and_derive_paths() {
+        let c = Config::defaults(ServiceName::Rfm).validated(ServiceName::Rfm).unwrap();
+        assert_eq!(c.store.url, "sqlite://.portrait/rfm.db");
+        assert_eq!(c.bus.path, ".portrait/log.db");
+        assert_eq!(c.server.listen, "127.0.0.1:50054");
+    }
+
+    #[test]
+    fn bad_settings_say_which() {
+        let mut c = Config::defaults(ServiceName::Ingest);
+        c.domain.time_zone = "Asia/Atlantis".into();
+        let err = c.validated(ServiceName::Ingest).unwrap_err().to_string();
+        assert!(err.contains("domain.time_zone"), "{err}");
+        let mut c = Config::defaults(ServiceName::Ingest);
+        c.server.listen = "nowhere".into();
+        assert!(c.validated(ServiceName::Ingest).unwrap_err().to_string().contains("server.listen"));
+    }
+}

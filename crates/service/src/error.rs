@@ -1,0 +1,56 @@
+/// Everything a service can fail with; mapped to a gRPC status in one place.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("configuration: {0}")]
+    Config(String),
+    #[error(transparent)]
+    Domain(#[from] portrait_core::Error),
+    #[error(transparent)]
+    Store(#[from] portrait_store::Error),
+    #[error(transparent)]
+    Bus(#[from] portrait_bus::Error),
+    #[error("failed to serve gRPC: {0}")]
+    Transport(#[from] tonic::transport::Error),
+    #[error("upstream {service} failed: {status}")]
+    Upstream {
+        service: &'static str,
+        status: tonic::Status,
+    },
+    #[error("failed to bind {addr}: {source}")]
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error("telemetry: {0}")]
+    Telemetry(String),
+    #[error("not found: {0}")]
+    NotFound(String),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl From<Error> for tonic::Status {
+    fn from(err: Error) -> Self {
+        match err {
+            Error::Domain(portrait_core::Error::Invalid { field, reason }) => {
+                let mut status = tonic::Status::invalid_argument(format!("{field}: {reason}"));
+                if let Ok(v) = field.parse() {
+                    status.metadata_mut().insert("x-invalid-field", v);
+                }
+                status
+            }
+            Error::Domain(e) => tonic::Status::invalid_argument(e.to_string()),
+            Error::NotFound(what) => tonic::Status::not_found(what),
+            Error::Upstream { status, .. } => status,
+            Error::Store(e) => {
+                tracing::error!(error = %e, "store failed");
+                tonic::Status::unavailable(format!("the service's database failed: {e}"))
+            }
+            Error::Bus(e) => {
+                tracing::error!(error = %e, "bus failed");
+                tonic::Status::unavailable(format!("the event log failed: {e}"))
+            }
+            other => tonic::Status::internal(other.to_string()),
+        }
+    }
+}

@@ -1,0 +1,90 @@
+//! Prometheus metrics: events/s, batch sizes, lag, dead letters, query latency.
+
+use std::sync::LazyLock;
+
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+};
+use tokio_util::sync::CancellationToken;
+
+use crate::{Error, Result};
+
+pub struct Metrics {
+    pub registry: Registry,
+    pub events_applied: IntCounterVec,
+    pub duplicates_skipped: IntCounterVec,
+    pub dead_lettered: IntCounterVec,
+    pub batch_size: HistogramVec,
+    pub lag: IntGaugeVec,
+    pub query_seconds: HistogramVec,
+    pub orders_submitted: IntCounterVec,
+}
+
+fn build() -> std::result::Result<Metrics, prometheus::Error> {
+    let registry = Registry::new();
+    let counter = |name: &str, help: &str, labels: &[&str]| -> std::result::Result<IntCounterVec, prometheus::Error> {
+        let c = IntCounterVec::new(Opts::new(name, help), labels)?;
+        registry.register(Box::new(c.clone()))?;
+        Ok(c)
+    };
+    let events_applied = counter("portrait_events_applied_total", "order events applied", &["service"])?;
+    let duplicates_skipped = counter("portrait_duplicates_skipped_total", "events skipped as already applied", &["service"])?;
+    let dead_lettered = counter("portrait_dead_lettered_total", "records sent to the dead-letter topic", &["service"])?;
+    let orders_submitted = counter("portrait_orders_submitted_total", "orders submitted to ingest", &["outcome"])?;
+    let batch_size = HistogramVec::new(
+        HistogramOpts::new("portrait_batch_size", "records per consumed batch")
+            .buckets(vec![1.0, 10.0, 100.0, 500.0, 1000.0, 2000.0, 5000.0]),
+        &["service"],
+    )?;
+    registry.register(Box::new(batch_size.clone()))?;
+    let lag = IntGaugeVec::new(Opts::new("portrait_consumer_lag", "records behind the log end"), &["service"])?;
+    registry.register(Box::new(lag.clone()))?;
+    let query_seconds = HistogramVec::new(
+        HistogramOpts::new("portrait_query_seconds", "query latency"),
+        &["method"],
+    )?;
+    registry.register(Box::new(query_seconds.clone()))?;
+    Ok(Metrics {
+        registry,
+        events_applied,
+        duplicates_skipped,
+        dead_lettered,
+        batch_size,
+        lag,
+        query_seconds,
+        orders_submitted,
+    })
+}
+
+static METRICS: LazyLock<Option<Metrics>> = LazyLock::new(|| build().ok());
+
+/// The process's metrics; `None` only if registration failed, which it cannot
+/// with these fixed names.
+pub fn get() -> Option<&'static Metrics> {
+    METRICS.as_ref()
+}
+
+/// Times a query and records it under `method`.
+pub fn time_query(method: &str) -> Option<prometheus::HistogramTimer> {
+    get().map(|m| m.query_seconds.with_label_values(&[method]).start_timer())
+}
+
+/// Serves `/metrics` on `addr` until shutdown.
+pub async fn serve(addr: &str, shutdown: CancellationToken) -> Result<()> {
+    let (listener, local) = crate::bind(addr).await?;
+    tracing::info!(%local, "serving metrics");
+    let app = axum::Router::new().route("/metrics", axum::routing::get(render));
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await
+        .map_err(|e| Error::Telemetry(format!("metrics server: {e}")))
+}
+
+async fn render() -> String {
+    let Some(m) = get() else {
+        return String::new();
+    };
+    let mut out = Vec::new();
+    let _ = TextEncoder::new().encode(&m.registry.gather(), &mut out);
+    String::from_utf8(out).unwrap_or_default()
+}

@@ -1,0 +1,90 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use portrait_bus::{Bus, Message};
+use portrait_store::Store;
+use sqlx::Row;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info};
+
+const BATCH: i64 = 2000;
+
+/// Publishes the outbox in commit order until `shutdown`, then drains it once more.
+pub async fn relay(
+    store: Store,
+    bus: Bus,
+    topic: String,
+    wake: Arc<Notify>,
+    shutdown: CancellationToken,
+) {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        match publish_some(&store, &bus, &topic).await {
+            Ok(n) if n > 0 => {
+                backoff = Duration::from_millis(100);
+                continue;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                error!(error = %e, retry_in_ms = backoff.as_millis() as u64, "outbox relay failed");
+                backoff = (backoff * 2).min(Duration::from_secs(10));
+            }
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = wake.notified() => {}
+            _ = tokio::time::sleep(backoff) => {}
+        }
+    }
+    loop {
+        match publish_some(&store, &bus, &topic).await {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) => {
+                error!(error = %e, "outbox not drained at shutdown; it is published on the next start");
+                break;
+            }
+        }
+    }
+    info!("outbox relay stopped");
+}
+
+async fn publish_some(store: &Store, bus: &Bus, topic: &str) -> portrait_service::Result<usize> {
+    let rows = sqlx::query(
+        "SELECT id, msg_key, payload, traceparent FROM outbox ORDER BY id LIMIT $1",
+    )
+    .bind(BATCH)
+    .fetch_all(store.pool())
+    .await
+    .map_err(portrait_store::Error::from)?;
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let mut last = 0_i64;
+    let mut messages = Vec::with_capacity(rows.len());
+    for r in &rows {
+        last = r.try_get(0).map_err(portrait_store::Error::from)?;
+        let traceparent: String = r.try_get(3).map_err(portrait_store::Error::from)?;
+        messages.push(Message {
+            key: r.try_get(1).map_err(portrait_store::Error::from)?,
+            payload: r.try_get(2).map_err(portrait_store::Error::from)?,
+            headers: if traceparent.is_empty() {
+                Vec::new()
+            } else {
+                vec![("traceparent".to_owned(), traceparent)]
+            },
+        });
+    }
+    bus.publish(topic, &messages).await?;
+    let mut tx = store.begin().await?;
+    sqlx::query("DELETE FROM outbox WHERE id <= $1")
+        .bind(last)
+        .execute(&mut *tx)
+        .await
+        .map_err(portrait_store::Error::from)?;
+    portrait_store::add_counters(&mut tx, &[("events_published", messages.len() as i64)]).await?;
+    tx.commit().await.map_err(portrait_store::Error::from)?;
+    tracing::debug!(events = messages.len(), "outbox published");
+    Ok(messages.len())
+}

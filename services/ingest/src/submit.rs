@@ -1,0 +1,246 @@
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use portrait_core::{Decision, Stored, decide, validate_order};
+use portrait_proto::v1::ingest_service_server::IngestService;
+use portrait_proto::v1::{
+    IngestStatus, IngestStatusRequest, Order, SubmitOrderRequest, SubmitOrderResponse,
+    SubmitOrdersResponse, SubmitOutcome,
+};
+use portrait_service::{Error, Result, metrics, now_ms};
+use portrait_store::{Sql, Store, Tx};
+use prost::Message as _;
+use sqlx::Row;
+use tokio::sync::{Mutex, Notify};
+use tokio_stream::StreamExt;
+use tonic::{Request, Response, Status, Streaming};
+
+/// Orders written per transaction by the streaming call.
+const CHUNK: usize = 500;
+
+#[derive(Clone)]
+pub struct Ingest {
+    store: Store,
+    max_future_ms: i64,
+    /// One writer at a time, so two versions of an order never race for a revision.
+    write: Arc<Mutex<()>>,
+    outbox: Arc<Notify>,
+}
+
+impl Ingest {
+    pub fn new(store: Store, max_future_minutes: i64) -> Self {
+        Self {
+            store,
+            max_future_ms: max_future_minutes.saturating_mul(60_000),
+            write: Arc::new(Mutex::new(())),
+            outbox: Arc::new(Notify::new()),
+        }
+    }
+
+    /// Woken after each commit that queued events.
+    pub fn outbox_signal(&self) -> Arc<Notify> {
+        self.outbox.clone()
+    }
+
+    pub fn validate(&self, order: Option<&Order>) -> Result<()> {
+        let order = order.ok_or_else(|| portrait_core::Error::invalid("order", "must be set"))?;
+        Ok(validate_order(order, now_ms(), self.max_future_ms)?)
+    }
+
+    /// Accepts valid orders in one transaction, in the given order.
+    pub async fn accept(&self, orders: Vec<Order>) -> Result<Vec<SubmitOrderResponse>> {
+        if orders.is_empty() {
+            return Ok(Vec::new());
+        }
+        let _one_writer = self.write.lock().await;
+        let mut tx = self.store.begin().await?;
+        let mut stored = load(&mut tx, &orders).await?;
+        let mut changed: HashMap<String, Stored> = HashMap::new();
+        let mut responses = Vec::with_capacity(orders.len());
+        let trace = portrait_service::inject_current()
+            .into_iter()
+            .find(|(k, _)| k == "traceparent")
+            .map(|(_, v)| v)
+            .unwrap_or_default();
+        let mut published = 0;
+        for order in orders {
+            let id = order.order_id.clone();
+            match decide(stored.get(&id), order) {
+                Decision::Unchanged { revision } => responses.push(response(id, revision, SubmitOutcome::Unchanged)),
+                Decision::Accept { stored: s, event } => {
+                    let outcome = if let Some(event) = event {
+                        let key = event
+                            .order
+                            .as_ref()
+                            .or(event.previous.as_ref())
+                            .map(|o| o.customer_id.clone())
+                            .unwrap_or_default();
+                        sqlx::query("INSERT INTO outbox (msg_key, payload, traceparent) VALUES ($1, $2, $3)")
+                            .bind(key)
+                            .bind(event.encode_to_vec())
+                            .bind(trace.as_str())
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(portrait_store::Error::from)?;
+                        published += 1;
+                        SubmitOutcome::Published
+                    } else {
+                        SubmitOutcome::Unchanged
+                    };
+                    responses.push(response(id.clone(), s.revision, outcome));
+                    stored.insert(id.clone(), s.clone());
+                    changed.insert(id, s);
+                }
+            }
+        }
+        for s in changed.values() {
+            sqlx::query(
+                "INSERT INTO orders (order_id, revision, live, payload) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (order_id) DO UPDATE SET revision = excluded.revision, live = excluded.live, payload = excluded.payload",
+            )
+            .bind(s.order.order_id.as_str())
+            .bind(s.revision)
+            .bind(i64::from(s.live))
+            .bind(s.order.encode_to_vec())
+            .execute(&mut *tx)
+            .await
+            .map_err(portrait_store::Error::from)?;
+        }
+        tx.commit().await.map_err(portrait_store::Error::from)?;
+        if published > 0 {
+            self.outbox.notify_one();
+        }
+        if let Some(m) = metrics::get() {
+            for r in &responses {
+                let label = if r.outcome == SubmitOutcome::Published as i32 { "published" } else { "unchanged" };
+                m.orders_submitted.with_label_values(&[label]).inc();
+            }
+        }
+        Ok(responses)
+    }
+
+    pub async fn status(&self) -> Result<IngestStatus> {
+        let row = sqlx::query(
+            "SELECT (SELECT CAST(COUNT(*) AS BIGINT) FROM orders), (SELECT CAST(COUNT(*) AS BIGINT) FROM outbox)",
+        )
+        .fetch_one(self.store.pool())
+        .await
+        .map_err(portrait_store::Error::from)?;
+        let mut conn = self.store.pool().acquire().await.map_err(portrait_store::Error::from)?;
+        let counters = portrait_store::load_counters(&mut conn).await?;
+        Ok(IngestStatus {
+            orders: row.try_get(0).map_err(portrait_store::Error::from)?,
+            outbox_pending: row.try_get(1).map_err(portrait_store::Error::from)?,
+            events_published: counters.get("events_published").copied().unwrap_or(0),
+        })
+    }
+}
+
+fn response(order_id: String, revision: i64, outcome: SubmitOutcome) -> SubmitOrderResponse {
+    SubmitOrderResponse {
+        order_id,
+        revision,
+        outcome: outcome as i32,
+    }
+}
+
+/// The stored versions of the orders in a chunk.
+async fn load(tx: &mut Tx, orders: &[Order]) -> Result<HashMap<String, Stored>> {
+    let mut ids: Vec<&str> = orders.iter().map(|o| o.order_id.as_str()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut out = HashMap::new();
+    for chunk in ids.chunks(CHUNK) {
+        let mut sql = Sql::new("SELECT order_id, revision, live, payload FROM orders WHERE order_id IN (");
+        for (i, id) in chunk.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.bind(*id);
+        }
+        sql.push(")");
+        for r in sql.query().fetch_all(&mut **tx).await.map_err(portrait_store::Error::from)? {
+            let id: String = r.try_get(0).map_err(portrait_store::Error::from)?;
+            let payload: Vec<u8> = r.try_get(3).map_err(portrait_store::Error::from)?;
+            let order = Order::decode(payload.as_slice())
+                .map_err(|e| Error::NotFound(format!("stored order {id} is unreadable: {e}")))?;
+            let live: i64 = r.try_get(2).map_err(portrait_store::Error::from)?;
+            out.insert(
+                id,
+                Stored {
+                    revision: r.try_get(1).map_err(portrait_store::Error::from)?,
+                    order,
+                    live: live != 0,
+                },
+            );
+        }
+    }
+    Ok(out)
+}
+
+#[tonic::async_trait]
+impl IngestService for Ingest {
+    async fn submit_order(
+        &self,
+        request: Request<SubmitOrderRequest>,
+    ) -> Result<Response<SubmitOrderResponse>, Status> {
+        let order = request.into_inner().order;
+        self.validate(order.as_ref())?;
+        let mut out = self.accept(order.into_iter().collect()).await?;
+        out.pop()
+            .map(Response::new)
+            .ok_or_else(|| Status::internal("no response for the order"))
+    }
+
+    async fn submit_orders(
+        &self,
+        request: Request<Streaming<SubmitOrderRequest>>,
+    ) -> Result<Response<SubmitOrdersResponse>, Status> {
+        let mut stream = request.into_inner();
+        let mut totals = SubmitOrdersResponse::default();
+        let mut chunk = Vec::with_capacity(CHUNK);
+        let mut index = 0_i64;
+        while let Some(item) = stream.next().await {
+            let order = item?.order;
+            if let Err(e) = self.validate(order.as_ref()) {
+                // Orders before the bad one are accepted: say how many.
+                self.flush(&mut chunk, &mut totals).await?;
+                let status: Status = e.into();
+                return Err(Status::invalid_argument(format!(
+                    "order #{index} in the stream{}: {} ({} orders before it were accepted)",
+                    order.map(|o| format!(" ({})", o.order_id)).unwrap_or_default(),
+                    status.message(),
+                    totals.accepted
+                )));
+            }
+            chunk.extend(order);
+            index += 1;
+            if chunk.len() >= CHUNK {
+                self.flush(&mut chunk, &mut totals).await?;
+            }
+        }
+        self.flush(&mut chunk, &mut totals).await?;
+        Ok(Response::new(totals))
+    }
+
+    async fn get_ingest_status(
+        &self,
+        _request: Request<IngestStatusRequest>,
+    ) -> Result<Response<IngestStatus>, Status> {
+        Ok(Response::new(self.status().await?))
+    }
+}
+
+impl Ingest {
+    async fn flush(&self, chunk: &mut Vec<Order>, totals: &mut SubmitOrdersResponse) -> Result<()> {
+        for r in self.accept(std::mem::take(chunk)).await? {
+            totals.accepted += 1;
+            if r.outcome == SubmitOutcome::Published as i32 {
+                totals.published += 1;
+            } else {
+                totals.unchanged += 1;
+            }
+        }
+        Ok(())
+    }
+}

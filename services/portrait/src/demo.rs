@@ -1,0 +1,146 @@
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use portrait_proto::v1::ingest_service_client::IngestServiceClient;
+use portrait_proto::v1::portrait_service_client::PortraitServiceClient;
+use portrait_proto::v1::{SubmitOrderRequest, SyncStatusRequest};
+use portrait_synth::ChainSpec;
+use tonic::transport::Channel;
+
+use crate::embedded;
+
+#[derive(Args)]
+pub(crate) struct DemoArgs {
+    /// Folder for the demo's log and stores; a second run reuses it.
+    #[arg(long, default_value = ".portrait/demo")]
+    data_dir: PathBuf,
+    /// Customers in the synthetic chain.
+    #[arg(long)]
+    customers: Option<usize>,
+    /// Seed of the generator: the same seed gives the same chain.
+    #[arg(long, default_value_t = 7)]
+    seed: u64,
+    /// Gateway port; the other services take the next four.
+    #[arg(long)]
+    base_port: Option<u16>,
+}
+
+const CHUNK: usize = 5_000;
+
+pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
+    let mut configs = embedded::configs(Some(&args.data_dir), args.base_port)?;
+    if std::env::var_os("RUST_LOG").is_none() {
+        // Progress bars and routine logs do not mix; warnings still show.
+        configs[0].telemetry.log_filter = "warn".into();
+    }
+    let _telemetry = portrait_service::init_telemetry("portrait", &configs[0].telemetry)
+        .context("failed to start telemetry")?;
+    let shutdown = portrait_service::shutdown_token();
+    let stack = embedded::start(configs, shutdown.clone());
+    let gateway_url = format!("http://{}", stack.gateway_addr);
+
+    let mut spec = ChainSpec::demo(portrait_service::now_ms());
+    spec.seed = args.seed;
+    if let Some(n) = args.customers {
+        spec.customers = n;
+    }
+    let (chain, orders) = portrait_synth::generate(&spec);
+    eprintln!(
+        "generated a chain of {} stores, {} menu items, {} customers: {} order submissions over {} days",
+        chain.stores.len(),
+        chain.menu.len(),
+        spec.customers,
+        orders.len(),
+        spec.days
+    );
+
+    let started = Instant::now();
+    let mut ingest = IngestServiceClient::new(connect(&format!("http://{}", stack.ingest_addr)).await?);
+    let bar = progress(orders.len() as u64, "submitting orders");
+    for chunk in orders.chunks(CHUNK) {
+        if shutdown.is_cancelled() {
+            break;
+        }
+        let requests: Vec<SubmitOrderRequest> = chunk
+            .iter()
+            .map(|o| SubmitOrderRequest { order: Some(o.clone()) })
+            .collect();
+        ingest
+            .submit_orders(tokio_stream::iter(requests))
+            .await
+            .context("failed to submit orders")?;
+        bar.inc(chunk.len() as u64);
+    }
+    bar.finish();
+
+    let mut gateway = PortraitServiceClient::new(connect(&gateway_url).await?);
+    let applying = progress(0, "applying events");
+    while !shutdown.is_cancelled() {
+        let s = gateway
+            .get_sync_status(SyncStatusRequest {})
+            .await
+            .context("failed to read the sync status")?
+            .into_inner();
+        let published = s.ingest.as_ref().map_or(0, |i| i.events_published + i.outbox_pending);
+        let behind = s.consumers.iter().map(|c| c.lag).max().unwrap_or(0);
+        applying.set_length(published as u64);
+        applying.set_position((published - behind).max(0) as u64);
+        if s.caught_up {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    applying.finish();
+    let secs = started.elapsed().as_secs_f64();
+    if !shutdown.is_cancelled() {
+        eprintln!(
+            "\ningested {} submissions end to end in {secs:.1} s ({:.0} orders/s)\n",
+            orders.len(),
+            orders.len() as f64 / secs
+        );
+        print_help(&stack.gateway_addr);
+    }
+    stack.wait().await
+}
+
+fn progress(len: u64, what: &'static str) -> ProgressBar {
+    let bar = ProgressBar::new(len);
+    bar.set_style(
+        ProgressStyle::with_template("{msg:18} [{bar:40}] {pos}/{len} ({per_sec}, eta {eta})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar.set_message(what);
+    bar
+}
+
+/// Connects, retrying while the freshly started services bind their ports.
+async fn connect(url: &str) -> anyhow::Result<Channel> {
+    let endpoint = Channel::from_shared(url.to_owned()).context("bad service address")?;
+    let mut last = None;
+    for _ in 0..100 {
+        match endpoint.connect().await {
+            Ok(channel) => return Ok(channel),
+            Err(e) => last = Some(e),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Err(anyhow::anyhow!("{last:?}")).with_context(|| format!("failed to connect to {url}"))
+}
+
+fn print_help(gateway: &str) {
+    println!("The demo chain is served by the gateway at {gateway} (gRPC, with reflection).");
+    println!("Try, in another terminal:");
+    println!("  cargo run --release --bin portrait -- query overview");
+    println!("  cargo run --release --bin portrait -- query segments --city 上海");
+    println!("  cargo run --release --bin portrait -- query products --by-revenue --from 2026-01-01");
+    println!("  cargo run --release --bin portrait -- query suggestions --limit 5");
+    println!("or with grpcurl:");
+    println!(
+        "  grpcurl -plaintext -d '{{\"filter\": {{\"cities\": [\"上海\"]}}}}' {gateway} portrait.v1.PortraitService/GetOverview"
+    );
+    println!("Ctrl-C stops the demo; run it again to continue where it stopped.");
+}

@@ -1,0 +1,92 @@
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+use portrait_proto::v1::portrait_service_client::PortraitServiceClient;
+use portrait_proto::v1::{
+    Filter, HourDistributionRequest, ListRfmRequest, ListSuggestionsRequest, OverviewRequest,
+    ProductOrder, SegmentDistributionRequest, SyncStatusRequest, TopProductsRequest,
+};
+
+#[derive(Clone, Copy, ValueEnum)]
+pub(crate) enum What {
+    Overview,
+    Segments,
+    Hours,
+    Products,
+    Rfm,
+    Suggestions,
+    Status,
+}
+
+#[derive(Args)]
+pub(crate) struct QueryArgs {
+    what: What,
+    /// The gateway's address.
+    #[arg(long, default_value = "http://127.0.0.1:50051", env = "PORTRAIT_GATEWAY")]
+    gateway: String,
+    /// Only these stores (repeatable).
+    #[arg(long = "store")]
+    stores: Vec<String>,
+    /// Only stores in these cities (repeatable).
+    #[arg(long = "city")]
+    cities: Vec<String>,
+    /// First day included, YYYY-MM-DD.
+    #[arg(long)]
+    from: Option<String>,
+    /// First day excluded, YYYY-MM-DD.
+    #[arg(long)]
+    to: Option<String>,
+    /// Analyse as of this day, YYYY-MM-DD (default: today).
+    #[arg(long)]
+    as_of: Option<String>,
+    /// Rows for products, rfm and suggestions.
+    #[arg(long, default_value_t = 10)]
+    limit: i32,
+    /// Rank products by revenue instead of quantity.
+    #[arg(long)]
+    by_revenue: bool,
+}
+
+pub(crate) async fn run(args: QueryArgs) -> anyhow::Result<()> {
+    let mut client = PortraitServiceClient::connect(args.gateway.clone())
+        .await
+        .with_context(|| format!("failed to connect to the gateway at {}", args.gateway))?;
+    let filter = Some(Filter {
+        store_ids: args.stores.clone(),
+        cities: args.cities.clone(),
+        from_date: args.from.clone().unwrap_or_default(),
+        to_date: args.to.clone().unwrap_or_default(),
+        as_of_date: args.as_of.clone().unwrap_or_default(),
+    });
+    let json = match args.what {
+        What::Overview => to_json(client.get_overview(OverviewRequest { filter }).await),
+        What::Segments => to_json(client.get_segment_distribution(SegmentDistributionRequest { filter }).await),
+        What::Hours => to_json(client.get_hour_distribution(HourDistributionRequest { filter }).await),
+        What::Products => to_json(
+            client
+                .get_top_products(TopProductsRequest {
+                    filter,
+                    limit: args.limit,
+                    order_by: if args.by_revenue { ProductOrder::Revenue } else { ProductOrder::Quantity } as i32,
+                })
+                .await,
+        ),
+        What::Rfm => to_json(
+            client
+                .list_rfm(ListRfmRequest { filter, page_size: args.limit, page_token: String::new() })
+                .await,
+        ),
+        What::Suggestions => to_json(
+            client
+                .list_suggestions(ListSuggestionsRequest { filter, page_size: args.limit, ..Default::default() })
+                .await,
+        ),
+        What::Status => to_json(client.get_sync_status(SyncStatusRequest {}).await),
+    }?;
+    println!("{json}");
+    Ok(())
+}
+
+fn to_json<T: serde::Serialize>(r: Result<tonic::Response<T>, tonic::Status>) -> anyhow::Result<String> {
+    let body = r.map_err(|s| anyhow::anyhow!("{:?}: {}", s.code(), s.message()))?;
+    serde_json::to_string_pretty(body.get_ref()).context("failed to render the answer as json")
+}

@@ -1,0 +1,224 @@
+//! The test oracle: plain SQL over the raw accepted orders, in PostgreSQL,
+//! with local days and hours computed by PostgreSQL's own time zone rules.
+
+use portrait_proto::v1::{Order, Segment};
+use sqlx::postgres::PgPool;
+use sqlx::Row;
+
+/// A filter as the oracle sees it; dates are YYYY-MM-DD, empty = unbounded.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Q {
+    pub stores: Vec<String>,
+    pub cities: Vec<String>,
+    pub from: String,
+    pub to: String,
+    pub as_of: String,
+}
+
+impl Q {
+    pub(crate) fn filter(&self) -> portrait_proto::v1::Filter {
+        portrait_proto::v1::Filter {
+            store_ids: self.stores.clone(),
+            cities: self.cities.clone(),
+            from_date: self.from.clone(),
+            to_date: self.to.clone(),
+            as_of_date: self.as_of.clone(),
+        }
+    }
+}
+
+/// Rows of `raw` inside the filter ($1 stores, $2 cities, $3 from, $4 to, $5 as_of).
+const IN_STORES: &str = "((cardinality($1::text[]) = 0 AND cardinality($2::text[]) = 0) OR store_id = ANY($1) OR city = ANY($2))";
+const BEFORE_END: &str = "day < LEAST(COALESCE(NULLIF($4, '')::date, $5::date + 1), $5::date + 1)";
+const FROM: &str = "(NULLIF($3, '') IS NULL OR day >= NULLIF($3, '')::date)";
+
+pub(crate) struct Oracle {
+    pool: PgPool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct OverviewFigures {
+    pub total_customers: i64,
+    pub active_customers: i64,
+    pub orders: i64,
+    pub revenue: i64,
+    pub aov: f64,
+    pub ltv: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct RfmRow {
+    pub customer_id: String,
+    pub recency: i64,
+    pub frequency: i64,
+    pub monetary: i64,
+    pub scores: (i32, i32, i32),
+    pub segment: i32,
+}
+
+impl Oracle {
+    pub(crate) async fn new(url: &str) -> Self {
+        let pool = PgPool::connect(url).await.expect("oracle database");
+        for ddl in [
+            "CREATE TABLE raw_orders (order_id TEXT PRIMARY KEY, customer_id TEXT NOT NULL, store_id TEXT NOT NULL, city TEXT NOT NULL, placed_at_ms BIGINT NOT NULL, amount BIGINT NOT NULL)",
+            "CREATE TABLE raw_lines (order_id TEXT NOT NULL, product_id TEXT NOT NULL, quantity BIGINT NOT NULL, amount BIGINT NOT NULL)",
+            "CREATE VIEW raw AS SELECT *, (to_timestamp(placed_at_ms / 1000.0) AT TIME ZONE 'Asia/Shanghai')::date AS day, \
+             EXTRACT(HOUR FROM to_timestamp(placed_at_ms / 1000.0) AT TIME ZONE 'Asia/Shanghai')::int AS hour FROM raw_orders",
+        ] {
+            sqlx::query(ddl).execute(&pool).await.expect("oracle schema");
+        }
+        Self { pool }
+    }
+
+    /// Replaces the raw data with `orders`, the accepted live versions.
+    pub(crate) async fn load(&self, orders: &[Order]) {
+        sqlx::query("TRUNCATE raw_orders, raw_lines").execute(&self.pool).await.expect("truncate");
+        let mut tx = self.pool.begin().await.expect("tx");
+        for o in orders {
+            sqlx::query("INSERT INTO raw_orders VALUES ($1, $2, $3, $4, $5, $6)")
+                .bind(&o.order_id)
+                .bind(&o.customer_id)
+                .bind(&o.store_id)
+                .bind(&o.city)
+                .bind(o.placed_at_ms)
+                .bind(o.net_amount_fen)
+                .execute(&mut *tx)
+                .await
+                .expect("insert order");
+            for l in &o.lines {
+                sqlx::query("INSERT INTO raw_lines VALUES ($1, $2, $3, $4)")
+                    .bind(&o.order_id)
+                    .bind(&l.product_id)
+                    .bind(l.quantity)
+                    .bind(l.net_amount_fen)
+                    .execute(&mut *tx)
+                    .await
+                    .expect("insert line");
+            }
+        }
+        tx.commit().await.expect("commit");
+    }
+
+    fn query<'q>(sql: &'q str, q: &'q Q) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+        sqlx::query(sql)
+            .bind(q.stores.clone())
+            .bind(q.cities.clone())
+            .bind(q.from.clone())
+            .bind(q.to.clone())
+            .bind(q.as_of.clone())
+    }
+
+    pub(crate) async fn overview(&self, q: &Q) -> OverviewFigures {
+        let sql = format!(
+            "SELECT \
+             (SELECT COUNT(DISTINCT customer_id) FROM raw WHERE customer_id <> '' AND {IN_STORES} AND {BEFORE_END}), \
+             (SELECT COUNT(DISTINCT customer_id) FROM raw WHERE customer_id <> '' AND {IN_STORES} AND {FROM} AND {BEFORE_END}), \
+             (SELECT COUNT(*) FROM raw WHERE {IN_STORES} AND {FROM} AND {BEFORE_END}), \
+             (SELECT COALESCE(SUM(amount), 0)::bigint FROM raw WHERE {IN_STORES} AND {FROM} AND {BEFORE_END}), \
+             (SELECT COALESCE(SUM(amount), 0)::bigint FROM raw WHERE {IN_STORES} AND {BEFORE_END} AND customer_id IN \
+                (SELECT customer_id FROM raw WHERE customer_id <> '' AND {IN_STORES} AND {FROM} AND {BEFORE_END}))"
+        );
+        let r = Self::query(&sql, q).fetch_one(&self.pool).await.expect("overview");
+        let (total, active, orders, revenue, spend): (i64, i64, i64, i64, i64) =
+            (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4));
+        let ratio = |a: i64, b: i64| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+        OverviewFigures {
+            total_customers: total,
+            active_customers: active,
+            orders,
+            revenue,
+            aov: ratio(revenue, orders),
+            ltv: ratio(spend, active),
+        }
+    }
+
+    /// (hour, orders, revenue) for all 24 hours.
+    pub(crate) async fn hours(&self, q: &Q) -> Vec<(i32, i64, i64)> {
+        let sql = format!(
+            "SELECT h, COUNT(raw.order_id), COALESCE(SUM(raw.amount), 0)::bigint FROM generate_series(0, 23) h \
+             LEFT JOIN raw ON raw.hour = h AND {IN_STORES} AND {FROM} AND {BEFORE_END} GROUP BY h ORDER BY h"
+        );
+        Self::query(&sql, q)
+            .fetch_all(&self.pool)
+            .await
+            .expect("hours")
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect()
+    }
+
+    /// (product, quantity, revenue), best first.
+    pub(crate) async fn products(&self, q: &Q, by_revenue: bool) -> Vec<(String, i64, i64)> {
+        let order = if by_revenue { "r DESC, q DESC" } else { "q DESC, r DESC" };
+        let sql = format!(
+            "SELECT l.product_id, SUM(l.quantity)::bigint AS q, SUM(l.amount)::bigint AS r \
+             FROM raw_lines l JOIN raw USING (order_id) WHERE {IN_STORES} AND {FROM} AND {BEFORE_END} \
+             GROUP BY l.product_id ORDER BY {order}, l.product_id"
+        );
+        Self::query(&sql, q)
+            .fetch_all(&self.pool)
+            .await
+            .expect("products")
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect()
+    }
+
+    pub(crate) async fn rfm(&self, q: &Q) -> Vec<RfmRow> {
+        let sql = format!(
+            "WITH c AS (SELECT customer_id, COUNT(*) AS f, SUM(amount)::bigint AS m, MAX(day) AS last \
+                FROM raw WHERE customer_id <> '' AND {IN_STORES} AND {FROM} AND {BEFORE_END} GROUP BY customer_id), \
+             r AS (SELECT *, ($5::date - last)::bigint AS rec FROM c), \
+             s AS (SELECT *, COUNT(*) OVER () AS n, SUM(rec) OVER () AS sr, SUM(f) OVER () AS sf, SUM(m) OVER () AS sm, \
+                RANK() OVER (ORDER BY rec DESC) - 1 AS rw, RANK() OVER (ORDER BY f) - 1 AS fw, RANK() OVER (ORDER BY m) - 1 AS mw FROM r) \
+             SELECT customer_id, rec, f, m, (1 + 5 * rw / n)::int, (1 + 5 * fw / n)::int, (1 + 5 * mw / n)::int, \
+                rec * n < sr, f * n > sf, m * n > sm FROM s ORDER BY customer_id"
+        );
+        Self::query(&sql, q)
+            .fetch_all(&self.pool)
+            .await
+            .expect("rfm")
+            .iter()
+            .map(|r| RfmRow {
+                customer_id: r.get(0),
+                recency: r.get(1),
+                frequency: r.get(2),
+                monetary: r.get(3),
+                scores: (r.get(4), r.get(5), r.get(6)),
+                segment: segment(r.get(7), r.get(8), r.get(9)) as i32,
+            })
+            .collect()
+    }
+
+    /// (customer, days since last order, priority) of the churn rule.
+    pub(crate) async fn churn(&self, q: &Q) -> Vec<(String, i64, i32)> {
+        let sql = format!(
+            "WITH c AS (SELECT customer_id, COUNT(*)::bigint AS f, MIN(day) AS first, MAX(day) AS last \
+                FROM raw WHERE customer_id <> '' AND {IN_STORES} AND {FROM} AND {BEFORE_END} GROUP BY customer_id), \
+             d AS (SELECT customer_id, f, ($5::date - last)::bigint AS since, (last - first)::bigint AS span FROM c) \
+             SELECT customer_id, since, CASE WHEN since * (f - 1) >= 4 * span THEN 3 WHEN since * (f - 1) >= 3 * span THEN 2 ELSE 1 END \
+             FROM d WHERE f >= 3 AND since * (f - 1) > 2 * span ORDER BY customer_id"
+        );
+        Self::query(&sql, q)
+            .fetch_all(&self.pool)
+            .await
+            .expect("churn")
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect()
+    }
+}
+
+/// DESIGN.md §3's table, written out independently of the code under test.
+fn segment(r_high: bool, f_high: bool, m_high: bool) -> Segment {
+    match (r_high, f_high, m_high) {
+        (true, true, true) => Segment::ImportantValue,
+        (true, false, true) => Segment::ImportantDevelop,
+        (false, true, true) => Segment::ImportantKeep,
+        (false, false, true) => Segment::ImportantWinBack,
+        (true, true, false) => Segment::GeneralValue,
+        (true, false, false) => Segment::GeneralDevelop,
+        (false, true, false) => Segment::GeneralKeep,
+        (false, false, false) => Segment::GeneralWinBack,
+    }
+}

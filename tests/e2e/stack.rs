@@ -1,0 +1,210 @@
+//! Starts the service binaries as child processes with their configuration in
+//! `PORTRAIT__…` variables, the way docker-compose and Kubernetes run them.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use portrait_proto::v1::portrait_service_client::PortraitServiceClient;
+use portrait_proto::v1::{SyncStatus, SyncStatusRequest};
+use tonic::transport::Channel;
+
+pub(crate) const SERVICES: [&str; 5] = ["ingest", "profiler", "rfm", "suggest", "gateway"];
+
+/// How to start one process of the stack.
+struct Spec {
+    binary: String,
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+}
+
+pub(crate) struct Stack {
+    pub dir: tempfile::TempDir,
+    pub ports: BTreeMap<&'static str, u16>,
+    pub topic_prefix: String,
+    pub brokers: String,
+    specs: BTreeMap<&'static str, Spec>,
+    children: BTreeMap<&'static str, Child>,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+/// target/debug, where `tests/run` built the service binaries.
+fn bin_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("target/debug")
+        .to_path_buf()
+}
+
+impl Stack {
+    /// `stores` maps each service (but the gateway) to its database URL.
+    pub(crate) fn new(stores: BTreeMap<&'static str, String>) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let ports: BTreeMap<&'static str, u16> = SERVICES.iter().map(|s| (*s, free_port())).collect();
+        let topic_prefix = portrait_testkit::broker::unique_topic("e2e") + ".";
+        let brokers = portrait_testkit::broker::kafka_brokers();
+        let url = |s: &str| format!("http://127.0.0.1:{}", ports[s]);
+        let mut env = BTreeMap::new();
+        for service in SERVICES {
+            let mut vars = vec![
+                ("PORTRAIT__DATA_DIR", dir.path().join(service).display().to_string()),
+                ("PORTRAIT__BUS__KIND", "kafka".to_owned()),
+                ("PORTRAIT__BUS__BROKERS", brokers.clone()),
+                ("PORTRAIT__BUS__PARTITIONS", "3".to_owned()),
+                ("PORTRAIT__BUS__TOPIC_PREFIX", topic_prefix.clone()),
+                ("PORTRAIT__SERVER__LISTEN", format!("127.0.0.1:{}", ports[service])),
+                ("PORTRAIT__GATEWAY__INGEST", url("ingest")),
+                ("PORTRAIT__GATEWAY__PROFILER", url("profiler")),
+                ("PORTRAIT__GATEWAY__RFM", url("rfm")),
+                ("PORTRAIT__GATEWAY__SUGGEST", url("suggest")),
+                ("PORTRAIT__CONSUMER__BATCH_SIZE", "300".to_owned()),
+                ("PORTRAIT__TELEMETRY__LOG_FILTER", "info,sqlx=warn,rdkafka=warn".to_owned()),
+            ];
+            if let Some(store) = stores.get(service) {
+                vars.push(("PORTRAIT__STORE__URL", store.clone()));
+            }
+            env.insert(
+                service,
+                Spec {
+                    binary: format!("portrait-{service}"),
+                    args: Vec::new(),
+                    env: vars.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+                },
+            );
+        }
+        Self {
+            dir,
+            ports,
+            topic_prefix,
+            brokers,
+            specs: env,
+            children: BTreeMap::new(),
+        }
+    }
+
+    /// The all-in-one `portrait run` on embedded SQLite, as the process "portrait".
+    pub(crate) fn embedded() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        // Five consecutive free ports: probe a few random bases.
+        let base = (0..50)
+            .map(|i| 20_000 + ((std::process::id() as u16).wrapping_mul(7).wrapping_add(i * 97)) % 30_000)
+            .find(|&b| (b..b + 5).all(|p| std::net::TcpListener::bind(("127.0.0.1", p)).is_ok()))
+            .expect("five free consecutive ports");
+        let ports = [("gateway", base), ("ingest", base + 1)].into_iter().collect();
+        let spec = Spec {
+            binary: "portrait".into(),
+            args: vec![
+                "run".into(),
+                "--data-dir".into(),
+                dir.path().join("data").display().to_string(),
+                "--base-port".into(),
+                base.to_string(),
+            ],
+            env: vec![("PORTRAIT__TELEMETRY__LOG_FILTER".into(), "info,sqlx=warn".into())],
+        };
+        Self {
+            dir,
+            ports,
+            topic_prefix: String::new(),
+            brokers: String::new(),
+            specs: [("portrait", spec)].into_iter().collect(),
+            children: BTreeMap::new(),
+        }
+    }
+
+    pub(crate) fn start(&mut self, service: &'static str) {
+        let log = self.dir.path().join(format!("{service}.log"));
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .expect("log file");
+        let spec = &self.specs[service];
+        let child = Command::new(bin_dir().join(&spec.binary))
+            .args(&spec.args)
+            .env_remove("PORTRAIT_CONFIG")
+            .envs(spec.env.iter().map(|(k, v)| (k, v)))
+            .stdout(Stdio::from(file.try_clone().expect("log file")))
+            .stderr(Stdio::from(file))
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {} (run `bash tests/run`, which builds it): {e}", spec.binary));
+        self.children.insert(service, child);
+    }
+
+    pub(crate) fn start_all(&mut self) {
+        let names: Vec<&'static str> = self.specs.keys().copied().collect();
+        for s in names {
+            self.start(s);
+        }
+    }
+
+    /// SIGKILL: no flush, no goodbye.
+    pub(crate) fn kill9(&mut self, service: &'static str) {
+        if let Some(mut child) = self.children.remove(service) {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    pub(crate) fn url(&self, service: &str) -> String {
+        format!("http://127.0.0.1:{}", self.ports[service])
+    }
+
+    pub(crate) async fn channel(&self, service: &str) -> Channel {
+        let endpoint = Channel::from_shared(self.url(service)).expect("url");
+        for _ in 0..300 {
+            if let Ok(ch) = endpoint.connect().await {
+                return ch;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("{service} did not come up:\n{}", self.logs());
+    }
+
+    /// Waits until everything accepted is published and applied everywhere.
+    pub(crate) async fn wait_caught_up(&self) -> SyncStatus {
+        let mut gateway = PortraitServiceClient::new(self.channel("gateway").await);
+        let mut last = None;
+        for _ in 0..1200 {
+            match gateway.get_sync_status(SyncStatusRequest {}).await {
+                Ok(s) if s.get_ref().caught_up => return s.into_inner(),
+                Ok(s) => last = Some(format!("{:?}", s.into_inner())),
+                Err(e) => last = Some(e.to_string()),
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the stack did not catch up: {last:?}\n{}", self.logs());
+    }
+
+    pub(crate) fn logs(&self) -> String {
+        self.specs
+            .keys()
+            .map(|s| {
+                let text = std::fs::read_to_string(self.dir.path().join(format!("{s}.log"))).unwrap_or_default();
+                let tail: Vec<&str> = text.lines().rev().take(30).collect();
+                format!("--- {s} ---\n{}", tail.into_iter().rev().collect::<Vec<_>>().join("\n"))
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("{}", self.logs());
+        }
+        for (_, mut child) in std::mem::take(&mut self.children) {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
