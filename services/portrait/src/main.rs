@@ -3,6 +3,7 @@
 
 mod demo;
 mod embedded;
+mod models_cmd;
 mod query;
 
 use std::path::PathBuf;
@@ -32,6 +33,15 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Ask a running gateway and print the answer as JSON.
     Query(query::QueryArgs),
+    /// Fit customer models on a transactions file.
+    #[command(subcommand)]
+    Models(Models),
+}
+
+#[derive(Subcommand)]
+enum Models {
+    /// BG/NBD and Gamma-Gamma: parameters as JSON, per-customer predictions as CSV.
+    Btyd(models_cmd::BtydArgs),
 }
 
 #[tokio::main]
@@ -49,5 +59,6 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Demo(args) => demo::run(args).await,
         Command::Query(args) => query::run(args).await,
+        Command::Models(Models::Btyd(args)) => models_cmd::run(&args),
     }
 }

@@ -1,0 +1,377 @@
+//! BG/NBD (Fader, Hardie & Lee 2005, "Counting your customers the easy way").
+
+use serde::{Deserialize, Serialize};
+
+use super::common::{
+    Fitted, FrequencyIndex, TransactionModel, check_time, expectation_bracket, finite,
+    parallel_sum, validate_counts, validate_one,
+};
+use crate::optimize::{Settings, bfgs};
+use crate::special::{digamma, ln_gamma, sigmoid};
+use crate::summary::CustomerSummary;
+use crate::{Error, Result};
+
+/// BG/NBD parameters: purchase rates ~ Gamma(r, α), drop-out probabilities ~ Beta(a, b).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct BgNbd {
+    pub r: f64,
+    pub alpha: f64,
+    pub a: f64,
+    pub b: f64,
+}
+
+impl BgNbd {
+    /// Maximum-likelihood fit.
+    ///
+    /// Same objective and start as lifetimes' `BetaGeoFitter` with its default penalizer 0:
+    /// the mean negative log-likelihood over log-parameters, starting from ln θ = 0.1, with
+    /// time rescaled so that the oldest customer has T = 1 (which moves α only).
+    pub fn fit(data: &[CustomerSummary]) -> Result<Fitted<BgNbd>> {
+        validate_counts(data)?;
+        let max_age = data.iter().fold(0.0_f64, |m, c| m.max(c.age));
+        let scale = 1.0 / max_age;
+        let scaled: Vec<CustomerSummary> = data
+            .iter()
+            .map(|c| CustomerSummary {
+                recency: c.recency * scale,
+                age: c.age * scale,
+                ..*c
+            })
+            .collect();
+        let prep = Prepared::new(&scaled);
+        let n = data.len() as f64;
+        let objective = |theta: &[f64]| {
+            let (ll, grad) = log_likelihood_and_gradient(theta, &prep);
+            (-ll / n, grad.iter().map(|g| -g / n).collect())
+        };
+        let min = bfgs(objective, &[0.1; 4], Settings::default())?;
+        let [r, alpha, a, b] = [min.x[0], min.x[1], min.x[2], min.x[3]].map(f64::exp);
+        let params = BgNbd {
+            r,
+            alpha: alpha / scale,
+            a,
+            b,
+        };
+        params.check()?;
+        Ok(Fitted {
+            params,
+            log_likelihood: finite(params.log_likelihood(data)?, "the log-likelihood")?,
+            customers: data.len(),
+            iterations: min.iterations,
+        })
+    }
+
+    fn check(&self) -> Result<()> {
+        let ok = [self.r, self.alpha, self.a, self.b]
+            .iter()
+            .all(|v| v.is_finite() && *v > 0.0);
+        if ok {
+            Ok(())
+        } else {
+            Err(Error::Numerical(format!(
+                "BG/NBD parameters out of range: {self:?}"
+            )))
+        }
+    }
+
+    /// Total log-likelihood of `data` under these parameters.
+    pub fn log_likelihood(&self, data: &[CustomerSummary]) -> Result<f64> {
+        self.check()?;
+        for (index, c) in data.iter().enumerate() {
+            validate_one(index, c)?;
+        }
+        let theta = [self.r, self.alpha, self.a, self.b].map(f64::ln);
+        Ok(log_likelihood_and_gradient(&theta, &Prepared::new(data)).0)
+    }
+}
+
+/// The data arranged for fast likelihood evaluations. One-time buyers contribute only
+/// r ln α − r ln(α+T), so they are grouped by age and cost nothing per customer.
+struct Prepared<'a> {
+    data: &'a [CustomerSummary],
+    freq: FrequencyIndex,
+    repeaters: Vec<usize>,
+    /// Distinct ages of the repeaters and, per repeater, the index of its age: in summarised
+    /// data T takes few values, so ln(α+T) is computed once per value.
+    ages: Vec<f64>,
+    age_of_repeater: Vec<u32>,
+    /// (T, number of one-time buyers with that T)
+    one_timers: Vec<(f64, f64)>,
+}
+
+impl<'a> Prepared<'a> {
+    fn new(data: &'a [CustomerSummary]) -> Self {
+        let repeaters: Vec<usize> = (0..data.len()).filter(|&i| data[i].frequency > 0).collect();
+        let mut ages: Vec<f64> = repeaters.iter().map(|&i| data[i].age).collect();
+        ages.sort_unstable_by(f64::total_cmp);
+        ages.dedup();
+        let age_of_repeater = repeaters
+            .iter()
+            .map(|&i| {
+                ages.binary_search_by(|a| a.total_cmp(&data[i].age))
+                    .unwrap_or(0) as u32
+            })
+            .collect();
+        let mut one_timer_ages: Vec<f64> = data
+            .iter()
+            .filter(|c| c.frequency == 0)
+            .map(|c| c.age)
+            .collect();
+        one_timer_ages.sort_unstable_by(f64::total_cmp);
+        let mut one_timers: Vec<(f64, f64)> = Vec::new();
+        for t in one_timer_ages {
+            match one_timers.last_mut() {
+                Some((last, n)) if *last == t => *n += 1.0,
+                _ => one_timers.push((t, 1.0)),
+            }
+        }
+        Prepared {
+            data,
+            freq: FrequencyIndex::new(data),
+            repeaters,
+            ages,
+            age_of_repeater,
+            one_timers,
+        }
+    }
+}
+
+/// Log-likelihood (Fader, Hardie & Lee 2005 eq. 6, in the log-sum-exp form of
+/// Hardie's note 004 / lifetimes) and its gradient with respect to the log-parameters.
+///
+/// Per customer: ln L = A₁ + A₂ + ln(e^A₃ + [x > 0] e^A₄) with
+/// A₁ = ln Γ(r+x) − ln Γ(r) + r ln α, A₂ = ln B(a, b+x) − ln B(a, b),
+/// A₃ = −(r+x) ln(α+T), A₄ = ln a − ln(b+x−1) − (r+x) ln(α+t_x).
+fn log_likelihood_and_gradient(theta: &[f64], prep: &Prepared<'_>) -> (f64, [f64; 4]) {
+    let [r, alpha, a, b] = [theta[0], theta[1], theta[2], theta[3]].map(f64::exp);
+    // Terms that depend on x alone: value and partial derivatives of A₁ + A₂ w.r.t. r, a, b.
+    let per_x: Vec<[f64; 5]> = prep
+        .freq
+        .values
+        .iter()
+        .map(|&x| {
+            let a1 = ln_gamma(r + x) - ln_gamma(r);
+            let a2 = ln_gamma(a + b) + ln_gamma(b + x) - ln_gamma(b) - ln_gamma(a + b + x);
+            let d_r = digamma(r + x) - digamma(r);
+            let d_a = digamma(a + b) - digamma(a + b + x);
+            let d_b = d_a + digamma(b + x) - digamma(b);
+            // ln(b + x − 1) only matters for x > 0.
+            let ln_bx = if x > 0.0 { (b + x - 1.0).ln() } else { 0.0 };
+            [a1 + a2, d_r, d_a, d_b, ln_bx]
+        })
+        .collect();
+    let (ln_alpha, ln_a) = (alpha.ln(), a.ln());
+    let (data, freq) = (prep.data, &prep.freq);
+    let ln_ages: Vec<f64> = prep.ages.iter().map(|t| (alpha + t).ln()).collect();
+    let mut sums = parallel_sum::<5, _>(prep.repeaters.len(), |range| {
+        let mut s = [0.0; 5];
+        for (&i, &j) in prep.repeaters[range.clone()]
+            .iter()
+            .zip(&prep.age_of_repeater[range])
+        {
+            let c = &data[i];
+            let [base, d_r, d_a, d_b, ln_bx] = per_x[freq.of_customer[i] as usize];
+            let x = f64::from(c.frequency);
+            let rx = r + x;
+            let (ln_at, ln_ar) = (ln_ages[j as usize], (alpha + c.recency).ln());
+            let a3 = -rx * ln_at;
+            let a4 = ln_a - ln_bx - rx * ln_ar;
+            // ln(e^A₃ + e^A₄) with one exp; w4 is the softmax weight of A₄.
+            let e = (-(a3 - a4).abs()).exp();
+            let w4 = if a4 > a3 {
+                1.0 / (1.0 + e)
+            } else {
+                e / (1.0 + e)
+            };
+            let w3 = 1.0 - w4;
+            // e ≤ 1, so ln(1 + e) needs no log1p (which is much slower in glibc).
+            s[0] += base + r * ln_alpha + a3.max(a4) + (1.0 + e).ln();
+            // d/d ln θ = θ · d/dθ
+            s[1] += r * (d_r + ln_alpha - w3 * ln_at - w4 * ln_ar);
+            s[2] += r - alpha * rx * (w3 / (alpha + c.age) + w4 / (alpha + c.recency));
+            s[3] += a * d_a + w4;
+            s[4] += b * (d_b - w4 / (b + x - 1.0));
+        }
+        s
+    });
+    for &(age, n) in &prep.one_timers {
+        let ln_at = (alpha + age).ln();
+        sums[0] += n * r * (ln_alpha - ln_at);
+        sums[1] += n * r * (ln_alpha - ln_at);
+        sums[2] += n * (r - alpha * r / (alpha + age));
+    }
+    (sums[0], [sums[1], sums[2], sums[3], sums[4]])
+}
+
+impl TransactionModel for BgNbd {
+    /// P(alive | x, t_x, T) (Fader, Hardie & Lee 2008, note 021); 1 for x = 0, as in the paper.
+    fn probability_alive(&self, c: &CustomerSummary) -> Result<f64> {
+        validate_one(0, c)?;
+        if c.frequency == 0 {
+            return Ok(1.0);
+        }
+        let x = f64::from(c.frequency);
+        let log_odds_dead = (self.r + x) * ((self.alpha + c.age) / (self.alpha + c.recency)).ln()
+            + (self.a / (self.b + x - 1.0)).ln();
+        finite(sigmoid(-log_odds_dead), "P(alive)")
+    }
+
+    /// E[purchases in (T, T + t] | x, t_x, T] (Fader, Hardie & Lee 2005 eq. 10).
+    fn expected_purchases(&self, t: f64, c: &CustomerSummary) -> Result<f64> {
+        validate_one(0, c)?;
+        check_time(t)?;
+        let BgNbd { r, alpha, a, b } = *self;
+        let x = f64::from(c.frequency);
+        let cc = a + b + x - 1.0;
+        let z = t / (alpha + c.age + t);
+        let bracket = expectation_bracket(r + x, b + x, cc, a, z)?;
+        let numerator = cc / (a - 1.0) * bracket;
+        let denominator = if c.frequency > 0 {
+            1.0 + a / (b + x - 1.0) * ((r + x) * ((alpha + c.age) / (alpha + c.recency)).ln()).exp()
+        } else {
+            1.0
+        };
+        finite(numerator / denominator, "expected purchases")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn data() -> Vec<CustomerSummary> {
+        let mk = |x: u32, tx: f64, t: f64| CustomerSummary {
+            frequency: x,
+            recency: tx,
+            age: t,
+            monetary: 0.0,
+        };
+        vec![
+            mk(0, 0.0, 30.0),
+            mk(2, 10.0, 38.0),
+            mk(5, 30.0, 31.0),
+            mk(1, 3.0, 20.0),
+            mk(0, 0.0, 5.0),
+            mk(7, 35.5, 36.0),
+        ]
+    }
+
+    #[test]
+    fn gradient_matches_finite_differences() {
+        let d = data();
+        let idx = Prepared::new(&d);
+        let theta = [-0.3, 1.2, 0.4, 0.9];
+        let (_, g) = log_likelihood_and_gradient(&theta, &idx);
+        for i in 0..4 {
+            let h = 1e-6;
+            let (mut p, mut m) = (theta, theta);
+            p[i] += h;
+            m[i] -= h;
+            let num = (log_likelihood_and_gradient(&p, &idx).0
+                - log_likelihood_and_gradient(&m, &idx).0)
+                / (2.0 * h);
+            assert!(
+                (num - g[i]).abs() < 1e-6 * (1.0 + num.abs()),
+                "param {i}: {num} vs {}",
+                g[i]
+            );
+        }
+    }
+
+    #[test]
+    fn bad_populations_are_errors_not_panics() {
+        let mk = |x: u32, tx: f64, t: f64| CustomerSummary {
+            frequency: x,
+            recency: tx,
+            age: t,
+            monetary: 1.0,
+        };
+        assert!(matches!(BgNbd::fit(&[]), Err(Error::Empty(_))));
+        let one_timers = vec![mk(0, 0.0, 10.0), mk(0, 0.0, 3.0)];
+        assert!(matches!(
+            BgNbd::fit(&one_timers),
+            Err(Error::Unidentifiable(_))
+        ));
+        let late = vec![mk(1, 12.0, 10.0), mk(0, 0.0, 3.0)];
+        assert!(matches!(
+            BgNbd::fit(&late),
+            Err(Error::Invalid { index: 0, .. })
+        ));
+        let nan = vec![mk(1, 2.0, 10.0), mk(0, 0.0, f64::NAN)];
+        assert!(matches!(
+            BgNbd::fit(&nan),
+            Err(Error::NotFinite { index: 1, .. })
+        ));
+        let nan_rec = vec![mk(1, f64::NAN, 10.0)];
+        assert!(matches!(
+            BgNbd::fit(&nan_rec),
+            Err(Error::NotFinite { index: 0, .. })
+        ));
+        let neg = vec![mk(1, -2.0, 10.0)];
+        assert!(matches!(BgNbd::fit(&neg), Err(Error::Invalid { .. })));
+        let zero_x_late = vec![mk(0, 2.0, 10.0)];
+        assert!(matches!(
+            BgNbd::fit(&zero_x_late),
+            Err(Error::Invalid { .. })
+        ));
+    }
+
+    #[test]
+    fn predictions_reject_bad_customers_and_times() {
+        let m = BgNbd {
+            r: 0.24,
+            alpha: 4.4,
+            a: 0.79,
+            b: 2.4,
+        };
+        let bad = CustomerSummary {
+            frequency: 1,
+            recency: 5.0,
+            age: 2.0,
+            monetary: 0.0,
+        };
+        assert!(m.probability_alive(&bad).is_err());
+        assert!(m.expected_purchases(10.0, &bad).is_err());
+        let ok = CustomerSummary {
+            frequency: 1,
+            recency: 1.0,
+            age: 2.0,
+            monetary: 0.0,
+        };
+        assert!(m.expected_purchases(f64::NAN, &ok).is_err());
+        assert!(m.expected_purchases(-1.0, &ok).is_err());
+        assert_eq!(m.expected_purchases(0.0, &ok).unwrap(), 0.0);
+        // a = 1 makes the closed form divide by zero: an error, not an infinity.
+        let degenerate = BgNbd { a: 1.0, ..m };
+        assert!(degenerate.expected_purchases(10.0, &ok).is_err());
+    }
+
+    #[test]
+    fn extreme_customers_stay_finite() {
+        let m = BgNbd {
+            r: 0.24,
+            alpha: 4.4,
+            a: 0.79,
+            b: 2.4,
+        };
+        for (x, tx, t) in [
+            (300, 39.0, 39.0),
+            (300, 1.0, 39.0),
+            (1, 0.001, 1000.0),
+            (0, 0.0, 0.0),
+        ] {
+            let c = CustomerSummary {
+                frequency: x,
+                recency: tx,
+                age: t,
+                monetary: 0.0,
+            };
+            for horizon in [0.5, 52.0, 5200.0] {
+                let e = m.expected_purchases(horizon, &c).unwrap();
+                assert!(e.is_finite() && e >= 0.0, "{c:?} {horizon}: {e}");
+            }
+            let p = m.probability_alive(&c).unwrap();
+            assert!((0.0..=1.0).contains(&p));
+        }
+    }
+}

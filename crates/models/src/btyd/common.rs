@@ -1,0 +1,190 @@
+//! Pieces shared by the transaction models: input checks, the per-frequency tables, a
+//! parallel sum over customers, and the conditional-expectation formula.
+
+use serde::Serialize;
+
+use crate::special::hyp2f1;
+use crate::summary::CustomerSummary;
+use crate::{Error, Result};
+
+/// Fitted parameters together with how well they fit.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Fitted<M> {
+    pub params: M,
+    /// Total log-likelihood of the data at `params`, in the data's own time unit.
+    pub log_likelihood: f64,
+    /// Number of customers the fit used.
+    pub customers: usize,
+    /// Optimiser iterations.
+    pub iterations: usize,
+}
+
+/// A model of purchase counts and survival that predicts per customer.
+pub trait TransactionModel {
+    /// Probability that the customer has not churned at the end of calibration.
+    fn probability_alive(&self, c: &CustomerSummary) -> Result<f64>;
+    /// Expected number of purchases in the next `t` periods.
+    fn expected_purchases(&self, t: f64, c: &CustomerSummary) -> Result<f64>;
+}
+
+/// Check the (x, t_x, T) of every customer the way lifetimes' `_check_inputs` does, plus
+/// non-finite values, and that somebody bought twice (otherwise the likelihood has no maximum).
+pub(crate) fn validate_counts(data: &[CustomerSummary]) -> Result<()> {
+    if data.is_empty() {
+        return Err(Error::Empty("no customers to fit"));
+    }
+    for (index, c) in data.iter().enumerate() {
+        validate_one(index, c)?;
+    }
+    if data.iter().all(|c| c.frequency == 0) {
+        return Err(Error::Unidentifiable(
+            "every customer bought only once: repeat-purchase rates cannot be estimated".into(),
+        ));
+    }
+    if data.iter().all(|c| c.age == 0.0) {
+        return Err(Error::Unidentifiable("every customer has age T = 0".into()));
+    }
+    Ok(())
+}
+
+pub(crate) fn validate_one(index: usize, c: &CustomerSummary) -> Result<()> {
+    if !c.recency.is_finite() {
+        return Err(Error::NotFinite {
+            field: "recency",
+            index,
+        });
+    }
+    if !c.age.is_finite() {
+        return Err(Error::NotFinite {
+            field: "age",
+            index,
+        });
+    }
+    let invalid = |reason: String| Err(Error::Invalid { index, reason });
+    if c.recency < 0.0 {
+        return invalid(format!("negative recency t_x = {}", c.recency));
+    }
+    if c.recency > c.age {
+        return invalid(format!(
+            "recency t_x = {} is after the age T = {}",
+            c.recency, c.age
+        ));
+    }
+    if c.frequency == 0 && c.recency != 0.0 {
+        return invalid(format!(
+            "no repeat purchase but recency t_x = {}",
+            c.recency
+        ));
+    }
+    Ok(())
+}
+
+pub(crate) fn check_time(t: f64) -> Result<()> {
+    if t.is_finite() && t >= 0.0 {
+        Ok(())
+    } else {
+        Err(Error::Argument {
+            name: "t",
+            reason: format!("{t} is not a finite time >= 0"),
+        })
+    }
+}
+
+pub(crate) fn finite(value: f64, what: &str) -> Result<f64> {
+    if value.is_finite() {
+        Ok(value)
+    } else {
+        Err(Error::Numerical(format!("{what} is {value}")))
+    }
+}
+
+/// The distinct frequencies of the data and, per customer, the index of its frequency, so
+/// that the ln Γ / ψ terms that depend on x alone are computed once per distinct x.
+pub(crate) struct FrequencyIndex {
+    pub values: Vec<f64>,
+    pub of_customer: Vec<u32>,
+}
+
+impl FrequencyIndex {
+    pub(crate) fn new(data: &[CustomerSummary]) -> Self {
+        let freq: Vec<u32> = data.iter().map(|c| c.frequency).collect();
+        Self::from_frequencies(&freq)
+    }
+
+    pub(crate) fn from_frequencies(freq: &[u32]) -> Self {
+        let mut values: Vec<u32> = freq.to_vec();
+        values.sort_unstable();
+        values.dedup();
+        let of_customer = freq
+            .iter()
+            .map(|x| values.binary_search(x).unwrap_or(0) as u32)
+            .collect();
+        FrequencyIndex {
+            values: values.into_iter().map(f64::from).collect(),
+            of_customer,
+        }
+    }
+}
+
+/// Customers per thread below which threads cost more than they save.
+const PARALLEL_CHUNK: usize = 50_000;
+
+/// Sum `f(range)` over chunks of `0..n`, in parallel when `n` is large. Each chunk returns
+/// N partial sums (log-likelihood and gradient).
+pub(crate) fn parallel_sum<const N: usize, F>(n: usize, f: F) -> [f64; N]
+where
+    F: Fn(std::ops::Range<usize>) -> [f64; N] + Sync,
+{
+    if n < 2 * PARALLEL_CHUNK {
+        return f(0..n);
+    }
+    // Asking the OS for the core count reads cgroup files: do it once per process.
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    let cores = *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |p| p.get()));
+    let threads = cores.min(n / PARALLEL_CHUNK).max(1);
+    if threads == 1 {
+        return f(0..n);
+    }
+    let chunk = n.div_ceil(threads);
+    let f = &f;
+    let parts: Vec<[f64; N]> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|i| s.spawn(move || f(i * chunk..((i + 1) * chunk).min(n))))
+            .collect();
+        // A worker only does arithmetic; if one panicked anyway, its sum is lost as NaN, which
+        // the optimiser reports as a numerical failure.
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or([f64::NAN; N]))
+            .collect()
+    });
+    let mut total = [0.0; N];
+    for p in parts {
+        for (t, v) in total.iter_mut().zip(p) {
+            *t += v;
+        }
+    }
+    total
+}
+
+/// 1 − ₂F₁(r + x, b'; c; z) · (1 − z)^(r + x), the bracket of the BG/NBD and MBG/NBD
+/// conditional expectations (Fader, Hardie & Lee 2005 eq. 10; Batislam et al. 2007).
+///
+/// The direct series converges slowly for large x when z is near 1 (its terms grow like
+/// k^(r+x−a)), so unless a > r + x + 1 we use Euler's transformation (A&S 15.3.3)
+/// ₂F₁(α, β; c; z) = (1 − z)^(c−α−β) ₂F₁(c − α, c − β; c; z), whose second-argument pair does
+/// not grow with x; the powers of (1 − z) then combine into (1 − z)^(c − b').
+pub(crate) fn expectation_bracket(r_x: f64, b_prime: f64, c: f64, a: f64, z: f64) -> Result<f64> {
+    let ln_1mz = (-z).ln_1p();
+    let (hyp, power) = if a > r_x + 1.0 {
+        (hyp2f1(r_x, b_prime, c, z)?, r_x)
+    } else {
+        (hyp2f1(c - r_x, c - b_prime, c, z)?, c - b_prime)
+    };
+    let bracket = if hyp > 0.0 {
+        -(hyp.ln() + power * ln_1mz).exp_m1()
+    } else {
+        1.0 - hyp * (power * ln_1mz).exp()
+    };
+    finite(bracket, "the expected-purchases bracket")
+}
