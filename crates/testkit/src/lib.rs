@@ -1,1 +1,5 @@
-//! Test support: real PostgreSQL and Kafka-protocol broker on loopback, SQL oracle
+//! Test support: the real PostgreSQL and Kafka-protocol broker that `tests/run` starts on
+//! loopback, fresh databases and topics per test, and a plain SQL oracle.
+
+pub mod broker;
+pub mod postgres;

@@ -1,0 +1,31 @@
+//! The PostgreSQL server that `tests/run` starts on loopback; a fresh database per use.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use sqlx::{Connection, Executor, PgConnection};
+
+/// Creates an empty database and returns its URL.
+pub async fn fresh_database() -> String {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let admin = std::env::var("PORTRAIT_TEST_PG_URL").unwrap_or_else(|_| {
+        panic!("PORTRAIT_TEST_PG_URL is not set: run the tests with `bash tests/run`")
+    });
+    let name = format!(
+        "portrait_test_{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    );
+    let mut conn = PgConnection::connect(&admin)
+        .await
+        .unwrap_or_else(|e| panic!("cannot reach the test PostgreSQL at {admin}: {e}"));
+    conn.execute(format!("DROP DATABASE IF EXISTS {name}").as_str())
+        .await
+        .unwrap_or_else(|e| panic!("cannot drop {name}: {e}"));
+    conn.execute(format!("CREATE DATABASE {name}").as_str())
+        .await
+        .unwrap_or_else(|e| panic!("cannot create {name}: {e}"));
+    let (base, _) = admin
+        .rsplit_once('/')
+        .unwrap_or_else(|| panic!("PORTRAIT_TEST_PG_URL {admin} has no database part"));
+    format!("{base}/{name}")
+}
