@@ -2,8 +2,8 @@
 //! with local days and hours computed by PostgreSQL's own time zone rules.
 
 use portrait_proto::v1::{Order, Segment};
-use sqlx::postgres::PgPool;
 use sqlx::Row;
+use sqlx::postgres::PgPool;
 
 /// A filter as the oracle sees it; dates are YYYY-MM-DD, empty = unbounded.
 #[derive(Debug, Clone, Default)]
@@ -65,14 +65,20 @@ impl Oracle {
             "CREATE VIEW raw AS SELECT *, (to_timestamp(placed_at_ms / 1000.0) AT TIME ZONE 'Asia/Shanghai')::date AS day, \
              EXTRACT(HOUR FROM to_timestamp(placed_at_ms / 1000.0) AT TIME ZONE 'Asia/Shanghai')::int AS hour FROM raw_orders",
         ] {
-            sqlx::query(ddl).execute(&pool).await.expect("oracle schema");
+            sqlx::query(ddl)
+                .execute(&pool)
+                .await
+                .expect("oracle schema");
         }
         Self { pool }
     }
 
     /// Replaces the raw data with `orders`, the accepted live versions.
     pub(crate) async fn load(&self, orders: &[Order]) {
-        sqlx::query("TRUNCATE raw_orders, raw_lines").execute(&self.pool).await.expect("truncate");
+        sqlx::query("TRUNCATE raw_orders, raw_lines")
+            .execute(&self.pool)
+            .await
+            .expect("truncate");
         let mut tx = self.pool.begin().await.expect("tx");
         for o in orders {
             sqlx::query("INSERT INTO raw_orders VALUES ($1, $2, $3, $4, $5, $6)")
@@ -99,7 +105,10 @@ impl Oracle {
         tx.commit().await.expect("commit");
     }
 
-    fn query<'q>(sql: &'q str, q: &'q Q) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+    fn query<'q>(
+        sql: &'q str,
+        q: &'q Q,
+    ) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
         sqlx::query(sql)
             .bind(q.stores.clone())
             .bind(q.cities.clone())
@@ -118,7 +127,10 @@ impl Oracle {
              (SELECT COALESCE(SUM(amount), 0)::bigint FROM raw WHERE {IN_STORES} AND {BEFORE_END} AND customer_id IN \
                 (SELECT customer_id FROM raw WHERE customer_id <> '' AND {IN_STORES} AND {FROM} AND {BEFORE_END}))"
         );
-        let r = Self::query(&sql, q).fetch_one(&self.pool).await.expect("overview");
+        let r = Self::query(&sql, q)
+            .fetch_one(&self.pool)
+            .await
+            .expect("overview");
         let (total, active, orders, revenue, spend): (i64, i64, i64, i64, i64) =
             (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4));
         let ratio = |a: i64, b: i64| if b == 0 { 0.0 } else { a as f64 / b as f64 };
@@ -149,7 +161,11 @@ impl Oracle {
 
     /// (product, quantity, revenue), best first.
     pub(crate) async fn products(&self, q: &Q, by_revenue: bool) -> Vec<(String, i64, i64)> {
-        let order = if by_revenue { "r DESC, q DESC" } else { "q DESC, r DESC" };
+        let order = if by_revenue {
+            "r DESC, q DESC"
+        } else {
+            "q DESC, r DESC"
+        };
         let sql = format!(
             "SELECT l.product_id, SUM(l.quantity)::bigint AS q, SUM(l.amount)::bigint AS r \
              FROM raw_lines l JOIN raw USING (order_id) WHERE {IN_STORES} AND {FROM} AND {BEFORE_END} \

@@ -34,8 +34,12 @@ pub(crate) fn accepted(submitted: &[Order]) -> Vec<Order> {
 
 pub(crate) async fn submit(ingest: &mut IngestServiceClient<Channel>, orders: &[Order]) {
     for chunk in orders.chunks(400) {
-        let requests: Vec<SubmitOrderRequest> =
-            chunk.iter().map(|o| SubmitOrderRequest { order: Some(o.clone()) }).collect();
+        let requests: Vec<SubmitOrderRequest> = chunk
+            .iter()
+            .map(|o| SubmitOrderRequest {
+                order: Some(o.clone()),
+            })
+            .collect();
         ingest
             .submit_orders(tokio_stream::iter(requests))
             .await
@@ -44,32 +48,88 @@ pub(crate) async fn submit(ingest: &mut IngestServiceClient<Channel>, orders: &[
 }
 
 /// Every figure the gateway serves, compared with the oracle for several filters.
-pub(crate) async fn assert_figures(gateway: &mut PortraitServiceClient<Channel>, oracle: &Oracle, queries: &[Q]) {
+pub(crate) async fn assert_figures(
+    gateway: &mut PortraitServiceClient<Channel>,
+    oracle: &Oracle,
+    queries: &[Q],
+) {
     for q in queries {
         let filter = Some(q.filter());
-        let o = gateway.get_overview(OverviewRequest { filter: filter.clone() }).await.expect("overview").into_inner();
+        let o = gateway
+            .get_overview(OverviewRequest {
+                filter: filter.clone(),
+            })
+            .await
+            .expect("overview")
+            .into_inner();
         let want = oracle.overview(q).await;
-        assert!(want.orders > 0, "the oracle sees no orders for {q:?}: the test would prove nothing");
+        assert!(
+            want.orders > 0,
+            "the oracle sees no orders for {q:?}: the test would prove nothing"
+        );
         assert_eq!(
-            (o.total_customers, o.active_customers, o.orders, o.revenue_fen, o.average_order_value_fen, o.lifetime_value_fen),
-            (want.total_customers, want.active_customers, want.orders, want.revenue, want.aov, want.ltv),
+            (
+                o.total_customers,
+                o.active_customers,
+                o.orders,
+                o.revenue_fen,
+                o.average_order_value_fen,
+                o.lifetime_value_fen
+            ),
+            (
+                want.total_customers,
+                want.active_customers,
+                want.orders,
+                want.revenue,
+                want.aov,
+                want.ltv
+            ),
             "overview for {q:?}"
         );
 
-        let hours = gateway.get_hour_distribution(HourDistributionRequest { filter: filter.clone() }).await.expect("hours").into_inner();
-        let got: Vec<(i32, i64, i64)> = hours.hours.iter().map(|h| (h.hour, h.orders, h.revenue_fen)).collect();
+        let hours = gateway
+            .get_hour_distribution(HourDistributionRequest {
+                filter: filter.clone(),
+            })
+            .await
+            .expect("hours")
+            .into_inner();
+        let got: Vec<(i32, i64, i64)> = hours
+            .hours
+            .iter()
+            .map(|h| (h.hour, h.orders, h.revenue_fen))
+            .collect();
         assert_eq!(got, oracle.hours(q).await, "hours for {q:?}");
 
         for by_revenue in [false, true] {
-            let order_by = if by_revenue { ProductOrder::Revenue } else { ProductOrder::Quantity } as i32;
+            let order_by = if by_revenue {
+                ProductOrder::Revenue
+            } else {
+                ProductOrder::Quantity
+            } as i32;
             let top = gateway
-                .get_top_products(TopProductsRequest { filter: filter.clone(), limit: 1000, order_by })
+                .get_top_products(TopProductsRequest {
+                    filter: filter.clone(),
+                    limit: 1000,
+                    order_by,
+                })
                 .await
                 .expect("top products")
                 .into_inner();
-            let got: Vec<(String, i64, i64)> = top.products.iter().map(|p| (p.product_id.clone(), p.quantity, p.revenue_fen)).collect();
-            assert_eq!(got, oracle.products(q, by_revenue).await, "top products (by revenue: {by_revenue}) for {q:?}");
-            assert!(top.products.iter().all(|p| !p.product_name.is_empty()), "product names are served");
+            let got: Vec<(String, i64, i64)> = top
+                .products
+                .iter()
+                .map(|p| (p.product_id.clone(), p.quantity, p.revenue_fen))
+                .collect();
+            assert_eq!(
+                got,
+                oracle.products(q, by_revenue).await,
+                "top products (by revenue: {by_revenue}) for {q:?}"
+            );
+            assert!(
+                top.products.iter().all(|p| !p.product_name.is_empty()),
+                "product names are served"
+            );
         }
 
         let want_rfm = oracle.rfm(q).await;
@@ -77,7 +137,11 @@ pub(crate) async fn assert_figures(gateway: &mut PortraitServiceClient<Channel>,
         let mut token = String::new();
         loop {
             let page = gateway
-                .list_rfm(ListRfmRequest { filter: filter.clone(), page_size: 97, page_token: token })
+                .list_rfm(ListRfmRequest {
+                    filter: filter.clone(),
+                    page_size: 97,
+                    page_token: token,
+                })
                 .await
                 .expect("rfm page")
                 .into_inner();
@@ -97,7 +161,9 @@ pub(crate) async fn assert_figures(gateway: &mut PortraitServiceClient<Channel>,
         assert_eq!(got_rfm, want_rfm, "rfm for {q:?}");
 
         let segments = gateway
-            .get_segment_distribution(SegmentDistributionRequest { filter: filter.clone() })
+            .get_segment_distribution(SegmentDistributionRequest {
+                filter: filter.clone(),
+            })
             .await
             .expect("segments")
             .into_inner();
@@ -105,12 +171,21 @@ pub(crate) async fn assert_figures(gateway: &mut PortraitServiceClient<Channel>,
         for s in &segments.segments {
             let members = want_rfm.iter().filter(|r| r.segment == s.segment);
             let (n, m) = members.fold((0, 0), |(n, m), r| (n + 1, m + r.monetary));
-            assert_eq!((s.customers, s.revenue_fen), (n, m), "segment {} for {q:?}", s.label);
+            assert_eq!(
+                (s.customers, s.revenue_fen),
+                (n, m),
+                "segment {} for {q:?}",
+                s.label
+            );
         }
         assert_eq!(segments.customers, want_rfm.len() as i64);
 
         let suggestions = gateway
-            .list_suggestions(ListSuggestionsRequest { filter: filter.clone(), page_size: 1000, ..Default::default() })
+            .list_suggestions(ListSuggestionsRequest {
+                filter: filter.clone(),
+                page_size: 1000,
+                ..Default::default()
+            })
             .await
             .expect("suggestions")
             .into_inner();
@@ -130,15 +205,28 @@ pub(crate) fn scenario() -> (Vec<Order>, Vec<Q>) {
     spec.start_ms = START_MS;
     let (chain, orders) = portrait_synth::generate(&spec);
     assert!(orders.len() > 500, "a big enough stream: {}", orders.len());
-    assert!(orders.iter().all(|o| o.placed_at_ms < START_MS + 61 * DAY_MS));
+    assert!(
+        orders
+            .iter()
+            .all(|o| o.placed_at_ms < START_MS + 61 * DAY_MS)
+    );
     let as_of = "2025-05-01".to_owned();
     let city = chain.stores[0].city.clone();
     let queries = vec![
-        Q { as_of: as_of.clone(), ..Default::default() },
-        Q { cities: vec![city], from: "2025-03-20".into(), to: "2025-04-20".into(), as_of, ..Default::default() },
+        Q {
+            as_of: as_of.clone(),
+            ..Default::default()
+        },
+        Q {
+            cities: vec![city],
+            from: "2025-03-20".into(),
+            to: "2025-04-20".into(),
+            as_of,
+            ..Default::default()
+        },
         Q {
             stores: vec![chain.stores[1].id.clone(), chain.stores[2].id.clone()],
-            from: "2025-04-01".into(),
+            from: "2025-03-15".into(),
             as_of: "2025-04-25".into(),
             ..Default::default()
         },
@@ -188,21 +276,47 @@ async fn distributed_pipeline_equals_sql_oracle_through_kill_and_bad_input() {
     o.placed_at_ms = i64::MAX / 2;
     cases.push((o, "order.placed_at_ms"));
     for (bad, field) in cases {
-        let err = ingest.submit_order(SubmitOrderRequest { order: Some(bad) }).await.expect_err("refused");
+        let err = ingest
+            .submit_order(SubmitOrderRequest { order: Some(bad) })
+            .await
+            .expect_err("refused");
         assert_eq!(err.code(), tonic::Code::InvalidArgument);
-        assert!(err.message().contains(field), "{field} named in {:?}", err.message());
+        assert!(
+            err.message().contains(field),
+            "{field} named in {:?}",
+            err.message()
+        );
     }
     // Re-sending an identical order publishes nothing either.
-    ingest.submit_order(SubmitOrderRequest { order: Some(good) }).await.expect("resend accepted");
-    let after = ingest.get_ingest_status(IngestStatusRequest {}).await.expect("status").into_inner();
+    ingest
+        .submit_order(SubmitOrderRequest { order: Some(good) })
+        .await
+        .expect("resend accepted");
+    let after = ingest
+        .get_ingest_status(IngestStatusRequest {})
+        .await
+        .expect("status")
+        .into_inner();
     assert_eq!(after.events_published + after.outbox_pending, published);
 
     // A record that is not an event goes to the dead-letter topic; consumers go on.
-    let bus = Bus::connect(&BusConfig::Kafka { brokers: stack.brokers.clone(), partitions: 3 }).await.expect("bus");
+    let bus = Bus::connect(&BusConfig::Kafka {
+        brokers: stack.brokers.clone(),
+        partitions: 3,
+    })
+    .await
+    .expect("bus");
     let orders_topic = format!("{}orders.v1", stack.topic_prefix);
-    bus.publish(&orders_topic, &[Message { key: "c-x".into(), payload: b"not protobuf \xff\xff".to_vec(), headers: vec![] }])
-        .await
-        .expect("publish garbage");
+    bus.publish(
+        &orders_topic,
+        &[Message {
+            key: "c-x".into(),
+            payload: b"not protobuf \xff\xff".to_vec(),
+            headers: vec![],
+        }],
+    )
+    .await
+    .expect("publish garbage");
     let status = stack.wait_caught_up().await;
     for c in &status.consumers {
         assert_eq!(c.dead_lettered, 1, "{} counts the dead letter", c.service);
@@ -211,13 +325,21 @@ async fn distributed_pipeline_equals_sql_oracle_through_kill_and_bad_input() {
     let mut dlq = bus.consumer(&dlq_topic, &[]).await.expect("dlq consumer");
     let mut dead = Vec::new();
     for _ in 0..50 {
-        dead.extend(dlq.next_batch(100, Duration::from_millis(200)).await.expect("dlq batch"));
+        dead.extend(
+            dlq.next_batch(100, Duration::from_millis(200))
+                .await
+                .expect("dlq batch"),
+        );
         if dead.len() >= 3 {
             break;
         }
     }
     assert_eq!(dead.len(), 3, "one dead letter per consumer");
-    assert!(dead.iter().all(|r| r.headers.iter().any(|(k, v)| k == "dlq-reason" && v.contains("OrderEvent"))));
+    assert!(dead.iter().all(|r| {
+        r.headers
+            .iter()
+            .any(|(k, v)| k == "dlq-reason" && v.contains("OrderEvent"))
+    }));
 
     // Second half, with the profiler killed with SIGKILL mid-stream and restarted.
     let rest = orders[half..].to_vec();
@@ -236,7 +358,10 @@ async fn distributed_pipeline_equals_sql_oracle_through_kill_and_bad_input() {
         .iter()
         .filter(|o| o.status == OrderStatus::Paid as i32)
         .take(300)
-        .map(|o| Order { status: OrderStatus::Refunded as i32, ..o.clone() })
+        .map(|o| Order {
+            status: OrderStatus::Refunded as i32,
+            ..o.clone()
+        })
         .collect();
     submit(&mut ingest, &wave).await;
     stack.kill9("rfm");

@@ -48,25 +48,35 @@ impl Stack {
     /// `stores` maps each service (but the gateway) to its database URL.
     pub(crate) fn new(stores: BTreeMap<&'static str, String>) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        let ports: BTreeMap<&'static str, u16> = SERVICES.iter().map(|s| (*s, free_port())).collect();
+        let ports: BTreeMap<&'static str, u16> =
+            SERVICES.iter().map(|s| (*s, free_port())).collect();
         let topic_prefix = portrait_testkit::broker::unique_topic("e2e") + ".";
         let brokers = portrait_testkit::broker::kafka_brokers();
         let url = |s: &str| format!("http://127.0.0.1:{}", ports[s]);
         let mut env = BTreeMap::new();
         for service in SERVICES {
             let mut vars = vec![
-                ("PORTRAIT__DATA_DIR", dir.path().join(service).display().to_string()),
+                (
+                    "PORTRAIT__DATA_DIR",
+                    dir.path().join(service).display().to_string(),
+                ),
                 ("PORTRAIT__BUS__KIND", "kafka".to_owned()),
                 ("PORTRAIT__BUS__BROKERS", brokers.clone()),
                 ("PORTRAIT__BUS__PARTITIONS", "3".to_owned()),
                 ("PORTRAIT__BUS__TOPIC_PREFIX", topic_prefix.clone()),
-                ("PORTRAIT__SERVER__LISTEN", format!("127.0.0.1:{}", ports[service])),
+                (
+                    "PORTRAIT__SERVER__LISTEN",
+                    format!("127.0.0.1:{}", ports[service]),
+                ),
                 ("PORTRAIT__GATEWAY__INGEST", url("ingest")),
                 ("PORTRAIT__GATEWAY__PROFILER", url("profiler")),
                 ("PORTRAIT__GATEWAY__RFM", url("rfm")),
                 ("PORTRAIT__GATEWAY__SUGGEST", url("suggest")),
                 ("PORTRAIT__CONSUMER__BATCH_SIZE", "300".to_owned()),
-                ("PORTRAIT__TELEMETRY__LOG_FILTER", "info,sqlx=warn,rdkafka=warn".to_owned()),
+                (
+                    "PORTRAIT__TELEMETRY__LOG_FILTER",
+                    "info,sqlx=warn,rdkafka=warn".to_owned(),
+                ),
             ];
             if let Some(store) = stores.get(service) {
                 vars.push(("PORTRAIT__STORE__URL", store.clone()));
@@ -95,10 +105,18 @@ impl Stack {
         let dir = tempfile::tempdir().expect("temp dir");
         // Five consecutive free ports: probe a few random bases.
         let base = (0..50)
-            .map(|i| 20_000 + ((std::process::id() as u16).wrapping_mul(7).wrapping_add(i * 97)) % 30_000)
+            .map(|i| {
+                20_000
+                    + ((std::process::id() as u16)
+                        .wrapping_mul(7)
+                        .wrapping_add(i * 97))
+                        % 30_000
+            })
             .find(|&b| (b..b + 5).all(|p| std::net::TcpListener::bind(("127.0.0.1", p)).is_ok()))
             .expect("five free consecutive ports");
-        let ports = [("gateway", base), ("ingest", base + 1)].into_iter().collect();
+        let ports = [("gateway", base), ("ingest", base + 1)]
+            .into_iter()
+            .collect();
         let spec = Spec {
             binary: "portrait".into(),
             args: vec![
@@ -108,7 +126,10 @@ impl Stack {
                 "--base-port".into(),
                 base.to_string(),
             ],
-            env: vec![("PORTRAIT__TELEMETRY__LOG_FILTER".into(), "info,sqlx=warn".into())],
+            env: vec![(
+                "PORTRAIT__TELEMETRY__LOG_FILTER".into(),
+                "info,sqlx=warn".into(),
+            )],
         };
         Self {
             dir,
@@ -135,7 +156,12 @@ impl Stack {
             .stdout(Stdio::from(file.try_clone().expect("log file")))
             .stderr(Stdio::from(file))
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {} (run `bash tests/run`, which builds it): {e}", spec.binary));
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot start {} (run `bash tests/run`, which builds it): {e}",
+                    spec.binary
+                )
+            });
         self.children.insert(service, child);
     }
 
@@ -188,9 +214,13 @@ impl Stack {
         self.specs
             .keys()
             .map(|s| {
-                let text = std::fs::read_to_string(self.dir.path().join(format!("{s}.log"))).unwrap_or_default();
+                let text = std::fs::read_to_string(self.dir.path().join(format!("{s}.log")))
+                    .unwrap_or_default();
                 let tail: Vec<&str> = text.lines().rev().take(30).collect();
-                format!("--- {s} ---\n{}", tail.into_iter().rev().collect::<Vec<_>>().join("\n"))
+                format!(
+                    "--- {s} ---\n{}",
+                    tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+                )
             })
             .collect::<Vec<_>>()
             .join("\n")

@@ -11,6 +11,8 @@ pub struct Stored {
 }
 
 /// What ingest does with a submitted order.
+// Made once per submission and consumed at once: boxing would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Decision {
     /// Identical to the latest accepted version: nothing to store or publish.

@@ -144,7 +144,8 @@ mod tests {
 
     #[test]
     fn each_bad_field_is_named() {
-        let cases: Vec<(fn(&mut Order), &str)> = vec![
+        type Breaker = fn(&mut Order);
+        let cases: Vec<(Breaker, &str)> = vec![
             (|o| o.order_id.clear(), "order.order_id"),
             (|o| o.store_id = " ".into(), "order.store_id"),
             (|o| o.channel = 0, "order.channel"),

@@ -208,7 +208,9 @@ impl Config {
     }
 
     pub fn extract(figment: Figment, service: ServiceName) -> Result<Self> {
-        let config: Config = figment.extract().map_err(|e| Error::Config(e.to_string()))?;
+        let config: Config = figment
+            .extract()
+            .map_err(|e| Error::Config(e.to_string()))?;
         config.validated(service)
     }
 
@@ -221,17 +223,25 @@ impl Config {
         if self.store.url.is_empty() {
             self.store.url = format!(
                 "sqlite://{}",
-                self.data_dir.join(format!("{}.db", service.as_str())).display()
+                self.data_dir
+                    .join(format!("{}.db", service.as_str()))
+                    .display()
             );
         }
         if self.bus.kind == BusKind::Kafka && self.bus.brokers.trim().is_empty() {
             return bad("bus.brokers must be set when bus.kind = \"kafka\"".into());
         }
         if !(1..=1024).contains(&self.bus.partitions) {
-            return bad(format!("bus.partitions must be 1-1024, not {}", self.bus.partitions));
+            return bad(format!(
+                "bus.partitions must be 1-1024, not {}",
+                self.bus.partitions
+            ));
         }
         if self.server.listen.parse::<std::net::SocketAddr>().is_err() {
-            return bad(format!("server.listen {:?} is not host:port", self.server.listen));
+            return bad(format!(
+                "server.listen {:?} is not host:port",
+                self.server.listen
+            ));
         }
         portrait_core::Calendar::new(&self.domain.time_zone).map_err(|_| {
             Error::Config(format!(
@@ -292,7 +302,9 @@ mod tests {
 
     #[test]
     fn defaults_validate_and_derive_paths() {
-        let c = Config::defaults(ServiceName::Rfm).validated(ServiceName::Rfm).unwrap();
+        let c = Config::defaults(ServiceName::Rfm)
+            .validated(ServiceName::Rfm)
+            .unwrap();
         assert_eq!(c.store.url, "sqlite://.portrait/rfm.db");
         assert_eq!(c.bus.path, ".portrait/log.db");
         assert_eq!(c.server.listen, "127.0.0.1:50054");
@@ -306,6 +318,11 @@ mod tests {
         assert!(err.contains("domain.time_zone"), "{err}");
         let mut c = Config::defaults(ServiceName::Ingest);
         c.server.listen = "nowhere".into();
-        assert!(c.validated(ServiceName::Ingest).unwrap_err().to_string().contains("server.listen"));
+        assert!(
+            c.validated(ServiceName::Ingest)
+                .unwrap_err()
+                .to_string()
+                .contains("server.listen")
+        );
     }
 }

@@ -74,7 +74,12 @@ impl Loop<'_> {
         let topic = &self.topics.orders;
         self.bus.ensure_topic(topic).await?;
         let positions = {
-            let mut conn = self.store.pool().acquire().await.map_err(portrait_store::Error::from)?;
+            let mut conn = self
+                .store
+                .pool()
+                .acquire()
+                .await
+                .map_err(portrait_store::Error::from)?;
             portrait_store::load_positions(&mut conn, topic).await?
         };
         info!(service = self.spec.service, ?positions, "consumer resuming");
@@ -87,7 +92,11 @@ impl Loop<'_> {
             if batch.is_empty() {
                 continue;
             }
-            let span = info_span!("apply batch", service = self.spec.service, records = batch.len());
+            let span = info_span!(
+                "apply batch",
+                service = self.spec.service,
+                records = batch.len()
+            );
             crate::extract_parent(&span, &batch[0].headers);
             self.apply(batch).instrument(span).await?;
         }
@@ -116,7 +125,10 @@ impl Loop<'_> {
             self.bus.ensure_topic(&self.topics.dlq).await?;
             self.bus.publish(&self.topics.dlq, &dead).await?;
         }
-        let keys: Vec<(String, i64)> = events.iter().map(|e| (e.order_id.clone(), e.revision)).collect();
+        let keys: Vec<(String, i64)> = events
+            .iter()
+            .map(|e| (e.order_id.clone(), e.revision))
+            .collect();
         let mut tx = self.store.begin().await?;
         let fresh = portrait_store::new_events(&mut tx, &keys).await?;
         let mut deltas = Deltas::default();
@@ -144,18 +156,36 @@ impl Loop<'_> {
         .await?;
         tx.commit().await.map_err(portrait_store::Error::from)?;
         if let Some(m) = metrics::get() {
-            m.events_applied.with_label_values(&[service]).inc_by(applied.len() as u64);
-            m.duplicates_skipped.with_label_values(&[service]).inc_by(skipped as u64);
-            m.dead_lettered.with_label_values(&[service]).inc_by(dead.len() as u64);
-            m.batch_size.with_label_values(&[service]).observe(batch.len() as f64);
+            m.events_applied
+                .with_label_values(&[service])
+                .inc_by(applied.len() as u64);
+            m.duplicates_skipped
+                .with_label_values(&[service])
+                .inc_by(skipped as u64);
+            m.dead_lettered
+                .with_label_values(&[service])
+                .inc_by(dead.len() as u64);
+            m.batch_size
+                .with_label_values(&[service])
+                .observe(batch.len() as f64);
         }
-        tracing::debug!(service, applied = applied.len(), skipped, dead = dead.len(), "batch applied");
+        tracing::debug!(
+            service,
+            applied = applied.len(),
+            skipped,
+            dead = dead.len(),
+            "batch applied"
+        );
         Ok(())
     }
 }
 
 /// Decodes and checks one record; the error is the reason a person reads in the DLQ.
-fn decode(record: &Record, now_ms: i64, max_future_ms: i64) -> std::result::Result<OrderEvent, String> {
+fn decode(
+    record: &Record,
+    now_ms: i64,
+    max_future_ms: i64,
+) -> std::result::Result<OrderEvent, String> {
     let event = OrderEvent::decode(record.payload.as_slice())
         .map_err(|e| format!("not an OrderEvent: {e}"))?;
     if event.order_id.is_empty() {
@@ -183,7 +213,10 @@ fn dead_letter(service: &str, record: &Record, reason: &str) -> Message {
     headers.extend([
         ("dlq-reason".to_owned(), reason.to_owned()),
         ("dlq-service".to_owned(), service.to_owned()),
-        ("dlq-source".to_owned(), format!("{}/{}/{}", record.topic, record.partition, record.offset)),
+        (
+            "dlq-source".to_owned(),
+            format!("{}/{}/{}", record.topic, record.partition, record.offset),
+        ),
     ]);
     Message {
         key: record.key.clone(),
@@ -193,8 +226,17 @@ fn dead_letter(service: &str, record: &Record, reason: &str) -> Message {
 }
 
 /// Where the consumer stands against the log, from its own store.
-pub async fn consumer_status(service: &str, topic: &str, bus: &Bus, store: &Store) -> Result<ConsumerStatus> {
-    let mut conn = store.pool().acquire().await.map_err(portrait_store::Error::from)?;
+pub async fn consumer_status(
+    service: &str,
+    topic: &str,
+    bus: &Bus,
+    store: &Store,
+) -> Result<ConsumerStatus> {
+    let mut conn = store
+        .pool()
+        .acquire()
+        .await
+        .map_err(portrait_store::Error::from)?;
     let positions: BTreeMap<i32, i64> = portrait_store::load_positions(&mut conn, topic)
         .await?
         .into_iter()

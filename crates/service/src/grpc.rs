@@ -9,10 +9,12 @@ use crate::{Error, Result};
 
 /// Binds before serving so that a taken port fails start-up with a clear message.
 pub async fn bind(addr: &str) -> Result<(TcpListener, SocketAddr)> {
-    let listener = TcpListener::bind(addr).await.map_err(|source| Error::Bind {
-        addr: addr.to_owned(),
-        source,
-    })?;
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| Error::Bind {
+            addr: addr.to_owned(),
+            source,
+        })?;
     let local = listener.local_addr().map_err(|source| Error::Bind {
         addr: addr.to_owned(),
         source,
@@ -21,7 +23,11 @@ pub async fn bind(addr: &str) -> Result<(TcpListener, SocketAddr)> {
 }
 
 /// Serves `routes` plus gRPC health checking and server reflection until shutdown.
-pub async fn serve(listener: TcpListener, routes: Routes, shutdown: CancellationToken) -> Result<()> {
+pub async fn serve(
+    listener: TcpListener,
+    routes: Routes,
+    shutdown: CancellationToken,
+) -> Result<()> {
     let (_reporter, health) = tonic_health::server::health_reporter();
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(portrait_proto::FILE_DESCRIPTOR_SET)

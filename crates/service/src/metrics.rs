@@ -22,22 +22,44 @@ pub struct Metrics {
 
 fn build() -> std::result::Result<Metrics, prometheus::Error> {
     let registry = Registry::new();
-    let counter = |name: &str, help: &str, labels: &[&str]| -> std::result::Result<IntCounterVec, prometheus::Error> {
+    let counter = |name: &str,
+                   help: &str,
+                   labels: &[&str]|
+     -> std::result::Result<IntCounterVec, prometheus::Error> {
         let c = IntCounterVec::new(Opts::new(name, help), labels)?;
         registry.register(Box::new(c.clone()))?;
         Ok(c)
     };
-    let events_applied = counter("portrait_events_applied_total", "order events applied", &["service"])?;
-    let duplicates_skipped = counter("portrait_duplicates_skipped_total", "events skipped as already applied", &["service"])?;
-    let dead_lettered = counter("portrait_dead_lettered_total", "records sent to the dead-letter topic", &["service"])?;
-    let orders_submitted = counter("portrait_orders_submitted_total", "orders submitted to ingest", &["outcome"])?;
+    let events_applied = counter(
+        "portrait_events_applied_total",
+        "order events applied",
+        &["service"],
+    )?;
+    let duplicates_skipped = counter(
+        "portrait_duplicates_skipped_total",
+        "events skipped as already applied",
+        &["service"],
+    )?;
+    let dead_lettered = counter(
+        "portrait_dead_lettered_total",
+        "records sent to the dead-letter topic",
+        &["service"],
+    )?;
+    let orders_submitted = counter(
+        "portrait_orders_submitted_total",
+        "orders submitted to ingest",
+        &["outcome"],
+    )?;
     let batch_size = HistogramVec::new(
         HistogramOpts::new("portrait_batch_size", "records per consumed batch")
             .buckets(vec![1.0, 10.0, 100.0, 500.0, 1000.0, 2000.0, 5000.0]),
         &["service"],
     )?;
     registry.register(Box::new(batch_size.clone()))?;
-    let lag = IntGaugeVec::new(Opts::new("portrait_consumer_lag", "records behind the log end"), &["service"])?;
+    let lag = IntGaugeVec::new(
+        Opts::new("portrait_consumer_lag", "records behind the log end"),
+        &["service"],
+    )?;
     registry.register(Box::new(lag.clone()))?;
     let query_seconds = HistogramVec::new(
         HistogramOpts::new("portrait_query_seconds", "query latency"),

@@ -6,10 +6,11 @@ use crate::{Result, Sql};
 
 /// Next offset to read per partition, as last committed with the deltas.
 pub async fn load_positions(conn: &mut AnyConnection, topic: &str) -> Result<Vec<(i32, i64)>> {
-    let rows = sqlx::query("SELECT part, next_offset FROM positions WHERE topic = $1 ORDER BY part")
-        .bind(topic)
-        .fetch_all(conn)
-        .await?;
+    let rows =
+        sqlx::query("SELECT part, next_offset FROM positions WHERE topic = $1 ORDER BY part")
+            .bind(topic)
+            .fetch_all(conn)
+            .await?;
     rows.iter()
         .map(|r| Ok((r.try_get::<i64, _>(0)? as i32, r.try_get(1)?)))
         .collect()

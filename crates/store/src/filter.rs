@@ -70,7 +70,10 @@ impl Sql {
     pub fn stores(&mut self, filter: &ResolvedFilter) -> &mut Self {
         match (filter.store_ids.is_empty(), filter.cities.is_empty()) {
             (true, true) => self.push("1 = 1"),
-            (false, true) => self.push("store_id IN (").bind_list(&filter.store_ids).push(")"),
+            (false, true) => self
+                .push("store_id IN (")
+                .bind_list(&filter.store_ids)
+                .push(")"),
             (true, false) => self
                 .push("store_id IN (SELECT store_id FROM stores WHERE city IN (")
                 .bind_list(&filter.cities)

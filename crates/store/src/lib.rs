@@ -96,8 +96,14 @@ impl Store {
         self.backend
     }
 
+    /// Every transaction here writes. On SQLite it takes the write lock at
+    /// BEGIN: a deferred one that read first fails with SQLITE_BUSY_SNAPSHOT
+    /// if another connection wrote meanwhile, and the busy timeout cannot help.
     pub async fn begin(&self) -> Result<Tx> {
-        Ok(self.pool.begin().await?)
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
     }
 
     pub async fn close(&self) {

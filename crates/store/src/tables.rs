@@ -40,35 +40,118 @@ impl TableSet {
 
 /// Adds a batch's deltas to the chosen tables (sums) and replaces names.
 pub async fn write_deltas(conn: &mut AnyConnection, set: TableSet, d: &Deltas) -> Result<()> {
-    let stores = d.stores.iter().map(|(id, s)| row([id.as_str().into(), s.name.as_str().into(), s.city.as_str().into()]));
-    upsert(conn, "stores", &["store_id"], &["name", "city"], false, stores).await?;
+    let stores = d.stores.iter().map(|(id, s)| {
+        row([
+            id.as_str().into(),
+            s.name.as_str().into(),
+            s.city.as_str().into(),
+        ])
+    });
+    upsert(
+        conn,
+        "stores",
+        &["store_id"],
+        &["name", "city"],
+        false,
+        stores,
+    )
+    .await?;
     if set.customer_days {
         let rows = d.customer_days.iter().map(|((c, s, day), a)| {
-            row([c.as_str().into(), s.as_str().into(), i64::from(*day).into(), a.orders.into(), a.revenue.into()])
+            row([
+                c.as_str().into(),
+                s.as_str().into(),
+                i64::from(*day).into(),
+                a.orders.into(),
+                a.revenue.into(),
+            ])
         });
-        upsert(conn, "customer_days", &["customer_id", "store_id", "day"], &["orders", "revenue"], true, rows).await?;
+        upsert(
+            conn,
+            "customer_days",
+            &["customer_id", "store_id", "day"],
+            &["orders", "revenue"],
+            true,
+            rows,
+        )
+        .await?;
     }
     if set.hours {
         let rows = d.hours.iter().map(|((s, day, h), a)| {
-            row([s.as_str().into(), i64::from(*day).into(), i64::from(*h).into(), a.orders.into(), a.revenue.into()])
+            row([
+                s.as_str().into(),
+                i64::from(*day).into(),
+                i64::from(*h).into(),
+                a.orders.into(),
+                a.revenue.into(),
+            ])
         });
-        upsert(conn, "hours", &["store_id", "day", "hour"], &["orders", "revenue"], true, rows).await?;
+        upsert(
+            conn,
+            "hours",
+            &["store_id", "day", "hour"],
+            &["orders", "revenue"],
+            true,
+            rows,
+        )
+        .await?;
     }
     if set.channels {
         let rows = d.channels.iter().map(|((s, day, c), a)| {
-            row([s.as_str().into(), i64::from(*day).into(), i64::from(*c).into(), a.orders.into(), a.revenue.into()])
+            row([
+                s.as_str().into(),
+                i64::from(*day).into(),
+                i64::from(*c).into(),
+                a.orders.into(),
+                a.revenue.into(),
+            ])
         });
-        upsert(conn, "channels", &["store_id", "day", "channel"], &["orders", "revenue"], true, rows).await?;
+        upsert(
+            conn,
+            "channels",
+            &["store_id", "day", "channel"],
+            &["orders", "revenue"],
+            true,
+            rows,
+        )
+        .await?;
     }
     if set.products {
         let rows = d.products.iter().map(|((s, day, p), a)| {
-            row([s.as_str().into(), i64::from(*day).into(), p.as_str().into(), a.quantity.into(), a.revenue.into()])
+            row([
+                s.as_str().into(),
+                i64::from(*day).into(),
+                p.as_str().into(),
+                a.quantity.into(),
+                a.revenue.into(),
+            ])
         });
-        upsert(conn, "product_days", &["store_id", "day", "product_id"], &["quantity", "revenue"], true, rows).await?;
+        upsert(
+            conn,
+            "product_days",
+            &["store_id", "day", "product_id"],
+            &["quantity", "revenue"],
+            true,
+            rows,
+        )
+        .await?;
         let info = d.product_info.iter().map(|(id, p)| {
-            row([id.as_str().into(), p.name.as_str().into(), p.category_id.as_str().into(), p.category_name.as_str().into()])
+            row([
+                id.as_str().into(),
+                p.name.as_str().into(),
+                p.category_id.as_str().into(),
+                p.category_name.as_str().into(),
+            ])
         });
-        upsert(conn, "products", &["product_id"], &["name", "category_id", "category_name"], false, info).await?;
+        upsert(
+            conn,
+            "products",
+            &["product_id"],
+            &["name", "category_id", "category_name"],
+            false,
+            info,
+        )
+        .await?;
     }
     Ok(())
 }
@@ -105,7 +188,10 @@ async fn upsert(
         update.join(", ")
     );
     for chunk in rows.chunks(200) {
-        let mut sql = Sql::new(&format!("INSERT INTO {table} ({}) VALUES ", columns.join(", ")));
+        let mut sql = Sql::new(&format!(
+            "INSERT INTO {table} ({}) VALUES ",
+            columns.join(", ")
+        ));
         for (i, r) in chunk.iter().enumerate() {
             sql.push(if i == 0 { "(" } else { ", (" });
             for (j, v) in r.iter().enumerate() {

@@ -68,9 +68,16 @@ fn upstream(service: &'static str, status: Status) -> Status {
 
 #[tonic::async_trait]
 impl PortraitService for Gateway {
-    async fn get_overview(&self, r: Request<OverviewRequest>) -> Result<Response<Overview>, Status> {
+    async fn get_overview(
+        &self,
+        r: Request<OverviewRequest>,
+    ) -> Result<Response<Overview>, Status> {
         let _t = metrics::time_query("gateway.overview");
-        self.profiler.clone().get_overview(r.into_inner()).await.map_err(|s| upstream("profiler", s))
+        self.profiler
+            .clone()
+            .get_overview(r.into_inner())
+            .await
+            .map_err(|s| upstream("profiler", s))
     }
 
     async fn get_segment_distribution(
@@ -78,7 +85,11 @@ impl PortraitService for Gateway {
         r: Request<SegmentDistributionRequest>,
     ) -> Result<Response<SegmentDistribution>, Status> {
         let _t = metrics::time_query("gateway.segments");
-        self.rfm.clone().get_segment_distribution(r.into_inner()).await.map_err(|s| upstream("rfm", s))
+        self.rfm
+            .clone()
+            .get_segment_distribution(r.into_inner())
+            .await
+            .map_err(|s| upstream("rfm", s))
     }
 
     async fn get_hour_distribution(
@@ -86,7 +97,11 @@ impl PortraitService for Gateway {
         r: Request<HourDistributionRequest>,
     ) -> Result<Response<HourDistribution>, Status> {
         let _t = metrics::time_query("gateway.hours");
-        self.profiler.clone().get_hour_distribution(r.into_inner()).await.map_err(|s| upstream("profiler", s))
+        self.profiler
+            .clone()
+            .get_hour_distribution(r.into_inner())
+            .await
+            .map_err(|s| upstream("profiler", s))
     }
 
     async fn get_top_products(
@@ -94,12 +109,23 @@ impl PortraitService for Gateway {
         r: Request<TopProductsRequest>,
     ) -> Result<Response<TopProducts>, Status> {
         let _t = metrics::time_query("gateway.top_products");
-        self.profiler.clone().get_top_products(r.into_inner()).await.map_err(|s| upstream("profiler", s))
+        self.profiler
+            .clone()
+            .get_top_products(r.into_inner())
+            .await
+            .map_err(|s| upstream("profiler", s))
     }
 
-    async fn list_rfm(&self, r: Request<ListRfmRequest>) -> Result<Response<ListRfmResponse>, Status> {
+    async fn list_rfm(
+        &self,
+        r: Request<ListRfmRequest>,
+    ) -> Result<Response<ListRfmResponse>, Status> {
         let _t = metrics::time_query("gateway.list_rfm");
-        self.rfm.clone().list_rfm(r.into_inner()).await.map_err(|s| upstream("rfm", s))
+        self.rfm
+            .clone()
+            .list_rfm(r.into_inner())
+            .await
+            .map_err(|s| upstream("rfm", s))
     }
 
     async fn list_suggestions(
@@ -107,7 +133,11 @@ impl PortraitService for Gateway {
         r: Request<ListSuggestionsRequest>,
     ) -> Result<Response<ListSuggestionsResponse>, Status> {
         let _t = metrics::time_query("gateway.suggestions");
-        self.suggest.clone().list_suggestions(r.into_inner()).await.map_err(|s| upstream("suggest", s))
+        self.suggest
+            .clone()
+            .list_suggestions(r.into_inner())
+            .await
+            .map_err(|s| upstream("suggest", s))
     }
 
     async fn get_sync_status(
@@ -122,9 +152,24 @@ impl PortraitService for Gateway {
             .map_err(|s| upstream("ingest", s))?
             .into_inner();
         let consumers = vec![
-            self.profiler.clone().get_status(StatusRequest {}).await.map_err(|s| upstream("profiler", s))?.into_inner(),
-            self.rfm.clone().get_status(StatusRequest {}).await.map_err(|s| upstream("rfm", s))?.into_inner(),
-            self.suggest.clone().get_status(StatusRequest {}).await.map_err(|s| upstream("suggest", s))?.into_inner(),
+            self.profiler
+                .clone()
+                .get_status(StatusRequest {})
+                .await
+                .map_err(|s| upstream("profiler", s))?
+                .into_inner(),
+            self.rfm
+                .clone()
+                .get_status(StatusRequest {})
+                .await
+                .map_err(|s| upstream("rfm", s))?
+                .into_inner(),
+            self.suggest
+                .clone()
+                .get_status(StatusRequest {})
+                .await
+                .map_err(|s| upstream("suggest", s))?
+                .into_inner(),
         ];
         let caught_up = ingest.outbox_pending == 0 && consumers.iter().all(|c| c.lag == 0);
         Ok(Response::new(SyncStatus {

@@ -51,13 +51,12 @@ pub async fn relay(
 }
 
 async fn publish_some(store: &Store, bus: &Bus, topic: &str) -> portrait_service::Result<usize> {
-    let rows = sqlx::query(
-        "SELECT id, msg_key, payload, traceparent FROM outbox ORDER BY id LIMIT $1",
-    )
-    .bind(BATCH)
-    .fetch_all(store.pool())
-    .await
-    .map_err(portrait_store::Error::from)?;
+    let rows =
+        sqlx::query("SELECT id, msg_key, payload, traceparent FROM outbox ORDER BY id LIMIT $1")
+            .bind(BATCH)
+            .fetch_all(store.pool())
+            .await
+            .map_err(portrait_store::Error::from)?;
     if rows.is_empty() {
         return Ok(0);
     }

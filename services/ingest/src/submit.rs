@@ -66,7 +66,9 @@ impl Ingest {
         for order in orders {
             let id = order.order_id.clone();
             match decide(stored.get(&id), order) {
-                Decision::Unchanged { revision } => responses.push(response(id, revision, SubmitOutcome::Unchanged)),
+                Decision::Unchanged { revision } => {
+                    responses.push(response(id, revision, SubmitOutcome::Unchanged))
+                }
                 Decision::Accept { stored: s, event } => {
                     let outcome = if let Some(event) = event {
                         let key = event
@@ -112,7 +114,11 @@ impl Ingest {
         }
         if let Some(m) = metrics::get() {
             for r in &responses {
-                let label = if r.outcome == SubmitOutcome::Published as i32 { "published" } else { "unchanged" };
+                let label = if r.outcome == SubmitOutcome::Published as i32 {
+                    "published"
+                } else {
+                    "unchanged"
+                };
                 m.orders_submitted.with_label_values(&[label]).inc();
             }
         }
@@ -126,7 +132,12 @@ impl Ingest {
         .fetch_one(self.store.pool())
         .await
         .map_err(portrait_store::Error::from)?;
-        let mut conn = self.store.pool().acquire().await.map_err(portrait_store::Error::from)?;
+        let mut conn = self
+            .store
+            .pool()
+            .acquire()
+            .await
+            .map_err(portrait_store::Error::from)?;
         let counters = portrait_store::load_counters(&mut conn).await?;
         Ok(IngestStatus {
             orders: row.try_get(0).map_err(portrait_store::Error::from)?,
@@ -151,7 +162,8 @@ async fn load(tx: &mut Tx, orders: &[Order]) -> Result<HashMap<String, Stored>> 
     ids.dedup();
     let mut out = HashMap::new();
     for chunk in ids.chunks(CHUNK) {
-        let mut sql = Sql::new("SELECT order_id, revision, live, payload FROM orders WHERE order_id IN (");
+        let mut sql =
+            Sql::new("SELECT order_id, revision, live, payload FROM orders WHERE order_id IN (");
         for (i, id) in chunk.iter().enumerate() {
             if i > 0 {
                 sql.push(", ");
@@ -159,7 +171,12 @@ async fn load(tx: &mut Tx, orders: &[Order]) -> Result<HashMap<String, Stored>> 
             sql.bind(*id);
         }
         sql.push(")");
-        for r in sql.query().fetch_all(&mut **tx).await.map_err(portrait_store::Error::from)? {
+        for r in sql
+            .query()
+            .fetch_all(&mut **tx)
+            .await
+            .map_err(portrait_store::Error::from)?
+        {
             let id: String = r.try_get(0).map_err(portrait_store::Error::from)?;
             let payload: Vec<u8> = r.try_get(3).map_err(portrait_store::Error::from)?;
             let order = Order::decode(payload.as_slice())
@@ -208,7 +225,9 @@ impl IngestService for Ingest {
                 let status: Status = e.into();
                 return Err(Status::invalid_argument(format!(
                     "order #{index} in the stream{}: {} ({} orders before it were accepted)",
-                    order.map(|o| format!(" ({})", o.order_id)).unwrap_or_default(),
+                    order
+                        .map(|o| format!(" ({})", o.order_id))
+                        .unwrap_or_default(),
                     status.message(),
                     totals.accepted
                 )));

@@ -58,7 +58,8 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
     );
 
     let started = Instant::now();
-    let mut ingest = IngestServiceClient::new(connect(&format!("http://{}", stack.ingest_addr)).await?);
+    let mut ingest =
+        IngestServiceClient::new(connect(&format!("http://{}", stack.ingest_addr)).await?);
     let bar = progress(orders.len() as u64, "submitting orders");
     for chunk in orders.chunks(CHUNK) {
         if shutdown.is_cancelled() {
@@ -66,7 +67,9 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
         }
         let requests: Vec<SubmitOrderRequest> = chunk
             .iter()
-            .map(|o| SubmitOrderRequest { order: Some(o.clone()) })
+            .map(|o| SubmitOrderRequest {
+                order: Some(o.clone()),
+            })
             .collect();
         ingest
             .submit_orders(tokio_stream::iter(requests))
@@ -84,7 +87,10 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
             .await
             .context("failed to read the sync status")?
             .into_inner();
-        let published = s.ingest.as_ref().map_or(0, |i| i.events_published + i.outbox_pending);
+        let published = s
+            .ingest
+            .as_ref()
+            .map_or(0, |i| i.events_published + i.outbox_pending);
         let behind = s.consumers.iter().map(|c| c.lag).max().unwrap_or(0);
         applying.set_length(published as u64);
         applying.set_position((published - behind).max(0) as u64);
@@ -136,7 +142,9 @@ fn print_help(gateway: &str) {
     println!("Try, in another terminal:");
     println!("  cargo run --release --bin portrait -- query overview");
     println!("  cargo run --release --bin portrait -- query segments --city 上海");
-    println!("  cargo run --release --bin portrait -- query products --by-revenue --from 2026-01-01");
+    println!(
+        "  cargo run --release --bin portrait -- query products --by-revenue --from 2026-01-01"
+    );
     println!("  cargo run --release --bin portrait -- query suggestions --limit 5");
     println!("or with grpcurl:");
     println!(

@@ -10,7 +10,10 @@ use tokio_util::sync::CancellationToken;
 /// all on the embedded log and SQLite stores under one data folder.
 ///
 /// `base_port` moves the five ports together: gateway on it, the others after it.
-pub(crate) fn configs(data_dir: Option<&Path>, base_port: Option<u16>) -> anyhow::Result<Vec<Config>> {
+pub(crate) fn configs(
+    data_dir: Option<&Path>,
+    base_port: Option<u16>,
+) -> anyhow::Result<Vec<Config>> {
     let port = |s: ServiceName| {
         base_port.map(|b| b.saturating_add(s.default_port() - ServiceName::Gateway.default_port()))
     };
@@ -89,7 +92,9 @@ impl Stack {
             let (service, result) = joined.context("a service task panicked")?;
             if let Err(e) = result {
                 self.shutdown.cancel();
-                first_error.get_or_insert(anyhow::Error::new(e).context(format!("{} failed", service.as_str())));
+                first_error.get_or_insert(
+                    anyhow::Error::new(e).context(format!("{} failed", service.as_str())),
+                );
             }
         }
         first_error.map_or(Ok(()), Err)

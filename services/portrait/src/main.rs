@@ -12,7 +12,11 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "portrait", version, about = "Customer portraits from a food chain's orders")]
+#[command(
+    name = "portrait",
+    version,
+    about = "Customer portraits from a food chain's orders"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -48,13 +52,20 @@ enum Models {
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
-        Command::Run { data_dir, base_port } => {
-            let configs = embedded::configs(data_dir.as_deref(), base_port).context("failed to load configuration")?;
+        Command::Run {
+            data_dir,
+            base_port,
+        } => {
+            let configs = embedded::configs(data_dir.as_deref(), base_port)
+                .context("failed to load configuration")?;
             let _telemetry = portrait_service::init_telemetry("portrait", &configs[0].telemetry)
                 .context("failed to start telemetry")?;
             let shutdown = portrait_service::shutdown_token();
             let stack = embedded::start(configs, shutdown.clone());
-            eprintln!("portrait is running; the gateway listens on {}. Ctrl-C stops it.", stack.gateway_addr);
+            eprintln!(
+                "portrait is running; the gateway listens on {}. Ctrl-C stops it.",
+                stack.gateway_addr
+            );
             stack.wait().await
         }
         Command::Demo(args) => demo::run(args).await,

@@ -21,7 +21,11 @@ pub(crate) enum What {
 pub(crate) struct QueryArgs {
     what: What,
     /// The gateway's address.
-    #[arg(long, default_value = "http://127.0.0.1:50051", env = "PORTRAIT_GATEWAY")]
+    #[arg(
+        long,
+        default_value = "http://127.0.0.1:50051",
+        env = "PORTRAIT_GATEWAY"
+    )]
     gateway: String,
     /// Only these stores (repeatable).
     #[arg(long = "store")]
@@ -59,25 +63,45 @@ pub(crate) async fn run(args: QueryArgs) -> anyhow::Result<()> {
     });
     let json = match args.what {
         What::Overview => to_json(client.get_overview(OverviewRequest { filter }).await),
-        What::Segments => to_json(client.get_segment_distribution(SegmentDistributionRequest { filter }).await),
-        What::Hours => to_json(client.get_hour_distribution(HourDistributionRequest { filter }).await),
+        What::Segments => to_json(
+            client
+                .get_segment_distribution(SegmentDistributionRequest { filter })
+                .await,
+        ),
+        What::Hours => to_json(
+            client
+                .get_hour_distribution(HourDistributionRequest { filter })
+                .await,
+        ),
         What::Products => to_json(
             client
                 .get_top_products(TopProductsRequest {
                     filter,
                     limit: args.limit,
-                    order_by: if args.by_revenue { ProductOrder::Revenue } else { ProductOrder::Quantity } as i32,
+                    order_by: if args.by_revenue {
+                        ProductOrder::Revenue
+                    } else {
+                        ProductOrder::Quantity
+                    } as i32,
                 })
                 .await,
         ),
         What::Rfm => to_json(
             client
-                .list_rfm(ListRfmRequest { filter, page_size: args.limit, page_token: String::new() })
+                .list_rfm(ListRfmRequest {
+                    filter,
+                    page_size: args.limit,
+                    page_token: String::new(),
+                })
                 .await,
         ),
         What::Suggestions => to_json(
             client
-                .list_suggestions(ListSuggestionsRequest { filter, page_size: args.limit, ..Default::default() })
+                .list_suggestions(ListSuggestionsRequest {
+                    filter,
+                    page_size: args.limit,
+                    ..Default::default()
+                })
                 .await,
         ),
         What::Status => to_json(client.get_sync_status(SyncStatusRequest {}).await),
@@ -86,7 +110,9 @@ pub(crate) async fn run(args: QueryArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn to_json<T: serde::Serialize>(r: Result<tonic::Response<T>, tonic::Status>) -> anyhow::Result<String> {
+fn to_json<T: serde::Serialize>(
+    r: Result<tonic::Response<T>, tonic::Status>,
+) -> anyhow::Result<String> {
     let body = r.map_err(|s| anyhow::anyhow!("{:?}: {}", s.code(), s.message()))?;
     serde_json::to_string_pretty(body.get_ref()).context("failed to render the answer as json")
 }

@@ -46,7 +46,10 @@ impl Profiler {
             .await
             .map_err(portrait_store::Error::from)?;
         (0..row.len())
-            .map(|i| row.try_get(i).map_err(|e| portrait_store::Error::from(e).into()))
+            .map(|i| {
+                row.try_get(i)
+                    .map_err(|e| portrait_store::Error::from(e).into())
+            })
             .collect()
     }
 
@@ -68,14 +71,15 @@ impl Profiler {
         };
         let active = self.ints(&distinct(f.from)).await?[0];
         let total = self.ints(&distinct(None)).await?[0];
-        let mut spend = Sql::new(
-            "SELECT CAST(COALESCE(SUM(revenue), 0) AS BIGINT) FROM customer_days WHERE ",
-        );
+        let mut spend =
+            Sql::new("SELECT CAST(COALESCE(SUM(revenue), 0) AS BIGINT) FROM customer_days WHERE ");
         spend
             .stores(&f)
             .push(" AND ")
             .days(None, f.to)
-            .push(" AND customer_id IN (SELECT customer_id FROM customer_days WHERE orders > 0 AND ")
+            .push(
+                " AND customer_id IN (SELECT customer_id FROM customer_days WHERE orders > 0 AND ",
+            )
             .stores(&f)
             .push(" AND ")
             .days(f.from, f.to)
@@ -97,7 +101,10 @@ impl Profiler {
         let mut sql = Sql::new(
             "SELECT hour, CAST(SUM(orders) AS BIGINT), CAST(SUM(revenue) AS BIGINT) FROM hours WHERE ",
         );
-        sql.stores(&f).push(" AND ").days(f.from, f.to).push(" GROUP BY hour");
+        sql.stores(&f)
+            .push(" AND ")
+            .days(f.from, f.to)
+            .push(" GROUP BY hour");
         let mut hours: Vec<HourBucket> = (0..24)
             .map(|hour| HourBucket {
                 hour,
@@ -151,8 +158,10 @@ impl Profiler {
         sql.stores(&f)
             .push(" AND ")
             .days(f.from, f.to)
-            .push(" GROUP BY product_id HAVING SUM(quantity) <> 0 OR SUM(revenue) <> 0) t \
-                   LEFT JOIN products p ON p.product_id = t.product_id ORDER BY ")
+            .push(
+                " GROUP BY product_id HAVING SUM(quantity) <> 0 OR SUM(revenue) <> 0) t \
+                   LEFT JOIN products p ON p.product_id = t.product_id ORDER BY ",
+            )
             .push(order)
             .push(", t.product_id LIMIT ")
             .bind(i64::from(limit));
@@ -186,7 +195,9 @@ impl ProfilerQuery for Profiler {
         request: Request<OverviewRequest>,
     ) -> Result<Response<Overview>, Status> {
         let _t = metrics::time_query("profiler.overview");
-        Ok(Response::new(self.overview(request.get_ref().filter.as_ref()).await?))
+        Ok(Response::new(
+            self.overview(request.get_ref().filter.as_ref()).await?,
+        ))
     }
 
     async fn get_hour_distribution(
@@ -194,7 +205,9 @@ impl ProfilerQuery for Profiler {
         request: Request<HourDistributionRequest>,
     ) -> Result<Response<HourDistribution>, Status> {
         let _t = metrics::time_query("profiler.hours");
-        Ok(Response::new(self.hours(request.get_ref().filter.as_ref()).await?))
+        Ok(Response::new(
+            self.hours(request.get_ref().filter.as_ref()).await?,
+        ))
     }
 
     async fn get_top_products(
@@ -209,7 +222,9 @@ impl ProfilerQuery for Profiler {
         &self,
         _request: Request<StatusRequest>,
     ) -> Result<Response<ConsumerStatus>, Status> {
-        let status = portrait_service::consumer_status("profiler", &self.topic, &self.bus, &self.store).await?;
+        let status =
+            portrait_service::consumer_status("profiler", &self.topic, &self.bus, &self.store)
+                .await?;
         Ok(Response::new(status))
     }
 }

@@ -2,7 +2,9 @@
 //! the 8 segments computed over them for any filter.
 
 use portrait_bus::Bus;
-use portrait_core::{Calendar, ResolvedFilter, RfmTable, Segment, page_size, page_start, rfm_table};
+use portrait_core::{
+    Calendar, ResolvedFilter, RfmTable, Segment, page_size, page_start, rfm_table,
+};
 use portrait_proto::v1::rfm_query_server::{RfmQuery, RfmQueryServer};
 use portrait_proto::v1::{
     ConsumerStatus, CustomerRfm, Filter, ListRfmRequest, ListRfmResponse, SegmentDistribution,
@@ -121,7 +123,9 @@ impl RfmQuery for Rfm {
         request: Request<SegmentDistributionRequest>,
     ) -> Result<Response<SegmentDistribution>, Status> {
         let _t = metrics::time_query("rfm.segments");
-        Ok(Response::new(self.segments(request.get_ref().filter.as_ref()).await?))
+        Ok(Response::new(
+            self.segments(request.get_ref().filter.as_ref()).await?,
+        ))
     }
 
     async fn list_rfm(
@@ -136,7 +140,8 @@ impl RfmQuery for Rfm {
         &self,
         _request: Request<StatusRequest>,
     ) -> Result<Response<ConsumerStatus>, Status> {
-        let status = portrait_service::consumer_status("rfm", &self.topic, &self.bus, &self.store).await?;
+        let status =
+            portrait_service::consumer_status("rfm", &self.topic, &self.bus, &self.store).await?;
         Ok(Response::new(status))
     }
 }

@@ -57,10 +57,14 @@ impl Suggest {
         let size = page_size("page_size", req.page_size)?;
         let start = page_start(&req.page_token)?;
         let kind = SuggestionType::try_from(req.r#type).map_err(|_| invalid("type"))?;
-        let min_priority = Priority::try_from(req.min_priority).map_err(|_| invalid("min_priority"))?;
+        let min_priority =
+            Priority::try_from(req.min_priority).map_err(|_| invalid("min_priority"))?;
         let f = ResolvedFilter::resolve(req.filter.as_ref(), self.calendar.day(now_ms()))?;
         let mut all: Vec<Suggestion> = Vec::new();
-        if matches!(kind, SuggestionType::Unspecified | SuggestionType::ChurnWarning) {
+        if matches!(
+            kind,
+            SuggestionType::Unspecified | SuggestionType::ChurnWarning
+        ) {
             let aggs = portrait_store::customer_aggs(self.store.pool(), &f).await?;
             all.extend(aggs.iter().filter_map(|a| {
                 let w = churn_warning(a, f.as_of)?;
@@ -95,7 +99,11 @@ impl Suggest {
         let end = start + page.len();
         Ok(ListSuggestionsResponse {
             suggestions: page,
-            next_page_token: if end < total { end.to_string() } else { String::new() },
+            next_page_token: if end < total {
+                end.to_string()
+            } else {
+                String::new()
+            },
             total: total as i64,
         })
     }
@@ -123,7 +131,9 @@ impl SuggestQuery for Suggest {
         &self,
         _request: Request<StatusRequest>,
     ) -> Result<Response<ConsumerStatus>, Status> {
-        let status = portrait_service::consumer_status("suggest", &self.topic, &self.bus, &self.store).await?;
+        let status =
+            portrait_service::consumer_status("suggest", &self.topic, &self.bus, &self.store)
+                .await?;
         Ok(Response::new(status))
     }
 }
