@@ -18,9 +18,9 @@ fn tool(name: &str) -> PathBuf {
 }
 
 fn run(cmd: &mut Command) -> String {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?} ({e}): run the tests with `bash tests/run`, which installs it"));
+    let out = cmd.output().unwrap_or_else(|e| {
+        panic!("cannot run {cmd:?} ({e}): run the tests with `bash tests/run`, which installs it")
+    });
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
@@ -33,15 +33,31 @@ fn run(cmd: &mut Command) -> String {
 #[test]
 fn compose_file_parses_and_has_every_service() {
     let file = root().join("docker-compose.yml");
-    run(Command::new("docker-compose").arg("-f").arg(&file).args(["config", "-q"]));
-    let services = run(Command::new("docker-compose").arg("-f").arg(&file).args(["config", "--services"]));
-    let mut names: Vec<&str> = services.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    run(Command::new("docker-compose")
+        .arg("-f")
+        .arg(&file)
+        .args(["config", "-q"]));
+    let services = run(Command::new("docker-compose")
+        .arg("-f")
+        .arg(&file)
+        .args(["config", "--services"]));
+    let mut names: Vec<&str> = services
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
     names.sort_unstable();
-    assert_eq!(names, ["gateway", "ingest", "kafka", "postgres", "profiler", "rfm", "suggest"]);
+    assert_eq!(
+        names,
+        [
+            "gateway", "ingest", "kafka", "postgres", "profiler", "rfm", "suggest"
+        ]
+    );
 }
 
 fn manifests() -> Vec<PathBuf> {
-    let kustomization = std::fs::read_to_string(root().join("deploy/kustomization.yaml")).expect("kustomization");
+    let kustomization =
+        std::fs::read_to_string(root().join("deploy/kustomization.yaml")).expect("kustomization");
     let files: Vec<PathBuf> = kustomization
         .lines()
         .filter_map(|l| l.trim().strip_prefix("- "))
@@ -53,21 +69,43 @@ fn manifests() -> Vec<PathBuf> {
 
 #[test]
 fn kubernetes_manifests_match_the_schemas() {
-    let out = run(Command::new(tool("kubernetes-validate")).args(["--strict", "-k", "1.34.0"]).args(manifests()));
+    let out = run(Command::new(tool("kubernetes-validate"))
+        .args(["--strict", "-k", "1.34.0"])
+        .args(manifests()));
     // Each file passes, and both the Deployment and the Service of every service are seen.
     for service in ["gateway", "ingest", "profiler", "rfm", "suggest"] {
-        assert!(out.contains(&format!("deployment/{service} against")), "{service} deployment validated:\n{out}");
-        assert!(out.contains(&format!("service/{service} against")), "{service} service validated:\n{out}");
+        assert!(
+            out.contains(&format!("deployment/{service} against")),
+            "{service} deployment validated:\n{out}"
+        );
+        assert!(
+            out.contains(&format!("service/{service} against")),
+            "{service} service validated:\n{out}"
+        );
     }
 }
 
 #[test]
 fn every_deployment_has_probes_resources_and_runs_its_binary() {
     for service in ["gateway", "ingest", "profiler", "rfm", "suggest"] {
-        let text = std::fs::read_to_string(root().join(format!("deploy/{service}.yaml"))).expect("manifest");
-        for needle in ["readinessProbe:", "livenessProbe:", "grpc: {port:", "requests:", "limits:", "runAsNonRoot: true"] {
-            assert!(text.contains(needle), "deploy/{service}.yaml lacks {needle}");
+        let text = std::fs::read_to_string(root().join(format!("deploy/{service}.yaml")))
+            .expect("manifest");
+        for needle in [
+            "readinessProbe:",
+            "livenessProbe:",
+            "grpc: {port:",
+            "requests:",
+            "limits:",
+            "runAsNonRoot: true",
+        ] {
+            assert!(
+                text.contains(needle),
+                "deploy/{service}.yaml lacks {needle}"
+            );
         }
-        assert!(text.contains(&format!("command: [\"portrait-{service}\"]")), "deploy/{service}.yaml runs portrait-{service}");
+        assert!(
+            text.contains(&format!("command: [\"portrait-{service}\"]")),
+            "deploy/{service}.yaml runs portrait-{service}"
+        );
     }
 }
