@@ -39,10 +39,14 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let _telemetry = portrait_service::init_telemetry("portrait", &configs[0].telemetry)
         .context("failed to start telemetry")?;
     let shutdown = portrait_service::shutdown_token();
+    let calendar = configs[0].calendar();
     let stack = embedded::start(configs, shutdown.clone());
     let gateway_url = format!("http://{}", stack.gateway_addr);
 
-    let mut spec = ChainSpec::demo(portrait_service::now_ms());
+    // Ends at today's local midnight, so a rerun the same day submits the same
+    // orders again: all unchanged, nothing published twice.
+    let today = calendar.day(portrait_service::now_ms());
+    let mut spec = ChainSpec::demo(calendar.midnight_ms(today));
     spec.seed = args.seed;
     if let Some(n) = args.customers {
         spec.customers = n;
@@ -107,7 +111,7 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
             orders.len(),
             orders.len() as f64 / secs
         );
-        print_help(&stack.gateway_addr);
+        print_help(&stack.gateway_addr, args.base_port.is_some());
     }
     stack.wait().await
 }
@@ -137,15 +141,22 @@ async fn connect(url: &str) -> anyhow::Result<Channel> {
     Err(anyhow::anyhow!("{last:?}")).with_context(|| format!("failed to connect to {url}"))
 }
 
-fn print_help(gateway: &str) {
+fn print_help(gateway: &str, custom_port: bool) {
+    let flag = if custom_port {
+        format!(" --gateway http://{gateway}")
+    } else {
+        String::new()
+    };
     println!("The demo chain is served by the gateway at {gateway} (gRPC, with reflection).");
     println!("Try, in another terminal:");
-    println!("  cargo run --release --bin portrait -- query overview");
-    println!("  cargo run --release --bin portrait -- query segments --city 上海");
-    println!(
-        "  cargo run --release --bin portrait -- query products --by-revenue --from 2026-01-01"
-    );
-    println!("  cargo run --release --bin portrait -- query suggestions --limit 5");
+    for query in [
+        "overview",
+        "segments --city 上海",
+        "products --by-revenue",
+        "suggestions --limit 5",
+    ] {
+        println!("  cargo run --release --bin portrait -- query {query}{flag}");
+    }
     println!("or with grpcurl:");
     println!(
         "  grpcurl -plaintext -d '{{\"filter\": {{\"cities\": [\"上海\"]}}}}' {gateway} portrait.v1.PortraitService/GetOverview"
