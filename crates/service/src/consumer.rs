@@ -18,6 +18,15 @@ pub struct ConsumerSpec {
     pub tables: TableSet,
 }
 
+/// Opens a consumer's store and brings its tables up to date.
+pub async fn open_store(url: &str, spec: &ConsumerSpec) -> Result<Store> {
+    let store = Store::connect(url).await?;
+    let mut migrations = portrait_store::BASE_MIGRATIONS.to_vec();
+    migrations.extend(spec.tables.migrations());
+    store.migrate(spec.service, &migrations).await?;
+    Ok(store)
+}
+
 struct Loop<'a> {
     spec: ConsumerSpec,
     bus: &'a Bus,
@@ -74,12 +83,7 @@ impl Loop<'_> {
         let topic = &self.topics.orders;
         self.bus.ensure_topic(topic).await?;
         let positions = {
-            let mut conn = self
-                .store
-                .pool()
-                .acquire()
-                .await
-                .map_err(portrait_store::Error::from)?;
+            let mut conn = self.store.acquire().await?;
             portrait_store::load_positions(&mut conn, topic).await?
         };
         info!(service = self.spec.service, ?positions, "consumer resuming");
@@ -154,7 +158,7 @@ impl Loop<'_> {
             ],
         )
         .await?;
-        tx.commit().await.map_err(portrait_store::Error::from)?;
+        tx.commit().await?;
         if let Some(m) = metrics::get() {
             m.events_applied
                 .with_label_values(&[service])
@@ -232,11 +236,7 @@ pub async fn consumer_status(
     bus: &Bus,
     store: &Store,
 ) -> Result<ConsumerStatus> {
-    let mut conn = store
-        .pool()
-        .acquire()
-        .await
-        .map_err(portrait_store::Error::from)?;
+    let mut conn = store.acquire().await?;
     let positions: BTreeMap<i32, i64> = portrait_store::load_positions(&mut conn, topic)
         .await?
         .into_iter()

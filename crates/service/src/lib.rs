@@ -14,7 +14,7 @@ pub use config::{
     BusKind, BusSettings, Config, ConsumerSettings, DomainSettings, GatewaySettings, LogFormat,
     ServerSettings, ServiceName, StoreSettings, TelemetrySettings, Topics,
 };
-pub use consumer::{ConsumerSpec, consumer_status, run_consumer};
+pub use consumer::{ConsumerSpec, consumer_status, open_store, run_consumer};
 pub use error::{Error, Result};
 pub use grpc::{bind, serve};
 pub use runner::{run_service, serve_until};

@@ -106,6 +106,10 @@ impl Store {
         })
     }
 
+    pub async fn acquire(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Any>> {
+        Ok(self.pool.acquire().await?)
+    }
+
     pub async fn close(&self) {
         self.pool.close().await;
     }

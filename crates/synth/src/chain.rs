@@ -41,8 +41,11 @@ const DISTRICTS: [&str; 10] = [
     "新城",
 ];
 
-/// (category id, category name, [(item name, price in fen)]).
-const MENU: [(&str, &str, &[(&str, i64)]); 7] = [
+/// (item name, price in fen).
+type Items = &'static [(&'static str, i64)];
+
+/// (category id, category name, items).
+const MENU: [(&str, &str, Items); 7] = [
     (
         "main",
         "主食",

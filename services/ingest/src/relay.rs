@@ -55,19 +55,18 @@ async fn publish_some(store: &Store, bus: &Bus, topic: &str) -> portrait_service
         sqlx::query("SELECT id, msg_key, payload, traceparent FROM outbox ORDER BY id LIMIT $1")
             .bind(BATCH)
             .fetch_all(store.pool())
-            .await
-            .map_err(portrait_store::Error::from)?;
+            .await?;
     if rows.is_empty() {
         return Ok(0);
     }
     let mut last = 0_i64;
     let mut messages = Vec::with_capacity(rows.len());
     for r in &rows {
-        last = r.try_get(0).map_err(portrait_store::Error::from)?;
-        let traceparent: String = r.try_get(3).map_err(portrait_store::Error::from)?;
+        last = r.try_get(0)?;
+        let traceparent: String = r.try_get(3)?;
         messages.push(Message {
-            key: r.try_get(1).map_err(portrait_store::Error::from)?,
-            payload: r.try_get(2).map_err(portrait_store::Error::from)?,
+            key: r.try_get(1)?,
+            payload: r.try_get(2)?,
             headers: if traceparent.is_empty() {
                 Vec::new()
             } else {
@@ -80,10 +79,9 @@ async fn publish_some(store: &Store, bus: &Bus, topic: &str) -> portrait_service
     sqlx::query("DELETE FROM outbox WHERE id <= $1")
         .bind(last)
         .execute(&mut *tx)
-        .await
-        .map_err(portrait_store::Error::from)?;
+        .await?;
     portrait_store::add_counters(&mut tx, &[("events_published", messages.len() as i64)]).await?;
-    tx.commit().await.map_err(portrait_store::Error::from)?;
+    tx.commit().await?;
     tracing::debug!(events = messages.len(), "outbox published");
     Ok(messages.len())
 }

@@ -82,8 +82,7 @@ impl Ingest {
                             .bind(event.encode_to_vec())
                             .bind(trace.as_str())
                             .execute(&mut *tx)
-                            .await
-                            .map_err(portrait_store::Error::from)?;
+                            .await?;
                         published += 1;
                         SubmitOutcome::Published
                     } else {
@@ -105,10 +104,9 @@ impl Ingest {
             .bind(i64::from(s.live))
             .bind(s.order.encode_to_vec())
             .execute(&mut *tx)
-            .await
-            .map_err(portrait_store::Error::from)?;
+            .await?;
         }
-        tx.commit().await.map_err(portrait_store::Error::from)?;
+        tx.commit().await?;
         if published > 0 {
             self.outbox.notify_one();
         }
@@ -130,18 +128,12 @@ impl Ingest {
             "SELECT (SELECT CAST(COUNT(*) AS BIGINT) FROM orders), (SELECT CAST(COUNT(*) AS BIGINT) FROM outbox)",
         )
         .fetch_one(self.store.pool())
-        .await
-        .map_err(portrait_store::Error::from)?;
-        let mut conn = self
-            .store
-            .pool()
-            .acquire()
-            .await
-            .map_err(portrait_store::Error::from)?;
+        .await?;
+        let mut conn = self.store.acquire().await?;
         let counters = portrait_store::load_counters(&mut conn).await?;
         Ok(IngestStatus {
-            orders: row.try_get(0).map_err(portrait_store::Error::from)?,
-            outbox_pending: row.try_get(1).map_err(portrait_store::Error::from)?,
+            orders: row.try_get(0)?,
+            outbox_pending: row.try_get(1)?,
             events_published: counters.get("events_published").copied().unwrap_or(0),
         })
     }
@@ -171,21 +163,16 @@ async fn load(tx: &mut Tx, orders: &[Order]) -> Result<HashMap<String, Stored>> 
             sql.bind(*id);
         }
         sql.push(")");
-        for r in sql
-            .query()
-            .fetch_all(&mut **tx)
-            .await
-            .map_err(portrait_store::Error::from)?
-        {
-            let id: String = r.try_get(0).map_err(portrait_store::Error::from)?;
-            let payload: Vec<u8> = r.try_get(3).map_err(portrait_store::Error::from)?;
+        for r in sql.query().fetch_all(&mut **tx).await? {
+            let id: String = r.try_get(0)?;
+            let payload: Vec<u8> = r.try_get(3)?;
             let order = Order::decode(payload.as_slice())
                 .map_err(|e| Error::NotFound(format!("stored order {id} is unreadable: {e}")))?;
-            let live: i64 = r.try_get(2).map_err(portrait_store::Error::from)?;
+            let live: i64 = r.try_get(2)?;
             out.insert(
                 id,
                 Stored {
-                    revision: r.try_get(1).map_err(portrait_store::Error::from)?,
+                    revision: r.try_get(1)?,
                     order,
                     live: live != 0,
                 },

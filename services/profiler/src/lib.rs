@@ -6,7 +6,7 @@ mod queries;
 use portrait_bus::Bus;
 use portrait_proto::v1::profiler_query_server::ProfilerQueryServer;
 use portrait_service::{Config, ConsumerSpec, Result};
-use portrait_store::{BASE_MIGRATIONS, Store, TableSet};
+use portrait_store::TableSet;
 use tokio_util::sync::CancellationToken;
 
 pub use queries::Profiler;
@@ -21,18 +21,9 @@ pub const SPEC: ConsumerSpec = ConsumerSpec {
     },
 };
 
-/// Opens the store (migrating it) for this service.
-pub async fn open_store(url: &str) -> Result<Store> {
-    let store = Store::connect(url).await?;
-    let mut migrations = BASE_MIGRATIONS.to_vec();
-    migrations.extend(SPEC.tables.migrations());
-    store.migrate(SPEC.service, &migrations).await?;
-    Ok(store)
-}
-
 /// Consumes the order stream and serves queries until `shutdown`.
 pub async fn run(config: Config, shutdown: CancellationToken) -> Result<()> {
-    let store = open_store(&config.store.url).await?;
+    let store = portrait_service::open_store(&config.store.url, &SPEC).await?;
     let bus = Bus::connect(&config.bus_config()).await?;
     portrait_service::run_service(
         &config,

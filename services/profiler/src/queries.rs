@@ -40,17 +40,8 @@ impl Profiler {
     }
 
     async fn ints(&self, sql: &Sql) -> Result<Vec<i64>> {
-        let row = sql
-            .query()
-            .fetch_one(self.store.pool())
-            .await
-            .map_err(portrait_store::Error::from)?;
-        (0..row.len())
-            .map(|i| {
-                row.try_get(i)
-                    .map_err(|e| portrait_store::Error::from(e).into())
-            })
-            .collect()
+        let row = sql.query().fetch_one(self.store.pool()).await?;
+        (0..row.len()).map(|i| Ok(row.try_get(i)?)).collect()
     }
 
     pub async fn overview(&self, filter: Option<&Filter>) -> Result<Overview> {
@@ -111,16 +102,12 @@ impl Profiler {
                 ..Default::default()
             })
             .collect();
-        let rows = sql
-            .query()
-            .fetch_all(self.store.pool())
-            .await
-            .map_err(portrait_store::Error::from)?;
+        let rows = sql.query().fetch_all(self.store.pool()).await?;
         for r in rows {
-            let hour: i64 = r.try_get(0).map_err(portrait_store::Error::from)?;
+            let hour: i64 = r.try_get(0)?;
             if let Some(b) = hours.get_mut(hour as usize) {
-                b.orders = r.try_get(1).map_err(portrait_store::Error::from)?;
-                b.revenue_fen = r.try_get(2).map_err(portrait_store::Error::from)?;
+                b.orders = r.try_get(1)?;
+                b.revenue_fen = r.try_get(2)?;
             }
         }
         Ok(HourDistribution { hours })
@@ -165,11 +152,7 @@ impl Profiler {
             .push(order)
             .push(", t.product_id LIMIT ")
             .bind(i64::from(limit));
-        let rows = sql
-            .query()
-            .fetch_all(self.store.pool())
-            .await
-            .map_err(portrait_store::Error::from)?;
+        let rows = sql.query().fetch_all(self.store.pool()).await?;
         let products = rows
             .iter()
             .map(|r| {
@@ -182,8 +165,7 @@ impl Profiler {
                     category_name: r.try_get(5)?,
                 })
             })
-            .collect::<std::result::Result<_, sqlx::Error>>()
-            .map_err(portrait_store::Error::from)?;
+            .collect::<std::result::Result<_, sqlx::Error>>()?;
         Ok(TopProducts { products })
     }
 }

@@ -11,7 +11,7 @@ use portrait_proto::v1::{
     SegmentDistributionRequest, SegmentFigure, StatusRequest,
 };
 use portrait_service::{Config, ConsumerSpec, Result, metrics, now_ms};
-use portrait_store::{BASE_MIGRATIONS, Store, TableSet};
+use portrait_store::{Store, TableSet};
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
@@ -25,16 +25,8 @@ pub const SPEC: ConsumerSpec = ConsumerSpec {
     },
 };
 
-pub async fn open_store(url: &str) -> Result<Store> {
-    let store = Store::connect(url).await?;
-    let mut migrations = BASE_MIGRATIONS.to_vec();
-    migrations.extend(SPEC.tables.migrations());
-    store.migrate(SPEC.service, &migrations).await?;
-    Ok(store)
-}
-
 pub async fn run(config: Config, shutdown: CancellationToken) -> Result<()> {
-    let store = open_store(&config.store.url).await?;
+    let store = portrait_service::open_store(&config.store.url, &SPEC).await?;
     let bus = Bus::connect(&config.bus_config()).await?;
     let rfm = Rfm {
         store: store.clone(),
