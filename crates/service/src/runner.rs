@@ -51,3 +51,15 @@ pub async fn run_service(
     info!(service = spec.service, "stopped");
     served
 }
+
+/// What a service binary's `main` does: configuration, telemetry, the
+/// shutdown signal, then `run` until it returns.
+pub async fn run_main<F, Fut>(service: crate::ServiceName, run: F) -> Result<()>
+where
+    F: FnOnce(Config, CancellationToken) -> Fut,
+    Fut: std::future::Future<Output = Result<()>>,
+{
+    let config = Config::load(service)?;
+    let _telemetry = crate::init_telemetry(service.as_str(), &config.telemetry)?;
+    run(config, crate::shutdown_token()).await
+}

@@ -1,13 +1,11 @@
 use anyhow::Context;
-use portrait_service::{Config, ServiceName};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let config = Config::load(ServiceName::Gateway).context("failed to load configuration")?;
-    let _telemetry = portrait_service::init_telemetry("gateway", &config.telemetry)
-        .context("failed to start telemetry")?;
-    let shutdown = portrait_service::shutdown_token();
-    portrait_gateway::run(config, shutdown)
-        .await
-        .context("gateway failed")
+    portrait_service::run_main(
+        portrait_service::ServiceName::Gateway,
+        portrait_gateway::run,
+    )
+    .await
+    .context("portrait-gateway failed")
 }

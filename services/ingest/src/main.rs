@@ -1,13 +1,8 @@
 use anyhow::Context;
-use portrait_service::{Config, ServiceName};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let config = Config::load(ServiceName::Ingest).context("failed to load configuration")?;
-    let _telemetry = portrait_service::init_telemetry("ingest", &config.telemetry)
-        .context("failed to start telemetry")?;
-    let shutdown = portrait_service::shutdown_token();
-    portrait_ingest::run(config, shutdown)
+    portrait_service::run_main(portrait_service::ServiceName::Ingest, portrait_ingest::run)
         .await
-        .context("ingest failed")
+        .context("portrait-ingest failed")
 }
