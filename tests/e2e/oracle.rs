@@ -60,7 +60,7 @@ impl Oracle {
     pub(crate) async fn new(url: &str) -> Self {
         let pool = PgPool::connect(url).await.expect("oracle database");
         for ddl in [
-            "CREATE TABLE raw_orders (order_id TEXT PRIMARY KEY, customer_id TEXT NOT NULL, store_id TEXT NOT NULL, city TEXT NOT NULL, placed_at_ms BIGINT NOT NULL, amount BIGINT NOT NULL)",
+            "CREATE TABLE raw_orders (order_id TEXT PRIMARY KEY, customer_id TEXT NOT NULL, store_id TEXT NOT NULL, city TEXT NOT NULL, channel INT NOT NULL, placed_at_ms BIGINT NOT NULL, amount BIGINT NOT NULL)",
             "CREATE TABLE raw_lines (order_id TEXT NOT NULL, product_id TEXT NOT NULL, quantity BIGINT NOT NULL, amount BIGINT NOT NULL)",
             "CREATE VIEW raw AS SELECT *, (to_timestamp(placed_at_ms / 1000.0) AT TIME ZONE 'Asia/Shanghai')::date AS day, \
              EXTRACT(HOUR FROM to_timestamp(placed_at_ms / 1000.0) AT TIME ZONE 'Asia/Shanghai')::int AS hour FROM raw_orders",
@@ -81,11 +81,12 @@ impl Oracle {
             .expect("truncate");
         let mut tx = self.pool.begin().await.expect("tx");
         for o in orders {
-            sqlx::query("INSERT INTO raw_orders VALUES ($1, $2, $3, $4, $5, $6)")
+            sqlx::query("INSERT INTO raw_orders VALUES ($1, $2, $3, $4, $5, $6, $7)")
                 .bind(&o.order_id)
                 .bind(&o.customer_id)
                 .bind(&o.store_id)
                 .bind(&o.city)
+                .bind(o.channel)
                 .bind(o.placed_at_ms)
                 .bind(o.net_amount_fen)
                 .execute(&mut *tx)
@@ -154,6 +155,21 @@ impl Oracle {
             .fetch_all(&self.pool)
             .await
             .expect("hours")
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect()
+    }
+
+    /// (channel, orders, revenue) for the five channels of `portrait.v1.Channel`.
+    pub(crate) async fn channels(&self, q: &Q) -> Vec<(i32, i64, i64)> {
+        let sql = format!(
+            "SELECT c, COUNT(raw.order_id), COALESCE(SUM(raw.amount), 0)::bigint FROM generate_series(1, 5) c \
+             LEFT JOIN raw ON raw.channel = c AND {IN_STORES} AND {FROM} AND {BEFORE_END} GROUP BY c ORDER BY c"
+        );
+        Self::query(&sql, q)
+            .fetch_all(&self.pool)
+            .await
+            .expect("channels")
             .iter()
             .map(|r| (r.get(0), r.get(1), r.get(2)))
             .collect()

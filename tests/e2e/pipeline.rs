@@ -5,9 +5,9 @@ use portrait_bus::{Bus, BusConfig, Message};
 use portrait_proto::v1::ingest_service_client::IngestServiceClient;
 use portrait_proto::v1::portrait_service_client::PortraitServiceClient;
 use portrait_proto::v1::{
-    HourDistributionRequest, IngestStatusRequest, ListRfmRequest, ListSuggestionsRequest, Order,
-    OrderStatus, OverviewRequest, ProductOrder, SegmentDistributionRequest, SubmitOrderRequest,
-    TopProductsRequest,
+    ChannelDistributionRequest, HourDistributionRequest, IngestStatusRequest, ListRfmRequest,
+    ListSuggestionsRequest, Order, OrderStatus, OverviewRequest, ProductOrder,
+    SegmentDistributionRequest, SubmitOrderRequest, TopProductsRequest,
 };
 use portrait_synth::ChainSpec;
 use tonic::transport::Channel;
@@ -100,6 +100,20 @@ pub(crate) async fn assert_figures(
             .map(|h| (h.hour, h.orders, h.revenue_fen))
             .collect();
         assert_eq!(got, oracle.hours(q).await, "hours for {q:?}");
+
+        let channels = gateway
+            .get_channel_distribution(ChannelDistributionRequest {
+                filter: filter.clone(),
+            })
+            .await
+            .expect("channels")
+            .into_inner();
+        let got: Vec<(i32, i64, i64)> = channels
+            .channels
+            .iter()
+            .map(|c| (c.channel, c.orders, c.revenue_fen))
+            .collect();
+        assert_eq!(got, oracle.channels(q).await, "channels for {q:?}");
 
         for by_revenue in [false, true] {
             let order_by = if by_revenue {

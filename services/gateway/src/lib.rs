@@ -7,10 +7,11 @@ use portrait_proto::v1::profiler_query_client::ProfilerQueryClient;
 use portrait_proto::v1::rfm_query_client::RfmQueryClient;
 use portrait_proto::v1::suggest_query_client::SuggestQueryClient;
 use portrait_proto::v1::{
-    HourDistribution, HourDistributionRequest, IngestStatusRequest, ListRfmRequest,
-    ListRfmResponse, ListSuggestionsRequest, ListSuggestionsResponse, Overview, OverviewRequest,
-    SegmentDistribution, SegmentDistributionRequest, StatusRequest, SyncStatus, SyncStatusRequest,
-    TopProducts, TopProductsRequest,
+    ChannelDistribution, ChannelDistributionRequest, HourDistribution, HourDistributionRequest,
+    IngestStatusRequest, ListRfmRequest, ListRfmResponse, ListSuggestionsRequest,
+    ListSuggestionsResponse, Overview, OverviewRequest, SegmentDistribution,
+    SegmentDistributionRequest, StatusRequest, SyncStatus, SyncStatusRequest, TopProducts,
+    TopProductsRequest,
 };
 use portrait_service::{Config, Error, Result, metrics};
 use tokio_util::sync::CancellationToken;
@@ -100,6 +101,18 @@ impl PortraitService for Gateway {
         self.profiler
             .clone()
             .get_hour_distribution(r.into_inner())
+            .await
+            .map_err(|s| upstream("profiler", s))
+    }
+
+    async fn get_channel_distribution(
+        &self,
+        r: Request<ChannelDistributionRequest>,
+    ) -> Result<Response<ChannelDistribution>, Status> {
+        let _t = metrics::time_query("gateway.channels");
+        self.profiler
+            .clone()
+            .get_channel_distribution(r.into_inner())
             .await
             .map_err(|s| upstream("profiler", s))
     }

@@ -2,8 +2,9 @@ use anyhow::Context;
 use clap::{Args, ValueEnum};
 use portrait_proto::v1::portrait_service_client::PortraitServiceClient;
 use portrait_proto::v1::{
-    Filter, HourDistributionRequest, ListRfmRequest, ListSuggestionsRequest, OverviewRequest,
-    ProductOrder, SegmentDistributionRequest, SyncStatusRequest, TopProductsRequest,
+    ChannelDistributionRequest, Filter, HourDistributionRequest, ListRfmRequest,
+    ListSuggestionsRequest, OverviewRequest, ProductOrder, SegmentDistributionRequest,
+    SyncStatusRequest, TopProductsRequest,
 };
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -11,6 +12,7 @@ pub(crate) enum What {
     Overview,
     Segments,
     Hours,
+    Channels,
     Products,
     Rfm,
     Suggestions,
@@ -71,6 +73,11 @@ pub(crate) async fn run(args: QueryArgs) -> anyhow::Result<()> {
         What::Hours => to_json(
             client
                 .get_hour_distribution(HourDistributionRequest { filter })
+                .await,
+        ),
+        What::Channels => to_json(
+            client
+                .get_channel_distribution(ChannelDistributionRequest { filter })
                 .await,
         ),
         What::Products => to_json(

@@ -2,8 +2,9 @@ use portrait_bus::Bus;
 use portrait_core::{Calendar, ResolvedFilter};
 use portrait_proto::v1::profiler_query_server::ProfilerQuery;
 use portrait_proto::v1::{
-    ConsumerStatus, Filter, HourBucket, HourDistribution, HourDistributionRequest, Overview,
-    OverviewRequest, ProductFigure, ProductOrder, StatusRequest, TopProducts, TopProductsRequest,
+    Channel, ChannelDistribution, ChannelDistributionRequest, ChannelFigure, ConsumerStatus,
+    Filter, HourBucket, HourDistribution, HourDistributionRequest, Overview, OverviewRequest,
+    ProductFigure, ProductOrder, StatusRequest, TopProducts, TopProductsRequest,
 };
 use portrait_service::{Error, Result, metrics, now_ms};
 use portrait_store::{Sql, Store};
@@ -113,6 +114,35 @@ impl Profiler {
         Ok(HourDistribution { hours })
     }
 
+    pub async fn channels(&self, filter: Option<&Filter>) -> Result<ChannelDistribution> {
+        let f = self.resolve(filter)?;
+        let mut sql = Sql::new(
+            "SELECT channel, CAST(SUM(orders) AS BIGINT), CAST(SUM(revenue) AS BIGINT) FROM channels WHERE ",
+        );
+        sql.stores(&f)
+            .push(" AND ")
+            .days(f.from, f.to)
+            .push(" GROUP BY channel");
+        let mut channels: Vec<ChannelFigure> = (1..)
+            .map_while(|n| Channel::try_from(n).ok())
+            .map(|c| ChannelFigure {
+                channel: c as i32,
+                ..Default::default()
+            })
+            .collect();
+        for r in sql.query().fetch_all(self.store.pool()).await? {
+            let channel: i64 = r.try_get(0)?;
+            if let Some(c) = channels
+                .iter_mut()
+                .find(|c| i64::from(c.channel) == channel)
+            {
+                c.orders = r.try_get(1)?;
+                c.revenue_fen = r.try_get(2)?;
+            }
+        }
+        Ok(ChannelDistribution { channels })
+    }
+
     pub async fn top_products(&self, req: &TopProductsRequest) -> Result<TopProducts> {
         let f = self.resolve(req.filter.as_ref())?;
         let limit = match req.limit {
@@ -189,6 +219,16 @@ impl ProfilerQuery for Profiler {
         let _t = metrics::time_query("profiler.hours");
         Ok(Response::new(
             self.hours(request.get_ref().filter.as_ref()).await?,
+        ))
+    }
+
+    async fn get_channel_distribution(
+        &self,
+        request: Request<ChannelDistributionRequest>,
+    ) -> Result<Response<ChannelDistribution>, Status> {
+        let _t = metrics::time_query("profiler.channels");
+        Ok(Response::new(
+            self.channels(request.get_ref().filter.as_ref()).await?,
         ))
     }
 
