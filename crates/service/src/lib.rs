@@ -17,7 +17,7 @@ pub use config::{
 pub use consumer::{ConsumerSpec, consumer_status, open_store, run_consumer};
 pub use error::{Error, Result};
 pub use grpc::{bind, serve};
-pub use runner::{run_main, run_service, serve_until};
+pub use runner::{QueryContext, run_consumer_service, run_main, serve_until};
 pub use shutdown::shutdown_token;
 pub use telemetry::{TelemetryGuard, extract_parent, init_telemetry, inject_current};
 

@@ -4,7 +4,12 @@ use tokio_util::sync::CancellationToken;
 use tonic::service::Routes;
 use tracing::info;
 
-use crate::{Config, ConsumerSpec, Result, bind, metrics, run_consumer, serve};
+use portrait_core::{Calendar, ResolvedFilter};
+use portrait_proto::v1::{ConsumerStatus, Filter};
+
+use crate::{
+    Config, ConsumerSpec, Result, bind, consumer_status, metrics, open_store, run_consumer, serve,
+};
 
 /// Binds the service's address, serves `routes` (and `/metrics` when set) until
 /// `shutdown`, then returns.
@@ -29,22 +34,55 @@ pub async fn serve_until(
     served
 }
 
-/// A consumer service: the consumer loop beside its query server. Either
-/// stopping stops the other; the store is closed last, after the final commit.
-pub async fn run_service(
-    config: &Config,
-    spec: ConsumerSpec,
+/// What a consumer service's queries need: its own store, the log (for the
+/// lag), and the calendar that turns today into a day number.
+#[derive(Clone)]
+pub struct QueryContext {
+    pub store: Store,
     bus: Bus,
-    store: Store,
-    routes: Routes,
+    calendar: Calendar,
+    topic: String,
+    service: &'static str,
+}
+
+impl QueryContext {
+    /// Validates a request's filter against today.
+    pub fn resolve(&self, filter: Option<&Filter>) -> Result<ResolvedFilter> {
+        Ok(ResolvedFilter::resolve(
+            filter,
+            self.calendar.day(crate::now_ms()),
+        )?)
+    }
+
+    pub async fn status(&self) -> Result<ConsumerStatus> {
+        consumer_status(self.service, &self.topic, &self.bus, &self.store).await
+    }
+}
+
+/// A consumer service: opens its store and the log, then runs the consumer
+/// loop beside the query server `routes` builds. Either stopping stops the
+/// other; the store is closed last, after the final commit.
+pub async fn run_consumer_service(
+    config: Config,
+    spec: ConsumerSpec,
+    routes: impl FnOnce(QueryContext) -> Routes,
     shutdown: CancellationToken,
 ) -> Result<()> {
+    let store = open_store(&config.store.url, &spec).await?;
+    let bus = Bus::connect(&config.bus_config()).await?;
+    let routes = routes(QueryContext {
+        store: store.clone(),
+        bus: bus.clone(),
+        calendar: config.calendar(),
+        topic: config.topics().orders,
+        service: spec.service,
+    });
     let local = shutdown.child_token();
     let consumer = {
         let (config, store, local) = (config.clone(), store.clone(), local.clone());
         tokio::spawn(async move { run_consumer(spec, &config, bus, store, local).await })
     };
-    let served = serve_until(spec.service, config, routes, local.clone()).await;
+    let served = serve_until(spec.service, &config, routes, local.clone()).await;
     local.cancel();
     let _ = consumer.await;
     store.close().await;

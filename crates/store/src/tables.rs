@@ -14,6 +14,14 @@ pub struct TableSet {
 }
 
 impl TableSet {
+    /// Per-customer day rows only: enough for RFM and the customer rules.
+    pub const CUSTOMER_DAYS: TableSet = TableSet {
+        customer_days: true,
+        hours: false,
+        channels: false,
+        products: false,
+    };
+
     /// DDL for the chosen tables, to append to the service's migrations.
     pub fn migrations(&self) -> Vec<&'static str> {
         let mut m = vec![

@@ -3,7 +3,6 @@
 
 mod queries;
 
-use portrait_bus::Bus;
 use portrait_proto::v1::profiler_query_server::ProfilerQueryServer;
 use portrait_service::{Config, ConsumerSpec, Result};
 use portrait_store::TableSet;
@@ -23,19 +22,10 @@ pub const SPEC: ConsumerSpec = ConsumerSpec {
 
 /// Consumes the order stream and serves queries until `shutdown`.
 pub async fn run(config: Config, shutdown: CancellationToken) -> Result<()> {
-    let store = portrait_service::open_store(&config.store.url, &SPEC).await?;
-    let bus = Bus::connect(&config.bus_config()).await?;
-    portrait_service::run_service(
-        &config,
+    portrait_service::run_consumer_service(
+        config,
         SPEC,
-        bus.clone(),
-        store.clone(),
-        tonic::service::Routes::new(ProfilerQueryServer::new(Profiler::new(
-            store,
-            bus,
-            config.calendar(),
-            config.topics().orders,
-        ))),
+        |ctx| tonic::service::Routes::new(ProfilerQueryServer::new(Profiler::new(ctx))),
         shutdown,
     )
     .await

@@ -1,13 +1,12 @@
-use portrait_bus::Bus;
-use portrait_core::{Calendar, ResolvedFilter};
+use portrait_core::ResolvedFilter;
 use portrait_proto::v1::profiler_query_server::ProfilerQuery;
 use portrait_proto::v1::{
     Channel, ChannelDistribution, ChannelDistributionRequest, ChannelFigure, ConsumerStatus,
     Filter, HourBucket, HourDistribution, HourDistributionRequest, Overview, OverviewRequest,
     ProductFigure, ProductOrder, StatusRequest, TopProducts, TopProductsRequest,
 };
-use portrait_service::{Error, Result, metrics, now_ms};
-use portrait_store::{Sql, Store};
+use portrait_service::{Error, QueryContext, Result, metrics};
+use portrait_store::Sql;
 use sqlx::Row;
 use tonic::{Request, Response, Status};
 
@@ -17,31 +16,20 @@ pub(crate) const MAX_TOP: i32 = 1000;
 /// The profiler's query API over its own tables.
 #[derive(Clone)]
 pub struct Profiler {
-    store: Store,
-    bus: Bus,
-    calendar: Calendar,
-    topic: String,
+    ctx: QueryContext,
 }
 
 impl Profiler {
-    pub fn new(store: Store, bus: Bus, calendar: Calendar, topic: String) -> Self {
-        Self {
-            store,
-            bus,
-            calendar,
-            topic,
-        }
+    pub fn new(ctx: QueryContext) -> Self {
+        Self { ctx }
     }
 
     fn resolve(&self, filter: Option<&Filter>) -> Result<ResolvedFilter> {
-        Ok(ResolvedFilter::resolve(
-            filter,
-            self.calendar.day(now_ms()),
-        )?)
+        self.ctx.resolve(filter)
     }
 
     async fn ints(&self, sql: &Sql) -> Result<Vec<i64>> {
-        let row = sql.query().fetch_one(self.store.pool()).await?;
+        let row = sql.query().fetch_one(self.ctx.store.pool()).await?;
         (0..row.len()).map(|i| Ok(row.try_get(i)?)).collect()
     }
 
@@ -103,7 +91,7 @@ impl Profiler {
                 ..Default::default()
             })
             .collect();
-        let rows = sql.query().fetch_all(self.store.pool()).await?;
+        let rows = sql.query().fetch_all(self.ctx.store.pool()).await?;
         for r in rows {
             let hour: i64 = r.try_get(0)?;
             if let Some(b) = hours.get_mut(hour as usize) {
@@ -130,7 +118,7 @@ impl Profiler {
                 ..Default::default()
             })
             .collect();
-        for r in sql.query().fetch_all(self.store.pool()).await? {
+        for r in sql.query().fetch_all(self.ctx.store.pool()).await? {
             let channel: i64 = r.try_get(0)?;
             if let Some(c) = channels
                 .iter_mut()
@@ -182,7 +170,7 @@ impl Profiler {
             .push(order)
             .push(", t.product_id LIMIT ")
             .bind(i64::from(limit));
-        let rows = sql.query().fetch_all(self.store.pool()).await?;
+        let rows = sql.query().fetch_all(self.ctx.store.pool()).await?;
         let products = rows
             .iter()
             .map(|r| {
@@ -244,9 +232,6 @@ impl ProfilerQuery for Profiler {
         &self,
         _request: Request<StatusRequest>,
     ) -> Result<Response<ConsumerStatus>, Status> {
-        let status =
-            portrait_service::consumer_status("profiler", &self.topic, &self.bus, &self.store)
-                .await?;
-        Ok(Response::new(status))
+        Ok(Response::new(self.ctx.status().await?))
     }
 }

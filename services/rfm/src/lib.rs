@@ -1,55 +1,41 @@
 //! The rfm service: per-customer day rows, and RFM values, quintile scores and
 //! the 8 segments computed over them for any filter.
 
-use portrait_bus::Bus;
-use portrait_core::{
-    Calendar, ResolvedFilter, RfmTable, Segment, page_size, page_start, rfm_table,
-};
+use portrait_core::{RfmTable, Segment, page_size, page_start, rfm_table};
 use portrait_proto::v1::rfm_query_server::{RfmQuery, RfmQueryServer};
 use portrait_proto::v1::{
     ConsumerStatus, CustomerRfm, Filter, ListRfmRequest, ListRfmResponse, SegmentDistribution,
     SegmentDistributionRequest, SegmentFigure, StatusRequest,
 };
-use portrait_service::{Config, ConsumerSpec, Result, metrics, now_ms};
-use portrait_store::{Store, TableSet};
+use portrait_service::{Config, ConsumerSpec, QueryContext, Result, metrics};
+use portrait_store::TableSet;
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
 pub const SPEC: ConsumerSpec = ConsumerSpec {
     service: "rfm",
-    tables: TableSet {
-        customer_days: true,
-        hours: false,
-        channels: false,
-        products: false,
-    },
+    tables: TableSet::CUSTOMER_DAYS,
 };
 
 pub async fn run(config: Config, shutdown: CancellationToken) -> Result<()> {
-    let store = portrait_service::open_store(&config.store.url, &SPEC).await?;
-    let bus = Bus::connect(&config.bus_config()).await?;
-    let rfm = Rfm {
-        store: store.clone(),
-        bus: bus.clone(),
-        calendar: config.calendar(),
-        topic: config.topics().orders,
-    };
-    let routes = tonic::service::Routes::new(RfmQueryServer::new(rfm));
-    portrait_service::run_service(&config, SPEC, bus, store, routes, shutdown).await
+    portrait_service::run_consumer_service(
+        config,
+        SPEC,
+        |ctx| tonic::service::Routes::new(RfmQueryServer::new(Rfm { ctx })),
+        shutdown,
+    )
+    .await
 }
 
 #[derive(Clone)]
 pub struct Rfm {
-    store: Store,
-    bus: Bus,
-    calendar: Calendar,
-    topic: String,
+    ctx: QueryContext,
 }
 
 impl Rfm {
     async fn table(&self, filter: Option<&Filter>) -> Result<RfmTable> {
-        let f = ResolvedFilter::resolve(filter, self.calendar.day(now_ms()))?;
-        let aggs = portrait_store::customer_aggs(self.store.pool(), &f).await?;
+        let f = self.ctx.resolve(filter)?;
+        let aggs = portrait_store::customer_aggs(self.ctx.store.pool(), &f).await?;
         Ok(rfm_table(&aggs, f.as_of))
     }
 
@@ -132,8 +118,6 @@ impl RfmQuery for Rfm {
         &self,
         _request: Request<StatusRequest>,
     ) -> Result<Response<ConsumerStatus>, Status> {
-        let status =
-            portrait_service::consumer_status("rfm", &self.topic, &self.bus, &self.store).await?;
-        Ok(Response::new(status))
+        Ok(Response::new(self.ctx.status().await?))
     }
 }

@@ -1,47 +1,35 @@
 //! The suggest service: marketing suggestions from the order stream. The first
 //! rule is the churn warning of `portrait_core::churn_warning`.
 
-use portrait_bus::Bus;
-use portrait_core::{Calendar, ResolvedFilter, churn_warning, page_size, page_start};
+use portrait_core::{churn_warning, page_size, page_start};
 use portrait_proto::v1::suggest_query_server::{SuggestQuery, SuggestQueryServer};
 use portrait_proto::v1::{
     ConsumerStatus, ListSuggestionsRequest, ListSuggestionsResponse, Priority, StatusRequest,
     Suggestion, SuggestionType,
 };
-use portrait_service::{Config, ConsumerSpec, Result, metrics, now_ms};
-use portrait_store::{Store, TableSet};
+use portrait_service::{Config, ConsumerSpec, QueryContext, Result, metrics};
+use portrait_store::TableSet;
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
 pub const SPEC: ConsumerSpec = ConsumerSpec {
     service: "suggest",
-    tables: TableSet {
-        customer_days: true,
-        hours: false,
-        channels: false,
-        products: false,
-    },
+    tables: TableSet::CUSTOMER_DAYS,
 };
 
 pub async fn run(config: Config, shutdown: CancellationToken) -> Result<()> {
-    let store = portrait_service::open_store(&config.store.url, &SPEC).await?;
-    let bus = Bus::connect(&config.bus_config()).await?;
-    let suggest = Suggest {
-        store: store.clone(),
-        bus: bus.clone(),
-        calendar: config.calendar(),
-        topic: config.topics().orders,
-    };
-    let routes = tonic::service::Routes::new(SuggestQueryServer::new(suggest));
-    portrait_service::run_service(&config, SPEC, bus, store, routes, shutdown).await
+    portrait_service::run_consumer_service(
+        config,
+        SPEC,
+        |ctx| tonic::service::Routes::new(SuggestQueryServer::new(Suggest { ctx })),
+        shutdown,
+    )
+    .await
 }
 
 #[derive(Clone)]
 pub struct Suggest {
-    store: Store,
-    bus: Bus,
-    calendar: Calendar,
-    topic: String,
+    ctx: QueryContext,
 }
 
 impl Suggest {
@@ -51,13 +39,13 @@ impl Suggest {
         let kind = SuggestionType::try_from(req.r#type).map_err(|_| invalid("type"))?;
         let min_priority =
             Priority::try_from(req.min_priority).map_err(|_| invalid("min_priority"))?;
-        let f = ResolvedFilter::resolve(req.filter.as_ref(), self.calendar.day(now_ms()))?;
+        let f = self.ctx.resolve(req.filter.as_ref())?;
         let mut all: Vec<Suggestion> = Vec::new();
         if matches!(
             kind,
             SuggestionType::Unspecified | SuggestionType::ChurnWarning
         ) {
-            let aggs = portrait_store::customer_aggs(self.store.pool(), &f).await?;
+            let aggs = portrait_store::customer_aggs(self.ctx.store.pool(), &f).await?;
             all.extend(aggs.iter().filter_map(|a| {
                 let w = churn_warning(a, f.as_of)?;
                 (w.priority >= min_priority as i32).then(|| Suggestion {
@@ -123,9 +111,6 @@ impl SuggestQuery for Suggest {
         &self,
         _request: Request<StatusRequest>,
     ) -> Result<Response<ConsumerStatus>, Status> {
-        let status =
-            portrait_service::consumer_status("suggest", &self.topic, &self.bus, &self.store)
-                .await?;
-        Ok(Response::new(status))
+        Ok(Response::new(self.ctx.status().await?))
     }
 }
