@@ -32,7 +32,10 @@ pub(crate) fn accepted(submitted: &[Order]) -> Vec<Order> {
         .collect()
 }
 
-pub(crate) async fn submit(ingest: &mut IngestServiceClient<Channel>, orders: &[Order]) {
+pub(crate) async fn try_submit(
+    ingest: &mut IngestServiceClient<Channel>,
+    orders: &[Order],
+) -> Result<(), tonic::Status> {
     for chunk in orders.chunks(400) {
         let requests: Vec<SubmitOrderRequest> = chunk
             .iter()
@@ -40,11 +43,13 @@ pub(crate) async fn submit(ingest: &mut IngestServiceClient<Channel>, orders: &[
                 order: Some(o.clone()),
             })
             .collect();
-        ingest
-            .submit_orders(tokio_stream::iter(requests))
-            .await
-            .expect("orders accepted");
+        ingest.submit_orders(tokio_stream::iter(requests)).await?;
     }
+    Ok(())
+}
+
+pub(crate) async fn submit(ingest: &mut IngestServiceClient<Channel>, orders: &[Order]) {
+    try_submit(ingest, orders).await.expect("orders accepted");
 }
 
 /// Every figure the gateway serves, compared with the oracle for several filters.
@@ -383,6 +388,34 @@ async fn distributed_pipeline_equals_sql_oracle_through_kill_and_bad_input() {
     stack.wait_caught_up().await;
     let mut all = orders.clone();
     all.extend(wave);
+    oracle.load(&accepted(&all)).await;
+    assert_figures(&mut gateway, &oracle, &queries).await;
+
+    // Ingest killed with SIGKILL while a wave streams in (possibly between
+    // publishing its outbox and deleting it); the client re-sends the wave.
+    let moved: Vec<Order> = accepted(&all)
+        .into_iter()
+        .filter(|o| o.channel != portrait_proto::v1::Channel::Douyin as i32)
+        .take(2_000)
+        .map(|o| Order {
+            channel: portrait_proto::v1::Channel::Douyin as i32,
+            ..o
+        })
+        .collect();
+    let task = {
+        let mut ingest = ingest.clone();
+        let moved = moved.clone();
+        tokio::spawn(async move { try_submit(&mut ingest, &moved).await })
+    };
+    tokio::time::sleep(Duration::from_millis(40)).await;
+    stack.kill9("ingest");
+    // The stream usually breaks off with the process gone: that is the point.
+    let _interrupted = task.await.expect("submitting task").is_err();
+    stack.start("ingest");
+    let mut ingest = IngestServiceClient::new(stack.channel("ingest").await);
+    submit(&mut ingest, &moved).await;
+    stack.wait_caught_up().await;
+    all.extend(moved);
     oracle.load(&accepted(&all)).await;
     assert_figures(&mut gateway, &oracle, &queries).await;
 }
