@@ -23,8 +23,9 @@ pub enum Error {
     },
     #[error("telemetry: {0}")]
     Telemetry(String),
-    #[error("not found: {0}")]
-    NotFound(String),
+    /// Data this service wrote itself reads back wrong: a bug or a damaged store.
+    #[error("corrupt data: {0}")]
+    Corrupt(String),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -46,7 +47,6 @@ impl From<Error> for tonic::Status {
                 status
             }
             Error::Domain(e) => tonic::Status::invalid_argument(e.to_string()),
-            Error::NotFound(what) => tonic::Status::not_found(what),
             Error::Upstream { status, .. } => status,
             Error::Store(e) => {
                 tracing::error!(error = %e, "store failed");

@@ -167,7 +167,7 @@ async fn load(tx: &mut Tx, orders: &[Order]) -> Result<HashMap<String, Stored>> 
             let id: String = r.try_get(0)?;
             let payload: Vec<u8> = r.try_get(3)?;
             let order = Order::decode(payload.as_slice())
-                .map_err(|e| Error::NotFound(format!("stored order {id} is unreadable: {e}")))?;
+                .map_err(|e| Error::Corrupt(format!("stored order {id} is unreadable: {e}")))?;
             let live: i64 = r.try_get(2)?;
             out.insert(
                 id,

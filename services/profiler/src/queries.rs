@@ -40,7 +40,9 @@ impl Profiler {
         );
         sums.stores(&f).push(" AND ").days(f.from, f.to);
         let [orders, revenue] = self.ints(&sums).await?[..] else {
-            return Err(Error::NotFound("overview sums".into()));
+            return Err(Error::Corrupt(
+                "the overview sums query returned no row".into(),
+            ));
         };
         let distinct = |from| {
             let mut sql = Sql::new(
