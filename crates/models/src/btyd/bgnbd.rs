@@ -3,13 +3,12 @@
 use serde::{Deserialize, Serialize};
 
 use super::common::{
-    Fitted, FrequencyIndex, TransactionModel, check_time, expectation_bracket, finite,
-    parallel_sum, validate_counts, validate_one,
+    Fitted, FrequencyIndex, TransactionModel, check_positive, check_time, expectation_bracket,
+    finite, fit_four, parallel_sum, rescaled, validate_one,
 };
-use crate::optimize::{Settings, bfgs};
+use crate::Result;
 use crate::special::{digamma, ln_gamma, sigmoid};
 use crate::summary::CustomerSummary;
-use crate::{Error, Result};
 
 /// BG/NBD parameters: purchase rates ~ Gamma(r, α), drop-out probabilities ~ Beta(a, b).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -27,25 +26,11 @@ impl BgNbd {
     /// the mean negative log-likelihood over log-parameters, starting from ln θ = 0.1, with
     /// time rescaled so that the oldest customer has T = 1 (which moves α only).
     pub fn fit(data: &[CustomerSummary]) -> Result<Fitted<BgNbd>> {
-        validate_counts(data)?;
-        let max_age = data.iter().fold(0.0_f64, |m, c| m.max(c.age));
-        let scale = 1.0 / max_age;
-        let scaled: Vec<CustomerSummary> = data
-            .iter()
-            .map(|c| CustomerSummary {
-                recency: c.recency * scale,
-                age: c.age * scale,
-                ..*c
-            })
-            .collect();
+        let (scaled, scale) = rescaled(data)?;
         let prep = Prepared::new(&scaled);
-        let n = data.len() as f64;
-        let objective = |theta: &[f64]| {
-            let (ll, grad) = log_likelihood_and_gradient(theta, &prep);
-            (-ll / n, grad.iter().map(|g| -g / n).collect())
-        };
-        let min = bfgs(objective, &[0.1; 4], Settings::default())?;
-        let [r, alpha, a, b] = [min.x[0], min.x[1], min.x[2], min.x[3]].map(f64::exp);
+        let ([r, alpha, a, b], iterations) = fit_four(data.len(), |theta| {
+            log_likelihood_and_gradient(theta, &prep)
+        })?;
         let params = BgNbd {
             r,
             alpha: alpha / scale,
@@ -57,21 +42,12 @@ impl BgNbd {
             params,
             log_likelihood: finite(params.log_likelihood(data)?, "the log-likelihood")?,
             customers: data.len(),
-            iterations: min.iterations,
+            iterations,
         })
     }
 
     fn check(&self) -> Result<()> {
-        let ok = [self.r, self.alpha, self.a, self.b]
-            .iter()
-            .all(|v| v.is_finite() && *v > 0.0);
-        if ok {
-            Ok(())
-        } else {
-            Err(Error::Numerical(format!(
-                "BG/NBD parameters out of range: {self:?}"
-            )))
-        }
+        check_positive("BG/NBD", &[self.r, self.alpha, self.a, self.b], self)
     }
 
     /// Total log-likelihood of `data` under these parameters.
@@ -238,6 +214,7 @@ impl TransactionModel for BgNbd {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Error;
 
     fn data() -> Vec<CustomerSummary> {
         let mk = |x: u32, tx: f64, t: f64| CustomerSummary {

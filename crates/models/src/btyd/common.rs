@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 
+use crate::optimize::{Settings, bfgs};
 use crate::special::hyp2f1;
 use crate::summary::CustomerSummary;
 use crate::{Error, Result};
@@ -17,6 +18,57 @@ pub struct Fitted<M> {
     pub customers: usize,
     /// Optimiser iterations.
     pub iterations: usize,
+}
+
+/// The data with time rescaled so that the oldest customer has T = 1, as
+/// lifetimes' BG/NBD-family fitters do (it moves α only), and the scale used.
+pub(crate) fn rescaled(data: &[CustomerSummary]) -> Result<(Vec<CustomerSummary>, f64)> {
+    validate_counts(data)?;
+    let max_age = data.iter().fold(0.0_f64, |m, c| m.max(c.age));
+    let scale = 1.0 / max_age;
+    let scaled = data
+        .iter()
+        .map(|c| CustomerSummary {
+            recency: c.recency * scale,
+            age: c.age * scale,
+            ..*c
+        })
+        .collect();
+    Ok((scaled, scale))
+}
+
+/// Minimises the mean negative log-likelihood of `n` customers over four
+/// log-parameters with BFGS from ln θ = 0.1 (lifetimes' start); returns the
+/// parameters and the iteration count.
+pub(crate) fn fit_four(
+    n: usize,
+    log_likelihood_and_gradient: impl Fn(&[f64]) -> (f64, [f64; 4]),
+) -> Result<([f64; 4], usize)> {
+    let n = n as f64;
+    let objective = |theta: &[f64]| {
+        let (ll, grad) = log_likelihood_and_gradient(theta);
+        (-ll / n, grad.iter().map(|g| -g / n).collect())
+    };
+    let min = bfgs(objective, &[0.1; 4], Settings::default())?;
+    Ok((
+        [min.x[0], min.x[1], min.x[2], min.x[3]].map(f64::exp),
+        min.iterations,
+    ))
+}
+
+/// Refuses parameters that are not finite and positive.
+pub(crate) fn check_positive(
+    model: &str,
+    params: &[f64],
+    shown: &dyn std::fmt::Debug,
+) -> Result<()> {
+    if params.iter().all(|v| v.is_finite() && *v > 0.0) {
+        Ok(())
+    } else {
+        Err(Error::Numerical(format!(
+            "{model} parameters out of range: {shown:?}"
+        )))
+    }
 }
 
 /// A model of purchase counts and survival that predicts per customer.

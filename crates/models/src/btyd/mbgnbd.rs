@@ -4,13 +4,12 @@
 use serde::{Deserialize, Serialize};
 
 use super::common::{
-    Fitted, FrequencyIndex, TransactionModel, check_time, expectation_bracket, finite,
-    parallel_sum, validate_counts, validate_one,
+    Fitted, FrequencyIndex, TransactionModel, check_positive, check_time, expectation_bracket,
+    finite, fit_four, parallel_sum, rescaled, validate_one,
 };
-use crate::optimize::{Settings, bfgs};
+use crate::Result;
 use crate::special::{digamma, ln_gamma, log_add_exp, sigmoid};
 use crate::summary::CustomerSummary;
-use crate::{Error, Result};
 
 /// MBG/NBD parameters, with the same meaning as in [`super::BgNbd`].
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -24,25 +23,11 @@ pub struct MbgNbd {
 impl MbgNbd {
     /// Maximum-likelihood fit with lifetimes' `ModifiedBetaGeoFitter` objective and start.
     pub fn fit(data: &[CustomerSummary]) -> Result<Fitted<MbgNbd>> {
-        validate_counts(data)?;
-        let max_age = data.iter().fold(0.0_f64, |m, c| m.max(c.age));
-        let scale = 1.0 / max_age;
-        let scaled: Vec<CustomerSummary> = data
-            .iter()
-            .map(|c| CustomerSummary {
-                recency: c.recency * scale,
-                age: c.age * scale,
-                ..*c
-            })
-            .collect();
+        let (scaled, scale) = rescaled(data)?;
         let index = FrequencyIndex::new(&scaled);
-        let n = data.len() as f64;
-        let objective = |theta: &[f64]| {
-            let (ll, grad) = log_likelihood_and_gradient(theta, &scaled, &index);
-            (-ll / n, grad.iter().map(|g| -g / n).collect())
-        };
-        let min = bfgs(objective, &[0.1; 4], Settings::default())?;
-        let [r, alpha, a, b] = [min.x[0], min.x[1], min.x[2], min.x[3]].map(f64::exp);
+        let ([r, alpha, a, b], iterations) = fit_four(data.len(), |theta| {
+            log_likelihood_and_gradient(theta, &scaled, &index)
+        })?;
         let params = MbgNbd {
             r,
             alpha: alpha / scale,
@@ -54,21 +39,12 @@ impl MbgNbd {
             params,
             log_likelihood: finite(params.log_likelihood(data)?, "the log-likelihood")?,
             customers: data.len(),
-            iterations: min.iterations,
+            iterations,
         })
     }
 
     fn check(&self) -> Result<()> {
-        let ok = [self.r, self.alpha, self.a, self.b]
-            .iter()
-            .all(|v| v.is_finite() && *v > 0.0);
-        if ok {
-            Ok(())
-        } else {
-            Err(Error::Numerical(format!(
-                "MBG/NBD parameters out of range: {self:?}"
-            )))
-        }
+        check_positive("MBG/NBD", &[self.r, self.alpha, self.a, self.b], self)
     }
 
     /// Total log-likelihood of `data` under these parameters.
@@ -157,6 +133,7 @@ impl TransactionModel for MbgNbd {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Error;
 
     #[test]
     fn gradient_matches_finite_differences() {
