@@ -240,3 +240,21 @@ pub(crate) fn expectation_bracket(r_x: f64, b_prime: f64, c: f64, a: f64, z: f64
     };
     finite(bracket, "the expected-purchases bracket")
 }
+
+/// Test support: asserts that `grad` is the gradient of `f` at `theta`, by
+/// central differences.
+#[cfg(test)]
+pub(crate) fn assert_gradient(f: impl Fn(&[f64]) -> f64, theta: &[f64], grad: &[f64]) {
+    let h = 1e-6;
+    for i in 0..theta.len() {
+        let (mut p, mut m) = (theta.to_vec(), theta.to_vec());
+        p[i] += h;
+        m[i] -= h;
+        let num = (f(&p) - f(&m)) / (2.0 * h);
+        assert!(
+            (num - grad[i]).abs() < 1e-6 * (1.0 + num.abs()),
+            "param {i}: {num} vs {}",
+            grad[i]
+        );
+    }
+}

@@ -180,20 +180,7 @@ mod tests {
         let theta = [0.7, 1.1, 2.3];
         let d = SpendData::new(&x, &m);
         let (_, g) = log_likelihood_and_gradient(&theta, &d);
-        for i in 0..3 {
-            let h = 1e-6;
-            let (mut a, mut b) = (theta, theta);
-            a[i] += h;
-            b[i] -= h;
-            let num = (log_likelihood_and_gradient(&a, &d).0
-                - log_likelihood_and_gradient(&b, &d).0)
-                / (2.0 * h);
-            assert!(
-                (num - g[i]).abs() < 1e-6 * (1.0 + num.abs()),
-                "param {i}: {num} vs {}",
-                g[i]
-            );
-        }
+        crate::btyd::common::assert_gradient(|t| log_likelihood_and_gradient(t, &d).0, &theta, &g);
     }
 
     #[test]

@@ -153,20 +153,11 @@ mod tests {
         let idx = FrequencyIndex::new(&d);
         let theta = [-0.3, 1.2, 0.4, 0.9];
         let (_, g) = log_likelihood_and_gradient(&theta, &d, &idx);
-        for i in 0..4 {
-            let h = 1e-6;
-            let (mut p, mut m) = (theta, theta);
-            p[i] += h;
-            m[i] -= h;
-            let num = (log_likelihood_and_gradient(&p, &d, &idx).0
-                - log_likelihood_and_gradient(&m, &d, &idx).0)
-                / (2.0 * h);
-            assert!(
-                (num - g[i]).abs() < 1e-6 * (1.0 + num.abs()),
-                "param {i}: {num} vs {}",
-                g[i]
-            );
-        }
+        crate::btyd::common::assert_gradient(
+            |t| log_likelihood_and_gradient(t, &d, &idx).0,
+            &theta,
+            &g,
+        );
     }
 
     #[test]
