@@ -255,12 +255,18 @@ pub(crate) fn scenario() -> (Vec<Order>, Vec<Q>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn distributed_pipeline_equals_sql_oracle_through_kill_and_bad_input() {
+    let Some(brokers) = portrait_testkit::broker::kafka_brokers() else {
+        return;
+    };
     let mut stores = BTreeMap::new();
-    for s in ["ingest", "profiler", "rfm", "suggest"] {
-        stores.insert(s, portrait_testkit::postgres::fresh_database().await);
+    for s in ["ingest", "profiler", "rfm", "suggest", "oracle"] {
+        let Some(url) = portrait_testkit::postgres::fresh_database().await else {
+            return;
+        };
+        stores.insert(s, url);
     }
-    let oracle = Oracle::new(&portrait_testkit::postgres::fresh_database().await).await;
-    let mut stack = Stack::new(stores);
+    let oracle = Oracle::new(&stores.remove("oracle").unwrap_or_default()).await;
+    let mut stack = Stack::new(stores, brokers);
     stack.start_all();
 
     let (orders, queries) = scenario();

@@ -46,12 +46,11 @@ fn bin_dir() -> PathBuf {
 
 impl Stack {
     /// `stores` maps each service (but the gateway) to its database URL.
-    pub(crate) fn new(stores: BTreeMap<&'static str, String>) -> Self {
+    pub(crate) fn new(stores: BTreeMap<&'static str, String>, brokers: String) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let ports: BTreeMap<&'static str, u16> =
             SERVICES.iter().map(|s| (*s, free_port())).collect();
         let topic_prefix = portrait_testkit::broker::unique_topic("e2e") + ".";
-        let brokers = portrait_testkit::broker::kafka_brokers();
         let url = |s: &str| format!("http://127.0.0.1:{}", ports[s]);
         let mut env = BTreeMap::new();
         for service in SERVICES {

@@ -3,7 +3,8 @@ use crate::Day;
 /// A customer's orders inside a filter, as the RFM and churn rules need them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CustomerAgg {
-    pub customer_id: String,
+    /// Dense id from the projection's customer interner.
+    pub customer: u32,
     pub orders: i64,
     pub revenue: i64,
     pub first_day: Day,
@@ -65,7 +66,7 @@ impl Segment {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rfm {
-    pub customer_id: String,
+    pub customer: u32,
     pub recency_days: i64,
     pub frequency: i64,
     pub monetary: i64,
@@ -116,7 +117,7 @@ pub fn rfm_table(aggs: &[CustomerAgg], as_of: Day) -> RfmTable {
             let f_worse = f_sorted.partition_point(|&x| x < a.orders);
             let m_worse = m_sorted.partition_point(|&x| x < a.revenue);
             Rfm {
-                customer_id: a.customer_id.clone(),
+                customer: a.customer,
                 recency_days: r,
                 frequency: a.orders,
                 monetary: a.revenue,
@@ -144,9 +145,9 @@ pub fn rfm_table(aggs: &[CustomerAgg], as_of: Day) -> RfmTable {
 mod tests {
     use super::*;
 
-    fn agg(id: &str, orders: i64, revenue: i64, last_day: Day) -> CustomerAgg {
+    fn agg(id: u32, orders: i64, revenue: i64, last_day: Day) -> CustomerAgg {
         CustomerAgg {
-            customer_id: id.into(),
+            customer: id,
             orders,
             revenue,
             first_day: 0,
@@ -158,7 +159,7 @@ mod tests {
     fn scores_and_segments_by_hand() {
         // Five customers, one per quintile in every dimension.
         let aggs: Vec<_> = (0..5)
-            .map(|i| agg(&format!("c{i}"), i + 1, 100 * (i + 1), 10 + i as Day))
+            .map(|i| agg(i as u32, i + 1, 100 * (i + 1), 10 + i as Day))
             .collect();
         let t = rfm_table(&aggs, 20);
         let scores: Vec<_> = t
@@ -187,7 +188,7 @@ mod tests {
 
     #[test]
     fn ties_share_a_score_and_empty_is_fine() {
-        let aggs = vec![agg("a", 1, 5, 1), agg("b", 1, 5, 1), agg("c", 2, 9, 2)];
+        let aggs = vec![agg(0, 1, 5, 1), agg(1, 1, 5, 1), agg(2, 2, 9, 2)];
         let t = rfm_table(&aggs, 3);
         assert_eq!(t.customers[0].f_score, t.customers[1].f_score);
         assert_eq!(t.customers[0].f_score, 1);

@@ -137,6 +137,16 @@ pub struct DomainSettings {
     pub time_zone: String,
     /// How far in the future an order's `placed_at` may be (clock skew).
     pub max_future_minutes: i64,
+    /// Orders before this local date are data errors (before the chain existed).
+    pub earliest_date: String,
+    /// Largest net amount of one order, in fen (default ¥1,000,000).
+    pub max_order_fen: i64,
+    pub max_line_quantity: i64,
+    pub max_lines: usize,
+    /// Longest id (order, customer, store, product), in bytes.
+    pub max_id_length: usize,
+    /// Longest name (store, city, product, category), in bytes.
+    pub max_name_length: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -178,6 +188,12 @@ impl Config {
             domain: DomainSettings {
                 time_zone: "Asia/Shanghai".into(),
                 max_future_minutes: 24 * 60,
+                earliest_date: "2000-01-01".into(),
+                max_order_fen: 100_000_000,
+                max_line_quantity: 10_000,
+                max_lines: 1_000,
+                max_id_length: 128,
+                max_name_length: 400,
             },
             consumer: ConsumerSettings {
                 batch_size: 2000,
@@ -249,8 +265,27 @@ impl Config {
                 self.domain.time_zone
             ))
         })?;
-        if self.domain.max_future_minutes < 0 {
-            return bad("domain.max_future_minutes must not be negative".into());
+        if !(0..=60 * 24 * 366).contains(&self.domain.max_future_minutes) {
+            return bad("domain.max_future_minutes must be 0-527040".into());
+        }
+        portrait_core::Calendar::parse_day("domain.earliest_date", &self.domain.earliest_date)
+            .map_err(|e| Error::Config(e.to_string()))?;
+        // The bounds keep every sum far inside i64: 10^12 orders at the
+        // largest amount still fit.
+        if !(1..=10_000_000_000).contains(&self.domain.max_order_fen) {
+            return bad("domain.max_order_fen must be 1-10000000000 (¥100,000,000)".into());
+        }
+        if !(1..=1_000_000).contains(&self.domain.max_line_quantity) {
+            return bad("domain.max_line_quantity must be 1-1000000".into());
+        }
+        if !(1..=100_000).contains(&self.domain.max_lines) {
+            return bad("domain.max_lines must be 1-100000".into());
+        }
+        if !(8..=4096).contains(&self.domain.max_id_length) {
+            return bad("domain.max_id_length must be 8-4096".into());
+        }
+        if !(8..=65_536).contains(&self.domain.max_name_length) {
+            return bad("domain.max_name_length must be 8-65536".into());
         }
         if self.consumer.batch_size == 0 || self.consumer.batch_size > 50_000 {
             return bad("consumer.batch_size must be 1-50000".into());
@@ -273,6 +308,22 @@ impl Config {
         portrait_core::Calendar::new(&self.domain.time_zone)
             .or_else(|_| portrait_core::Calendar::new("UTC"))
             .unwrap_or_else(|_| unreachable!("UTC is always known"))
+    }
+
+    /// What validation accepts, in the domain's terms.
+    pub fn limits(&self) -> portrait_core::Limits {
+        let calendar = self.calendar();
+        let earliest = portrait_core::Calendar::parse_day("", &self.domain.earliest_date)
+            .map_or(0, |day| calendar.midnight_ms(day));
+        portrait_core::Limits {
+            max_order_fen: self.domain.max_order_fen,
+            max_line_quantity: self.domain.max_line_quantity,
+            max_lines: self.domain.max_lines,
+            max_id_len: self.domain.max_id_length,
+            max_name_len: self.domain.max_name_length,
+            earliest_ms: earliest,
+            max_future_ms: self.domain.max_future_minutes.saturating_mul(60_000),
+        }
     }
 
     pub fn topics(&self) -> Topics {

@@ -35,6 +35,7 @@ pub async fn serve(
         .build_v1()
         .map_err(|e| Error::Config(format!("reflection: {e}")))?;
     tonic::transport::Server::builder()
+        .layer(crate::rpc_metrics::RpcMetricsLayer)
         .add_routes(routes)
         .add_service(health)
         .add_service(reflection)

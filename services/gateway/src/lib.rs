@@ -13,7 +13,7 @@ use portrait_proto::v1::{
     SegmentDistributionRequest, StatusRequest, SyncStatus, SyncStatusRequest, TopProducts,
     TopProductsRequest,
 };
-use portrait_service::{Config, Error, Result, metrics};
+use portrait_service::{Config, Error, Result};
 use tokio_util::sync::CancellationToken;
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Request, Response, Status};
@@ -73,7 +73,6 @@ impl PortraitService for Gateway {
         &self,
         r: Request<OverviewRequest>,
     ) -> Result<Response<Overview>, Status> {
-        let _t = metrics::time_query("gateway.overview");
         self.profiler
             .clone()
             .get_overview(r.into_inner())
@@ -85,7 +84,6 @@ impl PortraitService for Gateway {
         &self,
         r: Request<SegmentDistributionRequest>,
     ) -> Result<Response<SegmentDistribution>, Status> {
-        let _t = metrics::time_query("gateway.segments");
         self.rfm
             .clone()
             .get_segment_distribution(r.into_inner())
@@ -97,7 +95,6 @@ impl PortraitService for Gateway {
         &self,
         r: Request<HourDistributionRequest>,
     ) -> Result<Response<HourDistribution>, Status> {
-        let _t = metrics::time_query("gateway.hours");
         self.profiler
             .clone()
             .get_hour_distribution(r.into_inner())
@@ -109,7 +106,6 @@ impl PortraitService for Gateway {
         &self,
         r: Request<ChannelDistributionRequest>,
     ) -> Result<Response<ChannelDistribution>, Status> {
-        let _t = metrics::time_query("gateway.channels");
         self.profiler
             .clone()
             .get_channel_distribution(r.into_inner())
@@ -121,7 +117,6 @@ impl PortraitService for Gateway {
         &self,
         r: Request<TopProductsRequest>,
     ) -> Result<Response<TopProducts>, Status> {
-        let _t = metrics::time_query("gateway.top_products");
         self.profiler
             .clone()
             .get_top_products(r.into_inner())
@@ -133,7 +128,6 @@ impl PortraitService for Gateway {
         &self,
         r: Request<ListRfmRequest>,
     ) -> Result<Response<ListRfmResponse>, Status> {
-        let _t = metrics::time_query("gateway.list_rfm");
         self.rfm
             .clone()
             .list_rfm(r.into_inner())
@@ -145,7 +139,6 @@ impl PortraitService for Gateway {
         &self,
         r: Request<ListSuggestionsRequest>,
     ) -> Result<Response<ListSuggestionsResponse>, Status> {
-        let _t = metrics::time_query("gateway.suggestions");
         self.suggest
             .clone()
             .list_suggestions(r.into_inner())

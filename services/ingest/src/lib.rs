@@ -12,22 +12,20 @@ mod submit;
 use portrait_bus::Bus;
 use portrait_proto::v1::ingest_service_server::IngestServiceServer;
 use portrait_service::{Config, Result};
-use portrait_store::{BASE_MIGRATIONS, Store};
+use portrait_store::{Migration, Store, migrations};
 use tokio_util::sync::CancellationToken;
 
 pub use relay::relay;
 pub use submit::Ingest;
 
-const MIGRATIONS: &[&str] = &[
-    "CREATE TABLE orders (order_id TEXT PRIMARY KEY, revision BIGINT NOT NULL, live BIGINT NOT NULL, payload {blob} NOT NULL)",
-    "CREATE TABLE outbox (id {serial}, msg_key TEXT NOT NULL, payload {blob} NOT NULL, traceparent TEXT NOT NULL)",
-];
+const MIGRATIONS: &[Migration] = migrations!(
+    "migrations",
+    ["0001_orders", "0002_outbox", "0003_counters"]
+);
 
 pub async fn open_store(url: &str) -> Result<Store> {
     let store = Store::connect(url).await?;
-    let mut migrations = BASE_MIGRATIONS.to_vec();
-    migrations.extend(MIGRATIONS);
-    store.migrate("ingest", &migrations).await?;
+    store.migrate("ingest", MIGRATIONS).await?;
     Ok(store)
 }
 
@@ -37,7 +35,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<()> {
     let bus = Bus::connect(&config.bus_config()).await?;
     let topic = config.topics().orders;
     bus.ensure_topic(&topic).await?;
-    let ingest = Ingest::new(store.clone(), config.domain.max_future_minutes);
+    let ingest = Ingest::new(store.clone(), config.limits());
     let local = shutdown.child_token();
     let relay_task = tokio::spawn(relay(
         store.clone(),

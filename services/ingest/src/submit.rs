@@ -1,7 +1,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use portrait_core::{Decision, Stored, decide, validate_order};
+use portrait_core::{Decision, Limits, Stored, ValidOrder, decide, validate_order};
 use portrait_proto::v1::ingest_service_server::IngestService;
 use portrait_proto::v1::{
     IngestStatus, IngestStatusRequest, Order, SubmitOrderRequest, SubmitOrderResponse,
@@ -21,17 +21,17 @@ const CHUNK: usize = 500;
 #[derive(Clone)]
 pub struct Ingest {
     store: Store,
-    max_future_ms: i64,
+    limits: Limits,
     /// One writer at a time, so two versions of an order never race for a revision.
     write: Arc<Mutex<()>>,
     outbox: Arc<Notify>,
 }
 
 impl Ingest {
-    pub fn new(store: Store, max_future_minutes: i64) -> Self {
+    pub fn new(store: Store, limits: Limits) -> Self {
         Self {
             store,
-            max_future_ms: max_future_minutes.saturating_mul(60_000),
+            limits,
             write: Arc::new(Mutex::new(())),
             outbox: Arc::new(Notify::new()),
         }
@@ -42,13 +42,13 @@ impl Ingest {
         self.outbox.clone()
     }
 
-    pub fn validate(&self, order: Option<&Order>) -> Result<()> {
+    pub fn validate(&self, order: Option<Order>) -> Result<ValidOrder> {
         let order = order.ok_or_else(|| portrait_core::Error::invalid("order", "must be set"))?;
-        Ok(validate_order(order, now_ms(), self.max_future_ms)?)
+        Ok(validate_order(order, now_ms(), &self.limits)?)
     }
 
     /// Accepts valid orders in one transaction, in the given order.
-    pub async fn accept(&self, orders: Vec<Order>) -> Result<Vec<SubmitOrderResponse>> {
+    pub async fn accept(&self, orders: Vec<ValidOrder>) -> Result<Vec<SubmitOrderResponse>> {
         if orders.is_empty() {
             return Ok(Vec::new());
         }
@@ -64,7 +64,7 @@ impl Ingest {
             .unwrap_or_default();
         let mut published = 0;
         for order in orders {
-            let id = order.order_id.clone();
+            let id = order.get().order_id.clone();
             match decide(stored.get(&id), order) {
                 Decision::Unchanged { revision } => {
                     responses.push(response(id, revision, SubmitOutcome::Unchanged))
@@ -148,8 +148,8 @@ fn response(order_id: String, revision: i64, outcome: SubmitOutcome) -> SubmitOr
 }
 
 /// The stored versions of the orders in a chunk.
-async fn load(tx: &mut Tx, orders: &[Order]) -> Result<HashMap<String, Stored>> {
-    let mut ids: Vec<&str> = orders.iter().map(|o| o.order_id.as_str()).collect();
+async fn load(tx: &mut Tx, orders: &[ValidOrder]) -> Result<HashMap<String, Stored>> {
+    let mut ids: Vec<&str> = orders.iter().map(|o| o.get().order_id.as_str()).collect();
     ids.sort_unstable();
     ids.dedup();
     let mut out = HashMap::new();
@@ -188,9 +188,8 @@ impl IngestService for Ingest {
         &self,
         request: Request<SubmitOrderRequest>,
     ) -> Result<Response<SubmitOrderResponse>, Status> {
-        let order = request.into_inner().order;
-        self.validate(order.as_ref())?;
-        let mut out = self.accept(order.into_iter().collect()).await?;
+        let order = self.validate(request.into_inner().order)?;
+        let mut out = self.accept(vec![order]).await?;
         out.pop()
             .map(Response::new)
             .ok_or_else(|| Status::internal("no response for the order"))
@@ -206,20 +205,21 @@ impl IngestService for Ingest {
         let mut index = 0_i64;
         while let Some(item) = stream.next().await {
             let order = item?.order;
-            if let Err(e) = self.validate(order.as_ref()) {
-                // Orders before the bad one are accepted: say how many.
-                self.flush(&mut chunk, &mut totals).await?;
-                let status: Status = e.into();
-                return Err(Status::invalid_argument(format!(
-                    "order #{index} in the stream{}: {} ({} orders before it were accepted)",
-                    order
-                        .map(|o| format!(" ({})", o.order_id))
-                        .unwrap_or_default(),
-                    status.message(),
-                    totals.accepted
-                )));
+            let id = order.as_ref().map(|o| o.order_id.clone());
+            match self.validate(order) {
+                Ok(valid) => chunk.push(valid),
+                Err(e) => {
+                    // Orders before the bad one are accepted: say how many.
+                    self.flush(&mut chunk, &mut totals).await?;
+                    let status: Status = e.into();
+                    return Err(Status::invalid_argument(format!(
+                        "order #{index} in the stream{}: {} ({} orders before it were accepted)",
+                        id.map(|id| format!(" ({id})")).unwrap_or_default(),
+                        status.message(),
+                        totals.accepted
+                    )));
+                }
             }
-            chunk.extend(order);
             index += 1;
             if chunk.len() >= CHUNK {
                 self.flush(&mut chunk, &mut totals).await?;
@@ -238,7 +238,11 @@ impl IngestService for Ingest {
 }
 
 impl Ingest {
-    async fn flush(&self, chunk: &mut Vec<Order>, totals: &mut SubmitOrdersResponse) -> Result<()> {
+    async fn flush(
+        &self,
+        chunk: &mut Vec<ValidOrder>,
+        totals: &mut SubmitOrdersResponse,
+    ) -> Result<()> {
         for r in self.accept(std::mem::take(chunk)).await? {
             totals.accepted += 1;
             if r.outcome == SubmitOutcome::Published as i32 {

@@ -1,27 +1,25 @@
 //! The suggest service: marketing suggestions from the order stream. The first
 //! rule is the churn warning of `portrait_core::churn_warning`.
 
+use std::sync::Arc;
+
 use portrait_core::{churn_warning, page_size, page_start};
 use portrait_proto::v1::suggest_query_server::{SuggestQuery, SuggestQueryServer};
 use portrait_proto::v1::{
     ConsumerStatus, ListSuggestionsRequest, ListSuggestionsResponse, Priority, StatusRequest,
     Suggestion, SuggestionType,
 };
-use portrait_service::{Config, ConsumerSpec, QueryContext, Result, metrics};
-use portrait_store::TableSet;
+use portrait_service::{Config, CustomerProjection, QueryContext, Result};
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
-
-pub const SPEC: ConsumerSpec = ConsumerSpec {
-    service: "suggest",
-    tables: TableSet::CUSTOMER_DAYS,
-};
 
 pub async fn run(config: Config, shutdown: CancellationToken) -> Result<()> {
     portrait_service::run_consumer_service(
         config,
-        SPEC,
-        |ctx| tonic::service::Routes::new(SuggestQueryServer::new(Suggest { ctx })),
+        CustomerProjection::new("suggest"),
+        |projection, ctx| {
+            tonic::service::Routes::new(SuggestQueryServer::new(Suggest { projection, ctx }))
+        },
         shutdown,
     )
     .await
@@ -29,11 +27,12 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<()> {
 
 #[derive(Clone)]
 pub struct Suggest {
+    projection: Arc<CustomerProjection>,
     ctx: QueryContext,
 }
 
 impl Suggest {
-    pub async fn list(&self, req: &ListSuggestionsRequest) -> Result<ListSuggestionsResponse> {
+    pub fn list(&self, req: &ListSuggestionsRequest) -> Result<ListSuggestionsResponse> {
         let size = page_size("page_size", req.page_size)?;
         let start = page_start(&req.page_token)?;
         let kind = SuggestionType::try_from(req.r#type).map_err(|_| invalid("type"))?;
@@ -45,13 +44,15 @@ impl Suggest {
             kind,
             SuggestionType::Unspecified | SuggestionType::ChurnWarning
         ) {
-            let aggs = portrait_store::customer_aggs(self.ctx.store.pool(), &f).await?;
-            all.extend(aggs.iter().filter_map(|a| {
+            let (state, _) = self.projection.live.read();
+            let sel = state.stores.select(&f);
+            let names = state.book.customers();
+            all.extend(state.book.aggs(&sel, f.from, f.to).iter().filter_map(|a| {
                 let w = churn_warning(a, f.as_of)?;
-                (w.priority >= min_priority as i32).then(|| Suggestion {
-                    customer_id: a.customer_id.clone(),
+                (w.priority >= min_priority).then(|| Suggestion {
+                    customer_id: names.name(a.customer).to_owned(),
                     r#type: SuggestionType::ChurnWarning as i32,
-                    priority: w.priority,
+                    priority: w.priority as i32,
                     reason: format!(
                         "no order for {} days, more than twice their usual {:.1} days between orders ({} orders so far)",
                         w.days_since_last_order, w.mean_gap_days, a.orders
@@ -103,8 +104,7 @@ impl SuggestQuery for Suggest {
         &self,
         request: Request<ListSuggestionsRequest>,
     ) -> Result<Response<ListSuggestionsResponse>, Status> {
-        let _t = metrics::time_query("suggest.list");
-        Ok(Response::new(self.list(request.get_ref()).await?))
+        Ok(Response::new(self.list(request.get_ref())?))
     }
 
     async fn get_status(

@@ -1,0 +1,201 @@
+use crate::memory::{Interner, Selection};
+use crate::{Acc, Day, ProductAcc, ProductInfo};
+
+/// Slots for channel numbers; validation only admits the enum's values.
+pub const CHANNEL_SLOTS: usize = 8;
+
+#[derive(Debug, Clone)]
+struct DayFigures {
+    day: Day,
+    hours: [Acc; 24],
+    channels: [Acc; CHANNEL_SLOTS],
+    /// Sorted by product id.
+    products: Vec<(u32, ProductAcc)>,
+}
+
+/// Per store, per day: orders by hour and channel, and products sold. Any
+/// store set and day range is a sum over a contiguous run of days per store.
+#[derive(Debug, Default, Clone)]
+pub struct StoreBook {
+    days: Vec<Vec<DayFigures>>,
+    products: Interner,
+    info: Vec<ProductInfo>,
+}
+
+impl StoreBook {
+    fn day_mut(&mut self, store: u32, day: Day) -> &mut DayFigures {
+        let s = store as usize;
+        if s >= self.days.len() {
+            self.days.resize_with(s + 1, Vec::new);
+        }
+        let days = &mut self.days[s];
+        let i = match days.binary_search_by_key(&day, |d| d.day) {
+            Ok(i) => i,
+            Err(i) => {
+                days.insert(
+                    i,
+                    DayFigures {
+                        day,
+                        hours: [Acc::default(); 24],
+                        channels: [Acc::default(); CHANNEL_SLOTS],
+                        products: Vec::new(),
+                    },
+                );
+                i
+            }
+        };
+        &mut days[i]
+    }
+
+    pub fn add_hour(&mut self, store: u32, day: Day, hour: u8, acc: Acc) {
+        if let Some(h) = self.day_mut(store, day).hours.get_mut(usize::from(hour)) {
+            h.add(acc);
+        }
+    }
+
+    pub fn add_channel(&mut self, store: u32, day: Day, channel: i32, acc: Acc) {
+        let slot = usize::try_from(channel).ok();
+        if let Some(c) = slot.and_then(|s| self.day_mut(store, day).channels.get_mut(s)) {
+            c.add(acc);
+        }
+    }
+
+    pub fn add_product(&mut self, store: u32, day: Day, product: &str, acc: ProductAcc) {
+        let p = self.product_id(product);
+        let products = &mut self.day_mut(store, day).products;
+        match products.binary_search_by_key(&p, |(id, _)| *id) {
+            Ok(i) => products[i].1.add(acc),
+            Err(i) => products.insert(i, (p, acc)),
+        }
+    }
+
+    fn product_id(&mut self, product: &str) -> u32 {
+        let p = self.products.intern(product);
+        if p as usize >= self.info.len() {
+            self.info.resize(p as usize + 1, ProductInfo::default());
+        }
+        p
+    }
+
+    pub fn describe_product(&mut self, product: &str, info: &ProductInfo) {
+        let p = self.product_id(product);
+        self.info[p as usize].clone_from(info);
+    }
+
+    pub fn product(&self, id: u32) -> (&str, &ProductInfo) {
+        static NONE: ProductInfo = ProductInfo {
+            name: String::new(),
+            category_id: String::new(),
+            category_name: String::new(),
+        };
+        (
+            self.products.name(id),
+            self.info.get(id as usize).unwrap_or(&NONE),
+        )
+    }
+
+    fn days_in<'a>(
+        &'a self,
+        sel: &'a Selection,
+        from: Option<Day>,
+        to: Day,
+    ) -> impl Iterator<Item = &'a DayFigures> + 'a {
+        self.days
+            .iter()
+            .enumerate()
+            .filter(|(s, _)| sel.contains(*s as u32))
+            .flat_map(move |(_, days)| {
+                let start = from.map_or(0, |f| days.partition_point(|d| d.day < f));
+                days[start..].iter().take_while(move |d| d.day < to)
+            })
+    }
+
+    pub fn hours(&self, sel: &Selection, from: Option<Day>, to: Day) -> [Acc; 24] {
+        let mut out = [Acc::default(); 24];
+        for d in self.days_in(sel, from, to) {
+            for (o, h) in out.iter_mut().zip(&d.hours) {
+                o.add(*h);
+            }
+        }
+        out
+    }
+
+    pub fn channels(&self, sel: &Selection, from: Option<Day>, to: Day) -> [Acc; CHANNEL_SLOTS] {
+        let mut out = [Acc::default(); CHANNEL_SLOTS];
+        for d in self.days_in(sel, from, to) {
+            for (o, c) in out.iter_mut().zip(&d.channels) {
+                o.add(*c);
+            }
+        }
+        out
+    }
+
+    /// Every product with a non-zero sum in the filter, by product id.
+    pub fn products(&self, sel: &Selection, from: Option<Day>, to: Day) -> Vec<(u32, ProductAcc)> {
+        let mut sums = vec![ProductAcc::default(); self.products.len()];
+        for d in self.days_in(sel, from, to) {
+            for (p, acc) in &d.products {
+                sums[*p as usize].add(*acc);
+            }
+        }
+        sums.into_iter()
+            .enumerate()
+            .filter(|(_, a)| !a.is_zero())
+            .map(|(p, a)| (p as u32, a))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sums_follow_the_selection_and_the_range() {
+        let mut b = StoreBook::default();
+        let one = Acc {
+            orders: 1,
+            revenue: 10,
+        };
+        b.add_hour(0, 5, 12, one);
+        b.add_hour(1, 5, 12, one);
+        b.add_hour(0, 9, 8, one);
+        b.add_channel(0, 5, 2, one);
+        b.add_product(
+            0,
+            5,
+            "p",
+            ProductAcc {
+                quantity: 2,
+                revenue: 20,
+            },
+        );
+        b.add_product(
+            0,
+            6,
+            "p",
+            ProductAcc {
+                quantity: -2,
+                revenue: -20,
+            },
+        );
+        b.add_product(
+            1,
+            6,
+            "q",
+            ProductAcc {
+                quantity: 1,
+                revenue: 5,
+            },
+        );
+        let all = Selection::All;
+        assert_eq!(b.hours(&all, None, 100)[12].orders, 2);
+        assert_eq!(b.hours(&all, Some(6), 100)[12].orders, 0);
+        assert_eq!(b.hours(&Selection::Only(vec![true]), None, 9)[8].orders, 0);
+        assert_eq!(b.channels(&all, None, 100)[2], one);
+        let p = b.products(&all, None, 100);
+        assert_eq!(p.len(), 1);
+        assert_eq!(b.product(p[0].0).0, "q");
+        assert_eq!(b.products(&all, None, 6)[0].1.quantity, 2);
+    }
+}
