@@ -3,6 +3,7 @@ use std::sync::Arc;
 use portrait_bus::Bus;
 use portrait_core::{Calendar, ResolvedFilter};
 use portrait_proto::v1::{ConsumerStatus, Filter, PartitionLag};
+use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::service::Routes;
 use tracing::info;
@@ -10,16 +11,18 @@ use tracing::info;
 use crate::consumer::{ConsumerParts, load, run_consumer};
 use crate::{Config, Live, Progress, Projection, Result, bind, metrics, open_store, serve};
 
-/// Binds the service's address, serves `routes` (and `/metrics` when set) until
-/// `shutdown`, then returns.
+/// Serves `routes` on `listener` (and `/metrics` when set) until `shutdown`,
+/// then returns.
 pub async fn serve_until(
     service: &str,
+    listener: TcpListener,
     config: &Config,
     routes: Routes,
     shutdown: CancellationToken,
 ) -> Result<()> {
-    let (listener, addr) = bind(&config.server.listen).await?;
-    info!(service, %addr, "serving grpc");
+    if let Ok(addr) = listener.local_addr() {
+        info!(service, %addr, "serving grpc");
+    }
     let metrics_task = (!config.telemetry.metrics_listen.is_empty()).then(|| {
         let addr = config.telemetry.metrics_listen.clone();
         let token = shutdown.clone();
@@ -85,6 +88,7 @@ impl QueryContext {
 /// stops the other; the store is closed last, after the final commit.
 pub async fn run_consumer_service<P: Projection>(
     config: Config,
+    listener: TcpListener,
     projection: P,
     routes: impl FnOnce(Arc<P>, QueryContext) -> Routes,
     shutdown: CancellationToken,
@@ -117,7 +121,7 @@ pub async fn run_consumer_service<P: Projection>(
         };
         tokio::spawn(async move { run_consumer(parts, &config, local).await })
     };
-    let served = serve_until(service, &config, routes, local.clone()).await;
+    let served = serve_until(service, listener, &config, routes, local.clone()).await;
     local.cancel();
     let _ = consumer.await;
     store.close().await;
@@ -126,13 +130,15 @@ pub async fn run_consumer_service<P: Projection>(
 }
 
 /// What a service binary's `main` does: configuration, telemetry, the
-/// shutdown signal, then `run` until it returns.
+/// shutdown signal, binding the address (a taken port fails start-up at
+/// once), then `run` until it returns.
 pub async fn run_main<F, Fut>(service: crate::ServiceName, run: F) -> Result<()>
 where
-    F: FnOnce(Config, CancellationToken) -> Fut,
+    F: FnOnce(Config, TcpListener, CancellationToken) -> Fut,
     Fut: std::future::Future<Output = Result<()>>,
 {
     let config = Config::load(service)?;
     let _telemetry = crate::init_telemetry(service.as_str(), &config.telemetry)?;
-    run(config, crate::shutdown_token()).await
+    let (listener, _) = bind(&config.server.listen).await?;
+    run(config, listener, crate::shutdown_token()).await
 }

@@ -14,6 +14,7 @@ use portrait_proto::v1::{
     TopProductsRequest,
 };
 use portrait_service::{Config, Error, Result};
+use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Request, Response, Status};
@@ -47,10 +48,10 @@ impl Gateway {
     }
 }
 
-pub async fn run(config: Config, shutdown: CancellationToken) -> Result<()> {
+pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationToken) -> Result<()> {
     let gateway = Gateway::new(&config)?;
     let routes = tonic::service::Routes::new(PortraitServiceServer::new(gateway));
-    portrait_service::serve_until("gateway", &config, routes, shutdown).await
+    portrait_service::serve_until("gateway", listener, &config, routes, shutdown).await
 }
 
 /// Forwards to a service; an unreachable service reads as UNAVAILABLE naming it.

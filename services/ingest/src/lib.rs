@@ -13,6 +13,7 @@ use portrait_bus::Bus;
 use portrait_proto::v1::ingest_service_server::IngestServiceServer;
 use portrait_service::{Config, Result};
 use portrait_store::{Migration, Store, migrations};
+use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 pub use relay::relay;
@@ -30,7 +31,7 @@ pub async fn open_store(url: &str) -> Result<Store> {
 }
 
 /// Serves the ingest API and relays the outbox to the log until `shutdown`.
-pub async fn run(config: Config, shutdown: CancellationToken) -> Result<()> {
+pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationToken) -> Result<()> {
     let store = open_store(&config.store.url).await?;
     let bus = Bus::connect(&config.bus_config()).await?;
     let topic = config.topics().orders;
@@ -45,7 +46,8 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<()> {
         local.clone(),
     ));
     let routes = tonic::service::Routes::new(IngestServiceServer::new(ingest));
-    let served = portrait_service::serve_until("ingest", &config, routes, local.clone()).await;
+    let served =
+        portrait_service::serve_until("ingest", listener, &config, routes, local.clone()).await;
     local.cancel();
     let _ = relay_task.await;
     store.close().await;

@@ -10,7 +10,7 @@ use portrait_proto::v1::{SubmitOrderRequest, SyncStatusRequest};
 use portrait_synth::ChainSpec;
 use tonic::transport::Channel;
 
-use crate::embedded;
+use portrait::embedded;
 
 #[derive(Args)]
 pub(crate) struct DemoArgs {
@@ -40,7 +40,9 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
         .context("failed to start telemetry")?;
     let shutdown = portrait_service::shutdown_token();
     let calendar = configs[0].calendar();
-    let stack = embedded::start(configs, shutdown.clone());
+    let stack = embedded::start(configs, shutdown.clone())
+        .await
+        .context("failed to start the services")?;
     let gateway_url = format!("http://{}", stack.gateway_addr);
 
     // Ends at today's local midnight, so a rerun the same day submits the same
@@ -111,7 +113,7 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
             orders.len(),
             orders.len() as f64 / secs
         );
-        print_help(&stack.gateway_addr, args.base_port.is_some());
+        print_help(&stack.gateway_addr.to_string(), args.base_port.is_some());
     }
     stack.wait().await
 }

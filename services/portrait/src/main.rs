@@ -2,7 +2,6 @@
 //! needed), a demo with a synthetic chain, a query client, and model commands.
 
 mod demo;
-mod embedded;
 mod models_cmd;
 mod query;
 
@@ -10,6 +9,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use portrait::embedded;
 
 #[derive(Parser)]
 #[command(
@@ -61,7 +61,9 @@ async fn main() -> anyhow::Result<()> {
             let _telemetry = portrait_service::init_telemetry("portrait", &configs[0].telemetry)
                 .context("failed to start telemetry")?;
             let shutdown = portrait_service::shutdown_token();
-            let stack = embedded::start(configs, shutdown.clone());
+            let stack = embedded::start(configs, shutdown.clone())
+                .await
+                .context("failed to start the services")?;
             eprintln!(
                 "portrait is running; the gateway listens on {}. Ctrl-C stops it.",
                 stack.gateway_addr

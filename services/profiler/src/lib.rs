@@ -7,15 +7,17 @@ mod queries;
 
 use portrait_proto::v1::profiler_query_server::ProfilerQueryServer;
 use portrait_service::{Config, Result};
+use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 pub use projection::ProfilerProjection;
 pub use queries::Profiler;
 
 /// Consumes the order stream and serves queries until `shutdown`.
-pub async fn run(config: Config, shutdown: CancellationToken) -> Result<()> {
+pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationToken) -> Result<()> {
     portrait_service::run_consumer_service(
         config,
+        listener,
         ProfilerProjection::default(),
         |projection, ctx| {
             tonic::service::Routes::new(ProfilerQueryServer::new(Profiler::new(projection, ctx)))

@@ -10,12 +10,14 @@ use portrait_proto::v1::{
     SegmentDistributionRequest, SegmentFigure, StatusRequest,
 };
 use portrait_service::{AnswerCache, Config, CustomerProjection, QueryContext, Result};
+use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
-pub async fn run(config: Config, shutdown: CancellationToken) -> Result<()> {
+pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationToken) -> Result<()> {
     portrait_service::run_consumer_service(
         config,
+        listener,
         CustomerProjection::new("rfm"),
         |projection, ctx| {
             tonic::service::Routes::new(RfmQueryServer::new(Rfm {

@@ -10,12 +10,14 @@ use portrait_proto::v1::{
     Suggestion, SuggestionType,
 };
 use portrait_service::{Config, CustomerProjection, QueryContext, Result};
+use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
-pub async fn run(config: Config, shutdown: CancellationToken) -> Result<()> {
+pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationToken) -> Result<()> {
     portrait_service::run_consumer_service(
         config,
+        listener,
         CustomerProjection::new("suggest"),
         |projection, ctx| {
             tonic::service::Routes::new(SuggestQueryServer::new(Suggest { projection, ctx }))
