@@ -7,7 +7,7 @@ use portrait_proto::v1::portrait_service_client::PortraitServiceClient;
 use portrait_proto::v1::{
     ChannelDistributionRequest, HourDistributionRequest, IngestStatusRequest, ListRfmRequest,
     ListSuggestionsRequest, Order, OrderStatus, OverviewRequest, ProductOrder,
-    SegmentDistributionRequest, SubmitOrderRequest, TopProductsRequest,
+    SegmentDistributionRequest, SubmitOrderRequest, TopCategoriesRequest, TopProductsRequest,
 };
 use portrait_synth::ChainSpec;
 use tonic::transport::Channel;
@@ -148,6 +148,26 @@ pub(crate) async fn assert_figures(
             assert!(
                 top.products.iter().all(|p| !p.product_name.is_empty()),
                 "product names are served"
+            );
+
+            let top = gateway
+                .get_top_categories(TopCategoriesRequest {
+                    filter: filter.clone(),
+                    limit: 1000,
+                    order_by,
+                })
+                .await
+                .expect("top categories")
+                .into_inner();
+            let got: Vec<(String, i64, i64)> = top
+                .categories
+                .iter()
+                .map(|c| (c.category_id.clone(), c.quantity, c.revenue_fen))
+                .collect();
+            assert_eq!(
+                got,
+                oracle.categories(q, by_revenue).await,
+                "top categories (by revenue: {by_revenue}) for {q:?}"
             );
         }
 

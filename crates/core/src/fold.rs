@@ -113,7 +113,7 @@ impl CustomerDays {
     }
 }
 
-/// Store-day figures the profiler serves: hours, channels and products.
+/// Store-day figures the profiler serves: hours, channels, products and categories.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct StoreDays {
     /// (store, day, local hour); every order, anonymous ones included.
@@ -122,8 +122,13 @@ pub struct StoreDays {
     pub channels: BTreeMap<(String, Day, i32), Acc>,
     /// (store, day, product).
     pub products: BTreeMap<(String, Day, String), ProductAcc>,
+    /// (store, day, category) as each line says at the time of the order, so a
+    /// product that moves category keeps its past sales where they were.
+    pub categories: BTreeMap<(String, Day, String), ProductAcc>,
     /// Latest product names seen in the batch; descriptive only.
     pub product_info: BTreeMap<String, ProductInfo>,
+    /// Latest category names seen in the batch; descriptive only.
+    pub category_names: BTreeMap<String, String>,
 }
 
 impl Fold for StoreDays {
@@ -141,6 +146,8 @@ impl Fold for StoreDays {
             .add(one);
         for line in &order.lines {
             if sign > 0 {
+                self.category_names
+                    .insert(line.category_id.clone(), line.category_name.clone());
                 self.product_info.insert(
                     line.product_id.clone(),
                     ProductInfo {
@@ -150,13 +157,18 @@ impl Fold for StoreDays {
                     },
                 );
             }
+            let sold = ProductAcc {
+                quantity: sign * line.quantity,
+                revenue: sign * line.net_amount_fen,
+            };
             self.products
                 .entry((store.clone(), day, line.product_id.clone()))
                 .or_default()
-                .add(ProductAcc {
-                    quantity: sign * line.quantity,
-                    revenue: sign * line.net_amount_fen,
-                });
+                .add(sold);
+            self.categories
+                .entry((store.clone(), day, line.category_id.clone()))
+                .or_default()
+                .add(sold);
         }
     }
 }
@@ -166,6 +178,7 @@ impl StoreDays {
         self.hours.retain(|_, a| !a.is_zero());
         self.channels.retain(|_, a| !a.is_zero());
         self.products.retain(|_, a| !a.is_zero());
+        self.categories.retain(|_, a| !a.is_zero());
     }
 }
 

@@ -106,6 +106,7 @@ fn numeric(d: &Tables) -> Tables {
     s.prune();
     c.stores.clear();
     s.product_info.clear();
+    s.category_names.clear();
     (c, s)
 }
 
@@ -124,6 +125,7 @@ fn merge_tables(into: &mut Tables, from: &Tables) {
     merge(&mut into.1.hours, &from.1.hours, |a, b| a.add(b));
     merge(&mut into.1.channels, &from.1.channels, |a, b| a.add(b));
     merge(&mut into.1.products, &from.1.products, |a, b| a.add(b));
+    merge(&mut into.1.categories, &from.1.categories, |a, b| a.add(b));
 }
 
 /// Far enough after the generated orders that none is in the future.

@@ -10,8 +10,8 @@ use portrait_proto::v1::{
     ChannelDistribution, ChannelDistributionRequest, HourDistribution, HourDistributionRequest,
     IngestStatusRequest, ListRfmRequest, ListRfmResponse, ListSuggestionsRequest,
     ListSuggestionsResponse, Overview, OverviewRequest, SegmentDistribution,
-    SegmentDistributionRequest, StatusRequest, SyncStatus, SyncStatusRequest, TopProducts,
-    TopProductsRequest,
+    SegmentDistributionRequest, StatusRequest, SyncStatus, SyncStatusRequest, TopCategories,
+    TopCategoriesRequest, TopProducts, TopProductsRequest,
 };
 use portrait_service::{Config, Error, Result};
 use tokio::net::TcpListener;
@@ -121,6 +121,17 @@ impl PortraitService for Gateway {
         self.profiler
             .clone()
             .get_top_products(r.into_inner())
+            .await
+            .map_err(|s| upstream("profiler", s))
+    }
+
+    async fn get_top_categories(
+        &self,
+        r: Request<TopCategoriesRequest>,
+    ) -> Result<Response<TopCategories>, Status> {
+        self.profiler
+            .clone()
+            .get_top_categories(r.into_inner())
             .await
             .map_err(|s| upstream("profiler", s))
     }

@@ -3,7 +3,9 @@
 //! and, for serving, in memory.
 
 use portrait_core::memory::{CHANNEL_SLOTS, CustomerState, StoreBook};
-use portrait_core::{Acc, CustomerDays, ProductAcc, ProductInfo, StoreDays};
+use std::collections::BTreeMap;
+
+use portrait_core::{Acc, CustomerDays, Day, ProductAcc, ProductInfo, StoreDays};
 use portrait_service::{Live, Projection, Result};
 use portrait_store::{
     CUSTOMER_DAYS_MIGRATIONS, Key, Migration, Store, load_customer_days, migrations, scan, upsert,
@@ -12,7 +14,8 @@ use portrait_store::{
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AnyPool, Row};
 
-const MIGRATIONS: &[Migration] = migrations!("migrations", ["0001_store_days"]);
+const MIGRATIONS: &[Migration] =
+    migrations!("migrations", ["0001_store_days", "0002_category_days"]);
 
 #[derive(Debug, Default)]
 pub(crate) struct State {
@@ -36,6 +39,13 @@ impl State {
         }
         for ((store, day, product), acc) in &days.products {
             self.days.add_product(stores.id(store), *day, product, *acc);
+        }
+        for (id, name) in &days.category_names {
+            self.days.describe_category(id, name);
+        }
+        for ((store, day, category), acc) in &days.categories {
+            self.days
+                .add_category(stores.id(store), *day, category, *acc);
         }
     }
 }
@@ -131,27 +141,20 @@ async fn write_store_days(conn: &mut AnyConnection, d: &StoreDays) -> Result<()>
         channels,
     )
     .await?;
-    let products = d
-        .products
+    write_item_days(conn, "product_days", "product_id", &d.products).await?;
+    write_item_days(conn, "category_days", "category_id", &d.categories).await?;
+    let names: Vec<_> = d
+        .category_names
         .iter()
-        .map(|((s, day, p), a)| {
-            vec![
-                s.as_str().into(),
-                i64::from(*day).into(),
-                p.as_str().into(),
-                a.quantity.into(),
-                a.revenue.into(),
-            ]
-        })
-        .collect::<Vec<_>>();
-    let keys = ["store_id", "day", "product_id"];
+        .map(|(id, name)| vec![id.as_str().into(), name.as_str().into()])
+        .collect();
     upsert(
         conn,
-        "product_days",
-        &keys,
-        &["quantity", "revenue"],
-        true,
-        products,
+        "categories",
+        &["category_id"],
+        &["name"],
+        false,
+        names,
     )
     .await?;
     let info = d
@@ -221,24 +224,77 @@ async fn load_store_days(pool: &AnyPool, state: &mut State) -> Result<()> {
         Ok(())
     })
     .await?;
-    let keys = [
-        Key::Text("store_id"),
-        Key::Int("day"),
-        Key::Text("product_id"),
-    ];
-    let columns = ["store_id", "day", "product_id", "quantity", "revenue"];
-    scan(pool, "product_days", &keys, &columns, |r| {
+    scan_item_days(
+        pool,
+        "product_days",
+        "product_id",
+        |store, day, item, acc| {
+            days.add_product(stores.id(&store), day, &item, acc);
+        },
+    )
+    .await?;
+    let columns = ["category_id", "name"];
+    scan(
+        pool,
+        "categories",
+        &[Key::Text("category_id")],
+        &columns,
+        |r| {
+            days.describe_category(r.try_get("category_id")?, &r.try_get("name")?);
+            Ok(())
+        },
+    )
+    .await?;
+    scan_item_days(
+        pool,
+        "category_days",
+        "category_id",
+        |store, day, item, acc| {
+            days.add_category(stores.id(&store), day, &item, acc);
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// Rows keyed by (store, day, item) with units and revenue: products, categories.
+async fn write_item_days(
+    conn: &mut AnyConnection,
+    table: &str,
+    item: &str,
+    rows: &BTreeMap<(String, Day, String), ProductAcc>,
+) -> Result<()> {
+    let rows: Vec<_> = rows
+        .iter()
+        .map(|((s, day, i), a)| {
+            vec![
+                s.as_str().into(),
+                i64::from(*day).into(),
+                i.as_str().into(),
+                a.quantity.into(),
+                a.revenue.into(),
+            ]
+        })
+        .collect();
+    let keys = ["store_id", "day", item];
+    Ok(upsert(conn, table, &keys, &["quantity", "revenue"], true, rows).await?)
+}
+
+async fn scan_item_days(
+    pool: &AnyPool,
+    table: &'static str,
+    item: &'static str,
+    mut each: impl FnMut(String, Day, String, ProductAcc) + Send,
+) -> Result<()> {
+    let keys = [Key::Text("store_id"), Key::Int("day"), Key::Text(item)];
+    let columns = ["store_id", "day", item, "quantity", "revenue"];
+    scan(pool, table, &keys, &columns, |r| {
         let sold = ProductAcc {
             quantity: r.try_get("quantity")?,
             revenue: r.try_get("revenue")?,
         };
         let day = portrait_store::day(r.try_get("day")?)?;
-        days.add_product(
-            stores.id(r.try_get("store_id")?),
-            day,
-            r.try_get("product_id")?,
-            sold,
-        );
+        each(r.try_get("store_id")?, day, r.try_get(item)?, sold);
         Ok(())
     })
     .await?;

@@ -1,12 +1,13 @@
 use std::sync::Arc;
 
 use portrait_core::memory::Selection;
-use portrait_core::{Error as DomainError, ResolvedFilter};
+use portrait_core::{Error as DomainError, ProductAcc, ResolvedFilter};
 use portrait_proto::v1::profiler_query_server::ProfilerQuery;
 use portrait_proto::v1::{
-    Channel, ChannelDistribution, ChannelDistributionRequest, ChannelFigure, ConsumerStatus,
-    Filter, HourBucket, HourDistribution, HourDistributionRequest, Overview, OverviewRequest,
-    ProductFigure, ProductOrder, StatusRequest, TopProducts, TopProductsRequest,
+    CategoryFigure, Channel, ChannelDistribution, ChannelDistributionRequest, ChannelFigure,
+    ConsumerStatus, Filter, HourBucket, HourDistribution, HourDistributionRequest, Overview,
+    OverviewRequest, ProductFigure, ProductOrder, StatusRequest, TopCategories,
+    TopCategoriesRequest, TopProducts, TopProductsRequest,
 };
 use portrait_service::{AnswerCache, QueryContext, Result};
 use tonic::{Request, Response, Status};
@@ -103,44 +104,10 @@ impl Profiler {
     }
 
     pub fn top_products(&self, req: &TopProductsRequest) -> Result<TopProducts> {
-        let limit = match req.limit {
-            0 => DEFAULT_TOP,
-            n if (1..=MAX_TOP).contains(&n) => n,
-            _ => {
-                return Err(DomainError::invalid(
-                    "limit",
-                    format!("must be between 1 and {MAX_TOP}"),
-                )
-                .into());
-            }
-        };
-        let by_revenue = match ProductOrder::try_from(req.order_by) {
-            Ok(order) => order == ProductOrder::Revenue,
-            Err(_) => {
-                return Err(DomainError::invalid(
-                    "order_by",
-                    format!("unknown order {}", req.order_by),
-                )
-                .into());
-            }
-        };
+        let (limit, by_revenue) = ranking(req.limit, req.order_by)?;
         self.with(req.filter.as_ref(), |s, f, sel, _| {
-            let mut sums = s.days.products(sel, f.from, f.to);
-            let key = |a: &portrait_core::ProductAcc| {
-                if by_revenue {
-                    (a.revenue, a.quantity)
-                } else {
-                    (a.quantity, a.revenue)
-                }
-            };
-            sums.sort_by(|(p, a), (q, b)| {
-                key(b)
-                    .cmp(&key(a))
-                    .then_with(|| s.days.product(*p).0.cmp(s.days.product(*q).0))
-            });
-            let products = sums
-                .into_iter()
-                .take(limit as usize)
+            let sums = s.days.products(sel, f.from, f.to);
+            let products = top(sums, limit, by_revenue, |p| s.days.product(p).0)
                 .map(|(p, a)| {
                     let (id, info) = s.days.product(p);
                     ProductFigure {
@@ -156,6 +123,62 @@ impl Profiler {
             TopProducts { products }
         })
     }
+
+    pub fn top_categories(&self, req: &TopCategoriesRequest) -> Result<TopCategories> {
+        let (limit, by_revenue) = ranking(req.limit, req.order_by)?;
+        self.with(req.filter.as_ref(), |s, f, sel, _| {
+            let sums = s.days.categories(sel, f.from, f.to);
+            let categories = top(sums, limit, by_revenue, |c| s.days.category(c).0)
+                .map(|(c, a)| {
+                    let (id, name) = s.days.category(c);
+                    CategoryFigure {
+                        category_id: id.to_owned(),
+                        category_name: name.to_owned(),
+                        quantity: a.quantity,
+                        revenue_fen: a.revenue,
+                    }
+                })
+                .collect();
+            TopCategories { categories }
+        })
+    }
+}
+
+/// A ranking request's limit and whether it ranks by revenue.
+fn ranking(limit: i32, order_by: i32) -> Result<(usize, bool)> {
+    let limit = match limit {
+        0 => DEFAULT_TOP,
+        n if (1..=MAX_TOP).contains(&n) => n,
+        _ => {
+            let reason = format!("must be between 1 and {MAX_TOP}");
+            return Err(DomainError::invalid("limit", reason).into());
+        }
+    };
+    match ProductOrder::try_from(order_by) {
+        Ok(order) => Ok((limit as usize, order == ProductOrder::Revenue)),
+        Err(_) => {
+            let reason = format!("unknown order {order_by}");
+            Err(DomainError::invalid("order_by", reason).into())
+        }
+    }
+}
+
+/// The best `limit` items: by one measure, then the other, then by id.
+fn top<'a>(
+    mut sums: Vec<(u32, ProductAcc)>,
+    limit: usize,
+    by_revenue: bool,
+    id: impl Fn(u32) -> &'a str,
+) -> impl Iterator<Item = (u32, ProductAcc)> {
+    let key = |a: &ProductAcc| {
+        if by_revenue {
+            (a.revenue, a.quantity)
+        } else {
+            (a.quantity, a.revenue)
+        }
+    };
+    sums.sort_by(|(p, a), (q, b)| key(b).cmp(&key(a)).then_with(|| id(*p).cmp(id(*q))));
+    sums.into_iter().take(limit)
 }
 
 #[tonic::async_trait]
@@ -192,6 +215,13 @@ impl ProfilerQuery for Profiler {
         request: Request<TopProductsRequest>,
     ) -> Result<Response<TopProducts>, Status> {
         Ok(Response::new(self.top_products(request.get_ref())?))
+    }
+
+    async fn get_top_categories(
+        &self,
+        request: Request<TopCategoriesRequest>,
+    ) -> Result<Response<TopCategories>, Status> {
+        Ok(Response::new(self.top_categories(request.get_ref())?))
     }
 
     async fn get_status(

@@ -11,15 +11,47 @@ struct DayFigures {
     channels: [Acc; CHANNEL_SLOTS],
     /// Sorted by product id.
     products: Vec<(u32, ProductAcc)>,
+    /// Sorted by category id.
+    categories: Vec<(u32, ProductAcc)>,
 }
 
-/// Per store, per day: orders by hour and channel, and products sold. Any
-/// store set and day range is a sum over a contiguous run of days per store.
+/// Dense ids for items (products, categories) and their latest descriptions.
+#[derive(Debug, Default, Clone)]
+struct Catalog<I> {
+    ids: Interner,
+    info: Vec<I>,
+}
+
+impl<I: Default + Clone> Catalog<I> {
+    fn id(&mut self, key: &str) -> u32 {
+        let id = self.ids.intern(key);
+        if id as usize >= self.info.len() {
+            self.info.resize(id as usize + 1, I::default());
+        }
+        id
+    }
+
+    fn describe(&mut self, key: &str, info: &I) {
+        let id = self.id(key);
+        self.info[id as usize].clone_from(info);
+    }
+}
+
+fn add_item(items: &mut Vec<(u32, ProductAcc)>, id: u32, acc: ProductAcc) {
+    match items.binary_search_by_key(&id, |(i, _)| *i) {
+        Ok(i) => items[i].1.add(acc),
+        Err(i) => items.insert(i, (id, acc)),
+    }
+}
+
+/// Per store, per day: orders by hour and channel, products and categories
+/// sold. Any store set and day range is a sum over a contiguous run of days
+/// per store.
 #[derive(Debug, Default, Clone)]
 pub struct StoreBook {
     days: Vec<Vec<DayFigures>>,
-    products: Interner,
-    info: Vec<ProductInfo>,
+    products: Catalog<ProductInfo>,
+    categories: Catalog<String>,
 }
 
 impl StoreBook {
@@ -39,6 +71,7 @@ impl StoreBook {
                         hours: [Acc::default(); 24],
                         channels: [Acc::default(); CHANNEL_SLOTS],
                         products: Vec::new(),
+                        categories: Vec::new(),
                     },
                 );
                 i
@@ -61,25 +94,21 @@ impl StoreBook {
     }
 
     pub fn add_product(&mut self, store: u32, day: Day, product: &str, acc: ProductAcc) {
-        let p = self.product_id(product);
-        let products = &mut self.day_mut(store, day).products;
-        match products.binary_search_by_key(&p, |(id, _)| *id) {
-            Ok(i) => products[i].1.add(acc),
-            Err(i) => products.insert(i, (p, acc)),
-        }
+        let p = self.products.id(product);
+        add_item(&mut self.day_mut(store, day).products, p, acc);
     }
 
-    fn product_id(&mut self, product: &str) -> u32 {
-        let p = self.products.intern(product);
-        if p as usize >= self.info.len() {
-            self.info.resize(p as usize + 1, ProductInfo::default());
-        }
-        p
+    pub fn add_category(&mut self, store: u32, day: Day, category: &str, acc: ProductAcc) {
+        let c = self.categories.id(category);
+        add_item(&mut self.day_mut(store, day).categories, c, acc);
     }
 
     pub fn describe_product(&mut self, product: &str, info: &ProductInfo) {
-        let p = self.product_id(product);
-        self.info[p as usize].clone_from(info);
+        self.products.describe(product, info);
+    }
+
+    pub fn describe_category(&mut self, category: &str, name: &String) {
+        self.categories.describe(category, name);
     }
 
     pub fn product(&self, id: u32) -> (&str, &ProductInfo) {
@@ -88,10 +117,18 @@ impl StoreBook {
             category_id: String::new(),
             category_name: String::new(),
         };
-        (
-            self.products.name(id),
-            self.info.get(id as usize).unwrap_or(&NONE),
-        )
+        let info = self.products.info.get(id as usize).unwrap_or(&NONE);
+        (self.products.ids.name(id), info)
+    }
+
+    /// A category's id and latest name.
+    pub fn category(&self, id: u32) -> (&str, &str) {
+        let name = self
+            .categories
+            .info
+            .get(id as usize)
+            .map_or("", String::as_str);
+        (self.categories.ids.name(id), name)
     }
 
     fn days_in<'a>(
@@ -132,9 +169,30 @@ impl StoreBook {
 
     /// Every product with a non-zero sum in the filter, by product id.
     pub fn products(&self, sel: &Selection, from: Option<Day>, to: Day) -> Vec<(u32, ProductAcc)> {
-        let mut sums = vec![ProductAcc::default(); self.products.len()];
+        self.item_sums(sel, from, to, self.products.ids.len(), |d| &d.products)
+    }
+
+    /// Every category with a non-zero sum in the filter, by category id.
+    pub fn categories(
+        &self,
+        sel: &Selection,
+        from: Option<Day>,
+        to: Day,
+    ) -> Vec<(u32, ProductAcc)> {
+        self.item_sums(sel, from, to, self.categories.ids.len(), |d| &d.categories)
+    }
+
+    fn item_sums(
+        &self,
+        sel: &Selection,
+        from: Option<Day>,
+        to: Day,
+        items: usize,
+        of: impl Fn(&DayFigures) -> &[(u32, ProductAcc)],
+    ) -> Vec<(u32, ProductAcc)> {
+        let mut sums = vec![ProductAcc::default(); items];
         for d in self.days_in(sel, from, to) {
-            for (p, acc) in &d.products {
+            for (p, acc) in of(d) {
                 sums[*p as usize].add(*acc);
             }
         }
@@ -188,6 +246,12 @@ mod tests {
                 revenue: 5,
             },
         );
+        let five = ProductAcc {
+            quantity: 1,
+            revenue: 5,
+        };
+        b.add_category(1, 6, "k", five);
+        b.describe_category("k", &"饮品".to_owned());
         let all = Selection::All;
         assert_eq!(b.hours(&all, None, 100)[12].orders, 2);
         assert_eq!(b.hours(&all, Some(6), 100)[12].orders, 0);
@@ -197,5 +261,9 @@ mod tests {
         assert_eq!(p.len(), 1);
         assert_eq!(b.product(p[0].0).0, "q");
         assert_eq!(b.products(&all, None, 6)[0].1.quantity, 2);
+        let k = b.categories(&all, None, 100);
+        assert_eq!(k, [(0, five)]);
+        assert_eq!(b.category(k[0].0), ("k", "饮品"));
+        assert!(b.categories(&all, None, 6).is_empty());
     }
 }
