@@ -1,7 +1,7 @@
 use crate::Day;
 
 /// A customer's orders inside a filter, as the RFM and churn rules need them.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CustomerAgg {
     /// Dense id from the projection's customer interner.
     pub customer: u32,
@@ -93,37 +93,28 @@ pub struct RfmTable {
 /// better than the population mean; compared in integers, so exact.
 pub fn rfm_table(aggs: &[CustomerAgg], as_of: Day) -> RfmTable {
     let n = aggs.len();
-    let recency: Vec<i64> = aggs
-        .iter()
-        .map(|a| i64::from(as_of) - i64::from(a.last_day))
-        .collect();
-    let sorted = |values: Vec<i64>| {
-        let mut v = values;
-        v.sort_unstable();
-        v
-    };
-    let r_sorted = sorted(recency.clone());
-    let f_sorted = sorted(aggs.iter().map(|a| a.orders).collect());
-    let m_sorted = sorted(aggs.iter().map(|a| a.revenue).collect());
-    let sum = |v: &[i64]| v.iter().map(|&x| i128::from(x)).sum::<i128>();
-    let (r_sum, f_sum, m_sum) = (sum(&r_sorted), sum(&f_sorted), sum(&m_sorted));
+    let recency = |a: &CustomerAgg| i64::from(as_of) - i64::from(a.last_day);
+    // Higher is better in all three, so recency enters negated.
+    let r_th = Quintiles::of(aggs.iter().map(|a| -recency(a)).collect());
+    let f_th = Quintiles::of(aggs.iter().map(|a| a.orders).collect());
+    let m_th = Quintiles::of(aggs.iter().map(|a| a.revenue).collect());
+    let sum = |v: &mut dyn Iterator<Item = i64>| v.map(i128::from).sum::<i128>();
+    let r_sum = sum(&mut aggs.iter().map(recency));
+    let f_sum = sum(&mut aggs.iter().map(|a| a.orders));
+    let m_sum = sum(&mut aggs.iter().map(|a| a.revenue));
     let n128 = n as i128;
-    let score = |worse: usize| (1 + 5 * worse / n.max(1)) as u8;
     let customers = aggs
         .iter()
-        .zip(&recency)
-        .map(|(a, &r)| {
-            let r_worse = n - r_sorted.partition_point(|&x| x <= r);
-            let f_worse = f_sorted.partition_point(|&x| x < a.orders);
-            let m_worse = m_sorted.partition_point(|&x| x < a.revenue);
+        .map(|a| {
+            let r = recency(a);
             Rfm {
                 customer: a.customer,
                 recency_days: r,
                 frequency: a.orders,
                 monetary: a.revenue,
-                r_score: score(r_worse),
-                f_score: score(f_worse),
-                m_score: score(m_worse),
+                r_score: r_th.score(-r),
+                f_score: f_th.score(a.orders),
+                m_score: m_th.score(a.revenue),
                 segment: Segment::of(
                     i128::from(r) * n128 < r_sum,
                     i128::from(a.orders) * n128 > f_sum,
@@ -138,6 +129,35 @@ pub fn rfm_table(aggs: &[CustomerAgg], as_of: Day) -> RfmTable {
         mean_recency_days: mean(r_sum),
         mean_frequency: mean(f_sum),
         mean_monetary: mean(m_sum),
+    }
+}
+
+/// Where the quintile scores change. With k(v) the number of values below v,
+/// 1 + ⌊5·k/n⌋ ≥ 1 + j exactly when k ≥ ⌈j·n/5⌉, that is when v exceeds the
+/// ⌈j·n/5⌉-th smallest value: four order statistics, found in linear time,
+/// give every score without sorting the population.
+struct Quintiles([i64; 4]);
+
+impl Quintiles {
+    fn of(mut values: Vec<i64>) -> Self {
+        let n = values.len();
+        let mut out = [i64::MAX; 4];
+        if n == 0 {
+            return Self(out);
+        }
+        let mut end = n;
+        for j in (1..=4).rev() {
+            let i = (j * n).div_ceil(5) - 1;
+            let (_, nth, _) = values[..end].select_nth_unstable(i);
+            out[j - 1] = *nth;
+            // The smaller order statistics all lie in values[..=i] now.
+            end = i + 1;
+        }
+        Self(out)
+    }
+
+    fn score(&self, v: i64) -> u8 {
+        1 + self.0.iter().filter(|t| **t < v).count() as u8
     }
 }
 
@@ -196,6 +216,19 @@ mod tests {
         let empty = rfm_table(&[], 3);
         assert!(empty.customers.is_empty());
         assert_eq!(empty.mean_monetary, 0.0);
+    }
+
+    #[test]
+    fn quintiles_equal_counting_the_worse_ones() {
+        // 1 + ⌊5·k/n⌋ by brute force, on populations with many ties.
+        for n in 1..60_i64 {
+            let values: Vec<i64> = (0..n).map(|i| (i * 7919) % 13 - (i % 3)).collect();
+            let q = Quintiles::of(values.clone());
+            for &v in &values {
+                let k = values.iter().filter(|x| **x < v).count();
+                assert_eq!(q.score(v), (1 + 5 * k / values.len()) as u8, "n {n}, v {v}");
+            }
+        }
     }
 
     #[test]

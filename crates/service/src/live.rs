@@ -57,12 +57,11 @@ impl<K: Hash + Eq + Clone, V> AnswerCache<K, V> {
         }
         let answer = Arc::new(compute());
         let mut entries = lock();
+        // Answers of older versions can never be served again: drop them, so
+        // large answers do not pile up while the state keeps moving.
+        entries.retain(|_, (v, _)| *v == version);
         if entries.len() >= self.capacity {
-            // Stale entries go first; a full cache of fresh ones starts over.
-            entries.retain(|_, (v, _)| *v == version);
-            if entries.len() >= self.capacity {
-                entries.clear();
-            }
+            entries.clear();
         }
         entries.insert(key.clone(), (version, answer.clone()));
         answer

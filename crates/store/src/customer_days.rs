@@ -1,7 +1,7 @@
 //! The customer-day component every consumer service keeps: the `stores` and
 //! `customer_days` tables, written per batch and loaded into memory at start.
 
-use portrait_core::memory::CustomerState;
+use portrait_core::memory::{BookLoader, CustomerState};
 use portrait_core::{Acc, CustomerDays, StoreInfo};
 use sqlx::{AnyConnection, AnyPool, Row};
 
@@ -71,6 +71,7 @@ pub async fn load_customer_days(pool: &AnyPool) -> Result<CustomerState> {
         Ok(())
     })
     .await?;
+    let mut book = BookLoader::default();
     let keys = [
         Key::Text("customer_id"),
         Key::Text("store_id"),
@@ -84,9 +85,10 @@ pub async fn load_customer_days(pool: &AnyPool) -> Result<CustomerState> {
             revenue: r.try_get("revenue")?,
         };
         let day = crate::day(r.try_get("day")?)?;
-        state.book.add(r.try_get("customer_id")?, store, day, acc);
+        book.push(r.try_get("customer_id")?, store, day, acc);
         Ok(())
     })
     .await?;
+    state.book = book.finish();
     Ok(state)
 }

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use portrait_core::{ResolvedFilter, RfmTable, Segment, page_size, page_start, rfm_table};
+use portrait_core::{ResolvedFilter, RfmTable, Segment, page_size, rfm_table};
 use portrait_proto::v1::rfm_query_server::{RfmQuery, RfmQueryServer};
 use portrait_proto::v1::{
     ConsumerStatus, CustomerRfm, Filter, ListRfmRequest, ListRfmResponse, SegmentDistribution,
@@ -23,7 +23,7 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
             tonic::service::Routes::new(RfmQueryServer::new(Rfm {
                 projection,
                 ctx,
-                tables: Arc::new(AnswerCache::new(64)),
+                tables: Arc::new(AnswerCache::new(8)),
             }))
         },
         shutdown,
@@ -51,16 +51,20 @@ impl Rfm {
 
     pub fn segments(&self, filter: Option<&Filter>) -> Result<SegmentDistribution> {
         let t = self.table(filter)?;
+        let mut sums = [(0_i64, 0_i64); 8];
+        for c in &t.customers {
+            let slot = &mut sums[c.segment as usize - 1];
+            slot.0 += 1;
+            slot.1 += c.monetary;
+        }
         let segments = Segment::ALL
             .iter()
-            .map(|&s| {
-                let members = t.customers.iter().filter(|c| c.segment == s);
-                SegmentFigure {
-                    segment: s as i32,
-                    label: s.label().to_owned(),
-                    customers: members.clone().count() as i64,
-                    revenue_fen: members.map(|c| c.monetary).sum(),
-                }
+            .zip(sums)
+            .map(|(&s, (customers, revenue))| SegmentFigure {
+                segment: s as i32,
+                label: s.label().to_owned(),
+                customers,
+                revenue_fen: revenue,
             })
             .collect();
         Ok(SegmentDistribution {
@@ -72,19 +76,30 @@ impl Rfm {
         })
     }
 
+    /// A page in customer-id order; the token is the last id of the previous page.
     pub fn list(&self, req: &ListRfmRequest) -> Result<ListRfmResponse> {
         let size = page_size("page_size", req.page_size)?;
-        let start = page_start(&req.page_token)?;
         let t = self.table(req.filter.as_ref())?;
         let (state, _) = self.projection.live.read();
-        let names = state.book.customers();
-        let customers: Vec<CustomerRfm> = t
-            .customers
-            .iter()
-            .skip(start)
-            .take(size)
-            .map(|c| CustomerRfm {
-                customer_id: names.name(c.customer).to_owned(),
+        let mut page: Vec<(&str, &portrait_core::Rfm)> = Vec::with_capacity(size + 1);
+        for (name, id) in state.book.customers().sorted_after(&req.page_token) {
+            if let Ok(i) = t.customers.binary_search_by_key(&id, |c| c.customer) {
+                page.push((name, &t.customers[i]));
+                if page.len() > size {
+                    break;
+                }
+            }
+        }
+        let more = page.len() > size;
+        page.truncate(size);
+        let next_page_token = match page.last() {
+            Some((name, _)) if more => (*name).to_owned(),
+            _ => String::new(),
+        };
+        let customers = page
+            .into_iter()
+            .map(|(name, c)| CustomerRfm {
+                customer_id: name.to_owned(),
                 recency_days: c.recency_days,
                 frequency: c.frequency,
                 monetary_fen: c.monetary,
@@ -94,14 +109,9 @@ impl Rfm {
                 segment: c.segment as i32,
             })
             .collect();
-        let end = start + customers.len();
         Ok(ListRfmResponse {
             customers,
-            next_page_token: if end < t.customers.len() {
-                end.to_string()
-            } else {
-                String::new()
-            },
+            next_page_token,
         })
     }
 }

@@ -1,11 +1,13 @@
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 /// Dense `u32` ids for string ids (customers, stores, products), so the
-/// serving state is arrays indexed by id. Ordered by name, because lists page
+/// serving state is arrays indexed by id. A hash map answers lookups (the
+/// consumer's hot path); an ordered map keeps name order, because lists page
 /// in id order.
 #[derive(Debug, Default, Clone)]
 pub struct Interner {
+    lookup: HashMap<Arc<str>, u32>,
     by_name: BTreeMap<Arc<str>, u32>,
     names: Vec<Arc<str>>,
 }
@@ -13,18 +15,19 @@ pub struct Interner {
 impl Interner {
     /// The id of `name`, allocated on first sight.
     pub fn intern(&mut self, name: &str) -> u32 {
-        if let Some(&id) = self.by_name.get(name) {
+        if let Some(&id) = self.lookup.get(name) {
             return id;
         }
         let id = u32::try_from(self.names.len()).unwrap_or(u32::MAX);
         let name: Arc<str> = Arc::from(name);
         self.names.push(name.clone());
-        self.by_name.insert(name, id);
+        self.by_name.insert(name.clone(), id);
+        self.lookup.insert(name, id);
         id
     }
 
     pub fn get(&self, name: &str) -> Option<u32> {
-        self.by_name.get(name).copied()
+        self.lookup.get(name).copied()
     }
 
     pub fn name(&self, id: u32) -> &str {

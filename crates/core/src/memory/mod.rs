@@ -8,7 +8,7 @@ mod intern;
 mod store_days;
 mod stores;
 
-pub use customers::{CustomerBook, Reach};
+pub use customers::{BookLoader, CustomerBook, Reach};
 pub use intern::Interner;
 pub use store_days::{CHANNEL_SLOTS, StoreBook};
 pub use stores::{Selection, Stores};

@@ -37,6 +37,25 @@ impl<I: Default + Clone> Catalog<I> {
     }
 }
 
+/// The figures of `day` in a run sorted by day, created empty if missing.
+fn day_in(days: &mut Vec<DayFigures>, day: Day) -> &mut DayFigures {
+    let i = match days.binary_search_by_key(&day, |d| d.day) {
+        Ok(i) => i,
+        Err(i) => {
+            let empty = DayFigures {
+                day,
+                hours: [Acc::default(); 24],
+                channels: [Acc::default(); CHANNEL_SLOTS],
+                products: Vec::new(),
+                categories: Vec::new(),
+            };
+            days.insert(i, empty);
+            i
+        }
+    };
+    &mut days[i]
+}
+
 fn add_item(items: &mut Vec<(u32, ProductAcc)>, id: u32, acc: ProductAcc) {
     match items.binary_search_by_key(&id, |(i, _)| *i) {
         Ok(i) => items[i].1.add(acc),
@@ -50,57 +69,52 @@ fn add_item(items: &mut Vec<(u32, ProductAcc)>, id: u32, acc: ProductAcc) {
 #[derive(Debug, Default, Clone)]
 pub struct StoreBook {
     days: Vec<Vec<DayFigures>>,
+    /// The same summed over all stores, so a question about the whole chain
+    /// reads one run of days instead of one per store.
+    chain: Vec<DayFigures>,
     products: Catalog<ProductInfo>,
     categories: Catalog<String>,
 }
 
 impl StoreBook {
-    fn day_mut(&mut self, store: u32, day: Day) -> &mut DayFigures {
+    /// The store's and the chain's figures of `day`.
+    fn figures(&mut self, store: u32, day: Day) -> [&mut DayFigures; 2] {
         let s = store as usize;
         if s >= self.days.len() {
             self.days.resize_with(s + 1, Vec::new);
         }
-        let days = &mut self.days[s];
-        let i = match days.binary_search_by_key(&day, |d| d.day) {
-            Ok(i) => i,
-            Err(i) => {
-                days.insert(
-                    i,
-                    DayFigures {
-                        day,
-                        hours: [Acc::default(); 24],
-                        channels: [Acc::default(); CHANNEL_SLOTS],
-                        products: Vec::new(),
-                        categories: Vec::new(),
-                    },
-                );
-                i
-            }
-        };
-        &mut days[i]
+        [day_in(&mut self.days[s], day), day_in(&mut self.chain, day)]
     }
 
     pub fn add_hour(&mut self, store: u32, day: Day, hour: u8, acc: Acc) {
-        if let Some(h) = self.day_mut(store, day).hours.get_mut(usize::from(hour)) {
-            h.add(acc);
+        for f in self.figures(store, day) {
+            if let Some(h) = f.hours.get_mut(usize::from(hour)) {
+                h.add(acc);
+            }
         }
     }
 
     pub fn add_channel(&mut self, store: u32, day: Day, channel: i32, acc: Acc) {
         let slot = usize::try_from(channel).ok();
-        if let Some(c) = slot.and_then(|s| self.day_mut(store, day).channels.get_mut(s)) {
-            c.add(acc);
+        for f in self.figures(store, day) {
+            if let Some(c) = slot.and_then(|s| f.channels.get_mut(s)) {
+                c.add(acc);
+            }
         }
     }
 
     pub fn add_product(&mut self, store: u32, day: Day, product: &str, acc: ProductAcc) {
         let p = self.products.id(product);
-        add_item(&mut self.day_mut(store, day).products, p, acc);
+        for f in self.figures(store, day) {
+            add_item(&mut f.products, p, acc);
+        }
     }
 
     pub fn add_category(&mut self, store: u32, day: Day, category: &str, acc: ProductAcc) {
         let c = self.categories.id(category);
-        add_item(&mut self.day_mut(store, day).categories, c, acc);
+        for f in self.figures(store, day) {
+            add_item(&mut f.categories, c, acc);
+        }
     }
 
     pub fn describe_product(&mut self, product: &str, info: &ProductInfo) {
@@ -137,14 +151,17 @@ impl StoreBook {
         from: Option<Day>,
         to: Day,
     ) -> impl Iterator<Item = &'a DayFigures> + 'a {
-        self.days
-            .iter()
-            .enumerate()
-            .filter(|(s, _)| sel.contains(*s as u32))
-            .flat_map(move |(_, days)| {
-                let start = from.map_or(0, |f| days.partition_point(|d| d.day < f));
-                days[start..].iter().take_while(move |d| d.day < to)
-            })
+        let runs: Vec<&[DayFigures]> = match sel {
+            Selection::All => vec![&self.chain],
+            Selection::Only(_) => (self.days.iter().enumerate())
+                .filter(|(s, _)| sel.contains(*s as u32))
+                .map(|(_, days)| days.as_slice())
+                .collect(),
+        };
+        runs.into_iter().flat_map(move |days| {
+            let start = from.map_or(0, |f| days.partition_point(|d| d.day < f));
+            days[start..].iter().take_while(move |d| d.day < to)
+        })
     }
 
     pub fn hours(&self, sel: &Selection, from: Option<Day>, to: Day) -> [Acc; 24] {
