@@ -19,18 +19,7 @@ const DAY_MS: i64 = 86_400_000;
 /// 2025-03-01T00:00:00+08:00.
 const START_MS: i64 = 1_740_758_400_000;
 
-/// The latest submitted version of each order, if it counts.
-pub(crate) fn accepted(submitted: &[Order]) -> Vec<Order> {
-    let mut latest: BTreeMap<&str, &Order> = BTreeMap::new();
-    for o in submitted {
-        latest.insert(&o.order_id, o);
-    }
-    latest
-        .into_values()
-        .filter(|o| o.status == OrderStatus::Paid as i32)
-        .cloned()
-        .collect()
-}
+pub(crate) use portrait_synth::accepted;
 
 pub(crate) async fn try_submit(
     ingest: &mut IngestServiceClient<Channel>,

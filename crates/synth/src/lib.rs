@@ -6,7 +6,9 @@
 mod chain;
 mod habits;
 
-use portrait_proto::v1::Order;
+use std::collections::BTreeMap;
+
+use portrait_proto::v1::{Order, OrderStatus};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
@@ -84,4 +86,18 @@ pub fn generate(spec: &ChainSpec) -> (Chain, Vec<Order>) {
     let firsts = habits::orders(spec, &chain, &mut rng);
     let submissions = habits::with_revisions(spec, firsts, &mut rng);
     (chain, submissions)
+}
+
+/// What a source's submissions leave counting: the latest submitted version
+/// of each order, if it is paid. The tests' oracles start from this.
+pub fn accepted(submitted: &[Order]) -> Vec<Order> {
+    let mut latest: BTreeMap<&str, &Order> = BTreeMap::new();
+    for o in submitted {
+        latest.insert(&o.order_id, o);
+    }
+    latest
+        .into_values()
+        .filter(|o| o.status == OrderStatus::Paid as i32)
+        .cloned()
+        .collect()
 }

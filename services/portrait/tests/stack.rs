@@ -2,31 +2,18 @@
 //! synthetic chain through ingest, against a plain Rust recompute over the
 //! accepted orders. Needs no server, so it runs under plain `cargo test`.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use chrono::{DateTime, Timelike};
 use portrait_proto::v1::ingest_service_client::IngestServiceClient;
 use portrait_proto::v1::portrait_service_client::PortraitServiceClient;
 use portrait_proto::v1::{
-    Filter, HourDistributionRequest, Order, OrderStatus, OverviewRequest, SubmitOrderRequest,
-    SyncStatusRequest,
+    Filter, HourDistributionRequest, OverviewRequest, SubmitOrderRequest, SyncStatusRequest,
 };
 use portrait_synth::ChainSpec;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
-
-fn accepted(submitted: &[Order]) -> Vec<Order> {
-    let mut latest: BTreeMap<&str, &Order> = BTreeMap::new();
-    for o in submitted {
-        latest.insert(&o.order_id, o);
-    }
-    latest
-        .into_values()
-        .filter(|o| o.status == OrderStatus::Paid as i32)
-        .cloned()
-        .collect()
-}
 
 fn local(ms: i64) -> chrono::DateTime<chrono_tz::Tz> {
     DateTime::from_timestamp_millis(ms)
@@ -78,7 +65,7 @@ async fn in_process_stack_equals_a_plain_recompute() {
     }
     assert!(caught_up, "the stack did not catch up");
 
-    let orders = accepted(&submitted);
+    let orders = portrait_synth::accepted(&submitted);
     let last = orders.iter().map(|o| o.placed_at_ms).max().expect("orders");
     let as_of = local(last).date_naive().format("%Y-%m-%d").to_string();
     let filter = Filter {
