@@ -60,6 +60,9 @@ pub struct Config {
     pub telemetry: TelemetrySettings,
     pub domain: DomainSettings,
     pub consumer: ConsumerSettings,
+    /// `domain.time_zone` parsed by `validated`.
+    #[serde(skip)]
+    calendar: portrait_core::Calendar,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -199,6 +202,7 @@ impl Config {
                 batch_size: 2000,
                 poll_ms: 200,
             },
+            calendar: portrait_core::Calendar::default(),
         }
     }
 
@@ -259,7 +263,7 @@ impl Config {
                 self.server.listen
             ));
         }
-        portrait_core::Calendar::new(&self.domain.time_zone).map_err(|_| {
+        self.calendar = portrait_core::Calendar::new(&self.domain.time_zone).map_err(|_| {
             Error::Config(format!(
                 "domain.time_zone {:?} is not an IANA time zone",
                 self.domain.time_zone
@@ -303,11 +307,9 @@ impl Config {
         Ok(self)
     }
 
+    /// The chain's calendar, as parsed when the configuration was validated.
     pub fn calendar(&self) -> portrait_core::Calendar {
-        // Validated at load time, so the fallback is never taken in practice.
-        portrait_core::Calendar::new(&self.domain.time_zone)
-            .or_else(|_| portrait_core::Calendar::new("UTC"))
-            .unwrap_or_else(|_| unreachable!("UTC is always known"))
+        self.calendar
     }
 
     /// What validation accepts, in the domain's terms.
