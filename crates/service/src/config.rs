@@ -60,6 +60,7 @@ pub struct Config {
     pub telemetry: TelemetrySettings,
     pub domain: DomainSettings,
     pub consumer: ConsumerSettings,
+    pub ingest: IngestSettings,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -79,6 +80,10 @@ pub struct BusSettings {
     pub partitions: i32,
     /// Prepended to every topic name, so several stacks can share one broker.
     pub topic_prefix: String,
+    /// Kafka producer: at most this many records per batch; 0 = librdkafka's
+    /// default. tansu 0.6 needs 1 (it mis-reports watermarks and loses records
+    /// when a fetch starts inside a batch); real Kafka is faster without it.
+    pub max_batch_records: u32,
 }
 
 /// The topics a stack uses, after the prefix.
@@ -147,6 +152,14 @@ pub struct ConsumerSettings {
     pub poll_ms: u64,
 }
 
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IngestSettings {
+    /// Test and diagnostic setting: sleep this long inside every write
+    /// transaction, to play a slow database. 0 in production.
+    pub commit_delay_ms: u64,
+}
+
 impl Config {
     pub fn defaults(service: ServiceName) -> Self {
         let url = |s: ServiceName| format!("http://127.0.0.1:{}", s.default_port());
@@ -158,6 +171,7 @@ impl Config {
                 brokers: "127.0.0.1:9092".into(),
                 partitions: 4,
                 topic_prefix: String::new(),
+                max_batch_records: 0,
             },
             store: StoreSettings { url: String::new() },
             server: ServerSettings {
@@ -183,6 +197,7 @@ impl Config {
                 batch_size: 2000,
                 poll_ms: 200,
             },
+            ingest: IngestSettings { commit_delay_ms: 0 },
         }
     }
 
@@ -236,6 +251,15 @@ impl Config {
                 "bus.partitions must be 1-1024, not {}",
                 self.bus.partitions
             ));
+        }
+        if self.bus.max_batch_records > 1_000_000 {
+            return bad(format!(
+                "bus.max_batch_records must be 0 (librdkafka's default) or 1-1000000, not {}",
+                self.bus.max_batch_records
+            ));
+        }
+        if self.ingest.commit_delay_ms > 60_000 {
+            return bad("ingest.commit_delay_ms must be 0-60000".into());
         }
         if self.server.listen.parse::<std::net::SocketAddr>().is_err() {
             return bad(format!(
@@ -291,6 +315,7 @@ impl Config {
             BusKind::Kafka => portrait_bus::BusConfig::Kafka {
                 brokers: self.bus.brokers.clone(),
                 partitions: self.bus.partitions,
+                max_batch_records: self.bus.max_batch_records,
             },
         }
     }

@@ -11,7 +11,7 @@ mod shutdown;
 mod telemetry;
 
 pub use config::{
-    BusKind, BusSettings, Config, ConsumerSettings, DomainSettings, GatewaySettings, LogFormat,
+    BusKind, BusSettings, Config, ConsumerSettings, DomainSettings, GatewaySettings, IngestSettings, LogFormat,
     ServerSettings, ServiceName, StoreSettings, TelemetrySettings, Topics,
 };
 pub use consumer::{ConsumerSpec, consumer_status, open_store, run_consumer};

@@ -37,7 +37,8 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<()> {
     let bus = Bus::connect(&config.bus_config()).await?;
     let topic = config.topics().orders;
     bus.ensure_topic(&topic).await?;
-    let ingest = Ingest::new(store.clone(), config.domain.max_future_minutes);
+    let ingest = Ingest::new(store.clone(), config.domain.max_future_minutes)
+        .with_commit_delay(std::time::Duration::from_millis(config.ingest.commit_delay_ms));
     let local = shutdown.child_token();
     let relay_task = tokio::spawn(relay(
         store.clone(),

@@ -1,5 +1,6 @@
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use portrait_core::{Decision, Stored, decide, validate_order};
 use portrait_proto::v1::ingest_service_server::IngestService;
@@ -25,6 +26,8 @@ pub struct Ingest {
     /// One writer at a time, so two versions of an order never race for a revision.
     write: Arc<Mutex<()>>,
     outbox: Arc<Notify>,
+    /// `ingest.commit_delay_ms`: plays a slow database in tests.
+    commit_delay: Duration,
 }
 
 impl Ingest {
@@ -34,7 +37,14 @@ impl Ingest {
             max_future_ms: max_future_minutes.saturating_mul(60_000),
             write: Arc::new(Mutex::new(())),
             outbox: Arc::new(Notify::new()),
+            commit_delay: Duration::ZERO,
         }
+    }
+
+    /// Sleeps `delay` inside every write transaction (a test and diagnostic setting).
+    pub fn with_commit_delay(mut self, delay: Duration) -> Self {
+        self.commit_delay = delay;
+        self
     }
 
     /// Woken after each commit that queued events.
@@ -105,6 +115,9 @@ impl Ingest {
             .bind(s.order.encode_to_vec())
             .execute(&mut *tx)
             .await?;
+        }
+        if !self.commit_delay.is_zero() {
+            tokio::time::sleep(self.commit_delay).await;
         }
         tx.commit().await?;
         if published > 0 {
