@@ -23,7 +23,9 @@ pub enum BusConfig {
         /// Records per producer batch at most; 0 = librdkafka's default.
         max_batch_records: u32,
     },
-    Embedded { path: PathBuf },
+    Embedded {
+        path: PathBuf,
+    },
 }
 
 /// A record to publish.

@@ -11,8 +11,9 @@ mod shutdown;
 mod telemetry;
 
 pub use config::{
-    BusKind, BusSettings, Config, ConsumerSettings, DomainSettings, GatewaySettings, IngestSettings, LogFormat,
-    ServerSettings, ServiceName, StoreSettings, TelemetrySettings, Topics,
+    BusKind, BusSettings, Config, ConsumerSettings, DomainSettings, GatewaySettings,
+    IngestSettings, LogFormat, ServerSettings, ServiceName, StoreSettings, TelemetrySettings,
+    Topics,
 };
 pub use consumer::{ConsumerSpec, consumer_status, open_store, run_consumer};
 pub use error::{Error, Result};

@@ -6,6 +6,7 @@
 //! A crash between publish and delete re-publishes, and consumers ignore the
 //! (order, revision) they already applied: nothing is lost, nothing counts twice.
 
+mod api;
 mod relay;
 mod submit;
 
@@ -15,6 +16,7 @@ use portrait_service::{Config, Result};
 use portrait_store::{BASE_MIGRATIONS, Store};
 use tokio_util::sync::CancellationToken;
 
+pub use api::{MAX_BATCH_ORDERS, MAX_MESSAGE_BYTES};
 pub use relay::relay;
 pub use submit::Ingest;
 
@@ -37,8 +39,9 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<()> {
     let bus = Bus::connect(&config.bus_config()).await?;
     let topic = config.topics().orders;
     bus.ensure_topic(&topic).await?;
-    let ingest = Ingest::new(store.clone(), config.domain.max_future_minutes)
-        .with_commit_delay(std::time::Duration::from_millis(config.ingest.commit_delay_ms));
+    let ingest = Ingest::new(store.clone(), config.domain.max_future_minutes).with_commit_delay(
+        std::time::Duration::from_millis(config.ingest.commit_delay_ms),
+    );
     let local = shutdown.child_token();
     let relay_task = tokio::spawn(relay(
         store.clone(),
@@ -47,7 +50,9 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<()> {
         ingest.outbox_signal(),
         local.clone(),
     ));
-    let routes = tonic::service::Routes::new(IngestServiceServer::new(ingest));
+    let routes = tonic::service::Routes::new(
+        IngestServiceServer::new(ingest).max_decoding_message_size(MAX_MESSAGE_BYTES),
+    );
     let served = portrait_service::serve_until("ingest", &config, routes, local.clone()).await;
     local.cancel();
     let _ = relay_task.await;

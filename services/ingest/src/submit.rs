@@ -3,21 +3,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use portrait_core::{Decision, Stored, decide, validate_order};
-use portrait_proto::v1::ingest_service_server::IngestService;
-use portrait_proto::v1::{
-    IngestStatus, IngestStatusRequest, Order, SubmitOrderRequest, SubmitOrderResponse,
-    SubmitOrdersResponse, SubmitOutcome,
-};
+use portrait_proto::v1::{IngestStatus, Order, SubmitOrderResponse, SubmitOutcome};
 use portrait_service::{Error, Result, metrics, now_ms};
 use portrait_store::{Sql, Store, Tx};
 use prost::Message as _;
 use sqlx::Row;
 use tokio::sync::{Mutex, Notify};
-use tokio_stream::StreamExt;
-use tonic::{Request, Response, Status, Streaming};
 
-/// Orders written per transaction by the streaming call.
-const CHUNK: usize = 500;
+/// Orders written per transaction by the streaming call, and ids per `IN` list.
+pub(crate) const CHUNK: usize = 500;
 
 #[derive(Clone)]
 pub struct Ingest {
@@ -193,73 +187,4 @@ async fn load(tx: &mut Tx, orders: &[Order]) -> Result<HashMap<String, Stored>> 
         }
     }
     Ok(out)
-}
-
-#[tonic::async_trait]
-impl IngestService for Ingest {
-    async fn submit_order(
-        &self,
-        request: Request<SubmitOrderRequest>,
-    ) -> Result<Response<SubmitOrderResponse>, Status> {
-        let order = request.into_inner().order;
-        self.validate(order.as_ref())?;
-        let mut out = self.accept(order.into_iter().collect()).await?;
-        out.pop()
-            .map(Response::new)
-            .ok_or_else(|| Status::internal("no response for the order"))
-    }
-
-    async fn submit_orders(
-        &self,
-        request: Request<Streaming<SubmitOrderRequest>>,
-    ) -> Result<Response<SubmitOrdersResponse>, Status> {
-        let mut stream = request.into_inner();
-        let mut totals = SubmitOrdersResponse::default();
-        let mut chunk = Vec::with_capacity(CHUNK);
-        let mut index = 0_i64;
-        while let Some(item) = stream.next().await {
-            let order = item?.order;
-            if let Err(e) = self.validate(order.as_ref()) {
-                // Orders before the bad one are accepted: say how many.
-                self.flush(&mut chunk, &mut totals).await?;
-                let status: Status = e.into();
-                return Err(Status::invalid_argument(format!(
-                    "order #{index} in the stream{}: {} ({} orders before it were accepted)",
-                    order
-                        .map(|o| format!(" ({})", o.order_id))
-                        .unwrap_or_default(),
-                    status.message(),
-                    totals.accepted
-                )));
-            }
-            chunk.extend(order);
-            index += 1;
-            if chunk.len() >= CHUNK {
-                self.flush(&mut chunk, &mut totals).await?;
-            }
-        }
-        self.flush(&mut chunk, &mut totals).await?;
-        Ok(Response::new(totals))
-    }
-
-    async fn get_ingest_status(
-        &self,
-        _request: Request<IngestStatusRequest>,
-    ) -> Result<Response<IngestStatus>, Status> {
-        Ok(Response::new(self.status().await?))
-    }
-}
-
-impl Ingest {
-    async fn flush(&self, chunk: &mut Vec<Order>, totals: &mut SubmitOrdersResponse) -> Result<()> {
-        for r in self.accept(std::mem::take(chunk)).await? {
-            totals.accepted += 1;
-            if r.outcome == SubmitOutcome::Published as i32 {
-                totals.published += 1;
-            } else {
-                totals.unchanged += 1;
-            }
-        }
-        Ok(())
-    }
 }
