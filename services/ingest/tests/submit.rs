@@ -143,7 +143,9 @@ async fn a_stream_stops_at_the_first_invalid_order_and_keeps_the_ones_before() {
     let mut client = server.client().await;
     let mut orders: Vec<Order> = (0..1_234).map(order).collect();
     orders[1_200].store_id.clear();
-    let requests = orders.into_iter().map(|o| SubmitOrderRequest { order: Some(o) });
+    let requests = orders
+        .into_iter()
+        .map(|o| SubmitOrderRequest { order: Some(o) });
     let err = client
         .submit_orders(tokio_stream::iter(requests))
         .await
