@@ -336,6 +336,31 @@ mod tests {
     }
 
     #[test]
+    fn kafka_batches_are_librdkafkas_unless_set() {
+        let c = Config::defaults(ServiceName::Ingest);
+        assert_eq!(c.bus.max_batch_records, 0);
+        let mut c = c;
+        c.bus.kind = BusKind::Kafka;
+        c.bus.max_batch_records = 1;
+        let bus = c.validated(ServiceName::Ingest).unwrap().bus_config();
+        assert!(matches!(
+            bus,
+            portrait_bus::BusConfig::Kafka {
+                max_batch_records: 1,
+                ..
+            }
+        ));
+        let mut c = Config::defaults(ServiceName::Ingest);
+        c.bus.max_batch_records = 1_000_001;
+        let err = c.validated(ServiceName::Ingest).unwrap_err().to_string();
+        assert!(err.contains("bus.max_batch_records"), "{err}");
+        let mut c = Config::defaults(ServiceName::Ingest);
+        c.ingest.commit_delay_ms = 60_001;
+        let err = c.validated(ServiceName::Ingest).unwrap_err().to_string();
+        assert!(err.contains("ingest.commit_delay_ms"), "{err}");
+    }
+
+    #[test]
     fn bad_settings_say_which() {
         let mut c = Config::defaults(ServiceName::Ingest);
         c.domain.time_zone = "Asia/Atlantis".into();
