@@ -38,23 +38,23 @@ def generate_stubs(proto_dir, out_dir):
     sys.path.insert(0, out_dir)
 
 
-def orders(pb, count):
+def orders(pb, events, count):
     # Plausible, small and all distinct: one line each, spread over the last 300 days.
     now_ms = int(time.time() * 1000)
     day_ms = 86_400_000
     for i in range(count):
         amount = 1_000 + (i * 37) % 9_000
         yield pb.SubmitOrderRequest(
-            order=pb_events.Order(
+            order=events.Order(
                 order_id=f"py-{i}",
                 customer_id=f"c{i % 5_000}",
                 store_id=f"s{i % 7}",
                 city="Chengdu",
-                channel=pb_events.CHANNEL_POS,
+                channel=events.CHANNEL_POS,
                 placed_at_ms=now_ms - day_ms - (i % 300) * day_ms,
                 net_amount_fen=amount,
                 lines=[
-                    pb_events.OrderLine(
+                    events.OrderLine(
                         product_id=f"p{i % 40}", quantity=1, net_amount_fen=amount
                     )
                 ],
@@ -68,15 +68,14 @@ def main():
 
     with tempfile.TemporaryDirectory() as out:
         generate_stubs(proto_dir, out)
-        global pb_events
-        pb_events = importlib.import_module("portrait.v1.events_pb2")
+        events = importlib.import_module("portrait.v1.events_pb2")
         pb = importlib.import_module("portrait.v1.ingest_pb2")
         rpc = importlib.import_module("portrait.v1.ingest_pb2_grpc")
         with grpc.insecure_channel(address) as channel:
             stub = rpc.IngestServiceStub(channel)
             started = time.monotonic()
             try:
-                totals = stub.SubmitOrders(orders(pb, count), timeout=600)
+                totals = stub.SubmitOrders(orders(pb, events, count), timeout=600)
             except grpc.RpcError as e:
                 print(
                     json.dumps({"error": f"{e.code()}: {e.details()}"}), flush=True
