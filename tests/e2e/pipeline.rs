@@ -337,6 +337,7 @@ async fn distributed_pipeline_equals_sql_oracle_through_kill_and_bad_input() {
     let bus = Bus::connect(&BusConfig::Kafka {
         brokers: stack.brokers.clone(),
         partitions: 3,
+        max_batch_records: 1,
     })
     .await
     .expect("bus");

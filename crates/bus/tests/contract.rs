@@ -175,6 +175,8 @@ async fn kafka() -> Option<Bus> {
     let bus = Bus::connect(&BusConfig::Kafka {
         brokers: kafka_brokers()?,
         partitions: 3,
+        // tansu 0.6 needs one record per producer batch (see bus.max_batch_records).
+        max_batch_records: 1,
     })
     .await
     .expect("kafka");

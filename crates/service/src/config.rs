@@ -63,6 +63,7 @@ pub struct Config {
     /// `domain.time_zone` parsed by `validated`.
     #[serde(skip)]
     calendar: portrait_core::Calendar,
+    pub ingest: IngestSettings,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -82,6 +83,10 @@ pub struct BusSettings {
     pub partitions: i32,
     /// Prepended to every topic name, so several stacks can share one broker.
     pub topic_prefix: String,
+    /// Kafka producer: at most this many records per batch; 0 = librdkafka's
+    /// default. tansu 0.6 needs 1 (it mis-reports watermarks and loses records
+    /// when a fetch starts inside a batch); real Kafka is faster without it.
+    pub max_batch_records: u32,
 }
 
 /// The topics a stack uses, after the prefix.
@@ -160,6 +165,14 @@ pub struct ConsumerSettings {
     pub poll_ms: u64,
 }
 
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IngestSettings {
+    /// Test and diagnostic setting: sleep this long inside every write
+    /// transaction, to play a slow database. 0 in production.
+    pub commit_delay_ms: u64,
+}
+
 impl Config {
     pub fn defaults(service: ServiceName) -> Self {
         let url = |s: ServiceName| format!("http://127.0.0.1:{}", s.default_port());
@@ -171,6 +184,7 @@ impl Config {
                 brokers: "127.0.0.1:9092".into(),
                 partitions: 4,
                 topic_prefix: String::new(),
+                max_batch_records: 0,
             },
             store: StoreSettings { url: String::new() },
             server: ServerSettings {
@@ -203,6 +217,7 @@ impl Config {
                 poll_ms: 200,
             },
             calendar: portrait_core::Calendar::default(),
+            ingest: IngestSettings { commit_delay_ms: 0 },
         }
     }
 
@@ -256,6 +271,15 @@ impl Config {
                 "bus.partitions must be 1-1024, not {}",
                 self.bus.partitions
             ));
+        }
+        if self.bus.max_batch_records > 1_000_000 {
+            return bad(format!(
+                "bus.max_batch_records must be 0 (librdkafka's default) or 1-1000000, not {}",
+                self.bus.max_batch_records
+            ));
+        }
+        if self.ingest.commit_delay_ms > 60_000 {
+            return bad("ingest.commit_delay_ms must be 0-60000".into());
         }
         if self.server.listen.parse::<std::net::SocketAddr>().is_err() {
             return bad(format!(
@@ -344,6 +368,7 @@ impl Config {
             BusKind::Kafka => portrait_bus::BusConfig::Kafka {
                 brokers: self.bus.brokers.clone(),
                 partitions: self.bus.partitions,
+                max_batch_records: self.bus.max_batch_records,
             },
         }
     }
@@ -361,6 +386,31 @@ mod tests {
         assert_eq!(c.store.url, "sqlite://.portrait/rfm.db");
         assert_eq!(c.bus.path, ".portrait/log.db");
         assert_eq!(c.server.listen, "127.0.0.1:50054");
+    }
+
+    #[test]
+    fn kafka_batches_are_librdkafkas_unless_set() {
+        let c = Config::defaults(ServiceName::Ingest);
+        assert_eq!(c.bus.max_batch_records, 0);
+        let mut c = c;
+        c.bus.kind = BusKind::Kafka;
+        c.bus.max_batch_records = 1;
+        let bus = c.validated(ServiceName::Ingest).unwrap().bus_config();
+        assert!(matches!(
+            bus,
+            portrait_bus::BusConfig::Kafka {
+                max_batch_records: 1,
+                ..
+            }
+        ));
+        let mut c = Config::defaults(ServiceName::Ingest);
+        c.bus.max_batch_records = 1_000_001;
+        let err = c.validated(ServiceName::Ingest).unwrap_err().to_string();
+        assert!(err.contains("bus.max_batch_records"), "{err}");
+        let mut c = Config::defaults(ServiceName::Ingest);
+        c.ingest.commit_delay_ms = 60_001;
+        let err = c.validated(ServiceName::Ingest).unwrap_err().to_string();
+        assert!(err.contains("ingest.commit_delay_ms"), "{err}");
     }
 
     #[test]

@@ -15,8 +15,9 @@ mod shutdown;
 mod telemetry;
 
 pub use config::{
-    BusKind, BusSettings, Config, ConsumerSettings, DomainSettings, GatewaySettings, LogFormat,
-    ServerSettings, ServiceName, StoreSettings, TelemetrySettings, Topics,
+    BusKind, BusSettings, Config, ConsumerSettings, DomainSettings, GatewaySettings,
+    IngestSettings, LogFormat, ServerSettings, ServiceName, StoreSettings, TelemetrySettings,
+    Topics,
 };
 pub use consumer::{Progress, open_store};
 pub use customer_projection::CustomerProjection;

@@ -6,6 +6,7 @@
 //! A crash between publish and delete re-publishes, and consumers ignore the
 //! (order, revision) they already applied: nothing is lost, nothing counts twice.
 
+mod api;
 mod relay;
 mod submit;
 
@@ -16,6 +17,7 @@ use portrait_store::{Migration, Store, migrations};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+pub use api::{MAX_BATCH_ORDERS, MAX_MESSAGE_BYTES};
 pub use relay::relay;
 pub use submit::Ingest;
 
@@ -36,7 +38,9 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
     let bus = Bus::connect(&config.bus_config()).await?;
     let topic = config.topics().orders;
     bus.ensure_topic(&topic).await?;
-    let ingest = Ingest::new(store.clone(), config.limits());
+    let ingest = Ingest::new(store.clone(), config.limits()).with_commit_delay(
+        std::time::Duration::from_millis(config.ingest.commit_delay_ms),
+    );
     let local = shutdown.child_token();
     let relay_task = tokio::spawn(relay(
         store.clone(),
@@ -45,7 +49,9 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
         ingest.outbox_signal(),
         local.clone(),
     ));
-    let routes = tonic::service::Routes::new(IngestServiceServer::new(ingest));
+    let routes = tonic::service::Routes::new(
+        IngestServiceServer::new(ingest).max_decoding_message_size(MAX_MESSAGE_BYTES),
+    );
     let served =
         portrait_service::serve_until("ingest", listener, &config, routes, local.clone()).await;
     local.cancel();

@@ -6,7 +6,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use portrait_proto::v1::ingest_service_client::IngestServiceClient;
 use portrait_proto::v1::portrait_service_client::PortraitServiceClient;
-use portrait_proto::v1::{SubmitOrderRequest, SyncStatusRequest};
+use portrait_proto::v1::{SubmitOrderBatchRequest, SyncStatusRequest};
 use portrait_synth::ChainSpec;
 use tonic::transport::Channel;
 
@@ -28,7 +28,8 @@ pub(crate) struct DemoArgs {
     base_port: Option<u16>,
 }
 
-const CHUNK: usize = 5_000;
+/// Orders per `SubmitOrderBatch`: the most ingest takes in one batch.
+const CHUNK: usize = portrait_ingest::MAX_BATCH_ORDERS;
 
 pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let mut configs = embedded::configs(Some(&args.data_dir), args.base_port)?;
@@ -65,20 +66,17 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
 
     let started = Instant::now();
     let mut ingest =
-        IngestServiceClient::new(connect(&format!("http://{}", stack.ingest_addr)).await?);
+        IngestServiceClient::new(connect(&format!("http://{}", stack.ingest_addr)).await?)
+            .max_encoding_message_size(portrait_ingest::MAX_MESSAGE_BYTES);
     let bar = progress(orders.len() as u64, "submitting orders");
     for chunk in orders.chunks(CHUNK) {
         if shutdown.is_cancelled() {
             break;
         }
-        let requests: Vec<SubmitOrderRequest> = chunk
-            .iter()
-            .map(|o| SubmitOrderRequest {
-                order: Some(o.clone()),
-            })
-            .collect();
         ingest
-            .submit_orders(tokio_stream::iter(requests))
+            .submit_order_batch(SubmitOrderBatchRequest {
+                orders: chunk.to_vec(),
+            })
             .await
             .context("failed to submit orders")?;
         bar.inc(chunk.len() as u64);

@@ -9,7 +9,7 @@ use chrono::{DateTime, Timelike};
 use portrait_proto::v1::ingest_service_client::IngestServiceClient;
 use portrait_proto::v1::portrait_service_client::PortraitServiceClient;
 use portrait_proto::v1::{
-    Filter, HourDistributionRequest, OverviewRequest, SubmitOrderRequest, SyncStatusRequest,
+    Filter, HourDistributionRequest, OverviewRequest, SubmitOrderBatchRequest, SyncStatusRequest,
 };
 use portrait_synth::ChainSpec;
 use tokio_util::sync::CancellationToken;
@@ -39,16 +39,10 @@ async fn in_process_stack_equals_a_plain_recompute() {
     let (_, submitted) = portrait_synth::generate(&ChainSpec::small(3));
     let mut ingest = IngestServiceClient::new(channel(stack.ingest_addr).await);
     for chunk in submitted.chunks(500) {
-        let requests: Vec<SubmitOrderRequest> = chunk
-            .iter()
-            .map(|o| SubmitOrderRequest {
-                order: Some(o.clone()),
-            })
-            .collect();
-        ingest
-            .submit_orders(tokio_stream::iter(requests))
-            .await
-            .expect("accepted");
+        let batch = SubmitOrderBatchRequest {
+            orders: chunk.to_vec(),
+        };
+        ingest.submit_order_batch(batch).await.expect("accepted");
     }
     let mut gateway = PortraitServiceClient::new(channel(stack.gateway_addr).await);
     let mut caught_up = false;

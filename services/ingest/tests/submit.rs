@@ -1,0 +1,248 @@
+//! Ingest's gRPC calls against a real server on loopback (embedded log, SQLite
+//! in a temp dir), including an independent Python grpcio client that streams
+//! 200,000 orders in one call into an ingest slowed down on purpose.
+
+use std::time::Duration;
+
+use portrait_proto::v1::ingest_service_client::IngestServiceClient;
+use portrait_proto::v1::{
+    Channel as SaleChannel, IngestStatusRequest, Order, OrderLine, SubmitOrderBatchRequest,
+    SubmitOrderRequest, SubmitOutcome,
+};
+use portrait_service::{Config, ServiceName};
+use tokio_util::sync::CancellationToken;
+use tonic::Code;
+use tonic::transport::Channel;
+
+struct Server {
+    url: String,
+    shutdown: CancellationToken,
+    task: tokio::task::JoinHandle<portrait_service::Result<()>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Server {
+    async fn start(commit_delay_ms: u64) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (listener, addr) = portrait_service::bind("127.0.0.1:0").await.expect("a port");
+        let mut config = Config::defaults(ServiceName::Ingest);
+        config.data_dir = dir.path().to_path_buf();
+        config.ingest.commit_delay_ms = commit_delay_ms;
+        let config = config.validated(ServiceName::Ingest).expect("config");
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(portrait_ingest::run(config, listener, shutdown.clone()));
+        Self {
+            url: format!("http://{addr}"),
+            shutdown,
+            task,
+            _dir: dir,
+        }
+    }
+
+    async fn client(&self) -> IngestServiceClient<Channel> {
+        let endpoint = Channel::from_shared(self.url.clone()).expect("url");
+        for _ in 0..200 {
+            if let Ok(channel) = endpoint.connect().await {
+                return IngestServiceClient::new(channel)
+                    .max_decoding_message_size(portrait_ingest::MAX_MESSAGE_BYTES)
+                    .max_encoding_message_size(portrait_ingest::MAX_MESSAGE_BYTES);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("ingest did not come up on {}", self.url);
+    }
+
+    async fn orders_stored(&self) -> i64 {
+        let mut client = self.client().await;
+        client
+            .get_ingest_status(IngestStatusRequest {})
+            .await
+            .expect("status")
+            .into_inner()
+            .orders
+    }
+
+    async fn stop(self) {
+        self.shutdown.cancel();
+        self.task.await.expect("ingest task").expect("ingest ran");
+    }
+}
+
+fn order(i: usize) -> Order {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_millis() as i64;
+    let amount = 1_000 + (i as i64 * 37) % 9_000;
+    Order {
+        order_id: format!("o-{i}"),
+        customer_id: format!("c{}", i % 100),
+        store_id: format!("s{}", i % 3),
+        city: "Chengdu".into(),
+        channel: SaleChannel::Pos as i32,
+        placed_at_ms: now - 86_400_000 * (1 + (i as i64 % 200)),
+        net_amount_fen: amount,
+        lines: vec![OrderLine {
+            product_id: format!("p{}", i % 10),
+            quantity: 1,
+            net_amount_fen: amount,
+            ..Default::default()
+        }],
+        ..Default::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_python_client_streams_200k_small_orders_in_one_call_into_a_slow_ingest() {
+    let Some(python) = std::env::var_os("PORTRAIT_PYTHON") else {
+        eprintln!("skipped: PORTRAIT_PYTHON not set; run bash tests/run");
+        return;
+    };
+    const ORDERS: i64 = 200_000;
+    // Every write transaction waits 10 ms more: the database is slower than the client.
+    let server = Server::start(10).await;
+    let _ = server.client().await;
+    let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let output = tokio::process::Command::new(python)
+        .arg(manifest.join("tests/stream_orders.py"))
+        .arg(manifest.join("../../proto"))
+        .arg(server.url.trim_start_matches("http://"))
+        .arg(ORDERS.to_string())
+        .output()
+        .await
+        .expect("failed to run the python client");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "the python client failed: {stdout}\n{stderr}"
+    );
+    eprintln!("python client: {stdout}");
+    let field = |name: &str| -> i64 {
+        let key = format!("\"{name}\": ");
+        stdout
+            .split(&key)
+            .nth(1)
+            .and_then(|rest| rest.split([',', '}']).next())
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in {stdout:?}"))
+    };
+    assert_eq!(field("accepted"), ORDERS);
+    assert_eq!(field("published"), ORDERS, "all ids are distinct and new");
+    assert_eq!(server.orders_stored().await, ORDERS);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_stops_at_the_first_invalid_order_and_keeps_the_ones_before() {
+    let server = Server::start(0).await;
+    let mut client = server.client().await;
+    let mut orders: Vec<Order> = (0..1_234).map(order).collect();
+    orders[1_200].store_id.clear();
+    let requests = orders
+        .into_iter()
+        .map(|o| SubmitOrderRequest { order: Some(o) });
+    let err = client
+        .submit_orders(tokio_stream::iter(requests))
+        .await
+        .expect_err("order #1200 is invalid");
+    assert_eq!(err.code(), Code::InvalidArgument);
+    let message = err.message();
+    assert!(message.contains("order #1200"), "{message}");
+    assert!(message.contains("store_id"), "{message}");
+    assert!(message.contains("1200 orders before it"), "{message}");
+    assert_eq!(server.orders_stored().await, 1_200);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_applies_versions_of_one_order_in_stream_order() {
+    let server = Server::start(0).await;
+    let mut client = server.client().await;
+    let first = order(1);
+    let mut second = first.clone();
+    second.lines[0].quantity = 2;
+    let requests = [first, second.clone()].map(|o| SubmitOrderRequest { order: Some(o) });
+    let totals = client
+        .submit_orders(tokio_stream::iter(requests))
+        .await
+        .expect("accepted")
+        .into_inner();
+    assert_eq!((totals.accepted, totals.published), (2, 2));
+    // Re-sending the later version changes nothing: it is the one kept.
+    let again = client
+        .submit_order(SubmitOrderRequest {
+            order: Some(second),
+        })
+        .await
+        .expect("accepted")
+        .into_inner();
+    assert_eq!(again.outcome, SubmitOutcome::Unchanged as i32);
+    assert_eq!(again.revision, 2);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_is_bounded_validated_whole_and_answered_per_order() {
+    let server = Server::start(0).await;
+    let mut client = server.client().await;
+
+    let too_many = SubmitOrderBatchRequest {
+        orders: (0..10_001).map(order).collect(),
+    };
+    let err = client
+        .submit_order_batch(too_many)
+        .await
+        .expect_err("10,001 orders is over the bound");
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(err.message().starts_with("orders:"), "{}", err.message());
+    assert!(err.message().contains("10000"), "{}", err.message());
+
+    let mut bad = SubmitOrderBatchRequest {
+        orders: (0..50).map(order).collect(),
+    };
+    bad.orders[3].lines[0].quantity = 0;
+    let err = client
+        .submit_order_batch(bad)
+        .await
+        .expect_err("orders[3] is invalid");
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert_eq!(
+        err.metadata()
+            .get("x-invalid-field")
+            .and_then(|v| v.to_str().ok()),
+        Some("orders[3].lines[0].quantity"),
+        "{}",
+        err.message()
+    );
+    assert_eq!(server.orders_stored().await, 0, "nothing of a bad batch");
+
+    let full: Vec<Order> = (0..10_000).map(order).collect();
+    let response = client
+        .submit_order_batch(SubmitOrderBatchRequest {
+            orders: full.clone(),
+        })
+        .await
+        .expect("a full batch is accepted")
+        .into_inner();
+    assert_eq!(
+        (response.accepted, response.published, response.unchanged),
+        (10_000, 10_000, 0)
+    );
+    let ids: Vec<&str> = response
+        .results
+        .iter()
+        .map(|r| r.order_id.as_str())
+        .collect();
+    let want: Vec<&str> = full.iter().map(|o| o.order_id.as_str()).collect();
+    assert_eq!(ids, want, "one result per order, in request order");
+    assert_eq!(server.orders_stored().await, 10_000);
+
+    let resent = client
+        .submit_order_batch(SubmitOrderBatchRequest { orders: full })
+        .await
+        .expect("a re-sent batch is accepted")
+        .into_inner();
+    assert_eq!((resent.published, resent.unchanged), (0, 10_000));
+    server.stop().await;
+}
