@@ -4,12 +4,14 @@
 
 use std::time::Duration;
 
+use portrait_bus::{Bus, BusConfig};
 use portrait_proto::v1::ingest_service_client::IngestServiceClient;
 use portrait_proto::v1::{
-    Channel as SaleChannel, IngestStatusRequest, Order, OrderLine, SubmitOrderBatchRequest,
-    SubmitOrderRequest, SubmitOutcome,
+    Channel as SaleChannel, IngestStatusRequest, Order, OrderEvent, OrderLine,
+    SubmitOrderBatchRequest, SubmitOrderRequest, SubmitOutcome,
 };
 use portrait_service::{Config, ServiceName};
+use prost::Message as _;
 use tokio_util::sync::CancellationToken;
 use tonic::Code;
 use tonic::transport::Channel;
@@ -18,11 +20,16 @@ struct Server {
     url: String,
     shutdown: CancellationToken,
     task: tokio::task::JoinHandle<portrait_service::Result<()>>,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl Server {
     async fn start(commit_delay_ms: u64) -> Self {
+        Self::start_on(commit_delay_ms, None).await
+    }
+
+    /// `store`: the ingest database's URL; None = SQLite in the temp dir.
+    async fn start_on(commit_delay_ms: u64, store: Option<String>) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
@@ -32,6 +39,9 @@ impl Server {
         config.data_dir = dir.path().to_path_buf();
         config.server.listen = format!("127.0.0.1:{port}");
         config.ingest.commit_delay_ms = commit_delay_ms;
+        if let Some(url) = store {
+            config.store.url = url;
+        }
         let config = config.validated(ServiceName::Ingest).expect("config");
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(portrait_ingest::run(config, shutdown.clone()));
@@ -39,7 +49,7 @@ impl Server {
             url: format!("http://127.0.0.1:{port}"),
             shutdown,
             task,
-            _dir: dir,
+            dir,
         }
     }
 
@@ -54,6 +64,10 @@ impl Server {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         panic!("ingest did not come up on {}", self.url);
+    }
+
+    fn data_dir(&self) -> &std::path::Path {
+        self.dir.path()
     }
 
     async fn orders_stored(&self) -> i64 {
@@ -156,6 +170,73 @@ async fn a_stream_stops_at_the_first_invalid_order_and_keeps_the_ones_before() {
     assert!(message.contains("store_id"), "{message}");
     assert!(message.contains("1200 orders before it"), "{message}");
     assert_eq!(server.orders_stored().await, 1_200);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn versions_of_one_order_reach_the_log_in_stream_order_on_sqlite() {
+    versions_reach_the_log_in_stream_order(Server::start(0).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn versions_of_one_order_reach_the_log_in_stream_order_on_postgres() {
+    if std::env::var_os("PORTRAIT_TEST_PG_URL").is_none() {
+        eprintln!("skipped: PORTRAIT_TEST_PG_URL not set; run bash tests/run");
+        return;
+    }
+    let url = portrait_testkit::postgres::fresh_database().await;
+    versions_reach_the_log_in_stream_order(Server::start_on(0, Some(url)).await).await;
+}
+
+async fn versions_reach_the_log_in_stream_order(server: Server) {
+    let mut client = server.client().await;
+    // 450 orders in one chunk, so over several multi-row INSERTs; three of them
+    // are versions of order o-7, at places 7, 250 and 440.
+    let mut orders: Vec<Order> = (0..450).map(order).collect();
+    for (place, quantity) in [(250, 2), (440, 3)] {
+        let mut version = order(7);
+        version.lines[0].quantity = quantity;
+        orders[place] = version;
+    }
+    let requests = orders
+        .into_iter()
+        .map(|o| SubmitOrderRequest { order: Some(o) });
+    let totals = client
+        .submit_orders(tokio_stream::iter(requests))
+        .await
+        .expect("accepted")
+        .into_inner();
+    assert_eq!((totals.accepted, totals.published), (450, 450));
+
+    let bus = Bus::connect(&BusConfig::Embedded {
+        path: server.data_dir().join("log.db"),
+    })
+    .await
+    .expect("the embedded log");
+    let mut consumer = bus
+        .consumer(portrait_core::ORDERS_TOPIC, &[])
+        .await
+        .expect("consumer");
+    let mut records = Vec::new();
+    for _ in 0..100 {
+        records.extend(
+            consumer
+                .next_batch(1_000, Duration::from_millis(100))
+                .await
+                .expect("records"),
+        );
+        if records.len() >= 450 {
+            break;
+        }
+    }
+    assert_eq!(records.len(), 450, "every change published once");
+    let versions: Vec<(i64, i64)> = records
+        .iter()
+        .map(|r| OrderEvent::decode(r.payload.as_slice()).expect("an event"))
+        .filter(|e| e.order_id == "o-7")
+        .map(|e| (e.revision, e.order.map_or(0, |o| o.lines[0].quantity)))
+        .collect();
+    assert_eq!(versions, [(1, 1), (2, 2), (3, 3)]);
     server.stop().await;
 }
 
