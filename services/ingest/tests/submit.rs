@@ -331,3 +331,54 @@ async fn a_batch_is_bounded_validated_whole_and_answered_per_order() {
     assert_eq!((resent.published, resent.unchanged), (0, 10_000));
     server.stop().await;
 }
+
+/// An order of `lines` lines with plausible, long-ish names: ~110 bytes a line.
+fn heavy_order(i: usize, lines: usize) -> Order {
+    let mut o = order(i);
+    let amount = 500;
+    o.lines = (0..lines)
+        .map(|l| OrderLine {
+            product_id: format!("p{l}"),
+            product_name: format!("招牌红烧牛肉面 大碗 加辣 加蛋 {l:03}"),
+            category_id: "noodles".into(),
+            category_name: "面食 · 招牌系列".into(),
+            quantity: 1,
+            net_amount_fen: amount,
+        })
+        .collect();
+    o.net_amount_fen = amount * lines as i64;
+    o
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_may_weigh_up_to_16_mib_and_no_more() {
+    let server = Server::start(0).await;
+    let mut client = server.client().await;
+
+    // Over tonic's default 4 MiB, under ingest's 16 MiB.
+    let big = SubmitOrderBatchRequest {
+        orders: (0..10_000).map(|i| heavy_order(i, 10)).collect(),
+    };
+    let size = big.encoded_len();
+    assert!((4 << 20..16 << 20).contains(&size), "{size} bytes");
+    let response = client
+        .submit_order_batch(big)
+        .await
+        .expect("a 10,000-order batch under 16 MiB is accepted")
+        .into_inner();
+    assert_eq!(response.accepted, 10_000);
+
+    let too_big = SubmitOrderBatchRequest {
+        orders: (10_000..20_000).map(|i| heavy_order(i, 20)).collect(),
+    };
+    assert!(too_big.encoded_len() > 16 << 20);
+    // A client without a limit of its own, so the server's is what answers.
+    let err = client
+        .max_encoding_message_size(usize::MAX)
+        .submit_order_batch(too_big)
+        .await
+        .expect_err("over 16 MiB");
+    assert_eq!(err.code(), Code::OutOfRange, "{err}");
+    assert_eq!(server.orders_stored().await, 10_000, "nothing of it stored");
+    server.stop().await;
+}
