@@ -12,9 +12,9 @@ use tokio::sync::{Mutex, Notify};
 
 /// Orders written per transaction by the streaming call, and ids per `IN` list.
 pub(crate) const CHUNK: usize = 500;
-/// Rows per multi-row INSERT: 4 values each stays far below SQLite's (32,766)
-/// and PostgreSQL's (65,535) limits on bind parameters.
-const ROWS_PER_INSERT: usize = 250;
+/// Rows per multi-row INSERT: at 4 values each, below even old SQLite's limit
+/// of 999 bind parameters (today's SQLite allows 32,766, PostgreSQL 65,535).
+const ROWS_PER_INSERT: usize = 200;
 
 #[derive(Clone)]
 pub struct Ingest {

@@ -4,12 +4,14 @@
 
 use std::time::Duration;
 
+use portrait_bus::{Bus, BusConfig};
 use portrait_proto::v1::ingest_service_client::IngestServiceClient;
 use portrait_proto::v1::{
-    Channel as SaleChannel, IngestStatusRequest, Order, OrderLine, SubmitOrderBatchRequest,
-    SubmitOrderRequest, SubmitOutcome,
+    Channel as SaleChannel, IngestStatusRequest, Order, OrderEvent, OrderLine,
+    SubmitOrderBatchRequest, SubmitOrderRequest, SubmitOutcome,
 };
 use portrait_service::{Config, ServiceName};
+use prost::Message as _;
 use tokio_util::sync::CancellationToken;
 use tonic::Code;
 use tonic::transport::Channel;
@@ -18,16 +20,24 @@ struct Server {
     url: String,
     shutdown: CancellationToken,
     task: tokio::task::JoinHandle<portrait_service::Result<()>>,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl Server {
     async fn start(commit_delay_ms: u64) -> Self {
+        Self::start_on(commit_delay_ms, None).await
+    }
+
+    /// `store`: the ingest database's URL; None = SQLite in the temp dir.
+    async fn start_on(commit_delay_ms: u64, store: Option<String>) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let (listener, addr) = portrait_service::bind("127.0.0.1:0").await.expect("a port");
         let mut config = Config::defaults(ServiceName::Ingest);
         config.data_dir = dir.path().to_path_buf();
         config.ingest.commit_delay_ms = commit_delay_ms;
+        if let Some(url) = store {
+            config.store.url = url;
+        }
         let config = config.validated(ServiceName::Ingest).expect("config");
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(portrait_ingest::run(config, listener, shutdown.clone()));
@@ -35,7 +45,7 @@ impl Server {
             url: format!("http://{addr}"),
             shutdown,
             task,
-            _dir: dir,
+            dir,
         }
     }
 
@@ -50,6 +60,10 @@ impl Server {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         panic!("ingest did not come up on {}", self.url);
+    }
+
+    fn data_dir(&self) -> &std::path::Path {
+        self.dir.path()
     }
 
     async fn orders_stored(&self) -> i64 {
@@ -156,6 +170,73 @@ async fn a_stream_stops_at_the_first_invalid_order_and_keeps_the_ones_before() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn versions_of_one_order_reach_the_log_in_stream_order_on_sqlite() {
+    versions_reach_the_log_in_stream_order(Server::start(0).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn versions_of_one_order_reach_the_log_in_stream_order_on_postgres() {
+    if std::env::var_os("PORTRAIT_TEST_PG_URL").is_none() {
+        eprintln!("skipped: PORTRAIT_TEST_PG_URL not set; run bash tests/run");
+        return;
+    }
+    let url = portrait_testkit::postgres::fresh_database().await;
+    versions_reach_the_log_in_stream_order(Server::start_on(0, Some(url)).await).await;
+}
+
+async fn versions_reach_the_log_in_stream_order(server: Server) {
+    let mut client = server.client().await;
+    // 450 orders in one chunk, so over several multi-row INSERTs; three of them
+    // are versions of order o-7, at places 7, 250 and 440.
+    let mut orders: Vec<Order> = (0..450).map(order).collect();
+    for (place, quantity) in [(250, 2), (440, 3)] {
+        let mut version = order(7);
+        version.lines[0].quantity = quantity;
+        orders[place] = version;
+    }
+    let requests = orders
+        .into_iter()
+        .map(|o| SubmitOrderRequest { order: Some(o) });
+    let totals = client
+        .submit_orders(tokio_stream::iter(requests))
+        .await
+        .expect("accepted")
+        .into_inner();
+    assert_eq!((totals.accepted, totals.published), (450, 450));
+
+    let bus = Bus::connect(&BusConfig::Embedded {
+        path: server.data_dir().join("log.db"),
+    })
+    .await
+    .expect("the embedded log");
+    let mut consumer = bus
+        .consumer(portrait_core::ORDERS_TOPIC, &[])
+        .await
+        .expect("consumer");
+    let mut records = Vec::new();
+    for _ in 0..100 {
+        records.extend(
+            consumer
+                .next_batch(1_000, Duration::from_millis(100))
+                .await
+                .expect("records"),
+        );
+        if records.len() >= 450 {
+            break;
+        }
+    }
+    assert_eq!(records.len(), 450, "every change published once");
+    let versions: Vec<(i64, i64)> = records
+        .iter()
+        .map(|r| OrderEvent::decode(r.payload.as_slice()).expect("an event"))
+        .filter(|e| e.order_id == "o-7")
+        .map(|e| (e.revision, e.order.map_or(0, |o| o.lines[0].quantity)))
+        .collect();
+    assert_eq!(versions, [(1, 1), (2, 2), (3, 3)]);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stream_applies_versions_of_one_order_in_stream_order() {
     let server = Server::start(0).await;
     let mut client = server.client().await;
@@ -244,5 +325,56 @@ async fn a_batch_is_bounded_validated_whole_and_answered_per_order() {
         .expect("a re-sent batch is accepted")
         .into_inner();
     assert_eq!((resent.published, resent.unchanged), (0, 10_000));
+    server.stop().await;
+}
+
+/// An order of `lines` lines with plausible, long-ish names: ~110 bytes a line.
+fn heavy_order(i: usize, lines: usize) -> Order {
+    let mut o = order(i);
+    let amount = 500;
+    o.lines = (0..lines)
+        .map(|l| OrderLine {
+            product_id: format!("p{l}"),
+            product_name: format!("招牌红烧牛肉面 大碗 加辣 加蛋 {l:03}"),
+            category_id: "noodles".into(),
+            category_name: "面食 · 招牌系列".into(),
+            quantity: 1,
+            net_amount_fen: amount,
+        })
+        .collect();
+    o.net_amount_fen = amount * lines as i64;
+    o
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_may_weigh_up_to_16_mib_and_no_more() {
+    let server = Server::start(0).await;
+    let mut client = server.client().await;
+
+    // Over tonic's default 4 MiB, under ingest's 16 MiB.
+    let big = SubmitOrderBatchRequest {
+        orders: (0..10_000).map(|i| heavy_order(i, 10)).collect(),
+    };
+    let size = big.encoded_len();
+    assert!((4 << 20..16 << 20).contains(&size), "{size} bytes");
+    let response = client
+        .submit_order_batch(big)
+        .await
+        .expect("a 10,000-order batch under 16 MiB is accepted")
+        .into_inner();
+    assert_eq!(response.accepted, 10_000);
+
+    let too_big = SubmitOrderBatchRequest {
+        orders: (10_000..20_000).map(|i| heavy_order(i, 20)).collect(),
+    };
+    assert!(too_big.encoded_len() > 16 << 20);
+    // A client without a limit of its own, so the server's is what answers.
+    let err = client
+        .max_encoding_message_size(usize::MAX)
+        .submit_order_batch(too_big)
+        .await
+        .expect_err("over 16 MiB");
+    assert_eq!(err.code(), Code::OutOfRange, "{err}");
+    assert_eq!(server.orders_stored().await, 10_000, "nothing of it stored");
     server.stop().await;
 }
