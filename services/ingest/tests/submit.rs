@@ -108,8 +108,8 @@ fn order(i: usize) -> Order {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_python_client_streams_200k_small_orders_in_one_call_into_a_slow_ingest() {
-    let Some(python) = std::env::var_os("PORTRAIT_PYTHON") else {
-        eprintln!("skipped: PORTRAIT_PYTHON not set; run bash tests/run");
+    let Some(python) = portrait_testkit::server_env("PORTRAIT_PYTHON", "the Python test libraries")
+    else {
         return;
     };
     const ORDERS: i64 = 200_000;
@@ -176,11 +176,9 @@ async fn versions_of_one_order_reach_the_log_in_stream_order_on_sqlite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn versions_of_one_order_reach_the_log_in_stream_order_on_postgres() {
-    if std::env::var_os("PORTRAIT_TEST_PG_URL").is_none() {
-        eprintln!("skipped: PORTRAIT_TEST_PG_URL not set; run bash tests/run");
+    let Some(url) = portrait_testkit::postgres::fresh_database().await else {
         return;
-    }
-    let url = portrait_testkit::postgres::fresh_database().await;
+    };
     versions_reach_the_log_in_stream_order(Server::start_on(0, Some(url)).await).await;
 }
 
