@@ -79,6 +79,11 @@ impl OrderStream {
         &self.chain
     }
 
+    /// Distinct orders generated so far (first versions, walk-ins included).
+    pub fn orders_so_far(&self) -> u64 {
+        self.next_id
+    }
+
     /// The spec in use, with the calibrated intensity.
     pub fn spec(&self) -> &ChainSpec {
         &self.spec
