@@ -2,7 +2,7 @@
 //! times it until the gateway reports every consumer caught up.
 
 use std::hash::{DefaultHasher, Hash, Hasher};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -11,7 +11,7 @@ use portrait_proto::v1::{Order, SubmitOrderRequest, SyncStatusRequest};
 use portrait_synth::{Chain, ChainSpec, OrderStream};
 use tokio::sync::mpsc;
 
-use super::stack::{Running, connect};
+use super::stack::{Phase, Running, connect, mark, phase};
 
 /// Orders per `SubmitOrders` call.
 const BATCH: usize = 1_000;
@@ -23,9 +23,9 @@ pub(crate) struct Fed {
     pub(crate) orders: u64,
     pub(crate) submissions: u64,
     /// Until the last submission was accepted.
-    pub(crate) submitted_in: Duration,
-    /// Until the gateway said caught up.
-    pub(crate) caught_up_in: Duration,
+    pub(crate) accepting: Phase,
+    /// From then until the gateway said caught up.
+    pub(crate) catching_up: Phase,
 }
 
 /// Which stream an order goes on: all versions of one order on the same
@@ -70,23 +70,24 @@ pub(crate) async fn load(
             anyhow::Ok(())
         });
     }
-    let started = Instant::now();
+    let started = mark();
     let producer = tokio::task::spawn_blocking(move || produce(stream, senders));
     while let Some(done) = workers.join_next().await {
         done.context("an ingest stream panicked")??;
     }
     let (orders, submissions) = producer.await.context("the generator panicked")??;
-    let submitted_in = started.elapsed();
+    let accepting = phase(started);
     bar.set_length(submissions);
     bar.finish();
+    let catching = mark();
     wait_caught_up(running, submissions).await?;
     Ok(Fed {
         chain,
         intensity,
         orders,
         submissions,
-        submitted_in,
-        caught_up_in: started.elapsed(),
+        accepting,
+        catching_up: phase(catching),
     })
 }
 

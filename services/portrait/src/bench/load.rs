@@ -1,5 +1,6 @@
 //! Many dashboard clients at once, and how soon an accepted order shows.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -13,14 +14,16 @@ use portrait_proto::v1::{
 use tokio::sync::{Mutex, Semaphore};
 
 use super::panels::{NamedFilter, Timing, timing};
-use super::stack::{Running, connect};
+use super::stack::{Phase, Running, connect, mark, phase};
 
 #[derive(Clone, Debug)]
 pub(crate) struct Concurrent {
     pub(crate) clients: usize,
     pub(crate) calls: usize,
-    pub(crate) wall: Duration,
+    pub(crate) phase: Phase,
     pub(crate) timing: Timing,
+    /// gRPC status codes of the failed calls, with counts.
+    pub(crate) error_codes: BTreeMap<String, usize>,
 }
 
 /// `clients` clients, each on its own connection, each asking for the
@@ -46,38 +49,43 @@ pub(crate) async fn concurrent(
         tasks.spawn(async move {
             start.wait().await;
             let mut samples = Vec::with_capacity(calls);
-            let mut errors = 0;
+            let mut errors = Vec::new();
             for call in 0..calls {
                 let filter = filters[(i + call) % filters.len()].clone();
                 let t = Instant::now();
-                let ok = client
+                let answer = client
                     .get_overview(OverviewRequest {
                         filter: Some(filter),
                     })
-                    .await
-                    .is_ok();
+                    .await;
                 samples.push(t.elapsed());
-                errors += usize::from(!ok);
+                if let Err(status) = answer {
+                    errors.push(format!("{:?}", status.code()));
+                }
             }
             (samples, errors)
         });
     }
     start.wait().await;
-    let began = Instant::now();
-    let (mut samples, mut errors) = (Vec::new(), 0);
+    let began = mark();
+    let mut samples = Vec::new();
+    let mut error_codes = BTreeMap::new();
     while let Some(done) = tasks.join_next().await {
         let (s, e) = done.context("a client panicked")?;
         samples.extend(s);
-        errors += e;
+        for code in e {
+            *error_codes.entry(code).or_default() += 1;
+        }
     }
-    let wall = began.elapsed();
-    let mut timing = timing(samples, errors);
+    let phase = phase(began);
+    let mut timing = timing(samples, error_codes.values().sum());
     timing.first = Duration::ZERO;
     Ok(Concurrent {
         clients,
         calls: clients * calls,
-        wall,
+        phase,
         timing,
+        error_codes,
     })
 }
 

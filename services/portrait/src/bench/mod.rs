@@ -101,7 +101,9 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let mut telemetry = configs[0].telemetry.clone();
     if std::env::var_os("RUST_LOG").is_none() {
         // Progress bars and routine logs do not mix; warnings still show.
-        telemetry.log_filter = "warn".into();
+        // sqlx's slow-acquire warnings would bury the report under load; the
+        // report counts the failed calls instead.
+        telemetry.log_filter = "warn,sqlx::pool=error".into();
     }
     let _telemetry = portrait_service::init_telemetry("portrait", &telemetry)
         .context("failed to start telemetry")?;

@@ -172,29 +172,52 @@ impl Report {
     fn render_others(&self, out: &mut String) {
         let _ = writeln!(out, "\n| measure | figure |\n|---|---|");
         if let Some(f) = &self.ingest {
-            let secs = f.caught_up_in.as_secs_f64();
+            let secs = (f.accepting.wall + f.catching_up.wall).as_secs_f64();
             let _ = writeln!(
                 out,
-                "| ingest, embedded, end to end until caught up | {} orders ({} submissions; {:.1} orders per customer, habit intensity {:.2}) in {secs:.1} s: {:.0} orders/s, {:.0} submissions/s (all accepted after {:.1} s) |",
+                "| ingest, embedded, end to end until caught up | {} orders ({} submissions; {:.1} orders per customer, habit intensity {:.2}) in {secs:.1} s: **{:.0} orders/s**, {:.0} submissions/s |",
                 f.orders,
                 f.submissions,
                 f.orders as f64 / self.customers.max(1) as f64,
                 f.intensity,
                 f.orders as f64 / secs,
                 f.submissions as f64 / secs,
-                f.submitted_in.as_secs_f64()
+            );
+            let _ = writeln!(
+                out,
+                "| of which: until ingest accepted the last submission | {:.1} s ({:.0} submissions/s), {} |",
+                f.accepting.wall.as_secs_f64(),
+                f.submissions as f64 / f.accepting.wall.as_secs_f64().max(1e-9),
+                f.accepting.cores()
+            );
+            let _ = writeln!(
+                out,
+                "| of which: then until the consumers caught up | {:.1} s, {} |",
+                f.catching_up.wall.as_secs_f64(),
+                f.catching_up.cores()
             );
         }
         if let Some(c) = &self.concurrent {
+            let codes: Vec<String> = c
+                .error_codes
+                .iter()
+                .map(|(code, n)| format!("{n} {code}"))
+                .collect();
+            let codes = if codes.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", codes.join(", "))
+            };
             let _ = writeln!(
                 out,
-                "| {} concurrent clients, overview, mixed filters | {} calls in {:.1} s, {} errors, p50 {} ms, p99 {} ms |",
+                "| {} concurrent clients, overview, mixed filters | {} calls in {:.1} s, {} errors{codes}, p50 {} ms, p99 {} ms; {} |",
                 c.clients,
                 c.calls,
-                c.wall.as_secs_f64(),
+                c.phase.wall.as_secs_f64(),
                 c.timing.errors,
                 ms(c.timing.p50),
-                ms(c.timing.p99)
+                ms(c.timing.p99),
+                c.phase.cores()
             );
         }
         if let Some(f) = &self.freshness {

@@ -32,10 +32,7 @@ impl Running {
             Some(p) => p,
             None => free_base_port()?,
         };
-        let mut configs = embedded::configs(Some(data_dir), Some(base_port))?;
-        for c in &mut configs {
-            c.telemetry.log_filter = "warn".into();
-        }
+        let configs = embedded::configs(Some(data_dir), Some(base_port))?;
         let token = CancellationToken::new();
         let stack = embedded::start(configs, token.clone());
         Ok(Self {
@@ -146,4 +143,51 @@ pub(crate) fn rss() -> Option<Rss> {
         now_mib: field("VmRSS:")?,
         peak_mib: field("VmHWM:")?,
     })
+}
+
+/// CPU time (user + system) this process has used, in seconds: over a phase,
+/// CPU seconds / wall seconds near the core count means CPU-bound; far below
+/// it, the phase waits (on SQLite's fsyncs, on the log, on the network).
+pub(crate) fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the line; `rest` starts at field 3.
+    let ticks = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    // USER_HZ is 100 on every Linux ABI Rust targets.
+    Some(ticks / 100.0)
+}
+
+/// Wall time and CPU time of one phase.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Phase {
+    pub(crate) wall: Duration,
+    pub(crate) cpu: Option<f64>,
+}
+
+impl Phase {
+    pub(crate) fn cores(&self) -> String {
+        self.cpu.map_or_else(
+            || "CPU n/a".into(),
+            |cpu| {
+                format!(
+                    "{cpu:.1} CPU s = {:.2} cores busy",
+                    cpu / self.wall.as_secs_f64().max(1e-9)
+                )
+            },
+        )
+    }
+}
+
+/// Measures from `start` (wall, CPU) to now.
+pub(crate) fn phase(start: (Instant, Option<f64>)) -> Phase {
+    Phase {
+        wall: start.0.elapsed(),
+        cpu: cpu_seconds().zip(start.1).map(|(now, then)| now - then),
+    }
+}
+
+pub(crate) fn mark() -> (Instant, Option<f64>) {
+    (Instant::now(), cpu_seconds())
 }
