@@ -154,7 +154,15 @@ impl Report {
                 let (d50, d99, ratio) =
                     duck.map_or(("-".into(), "-".into(), "-".into()), |(d50, d99)| {
                         let ratio = d50.as_secs_f64() / t.p50.as_secs_f64().max(1e-9);
-                        (ms(d50), ms(d99), format!("{ratio:.1}×"))
+                        (
+                            ms(d50),
+                            ms(d99),
+                            if ratio < 1.0 {
+                                format!("{ratio:.2}×")
+                            } else {
+                                format!("{ratio:.1}×")
+                            },
+                        )
                     });
                 let _ = writeln!(
                     out,
