@@ -5,6 +5,7 @@
 
 mod chain;
 mod habits;
+mod stream;
 
 use std::collections::BTreeMap;
 
@@ -14,6 +15,7 @@ use rand::rngs::StdRng;
 
 pub use chain::{Chain, MenuItem, Store};
 pub use habits::Habit;
+pub use stream::OrderStream;
 
 const DAY_MS: i64 = 86_400_000;
 
@@ -33,6 +35,9 @@ pub struct ChainSpec {
     pub refund_rate: f64,
     /// Walk-in POS orders without a customer, as a share of customer orders.
     pub anonymous_rate: f64,
+    /// Multiplies every customer's daily order probability (1.0 = the
+    /// habits as described); [`OrderStream`] calibrates it to an order count.
+    pub intensity: f64,
 }
 
 impl ChainSpec {
@@ -49,6 +54,7 @@ impl ChainSpec {
             change_rate: 0.02,
             refund_rate: 0.015,
             anonymous_rate: 0.08,
+            intensity: 1.0,
         }
     }
 
@@ -66,6 +72,7 @@ impl ChainSpec {
             change_rate: 0.05,
             refund_rate: 0.03,
             anonymous_rate: 0.1,
+            intensity: 1.0,
         }
     }
 

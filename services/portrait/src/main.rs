@@ -1,6 +1,7 @@
 //! `portrait`: the whole system in one process on embedded SQLite (no servers
 //! needed), a demo with a synthetic chain, a query client, and model commands.
 
+mod bench;
 mod demo;
 mod models_cmd;
 mod query;
@@ -35,6 +36,8 @@ enum Command {
     },
     /// Generate a synthetic chain, feed it through ingest, and keep serving it.
     Demo(demo::DemoArgs),
+    /// Time the whole system on a synthetic chain at a given scale, side by side with DuckDB.
+    Bench(bench::BenchArgs),
     /// Ask a running gateway and print the answer as JSON.
     Query(query::QueryArgs),
     /// Fit customer models on a transactions file.
@@ -71,6 +74,7 @@ async fn main() -> anyhow::Result<()> {
             stack.wait().await
         }
         Command::Demo(args) => demo::run(args).await,
+        Command::Bench(args) => bench::run(args).await,
         Command::Query(args) => query::run(args).await,
         Command::Models(Models::Btyd(args)) => models_cmd::run(&args),
     }
