@@ -57,7 +57,7 @@ impl Applied {
         ids.sort_unstable();
         ids.dedup();
         let mut marks = HashMap::with_capacity(ids.len());
-        for chunk in ids.chunks(500) {
+        for chunk in ids.chunks(crate::params_per_statement(conn)) {
             let mut sql =
                 Sql::new("SELECT order_id, through, above FROM applied WHERE order_id IN (");
             for (i, id) in chunk.iter().enumerate() {

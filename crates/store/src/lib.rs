@@ -138,6 +138,18 @@ fn sqlite_url(url: &str) -> Result<String> {
     Ok(format!("sqlite://{path}?{query}"))
 }
 
+/// How many bind parameters to put in one statement. sqlx binds SQLite
+/// parameters by name at a cost that grows with the statement's parameter
+/// count, so a SQLite statement stays small (it is in-process: round trips
+/// cost little); a PostgreSQL statement carries more to save round trips.
+pub fn params_per_statement(conn: &sqlx::AnyConnection) -> usize {
+    if conn.backend_name().eq_ignore_ascii_case("sqlite") {
+        250
+    } else {
+        8_000
+    }
+}
+
 /// A stored day number, checked: a value outside `Day` is damage, not data.
 pub fn day(stored: i64) -> Result<portrait_core::Day> {
     portrait_core::Day::try_from(stored)

@@ -28,8 +28,7 @@ pub async fn upsert(
         keys.join(", "),
         update.join(", ")
     );
-    // SQLite allows 32,766 bind parameters per statement.
-    let per_statement = (30_000 / columns.len().max(1)).clamp(1, 1000);
+    let per_statement = (crate::params_per_statement(conn) / columns.len().max(1)).max(1);
     for chunk in rows.chunks(per_statement) {
         let mut sql = Sql::new(&format!(
             "INSERT INTO {table} ({}) VALUES ",

@@ -12,9 +12,6 @@ use tokio::sync::{Mutex, Notify};
 
 /// Orders written per transaction by the streaming call, and ids per `IN` list.
 pub(crate) const CHUNK: usize = 500;
-/// Rows per multi-row INSERT: at 4 values each, below even old SQLite's limit
-/// of 999 bind parameters (today's SQLite allows 32,766, PostgreSQL 65,535).
-const ROWS_PER_INSERT: usize = 200;
 
 #[derive(Clone)]
 pub struct Ingest {
@@ -97,9 +94,10 @@ impl Ingest {
         }
         let published = events.len();
         // Many rows per statement: one round trip to the database per
-        // ROWS_PER_INSERT rows instead of one per row. A statement's rows get
-        // their outbox ids in the order listed, so events keep their order.
-        for rows in events.chunks(ROWS_PER_INSERT) {
+        // statement instead of one per row. A statement's rows get their
+        // outbox ids in the order listed, so events keep their order.
+        let params = portrait_store::params_per_statement(&tx);
+        for rows in events.chunks(params / 3) {
             let text = insert_text(
                 "INSERT INTO outbox (msg_key, payload, traceparent) VALUES ",
                 3,
@@ -119,7 +117,7 @@ impl Ingest {
             .values()
             .map(|s| (s, s.order.encode_to_vec()))
             .collect();
-        for rows in changed.chunks(ROWS_PER_INSERT) {
+        for rows in changed.chunks(params / 4) {
             let text = insert_text(
                 "INSERT INTO orders (order_id, revision, live, payload) VALUES ",
                 4,
@@ -205,7 +203,7 @@ async fn load(tx: &mut Tx, orders: &[ValidOrder]) -> Result<HashMap<String, Stor
     ids.sort_unstable();
     ids.dedup();
     let mut out = HashMap::new();
-    for chunk in ids.chunks(CHUNK) {
+    for chunk in ids.chunks(portrait_store::params_per_statement(tx)) {
         let mut sql =
             Sql::new("SELECT order_id, revision, live, payload FROM orders WHERE order_id IN (");
         for (i, id) in chunk.iter().enumerate() {
