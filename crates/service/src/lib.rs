@@ -12,7 +12,8 @@ mod telemetry;
 
 pub use config::{
     BusKind, BusSettings, Config, ConsumerSettings, DomainSettings, GatewaySettings, LogFormat,
-    ServerSettings, ServiceName, StoreSettings, TelemetrySettings, Topics,
+    ServerSettings, ServiceName, StoreSettings, SyncSettings, TelemetrySettings, Topics,
+    parse_hh_mm,
 };
 pub use consumer::{ConsumerSpec, consumer_status, open_store, run_consumer};
 pub use error::{Error, Result};

@@ -1,0 +1,526 @@
+//! One source order (`Orders` + its `OrderGoods`) → one Portrait `Order`, or the
+//! reason it does not count. Pure: no I/O, `now` passed in. docs/sync.md is the
+//! prose version of every rule here; the e2e oracle is the SQL version.
+
+use std::collections::{HashMap, HashSet};
+
+use portrait_proto::v1::{Channel, Order, OrderLine, OrderStatus};
+
+use crate::money::yuan_to_fen;
+use crate::phone::{normalise_phone, phone_hash};
+use crate::reason::{Finding, Reason};
+use crate::rules::Rules;
+use crate::time::parse_local_ms;
+
+/// 2000-01-01T00:00:00Z: anything earlier is a broken clock, not an order.
+const MIN_PLACED_AT_MS: i64 = 946_684_800_000;
+
+/// An `Orders` row with its `OrderGoods` rows, as read (decimals as text).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SourceOrder {
+    pub id: i64,
+    pub open_id: Option<String>,
+    pub vip_id: Option<i64>,
+    pub vip_tel: Option<String>,
+    pub shop_id: Option<i64>,
+    pub shop_name: Option<String>,
+    pub record_time: Option<String>,
+    pub total: Option<String>,
+    pub cash: Option<String>,
+    pub pay_state: Option<i64>,
+    pub refund_money: Option<String>,
+    pub delflag: Option<i64>,
+    pub takeout_name: Option<String>,
+    pub lines: Vec<SourceLine>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SourceLine {
+    pub id: i64,
+    pub goods_id: Option<i64>,
+    pub goods_name: Option<String>,
+    pub category_id: Option<i64>,
+    pub category_name: Option<String>,
+    pub goods_number: Option<i64>,
+    pub goods_price: Option<String>,
+    pub goods_total: Option<String>,
+    pub real_income: Option<String>,
+    pub is_refund: Option<i64>,
+    pub refund_money: Option<String>,
+    pub delflag: Option<i64>,
+}
+
+/// A `Shop` row.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Shop {
+    pub name: Option<String>,
+    pub city: Option<String>,
+}
+
+pub type Shops = HashMap<i64, Shop>;
+
+/// What a source order becomes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mapped {
+    pub outcome: Outcome,
+    /// Corrections, and for a dropped order the finding that dropped it (first).
+    pub findings: Vec<Finding>,
+    /// The order's instant when `recordTime` parses (also for dropped orders:
+    /// it decides whether the re-read window covers the order).
+    pub placed_at_ms: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// Counts: submit it.
+    Live(Order),
+    /// Does not count; an earlier accepted version is withdrawn with `status`.
+    Dropped { reason: Reason, status: OrderStatus },
+}
+
+fn text(v: &Option<String>) -> &str {
+    v.as_deref().map_or("", str::trim)
+}
+
+/// Parsed money column: `None` = NULL; `Err` = the finding's detail.
+fn money(column: &str, v: &Option<String>) -> Result<Option<i64>, (Reason, String)> {
+    match v {
+        None => Ok(None),
+        Some(t) => match yuan_to_fen(t) {
+            Some(f) if f < 0 => Err((Reason::NegativeAmount, format!("{column} = {t}"))),
+            Some(f) => Ok(Some(f)),
+            None => Err((
+                Reason::BadAmount,
+                format!("{column} = {t:?} is not a decimal"),
+            )),
+        },
+    }
+}
+
+pub fn normalise_city(raw: &str, suffixes: &[String]) -> String {
+    let city = raw.trim();
+    for s in suffixes {
+        if let Some(stripped) = city.strip_suffix(s.as_str())
+            && !stripped.is_empty()
+        {
+            return stripped.to_owned();
+        }
+    }
+    city.to_owned()
+}
+
+struct Mapper<'a> {
+    src: &'a SourceOrder,
+    rules: &'a Rules,
+    findings: Vec<Finding>,
+}
+
+/// A line with its amounts resolved.
+struct Line<'a> {
+    src: &'a SourceLine,
+    gross: i64,
+    refund: i64,
+    net: i64,
+}
+
+pub fn map_order(src: &SourceOrder, shops: &Shops, rules: &Rules, now_ms: i64) -> Mapped {
+    let placed_at_ms = src
+        .record_time
+        .as_deref()
+        .and_then(|t| parse_local_ms(t, rules.tz));
+    let mut m = Mapper {
+        src,
+        rules,
+        findings: Vec::new(),
+    };
+    let outcome = match m.map(shops, placed_at_ms, now_ms) {
+        Ok(outcome) => outcome,
+        Err((reason, detail)) => {
+            m.findings.insert(0, Finding::new(reason, src.id, detail));
+            Outcome::Dropped {
+                reason,
+                status: OrderStatus::Cancelled,
+            }
+        }
+    };
+    if let Outcome::Dropped {
+        reason: Reason::FullyRefunded,
+        ..
+    } = outcome
+    {
+        m.findings.insert(
+            0,
+            Finding::new(
+                Reason::FullyRefunded,
+                src.id,
+                "refunds bring the order to 0",
+            ),
+        );
+    }
+    Mapped {
+        outcome,
+        findings: m.findings,
+        placed_at_ms,
+    }
+}
+
+type Step<T> = Result<T, (Reason, String)>;
+
+impl<'a> Mapper<'a> {
+    fn map(&mut self, shops: &Shops, placed_at: Option<i64>, now_ms: i64) -> Step<Outcome> {
+        let src = self.src;
+        if src.delflag.unwrap_or(0) != 0 {
+            return Err((
+                Reason::Deleted,
+                format!("delflag = {}", src.delflag.unwrap_or(0)),
+            ));
+        }
+        if !src
+            .pay_state
+            .is_some_and(|p| self.rules.paid_states.contains(&p))
+        {
+            let state = src.pay_state.map_or("NULL".into(), |p| p.to_string());
+            return Err((Reason::NotPaid, format!("payState = {state}")));
+        }
+        let placed_at_ms = match placed_at {
+            Some(t) if t < MIN_PLACED_AT_MS => {
+                return Err((
+                    Reason::BadTime,
+                    format!("recordTime {:?} is before 2000", text(&src.record_time)),
+                ));
+            }
+            Some(t) if t > now_ms.saturating_add(self.rules.max_future_ms) => {
+                return Err((
+                    Reason::FutureTime,
+                    format!("recordTime {:?} is in the future", text(&src.record_time)),
+                ));
+            }
+            Some(t) => t,
+            None => {
+                let raw = src
+                    .record_time
+                    .as_deref()
+                    .map_or("NULL".into(), |t| format!("{t:?}"));
+                return Err((
+                    Reason::BadTime,
+                    format!("recordTime {raw} is not a known layout"),
+                ));
+            }
+        };
+        let (store_id, store_name, city) = self.store(shops)?;
+        let mut lines = self.lines()?;
+        self.check_against_cash(&lines)?;
+        let order_refund = money("Orders.refundMoney", &src.refund_money)?.unwrap_or(0);
+        self.spread_order_refund(&mut lines, order_refund);
+        let net: i64 = lines.iter().map(|l| l.net).sum();
+        let refunded = order_refund > 0 || lines.iter().any(|l| l.refund > 0);
+        if net == 0 && refunded && self.rules.full_refund_retracts {
+            return Ok(Outcome::Dropped {
+                reason: Reason::FullyRefunded,
+                status: OrderStatus::Refunded,
+            });
+        }
+        let order = Order {
+            order_id: src.id.to_string(),
+            customer_id: self.customer(),
+            store_id,
+            store_name,
+            city,
+            channel: self.channel() as i32,
+            placed_at_ms,
+            net_amount_fen: net,
+            lines: lines
+                .iter()
+                .map(|l| OrderLine {
+                    product_id: l.src.goods_id.unwrap_or_default().to_string(),
+                    product_name: text(&l.src.goods_name).to_owned(),
+                    category_id: l.src.category_id.map(|c| c.to_string()).unwrap_or_default(),
+                    category_name: text(&l.src.category_name).to_owned(),
+                    quantity: l.src.goods_number.unwrap_or_default(),
+                    net_amount_fen: l.net,
+                })
+                .collect(),
+            status: OrderStatus::Paid as i32,
+        };
+        // The mapping guarantees what ingest checks; this catches a mapping bug
+        // as a recorded rejection instead of a failed job.
+        portrait_core::validate_order(&order, now_ms, self.rules.max_future_ms)
+            .map_err(|e| (Reason::BadRow, e.to_string()))?;
+        Ok(Outcome::Live(order))
+    }
+
+    fn store(&mut self, shops: &Shops) -> Step<(String, String, String)> {
+        let src = self.src;
+        let id = match src.shop_id {
+            Some(id) if id > 0 => id,
+            other => {
+                return Err((
+                    Reason::NoStore,
+                    format!(
+                        "shopId = {}",
+                        other.map_or("NULL".into(), |i| i.to_string())
+                    ),
+                ));
+            }
+        };
+        let order_name = text(&src.shop_name).to_owned();
+        Ok(match shops.get(&id) {
+            Some(shop) => {
+                let name = match text(&shop.name) {
+                    "" => order_name,
+                    current => current.to_owned(),
+                };
+                (
+                    id.to_string(),
+                    name,
+                    normalise_city(text(&shop.city), &self.rules.city_suffixes),
+                )
+            }
+            None => {
+                self.findings.push(Finding::new(
+                    Reason::UnknownStore,
+                    src.id,
+                    format!("shopId {id} ({order_name}) is not in Shop: city unknown"),
+                ));
+                (id.to_string(), order_name, String::new())
+            }
+        })
+    }
+
+    /// Live lines in id order, duplicates dropped, amounts resolved.
+    fn lines(&mut self) -> Step<Vec<Line<'a>>> {
+        let src: &'a SourceOrder = self.src;
+        let mut live: Vec<&'a SourceLine> = src
+            .lines
+            .iter()
+            .filter(|l| l.delflag.unwrap_or(0) == 0)
+            .collect();
+        live.sort_by_key(|l| l.id);
+        if self.rules.drop_duplicate_lines {
+            let mut seen = HashSet::new();
+            live.retain(|l| {
+                let key = (
+                    l.goods_id,
+                    l.goods_number,
+                    l.goods_price.as_deref().and_then(yuan_to_fen),
+                    l.goods_total.as_deref().and_then(yuan_to_fen),
+                    l.real_income.as_deref().and_then(yuan_to_fen),
+                    l.is_refund.unwrap_or(0),
+                    l.refund_money.as_deref().and_then(yuan_to_fen).unwrap_or(0),
+                );
+                if seen.insert(key) {
+                    true
+                } else {
+                    self.findings.push(
+                        Finding::new(
+                            Reason::DuplicateLine,
+                            src.id,
+                            "identical to an earlier line",
+                        )
+                        .line(l.id),
+                    );
+                    false
+                }
+            });
+        }
+        if live.is_empty() {
+            return Err((Reason::NoLines, "no live OrderGoods rows".into()));
+        }
+        let max = self.rules.max_amount_fen;
+        live.into_iter()
+            .map(|l| {
+                let at = |(r, d): (Reason, String)| (r, format!("line {}: {d}", l.id));
+                match l.goods_id {
+                    Some(g) if g > 0 => {}
+                    _ => return Err(at((Reason::BadProduct, "goodsId is not set".into()))),
+                }
+                match l.goods_number {
+                    Some(q) if q > 0 => {}
+                    q => {
+                        return Err(at((
+                            Reason::BadQuantity,
+                            format!(
+                                "goodsNumber = {}",
+                                q.map_or("NULL".into(), |q| q.to_string())
+                            ),
+                        )));
+                    }
+                }
+                let gross = match money("realIncomeAmount", &l.real_income).map_err(at)? {
+                    Some(g) => g,
+                    None => money("goodsTotal", &l.goods_total)
+                        .map_err(at)?
+                        .ok_or_else(|| {
+                            at((
+                                Reason::BadAmount,
+                                "goodsTotal and realIncomeAmount are NULL".into(),
+                            ))
+                        })?,
+                };
+                let refund = if l.is_refund.unwrap_or(0) == 1 {
+                    gross
+                } else {
+                    money("refundMoney", &l.refund_money)
+                        .map_err(at)?
+                        .unwrap_or(0)
+                };
+                if gross > max || refund > max {
+                    return Err(at((
+                        Reason::AbsurdAmount,
+                        format!("{} fen is above sync.max_amount_fen", gross.max(refund)),
+                    )));
+                }
+                if refund > gross {
+                    return Err(at((
+                        Reason::NegativeAmount,
+                        format!("refund {refund} fen exceeds the line's {gross} fen"),
+                    )));
+                }
+                Ok(Line {
+                    src: l,
+                    gross,
+                    refund,
+                    net: gross - refund,
+                })
+            })
+            .collect()
+    }
+
+    /// Lines should add up to what was paid (`cash`, else `total`).
+    fn check_against_cash(&mut self, lines: &[Line<'_>]) -> Step<()> {
+        let src = self.src;
+        let paid = match money("cash", &src.cash)? {
+            Some(c) => Some(c),
+            None => money("total", &src.total)?,
+        };
+        let Some(paid) = paid else { return Ok(()) };
+        let sum: i64 = lines.iter().map(|l| l.gross).sum();
+        if (sum - paid).abs() > self.rules.mismatch_tolerance_fen {
+            let detail = format!("lines add up to {sum} fen, the order paid {paid} fen");
+            if self.rules.reject_mismatch {
+                return Err((Reason::LinesMismatch, detail));
+            }
+            self.findings
+                .push(Finding::new(Reason::LinesMismatch, src.id, detail));
+        }
+        Ok(())
+    }
+
+    /// Spreads the part of the order-level refund that the lines' own refunds
+    /// do not explain over the lines, pro rata to their net amounts. Each line
+    /// takes floor(U·net/S) fen; the fen left over go one each to the lines with
+    /// the largest remainders, ties to the lower line id. A refund above the
+    /// lines' total zeroes every line.
+    fn spread_order_refund(&mut self, lines: &mut [Line<'_>], order_refund: i64) {
+        let explained: i64 = lines.iter().map(|l| l.refund).sum();
+        let unexplained = order_refund - explained;
+        if unexplained <= 0 {
+            return;
+        }
+        let total: i64 = lines.iter().map(|l| l.net).sum();
+        let id = self.src.id;
+        if unexplained >= total {
+            if unexplained > total {
+                self.findings.push(Finding::new(
+                    Reason::RefundExceeds,
+                    id,
+                    format!("refundMoney leaves {unexplained} fen unexplained, the lines hold {total} fen"),
+                ));
+            } else {
+                self.findings.push(Finding::new(
+                    Reason::RefundSpread,
+                    id,
+                    format!("{unexplained} fen spread over the lines"),
+                ));
+            }
+            for l in lines.iter_mut() {
+                l.refund += l.net;
+                l.net = 0;
+            }
+            return;
+        }
+        let (u, s) = (i128::from(unexplained), i128::from(total));
+        let mut shares: Vec<(i64, i128, usize)> = lines
+            .iter()
+            .enumerate()
+            .map(|(i, l)| {
+                let p = u * i128::from(l.net);
+                // share < net ≤ i64::MAX, so the cast is exact.
+                ((p / s) as i64, p % s, i)
+            })
+            .collect();
+        let left = unexplained - shares.iter().map(|x| x.0).sum::<i64>();
+        let mut by_remainder: Vec<usize> = (0..shares.len()).collect();
+        by_remainder.sort_by(|&a, &b| {
+            shares[b]
+                .1
+                .cmp(&shares[a].1)
+                .then(lines[a].src.id.cmp(&lines[b].src.id))
+        });
+        for &i in by_remainder.iter().take(left as usize) {
+            shares[i].0 += 1;
+        }
+        for (share, _, i) in shares {
+            lines[i].net -= share;
+            lines[i].refund += share;
+        }
+        self.findings.push(Finding::new(
+            Reason::RefundSpread,
+            id,
+            format!("{unexplained} fen spread over the lines"),
+        ));
+    }
+
+    fn customer(&mut self) -> String {
+        let src = self.src;
+        let open_id = text(&src.open_id);
+        let tel = text(&src.vip_tel);
+        let phone = normalise_phone(tel);
+        if !tel.is_empty() && phone.is_none() {
+            // Never the number itself in a finding: only its length.
+            self.findings.push(Finding::new(
+                Reason::BadPhone,
+                src.id,
+                format!(
+                    "vipTel of {} characters is not a mobile number",
+                    tel.chars().count()
+                ),
+            ));
+        }
+        if !open_id.is_empty() {
+            return format!("wx:{open_id}");
+        }
+        if let Some(vip) = src.vip_id.filter(|v| *v > 0) {
+            return format!("vip:{vip}");
+        }
+        match (phone, &self.rules.phone_key) {
+            (Some(p), Some(key)) => format!("tel:{}", &phone_hash(key, &p)[..32]),
+            _ => String::new(),
+        }
+    }
+
+    fn channel(&mut self) -> Channel {
+        let src = self.src;
+        let takeout = text(&src.takeout_name);
+        if !takeout.is_empty() {
+            if let Some((_, c)) = self
+                .rules
+                .platforms
+                .iter()
+                .find(|(k, _)| takeout.contains(k.as_str()))
+            {
+                return *c;
+            }
+            self.findings.push(Finding::new(
+                Reason::UnknownPlatform,
+                src.id,
+                format!("takeoutName {takeout:?} is not in sync.platforms"),
+            ));
+        }
+        if text(&src.open_id).is_empty() {
+            Channel::Pos
+        } else {
+            Channel::WechatMini
+        }
+    }
+}
