@@ -2,16 +2,21 @@
 //! source read-only, maps each order, submits it through ingest's API, and
 //! records every rejected or corrected row with its reason.
 
+pub mod job;
 pub mod map;
 pub mod money;
 pub mod phone;
 pub mod reason;
 pub mod rules;
+mod runner;
+pub mod source;
+pub mod state;
 pub mod time;
 
 pub use map::{Mapped, Outcome, Shop, Shops, SourceLine, SourceOrder, map_order, normalise_city};
 pub use reason::{Finding, Kind, Reason};
 pub use rules::Rules;
+pub use runner::{Sync, Triggered, until_next};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

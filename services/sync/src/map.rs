@@ -32,6 +32,8 @@ pub struct SourceOrder {
     pub delflag: Option<i64>,
     pub takeout_name: Option<String>,
     pub lines: Vec<SourceLine>,
+    /// An import file's rows of this order disagree: rejected as `bad_row`.
+    pub import_error: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -169,6 +171,9 @@ type Step<T> = Result<T, (Reason, String)>;
 impl<'a> Mapper<'a> {
     fn map(&mut self, shops: &Shops, placed_at: Option<i64>, now_ms: i64) -> Step<Outcome> {
         let src = self.src;
+        if let Some(e) = &src.import_error {
+            return Err((Reason::BadRow, e.clone()));
+        }
         if src.delflag.unwrap_or(0) != 0 {
             return Err((
                 Reason::Deleted,

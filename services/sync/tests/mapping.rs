@@ -64,6 +64,7 @@ fn order() -> SourceOrder {
         delflag: Some(0),
         takeout_name: Some(String::new()),
         lines: vec![line(1, 11, 1, "10.00"), line(2, 12, 2, "20.00")],
+        import_error: None,
     }
 }
 

@@ -1,0 +1,364 @@
+//! One sync job: read pages of source orders, map them, submit what changed to
+//! ingest, and record what happened, page by page.
+//!
+//! Crash safety: before a page is submitted its orders are marked `pending` in
+//! sync's store; after ingest acknowledged, one transaction records their new
+//! state, the findings, the job's counters and the raised watermark. A crash in
+//! between leaves `pending` rows, which the next run re-submits and ingest
+//! dedups, so no order is lost or counted twice.
+
+use std::collections::HashSet;
+
+use portrait_proto::v1::ingest_service_client::IngestServiceClient;
+use portrait_proto::v1::{
+    Order, OrderStatus, SubmitOrderRequest, SubmitOutcome, SyncCounts, SyncMode,
+};
+use portrait_store::Store;
+use prost::Message as _;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::Channel;
+
+use crate::map::{Outcome, Shops, SourceOrder, map_order};
+use crate::reason::{Finding, Kind, Reason};
+use crate::rules::Rules;
+use crate::source::Source;
+use crate::state::{self, Known, Write};
+use crate::{Error, Result};
+
+const DAY_MS: i64 = 86_400_000;
+
+/// Where a job's source orders come from.
+pub enum Reader {
+    Db(Source),
+    /// An import file's orders, in id order.
+    File {
+        orders: Vec<SourceOrder>,
+        shops: Shops,
+    },
+}
+
+impl Reader {
+    async fn shops(&self) -> Result<Shops> {
+        match self {
+            Reader::Db(s) => s.shops().await,
+            Reader::File { shops, .. } => Ok(shops.clone()),
+        }
+    }
+
+    async fn count_after(&self, after: i64) -> Result<i64> {
+        match self {
+            Reader::Db(s) => s.count_after(after).await,
+            Reader::File { orders, .. } => {
+                Ok(orders.iter().filter(|o| o.id > after).count() as i64)
+            }
+        }
+    }
+
+    async fn page(&self, after: i64, limit: i64) -> Result<Vec<SourceOrder>> {
+        match self {
+            Reader::Db(s) => s.page(after, limit).await,
+            Reader::File { orders, .. } => {
+                let start = orders.partition_point(|o| o.id <= after);
+                let end = (start + limit as usize).min(orders.len());
+                Ok(orders[start..end].to_vec())
+            }
+        }
+    }
+}
+
+pub struct JobContext<'a> {
+    pub store: &'a Store,
+    pub ingest: IngestServiceClient<Channel>,
+    pub rules: &'a Rules,
+    pub reread_days: i64,
+    pub page_size: i64,
+    pub now_ms: fn() -> i64,
+    pub cancel: CancellationToken,
+}
+
+/// What a page decided for one order, before ingest answered.
+enum Plan {
+    Submit(Order),
+    Retract(Order),
+}
+
+pub async fn run(
+    ctx: &mut JobContext<'_>,
+    job_id: i64,
+    mode: SyncMode,
+    reader: &Reader,
+) -> Result<()> {
+    let shops = reader.shops().await?;
+    let now = (ctx.now_ms)();
+    let start_after = match mode {
+        SyncMode::Incremental | SyncMode::Unspecified => {
+            let watermark = state::watermark(ctx.store).await?;
+            let cutoff = now - ctx.reread_days * DAY_MS;
+            match state::first_id_since(ctx.store, cutoff).await? {
+                Some(first) => watermark.min(first - 1),
+                None => watermark,
+            }
+        }
+        SyncMode::Full | SyncMode::Import => i64::MIN,
+    };
+    let expected = reader.count_after(start_after).await?;
+    state::set_phase(ctx.store, job_id, "reading", Some(expected)).await?;
+    tracing::info!(
+        job_id,
+        mode = state::mode_code(mode),
+        start_after,
+        expected,
+        "sync job reading"
+    );
+    let mut seen = HashSet::new();
+    let mut after = start_after;
+    loop {
+        if ctx.cancel.is_cancelled() {
+            return Err(Error::Config("the sync was stopped by shutdown".into()));
+        }
+        let page = reader.page(after, ctx.page_size).await?;
+        let Some(last) = page.last().map(|o| o.id) else {
+            break;
+        };
+        if mode == SyncMode::Full {
+            seen.extend(page.iter().map(|o| o.id));
+        }
+        process_page(ctx, job_id, mode, &page, &shops, now).await?;
+        after = last;
+    }
+    if mode == SyncMode::Full {
+        state::set_phase(ctx.store, job_id, "finding_missing", None).await?;
+        retract_missing(ctx, job_id, &seen).await?;
+    }
+    Ok(())
+}
+
+async fn process_page(
+    ctx: &mut JobContext<'_>,
+    job_id: i64,
+    mode: SyncMode,
+    page: &[SourceOrder],
+    shops: &Shops,
+    now: i64,
+) -> Result<()> {
+    let ids: Vec<i64> = page.iter().map(|o| o.id).collect();
+    let known = state::known(ctx.store, &ids).await?;
+    let mut counts = SyncCounts {
+        read: page.len() as i64,
+        ..Default::default()
+    };
+    let mut findings: Vec<(Kind, Finding)> = Vec::new();
+    let mut plans: Vec<(i64, i64, Plan)> = Vec::new();
+    let mut writes: Vec<Write> = Vec::new();
+    for src in page {
+        let mapped = map_order(src, shops, ctx.rules, now);
+        let placed = mapped.placed_at_ms.unwrap_or(0);
+        let was = known.get(&src.id);
+        let maybe_live = was.is_some_and(|k| k.live || k.pending);
+        match mapped.outcome {
+            Outcome::Live(order) => {
+                let corrections = mapped.findings;
+                if !corrections.is_empty() {
+                    counts.corrected += 1;
+                }
+                findings.extend(corrections.into_iter().map(|f| (Kind::Corrected, f)));
+                let payload = order.encode_to_vec();
+                let same = was.is_some_and(|k| k.live && !k.pending && k.payload == payload);
+                // A full run re-submits everything so that ingest, not sync's
+                // memory of it, decides what is unchanged.
+                if same && mode != SyncMode::Full {
+                    counts.unchanged += 1;
+                } else {
+                    plans.push((src.id, placed, Plan::Submit(order)));
+                }
+            }
+            Outcome::Dropped { reason, status } => {
+                let mut rest = mapped.findings.into_iter();
+                let first = rest
+                    .next()
+                    .unwrap_or_else(|| Finding::new(reason, src.id, ""));
+                if maybe_live && let Some(k) = was {
+                    let mut order = Order::decode(k.payload.as_slice())?;
+                    order.status = status as i32;
+                    plans.push((src.id, placed, Plan::Retract(order)));
+                    findings.push((Kind::Retracted, first));
+                } else {
+                    counts.rejected += 1;
+                    findings.push((Kind::Rejected, first));
+                    let row = Known {
+                        placed_at_ms: placed,
+                        live: false,
+                        pending: false,
+                        payload: Vec::new(),
+                    };
+                    if was != Some(&row) {
+                        writes.push(Write {
+                            order_id: src.id,
+                            known: row,
+                        });
+                    }
+                }
+            }
+        }
+    }
+    // Mark what is about to be submitted, so a crash before the answer is
+    // redone by the next run instead of trusted.
+    if !plans.is_empty() {
+        let mut tx = ctx.store.begin().await?;
+        let pending: Vec<Write> = plans
+            .iter()
+            .map(|(id, placed, plan)| {
+                let order = match plan {
+                    Plan::Submit(o) | Plan::Retract(o) => o,
+                };
+                Write {
+                    order_id: *id,
+                    known: Known {
+                        placed_at_ms: *placed,
+                        live: false,
+                        pending: true,
+                        payload: order.encode_to_vec(),
+                    },
+                }
+            })
+            .collect();
+        state::write_orders(&mut tx, &pending).await?;
+        tx.commit().await?;
+    }
+    let mut submits = Vec::new();
+    for (id, placed, plan) in plans {
+        match plan {
+            Plan::Submit(order) => submits.push((id, placed, order)),
+            Plan::Retract(order) => {
+                let outcome = submit_one(&mut ctx.ingest, order.clone()).await?;
+                if outcome == SubmitOutcome::Published {
+                    counts.retracted += 1;
+                } else {
+                    // Ingest never counted it: the row is simply rejected.
+                    counts.rejected += 1;
+                    if let Some(f) = findings
+                        .iter_mut()
+                        .rev()
+                        .find(|(k, f)| *k == Kind::Retracted && f.order_id == id)
+                    {
+                        f.0 = Kind::Rejected;
+                    }
+                }
+                writes.push(Write {
+                    order_id: id,
+                    known: Known {
+                        placed_at_ms: placed,
+                        live: false,
+                        pending: false,
+                        payload: order.encode_to_vec(),
+                    },
+                });
+            }
+        }
+    }
+    if !submits.is_empty() {
+        let orders: Vec<Order> = submits.iter().map(|(_, _, o)| o.clone()).collect();
+        let (published, unchanged) = submit_many(&mut ctx.ingest, orders).await?;
+        counts.accepted += published;
+        counts.unchanged += unchanged;
+        for (id, placed, order) in submits {
+            writes.push(Write {
+                order_id: id,
+                known: Known {
+                    placed_at_ms: placed,
+                    live: true,
+                    pending: false,
+                    payload: order.encode_to_vec(),
+                },
+            });
+        }
+    }
+    let mut tx = ctx.store.begin().await?;
+    state::write_orders(&mut tx, &writes).await?;
+    state::write_findings(&mut tx, job_id, &findings).await?;
+    state::add_counts(&mut tx, job_id, &counts).await?;
+    if mode != SyncMode::Import
+        && let Some(last) = page.last()
+    {
+        state::raise_watermark(&mut tx, last.id).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// A full run: every order ingest may count that the source no longer has.
+async fn retract_missing(ctx: &mut JobContext<'_>, job_id: i64, seen: &HashSet<i64>) -> Result<()> {
+    for chunk in state::maybe_live(ctx.store).await?.chunks(500) {
+        let mut counts = SyncCounts::default();
+        let mut findings = Vec::new();
+        let mut writes = Vec::new();
+        for (id, payload) in chunk.iter().filter(|(id, _)| !seen.contains(id)) {
+            let mut order = Order::decode(payload.as_slice())?;
+            order.status = OrderStatus::Cancelled as i32;
+            let known = state::known(ctx.store, &[*id]).await?.remove(id);
+            counts.read += 1;
+            let outcome = submit_one(&mut ctx.ingest, order.clone()).await?;
+            let kind = if outcome == SubmitOutcome::Published {
+                counts.retracted += 1;
+                Kind::Retracted
+            } else {
+                counts.unchanged += 1;
+                Kind::Rejected
+            };
+            if kind == Kind::Retracted {
+                findings.push((
+                    kind,
+                    Finding::new(Reason::MissingInSource, *id, "no longer in Orders"),
+                ));
+            }
+            writes.push(Write {
+                order_id: *id,
+                known: Known {
+                    placed_at_ms: known.map_or(0, |k| k.placed_at_ms),
+                    live: false,
+                    pending: false,
+                    payload: order.encode_to_vec(),
+                },
+            });
+        }
+        if counts.read == 0 {
+            continue;
+        }
+        let mut tx = ctx.store.begin().await?;
+        state::write_orders(&mut tx, &writes).await?;
+        state::write_findings(&mut tx, job_id, &findings).await?;
+        state::add_counts(&mut tx, job_id, &counts).await?;
+        tx.commit().await?;
+    }
+    Ok(())
+}
+
+async fn submit_one(
+    ingest: &mut IngestServiceClient<Channel>,
+    order: Order,
+) -> Result<SubmitOutcome> {
+    let r = ingest
+        .submit_order(SubmitOrderRequest { order: Some(order) })
+        .await
+        .map_err(Error::Ingest)?
+        .into_inner();
+    Ok(SubmitOutcome::try_from(r.outcome).unwrap_or(SubmitOutcome::Unspecified))
+}
+
+/// (published, unchanged) for a batch, through ingest's streaming call.
+async fn submit_many(
+    ingest: &mut IngestServiceClient<Channel>,
+    orders: Vec<Order>,
+) -> Result<(i64, i64)> {
+    let stream = tokio_stream::iter(
+        orders
+            .into_iter()
+            .map(|o| SubmitOrderRequest { order: Some(o) }),
+    );
+    let r = ingest
+        .submit_orders(stream)
+        .await
+        .map_err(Error::Ingest)?
+        .into_inner();
+    Ok((r.published, r.unchanged))
+}
