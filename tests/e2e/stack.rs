@@ -102,6 +102,11 @@ impl Stack {
 
     /// The all-in-one `portrait run` on embedded SQLite, as the process "portrait".
     pub(crate) fn embedded() -> Self {
+        Self::embedded_with(Vec::new())
+    }
+
+    /// `embedded()` with extra `PORTRAIT__…` settings.
+    pub(crate) fn embedded_with(extra: Vec<(String, String)>) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         // Five consecutive free ports: probe a few random bases.
         let base = (0..50)
@@ -126,10 +131,13 @@ impl Stack {
                 "--base-port".into(),
                 base.to_string(),
             ],
-            env: vec![(
-                "PORTRAIT__TELEMETRY__LOG_FILTER".into(),
-                "info,sqlx=warn".into(),
-            )],
+            env: [(
+                "PORTRAIT__TELEMETRY__LOG_FILTER".to_owned(),
+                "info,sqlx=warn".to_owned(),
+            )]
+            .into_iter()
+            .chain(extra)
+            .collect(),
         };
         Self {
             dir,

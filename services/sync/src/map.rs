@@ -145,20 +145,39 @@ pub fn map_order(src: &SourceOrder, shops: &Shops, rules: &Rules, now_ms: i64) -
             }
         }
     };
-    if let Outcome::Dropped {
-        reason: Reason::FullyRefunded,
-        ..
-    } = outcome
-    {
-        m.findings.insert(
-            0,
-            Finding::new(
-                Reason::FullyRefunded,
-                src.id,
-                "refunds bring the order to 0",
-            ),
-        );
-    }
+    // A dropped order reports one reason, first: a refund above the order
+    // is the more telling one when it is what brought the order to zero.
+    let outcome = match outcome {
+        Outcome::Dropped {
+            reason: Reason::FullyRefunded,
+            status,
+        } => match m
+            .findings
+            .iter()
+            .position(|f| f.reason == Reason::RefundExceeds)
+        {
+            Some(i) => {
+                let f = m.findings.remove(i);
+                m.findings.insert(0, f);
+                Outcome::Dropped {
+                    reason: Reason::RefundExceeds,
+                    status,
+                }
+            }
+            None => {
+                m.findings.insert(
+                    0,
+                    Finding::new(
+                        Reason::FullyRefunded,
+                        src.id,
+                        "refunds bring the order to 0",
+                    ),
+                );
+                outcome
+            }
+        },
+        other => other,
+    };
     Mapped {
         outcome,
         findings: m.findings,

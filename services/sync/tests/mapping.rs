@@ -404,8 +404,12 @@ fn a_full_refund_retracts_and_an_excess_refund_is_reported() {
     );
     o.refund_money = Some("31.00".into());
     assert_eq!(
-        dropped(&o).2,
-        vec![Reason::FullyRefunded, Reason::RefundExceeds]
+        dropped(&o),
+        (
+            Reason::RefundExceeds,
+            OrderStatus::Refunded,
+            vec![Reason::RefundExceeds]
+        )
     );
     let mut o = order();
     for l in &mut o.lines {
