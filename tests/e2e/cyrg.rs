@@ -67,7 +67,12 @@ pub(crate) struct Gen {
 fn fen(v: Option<i64>) -> String {
     match v {
         None => "NULL".into(),
-        Some(f) => format!("{}{}.{:02}", if f < 0 { "-" } else { "" }, f.abs() / 100, f.abs() % 100),
+        Some(f) => format!(
+            "{}{}.{:02}",
+            if f < 0 { "-" } else { "" },
+            f.abs() / 100,
+            f.abs() % 100
+        ),
     }
 }
 
@@ -142,7 +147,11 @@ impl Gen {
         let shop = SHOPS[self.rng.random_range(0..SHOPS.len())];
         let who = self.rng.random_range(0..10);
         let (open_id, vip_id, vip_tel) = match who {
-            0..=3 => (Some(format!("oWx{}", self.rng.random_range(0..60))), None, None),
+            0..=3 => (
+                Some(format!("oWx{}", self.rng.random_range(0..60))),
+                None,
+                None,
+            ),
             4..=5 => {
                 let v = self.rng.random_range(1..40);
                 let tel = match self.rng.random_range(0..4) {
@@ -184,7 +193,10 @@ impl Gen {
             };
             lines.push(self.line(id, g.0, qty, g.4, Some(total), real));
         }
-        let paid: i64 = lines.iter().map(|l| l.real_income.or(l.goods_total).unwrap_or(0)).sum();
+        let paid: i64 = lines
+            .iter()
+            .map(|l| l.real_income.or(l.goods_total).unwrap_or(0))
+            .sum();
         let gross: i64 = lines.iter().map(|l| l.goods_total.unwrap_or(0)).sum();
         let order = OrderRow {
             id,
@@ -195,16 +207,32 @@ impl Gen {
             shop_name: shop.1.to_owned(),
             record_time: Some(time),
             total: Some(gross),
-            cash: if self.rng.random_bool(0.1) { None } else { Some(paid) },
+            cash: if self.rng.random_bool(0.1) {
+                None
+            } else {
+                Some(paid)
+            },
             pay_state: Some(2),
-            refund_money: if self.rng.random_bool(0.5) { None } else { Some(0) },
+            refund_money: if self.rng.random_bool(0.5) {
+                None
+            } else {
+                Some(0)
+            },
             delflag: 0,
             takeout_name: takeout,
         };
         (order, lines)
     }
 
-    fn line(&mut self, order_id: i64, goods: i64, qty: i64, price: i64, total: Option<i64>, real: Option<i64>) -> LineRow {
+    fn line(
+        &mut self,
+        order_id: i64,
+        goods: i64,
+        qty: i64,
+        price: i64,
+        total: Option<i64>,
+        real: Option<i64>,
+    ) -> LineRow {
         let id = self.next_line;
         self.next_line += 1;
         LineRow {
@@ -250,7 +278,9 @@ impl Gen {
             |_, _, l| l[0].real_income = Some(-100),
             |_, o, _| o.cash = Some(-500),
             |_, o, _| o.refund_money = Some(-100),
-            |_, _, l| l[0].refund_money = Some(l[0].real_income.or(l[0].goods_total).unwrap_or(0) + 1),
+            |_, _, l| {
+                l[0].refund_money = Some(l[0].real_income.or(l[0].goods_total).unwrap_or(0) + 1)
+            },
             |_, _, l| {
                 l[0].goods_total = Some(2_000_000);
                 l[0].real_income = None;
@@ -279,7 +309,10 @@ impl Gen {
                 let _ = o;
             },
             |_, o, l| {
-                let paid: i64 = l.iter().map(|x| x.real_income.or(x.goods_total).unwrap_or(0)).sum();
+                let paid: i64 = l
+                    .iter()
+                    .map(|x| x.real_income.or(x.goods_total).unwrap_or(0))
+                    .sum();
                 o.refund_money = Some(paid / 3 + 1);
             },
             |_, o, _| o.takeout_name = Some("快手".into()),
@@ -298,13 +331,26 @@ impl Gen {
                 }
             },
             // Fully refunded: by the order, by every line, and beyond the total.
-            |_, o, l| o.refund_money = Some(l.iter().map(|x| x.real_income.or(x.goods_total).unwrap_or(0)).sum()),
+            |_, o, l| {
+                o.refund_money = Some(
+                    l.iter()
+                        .map(|x| x.real_income.or(x.goods_total).unwrap_or(0))
+                        .sum(),
+                )
+            },
             |_, _, l| {
                 for x in l.iter_mut() {
                     x.is_refund = 1;
                 }
             },
-            |_, o, l| o.refund_money = Some(l.iter().map(|x| x.real_income.or(x.goods_total).unwrap_or(0)).sum::<i64>() + 999),
+            |_, o, l| {
+                o.refund_money = Some(
+                    l.iter()
+                        .map(|x| x.real_income.or(x.goods_total).unwrap_or(0))
+                        .sum::<i64>()
+                        + 999,
+                )
+            },
         ];
         for (i, quirk) in quirks.into_iter().enumerate() {
             for _ in 0..2 {
@@ -337,24 +383,74 @@ pub(crate) fn ident(db: Db, name: &str) -> String {
 
 fn ddl(db: Db) -> Vec<String> {
     let q = |n: &str| ident(db, n);
-    let dec = if db == Db::MySql { "decimal(18,2)" } else { "numeric(18,2)" };
-    let tail = if db == Db::MySql { " DEFAULT CHARSET=utf8mb4" } else { "" };
+    let dec = if db == Db::MySql {
+        "decimal(18,2)"
+    } else {
+        "numeric(18,2)"
+    };
+    let tail = if db == Db::MySql {
+        " DEFAULT CHARSET=utf8mb4"
+    } else {
+        ""
+    };
     vec![
         format!(
             "CREATE TABLE {} ({} bigint PRIMARY KEY, {} varchar(50), {} varchar(50), {} int, {} varchar(50), {} int, {} varchar(350), {} varchar(50), {} {dec}, {} {dec}, {} int, {} {dec}, {} varchar(50), {} int, {} varchar(50), {} varchar(50), {} varchar(50), {} {dec}, {} {dec}){tail}",
-            q("Orders"), q("id"), q("orderNo"), q("openId"), q("vipId"), q("vipTel"), q("shopId"), q("shopName"), q("recordTime"),
-            q("total"), q("cash"), q("payState"), q("refundMoney"), q("refundTime"), q("delflag"), q("deliverType"), q("takeoutName"), q("payMode"),
-            q("couponAmount"), q("discountAmount")
+            q("Orders"),
+            q("id"),
+            q("orderNo"),
+            q("openId"),
+            q("vipId"),
+            q("vipTel"),
+            q("shopId"),
+            q("shopName"),
+            q("recordTime"),
+            q("total"),
+            q("cash"),
+            q("payState"),
+            q("refundMoney"),
+            q("refundTime"),
+            q("delflag"),
+            q("deliverType"),
+            q("takeoutName"),
+            q("payMode"),
+            q("couponAmount"),
+            q("discountAmount")
         ),
         format!(
             "CREATE TABLE {} ({} bigint PRIMARY KEY, {} bigint, {} int, {} varchar(150), {} int, {} varchar(150), {} int, {} {dec}, {} {dec}, {} {dec}, {} int, {} {dec}, {} int){tail}",
-            q("OrderGoods"), q("id"), q("orderId"), q("goodsId"), q("goodsName"), q("categoryId"), q("categoryName"), q("goodsNumber"),
-            q("goodsPrice"), q("goodsTotal"), q("realIncomeAmount"), q("isRefund"), q("refundMoney"), q("delflag")
+            q("OrderGoods"),
+            q("id"),
+            q("orderId"),
+            q("goodsId"),
+            q("goodsName"),
+            q("categoryId"),
+            q("categoryName"),
+            q("goodsNumber"),
+            q("goodsPrice"),
+            q("goodsTotal"),
+            q("realIncomeAmount"),
+            q("isRefund"),
+            q("refundMoney"),
+            q("delflag")
         ),
-        format!("CREATE INDEX og_order ON {} ({})", q("OrderGoods"), q("orderId")),
+        format!(
+            "CREATE INDEX og_order ON {} ({})",
+            q("OrderGoods"),
+            q("orderId")
+        ),
         format!(
             "CREATE TABLE {} ({} int PRIMARY KEY, {} varchar(100), {} varchar(255), {} varchar(255), {} varchar(255), {} bit(1), {} varchar(50), {} varchar(50), {} varchar(50)){tail}",
-            q("Shop"), q("Id"), q("ShopName"), q("province"), q("city"), q("district"), q("Delflag"), q("meituanId"), q("elemeId"), q("douyinId")
+            q("Shop"),
+            q("Id"),
+            q("ShopName"),
+            q("province"),
+            q("city"),
+            q("district"),
+            q("Delflag"),
+            q("meituanId"),
+            q("elemeId"),
+            q("douyinId")
         ),
     ]
 }
@@ -372,7 +468,12 @@ impl Conn {
             Conn::MySql(p) => p.execute(sql).await.map(|_| ()),
             Conn::Postgres(p) => p.execute(sql).await.map(|_| ()),
         };
-        r.unwrap_or_else(|e| panic!("source statement failed: {e}\n{}", &sql[..sql.len().min(400)]));
+        r.unwrap_or_else(|e| {
+            panic!(
+                "source statement failed: {e}\n{}",
+                &sql[..sql.len().min(400)]
+            )
+        });
     }
 
     pub(crate) async fn create_schema(&self) {
@@ -382,11 +483,24 @@ impl Conn {
         let q = |n: &str| ident(self.db(), n);
         let rows: Vec<String> = SHOPS
             .iter()
-            .map(|(id, name, city)| format!("({id}, '{name}', '省', '{city}', '区', B'0', 'mt{id}', 'el{id}', 'dy{id}')"))
+            .map(|(id, name, city)| {
+                format!(
+                    "({id}, '{name}', '省', '{city}', '区', B'0', 'mt{id}', 'el{id}', 'dy{id}')"
+                )
+            })
             .collect();
         self.exec(&format!(
             "INSERT INTO {} ({}, {}, {}, {}, {}, {}, {}, {}, {}) VALUES {}",
-            q("Shop"), q("Id"), q("ShopName"), q("province"), q("city"), q("district"), q("Delflag"), q("meituanId"), q("elemeId"), q("douyinId"),
+            q("Shop"),
+            q("Id"),
+            q("ShopName"),
+            q("province"),
+            q("city"),
+            q("district"),
+            q("Delflag"),
+            q("meituanId"),
+            q("elemeId"),
+            q("douyinId"),
             rows.join(", ")
         ))
         .await;
@@ -417,18 +531,46 @@ impl Conn {
             let rows: Vec<String> = chunk
                 .iter()
                 .map(|l| {
-                    let g = GOODS.iter().find(|g| Some(g.0) == l.goods_id).copied().unwrap_or((0, "未知", 9, "其他", 0));
+                    let g = GOODS
+                        .iter()
+                        .find(|g| Some(g.0) == l.goods_id)
+                        .copied()
+                        .unwrap_or((0, "未知", 9, "其他", 0));
                     format!(
                         "({}, {}, {}, '{}', {}, '{}', {}, {}, {}, {}, {}, {}, {})",
-                        l.id, l.order_id, int(l.goods_id), g.1, g.2, g.3, int(l.goods_number), fen(Some(l.goods_price)),
-                        fen(l.goods_total), fen(l.real_income), l.is_refund, fen(l.refund_money), l.delflag
+                        l.id,
+                        l.order_id,
+                        int(l.goods_id),
+                        g.1,
+                        g.2,
+                        g.3,
+                        int(l.goods_number),
+                        fen(Some(l.goods_price)),
+                        fen(l.goods_total),
+                        fen(l.real_income),
+                        l.is_refund,
+                        fen(l.refund_money),
+                        l.delflag
                     )
                 })
                 .collect();
             self.exec(&format!(
                 "INSERT INTO {} ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}) VALUES {}",
-                q("OrderGoods"), q("id"), q("orderId"), q("goodsId"), q("goodsName"), q("categoryId"), q("categoryName"), q("goodsNumber"),
-                q("goodsPrice"), q("goodsTotal"), q("realIncomeAmount"), q("isRefund"), q("refundMoney"), q("delflag"), rows.join(", ")
+                q("OrderGoods"),
+                q("id"),
+                q("orderId"),
+                q("goodsId"),
+                q("goodsName"),
+                q("categoryId"),
+                q("categoryName"),
+                q("goodsNumber"),
+                q("goodsPrice"),
+                q("goodsTotal"),
+                q("realIncomeAmount"),
+                q("isRefund"),
+                q("refundMoney"),
+                q("delflag"),
+                rows.join(", ")
             ))
             .await;
         }

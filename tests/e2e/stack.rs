@@ -36,7 +36,7 @@ fn free_port() -> u16 {
 }
 
 /// target/debug, where `tests/run` built the service binaries.
-fn bin_dir() -> PathBuf {
+pub(crate) fn bin_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
     exe.parent()
         .and_then(Path::parent)

@@ -119,11 +119,25 @@ WHERE NOT (net.amount = 0 AND (COALESCE(p."refundMoney", 0) > 0 OR p.id::text IN
 
 /// Recomputes the accepted orders from the source tables (in the same database).
 pub(crate) async fn recompute(pool: &PgPool, now_ms: i64, phone_key: &str) {
-    pool.execute("CREATE EXTENSION IF NOT EXISTS pgcrypto").await.expect("pgcrypto");
-    pool.execute(PARSE_TIME).await.expect("oracle time function");
-    pool.execute("TRUNCATE raw_orders, raw_lines").await.expect("truncate");
-    sqlx::query(MAP).bind(now_ms).execute(pool).await.expect("oracle lines");
-    sqlx::query(ORDERS).bind(phone_key).execute(pool).await.expect("oracle orders");
+    pool.execute("CREATE EXTENSION IF NOT EXISTS pgcrypto")
+        .await
+        .expect("pgcrypto");
+    pool.execute(PARSE_TIME)
+        .await
+        .expect("oracle time function");
+    pool.execute("TRUNCATE raw_orders, raw_lines")
+        .await
+        .expect("truncate");
+    sqlx::query(MAP)
+        .bind(now_ms)
+        .execute(pool)
+        .await
+        .expect("oracle lines");
+    sqlx::query(ORDERS)
+        .bind(phone_key)
+        .execute(pool)
+        .await
+        .expect("oracle orders");
     // Lines of orders that do not count (fully refunded) go too.
     pool.execute("DELETE FROM raw_lines WHERE order_id NOT IN (SELECT order_id FROM raw_orders)")
         .await
