@@ -480,4 +480,64 @@ mod tests {
                 .contains("server.listen")
         );
     }
+
+    #[test]
+    fn sync_settings_default_off_and_bad_ones_say_which_key() {
+        let c = Config::defaults(ServiceName::Gateway)
+            .validated(ServiceName::Gateway)
+            .unwrap();
+        assert_eq!(c.sync.source, "");
+        assert_eq!(c.sync.store_url, "sqlite://.portrait/sync.db");
+        assert_eq!(c.sync.time_zone, "Asia/Shanghai");
+        assert_eq!(c.sync.reread_days, 14);
+        type Break = fn(&mut SyncSettings);
+        let cases: Vec<(Break, &str)> = vec![
+            (|s| s.source = "oracle://u:pw@h/db".into(), "sync.source"),
+            (|s| s.daily_at = "3:30pm".into(), "sync.daily_at"),
+            (|s| s.daily_at = "24:00".into(), "sync.daily_at"),
+            (|s| s.reread_days = -1, "sync.reread_days"),
+            (|s| s.page_size = 0, "sync.page_size"),
+            (|s| s.paid_states.clear(), "sync.paid_states"),
+            (
+                |s| {
+                    s.platforms.insert("快手".into(), "kuaishou".into());
+                },
+                "sync.platforms",
+            ),
+            (|s| s.max_amount_fen = 0, "sync.max_amount_fen"),
+            (
+                |s| s.mismatch_tolerance_fen = -1,
+                "sync.mismatch_tolerance_fen",
+            ),
+            (|s| s.time_zone = "Mars/Base".into(), "sync.time_zone"),
+        ];
+        for (break_it, key) in cases {
+            let mut c = Config::defaults(ServiceName::Gateway);
+            break_it(&mut c.sync);
+            let err = c.validated(ServiceName::Gateway).unwrap_err().to_string();
+            assert!(err.contains(key), "{key}: {err}");
+            assert!(!err.contains(":pw@"), "{err}");
+        }
+    }
+
+    #[test]
+    fn the_source_never_shows_in_debug_output() {
+        let mut c = Config::defaults(ServiceName::Gateway);
+        c.sync.source = "mysql://reader:Pa55word@db/cyrg2025".into();
+        c.sync.phone_key = "k3y-s3cret".into();
+        let text = format!("{c:?}");
+        assert!(
+            !text.contains("Pa55word") && !text.contains("k3y-s3cret"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn hh_mm() {
+        assert_eq!(parse_hh_mm("03:30"), Some((3, 30)));
+        assert_eq!(parse_hh_mm("23:59"), Some((23, 59)));
+        for bad in ["3:30", "24:00", "12:60", "", "12:3", "ab:cd"] {
+            assert_eq!(parse_hh_mm(bad), None, "{bad}");
+        }
+    }
 }

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::str::FromStr;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
-use sqlx::{AnyPool, ConnectOptions, Row};
+use sqlx::{AnyPool, ConnectOptions, Connection, Row};
 
 use crate::map::{Shop, Shops, SourceLine, SourceOrder};
 use crate::{Error, Result};
@@ -87,8 +87,15 @@ impl Source {
             Dialect::MySql => "SET SESSION TRANSACTION READ ONLY",
             Dialect::Postgres => "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY",
         };
+        // One direct attempt first: a pool retries until its timeout, while a
+        // wrong host or password should fail the job at once.
+        let probe = sqlx::AnyConnection::connect_with(&options)
+            .await
+            .map_err(|e| fail(scrub(&e.to_string(), &url)))?;
+        let _ = probe.close().await;
         let pool = AnyPoolOptions::new()
             .max_connections(2)
+            .acquire_timeout(std::time::Duration::from_secs(30))
             .after_connect(move |conn: &mut sqlx::AnyConnection, _meta| {
                 Box::pin(async move {
                     sqlx::Executor::execute(&mut *conn, read_only).await?;
@@ -318,6 +325,18 @@ mod tests {
         );
         assert!(!msg.contains("s3cr3t"), "{msg}");
         assert!(msg.contains("reader:***@db"), "{msg}");
+    }
+
+    #[tokio::test]
+    async fn a_failed_connection_names_the_source_without_the_password() {
+        for url in [
+            "mysql://reader:Pa55word@127.0.0.1:1/cyrg2025",
+            "postgres://reader:Pa55word@127.0.0.1:1/cyrg2025",
+        ] {
+            let err = Source::connect(url).await.unwrap_err().to_string();
+            assert!(!err.contains("Pa55word"), "{err}");
+            assert!(err.contains("reader:***@127.0.0.1:1"), "{err}");
+        }
     }
 
     #[tokio::test]
