@@ -8,6 +8,7 @@
 //! dedups, so no order is lost or counted twice.
 
 use std::collections::HashSet;
+use std::time::{Duration, Instant};
 
 use portrait_proto::v1::ingest_service_client::IngestServiceClient;
 use portrait_proto::v1::{
@@ -66,6 +67,16 @@ impl Reader {
     }
 }
 
+/// Where a job's time went, to say which phase bounds it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Timings {
+    pub read: Duration,
+    pub map: Duration,
+    pub submit: Duration,
+    /// Sync's own store: known states, pending marks, results.
+    pub store: Duration,
+}
+
 pub struct JobContext<'a> {
     pub store: &'a Store,
     pub ingest: IngestServiceClient<Channel>,
@@ -74,6 +85,7 @@ pub struct JobContext<'a> {
     pub page_size: i64,
     pub now_ms: fn() -> i64,
     pub cancel: CancellationToken,
+    pub timings: Timings,
 }
 
 /// What a page decided for one order, before ingest answered.
@@ -116,7 +128,9 @@ pub async fn run(
         if ctx.cancel.is_cancelled() {
             return Err(Error::Config("the sync was stopped by shutdown".into()));
         }
+        let t = Instant::now();
         let page = reader.page(after, ctx.page_size).await?;
+        ctx.timings.read += t.elapsed();
         let Some(last) = page.last().map(|o| o.id) else {
             break;
         };
@@ -142,7 +156,10 @@ async fn process_page(
     now: i64,
 ) -> Result<()> {
     let ids: Vec<i64> = page.iter().map(|o| o.id).collect();
+    let t = Instant::now();
     let known = state::known(ctx.store, &ids).await?;
+    ctx.timings.store += t.elapsed();
+    let t = Instant::now();
     let mut counts = SyncCounts {
         read: page.len() as i64,
         ..Default::default()
@@ -201,8 +218,10 @@ async fn process_page(
             }
         }
     }
+    ctx.timings.map += t.elapsed();
     // Mark what is about to be submitted, so a crash before the answer is
     // redone by the next run instead of trusted.
+    let t = Instant::now();
     if !plans.is_empty() {
         let mut tx = ctx.store.begin().await?;
         let pending: Vec<Write> = plans
@@ -225,6 +244,8 @@ async fn process_page(
         state::write_orders(&mut tx, &pending).await?;
         tx.commit().await?;
     }
+    ctx.timings.store += t.elapsed();
+    let t = Instant::now();
     let mut submits = Vec::new();
     for (id, placed, plan) in plans {
         match plan {
@@ -273,6 +294,8 @@ async fn process_page(
             });
         }
     }
+    ctx.timings.submit += t.elapsed();
+    let t = Instant::now();
     let mut tx = ctx.store.begin().await?;
     state::write_orders(&mut tx, &writes).await?;
     state::write_findings(&mut tx, job_id, &findings).await?;
@@ -283,6 +306,7 @@ async fn process_page(
         state::raise_watermark(&mut tx, last.id).await?;
     }
     tx.commit().await?;
+    ctx.timings.store += t.elapsed();
     Ok(())
 }
 

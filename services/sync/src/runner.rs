@@ -137,8 +137,18 @@ impl Sync {
                 page_size: inner.settings.page_size,
                 now_ms,
                 cancel: inner.shutdown.clone(),
+                timings: job::Timings::default(),
             };
             let r = job::run(&mut ctx, id, mode, &reader).await;
+            let t = ctx.timings;
+            tracing::info!(
+                job_id = id,
+                read_ms = t.read.as_millis() as u64,
+                map_ms = t.map.as_millis() as u64,
+                submit_ms = t.submit.as_millis() as u64,
+                store_ms = t.store.as_millis() as u64,
+                "sync job phases"
+            );
             if let Reader::Db(s) = &reader {
                 s.close().await;
             }

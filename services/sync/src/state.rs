@@ -269,34 +269,67 @@ pub async fn maybe_live(store: &Store) -> Result<Vec<(i64, Vec<u8>)>> {
     .collect()
 }
 
+/// Rows per multi-row statement: well under SQLite's and PostgreSQL's bind limits.
+const ROWS_PER_STATEMENT: usize = 200;
+
+/// `($1, $2, …), (…)` for `rows` rows of `columns` placeholders.
+fn placeholders(rows: usize, columns: usize) -> String {
+    (0..rows)
+        .map(|r| {
+            let cells: Vec<String> = (1..=columns)
+                .map(|c| format!("${}", r * columns + c))
+                .collect();
+            format!("({})", cells.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 pub async fn write_orders(tx: &mut Tx, rows: &[Write]) -> Result<()> {
+    // One statement may not touch a row twice (PostgreSQL): the last write wins.
+    let mut last: HashMap<i64, &Write> = HashMap::with_capacity(rows.len());
     for w in rows {
-        sqlx::query(
-            "INSERT INTO sync_orders (order_id, placed_at_ms, live, pending, payload) VALUES ($1, $2, $3, $4, $5) \
+        last.insert(w.order_id, w);
+    }
+    let mut unique: Vec<&Write> = last.into_values().collect();
+    unique.sort_by_key(|w| w.order_id);
+    for chunk in unique.chunks(ROWS_PER_STATEMENT) {
+        let sql = format!(
+            "INSERT INTO sync_orders (order_id, placed_at_ms, live, pending, payload) VALUES {} \
              ON CONFLICT (order_id) DO UPDATE SET placed_at_ms = excluded.placed_at_ms, live = excluded.live, pending = excluded.pending, payload = excluded.payload",
-        )
-        .bind(w.order_id)
-        .bind(w.known.placed_at_ms)
-        .bind(i64::from(w.known.live))
-        .bind(i64::from(w.known.pending))
-        .bind(w.known.payload.as_slice())
-        .execute(&mut **tx)
-        .await?;
+            placeholders(chunk.len(), 5)
+        );
+        let mut q = sqlx::query(&sql);
+        for w in chunk {
+            q = q
+                .bind(w.order_id)
+                .bind(w.known.placed_at_ms)
+                .bind(i64::from(w.known.live))
+                .bind(i64::from(w.known.pending))
+                .bind(w.known.payload.as_slice());
+        }
+        q.execute(&mut **tx).await?;
     }
     Ok(())
 }
 
 pub async fn write_findings(tx: &mut Tx, job_id: i64, findings: &[(Kind, Finding)]) -> Result<()> {
-    for (kind, f) in findings {
-        sqlx::query("INSERT INTO sync_findings (job_id, order_id, line_id, reason, kind, detail) VALUES ($1, $2, $3, $4, $5, $6)")
-            .bind(job_id)
-            .bind(f.order_id)
-            .bind(f.line_id.unwrap_or(0))
-            .bind(f.reason.code())
-            .bind(kind.code())
-            .bind(f.detail.as_str())
-            .execute(&mut **tx)
-            .await?;
+    for chunk in findings.chunks(ROWS_PER_STATEMENT) {
+        let sql = format!(
+            "INSERT INTO sync_findings (job_id, order_id, line_id, reason, kind, detail) VALUES {}",
+            placeholders(chunk.len(), 6)
+        );
+        let mut q = sqlx::query(&sql);
+        for (kind, f) in chunk {
+            q = q
+                .bind(job_id)
+                .bind(f.order_id)
+                .bind(f.line_id.unwrap_or(0))
+                .bind(f.reason.code())
+                .bind(kind.code())
+                .bind(f.detail.as_str());
+        }
+        q.execute(&mut **tx).await?;
     }
     Ok(())
 }
