@@ -108,8 +108,11 @@ impl Stack {
     /// `embedded()` with extra `PORTRAIT__…` settings.
     pub(crate) fn embedded_with(extra: Vec<(String, String)>) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        // Five consecutive free ports: probe a few random bases.
-        let base = (0..50)
+        // Five consecutive free ports: probe a few random bases. The counter keeps
+        // two stacks of one test process (cargo test threads) apart.
+        static STACKS: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
+        let nth = STACKS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let base = (nth * 50..nth * 50 + 50)
             .map(|i| {
                 20_000
                     + ((std::process::id() as u16)

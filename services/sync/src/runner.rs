@@ -105,6 +105,7 @@ impl Sync {
         let mut running = self.inner.running.lock().await;
         if let Some(id) = *running
             && let Some(job) = state::job(&self.inner.store, id).await?
+            && job.state == SyncJobState::Running as i32
         {
             return Ok(Triggered {
                 job,
@@ -164,10 +165,12 @@ impl Sync {
             Ok(()) => tracing::info!(job_id = id, "sync job succeeded"),
             Err(e) => tracing::error!(job_id = id, error = %e, "sync job failed"),
         }
+        // Under the lock, so a trigger never sees a finished job as running.
+        let mut running = inner.running.lock().await;
         if let Err(e) = state::finish_job(&inner.store, id, state, &error, now_ms()).await {
             tracing::error!(job_id = id, error = %e, "failed to record the end of a sync job");
         }
-        *inner.running.lock().await = None;
+        *running = None;
     }
 
     pub async fn job(&self, id: i64) -> Result<Option<SyncJob>> {
