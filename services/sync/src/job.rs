@@ -123,22 +123,28 @@ pub async fn run(
         "sync job reading"
     );
     let mut seen = HashSet::new();
-    let mut after = start_after;
-    loop {
+    let t = Instant::now();
+    let mut page = reader.page(start_after, ctx.page_size).await?;
+    ctx.timings.read += t.elapsed();
+    while let Some(last) = page.last().map(|o| o.id) {
         if ctx.cancel.is_cancelled() {
             return Err(Error::Config("the sync was stopped by shutdown".into()));
         }
-        let t = Instant::now();
-        let page = reader.page(after, ctx.page_size).await?;
-        ctx.timings.read += t.elapsed();
-        let Some(last) = page.last().map(|o| o.id) else {
-            break;
-        };
         if mode == SyncMode::Full {
             seen.extend(page.iter().map(|o| o.id));
         }
-        process_page(ctx, job_id, mode, &page, &shops, now).await?;
-        after = last;
+        // The next page is read while this one is mapped and submitted; only
+        // the part of the read that processing did not hide counts as reading.
+        let size = ctx.page_size;
+        let t = Instant::now();
+        let (next, processed) = tokio::join!(reader.page(last, size), async {
+            let r = process_page(ctx, job_id, mode, &page, &shops, now).await;
+            (r, t.elapsed())
+        });
+        processed.0?;
+        ctx.timings.read += t.elapsed().saturating_sub(processed.1);
+        let next = next?;
+        page = next;
     }
     if mode == SyncMode::Full {
         state::set_phase(ctx.store, job_id, "finding_missing", None).await?;
