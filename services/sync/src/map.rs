@@ -115,6 +115,8 @@ struct Mapper<'a> {
     src: &'a SourceOrder,
     rules: &'a Rules,
     findings: Vec<Finding>,
+    /// The line that rejected the order, if a line did.
+    bad_line: Option<i64>,
 }
 
 /// A line with its amounts resolved.
@@ -134,11 +136,14 @@ pub fn map_order(src: &SourceOrder, shops: &Shops, rules: &Rules, now_ms: i64) -
         src,
         rules,
         findings: Vec::new(),
+        bad_line: None,
     };
     let outcome = match m.map(shops, placed_at_ms, now_ms) {
         Ok(outcome) => outcome,
         Err((reason, detail)) => {
-            m.findings.insert(0, Finding::new(reason, src.id, detail));
+            let mut finding = Finding::new(reason, src.id, detail);
+            finding.line_id = m.bad_line;
+            m.findings.insert(0, finding);
             Outcome::Dropped {
                 reason,
                 status: OrderStatus::Cancelled,
@@ -351,63 +356,72 @@ impl<'a> Mapper<'a> {
             return Err((Reason::NoLines, "no live OrderGoods rows".into()));
         }
         let max = self.rules.max_amount_fen;
-        live.into_iter()
-            .map(|l| {
-                let at = |(r, d): (Reason, String)| (r, format!("line {}: {d}", l.id));
-                match l.goods_id {
-                    Some(g) if g > 0 => {}
-                    _ => return Err(at((Reason::BadProduct, "goodsId is not set".into()))),
-                }
-                match l.goods_number {
-                    Some(q) if q > 0 => {}
-                    q => {
-                        return Err(at((
-                            Reason::BadQuantity,
-                            format!(
-                                "goodsNumber = {}",
-                                q.map_or("NULL".into(), |q| q.to_string())
-                            ),
-                        )));
-                    }
-                }
-                let gross = match money("realIncomeAmount", &l.real_income).map_err(at)? {
-                    Some(g) => g,
-                    None => money("goodsTotal", &l.goods_total)
-                        .map_err(at)?
-                        .ok_or_else(|| {
-                            at((
-                                Reason::BadAmount,
-                                "goodsTotal and realIncomeAmount are NULL".into(),
-                            ))
-                        })?,
-                };
-                let refund = if l.is_refund.unwrap_or(0) == 1 {
-                    gross
-                } else {
-                    money("refundMoney", &l.refund_money)
-                        .map_err(at)?
-                        .unwrap_or(0)
-                };
-                if gross > max || refund > max {
+        let resolve = |l: &'a SourceLine| -> Step<Line<'a>> {
+            let at = |(r, d): (Reason, String)| (r, format!("line {}: {d}", l.id));
+            match l.goods_id {
+                Some(g) if g > 0 => {}
+                _ => return Err(at((Reason::BadProduct, "goodsId is not set".into()))),
+            }
+            match l.goods_number {
+                Some(q) if q > 0 => {}
+                q => {
                     return Err(at((
-                        Reason::AbsurdAmount,
-                        format!("{} fen is above sync.max_amount_fen", gross.max(refund)),
+                        Reason::BadQuantity,
+                        format!(
+                            "goodsNumber = {}",
+                            q.map_or("NULL".into(), |q| q.to_string())
+                        ),
                     )));
                 }
-                if refund > gross {
-                    return Err(at((
-                        Reason::NegativeAmount,
-                        format!("refund {refund} fen exceeds the line's {gross} fen"),
-                    )));
-                }
-                Ok(Line {
-                    src: l,
-                    gross,
-                    refund,
-                    net: gross - refund,
-                })
+            }
+            let gross = match money("realIncomeAmount", &l.real_income).map_err(at)? {
+                Some(g) => g,
+                None => money("goodsTotal", &l.goods_total)
+                    .map_err(at)?
+                    .ok_or_else(|| {
+                        at((
+                            Reason::BadAmount,
+                            "goodsTotal and realIncomeAmount are NULL".into(),
+                        ))
+                    })?,
+            };
+            let refund = if l.is_refund.unwrap_or(0) == 1 {
+                gross
+            } else {
+                money("refundMoney", &l.refund_money)
+                    .map_err(at)?
+                    .unwrap_or(0)
+            };
+            if gross > max || refund > max {
+                return Err(at((
+                    Reason::AbsurdAmount,
+                    format!("{} fen is above sync.max_amount_fen", gross.max(refund)),
+                )));
+            }
+            if refund > gross {
+                return Err(at((
+                    Reason::NegativeAmount,
+                    format!("refund {refund} fen exceeds the line's {gross} fen"),
+                )));
+            }
+            Ok(Line {
+                src: l,
+                gross,
+                refund,
+                net: gross - refund,
             })
-            .collect()
+        };
+        let mut lines = Vec::with_capacity(live.len());
+        for l in live {
+            match resolve(l) {
+                Ok(line) => lines.push(line),
+                Err(e) => {
+                    self.bad_line = Some(l.id);
+                    return Err(e);
+                }
+            }
+        }
+        Ok(lines)
     }
 
     /// Lines should add up to what was paid (`cash`, else `total`).

@@ -490,6 +490,14 @@ fn bad_amounts_are_rejected_with_their_reason() {
             "case {i}: the rejection is the first finding"
         );
     }
+    // A line's rejection names the line.
+    let mut o = order();
+    o.lines[1].goods_number = Some(-1);
+    let m = map(&o);
+    assert_eq!(
+        (m.findings[0].reason, m.findings[0].line_id),
+        (Reason::BadQuantity, Some(2))
+    );
     let mut o = order();
     o.lines[0].goods_total = Some("10000.00".into());
     o.cash = None;
