@@ -339,6 +339,42 @@ mod tests {
         }
     }
 
+    /// The session guard, not good manners, keeps the source unwritten.
+    #[tokio::test]
+    async fn sessions_cannot_write() {
+        let mut urls = Vec::new();
+        if let Ok(admin) = std::env::var("PORTRAIT_TEST_MYSQL_URL") {
+            let name = format!("sync_ro_{}", std::process::id());
+            let mut conn = <sqlx::MySqlConnection as Connection>::connect(&admin)
+                .await
+                .unwrap();
+            sqlx::Executor::execute(
+                &mut conn,
+                format!("CREATE DATABASE IF NOT EXISTS {name}").as_str(),
+            )
+            .await
+            .unwrap();
+            urls.push(format!("{}/{name}", admin.trim_end_matches('/')));
+        } else {
+            eprintln!("skipped MariaDB: PORTRAIT_TEST_MYSQL_URL not set; run bash tests/run");
+        }
+        if let Ok(pg) = std::env::var("PORTRAIT_TEST_PG_URL") {
+            urls.push(pg);
+        } else {
+            eprintln!("skipped PostgreSQL: PORTRAIT_TEST_PG_URL not set; run bash tests/run");
+        }
+        for url in urls {
+            let source = Source::connect(&url).await.unwrap();
+            let err = sqlx::query("CREATE TABLE sync_must_not_exist (id INT)")
+                .execute(&source.pool)
+                .await
+                .expect_err("a read-only session refuses writes")
+                .to_string();
+            assert!(err.to_lowercase().contains("read"), "{err}");
+            source.close().await;
+        }
+    }
+
     #[tokio::test]
     async fn an_unknown_scheme_is_refused_without_the_password() {
         let err = Source::connect("oracle://u:pw@h/db")
