@@ -252,12 +252,16 @@ async fn process_page(
     }
     ctx.timings.store += t.elapsed();
     let t = Instant::now();
+    // The pending mark already holds each planned row's payload and time:
+    // once ingest answered, only the flags change.
+    let mut settled_live = Vec::new();
+    let mut retracted = Vec::new();
     let mut submits = Vec::new();
-    for (id, placed, plan) in plans {
+    for (id, _, plan) in plans {
         match plan {
-            Plan::Submit(order) => submits.push((id, placed, order)),
+            Plan::Submit(order) => submits.push((id, order)),
             Plan::Retract(order) => {
-                let outcome = submit_one(&mut ctx.ingest, order.clone()).await?;
+                let outcome = submit_one(&mut ctx.ingest, order).await?;
                 if outcome == SubmitOutcome::Published {
                     counts.retracted += 1;
                 } else {
@@ -271,39 +275,23 @@ async fn process_page(
                         f.0 = Kind::Rejected;
                     }
                 }
-                writes.push(Write {
-                    order_id: id,
-                    known: Known {
-                        placed_at_ms: placed,
-                        live: false,
-                        pending: false,
-                        payload: order.encode_to_vec(),
-                    },
-                });
+                retracted.push(id);
             }
         }
     }
     if !submits.is_empty() {
-        let orders: Vec<Order> = submits.iter().map(|(_, _, o)| o.clone()).collect();
+        let (ids, orders): (Vec<i64>, Vec<Order>) = submits.into_iter().unzip();
         let (published, unchanged) = submit_many(&mut ctx.ingest, orders).await?;
         counts.accepted += published;
         counts.unchanged += unchanged;
-        for (id, placed, order) in submits {
-            writes.push(Write {
-                order_id: id,
-                known: Known {
-                    placed_at_ms: placed,
-                    live: true,
-                    pending: false,
-                    payload: order.encode_to_vec(),
-                },
-            });
-        }
+        settled_live.extend(ids);
     }
     ctx.timings.submit += t.elapsed();
     let t = Instant::now();
     let mut tx = ctx.store.begin().await?;
     state::write_orders(&mut tx, &writes).await?;
+    state::settle(&mut tx, &settled_live, true).await?;
+    state::settle(&mut tx, &retracted, false).await?;
     state::write_findings(&mut tx, job_id, &findings).await?;
     state::add_counts(&mut tx, job_id, &counts).await?;
     if mode != SyncMode::Import

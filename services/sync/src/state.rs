@@ -313,6 +313,23 @@ pub async fn write_orders(tx: &mut Tx, rows: &[Write]) -> Result<()> {
     Ok(())
 }
 
+/// Ingest answered for `ids`: they are no longer pending, and live or not.
+pub async fn settle(tx: &mut Tx, ids: &[i64], live: bool) -> Result<()> {
+    for chunk in ids.chunks(500) {
+        let mut sql = Sql::new("UPDATE sync_orders SET pending = 0, live = ");
+        sql.bind(i64::from(live)).push(" WHERE order_id IN (");
+        for (i, id) in chunk.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.bind(*id);
+        }
+        sql.push(")");
+        sql.query().execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
 pub async fn write_findings(tx: &mut Tx, job_id: i64, findings: &[(Kind, Finding)]) -> Result<()> {
     for chunk in findings.chunks(ROWS_PER_STATEMENT) {
         let sql = format!(
