@@ -90,7 +90,12 @@ pub struct JobContext<'a> {
 
 /// What a page decided for one order, before ingest answered.
 enum Plan {
-    Submit(Order),
+    /// `known`: sync already holds exactly this version as live, so a crash
+    /// mid-submission cannot leave it wrong and no pending mark is needed.
+    Submit {
+        order: Order,
+        known: bool,
+    },
     Retract(Order),
 }
 
@@ -192,7 +197,7 @@ async fn process_page(
                 if same && mode != SyncMode::Full {
                     counts.unchanged += 1;
                 } else {
-                    plans.push((src.id, placed, Plan::Submit(order)));
+                    plans.push((src.id, placed, Plan::Submit { order, known: same }));
                 }
             }
             Outcome::Dropped { reason, status } => {
@@ -228,25 +233,26 @@ async fn process_page(
     // Mark what is about to be submitted, so a crash before the answer is
     // redone by the next run instead of trusted.
     let t = Instant::now();
-    if !plans.is_empty() {
-        let mut tx = ctx.store.begin().await?;
-        let pending: Vec<Write> = plans
-            .iter()
-            .map(|(id, placed, plan)| {
-                let order = match plan {
-                    Plan::Submit(o) | Plan::Retract(o) => o,
-                };
-                Write {
-                    order_id: *id,
-                    known: Known {
-                        placed_at_ms: *placed,
-                        live: false,
-                        pending: true,
-                        payload: order.encode_to_vec(),
-                    },
-                }
+    let pending: Vec<Write> = plans
+        .iter()
+        .filter_map(|(id, placed, plan)| {
+            let order = match plan {
+                Plan::Submit { known: true, .. } => return None,
+                Plan::Submit { order, .. } | Plan::Retract(order) => order,
+            };
+            Some(Write {
+                order_id: *id,
+                known: Known {
+                    placed_at_ms: *placed,
+                    live: false,
+                    pending: true,
+                    payload: order.encode_to_vec(),
+                },
             })
-            .collect();
+        })
+        .collect();
+    if !pending.is_empty() {
+        let mut tx = ctx.store.begin().await?;
         state::write_orders(&mut tx, &pending).await?;
         tx.commit().await?;
     }
@@ -259,7 +265,7 @@ async fn process_page(
     let mut submits = Vec::new();
     for (id, _, plan) in plans {
         match plan {
-            Plan::Submit(order) => submits.push((id, order)),
+            Plan::Submit { order, known } => submits.push((id, order, known)),
             Plan::Retract(order) => {
                 let outcome = submit_one(&mut ctx.ingest, order).await?;
                 if outcome == SubmitOutcome::Published {
@@ -280,11 +286,11 @@ async fn process_page(
         }
     }
     if !submits.is_empty() {
-        let (ids, orders): (Vec<i64>, Vec<Order>) = submits.into_iter().unzip();
+        settled_live.extend(submits.iter().filter(|s| !s.2).map(|s| s.0));
+        let orders: Vec<Order> = submits.into_iter().map(|s| s.1).collect();
         let (published, unchanged) = submit_many(&mut ctx.ingest, orders).await?;
         counts.accepted += published;
         counts.unchanged += unchanged;
-        settled_live.extend(ids);
     }
     ctx.timings.submit += t.elapsed();
     let t = Instant::now();
