@@ -111,10 +111,15 @@ pub async fn run(
         SyncMode::Incremental | SyncMode::Unspecified => {
             let watermark = state::watermark(ctx.store).await?;
             let cutoff = now - ctx.reread_days * DAY_MS;
-            match state::first_id_since(ctx.store, cutoff).await? {
-                Some(first) => watermark.min(first - 1),
-                None => watermark,
-            }
+            // Also from the first order a killed run left pending, wherever
+            // it lies: its outcome is unknown until it is submitted again.
+            [
+                state::first_id_since(ctx.store, cutoff).await?,
+                state::first_pending(ctx.store).await?,
+            ]
+            .into_iter()
+            .flatten()
+            .fold(watermark, |from, id| from.min(id - 1))
         }
         SyncMode::Full | SyncMode::Import => i64::MIN,
     };

@@ -227,6 +227,16 @@ pub async fn first_id_since(store: &Store, cutoff_ms: i64) -> Result<Option<i64>
     )
 }
 
+/// The lowest id whose submission a crashed run left unanswered.
+pub async fn first_pending(store: &Store) -> Result<Option<i64>> {
+    Ok(
+        sqlx::query("SELECT MIN(order_id) FROM sync_orders WHERE pending = 1")
+            .fetch_one(store.pool())
+            .await?
+            .try_get::<Option<i64>, _>(0)?,
+    )
+}
+
 pub async fn known(store: &Store, ids: &[i64]) -> Result<HashMap<i64, Known>> {
     let mut out = HashMap::with_capacity(ids.len());
     for chunk in ids.chunks(500) {
