@@ -187,6 +187,8 @@ pub struct SyncSettings {
     pub full_refund_retracts: bool,
     /// Samples per reason in the data-quality report.
     pub report_samples: i64,
+    /// Findings are kept for this many most recent jobs (the jobs themselves stay).
+    pub keep_findings_jobs: i64,
 }
 
 impl std::fmt::Debug for SyncSettings {
@@ -226,6 +228,7 @@ impl SyncSettings {
             drop_duplicate_lines: true,
             full_refund_retracts: true,
             report_samples: 5,
+            keep_findings_jobs: 30,
         }
     }
 
@@ -273,6 +276,9 @@ impl SyncSettings {
         }
         if self.mismatch_tolerance_fen < 0 {
             return bad("sync.mismatch_tolerance_fen must not be negative".into());
+        }
+        if self.keep_findings_jobs < 1 {
+            return bad("sync.keep_findings_jobs must be at least 1".into());
         }
         if !(0..=100).contains(&self.report_samples) {
             return bad("sync.report_samples must be 0-100".into());
@@ -510,6 +516,7 @@ mod tests {
                 "sync.mismatch_tolerance_fen",
             ),
             (|s| s.time_zone = "Mars/Base".into(), "sync.time_zone"),
+            (|s| s.keep_findings_jobs = 0, "sync.keep_findings_jobs"),
         ];
         for (break_it, key) in cases {
             let mut c = Config::defaults(ServiceName::Gateway);

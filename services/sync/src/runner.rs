@@ -171,6 +171,12 @@ impl Sync {
             tracing::error!(job_id = id, error = %e, "failed to record the end of a sync job");
         }
         *running = None;
+        drop(running);
+        match state::prune_findings(&inner.store, inner.settings.keep_findings_jobs).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(findings = n, "old sync findings dropped"),
+            Err(e) => tracing::warn!(error = %e, "failed to drop old sync findings"),
+        }
     }
 
     pub async fn job(&self, id: i64) -> Result<Option<SyncJob>> {

@@ -206,6 +206,18 @@ pub async fn finish_job(
     Ok(())
 }
 
+/// Drops the findings of all but the newest `keep` jobs.
+pub async fn prune_findings(store: &Store, keep: i64) -> Result<u64> {
+    let Some(oldest_kept) = jobs(store, 0, keep).await?.last().map(|j| j.job_id) else {
+        return Ok(0);
+    };
+    Ok(sqlx::query("DELETE FROM sync_findings WHERE job_id < $1")
+        .bind(oldest_kept)
+        .execute(store.pool())
+        .await?
+        .rows_affected())
+}
+
 pub async fn watermark(store: &Store) -> Result<i64> {
     Ok(sqlx::query("SELECT value FROM sync_state WHERE name = $1")
         .bind(WATERMARK)

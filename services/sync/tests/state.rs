@@ -134,6 +134,15 @@ async fn contract(url: &str) {
         state::jobs(&store, second.job_id, 5).await.unwrap()[0].job_id,
         job.job_id
     );
+    // Keeping one job's findings drops the first job's 451.
+    assert_eq!(state::prune_findings(&store, 2).await.unwrap(), 0);
+    assert_eq!(state::prune_findings(&store, 1).await.unwrap(), 451);
+    assert!(
+        state::reason_counts(&store, job.job_id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     store.close().await;
 }
 
