@@ -61,7 +61,7 @@ impl Oracle {
         let pool = PgPool::connect(url).await.expect("oracle database");
         for ddl in [
             "CREATE TABLE raw_orders (order_id TEXT PRIMARY KEY, customer_id TEXT NOT NULL, store_id TEXT NOT NULL, city TEXT NOT NULL, channel INT NOT NULL, placed_at_ms BIGINT NOT NULL, amount BIGINT NOT NULL)",
-            "CREATE TABLE raw_lines (order_id TEXT NOT NULL, product_id TEXT NOT NULL, quantity BIGINT NOT NULL, amount BIGINT NOT NULL)",
+            "CREATE TABLE raw_lines (order_id TEXT NOT NULL, product_id TEXT NOT NULL, category_id TEXT NOT NULL, quantity BIGINT NOT NULL, amount BIGINT NOT NULL)",
             "CREATE VIEW raw AS SELECT *, (to_timestamp(placed_at_ms / 1000.0) AT TIME ZONE 'Asia/Shanghai')::date AS day, \
              EXTRACT(HOUR FROM to_timestamp(placed_at_ms / 1000.0) AT TIME ZONE 'Asia/Shanghai')::int AS hour FROM raw_orders",
         ] {
@@ -93,9 +93,10 @@ impl Oracle {
                 .await
                 .expect("insert order");
             for l in &o.lines {
-                sqlx::query("INSERT INTO raw_lines VALUES ($1, $2, $3, $4)")
+                sqlx::query("INSERT INTO raw_lines VALUES ($1, $2, $3, $4, $5)")
                     .bind(&o.order_id)
                     .bind(&l.product_id)
+                    .bind(&l.category_id)
                     .bind(l.quantity)
                     .bind(l.net_amount_fen)
                     .execute(&mut *tx)
@@ -191,6 +192,27 @@ impl Oracle {
             .fetch_all(&self.pool)
             .await
             .expect("products")
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect()
+    }
+
+    /// (category, quantity, revenue), best first, by the category each line named.
+    pub(crate) async fn categories(&self, q: &Q, by_revenue: bool) -> Vec<(String, i64, i64)> {
+        let order = if by_revenue {
+            "r DESC, q DESC"
+        } else {
+            "q DESC, r DESC"
+        };
+        let sql = format!(
+            "SELECT l.category_id, SUM(l.quantity)::bigint AS q, SUM(l.amount)::bigint AS r \
+             FROM raw_lines l JOIN raw USING (order_id) WHERE {IN_STORES} AND {FROM} AND {BEFORE_END} \
+             GROUP BY l.category_id ORDER BY {order}, l.category_id COLLATE \"C\""
+        );
+        Self::query(&sql, q)
+            .fetch_all(&self.pool)
+            .await
+            .expect("categories")
             .iter()
             .map(|r| (r.get(0), r.get(1), r.get(2)))
             .collect()

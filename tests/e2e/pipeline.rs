@@ -7,7 +7,7 @@ use portrait_proto::v1::portrait_service_client::PortraitServiceClient;
 use portrait_proto::v1::{
     ChannelDistributionRequest, HourDistributionRequest, IngestStatusRequest, ListRfmRequest,
     ListSuggestionsRequest, Order, OrderStatus, OverviewRequest, ProductOrder,
-    SegmentDistributionRequest, SubmitOrderRequest, TopProductsRequest,
+    SegmentDistributionRequest, SubmitOrderRequest, TopCategoriesRequest, TopProductsRequest,
 };
 use portrait_synth::ChainSpec;
 use tonic::transport::Channel;
@@ -19,18 +19,7 @@ const DAY_MS: i64 = 86_400_000;
 /// 2025-03-01T00:00:00+08:00.
 const START_MS: i64 = 1_740_758_400_000;
 
-/// The latest submitted version of each order, if it counts.
-pub(crate) fn accepted(submitted: &[Order]) -> Vec<Order> {
-    let mut latest: BTreeMap<&str, &Order> = BTreeMap::new();
-    for o in submitted {
-        latest.insert(&o.order_id, o);
-    }
-    latest
-        .into_values()
-        .filter(|o| o.status == OrderStatus::Paid as i32)
-        .cloned()
-        .collect()
-}
+pub(crate) use portrait_synth::accepted;
 
 pub(crate) async fn try_submit(
     ingest: &mut IngestServiceClient<Channel>,
@@ -149,6 +138,26 @@ pub(crate) async fn assert_figures(
                 top.products.iter().all(|p| !p.product_name.is_empty()),
                 "product names are served"
             );
+
+            let top = gateway
+                .get_top_categories(TopCategoriesRequest {
+                    filter: filter.clone(),
+                    limit: 1000,
+                    order_by,
+                })
+                .await
+                .expect("top categories")
+                .into_inner();
+            let got: Vec<(String, i64, i64)> = top
+                .categories
+                .iter()
+                .map(|c| (c.category_id.clone(), c.quantity, c.revenue_fen))
+                .collect();
+            assert_eq!(
+                got,
+                oracle.categories(q, by_revenue).await,
+                "top categories (by revenue: {by_revenue}) for {q:?}"
+            );
         }
 
         let want_rfm = oracle.rfm(q).await;
@@ -255,12 +264,18 @@ pub(crate) fn scenario() -> (Vec<Order>, Vec<Q>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn distributed_pipeline_equals_sql_oracle_through_kill_and_bad_input() {
+    let Some(brokers) = portrait_testkit::broker::kafka_brokers() else {
+        return;
+    };
     let mut stores = BTreeMap::new();
-    for s in ["ingest", "profiler", "rfm", "suggest"] {
-        stores.insert(s, portrait_testkit::postgres::fresh_database().await);
+    for s in ["ingest", "profiler", "rfm", "suggest", "oracle"] {
+        let Some(url) = portrait_testkit::postgres::fresh_database().await else {
+            return;
+        };
+        stores.insert(s, url);
     }
-    let oracle = Oracle::new(&portrait_testkit::postgres::fresh_database().await).await;
-    let mut stack = Stack::new(stores);
+    let oracle = Oracle::new(&stores.remove("oracle").unwrap_or_default()).await;
+    let mut stack = Stack::new(stores, brokers);
     stack.start_all();
 
     let (orders, queries) = scenario();
@@ -322,6 +337,7 @@ async fn distributed_pipeline_equals_sql_oracle_through_kill_and_bad_input() {
     let bus = Bus::connect(&BusConfig::Kafka {
         brokers: stack.brokers.clone(),
         partitions: 3,
+        max_batch_records: 1,
     })
     .await
     .expect("bus");

@@ -46,12 +46,11 @@ pub(crate) fn bin_dir() -> PathBuf {
 
 impl Stack {
     /// `stores` maps each service (but the gateway) to its database URL.
-    pub(crate) fn new(stores: BTreeMap<&'static str, String>) -> Self {
+    pub(crate) fn new(stores: BTreeMap<&'static str, String>, brokers: String) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let ports: BTreeMap<&'static str, u16> =
             SERVICES.iter().map(|s| (*s, free_port())).collect();
         let topic_prefix = portrait_testkit::broker::unique_topic("e2e") + ".";
-        let brokers = portrait_testkit::broker::kafka_brokers();
         let url = |s: &str| format!("http://127.0.0.1:{}", ports[s]);
         let mut env = BTreeMap::new();
         for service in SERVICES {
@@ -64,6 +63,8 @@ impl Stack {
                 ("PORTRAIT__BUS__BROKERS", brokers.clone()),
                 ("PORTRAIT__BUS__PARTITIONS", "3".to_owned()),
                 ("PORTRAIT__BUS__TOPIC_PREFIX", topic_prefix.clone()),
+                // tansu 0.6 needs one record per producer batch.
+                ("PORTRAIT__BUS__MAX_BATCH_RECORDS", "1".to_owned()),
                 (
                     "PORTRAIT__SERVER__LISTEN",
                     format!("127.0.0.1:{}", ports[service]),

@@ -150,16 +150,14 @@ async fn wait_job(gw: &mut PortraitServiceClient<Channel>, id: i64) -> SyncJob {
 }
 
 async fn world(kind: Db) -> Option<World> {
-    if std::env::var("PORTRAIT_TEST_PG_URL").is_err() {
-        eprintln!("skipped: PORTRAIT_TEST_PG_URL not set; run bash tests/run");
-        return None;
-    }
-    let mysql_admin = std::env::var("PORTRAIT_TEST_MYSQL_URL").ok();
-    if kind == Db::MySql && mysql_admin.is_none() {
-        eprintln!("skipped: PORTRAIT_TEST_MYSQL_URL not set; run bash tests/run");
-        return None;
-    }
-    let pg_url = portrait_testkit::postgres::fresh_database().await;
+    let mysql_admin = match kind {
+        Db::MySql => Some(portrait_testkit::server_env(
+            "PORTRAIT_TEST_MYSQL_URL",
+            "MariaDB",
+        )?),
+        Db::Postgres => None,
+    };
+    let pg_url = portrait_testkit::postgres::fresh_database().await?;
     let pg = PgPool::connect(&pg_url).await.expect("postgres");
     let pg_conn = Conn::Postgres(pg.clone());
     pg_conn.create_schema().await;

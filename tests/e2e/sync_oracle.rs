@@ -23,7 +23,7 @@ END $$ LANGUAGE plpgsql IMMUTABLE"#;
 /// sum is cast back before it divides. $1 = now (epoch ms). Max line amount 10000.00 yuan,
 /// max future one day, paid = payState 2, full refunds retract.
 const MAP: &str = r#"
-INSERT INTO raw_lines (order_id, product_id, quantity, amount)
+INSERT INTO raw_lines (order_id, product_id, category_id, quantity, amount)
 WITH o AS (
   SELECT o.*, floor(EXTRACT(EPOCH FROM (oracle_local_time(o."recordTime") AT TIME ZONE 'Asia/Shanghai')) * 1000)::bigint AS placed
   FROM "Orders" o
@@ -70,7 +70,7 @@ ranked AS (
     u - SUM(share) OVER (PARTITION BY "orderId")::bigint AS spare
   FROM shares
 )
-SELECT "orderId"::text, "goodsId"::text, "goodsNumber"::bigint,
+SELECT "orderId"::text, "goodsId"::text, COALESCE("categoryId"::text, ''), "goodsNumber"::bigint,
   net0 - share - CASE WHEN u > 0 AND u < s AND rk <= spare THEN 1 ELSE 0 END
 FROM ranked ORDER BY "orderId", id
 "#;

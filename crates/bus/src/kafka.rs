@@ -34,18 +34,21 @@ fn base_config(brokers: &str) -> ClientConfig {
 }
 
 impl KafkaBus {
-    pub(crate) fn connect(brokers: &str, partitions: i32) -> Result<Self> {
-        let producer: FutureProducer = base_config(brokers)
+    pub(crate) fn connect(brokers: &str, partitions: i32, max_batch_records: u32) -> Result<Self> {
+        let mut config = base_config(brokers);
+        config
             .set("enable.idempotence", "true")
             .set("acks", "all")
             .set("linger.ms", "5")
+            .set("message.timeout.ms", "30000");
+        if max_batch_records > 0 {
             // tansu 0.6 reports the high watermark as the last batch's base
             // offset + 1 and loses records when a fetch starts inside a batch;
             // one record per batch keeps both right (measured by the contract
-            // tests). Real Kafka is correct either way, only slower.
-            .set("batch.num.messages", "1")
-            .set("message.timeout.ms", "30000")
-            .create()?;
+            // tests). Real Kafka is correct either way, and faster without it.
+            config.set("batch.num.messages", max_batch_records.to_string());
+        }
+        let producer: FutureProducer = config.create()?;
         Ok(Self {
             brokers: brokers.to_owned(),
             partitions,

@@ -17,8 +17,15 @@ pub use error::{Error, Result};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BusConfig {
-    Kafka { brokers: String, partitions: i32 },
-    Embedded { path: PathBuf },
+    Kafka {
+        brokers: String,
+        partitions: i32,
+        /// Records per producer batch at most; 0 = librdkafka's default.
+        max_batch_records: u32,
+    },
+    Embedded {
+        path: PathBuf,
+    },
 }
 
 /// A record to publish.
@@ -56,7 +63,12 @@ impl Bus {
             BusConfig::Kafka {
                 brokers,
                 partitions,
-            } => Inner::Kafka(kafka::KafkaBus::connect(brokers, *partitions)?),
+                max_batch_records,
+            } => Inner::Kafka(kafka::KafkaBus::connect(
+                brokers,
+                *partitions,
+                *max_batch_records,
+            )?),
             BusConfig::Embedded { path } => Inner::Embedded(log::LogBus::open(path).await?),
         }))
     }

@@ -171,13 +171,16 @@ async fn embedded() -> (Bus, tempfile::TempDir) {
     (bus, dir)
 }
 
-async fn kafka() -> Bus {
-    Bus::connect(&BusConfig::Kafka {
-        brokers: kafka_brokers(),
+async fn kafka() -> Option<Bus> {
+    let bus = Bus::connect(&BusConfig::Kafka {
+        brokers: kafka_brokers()?,
         partitions: 3,
+        // tansu 0.6 needs one record per producer batch (see bus.max_batch_records).
+        max_batch_records: 1,
     })
     .await
-    .expect("kafka")
+    .expect("kafka");
+    Some(bus)
 }
 
 macro_rules! both {
@@ -192,7 +195,8 @@ macro_rules! both {
         mod on_kafka {
             $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $name() {
-                super::$name(super::kafka().await).await;
+                let Some(bus) = super::kafka().await else { return };
+                super::$name(bus).await;
             })*
         }
     };

@@ -6,8 +6,8 @@ use crate::{Error, Result};
 /// A local calendar day as days since 1970-01-01.
 pub type Day = i32;
 
-/// Buckets UTC instants into the chain's local days and hours.
-#[derive(Debug, Clone, Copy)]
+/// Buckets UTC instants into the chain's local days and hours (UTC by default).
+#[derive(Debug, Clone, Copy, Default)]
 pub struct Calendar {
     tz: Tz,
 }

@@ -1,3 +1,5 @@
+use portrait_proto::v1::Priority;
+
 use crate::{CustomerAgg, Day};
 
 /// A customer who has stayed away much longer than their own habit.
@@ -5,8 +7,7 @@ use crate::{CustomerAgg, Day};
 pub struct ChurnWarning {
     pub days_since_last_order: i64,
     pub mean_gap_days: f64,
-    /// 1 low, 2 medium, 3 high (as `portrait.v1.Priority`).
-    pub priority: i32,
+    pub priority: Priority,
 }
 
 /// Orders a customer needs before their own rhythm means anything.
@@ -27,11 +28,11 @@ pub fn churn_warning(agg: &CustomerAgg, as_of: Day) -> Option<ChurnWarning> {
         return None;
     }
     let priority = if since * gaps >= 4 * span {
-        3
+        Priority::High
     } else if since * gaps >= 3 * span {
-        2
+        Priority::Medium
     } else {
-        1
+        Priority::Low
     };
     Some(ChurnWarning {
         days_since_last_order: since,
@@ -46,7 +47,7 @@ mod tests {
 
     fn agg(orders: i64, first_day: Day, last_day: Day) -> CustomerAgg {
         CustomerAgg {
-            customer_id: "c".into(),
+            customer: 0,
             orders,
             revenue: 100,
             first_day,
@@ -62,8 +63,8 @@ mod tests {
         let w = churn_warning(&a, 41).unwrap();
         assert_eq!(w.days_since_last_order, 21);
         assert_eq!(w.mean_gap_days, 10.0);
-        assert_eq!(w.priority, 1);
-        assert_eq!(churn_warning(&a, 60).unwrap().priority, 3);
+        assert_eq!(w.priority, Priority::Low);
+        assert_eq!(churn_warning(&a, 60).unwrap().priority, Priority::High);
     }
 
     #[test]

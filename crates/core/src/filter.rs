@@ -6,7 +6,7 @@ pub const DEFAULT_PAGE_SIZE: usize = 100;
 pub const MAX_PAGE_SIZE: usize = 1000;
 
 /// A validated filter in day numbers. `to` is exclusive and never past `as_of`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ResolvedFilter {
     pub store_ids: Vec<String>,
     pub cities: Vec<String>,

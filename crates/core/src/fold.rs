@@ -11,11 +11,35 @@ pub struct Acc {
     pub revenue: i64,
 }
 
+impl Acc {
+    pub fn add(&mut self, by: Acc) {
+        // Validation bounds every amount (see `Limits`), so sums of any
+        // realistic number of orders stay far inside i64.
+        self.orders += by.orders;
+        self.revenue += by.revenue;
+    }
+
+    pub fn is_zero(&self) -> bool {
+        *self == Acc::default()
+    }
+}
+
 /// Units sold and net line revenue in fen.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct ProductAcc {
     pub quantity: i64,
     pub revenue: i64,
+}
+
+impl ProductAcc {
+    pub fn add(&mut self, by: ProductAcc) {
+        self.quantity += by.quantity;
+        self.revenue += by.revenue;
+    }
+
+    pub fn is_zero(&self) -> bool {
+        *self == ProductAcc::default()
+    }
 }
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -31,133 +55,144 @@ pub struct ProductInfo {
     pub category_name: String,
 }
 
-/// What a batch of events adds to the day-grain tables, coalesced per row key.
+/// What a batch of events adds to one projection's rows, coalesced per row key.
 ///
-/// Every figure Portrait serves is a sum over these rows, so a retraction is a
+/// Every figure Portrait serves is a sum over such rows, so a retraction is a
 /// subtraction and events commute: applying each event exactly once, in any
 /// order, yields the figures of the latest accepted versions.
+pub trait Fold: Default {
+    /// Adds (`sign` = 1) or retracts (`sign` = -1) one order version.
+    fn add(&mut self, calendar: &Calendar, order: &Order, sign: i64);
+
+    /// Retracts the previous version and applies the new one.
+    fn apply(&mut self, calendar: &Calendar, event: &OrderEvent) {
+        if let Some(previous) = &event.previous {
+            self.add(calendar, previous, -1);
+        }
+        if let Some(order) = &event.order {
+            self.add(calendar, order, 1);
+        }
+    }
+}
+
+/// Per-customer day rows and the stores' latest names; what every consumer keeps.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Deltas {
+pub struct CustomerDays {
     /// (customer, store, day); anonymous orders are left out.
-    pub customer_days: BTreeMap<(String, String, Day), Acc>,
+    pub rows: BTreeMap<(String, String, Day), Acc>,
+    /// Latest names seen in the batch; descriptive only, never summed.
+    pub stores: BTreeMap<String, StoreInfo>,
+}
+
+impl Fold for CustomerDays {
+    fn add(&mut self, calendar: &Calendar, order: &Order, sign: i64) {
+        if sign > 0 {
+            self.stores.insert(
+                order.store_id.clone(),
+                StoreInfo {
+                    name: order.store_name.clone(),
+                    city: order.city.clone(),
+                },
+            );
+        }
+        if order.customer_id.is_empty() {
+            return;
+        }
+        let day = calendar.day(order.placed_at_ms);
+        self.rows
+            .entry((order.customer_id.clone(), order.store_id.clone(), day))
+            .or_default()
+            .add(signed(order, sign));
+    }
+}
+
+impl CustomerDays {
+    /// Drops rows whose changes cancelled out within the batch: nothing to write.
+    pub fn prune(&mut self) {
+        self.rows.retain(|_, a| !a.is_zero());
+    }
+}
+
+/// Store-day figures the profiler serves: hours, channels, products and categories.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct StoreDays {
     /// (store, day, local hour); every order, anonymous ones included.
     pub hours: BTreeMap<(String, Day, u8), Acc>,
     /// (store, day, channel number).
     pub channels: BTreeMap<(String, Day, i32), Acc>,
     /// (store, day, product).
     pub products: BTreeMap<(String, Day, String), ProductAcc>,
-    /// Latest names seen in the batch; descriptive only, never summed.
-    pub stores: BTreeMap<String, StoreInfo>,
+    /// (store, day, category) as each line says at the time of the order, so a
+    /// product that moves category keeps its past sales where they were.
+    pub categories: BTreeMap<(String, Day, String), ProductAcc>,
+    /// Latest product names seen in the batch; descriptive only.
     pub product_info: BTreeMap<String, ProductInfo>,
+    /// Latest category names seen in the batch; descriptive only.
+    pub category_names: BTreeMap<String, String>,
 }
 
-impl Deltas {
-    /// Folds one event in: retract the previous version, apply the new one.
-    pub fn apply(&mut self, calendar: &Calendar, event: &OrderEvent) {
-        if let Some(previous) = &event.previous {
-            self.add(calendar, previous, -1);
-        }
-        if let Some(order) = &event.order {
-            self.describe(order);
-            self.add(calendar, order, 1);
-        }
-    }
-
+impl Fold for StoreDays {
     fn add(&mut self, calendar: &Calendar, order: &Order, sign: i64) {
         let (day, hour) = calendar.day_hour(order.placed_at_ms);
-        let one = Acc {
-            orders: sign,
-            revenue: sign * order.net_amount_fen,
-        };
         let store = &order.store_id;
-        if !order.customer_id.is_empty() {
-            bump(
-                self.customer_days
-                    .entry((order.customer_id.clone(), store.clone(), day))
-                    .or_default(),
-                one,
-            );
-        }
-        bump(
-            self.hours.entry((store.clone(), day, hour)).or_default(),
-            one,
-        );
-        bump(
-            self.channels
-                .entry((store.clone(), day, order.channel))
-                .or_default(),
-            one,
-        );
+        let one = signed(order, sign);
+        self.hours
+            .entry((store.clone(), day, hour))
+            .or_default()
+            .add(one);
+        self.channels
+            .entry((store.clone(), day, order.channel))
+            .or_default()
+            .add(one);
         for line in &order.lines {
-            let acc = self
-                .products
+            if sign > 0 {
+                self.category_names
+                    .insert(line.category_id.clone(), line.category_name.clone());
+                self.product_info.insert(
+                    line.product_id.clone(),
+                    ProductInfo {
+                        name: line.product_name.clone(),
+                        category_id: line.category_id.clone(),
+                        category_name: line.category_name.clone(),
+                    },
+                );
+            }
+            let sold = ProductAcc {
+                quantity: sign * line.quantity,
+                revenue: sign * line.net_amount_fen,
+            };
+            self.products
                 .entry((store.clone(), day, line.product_id.clone()))
-                .or_default();
-            acc.quantity += sign * line.quantity;
-            acc.revenue += sign * line.net_amount_fen;
+                .or_default()
+                .add(sold);
+            self.categories
+                .entry((store.clone(), day, line.category_id.clone()))
+                .or_default()
+                .add(sold);
         }
     }
+}
 
-    fn describe(&mut self, order: &Order) {
-        self.stores.insert(
-            order.store_id.clone(),
-            StoreInfo {
-                name: order.store_name.clone(),
-                city: order.city.clone(),
-            },
-        );
-        for line in &order.lines {
-            self.product_info.insert(
-                line.product_id.clone(),
-                ProductInfo {
-                    name: line.product_name.clone(),
-                    category_id: line.category_id.clone(),
-                    category_name: line.category_name.clone(),
-                },
-            );
-        }
-    }
-
-    /// Drops rows whose changes cancelled out within the batch: nothing to write.
+impl StoreDays {
     pub fn prune(&mut self) {
-        let zero = Acc::default();
-        self.customer_days.retain(|_, a| *a != zero);
-        self.hours.retain(|_, a| *a != zero);
-        self.channels.retain(|_, a| *a != zero);
-        self.products.retain(|_, a| *a != ProductAcc::default());
-    }
-
-    /// Adds another set of deltas row by row (used to keep a running total).
-    pub fn merge(&mut self, other: &Deltas) {
-        merge_map(&mut self.customer_days, &other.customer_days, bump);
-        merge_map(&mut self.hours, &other.hours, bump);
-        merge_map(&mut self.channels, &other.channels, bump);
-        merge_map(&mut self.products, &other.products, |a, b| {
-            a.quantity += b.quantity;
-            a.revenue += b.revenue;
-        });
-        self.stores
-            .extend(other.stores.iter().map(|(k, v)| (k.clone(), v.clone())));
-        self.product_info.extend(
-            other
-                .product_info
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone())),
-        );
+        self.hours.retain(|_, a| !a.is_zero());
+        self.channels.retain(|_, a| !a.is_zero());
+        self.products.retain(|_, a| !a.is_zero());
+        self.categories.retain(|_, a| !a.is_zero());
     }
 }
 
-fn bump(acc: &mut Acc, by: Acc) {
-    acc.orders += by.orders;
-    acc.revenue += by.revenue;
+/// Two folds fed the same events, for a projection that keeps both.
+impl<A: Fold, B: Fold> Fold for (A, B) {
+    fn add(&mut self, calendar: &Calendar, order: &Order, sign: i64) {
+        self.0.add(calendar, order, sign);
+        self.1.add(calendar, order, sign);
+    }
 }
 
-fn merge_map<K: Ord + Clone, V: Default + Copy>(
-    into: &mut BTreeMap<K, V>,
-    from: &BTreeMap<K, V>,
-    add: impl Fn(&mut V, V),
-) {
-    for (k, v) in from {
-        add(into.entry(k.clone()).or_default(), *v);
+fn signed(order: &Order, sign: i64) -> Acc {
+    Acc {
+        orders: sign,
+        revenue: sign * order.net_amount_fen,
     }
 }

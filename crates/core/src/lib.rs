@@ -7,6 +7,7 @@ mod churn;
 mod error;
 mod filter;
 mod fold;
+pub mod memory;
 mod revision;
 mod rfm;
 mod validate;
@@ -15,10 +16,10 @@ pub use calendar::{Calendar, Day};
 pub use churn::{ChurnWarning, MIN_ORDERS, churn_warning};
 pub use error::{Error, Result};
 pub use filter::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, ResolvedFilter, page_size, page_start};
-pub use fold::{Acc, Deltas, ProductAcc, ProductInfo, StoreInfo};
+pub use fold::{Acc, CustomerDays, Fold, ProductAcc, ProductInfo, StoreDays, StoreInfo};
 pub use revision::{Decision, Stored, decide, is_live};
 pub use rfm::{CustomerAgg, Rfm, RfmTable, Segment, rfm_table};
-pub use validate::validate_order;
+pub use validate::{Limits, ValidOrder, check, validate_order};
 
 /// Topic of accepted order changes, keyed by customer id.
 pub const ORDERS_TOPIC: &str = "orders.v1";

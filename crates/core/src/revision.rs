@@ -1,5 +1,7 @@
 use portrait_proto::v1::{Order, OrderEvent, OrderStatus};
 
+use crate::ValidOrder;
+
 /// The latest accepted version of an order, as ingest keeps it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Stored {
@@ -30,7 +32,8 @@ pub fn is_live(order: &Order) -> bool {
 
 /// Turns a submission into "retract previous, apply new", so that consumers
 /// never have to read the old version themselves.
-pub fn decide(stored: Option<&Stored>, incoming: Order) -> Decision {
+pub fn decide(stored: Option<&Stored>, incoming: ValidOrder) -> Decision {
+    let incoming = incoming.into_inner();
     if let Some(s) = stored
         && s.order == incoming
     {

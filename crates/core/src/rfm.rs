@@ -1,9 +1,10 @@
 use crate::Day;
 
 /// A customer's orders inside a filter, as the RFM and churn rules need them.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CustomerAgg {
-    pub customer_id: String,
+    /// Dense id from the projection's customer interner.
+    pub customer: u32,
     pub orders: i64,
     pub revenue: i64,
     pub first_day: Day,
@@ -65,7 +66,7 @@ impl Segment {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rfm {
-    pub customer_id: String,
+    pub customer: u32,
     pub recency_days: i64,
     pub frequency: i64,
     pub monetary: i64,
@@ -92,37 +93,28 @@ pub struct RfmTable {
 /// better than the population mean; compared in integers, so exact.
 pub fn rfm_table(aggs: &[CustomerAgg], as_of: Day) -> RfmTable {
     let n = aggs.len();
-    let recency: Vec<i64> = aggs
-        .iter()
-        .map(|a| i64::from(as_of) - i64::from(a.last_day))
-        .collect();
-    let sorted = |values: Vec<i64>| {
-        let mut v = values;
-        v.sort_unstable();
-        v
-    };
-    let r_sorted = sorted(recency.clone());
-    let f_sorted = sorted(aggs.iter().map(|a| a.orders).collect());
-    let m_sorted = sorted(aggs.iter().map(|a| a.revenue).collect());
-    let sum = |v: &[i64]| v.iter().map(|&x| i128::from(x)).sum::<i128>();
-    let (r_sum, f_sum, m_sum) = (sum(&r_sorted), sum(&f_sorted), sum(&m_sorted));
+    let recency = |a: &CustomerAgg| i64::from(as_of) - i64::from(a.last_day);
+    // Higher is better in all three, so recency enters negated.
+    let r_th = Quintiles::of(aggs.iter().map(|a| -recency(a)).collect());
+    let f_th = Quintiles::of(aggs.iter().map(|a| a.orders).collect());
+    let m_th = Quintiles::of(aggs.iter().map(|a| a.revenue).collect());
+    let sum = |v: &mut dyn Iterator<Item = i64>| v.map(i128::from).sum::<i128>();
+    let r_sum = sum(&mut aggs.iter().map(recency));
+    let f_sum = sum(&mut aggs.iter().map(|a| a.orders));
+    let m_sum = sum(&mut aggs.iter().map(|a| a.revenue));
     let n128 = n as i128;
-    let score = |worse: usize| (1 + 5 * worse / n.max(1)) as u8;
     let customers = aggs
         .iter()
-        .zip(&recency)
-        .map(|(a, &r)| {
-            let r_worse = n - r_sorted.partition_point(|&x| x <= r);
-            let f_worse = f_sorted.partition_point(|&x| x < a.orders);
-            let m_worse = m_sorted.partition_point(|&x| x < a.revenue);
+        .map(|a| {
+            let r = recency(a);
             Rfm {
-                customer_id: a.customer_id.clone(),
+                customer: a.customer,
                 recency_days: r,
                 frequency: a.orders,
                 monetary: a.revenue,
-                r_score: score(r_worse),
-                f_score: score(f_worse),
-                m_score: score(m_worse),
+                r_score: r_th.score(-r),
+                f_score: f_th.score(a.orders),
+                m_score: m_th.score(a.revenue),
                 segment: Segment::of(
                     i128::from(r) * n128 < r_sum,
                     i128::from(a.orders) * n128 > f_sum,
@@ -140,13 +132,42 @@ pub fn rfm_table(aggs: &[CustomerAgg], as_of: Day) -> RfmTable {
     }
 }
 
+/// Where the quintile scores change. With k(v) the number of values below v,
+/// 1 + ⌊5·k/n⌋ ≥ 1 + j exactly when k ≥ ⌈j·n/5⌉, that is when v exceeds the
+/// ⌈j·n/5⌉-th smallest value: four order statistics, found in linear time,
+/// give every score without sorting the population.
+struct Quintiles([i64; 4]);
+
+impl Quintiles {
+    fn of(mut values: Vec<i64>) -> Self {
+        let n = values.len();
+        let mut out = [i64::MAX; 4];
+        if n == 0 {
+            return Self(out);
+        }
+        let mut end = n;
+        for j in (1..=4).rev() {
+            let i = (j * n).div_ceil(5) - 1;
+            let (_, nth, _) = values[..end].select_nth_unstable(i);
+            out[j - 1] = *nth;
+            // The smaller order statistics all lie in values[..=i] now.
+            end = i + 1;
+        }
+        Self(out)
+    }
+
+    fn score(&self, v: i64) -> u8 {
+        1 + self.0.iter().filter(|t| **t < v).count() as u8
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn agg(id: &str, orders: i64, revenue: i64, last_day: Day) -> CustomerAgg {
+    fn agg(id: u32, orders: i64, revenue: i64, last_day: Day) -> CustomerAgg {
         CustomerAgg {
-            customer_id: id.into(),
+            customer: id,
             orders,
             revenue,
             first_day: 0,
@@ -158,7 +179,7 @@ mod tests {
     fn scores_and_segments_by_hand() {
         // Five customers, one per quintile in every dimension.
         let aggs: Vec<_> = (0..5)
-            .map(|i| agg(&format!("c{i}"), i + 1, 100 * (i + 1), 10 + i as Day))
+            .map(|i| agg(i as u32, i + 1, 100 * (i + 1), 10 + i as Day))
             .collect();
         let t = rfm_table(&aggs, 20);
         let scores: Vec<_> = t
@@ -187,7 +208,7 @@ mod tests {
 
     #[test]
     fn ties_share_a_score_and_empty_is_fine() {
-        let aggs = vec![agg("a", 1, 5, 1), agg("b", 1, 5, 1), agg("c", 2, 9, 2)];
+        let aggs = vec![agg(0, 1, 5, 1), agg(1, 1, 5, 1), agg(2, 2, 9, 2)];
         let t = rfm_table(&aggs, 3);
         assert_eq!(t.customers[0].f_score, t.customers[1].f_score);
         assert_eq!(t.customers[0].f_score, 1);
@@ -195,6 +216,19 @@ mod tests {
         let empty = rfm_table(&[], 3);
         assert!(empty.customers.is_empty());
         assert_eq!(empty.mean_monetary, 0.0);
+    }
+
+    #[test]
+    fn quintiles_equal_counting_the_worse_ones() {
+        // 1 + ⌊5·k/n⌋ by brute force, on populations with many ties.
+        for n in 1..60_i64 {
+            let values: Vec<i64> = (0..n).map(|i| (i * 7919) % 13 - (i % 3)).collect();
+            let q = Quintiles::of(values.clone());
+            for &v in &values {
+                let k = values.iter().filter(|x| **x < v).count();
+                assert_eq!(q.score(v), (1 + 5 * k / values.len()) as u8, "n {n}, v {v}");
+            }
+        }
     }
 
     #[test]

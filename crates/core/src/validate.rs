@@ -2,15 +2,69 @@ use portrait_proto::v1::{Channel, Order, OrderStatus};
 
 use crate::{Error, Result};
 
+/// Bounds on what an order may say. Anything outside is a data error, not a
+/// sale; they also keep every sum Portrait keeps far inside i64.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest net amount of one order, in fen.
+    pub max_order_fen: i64,
+    /// Largest quantity of one line.
+    pub max_line_quantity: i64,
+    pub max_lines: usize,
+    /// Longest order, customer, store and product id, in bytes.
+    pub max_id_len: usize,
+    /// Longest store, city, product and category name, in bytes.
+    pub max_name_len: usize,
+    /// Earliest `placed_at` accepted (epoch ms): before the chain existed.
+    pub earliest_ms: i64,
+    /// How far in the future `placed_at` may be (clock skew), in ms.
+    pub max_future_ms: i64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            // ¥1,000,000.
+            max_order_fen: 100_000_000,
+            max_line_quantity: 10_000,
+            max_lines: 1_000,
+            max_id_len: 128,
+            max_name_len: 400,
+            // 2000-01-01T00:00:00Z.
+            earliest_ms: 946_684_800_000,
+            max_future_ms: 24 * 3_600_000,
+        }
+    }
+}
+
+/// An order that passed [`validate_order`]; nothing else can make one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValidOrder(Order);
+
+impl ValidOrder {
+    pub fn get(&self) -> &Order {
+        &self.0
+    }
+
+    pub fn into_inner(self) -> Order {
+        self.0
+    }
+}
+
 /// Checks an order before it is accepted or applied. The error names the field,
 /// e.g. `order.lines[2].quantity`, so a caller can fix the source record.
-pub fn validate_order(order: &Order, now_ms: i64, max_future_ms: i64) -> Result<()> {
-    if order.order_id.trim().is_empty() {
-        return Err(Error::invalid("order.order_id", "must not be empty"));
-    }
-    if order.store_id.trim().is_empty() {
-        return Err(Error::invalid("order.store_id", "must not be empty"));
-    }
+pub fn validate_order(order: Order, now_ms: i64, limits: &Limits) -> Result<ValidOrder> {
+    check(&order, now_ms, limits)?;
+    Ok(ValidOrder(order))
+}
+
+/// [`validate_order`] for a borrowed order, when only the verdict is needed.
+pub fn check(order: &Order, now_ms: i64, limits: &Limits) -> Result<()> {
+    id("order.order_id", &order.order_id, limits, false)?;
+    id("order.customer_id", &order.customer_id, limits, true)?;
+    id("order.store_id", &order.store_id, limits, false)?;
+    name("order.store_name", &order.store_name, limits)?;
+    name("order.city", &order.city, limits)?;
     match Channel::try_from(order.channel) {
         Ok(Channel::Unspecified) => {
             return Err(Error::invalid("order.channel", "must be set"));
@@ -29,26 +83,29 @@ pub fn validate_order(order: &Order, now_ms: i64, max_future_ms: i64) -> Result<
             format!("unknown status {}", order.status),
         ));
     }
-    if order.placed_at_ms <= 0 {
+    if order.placed_at_ms < limits.earliest_ms {
         return Err(Error::invalid(
             "order.placed_at_ms",
-            "must be a positive epoch millisecond",
+            format!(
+                "{} is before the earliest accepted instant {}",
+                order.placed_at_ms, limits.earliest_ms
+            ),
         ));
     }
-    if order.placed_at_ms > now_ms.saturating_add(max_future_ms) {
+    if order.placed_at_ms > now_ms.saturating_add(limits.max_future_ms) {
         return Err(Error::invalid(
             "order.placed_at_ms",
             format!(
                 "{} is more than {} minutes in the future",
                 order.placed_at_ms,
-                max_future_ms / 60_000
+                limits.max_future_ms / 60_000
             ),
         ));
     }
-    if order.net_amount_fen < 0 {
+    if !(0..=limits.max_order_fen).contains(&order.net_amount_fen) {
         return Err(Error::invalid(
             "order.net_amount_fen",
-            "must not be negative",
+            format!("must be between 0 and {}", limits.max_order_fen),
         ));
     }
     if order.lines.is_empty() {
@@ -57,24 +114,29 @@ pub fn validate_order(order: &Order, now_ms: i64, max_future_ms: i64) -> Result<
             "an order needs at least one line",
         ));
     }
+    if order.lines.len() > limits.max_lines {
+        return Err(Error::invalid(
+            "order.lines",
+            format!("more than {} lines", limits.max_lines),
+        ));
+    }
     let mut total: i64 = 0;
     for (i, line) in order.lines.iter().enumerate() {
-        if line.product_id.trim().is_empty() {
+        let field = |f: &str| format!("order.lines[{i}].{f}");
+        id(&field("product_id"), &line.product_id, limits, false)?;
+        id(&field("category_id"), &line.category_id, limits, true)?;
+        name(&field("product_name"), &line.product_name, limits)?;
+        name(&field("category_name"), &line.category_name, limits)?;
+        if !(1..=limits.max_line_quantity).contains(&line.quantity) {
             return Err(Error::invalid(
-                format!("order.lines[{i}].product_id"),
-                "must not be empty",
+                field("quantity"),
+                format!("must be between 1 and {}", limits.max_line_quantity),
             ));
         }
-        if line.quantity <= 0 {
+        if !(0..=limits.max_order_fen).contains(&line.net_amount_fen) {
             return Err(Error::invalid(
-                format!("order.lines[{i}].quantity"),
-                "must be positive",
-            ));
-        }
-        if line.net_amount_fen < 0 {
-            return Err(Error::invalid(
-                format!("order.lines[{i}].net_amount_fen"),
-                "must not be negative",
+                field("net_amount_fen"),
+                format!("must be between 0 and {}", limits.max_order_fen),
             ));
         }
         total = total
@@ -88,6 +150,29 @@ pub fn validate_order(order: &Order, now_ms: i64, max_future_ms: i64) -> Result<
                 "{} does not equal the sum of the lines' net amounts ({total})",
                 order.net_amount_fen
             ),
+        ));
+    }
+    Ok(())
+}
+
+fn id(field: &str, value: &str, limits: &Limits, may_be_empty: bool) -> Result<()> {
+    if !may_be_empty && value.trim().is_empty() {
+        return Err(Error::invalid(field, "must not be empty"));
+    }
+    if value.len() > limits.max_id_len {
+        return Err(Error::invalid(
+            field,
+            format!("longer than {} bytes", limits.max_id_len),
+        ));
+    }
+    Ok(())
+}
+
+fn name(field: &str, value: &str, limits: &Limits) -> Result<()> {
+    if value.len() > limits.max_name_len {
+        return Err(Error::invalid(
+            field,
+            format!("longer than {} bytes", limits.max_name_len),
         ));
     }
     Ok(())
@@ -130,8 +215,15 @@ mod tests {
         }
     }
 
+    fn limits() -> Limits {
+        Limits {
+            max_future_ms: DAY,
+            ..Limits::default()
+        }
+    }
+
     fn field_of(o: &Order) -> String {
-        match validate_order(o, NOW, DAY) {
+        match check(o, NOW, &limits()) {
             Err(Error::Invalid { field, .. }) => field,
             other => panic!("expected an invalid field, got {other:?}"),
         }
@@ -139,7 +231,7 @@ mod tests {
 
     #[test]
     fn a_good_order_passes() {
-        assert_eq!(validate_order(&order(), NOW, DAY), Ok(()));
+        assert_eq!(check(&order(), NOW, &limits()), Ok(()));
     }
 
     #[test]
@@ -152,6 +244,19 @@ mod tests {
             (|o| o.channel = 99, "order.channel"),
             (|o| o.status = 7, "order.status"),
             (|o| o.placed_at_ms = 0, "order.placed_at_ms"),
+            (|o| o.placed_at_ms = 900_000_000_000, "order.placed_at_ms"),
+            (|o| o.order_id = "x".repeat(129), "order.order_id"),
+            (|o| o.customer_id = "x".repeat(129), "order.customer_id"),
+            (|o| o.city = "城".repeat(200), "order.city"),
+            (
+                |o| {
+                    o.net_amount_fen = i64::MAX;
+                    o.lines.truncate(1);
+                    o.lines[0].net_amount_fen = i64::MAX;
+                },
+                "order.net_amount_fen",
+            ),
+            (|o| o.lines[0].quantity = 10_001, "order.lines[0].quantity"),
             (|o| o.placed_at_ms = NOW + 2 * DAY, "order.placed_at_ms"),
             (|o| o.net_amount_fen = -1, "order.net_amount_fen"),
             (|o| o.net_amount_fen = 2_999, "order.net_amount_fen"),

@@ -4,7 +4,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use portrait_core::{Calendar, Decision, Deltas, Stored, decide};
+use portrait_core::{
+    Calendar, CustomerDays, Decision, Fold, Limits, StoreDays, Stored, decide, validate_order,
+};
 use portrait_proto::v1::{Channel, Order, OrderEvent, OrderLine, OrderStatus};
 use proptest::prelude::*;
 
@@ -96,12 +98,41 @@ fn scenario() -> impl Strategy<Value = (Vec<Sub>, Vec<usize>, Vec<u64>, Vec<usiz
     })
 }
 
-fn numeric(d: &Deltas) -> Deltas {
-    let mut d = d.clone();
-    d.prune();
-    d.stores.clear();
-    d.product_info.clear();
-    d
+type Tables = (CustomerDays, StoreDays);
+
+fn numeric(d: &Tables) -> Tables {
+    let (mut c, mut s) = d.clone();
+    c.prune();
+    s.prune();
+    c.stores.clear();
+    s.product_info.clear();
+    s.category_names.clear();
+    (c, s)
+}
+
+fn merge<K: Ord + Clone, V: Default + Copy>(
+    into: &mut BTreeMap<K, V>,
+    from: &BTreeMap<K, V>,
+    add: impl Fn(&mut V, V),
+) {
+    for (k, v) in from {
+        add(into.entry(k.clone()).or_default(), *v);
+    }
+}
+
+fn merge_tables(into: &mut Tables, from: &Tables) {
+    merge(&mut into.0.rows, &from.0.rows, |a, b| a.add(b));
+    merge(&mut into.1.hours, &from.1.hours, |a, b| a.add(b));
+    merge(&mut into.1.channels, &from.1.channels, |a, b| a.add(b));
+    merge(&mut into.1.products, &from.1.products, |a, b| a.add(b));
+    merge(&mut into.1.categories, &from.1.categories, |a, b| a.add(b));
+}
+
+/// Far enough after the generated orders that none is in the future.
+const NOW: i64 = T0 + 100 * 24 * HOUR;
+
+fn valid(order: Order) -> portrait_core::ValidOrder {
+    validate_order(order, NOW, &Limits::default()).expect("generated orders are valid")
 }
 
 proptest! {
@@ -117,7 +148,7 @@ proptest! {
         let mut events: Vec<OrderEvent> = Vec::new();
         for order in submissions {
             let id = order.order_id.clone();
-            if let Decision::Accept { stored: s, event } = decide(stored.get(&id), order) {
+            if let Decision::Accept { stored: s, event } = decide(stored.get(&id), valid(order)) {
                 events.extend(event);
                 stored.insert(id, s);
             }
@@ -138,23 +169,24 @@ proptest! {
 
         // Consumer: dedup by (order, revision), fold each batch, add to the tables.
         let mut applied: BTreeSet<(String, i64)> = BTreeSet::new();
-        let mut tables = Deltas::default();
+        let mut tables = Tables::default();
         let mut rest = delivered.into_iter().map(|(_, e)| e).peekable();
         let mut sizes = batches.iter().cycle();
         while rest.peek().is_some() {
             let size = *sizes.next().unwrap_or(&1);
-            let mut batch = Deltas::default();
+            let mut batch = Tables::default();
             for e in rest.by_ref().take(size) {
                 if applied.insert((e.order_id.clone(), e.revision)) {
                     batch.apply(&calendar, &e);
                 }
             }
-            batch.prune();
-            tables.merge(&batch);
+            batch.0.prune();
+            batch.1.prune();
+            merge_tables(&mut tables, &batch);
         }
 
         // Oracle: fold every live order once, from scratch.
-        let mut scratch = Deltas::default();
+        let mut scratch = Tables::default();
         for s in stored.values().filter(|s| s.live) {
             scratch.apply(&calendar, &OrderEvent {
                 order_id: s.order.order_id.clone(),
@@ -178,7 +210,7 @@ fn identical_resend_publishes_nothing_and_cancel_retracts() {
         lines: vec![(1, 1, 100)],
         status: 0,
     };
-    let first = decide(None, to_order(&s));
+    let first = decide(None, valid(to_order(&s)));
     let Decision::Accept {
         stored,
         event: Some(e1),
@@ -189,14 +221,14 @@ fn identical_resend_publishes_nothing_and_cancel_retracts() {
     assert_eq!(e1.revision, 1);
     assert!(e1.previous.is_none());
     assert_eq!(
-        decide(Some(&stored), to_order(&s)),
+        decide(Some(&stored), valid(to_order(&s))),
         Decision::Unchanged { revision: 1 }
     );
     let cancelled = Sub { status: 1, ..s };
     let Decision::Accept {
         stored: s2,
         event: Some(e2),
-    } = decide(Some(&stored), to_order(&cancelled))
+    } = decide(Some(&stored), valid(to_order(&cancelled)))
     else {
         panic!("cancel must publish a retraction")
     };

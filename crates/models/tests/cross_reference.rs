@@ -17,6 +17,9 @@ fn category(product: &str) -> String {
 
 #[test]
 fn incremental_pairs_equal_sql_counts() {
+    if common::skip() {
+        return;
+    }
     let mut rng = StdRng::seed_from_u64(7);
     let baskets: Vec<Vec<String>> = (0..3000)
         .map(|_| {

@@ -11,6 +11,9 @@ use portrait_models::summary::{Period, summarize};
 
 #[test]
 fn kmeans_inertia_within_one_percent_of_sklearn() {
+    if common::skip() {
+        return;
+    }
     let tx = common::load_cdnow("sample");
     let end = NaiveDate::from_ymd_opt(1997, 9, 30).unwrap();
     let summaries = summarize(&tx, end, Period::Week).unwrap();

@@ -62,6 +62,10 @@ pub struct Config {
     pub domain: DomainSettings,
     pub consumer: ConsumerSettings,
     pub sync: SyncSettings,
+    /// `domain.time_zone` parsed by `validated`.
+    #[serde(skip)]
+    calendar: portrait_core::Calendar,
+    pub ingest: IngestSettings,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -81,6 +85,10 @@ pub struct BusSettings {
     pub partitions: i32,
     /// Prepended to every topic name, so several stacks can share one broker.
     pub topic_prefix: String,
+    /// Kafka producer: at most this many records per batch; 0 = librdkafka's
+    /// default. tansu 0.6 needs 1 (it mis-reports watermarks and loses records
+    /// when a fetch starts inside a batch); real Kafka is faster without it.
+    pub max_batch_records: u32,
 }
 
 /// The topics a stack uses, after the prefix.
@@ -139,6 +147,16 @@ pub struct DomainSettings {
     pub time_zone: String,
     /// How far in the future an order's `placed_at` may be (clock skew).
     pub max_future_minutes: i64,
+    /// Orders before this local date are data errors (before the chain existed).
+    pub earliest_date: String,
+    /// Largest net amount of one order, in fen (default ¥1,000,000).
+    pub max_order_fen: i64,
+    pub max_line_quantity: i64,
+    pub max_lines: usize,
+    /// Longest id (order, customer, store, product), in bytes.
+    pub max_id_length: usize,
+    /// Longest name (store, city, product, category), in bytes.
+    pub max_name_length: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -300,6 +318,14 @@ pub fn parse_hh_mm(text: &str) -> Option<(u32, u32)> {
     (h < 24 && m < 60 && text.trim().len() == 5).then_some((h, m))
 }
 
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IngestSettings {
+    /// Test and diagnostic setting: sleep this long inside every write
+    /// transaction, to play a slow database. 0 in production.
+    pub commit_delay_ms: u64,
+}
+
 impl Config {
     pub fn defaults(service: ServiceName) -> Self {
         let url = |s: ServiceName| format!("http://127.0.0.1:{}", s.default_port());
@@ -311,6 +337,7 @@ impl Config {
                 brokers: "127.0.0.1:9092".into(),
                 partitions: 4,
                 topic_prefix: String::new(),
+                max_batch_records: 0,
             },
             store: StoreSettings { url: String::new() },
             server: ServerSettings {
@@ -331,12 +358,20 @@ impl Config {
             domain: DomainSettings {
                 time_zone: "Asia/Shanghai".into(),
                 max_future_minutes: 24 * 60,
+                earliest_date: "2000-01-01".into(),
+                max_order_fen: 100_000_000,
+                max_line_quantity: 10_000,
+                max_lines: 1_000,
+                max_id_length: 128,
+                max_name_length: 400,
             },
             consumer: ConsumerSettings {
                 batch_size: 2000,
                 poll_ms: 200,
             },
             sync: SyncSettings::defaults(),
+            calendar: portrait_core::Calendar::default(),
+            ingest: IngestSettings { commit_delay_ms: 0 },
         }
     }
 
@@ -391,13 +426,22 @@ impl Config {
                 self.bus.partitions
             ));
         }
+        if self.bus.max_batch_records > 1_000_000 {
+            return bad(format!(
+                "bus.max_batch_records must be 0 (librdkafka's default) or 1-1000000, not {}",
+                self.bus.max_batch_records
+            ));
+        }
+        if self.ingest.commit_delay_ms > 60_000 {
+            return bad("ingest.commit_delay_ms must be 0-60000".into());
+        }
         if self.server.listen.parse::<std::net::SocketAddr>().is_err() {
             return bad(format!(
                 "server.listen {:?} is not host:port",
                 self.server.listen
             ));
         }
-        portrait_core::Calendar::new(&self.domain.time_zone).map_err(|_| {
+        self.calendar = portrait_core::Calendar::new(&self.domain.time_zone).map_err(|_| {
             Error::Config(format!(
                 "domain.time_zone {:?} is not an IANA time zone",
                 self.domain.time_zone
@@ -410,8 +454,27 @@ impl Config {
             self.sync.time_zone = self.domain.time_zone.clone();
         }
         self.sync.validate()?;
-        if self.domain.max_future_minutes < 0 {
-            return bad("domain.max_future_minutes must not be negative".into());
+        if !(0..=60 * 24 * 366).contains(&self.domain.max_future_minutes) {
+            return bad("domain.max_future_minutes must be 0-527040".into());
+        }
+        portrait_core::Calendar::parse_day("domain.earliest_date", &self.domain.earliest_date)
+            .map_err(|e| Error::Config(e.to_string()))?;
+        // The bounds keep every sum far inside i64: 10^12 orders at the
+        // largest amount still fit.
+        if !(1..=10_000_000_000).contains(&self.domain.max_order_fen) {
+            return bad("domain.max_order_fen must be 1-10000000000 (¥100,000,000)".into());
+        }
+        if !(1..=1_000_000).contains(&self.domain.max_line_quantity) {
+            return bad("domain.max_line_quantity must be 1-1000000".into());
+        }
+        if !(1..=100_000).contains(&self.domain.max_lines) {
+            return bad("domain.max_lines must be 1-100000".into());
+        }
+        if !(8..=4096).contains(&self.domain.max_id_length) {
+            return bad("domain.max_id_length must be 8-4096".into());
+        }
+        if !(8..=65_536).contains(&self.domain.max_name_length) {
+            return bad("domain.max_name_length must be 8-65536".into());
         }
         if self.consumer.batch_size == 0 || self.consumer.batch_size > 50_000 {
             return bad("consumer.batch_size must be 1-50000".into());
@@ -429,11 +492,25 @@ impl Config {
         Ok(self)
     }
 
+    /// The chain's calendar, as parsed when the configuration was validated.
     pub fn calendar(&self) -> portrait_core::Calendar {
-        // Validated at load time, so the fallback is never taken in practice.
-        portrait_core::Calendar::new(&self.domain.time_zone)
-            .or_else(|_| portrait_core::Calendar::new("UTC"))
-            .unwrap_or_else(|_| unreachable!("UTC is always known"))
+        self.calendar
+    }
+
+    /// What validation accepts, in the domain's terms.
+    pub fn limits(&self) -> portrait_core::Limits {
+        let calendar = self.calendar();
+        let earliest = portrait_core::Calendar::parse_day("", &self.domain.earliest_date)
+            .map_or(0, |day| calendar.midnight_ms(day));
+        portrait_core::Limits {
+            max_order_fen: self.domain.max_order_fen,
+            max_line_quantity: self.domain.max_line_quantity,
+            max_lines: self.domain.max_lines,
+            max_id_len: self.domain.max_id_length,
+            max_name_len: self.domain.max_name_length,
+            earliest_ms: earliest,
+            max_future_ms: self.domain.max_future_minutes.saturating_mul(60_000),
+        }
     }
 
     pub fn topics(&self) -> Topics {
@@ -452,6 +529,7 @@ impl Config {
             BusKind::Kafka => portrait_bus::BusConfig::Kafka {
                 brokers: self.bus.brokers.clone(),
                 partitions: self.bus.partitions,
+                max_batch_records: self.bus.max_batch_records,
             },
         }
     }
@@ -469,6 +547,31 @@ mod tests {
         assert_eq!(c.store.url, "sqlite://.portrait/rfm.db");
         assert_eq!(c.bus.path, ".portrait/log.db");
         assert_eq!(c.server.listen, "127.0.0.1:50054");
+    }
+
+    #[test]
+    fn kafka_batches_are_librdkafkas_unless_set() {
+        let c = Config::defaults(ServiceName::Ingest);
+        assert_eq!(c.bus.max_batch_records, 0);
+        let mut c = c;
+        c.bus.kind = BusKind::Kafka;
+        c.bus.max_batch_records = 1;
+        let bus = c.validated(ServiceName::Ingest).unwrap().bus_config();
+        assert!(matches!(
+            bus,
+            portrait_bus::BusConfig::Kafka {
+                max_batch_records: 1,
+                ..
+            }
+        ));
+        let mut c = Config::defaults(ServiceName::Ingest);
+        c.bus.max_batch_records = 1_000_001;
+        let err = c.validated(ServiceName::Ingest).unwrap_err().to_string();
+        assert!(err.contains("bus.max_batch_records"), "{err}");
+        let mut c = Config::defaults(ServiceName::Ingest);
+        c.ingest.commit_delay_ms = 60_001;
+        let err = c.validated(ServiceName::Ingest).unwrap_err().to_string();
+        assert!(err.contains("ingest.commit_delay_ms"), "{err}");
     }
 
     #[test]

@@ -1,72 +1,123 @@
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use portrait_bus::{Bus, Message, Record};
-use portrait_core::{Calendar, Deltas, validate_order};
-use portrait_proto::v1::{ConsumerStatus, OrderEvent, PartitionLag};
-use portrait_store::{Store, TableSet};
+use portrait_core::{Calendar, Fold, Limits, check};
+use portrait_proto::v1::OrderEvent;
+use portrait_store::{Applied, Store};
 use prost::Message as _;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, error, info, info_span, warn};
 
-use crate::{Config, Result, Topics, metrics};
+use crate::{Config, Live, Projection, Result, Topics, metrics};
 
-/// What a consumer service keeps from the order stream.
-#[derive(Debug, Clone, Copy)]
-pub struct ConsumerSpec {
-    pub service: &'static str,
-    pub tables: TableSet,
+/// Where a consumer stands, as of its last commit; what status answers from.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Progress {
+    pub positions: BTreeMap<i32, i64>,
+    pub events_applied: i64,
+    pub dead_lettered: i64,
 }
 
 /// Opens a consumer's store and brings its tables up to date.
-pub async fn open_store(url: &str, spec: &ConsumerSpec) -> Result<Store> {
+pub async fn open_store<P: Projection>(url: &str, projection: &P) -> Result<Store> {
     let store = Store::connect(url).await?;
-    let mut migrations = portrait_store::BASE_MIGRATIONS.to_vec();
-    migrations.extend(spec.tables.migrations());
-    store.migrate(spec.service, &migrations).await?;
+    store
+        .migrate("consumer", portrait_store::CONSUMER_MIGRATIONS)
+        .await?;
+    for (scope, migrations) in projection.migrations() {
+        store.migrate(scope, migrations).await?;
+    }
     Ok(store)
 }
 
-struct Loop<'a> {
-    spec: ConsumerSpec,
-    bus: &'a Bus,
-    store: &'a Store,
+/// Loads the serving state and the progress from the store.
+pub(crate) async fn load<P: Projection>(
+    projection: &P,
+    store: &Store,
+    topic: &str,
+    progress: &Live<Progress>,
+) -> Result<()> {
+    let started = std::time::Instant::now();
+    let mut conn = store.acquire().await?;
+    let positions = portrait_store::load_positions(&mut conn, topic).await?;
+    let counters = portrait_store::load_counters(&mut conn).await?;
+    drop(conn);
+    projection.load(store).await?;
+    let counter = |name: &str| counters.get(name).copied().unwrap_or(0);
+    progress.replace(Progress {
+        positions: positions.into_iter().collect(),
+        events_applied: counter("events_applied"),
+        dead_lettered: counter("dead_lettered"),
+    });
+    info!(
+        service = projection.name(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "serving state loaded"
+    );
+    Ok(())
+}
+
+/// The parts of a consumer the loop needs.
+pub(crate) struct ConsumerParts<P> {
+    pub(crate) projection: Arc<P>,
+    pub(crate) store: Store,
+    pub(crate) bus: Bus,
+    pub(crate) progress: Arc<Live<Progress>>,
+}
+
+struct Loop<'a, P> {
+    parts: &'a ConsumerParts<P>,
     calendar: Calendar,
     topics: Topics,
     batch_size: usize,
     poll: Duration,
-    max_future_ms: i64,
+    limits: Limits,
 }
 
-/// Applies the order stream to the service's tables until `shutdown`.
+/// Applies the order stream to the projection until `shutdown`. The serving
+/// state must have been loaded (see [`load`]).
 ///
-/// Each batch's deltas, the events it applied and the next log positions are
+/// Each batch's rows, its applied revisions and the next log positions are
 /// written in one transaction, and a (re)start resumes from the positions in
 /// the store: a crash at any point loses nothing and counts nothing twice.
-/// After a failure the loop backs off and resumes from the store again.
-pub async fn run_consumer(
-    spec: ConsumerSpec,
+/// After a failure the loop backs off, reloads the serving state from the
+/// store (a failed commit may have landed), and resumes.
+pub(crate) async fn run_consumer<P: Projection>(
+    parts: ConsumerParts<P>,
     config: &Config,
-    bus: Bus,
-    store: Store,
     shutdown: CancellationToken,
 ) {
     let l = Loop {
-        spec,
-        bus: &bus,
-        store: &store,
+        parts: &parts,
         calendar: config.calendar(),
         topics: config.topics(),
         batch_size: config.consumer.batch_size,
         poll: Duration::from_millis(config.consumer.poll_ms),
-        max_future_ms: config.domain.max_future_minutes.saturating_mul(60_000),
+        limits: config.limits(),
     };
+    let service = parts.projection.name();
     let mut backoff = Duration::from_millis(200);
+    let mut fresh = true;
     loop {
-        match l.consume(&shutdown).await {
+        let run = async {
+            if !fresh {
+                load(
+                    &*parts.projection,
+                    &parts.store,
+                    &l.topics.orders,
+                    &parts.progress,
+                )
+                .await?;
+            }
+            l.consume(&shutdown).await
+        };
+        match run.await {
             Ok(()) => break,
             Err(e) => {
-                error!(service = spec.service, error = %e, retry_in_ms = backoff.as_millis() as u64, "consumer failed, resuming from the stored positions");
+                fresh = false;
+                error!(service, error = %e, retry_in_ms = backoff.as_millis() as u64, "consumer failed, resuming from the store");
                 tokio::select! {
                     _ = shutdown.cancelled() => break,
                     _ = tokio::time::sleep(backoff) => {}
@@ -75,19 +126,23 @@ pub async fn run_consumer(
             }
         }
     }
-    info!(service = spec.service, "consumer stopped");
+    info!(service, "consumer stopped");
 }
 
-impl Loop<'_> {
+impl<P: Projection> Loop<'_, P> {
     async fn consume(&self, shutdown: &CancellationToken) -> Result<()> {
         let topic = &self.topics.orders;
-        self.bus.ensure_topic(topic).await?;
-        let positions = {
-            let mut conn = self.store.acquire().await?;
-            portrait_store::load_positions(&mut conn, topic).await?
+        self.parts.bus.ensure_topic(topic).await?;
+        let positions: Vec<(i32, i64)> = {
+            let (p, _) = self.parts.progress.read();
+            p.positions.iter().map(|(k, v)| (*k, *v)).collect()
         };
-        info!(service = self.spec.service, ?positions, "consumer resuming");
-        let mut consumer = self.bus.consumer(topic, &positions).await?;
+        info!(
+            service = self.parts.projection.name(),
+            ?positions,
+            "consumer resuming"
+        );
+        let mut consumer = self.parts.bus.consumer(topic, &positions).await?;
         loop {
             let batch = tokio::select! {
                 _ = shutdown.cancelled() => return Ok(()),
@@ -98,7 +153,7 @@ impl Loop<'_> {
             }
             let span = info_span!(
                 "apply batch",
-                service = self.spec.service,
+                service = self.parts.projection.name(),
                 records = batch.len()
             );
             crate::extract_parent(&span, &batch[0].headers);
@@ -107,7 +162,8 @@ impl Loop<'_> {
     }
 
     async fn apply(&self, batch: Vec<Record>) -> Result<()> {
-        let service = self.spec.service;
+        let (projection, store) = (&self.parts.projection, &self.parts.store);
+        let service = projection.name();
         let mut next: BTreeMap<i32, i64> = BTreeMap::new();
         let mut events = Vec::with_capacity(batch.len());
         let mut dead = Vec::new();
@@ -115,7 +171,7 @@ impl Loop<'_> {
         for record in &batch {
             let pos = next.entry(record.partition).or_default();
             *pos = (*pos).max(record.offset + 1);
-            match decode(record, now, self.max_future_ms) {
+            match decode(record, now, &self.limits) {
                 Ok(event) => events.push(event),
                 Err(reason) => {
                     warn!(service, partition = record.partition, offset = record.offset, %reason, "dead-lettering a record");
@@ -126,58 +182,62 @@ impl Loop<'_> {
         if !dead.is_empty() {
             // Published before the commit: a crash in between sends it twice,
             // which a dead-letter reader tolerates better than losing it.
-            self.bus.ensure_topic(&self.topics.dlq).await?;
-            self.bus.publish(&self.topics.dlq, &dead).await?;
+            self.parts.bus.ensure_topic(&self.topics.dlq).await?;
+            self.parts.bus.publish(&self.topics.dlq, &dead).await?;
         }
-        let keys: Vec<(String, i64)> = events
-            .iter()
-            .map(|e| (e.order_id.clone(), e.revision))
-            .collect();
-        let mut tx = self.store.begin().await?;
-        let fresh = portrait_store::new_events(&mut tx, &keys).await?;
-        let mut deltas = Deltas::default();
-        let mut applied = Vec::new();
-        for ((event, is_new), key) in events.iter().zip(&fresh).zip(&keys) {
-            if *is_new {
-                deltas.apply(&self.calendar, event);
-                applied.push(key.clone());
+        let mut tx = store.begin().await?;
+        let ids: Vec<&str> = events.iter().map(|e| e.order_id.as_str()).collect();
+        let mut applied = Applied::load(&mut tx, &ids).await?;
+        let mut delta = P::Delta::default();
+        let mut fresh = 0_i64;
+        for event in &events {
+            if applied.insert(&event.order_id, event.revision) {
+                delta.apply(&self.calendar, event);
+                fresh += 1;
             }
         }
-        deltas.prune();
+        P::prune(&mut delta);
         let positions: Vec<(i32, i64)> = next.into_iter().collect();
-        portrait_store::write_deltas(&mut tx, self.spec.tables, &deltas).await?;
-        portrait_store::record_applied(&mut tx, &applied).await?;
+        projection.write(&mut tx, &delta).await?;
+        applied.save(&mut tx).await?;
         portrait_store::save_positions(&mut tx, &self.topics.orders, &positions).await?;
-        let skipped = (events.len() - applied.len()) as i64;
+        let skipped = events.len() as i64 - fresh;
+        let dead_count = dead.len() as i64;
         portrait_store::add_counters(
             &mut tx,
             &[
-                ("events_applied", applied.len() as i64),
+                ("events_applied", fresh),
                 ("duplicates_skipped", skipped),
-                ("dead_lettered", dead.len() as i64),
+                ("dead_lettered", dead_count),
             ],
         )
         .await?;
         tx.commit().await?;
+        projection.apply(&delta);
+        self.parts.progress.update(|p| {
+            p.positions.extend(positions);
+            p.events_applied += fresh;
+            p.dead_lettered += dead_count;
+        });
         if let Some(m) = metrics::get() {
             m.events_applied
                 .with_label_values(&[service])
-                .inc_by(applied.len() as u64);
+                .inc_by(fresh as u64);
             m.duplicates_skipped
                 .with_label_values(&[service])
                 .inc_by(skipped as u64);
             m.dead_lettered
                 .with_label_values(&[service])
-                .inc_by(dead.len() as u64);
+                .inc_by(dead_count as u64);
             m.batch_size
                 .with_label_values(&[service])
                 .observe(batch.len() as f64);
         }
         tracing::debug!(
             service,
-            applied = applied.len(),
+            applied = fresh,
             skipped,
-            dead = dead.len(),
+            dead = dead_count,
             "batch applied"
         );
         Ok(())
@@ -188,7 +248,7 @@ impl Loop<'_> {
 fn decode(
     record: &Record,
     now_ms: i64,
-    max_future_ms: i64,
+    limits: &Limits,
 ) -> std::result::Result<OrderEvent, String> {
     let event = OrderEvent::decode(record.payload.as_slice())
         .map_err(|e| format!("not an OrderEvent: {e}"))?;
@@ -206,7 +266,7 @@ fn decode(
             if o.order_id != event.order_id {
                 return Err(format!("event.{name}.order_id differs from event.order_id"));
             }
-            validate_order(o, now_ms, max_future_ms).map_err(|e| format!("event.{name}: {e}"))?;
+            check(o, now_ms, limits).map_err(|e| format!("event.{name}: {e}"))?;
         }
     }
     Ok(event)
@@ -227,42 +287,4 @@ fn dead_letter(service: &str, record: &Record, reason: &str) -> Message {
         payload: record.payload.clone(),
         headers,
     }
-}
-
-/// Where the consumer stands against the log, from its own store.
-pub async fn consumer_status(
-    service: &str,
-    topic: &str,
-    bus: &Bus,
-    store: &Store,
-) -> Result<ConsumerStatus> {
-    let mut conn = store.acquire().await?;
-    let positions: BTreeMap<i32, i64> = portrait_store::load_positions(&mut conn, topic)
-        .await?
-        .into_iter()
-        .collect();
-    let counters = portrait_store::load_counters(&mut conn).await?;
-    drop(conn);
-    let ends = bus.end_offsets(topic).await?;
-    let partitions: Vec<PartitionLag> = ends
-        .into_iter()
-        .map(|(partition, end)| PartitionLag {
-            topic: topic.to_owned(),
-            partition,
-            position: positions.get(&partition).copied().unwrap_or(0),
-            end,
-        })
-        .collect();
-    let lag = partitions.iter().map(|p| (p.end - p.position).max(0)).sum();
-    if let Some(m) = metrics::get() {
-        m.lag.with_label_values(&[service]).set(lag);
-    }
-    let counter = |name: &str| counters.get(name).copied().unwrap_or(0);
-    Ok(ConsumerStatus {
-        service: service.to_owned(),
-        partitions,
-        lag,
-        events_applied: counter("events_applied"),
-        dead_lettered: counter("dead_lettered"),
-    })
 }

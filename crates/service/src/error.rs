@@ -37,6 +37,9 @@ impl From<sqlx::Error> for Error {
 }
 
 impl From<Error> for tonic::Status {
+    /// The one place errors become statuses. A client can tell "your request
+    /// is wrong" (INVALID_ARGUMENT) from "try again" (UNAVAILABLE) from "our
+    /// bug" (INTERNAL); a database's or broker's own text never reaches it.
     fn from(err: Error) -> Self {
         match err {
             Error::Domain(portrait_core::Error::Invalid { field, reason }) => {
@@ -48,15 +51,18 @@ impl From<Error> for tonic::Status {
             }
             Error::Domain(e) => tonic::Status::invalid_argument(e.to_string()),
             Error::Upstream { status, .. } => status,
-            Error::Store(e) => {
-                tracing::error!(error = %e, "store failed");
-                tonic::Status::unavailable(format!("the service's database failed: {e}"))
+            Error::Store(e) if e.is_unreachable() => {
+                tracing::warn!(error = %e, "database unreachable");
+                tonic::Status::unavailable("the service's database is unreachable")
             }
             Error::Bus(e) => {
-                tracing::error!(error = %e, "bus failed");
-                tonic::Status::unavailable(format!("the event log failed: {e}"))
+                tracing::warn!(error = %e, "event log failed");
+                tonic::Status::unavailable("the event log is unreachable")
             }
-            other => tonic::Status::internal(other.to_string()),
+            other => {
+                tracing::error!(error = %other, "internal error");
+                tonic::Status::internal("internal error; the service's log has the details")
+            }
         }
     }
 }

@@ -3,21 +3,28 @@
 
 mod config;
 mod consumer;
+mod customer_projection;
 mod error;
 mod grpc;
+mod live;
 pub mod metrics;
+mod projection;
+mod rpc_metrics;
 mod runner;
 mod shutdown;
 mod telemetry;
 
 pub use config::{
-    BusKind, BusSettings, Config, ConsumerSettings, DomainSettings, GatewaySettings, LogFormat,
-    ServerSettings, ServiceName, StoreSettings, SyncSettings, TelemetrySettings, Topics,
-    parse_hh_mm,
+    BusKind, BusSettings, Config, ConsumerSettings, DomainSettings, GatewaySettings,
+    IngestSettings, LogFormat, ServerSettings, ServiceName, StoreSettings, SyncSettings,
+    TelemetrySettings, Topics, parse_hh_mm,
 };
-pub use consumer::{ConsumerSpec, consumer_status, open_store, run_consumer};
+pub use consumer::{Progress, open_store};
+pub use customer_projection::CustomerProjection;
 pub use error::{Error, Result};
 pub use grpc::{bind, serve};
+pub use live::{AnswerCache, Live};
+pub use projection::Projection;
 pub use runner::{QueryContext, run_consumer_service, run_main, serve_until};
 pub use shutdown::shutdown_token;
 pub use telemetry::{TelemetryGuard, extract_parent, init_telemetry, inject_current};

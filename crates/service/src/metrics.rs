@@ -16,7 +16,8 @@ pub struct Metrics {
     pub dead_lettered: IntCounterVec,
     pub batch_size: HistogramVec,
     pub lag: IntGaugeVec,
-    pub query_seconds: HistogramVec,
+    pub rpc_seconds: HistogramVec,
+    pub rpc_errors: IntCounterVec,
     pub orders_submitted: IntCounterVec,
 }
 
@@ -61,11 +62,18 @@ fn build() -> std::result::Result<Metrics, prometheus::Error> {
         &["service"],
     )?;
     registry.register(Box::new(lag.clone()))?;
-    let query_seconds = HistogramVec::new(
-        HistogramOpts::new("portrait_query_seconds", "query latency"),
+    let rpc_seconds = HistogramVec::new(
+        HistogramOpts::new("portrait_rpc_seconds", "gRPC call latency by method").buckets(vec![
+            0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 5.0,
+        ]),
         &["method"],
     )?;
-    registry.register(Box::new(query_seconds.clone()))?;
+    registry.register(Box::new(rpc_seconds.clone()))?;
+    let rpc_errors = counter(
+        "portrait_rpc_errors_total",
+        "gRPC calls answered with an error status, by method and code",
+        &["method", "code"],
+    )?;
     Ok(Metrics {
         registry,
         events_applied,
@@ -73,7 +81,8 @@ fn build() -> std::result::Result<Metrics, prometheus::Error> {
         dead_lettered,
         batch_size,
         lag,
-        query_seconds,
+        rpc_seconds,
+        rpc_errors,
         orders_submitted,
     })
 }
@@ -84,11 +93,6 @@ static METRICS: LazyLock<Option<Metrics>> = LazyLock::new(|| build().ok());
 /// with these fixed names.
 pub fn get() -> Option<&'static Metrics> {
     METRICS.as_ref()
-}
-
-/// Times a query and records it under `method`.
-pub fn time_query(method: &str) -> Option<prometheus::HistogramTimer> {
-    get().map(|m| m.query_seconds.with_label_values(&[method]).start_timer())
 }
 
 /// Serves `/metrics` on `addr` until shutdown.

@@ -1,26 +1,28 @@
+use std::sync::Arc;
+
 use portrait_bus::Bus;
-use portrait_store::Store;
+use portrait_core::{Calendar, ResolvedFilter};
+use portrait_proto::v1::{ConsumerStatus, Filter, PartitionLag};
+use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::service::Routes;
 use tracing::info;
 
-use portrait_core::{Calendar, ResolvedFilter};
-use portrait_proto::v1::{ConsumerStatus, Filter};
+use crate::consumer::{ConsumerParts, load, run_consumer};
+use crate::{Config, Live, Progress, Projection, Result, bind, metrics, open_store, serve};
 
-use crate::{
-    Config, ConsumerSpec, Result, bind, consumer_status, metrics, open_store, run_consumer, serve,
-};
-
-/// Binds the service's address, serves `routes` (and `/metrics` when set) until
-/// `shutdown`, then returns.
+/// Serves `routes` on `listener` (and `/metrics` when set) until `shutdown`,
+/// then returns.
 pub async fn serve_until(
     service: &str,
+    listener: TcpListener,
     config: &Config,
     routes: Routes,
     shutdown: CancellationToken,
 ) -> Result<()> {
-    let (listener, addr) = bind(&config.server.listen).await?;
-    info!(service, %addr, "serving grpc");
+    if let Ok(addr) = listener.local_addr() {
+        info!(service, %addr, "serving grpc");
+    }
     let metrics_task = (!config.telemetry.metrics_listen.is_empty()).then(|| {
         let addr = config.telemetry.metrics_listen.clone();
         let token = shutdown.clone();
@@ -34,15 +36,15 @@ pub async fn serve_until(
     served
 }
 
-/// What a consumer service's queries need: its own store, the log (for the
-/// lag), and the calendar that turns today into a day number.
+/// What a consumer service's queries need besides its projection: the log
+/// (for the lag), its progress, and the calendar that turns today into a day.
 #[derive(Clone)]
 pub struct QueryContext {
-    pub store: Store,
     bus: Bus,
     calendar: Calendar,
     topic: String,
     service: &'static str,
+    progress: Arc<Live<Progress>>,
 }
 
 impl QueryContext {
@@ -54,50 +56,89 @@ impl QueryContext {
         )?)
     }
 
+    /// Where the consumer stands against the log, as of its last commit.
     pub async fn status(&self) -> Result<ConsumerStatus> {
-        consumer_status(self.service, &self.topic, &self.bus, &self.store).await
+        let progress = self.progress.read().0.clone();
+        let ends = self.bus.end_offsets(&self.topic).await?;
+        let partitions: Vec<PartitionLag> = ends
+            .into_iter()
+            .map(|(partition, end)| PartitionLag {
+                topic: self.topic.clone(),
+                partition,
+                position: progress.positions.get(&partition).copied().unwrap_or(0),
+                end,
+            })
+            .collect();
+        let lag = partitions.iter().map(|p| (p.end - p.position).max(0)).sum();
+        if let Some(m) = metrics::get() {
+            m.lag.with_label_values(&[self.service]).set(lag);
+        }
+        Ok(ConsumerStatus {
+            service: self.service.to_owned(),
+            partitions,
+            lag,
+            events_applied: progress.events_applied,
+            dead_lettered: progress.dead_lettered,
+        })
     }
 }
 
-/// A consumer service: opens its store and the log, then runs the consumer
-/// loop beside the query server `routes` builds. Either stopping stops the
-/// other; the store is closed last, after the final commit.
-pub async fn run_consumer_service(
+/// A consumer service: opens its store, loads its serving state, then runs the
+/// consumer loop beside the query server `routes` builds. Either stopping
+/// stops the other; the store is closed last, after the final commit.
+pub async fn run_consumer_service<P: Projection>(
     config: Config,
-    spec: ConsumerSpec,
-    routes: impl FnOnce(QueryContext) -> Routes,
+    listener: TcpListener,
+    projection: P,
+    routes: impl FnOnce(Arc<P>, QueryContext) -> Routes,
     shutdown: CancellationToken,
 ) -> Result<()> {
-    let store = open_store(&config.store.url, &spec).await?;
+    let service = projection.name();
+    let store = open_store(&config.store.url, &projection).await?;
     let bus = Bus::connect(&config.bus_config()).await?;
-    let routes = routes(QueryContext {
-        store: store.clone(),
-        bus: bus.clone(),
-        calendar: config.calendar(),
-        topic: config.topics().orders,
-        service: spec.service,
-    });
+    let topic = config.topics().orders;
+    let progress = Arc::new(Live::<Progress>::default());
+    let projection = Arc::new(projection);
+    load(&*projection, &store, &topic, &progress).await?;
+    let routes = routes(
+        projection.clone(),
+        QueryContext {
+            bus: bus.clone(),
+            calendar: config.calendar(),
+            topic,
+            service,
+            progress: progress.clone(),
+        },
+    );
     let local = shutdown.child_token();
     let consumer = {
-        let (config, store, local) = (config.clone(), store.clone(), local.clone());
-        tokio::spawn(async move { run_consumer(spec, &config, bus, store, local).await })
+        let (config, local) = (config.clone(), local.clone());
+        let parts = ConsumerParts {
+            projection,
+            store: store.clone(),
+            bus,
+            progress,
+        };
+        tokio::spawn(async move { run_consumer(parts, &config, local).await })
     };
-    let served = serve_until(spec.service, &config, routes, local.clone()).await;
+    let served = serve_until(service, listener, &config, routes, local.clone()).await;
     local.cancel();
     let _ = consumer.await;
     store.close().await;
-    info!(service = spec.service, "stopped");
+    info!(service, "stopped");
     served
 }
 
 /// What a service binary's `main` does: configuration, telemetry, the
-/// shutdown signal, then `run` until it returns.
+/// shutdown signal, binding the address (a taken port fails start-up at
+/// once), then `run` until it returns.
 pub async fn run_main<F, Fut>(service: crate::ServiceName, run: F) -> Result<()>
 where
-    F: FnOnce(Config, CancellationToken) -> Fut,
+    F: FnOnce(Config, TcpListener, CancellationToken) -> Fut,
     Fut: std::future::Future<Output = Result<()>>,
 {
     let config = Config::load(service)?;
     let _telemetry = crate::init_telemetry(service.as_str(), &config.telemetry)?;
-    run(config, crate::shutdown_token()).await
+    let (listener, _) = bind(&config.server.listen).await?;
+    run(config, listener, crate::shutdown_token()).await
 }

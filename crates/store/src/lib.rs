@@ -1,31 +1,33 @@
 //! Store helpers shared by the services: one SQL dialect over SQLite (embedded
-//! mode) and PostgreSQL (distributed mode) through sqlx's `Any` driver.
+//! mode) and PostgreSQL (distributed mode) through sqlx's `Any` driver, named
+//! migrations, the consumer's bookkeeping, and the customer-day component.
 //!
 //! Portable SQL rules kept here: `$n` placeholders numbered in order of first
 //! appearance, BIGINT for every integer, `CAST(SUM(..) AS BIGINT)` because
 //! PostgreSQL sums BIGINT into NUMERIC.
 
+mod applied;
 mod consumer;
+mod customer_days;
 mod error;
-mod filter;
 mod migrate;
-mod queries;
-mod tables;
+mod scan;
+mod sql;
+mod upsert;
 
 use std::str::FromStr;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, ConnectOptions};
 
-pub use consumer::{
-    Counters, add_counters, load_counters, load_positions, new_events, record_applied,
-    save_positions,
-};
+pub use applied::Applied;
+pub use consumer::{Counters, add_counters, load_counters, load_positions, save_positions};
+pub use customer_days::{CUSTOMER_DAYS_MIGRATIONS, load_customer_days, write_customer_days};
 pub use error::{Error, Result};
-pub use filter::{Arg, Sql};
-pub use migrate::BASE_MIGRATIONS;
-pub use queries::customer_aggs;
-pub use tables::{TableSet, write_deltas};
+pub use migrate::{CONSUMER_MIGRATIONS, Migration};
+pub use scan::{Key, scan};
+pub use sql::{Arg, Sql};
+pub use upsert::upsert;
 
 pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
 
@@ -134,6 +136,12 @@ fn sqlite_url(url: &str) -> Result<String> {
         query.push_str("mode=rwc");
     }
     Ok(format!("sqlite://{path}?{query}"))
+}
+
+/// A stored day number, checked: a value outside `Day` is damage, not data.
+pub fn day(stored: i64) -> Result<portrait_core::Day> {
+    portrait_core::Day::try_from(stored)
+        .map_err(|_| Error::Corrupt(format!("day {stored} is out of range")))
 }
 
 /// A URL fit for logs: no password.

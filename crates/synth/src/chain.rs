@@ -25,8 +25,38 @@ pub struct Chain {
     pub menu: Vec<MenuItem>,
 }
 
-const CITIES: [&str; 8] = [
-    "上海", "北京", "杭州", "深圳", "成都", "广州", "南京", "武汉",
+// New cities go at the end: a chain of n cities takes the first n.
+const CITIES: [&str; 30] = [
+    "上海",
+    "北京",
+    "杭州",
+    "深圳",
+    "成都",
+    "广州",
+    "南京",
+    "武汉",
+    "重庆",
+    "西安",
+    "苏州",
+    "天津",
+    "长沙",
+    "郑州",
+    "青岛",
+    "宁波",
+    "合肥",
+    "佛山",
+    "东莞",
+    "无锡",
+    "厦门",
+    "福州",
+    "济南",
+    "昆明",
+    "大连",
+    "沈阳",
+    "哈尔滨",
+    "长春",
+    "南昌",
+    "贵阳",
 ];
 const DISTRICTS: [&str; 10] = [
     "中心",

@@ -36,8 +36,10 @@ impl Habit {
     }
 }
 
-struct Customer {
-    id: String,
+pub(crate) struct Customer {
+    /// 1-based; the id is formatted when an order needs it, to keep a
+    /// million customers small.
+    number: u32,
     habit: Habit,
     home: usize,
     /// Multiplies the habit's daily order probability.
@@ -46,10 +48,10 @@ struct Customer {
     day: u32,
 }
 
-fn customers(spec: &ChainSpec, stores: usize, rng: &mut StdRng) -> Vec<Customer> {
+pub(crate) fn customers(spec: &ChainSpec, stores: usize, rng: &mut StdRng) -> Vec<Customer> {
     (0..spec.customers)
         .map(|i| Customer {
-            id: format!("c-{:06}", i + 1),
+            number: u32::try_from(i + 1).unwrap_or(u32::MAX),
             habit: Habit::pick(rng),
             home: rng.random_range(0..stores),
             appetite: rng.random_range(0.5..1.5),
@@ -59,7 +61,13 @@ fn customers(spec: &ChainSpec, stores: usize, rng: &mut StdRng) -> Vec<Customer>
 }
 
 /// Daily probability of an order, and the local hour it is placed at.
-fn order_today(c: &Customer, day: u32, weekend: bool, rng: &mut StdRng) -> Option<i64> {
+fn order_today(
+    c: &Customer,
+    day: u32,
+    weekend: bool,
+    intensity: f64,
+    rng: &mut StdRng,
+) -> Option<i64> {
     let p = match c.habit {
         Habit::Regular => 0.1,
         Habit::LunchOnly if weekend => 0.0,
@@ -71,7 +79,7 @@ fn order_today(c: &Customer, day: u32, weekend: bool, rng: &mut StdRng) -> Optio
         Habit::Lapsed => 0.0,
         Habit::OneOff => return (day == c.day).then(|| rng.random_range(11..20)),
     };
-    if rng.random::<f64>() >= p * c.appetite {
+    if rng.random::<f64>() >= p * c.appetite * intensity {
         return None;
     }
     let hour = match c.habit {
@@ -150,71 +158,126 @@ fn lines(chain: &Chain, habit: Habit, hour: i64, rng: &mut StdRng) -> Vec<OrderL
         .collect()
 }
 
-/// First versions of every order, in time order.
-pub(crate) fn orders(spec: &ChainSpec, chain: &Chain, rng: &mut StdRng) -> Vec<Order> {
-    let customers = customers(spec, chain.stores.len(), rng);
-    let start = spec.start_midnight_ms();
-    let mut out = Vec::new();
-    let mut next_id = 0_u64;
-    let mut order =
-        |customer: Option<&Customer>, store: usize, day: u32, hour: i64, rng: &mut StdRng| {
-            next_id += 1;
-            let habit = customer.map_or(Habit::OneOff, |c| c.habit);
-            let lines = lines(chain, habit, hour, rng);
-            let s = &chain.stores[store];
-            Order {
-                order_id: format!("o-{next_id:08}"),
-                customer_id: customer.map(|c| c.id.clone()).unwrap_or_default(),
-                store_id: s.id.clone(),
-                store_name: s.name.clone(),
-                city: s.city.clone(),
-                channel: if customer.is_some() {
-                    channel(habit, rng)
-                } else {
-                    Channel::Pos
-                } as i32,
-                placed_at_ms: start
-                    + i64::from(day) * DAY_MS
-                    + hour * HOUR_MS
-                    + rng.random_range(0..HOUR_MS),
-                net_amount_fen: lines.iter().map(|l| l.net_amount_fen).sum(),
-                lines,
-                status: OrderStatus::Paid as i32,
-            }
-        };
-    let same_city: Vec<Vec<usize>> = chain
-        .stores
-        .iter()
-        .map(|s| {
-            (0..chain.stores.len())
-                .filter(|&j| chain.stores[j].city == s.city)
-                .collect()
-        })
-        .collect();
-    for day in 0..spec.days {
+/// Generates first versions day by day; shared by [`orders`] and the stream.
+pub(crate) struct DayMaker<'a> {
+    spec: &'a ChainSpec,
+    chain: &'a Chain,
+    customers: Vec<Customer>,
+    same_city: Vec<Vec<usize>>,
+    next_id: u64,
+}
+
+impl<'a> DayMaker<'a> {
+    pub(crate) fn new(spec: &'a ChainSpec, chain: &'a Chain, customers: Vec<Customer>) -> Self {
+        let same_city = chain
+            .stores
+            .iter()
+            .map(|s| {
+                (0..chain.stores.len())
+                    .filter(|&j| chain.stores[j].city == s.city)
+                    .collect()
+            })
+            .collect();
+        Self {
+            spec,
+            chain,
+            customers,
+            same_city,
+            next_id: 0,
+        }
+    }
+
+    /// A maker that continues order numbering after `next_id`.
+    pub(crate) fn resume(
+        spec: &'a ChainSpec,
+        chain: &'a Chain,
+        customers: Vec<Customer>,
+        next_id: u64,
+    ) -> Self {
+        Self {
+            next_id,
+            ..Self::new(spec, chain, customers)
+        }
+    }
+
+    pub(crate) fn into_parts(self) -> (Vec<Customer>, u64) {
+        (self.customers, self.next_id)
+    }
+
+    fn order(
+        &mut self,
+        customer: Option<usize>,
+        store: usize,
+        day: u32,
+        hour: i64,
+        rng: &mut StdRng,
+    ) -> Order {
+        self.next_id += 1;
+        let next_id = self.next_id;
+        let customer = customer.map(|i| &self.customers[i]);
+        let habit = customer.map_or(Habit::OneOff, |c| c.habit);
+        let lines = lines(self.chain, habit, hour, rng);
+        let s = &self.chain.stores[store];
+        Order {
+            order_id: format!("o-{next_id:08}"),
+            customer_id: customer
+                .map(|c| format!("c-{:06}", c.number))
+                .unwrap_or_default(),
+            store_id: s.id.clone(),
+            store_name: s.name.clone(),
+            city: s.city.clone(),
+            channel: if customer.is_some() {
+                channel(habit, rng)
+            } else {
+                Channel::Pos
+            } as i32,
+            placed_at_ms: self.spec.start_midnight_ms()
+                + i64::from(day) * DAY_MS
+                + hour * HOUR_MS
+                + rng.random_range(0..HOUR_MS),
+            net_amount_fen: lines.iter().map(|l| l.net_amount_fen).sum(),
+            lines,
+            status: OrderStatus::Paid as i32,
+        }
+    }
+
+    /// First versions of one day's orders, in time order.
+    pub(crate) fn day(&mut self, day: u32, rng: &mut StdRng) -> Vec<Order> {
+        let start = self.spec.start_midnight_ms();
         // Monday = 0; 1970-01-01, local day 0, was a Thursday.
         let weekday = ((start + 8 * HOUR_MS).div_euclid(DAY_MS) + i64::from(day) + 3) % 7;
         let weekend = weekday >= 5;
         let mut today = Vec::new();
-        for c in &customers {
-            if let Some(hour) = order_today(c, day, weekend, rng) {
+        for i in 0..self.customers.len() {
+            let c = &self.customers[i];
+            if let Some(hour) = order_today(c, day, weekend, self.spec.intensity, rng) {
                 // Mostly the home store, sometimes another one in the same city.
                 let store = if rng.random_bool(0.85) {
                     c.home
                 } else {
-                    *pick(rng, &same_city[c.home])
+                    *pick(rng, &self.same_city[c.home])
                 };
-                today.push(order(Some(c), store, day, hour, rng));
+                today.push(self.order(Some(i), store, day, hour, rng));
             }
         }
-        let walk_ins = (today.len() as f64 * spec.anonymous_rate).round() as usize;
+        let walk_ins = (today.len() as f64 * self.spec.anonymous_rate).round() as usize;
         for _ in 0..walk_ins {
-            let store = rng.random_range(0..chain.stores.len());
+            let store = rng.random_range(0..self.chain.stores.len());
             let hour = rng.random_range(7..22);
-            today.push(order(None, store, day, hour, rng));
+            today.push(self.order(None, store, day, hour, rng));
         }
         today.sort_by_key(|o| o.placed_at_ms);
-        out.extend(today);
+        today
+    }
+}
+
+/// First versions of every order, in time order.
+pub(crate) fn orders(spec: &ChainSpec, chain: &Chain, rng: &mut StdRng) -> Vec<Order> {
+    let customers = customers(spec, chain.stores.len(), rng);
+    let mut maker = DayMaker::new(spec, chain, customers);
+    let mut out = Vec::new();
+    for day in 0..spec.days {
+        out.extend(maker.day(day, rng));
     }
     out
 }
@@ -224,40 +287,49 @@ pub(crate) fn orders(spec: &ChainSpec, chain: &Chain, rng: &mut StdRng) -> Vec<O
 pub(crate) fn with_revisions(spec: &ChainSpec, firsts: Vec<Order>, rng: &mut StdRng) -> Vec<Order> {
     let mut timed: Vec<(i64, u64, Order)> = Vec::with_capacity(firsts.len() * 11 / 10);
     let mut seq = 0_u64;
-    let mut push = |t: i64, o: Order, timed: &mut Vec<(i64, u64, Order)>| {
-        seq += 1;
-        timed.push((t, seq, o));
-    };
     for o in firsts {
-        let t = o.placed_at_ms;
-        let later = |rng: &mut StdRng| t + rng.random_range(HOUR_MS..3 * DAY_MS);
-        let mut last = o.clone();
-        push(t, o, &mut timed);
-        if rng.random_bool(spec.resend_rate) {
-            push(later(rng), last.clone(), &mut timed);
-        }
-        if rng.random_bool(spec.change_rate) {
-            last = partial_refund(last, rng);
-            push(later(rng) + 1, last.clone(), &mut timed);
-        }
-        if rng.random_bool(spec.refund_rate) {
-            let status = if rng.random_bool(0.5) {
-                OrderStatus::Cancelled
-            } else {
-                OrderStatus::Refunded
-            };
-            push(
-                later(rng) + 2 * DAY_MS,
-                Order {
-                    status: status as i32,
-                    ..last
-                },
-                &mut timed,
-            );
-        }
+        versions(spec, o, rng, |t, o| {
+            seq += 1;
+            timed.push((t, seq, o));
+        });
     }
     timed.sort_by_key(|(t, s, _)| (*t, *s));
     timed.into_iter().map(|(_, _, o)| o).collect()
+}
+
+/// Passes the first version and its later versions, each with the time it is
+/// sent, to `push`.
+pub(crate) fn versions(
+    spec: &ChainSpec,
+    o: Order,
+    rng: &mut StdRng,
+    mut push: impl FnMut(i64, Order),
+) {
+    let t = o.placed_at_ms;
+    let later = |rng: &mut StdRng| t + rng.random_range(HOUR_MS..3 * DAY_MS);
+    let mut last = o.clone();
+    push(t, o);
+    if rng.random_bool(spec.resend_rate) {
+        push(later(rng), last.clone());
+    }
+    if rng.random_bool(spec.change_rate) {
+        last = partial_refund(last, rng);
+        push(later(rng) + 1, last.clone());
+    }
+    if rng.random_bool(spec.refund_rate) {
+        let status = if rng.random_bool(0.5) {
+            OrderStatus::Cancelled
+        } else {
+            OrderStatus::Refunded
+        };
+        push(
+            later(rng) + 2 * DAY_MS,
+            Order {
+                status: status as i32,
+                ..last
+            },
+        );
+    }
 }
 
 /// A line refunded, or part of one: the order stays valid.
@@ -269,4 +341,24 @@ fn partial_refund(mut o: Order, rng: &mut StdRng) -> Order {
     }
     o.net_amount_fen = o.lines.iter().map(|l| l.net_amount_fen).sum();
     o
+}
+
+/// Expected first versions a customer places over the period at `intensity`,
+/// in closed form from the same probabilities as `order_today`.
+pub(crate) fn expected_orders(spec: &ChainSpec, c: &Customer, intensity: f64) -> f64 {
+    let start = spec.start_midnight_ms();
+    let weekend_days = (0..spec.days)
+        .filter(|&d| ((start + 8 * HOUR_MS).div_euclid(DAY_MS) + i64::from(d) + 3) % 7 >= 5)
+        .count() as f64;
+    let days = f64::from(spec.days);
+    let weekdays = days - weekend_days;
+    let p = |base: f64| (base * c.appetite * intensity).min(1.0);
+    match c.habit {
+        Habit::Regular => days * p(0.1),
+        Habit::LunchOnly => weekdays * p(0.13),
+        Habit::Weekend => weekend_days * p(0.25) + weekdays * p(0.01),
+        Habit::DeliveryOnly => days * p(0.07),
+        Habit::Lapsed => f64::from((c.day + 1).min(spec.days)) * p(0.15),
+        Habit::OneOff => f64::from(u8::from(c.day < spec.days)),
+    }
 }

@@ -5,13 +5,17 @@
 
 mod chain;
 mod habits;
+mod stream;
 
-use portrait_proto::v1::Order;
+use std::collections::BTreeMap;
+
+use portrait_proto::v1::{Order, OrderStatus};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
 pub use chain::{Chain, MenuItem, Store};
 pub use habits::Habit;
+pub use stream::OrderStream;
 
 const DAY_MS: i64 = 86_400_000;
 
@@ -31,6 +35,9 @@ pub struct ChainSpec {
     pub refund_rate: f64,
     /// Walk-in POS orders without a customer, as a share of customer orders.
     pub anonymous_rate: f64,
+    /// Multiplies every customer's daily order probability (1.0 = the
+    /// habits as described); [`OrderStream`] calibrates it to an order count.
+    pub intensity: f64,
 }
 
 impl ChainSpec {
@@ -47,6 +54,7 @@ impl ChainSpec {
             change_rate: 0.02,
             refund_rate: 0.015,
             anonymous_rate: 0.08,
+            intensity: 1.0,
         }
     }
 
@@ -64,6 +72,7 @@ impl ChainSpec {
             change_rate: 0.05,
             refund_rate: 0.03,
             anonymous_rate: 0.1,
+            intensity: 1.0,
         }
     }
 
@@ -84,4 +93,18 @@ pub fn generate(spec: &ChainSpec) -> (Chain, Vec<Order>) {
     let firsts = habits::orders(spec, &chain, &mut rng);
     let submissions = habits::with_revisions(spec, firsts, &mut rng);
     (chain, submissions)
+}
+
+/// What a source's submissions leave counting: the latest submitted version
+/// of each order, if it is paid. The tests' oracles start from this.
+pub fn accepted(submitted: &[Order]) -> Vec<Order> {
+    let mut latest: BTreeMap<&str, &Order> = BTreeMap::new();
+    for o in submitted {
+        latest.insert(&o.order_id, o);
+    }
+    latest
+        .into_values()
+        .filter(|o| o.status == OrderStatus::Paid as i32)
+        .cloned()
+        .collect()
 }

@@ -2,11 +2,9 @@
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
-/// `host:port` of the test broker.
-pub fn kafka_brokers() -> String {
-    std::env::var("PORTRAIT_TEST_KAFKA").unwrap_or_else(|_| {
-        panic!("PORTRAIT_TEST_KAFKA is not set: run the tests with `bash tests/run`")
-    })
+/// `host:port` of the test broker; `None` when none is configured (the caller skips).
+pub fn kafka_brokers() -> Option<String> {
+    crate::server_env("PORTRAIT_TEST_KAFKA", "a Kafka-protocol broker")
 }
 
 /// A topic name no other test, process or run uses.

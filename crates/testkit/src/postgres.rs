@@ -4,12 +4,11 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use sqlx::{Connection, Executor, PgConnection};
 
-/// Creates an empty database and returns its URL.
-pub async fn fresh_database() -> String {
+/// Creates an empty database and returns its URL; `None` when no test
+/// PostgreSQL is configured (the caller skips).
+pub async fn fresh_database() -> Option<String> {
     static NEXT: AtomicU32 = AtomicU32::new(0);
-    let admin = std::env::var("PORTRAIT_TEST_PG_URL").unwrap_or_else(|_| {
-        panic!("PORTRAIT_TEST_PG_URL is not set: run the tests with `bash tests/run`")
-    });
+    let admin = crate::server_env("PORTRAIT_TEST_PG_URL", "PostgreSQL")?;
     let name = format!(
         "portrait_test_{}_{}",
         std::process::id(),
@@ -27,5 +26,5 @@ pub async fn fresh_database() -> String {
     let (base, _) = admin
         .rsplit_once('/')
         .unwrap_or_else(|| panic!("PORTRAIT_TEST_PG_URL {admin} has no database part"));
-    format!("{base}/{name}")
+    Some(format!("{base}/{name}"))
 }

@@ -15,9 +15,11 @@ use portrait_proto::v1::{
     IngestStatusRequest, ListRfmRequest, ListRfmResponse, ListSuggestionsRequest,
     ListSuggestionsResponse, ListSyncJobsRequest, ListSyncJobsResponse, Overview, OverviewRequest,
     SegmentDistribution, SegmentDistributionRequest, StatusRequest, SyncJob, SyncStatus,
-    SyncStatusRequest, TopProducts, TopProductsRequest, TriggerSyncRequest, TriggerSyncResponse,
+    SyncStatusRequest, TopCategories, TopCategoriesRequest, TopProducts, TopProductsRequest,
+    TriggerSyncRequest, TriggerSyncResponse,
 };
-use portrait_service::{Config, Error, Result, metrics};
+use portrait_service::{Config, Error, Result};
+use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Request, Response, Status};
@@ -56,11 +58,12 @@ impl Gateway {
     }
 }
 
-pub async fn run(config: Config, shutdown: CancellationToken) -> Result<()> {
+pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationToken) -> Result<()> {
     let gateway = Gateway::new(&config, shutdown.clone()).await?;
     let daily = gateway.sync.spawn_daily();
     let routes = tonic::service::Routes::new(PortraitServiceServer::new(gateway));
-    let served = portrait_service::serve_until("gateway", &config, routes, shutdown).await;
+    let served =
+        portrait_service::serve_until("gateway", listener, &config, routes, shutdown).await;
     if let Some(task) = daily {
         task.abort();
     }
@@ -87,7 +90,6 @@ impl PortraitService for Gateway {
         &self,
         r: Request<OverviewRequest>,
     ) -> Result<Response<Overview>, Status> {
-        let _t = metrics::time_query("gateway.overview");
         self.profiler
             .clone()
             .get_overview(r.into_inner())
@@ -99,7 +101,6 @@ impl PortraitService for Gateway {
         &self,
         r: Request<SegmentDistributionRequest>,
     ) -> Result<Response<SegmentDistribution>, Status> {
-        let _t = metrics::time_query("gateway.segments");
         self.rfm
             .clone()
             .get_segment_distribution(r.into_inner())
@@ -111,7 +112,6 @@ impl PortraitService for Gateway {
         &self,
         r: Request<HourDistributionRequest>,
     ) -> Result<Response<HourDistribution>, Status> {
-        let _t = metrics::time_query("gateway.hours");
         self.profiler
             .clone()
             .get_hour_distribution(r.into_inner())
@@ -123,7 +123,6 @@ impl PortraitService for Gateway {
         &self,
         r: Request<ChannelDistributionRequest>,
     ) -> Result<Response<ChannelDistribution>, Status> {
-        let _t = metrics::time_query("gateway.channels");
         self.profiler
             .clone()
             .get_channel_distribution(r.into_inner())
@@ -135,10 +134,20 @@ impl PortraitService for Gateway {
         &self,
         r: Request<TopProductsRequest>,
     ) -> Result<Response<TopProducts>, Status> {
-        let _t = metrics::time_query("gateway.top_products");
         self.profiler
             .clone()
             .get_top_products(r.into_inner())
+            .await
+            .map_err(|s| upstream("profiler", s))
+    }
+
+    async fn get_top_categories(
+        &self,
+        r: Request<TopCategoriesRequest>,
+    ) -> Result<Response<TopCategories>, Status> {
+        self.profiler
+            .clone()
+            .get_top_categories(r.into_inner())
             .await
             .map_err(|s| upstream("profiler", s))
     }
@@ -147,7 +156,6 @@ impl PortraitService for Gateway {
         &self,
         r: Request<ListRfmRequest>,
     ) -> Result<Response<ListRfmResponse>, Status> {
-        let _t = metrics::time_query("gateway.list_rfm");
         self.rfm
             .clone()
             .list_rfm(r.into_inner())
@@ -159,7 +167,6 @@ impl PortraitService for Gateway {
         &self,
         r: Request<ListSuggestionsRequest>,
     ) -> Result<Response<ListSuggestionsResponse>, Status> {
-        let _t = metrics::time_query("gateway.suggestions");
         self.suggest
             .clone()
             .list_suggestions(r.into_inner())

@@ -6,38 +6,41 @@
 //! A crash between publish and delete re-publishes, and consumers ignore the
 //! (order, revision) they already applied: nothing is lost, nothing counts twice.
 
+mod api;
 mod relay;
 mod submit;
 
 use portrait_bus::Bus;
 use portrait_proto::v1::ingest_service_server::IngestServiceServer;
 use portrait_service::{Config, Result};
-use portrait_store::{BASE_MIGRATIONS, Store};
+use portrait_store::{Migration, Store, migrations};
+use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+pub use api::{MAX_BATCH_ORDERS, MAX_MESSAGE_BYTES};
 pub use relay::relay;
 pub use submit::Ingest;
 
-const MIGRATIONS: &[&str] = &[
-    "CREATE TABLE orders (order_id TEXT PRIMARY KEY, revision BIGINT NOT NULL, live BIGINT NOT NULL, payload {blob} NOT NULL)",
-    "CREATE TABLE outbox (id {serial}, msg_key TEXT NOT NULL, payload {blob} NOT NULL, traceparent TEXT NOT NULL)",
-];
+const MIGRATIONS: &[Migration] = migrations!(
+    "migrations",
+    ["0001_orders", "0002_outbox", "0003_counters"]
+);
 
 pub async fn open_store(url: &str) -> Result<Store> {
     let store = Store::connect(url).await?;
-    let mut migrations = BASE_MIGRATIONS.to_vec();
-    migrations.extend(MIGRATIONS);
-    store.migrate("ingest", &migrations).await?;
+    store.migrate("ingest", MIGRATIONS).await?;
     Ok(store)
 }
 
 /// Serves the ingest API and relays the outbox to the log until `shutdown`.
-pub async fn run(config: Config, shutdown: CancellationToken) -> Result<()> {
+pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationToken) -> Result<()> {
     let store = open_store(&config.store.url).await?;
     let bus = Bus::connect(&config.bus_config()).await?;
     let topic = config.topics().orders;
     bus.ensure_topic(&topic).await?;
-    let ingest = Ingest::new(store.clone(), config.domain.max_future_minutes);
+    let ingest = Ingest::new(store.clone(), config.limits()).with_commit_delay(
+        std::time::Duration::from_millis(config.ingest.commit_delay_ms),
+    );
     let local = shutdown.child_token();
     let relay_task = tokio::spawn(relay(
         store.clone(),
@@ -46,8 +49,11 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<()> {
         ingest.outbox_signal(),
         local.clone(),
     ));
-    let routes = tonic::service::Routes::new(IngestServiceServer::new(ingest));
-    let served = portrait_service::serve_until("ingest", &config, routes, local.clone()).await;
+    let routes = tonic::service::Routes::new(
+        IngestServiceServer::new(ingest).max_decoding_message_size(MAX_MESSAGE_BYTES),
+    );
+    let served =
+        portrait_service::serve_until("ingest", listener, &config, routes, local.clone()).await;
     local.cancel();
     let _ = relay_task.await;
     store.close().await;

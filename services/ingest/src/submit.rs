@@ -1,40 +1,47 @@
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
-use portrait_core::{Decision, Stored, decide, validate_order};
-use portrait_proto::v1::ingest_service_server::IngestService;
-use portrait_proto::v1::{
-    IngestStatus, IngestStatusRequest, Order, SubmitOrderRequest, SubmitOrderResponse,
-    SubmitOrdersResponse, SubmitOutcome,
-};
+use portrait_core::{Decision, Limits, Stored, ValidOrder, decide, validate_order};
+use portrait_proto::v1::{IngestStatus, Order, SubmitOrderResponse, SubmitOutcome};
 use portrait_service::{Error, Result, metrics, now_ms};
 use portrait_store::{Sql, Store, Tx};
 use prost::Message as _;
 use sqlx::Row;
 use tokio::sync::{Mutex, Notify};
-use tokio_stream::StreamExt;
-use tonic::{Request, Response, Status, Streaming};
 
-/// Orders written per transaction by the streaming call.
-const CHUNK: usize = 500;
+/// Orders written per transaction by the streaming call, and ids per `IN` list.
+pub(crate) const CHUNK: usize = 500;
+/// Rows per multi-row INSERT: at 4 values each, below even old SQLite's limit
+/// of 999 bind parameters (today's SQLite allows 32,766, PostgreSQL 65,535).
+const ROWS_PER_INSERT: usize = 200;
 
 #[derive(Clone)]
 pub struct Ingest {
     store: Store,
-    max_future_ms: i64,
+    limits: Limits,
     /// One writer at a time, so two versions of an order never race for a revision.
     write: Arc<Mutex<()>>,
     outbox: Arc<Notify>,
+    /// `ingest.commit_delay_ms`: plays a slow database in tests.
+    commit_delay: Duration,
 }
 
 impl Ingest {
-    pub fn new(store: Store, max_future_minutes: i64) -> Self {
+    pub fn new(store: Store, limits: Limits) -> Self {
         Self {
             store,
-            max_future_ms: max_future_minutes.saturating_mul(60_000),
+            limits,
             write: Arc::new(Mutex::new(())),
             outbox: Arc::new(Notify::new()),
+            commit_delay: Duration::ZERO,
         }
+    }
+
+    /// Sleeps `delay` inside every write transaction (a test and diagnostic setting).
+    pub fn with_commit_delay(mut self, delay: Duration) -> Self {
+        self.commit_delay = delay;
+        self
     }
 
     /// Woken after each commit that queued events.
@@ -42,13 +49,13 @@ impl Ingest {
         self.outbox.clone()
     }
 
-    pub fn validate(&self, order: Option<&Order>) -> Result<()> {
+    pub fn validate(&self, order: Option<Order>) -> Result<ValidOrder> {
         let order = order.ok_or_else(|| portrait_core::Error::invalid("order", "must be set"))?;
-        Ok(validate_order(order, now_ms(), self.max_future_ms)?)
+        Ok(validate_order(order, now_ms(), &self.limits)?)
     }
 
     /// Accepts valid orders in one transaction, in the given order.
-    pub async fn accept(&self, orders: Vec<Order>) -> Result<Vec<SubmitOrderResponse>> {
+    pub async fn accept(&self, orders: Vec<ValidOrder>) -> Result<Vec<SubmitOrderResponse>> {
         if orders.is_empty() {
             return Ok(Vec::new());
         }
@@ -62,9 +69,9 @@ impl Ingest {
             .find(|(k, _)| k == "traceparent")
             .map(|(_, v)| v)
             .unwrap_or_default();
-        let mut published = 0;
+        let mut events = Vec::new();
         for order in orders {
-            let id = order.order_id.clone();
+            let id = order.get().order_id.clone();
             match decide(stored.get(&id), order) {
                 Decision::Unchanged { revision } => {
                     responses.push(response(id, revision, SubmitOutcome::Unchanged))
@@ -77,13 +84,7 @@ impl Ingest {
                             .or(event.previous.as_ref())
                             .map(|o| o.customer_id.clone())
                             .unwrap_or_default();
-                        sqlx::query("INSERT INTO outbox (msg_key, payload, traceparent) VALUES ($1, $2, $3)")
-                            .bind(key)
-                            .bind(event.encode_to_vec())
-                            .bind(trace.as_str())
-                            .execute(&mut *tx)
-                            .await?;
-                        published += 1;
+                        events.push((key, event.encode_to_vec()));
                         SubmitOutcome::Published
                     } else {
                         SubmitOutcome::Unchanged
@@ -94,17 +95,50 @@ impl Ingest {
                 }
             }
         }
-        for s in changed.values() {
-            sqlx::query(
-                "INSERT INTO orders (order_id, revision, live, payload) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (order_id) DO UPDATE SET revision = excluded.revision, live = excluded.live, payload = excluded.payload",
-            )
-            .bind(s.order.order_id.as_str())
-            .bind(s.revision)
-            .bind(i64::from(s.live))
-            .bind(s.order.encode_to_vec())
-            .execute(&mut *tx)
-            .await?;
+        let published = events.len();
+        // Many rows per statement: one round trip to the database per
+        // ROWS_PER_INSERT rows instead of one per row. A statement's rows get
+        // their outbox ids in the order listed, so events keep their order.
+        for rows in events.chunks(ROWS_PER_INSERT) {
+            let text = insert_text(
+                "INSERT INTO outbox (msg_key, payload, traceparent) VALUES ",
+                3,
+                rows.len(),
+                "",
+            );
+            let mut query = sqlx::query(&text);
+            for (key, payload) in rows {
+                query = query
+                    .bind(key.as_str())
+                    .bind(payload.as_slice())
+                    .bind(trace.as_str());
+            }
+            query.execute(&mut *tx).await?;
+        }
+        let changed: Vec<(&Stored, Vec<u8>)> = changed
+            .values()
+            .map(|s| (s, s.order.encode_to_vec()))
+            .collect();
+        for rows in changed.chunks(ROWS_PER_INSERT) {
+            let text = insert_text(
+                "INSERT INTO orders (order_id, revision, live, payload) VALUES ",
+                4,
+                rows.len(),
+                " ON CONFLICT (order_id) DO UPDATE SET revision = excluded.revision, \
+                 live = excluded.live, payload = excluded.payload",
+            );
+            let mut query = sqlx::query(&text);
+            for (s, payload) in rows {
+                query = query
+                    .bind(s.order.order_id.as_str())
+                    .bind(s.revision)
+                    .bind(i64::from(s.live))
+                    .bind(payload.as_slice());
+            }
+            query.execute(&mut *tx).await?;
+        }
+        if !self.commit_delay.is_zero() {
+            tokio::time::sleep(self.commit_delay).await;
         }
         tx.commit().await?;
         if published > 0 {
@@ -139,6 +173,24 @@ impl Ingest {
     }
 }
 
+/// `head ($1, $2), ($3, $4) tail` for `rows` rows of `columns` values.
+fn insert_text(head: &str, columns: usize, rows: usize, tail: &str) -> String {
+    let mut text = String::with_capacity(head.len() + tail.len() + rows * columns * 6);
+    text.push_str(head);
+    for row in 0..rows {
+        text.push_str(if row == 0 { "(" } else { ", (" });
+        for column in 0..columns {
+            if column > 0 {
+                text.push_str(", ");
+            }
+            text.push_str(&format!("${}", row * columns + column + 1));
+        }
+        text.push(')');
+    }
+    text.push_str(tail);
+    text
+}
+
 fn response(order_id: String, revision: i64, outcome: SubmitOutcome) -> SubmitOrderResponse {
     SubmitOrderResponse {
         order_id,
@@ -148,8 +200,8 @@ fn response(order_id: String, revision: i64, outcome: SubmitOutcome) -> SubmitOr
 }
 
 /// The stored versions of the orders in a chunk.
-async fn load(tx: &mut Tx, orders: &[Order]) -> Result<HashMap<String, Stored>> {
-    let mut ids: Vec<&str> = orders.iter().map(|o| o.order_id.as_str()).collect();
+async fn load(tx: &mut Tx, orders: &[ValidOrder]) -> Result<HashMap<String, Stored>> {
+    let mut ids: Vec<&str> = orders.iter().map(|o| o.get().order_id.as_str()).collect();
     ids.sort_unstable();
     ids.dedup();
     let mut out = HashMap::new();
@@ -180,73 +232,4 @@ async fn load(tx: &mut Tx, orders: &[Order]) -> Result<HashMap<String, Stored>> 
         }
     }
     Ok(out)
-}
-
-#[tonic::async_trait]
-impl IngestService for Ingest {
-    async fn submit_order(
-        &self,
-        request: Request<SubmitOrderRequest>,
-    ) -> Result<Response<SubmitOrderResponse>, Status> {
-        let order = request.into_inner().order;
-        self.validate(order.as_ref())?;
-        let mut out = self.accept(order.into_iter().collect()).await?;
-        out.pop()
-            .map(Response::new)
-            .ok_or_else(|| Status::internal("no response for the order"))
-    }
-
-    async fn submit_orders(
-        &self,
-        request: Request<Streaming<SubmitOrderRequest>>,
-    ) -> Result<Response<SubmitOrdersResponse>, Status> {
-        let mut stream = request.into_inner();
-        let mut totals = SubmitOrdersResponse::default();
-        let mut chunk = Vec::with_capacity(CHUNK);
-        let mut index = 0_i64;
-        while let Some(item) = stream.next().await {
-            let order = item?.order;
-            if let Err(e) = self.validate(order.as_ref()) {
-                // Orders before the bad one are accepted: say how many.
-                self.flush(&mut chunk, &mut totals).await?;
-                let status: Status = e.into();
-                return Err(Status::invalid_argument(format!(
-                    "order #{index} in the stream{}: {} ({} orders before it were accepted)",
-                    order
-                        .map(|o| format!(" ({})", o.order_id))
-                        .unwrap_or_default(),
-                    status.message(),
-                    totals.accepted
-                )));
-            }
-            chunk.extend(order);
-            index += 1;
-            if chunk.len() >= CHUNK {
-                self.flush(&mut chunk, &mut totals).await?;
-            }
-        }
-        self.flush(&mut chunk, &mut totals).await?;
-        Ok(Response::new(totals))
-    }
-
-    async fn get_ingest_status(
-        &self,
-        _request: Request<IngestStatusRequest>,
-    ) -> Result<Response<IngestStatus>, Status> {
-        Ok(Response::new(self.status().await?))
-    }
-}
-
-impl Ingest {
-    async fn flush(&self, chunk: &mut Vec<Order>, totals: &mut SubmitOrdersResponse) -> Result<()> {
-        for r in self.accept(std::mem::take(chunk)).await? {
-            totals.accepted += 1;
-            if r.outcome == SubmitOutcome::Published as i32 {
-                totals.published += 1;
-            } else {
-                totals.unchanged += 1;
-            }
-        }
-        Ok(())
-    }
 }

@@ -6,11 +6,11 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use portrait_proto::v1::ingest_service_client::IngestServiceClient;
 use portrait_proto::v1::portrait_service_client::PortraitServiceClient;
-use portrait_proto::v1::{SubmitOrderRequest, SyncStatusRequest};
+use portrait_proto::v1::{SubmitOrderBatchRequest, SyncStatusRequest};
 use portrait_synth::ChainSpec;
 use tonic::transport::Channel;
 
-use crate::embedded;
+use portrait::embedded;
 
 #[derive(Args)]
 pub(crate) struct DemoArgs {
@@ -28,7 +28,8 @@ pub(crate) struct DemoArgs {
     base_port: Option<u16>,
 }
 
-const CHUNK: usize = 5_000;
+/// Orders per `SubmitOrderBatch`: the most ingest takes in one batch.
+const CHUNK: usize = portrait_ingest::MAX_BATCH_ORDERS;
 
 pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let mut configs = embedded::configs(Some(&args.data_dir), args.base_port)?;
@@ -40,7 +41,9 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
         .context("failed to start telemetry")?;
     let shutdown = portrait_service::shutdown_token();
     let calendar = configs[0].calendar();
-    let stack = embedded::start(configs, shutdown.clone());
+    let stack = embedded::start(configs, shutdown.clone())
+        .await
+        .context("failed to start the services")?;
     let gateway_url = format!("http://{}", stack.gateway_addr);
 
     // Ends at today's local midnight, so a rerun the same day submits the same
@@ -63,20 +66,17 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
 
     let started = Instant::now();
     let mut ingest =
-        IngestServiceClient::new(connect(&format!("http://{}", stack.ingest_addr)).await?);
+        IngestServiceClient::new(connect(&format!("http://{}", stack.ingest_addr)).await?)
+            .max_encoding_message_size(portrait_ingest::MAX_MESSAGE_BYTES);
     let bar = progress(orders.len() as u64, "submitting orders");
     for chunk in orders.chunks(CHUNK) {
         if shutdown.is_cancelled() {
             break;
         }
-        let requests: Vec<SubmitOrderRequest> = chunk
-            .iter()
-            .map(|o| SubmitOrderRequest {
-                order: Some(o.clone()),
-            })
-            .collect();
         ingest
-            .submit_orders(tokio_stream::iter(requests))
+            .submit_order_batch(SubmitOrderBatchRequest {
+                orders: chunk.to_vec(),
+            })
             .await
             .context("failed to submit orders")?;
         bar.inc(chunk.len() as u64);
@@ -111,7 +111,7 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
             orders.len(),
             orders.len() as f64 / secs
         );
-        print_help(&stack.gateway_addr, args.base_port.is_some());
+        print_help(&stack.gateway_addr.to_string(), args.base_port.is_some());
     }
     stack.wait().await
 }

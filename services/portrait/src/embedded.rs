@@ -1,8 +1,10 @@
+use std::net::SocketAddr;
 use std::path::Path;
 
 use anyhow::Context;
 use figment::providers::Serialized;
 use portrait_service::{BusKind, Config, ServiceName};
+use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -10,10 +12,7 @@ use tokio_util::sync::CancellationToken;
 /// all on the embedded log and SQLite stores under one data folder.
 ///
 /// `base_port` moves the five ports together: gateway on it, the others after it.
-pub(crate) fn configs(
-    data_dir: Option<&Path>,
-    base_port: Option<u16>,
-) -> anyhow::Result<Vec<Config>> {
+pub fn configs(data_dir: Option<&Path>, base_port: Option<u16>) -> anyhow::Result<Vec<Config>> {
     let port = |s: ServiceName| {
         base_port.map(|b| b.saturating_add(s.default_port() - ServiceName::Gateway.default_port()))
     };
@@ -44,49 +43,89 @@ pub(crate) fn configs(
         .context("failed to configure the embedded stack")
 }
 
-pub(crate) struct Stack {
-    pub(crate) gateway_addr: String,
-    pub(crate) ingest_addr: String,
+/// The five services running as tasks of this process.
+pub struct Stack {
+    pub gateway_addr: SocketAddr,
+    pub ingest_addr: SocketAddr,
     tasks: JoinSet<(ServiceName, portrait_service::Result<()>)>,
     shutdown: CancellationToken,
 }
 
-/// Starts the five services as tasks of this process.
-pub(crate) fn start(configs: Vec<Config>, shutdown: CancellationToken) -> Stack {
-    let addr = |s: ServiceName| {
-        configs
-            .iter()
-            .zip(ServiceName::ALL)
-            .find(|(_, n)| *n == s)
-            .map(|(c, _)| c.server.listen.clone())
-            .unwrap_or_default()
+/// Binds every configured address, then starts the five services. A taken
+/// port fails here, before anything runs.
+pub async fn start(configs: Vec<Config>, shutdown: CancellationToken) -> anyhow::Result<Stack> {
+    let mut listeners = Vec::with_capacity(configs.len());
+    for c in &configs {
+        let (listener, _) = portrait_service::bind(&c.server.listen).await?;
+        listeners.push(listener);
+    }
+    start_bound(configs, listeners, shutdown)
+}
+
+/// The whole stack in this process on `data_dir`, every service on a free
+/// port: what tests and benchmarks start.
+pub async fn spawn_stack(data_dir: &Path, shutdown: CancellationToken) -> anyhow::Result<Stack> {
+    let mut configs = configs(Some(data_dir), None)?;
+    let mut listeners = Vec::with_capacity(configs.len());
+    for _ in &configs {
+        let (listener, addr) = portrait_service::bind("127.0.0.1:0").await?;
+        listeners.push((listener, addr));
+    }
+    let url = |s: ServiceName| {
+        let i = ServiceName::ALL.iter().position(|n| *n == s).unwrap_or(0);
+        format!("http://{}", listeners[i].1)
     };
-    let (gateway_addr, ingest_addr) = (addr(ServiceName::Gateway), addr(ServiceName::Ingest));
+    for c in &mut configs {
+        c.gateway.ingest = url(ServiceName::Ingest);
+        c.gateway.profiler = url(ServiceName::Profiler);
+        c.gateway.rfm = url(ServiceName::Rfm);
+        c.gateway.suggest = url(ServiceName::Suggest);
+    }
+    for (c, (_, addr)) in configs.iter_mut().zip(&listeners) {
+        c.server.listen = addr.to_string();
+    }
+    start_bound(
+        configs,
+        listeners.into_iter().map(|(l, _)| l).collect(),
+        shutdown,
+    )
+}
+
+fn start_bound(
+    configs: Vec<Config>,
+    listeners: Vec<TcpListener>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<Stack> {
+    let addr = |s: ServiceName| -> anyhow::Result<SocketAddr> {
+        let i = ServiceName::ALL.iter().position(|n| *n == s).unwrap_or(0);
+        Ok(listeners[i].local_addr()?)
+    };
+    let (gateway_addr, ingest_addr) = (addr(ServiceName::Gateway)?, addr(ServiceName::Ingest)?);
     let mut tasks = JoinSet::new();
-    for (config, service) in configs.into_iter().zip(ServiceName::ALL) {
+    for ((config, listener), service) in configs.into_iter().zip(listeners).zip(ServiceName::ALL) {
         let token = shutdown.clone();
         tasks.spawn(async move {
             let result = match service {
-                ServiceName::Gateway => portrait_gateway::run(config, token).await,
-                ServiceName::Ingest => portrait_ingest::run(config, token).await,
-                ServiceName::Profiler => portrait_profiler::run(config, token).await,
-                ServiceName::Rfm => portrait_rfm::run(config, token).await,
-                ServiceName::Suggest => portrait_suggest::run(config, token).await,
+                ServiceName::Gateway => portrait_gateway::run(config, listener, token).await,
+                ServiceName::Ingest => portrait_ingest::run(config, listener, token).await,
+                ServiceName::Profiler => portrait_profiler::run(config, listener, token).await,
+                ServiceName::Rfm => portrait_rfm::run(config, listener, token).await,
+                ServiceName::Suggest => portrait_suggest::run(config, listener, token).await,
             };
             (service, result)
         });
     }
-    Stack {
+    Ok(Stack {
         gateway_addr,
         ingest_addr,
         tasks,
         shutdown,
-    }
+    })
 }
 
 impl Stack {
     /// Waits until every service stopped; the first failure stops the others.
-    pub(crate) async fn wait(mut self) -> anyhow::Result<()> {
+    pub async fn wait(mut self) -> anyhow::Result<()> {
         let mut first_error = None;
         while let Some(joined) = self.tasks.join_next().await {
             let (service, result) = joined.context("a service task panicked")?;

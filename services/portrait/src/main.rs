@@ -1,8 +1,8 @@
 //! `portrait`: the whole system in one process on embedded SQLite (no servers
 //! needed), a demo with a synthetic chain, a query client, and model commands.
 
+mod bench;
 mod demo;
-mod embedded;
 mod models_cmd;
 mod query;
 mod sync_cmd;
@@ -11,6 +11,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use portrait::embedded;
 
 #[derive(Parser)]
 #[command(
@@ -36,6 +37,8 @@ enum Command {
     },
     /// Generate a synthetic chain, feed it through ingest, and keep serving it.
     Demo(demo::DemoArgs),
+    /// Time the whole system on a synthetic chain at a given scale, side by side with DuckDB.
+    Bench(bench::BenchArgs),
     /// Ask a running gateway and print the answer as JSON.
     Query(query::QueryArgs),
     /// Sync from the chain's order database: on a running stack, or in-process with --source.
@@ -68,7 +71,9 @@ async fn main() -> anyhow::Result<()> {
             let _telemetry = portrait_service::init_telemetry("portrait", &configs[0].telemetry)
                 .context("failed to start telemetry")?;
             let shutdown = portrait_service::shutdown_token();
-            let stack = embedded::start(configs, shutdown.clone());
+            let stack = embedded::start(configs, shutdown.clone())
+                .await
+                .context("failed to start the services")?;
             eprintln!(
                 "portrait is running; the gateway listens on {}. Ctrl-C stops it.",
                 stack.gateway_addr
@@ -76,6 +81,7 @@ async fn main() -> anyhow::Result<()> {
             stack.wait().await
         }
         Command::Demo(args) => demo::run(args).await,
+        Command::Bench(args) => bench::run(args).await,
         Command::Query(args) => query::run(args).await,
         Command::Sync(args) => sync_cmd::sync(args).await,
         Command::Import(args) => sync_cmd::import(args).await,

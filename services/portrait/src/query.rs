@@ -4,7 +4,7 @@ use portrait_proto::v1::portrait_service_client::PortraitServiceClient;
 use portrait_proto::v1::{
     ChannelDistributionRequest, Filter, HourDistributionRequest, ListRfmRequest,
     ListSuggestionsRequest, OverviewRequest, ProductOrder, SegmentDistributionRequest,
-    SyncStatusRequest, TopProductsRequest,
+    SyncStatusRequest, TopCategoriesRequest, TopProductsRequest,
 };
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -14,6 +14,7 @@ pub(crate) enum What {
     Hours,
     Channels,
     Products,
+    Categories,
     Rfm,
     Suggestions,
     Status,
@@ -44,10 +45,10 @@ pub(crate) struct QueryArgs {
     /// Analyse as of this day, YYYY-MM-DD (default: today).
     #[arg(long)]
     as_of: Option<String>,
-    /// Rows for products, rfm and suggestions.
+    /// Rows for products, categories, rfm and suggestions.
     #[arg(long, default_value_t = 10)]
     limit: i32,
-    /// Rank products by revenue instead of quantity.
+    /// Rank products and categories by revenue instead of quantity.
     #[arg(long)]
     by_revenue: bool,
 }
@@ -63,6 +64,11 @@ pub(crate) async fn run(args: QueryArgs) -> anyhow::Result<()> {
         to_date: args.to.clone().unwrap_or_default(),
         as_of_date: args.as_of.clone().unwrap_or_default(),
     });
+    let order_by = if args.by_revenue {
+        ProductOrder::Revenue
+    } else {
+        ProductOrder::Quantity
+    } as i32;
     let json = match args.what {
         What::Overview => to_json(client.get_overview(OverviewRequest { filter }).await),
         What::Segments => to_json(
@@ -85,11 +91,16 @@ pub(crate) async fn run(args: QueryArgs) -> anyhow::Result<()> {
                 .get_top_products(TopProductsRequest {
                     filter,
                     limit: args.limit,
-                    order_by: if args.by_revenue {
-                        ProductOrder::Revenue
-                    } else {
-                        ProductOrder::Quantity
-                    } as i32,
+                    order_by,
+                })
+                .await,
+        ),
+        What::Categories => to_json(
+            client
+                .get_top_categories(TopCategoriesRequest {
+                    filter,
+                    limit: args.limit,
+                    order_by,
                 })
                 .await,
         ),

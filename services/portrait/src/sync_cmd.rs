@@ -125,7 +125,9 @@ async fn in_process(
     let mut config = configs[0].clone();
     let ingest_url = config.gateway.ingest.clone();
     let shutdown = portrait_service::shutdown_token();
-    let stack = embedded::start(configs, shutdown.clone());
+    let stack = embedded::start(configs, shutdown.clone())
+        .await
+        .context("failed to start the embedded stack")?;
     let gateway_url = format!("http://{}", stack.gateway_addr);
     let mut gateway = connect(&gateway_url).await?;
     // Only this job reads the source: the gateway's own sync stays idle.

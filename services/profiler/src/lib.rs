@@ -1,31 +1,27 @@
-//! The profiler service: per-customer, per-hour, per-channel and per-product
-//! day-grain tables, and the overview, hour and product queries over them.
+//! The profiler service: customer days and store days (hours, channels,
+//! products), and the overview, hour, channel and product queries over them,
+//! answered from memory.
 
+mod projection;
 mod queries;
 
 use portrait_proto::v1::profiler_query_server::ProfilerQueryServer;
-use portrait_service::{Config, ConsumerSpec, Result};
-use portrait_store::TableSet;
+use portrait_service::{Config, Result};
+use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+pub use projection::ProfilerProjection;
 pub use queries::Profiler;
 
-pub const SPEC: ConsumerSpec = ConsumerSpec {
-    service: "profiler",
-    tables: TableSet {
-        customer_days: true,
-        hours: true,
-        channels: true,
-        products: true,
-    },
-};
-
 /// Consumes the order stream and serves queries until `shutdown`.
-pub async fn run(config: Config, shutdown: CancellationToken) -> Result<()> {
+pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationToken) -> Result<()> {
     portrait_service::run_consumer_service(
         config,
-        SPEC,
-        |ctx| tonic::service::Routes::new(ProfilerQueryServer::new(Profiler::new(ctx))),
+        listener,
+        ProfilerProjection::default(),
+        |projection, ctx| {
+            tonic::service::Routes::new(ProfilerQueryServer::new(Profiler::new(projection, ctx)))
+        },
         shutdown,
     )
     .await

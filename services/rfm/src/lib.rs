@@ -1,27 +1,31 @@
 //! The rfm service: per-customer day rows, and RFM values, quintile scores and
-//! the 8 segments computed over them for any filter.
+//! the 8 segments computed over them for any filter, from memory.
 
-use portrait_core::{RfmTable, Segment, page_size, page_start, rfm_table};
+use std::sync::Arc;
+
+use portrait_core::{ResolvedFilter, RfmTable, Segment, page_size, rfm_table};
 use portrait_proto::v1::rfm_query_server::{RfmQuery, RfmQueryServer};
 use portrait_proto::v1::{
     ConsumerStatus, CustomerRfm, Filter, ListRfmRequest, ListRfmResponse, SegmentDistribution,
     SegmentDistributionRequest, SegmentFigure, StatusRequest,
 };
-use portrait_service::{Config, ConsumerSpec, QueryContext, Result, metrics};
-use portrait_store::TableSet;
+use portrait_service::{AnswerCache, Config, CustomerProjection, QueryContext, Result};
+use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
-pub const SPEC: ConsumerSpec = ConsumerSpec {
-    service: "rfm",
-    tables: TableSet::CUSTOMER_DAYS,
-};
-
-pub async fn run(config: Config, shutdown: CancellationToken) -> Result<()> {
+pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationToken) -> Result<()> {
     portrait_service::run_consumer_service(
         config,
-        SPEC,
-        |ctx| tonic::service::Routes::new(RfmQueryServer::new(Rfm { ctx })),
+        listener,
+        CustomerProjection::new("rfm"),
+        |projection, ctx| {
+            tonic::service::Routes::new(RfmQueryServer::new(Rfm {
+                projection,
+                ctx,
+                tables: Arc::new(AnswerCache::new(8)),
+            }))
+        },
         shutdown,
     )
     .await
@@ -29,28 +33,38 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<()> {
 
 #[derive(Clone)]
 pub struct Rfm {
+    projection: Arc<CustomerProjection>,
     ctx: QueryContext,
+    tables: Arc<AnswerCache<ResolvedFilter, RfmTable>>,
 }
 
 impl Rfm {
-    async fn table(&self, filter: Option<&Filter>) -> Result<RfmTable> {
+    /// The RFM table of a filter, computed once per state version.
+    fn table(&self, filter: Option<&Filter>) -> Result<Arc<RfmTable>> {
         let f = self.ctx.resolve(filter)?;
-        let aggs = portrait_store::customer_aggs(self.ctx.store.pool(), &f).await?;
-        Ok(rfm_table(&aggs, f.as_of))
+        let (state, version) = self.projection.live.read();
+        Ok(self.tables.get_or(&f, version, || {
+            let sel = state.stores.select(&f);
+            rfm_table(&state.book.aggs(&sel, f.from, f.to), f.as_of)
+        }))
     }
 
-    pub async fn segments(&self, filter: Option<&Filter>) -> Result<SegmentDistribution> {
-        let t = self.table(filter).await?;
+    pub fn segments(&self, filter: Option<&Filter>) -> Result<SegmentDistribution> {
+        let t = self.table(filter)?;
+        let mut sums = [(0_i64, 0_i64); 8];
+        for c in &t.customers {
+            let slot = &mut sums[c.segment as usize - 1];
+            slot.0 += 1;
+            slot.1 += c.monetary;
+        }
         let segments = Segment::ALL
             .iter()
-            .map(|&s| {
-                let members = t.customers.iter().filter(|c| c.segment == s);
-                SegmentFigure {
-                    segment: s as i32,
-                    label: s.label().to_owned(),
-                    customers: members.clone().count() as i64,
-                    revenue_fen: members.map(|c| c.monetary).sum(),
-                }
+            .zip(sums)
+            .map(|(&s, (customers, revenue))| SegmentFigure {
+                segment: s as i32,
+                label: s.label().to_owned(),
+                customers,
+                revenue_fen: revenue,
             })
             .collect();
         Ok(SegmentDistribution {
@@ -62,17 +76,30 @@ impl Rfm {
         })
     }
 
-    pub async fn list(&self, req: &ListRfmRequest) -> Result<ListRfmResponse> {
+    /// A page in customer-id order; the token is the last id of the previous page.
+    pub fn list(&self, req: &ListRfmRequest) -> Result<ListRfmResponse> {
         let size = page_size("page_size", req.page_size)?;
-        let start = page_start(&req.page_token)?;
-        let t = self.table(req.filter.as_ref()).await?;
-        let customers: Vec<CustomerRfm> = t
-            .customers
-            .iter()
-            .skip(start)
-            .take(size)
-            .map(|c| CustomerRfm {
-                customer_id: c.customer_id.clone(),
+        let t = self.table(req.filter.as_ref())?;
+        let (state, _) = self.projection.live.read();
+        let mut page: Vec<(&str, &portrait_core::Rfm)> = Vec::with_capacity(size + 1);
+        for (name, id) in state.book.customers().sorted_after(&req.page_token) {
+            if let Ok(i) = t.customers.binary_search_by_key(&id, |c| c.customer) {
+                page.push((name, &t.customers[i]));
+                if page.len() > size {
+                    break;
+                }
+            }
+        }
+        let more = page.len() > size;
+        page.truncate(size);
+        let next_page_token = match page.last() {
+            Some((name, _)) if more => (*name).to_owned(),
+            _ => String::new(),
+        };
+        let customers = page
+            .into_iter()
+            .map(|(name, c)| CustomerRfm {
+                customer_id: name.to_owned(),
                 recency_days: c.recency_days,
                 frequency: c.frequency,
                 monetary_fen: c.monetary,
@@ -82,14 +109,9 @@ impl Rfm {
                 segment: c.segment as i32,
             })
             .collect();
-        let end = start + customers.len();
         Ok(ListRfmResponse {
             customers,
-            next_page_token: if end < t.customers.len() {
-                end.to_string()
-            } else {
-                String::new()
-            },
+            next_page_token,
         })
     }
 }
@@ -100,9 +122,8 @@ impl RfmQuery for Rfm {
         &self,
         request: Request<SegmentDistributionRequest>,
     ) -> Result<Response<SegmentDistribution>, Status> {
-        let _t = metrics::time_query("rfm.segments");
         Ok(Response::new(
-            self.segments(request.get_ref().filter.as_ref()).await?,
+            self.segments(request.get_ref().filter.as_ref())?,
         ))
     }
 
@@ -110,8 +131,7 @@ impl RfmQuery for Rfm {
         &self,
         request: Request<ListRfmRequest>,
     ) -> Result<Response<ListRfmResponse>, Status> {
-        let _t = metrics::time_query("rfm.list");
-        Ok(Response::new(self.list(request.get_ref()).await?))
+        Ok(Response::new(self.list(request.get_ref())?))
     }
 
     async fn get_status(

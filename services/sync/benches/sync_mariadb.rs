@@ -121,7 +121,10 @@ async fn start_ingest(dir: &std::path::Path, shutdown: CancellationToken) -> Str
     config.data_dir = dir.to_path_buf();
     config.server.listen = format!("127.0.0.1:{port}");
     let config = config.validated(ServiceName::Ingest).expect("config");
-    tokio::spawn(async move { portrait_ingest::run(config, shutdown).await });
+    let listener = tokio::net::TcpListener::bind(&config.server.listen)
+        .await
+        .expect("ingest port");
+    tokio::spawn(async move { portrait_ingest::run(config, listener, shutdown).await });
     let url = format!("http://127.0.0.1:{port}");
     for _ in 0..100 {
         if IngestServiceClient::connect(url.clone()).await.is_ok() {

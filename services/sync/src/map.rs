@@ -14,9 +14,6 @@ use crate::time::parse_local_ms;
 
 mod lines;
 
-/// 2000-01-01T00:00:00Z: anything earlier is a broken clock, not an order.
-const MIN_PLACED_AT_MS: i64 = 946_684_800_000;
-
 /// An `Orders` row with its `OrderGoods` rows, as read (decimals as text).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SourceOrder {
@@ -206,13 +203,16 @@ impl<'a> Mapper<'a> {
             return Err((Reason::NotPaid, format!("payState = {state}")));
         }
         let placed_at_ms = match placed_at {
-            Some(t) if t < MIN_PLACED_AT_MS => {
+            Some(t) if t < self.rules.limits.earliest_ms => {
                 return Err((
                     Reason::BadTime,
-                    format!("recordTime {:?} is before 2000", text(&src.record_time)),
+                    format!(
+                        "recordTime {:?} is before domain.earliest_date",
+                        text(&src.record_time)
+                    ),
                 ));
             }
-            Some(t) if t > now_ms.saturating_add(self.rules.max_future_ms) => {
+            Some(t) if t > now_ms.saturating_add(self.rules.limits.max_future_ms) => {
                 return Err((
                     Reason::FutureTime,
                     format!("recordTime {:?} is in the future", text(&src.record_time)),
@@ -267,7 +267,7 @@ impl<'a> Mapper<'a> {
         };
         // The mapping guarantees what ingest checks; this catches a mapping bug
         // as a recorded rejection instead of a failed job.
-        portrait_core::validate_order(&order, now_ms, self.rules.max_future_ms)
+        portrait_core::check(&order, now_ms, &self.rules.limits)
             .map_err(|e| (Reason::BadRow, e.to_string()))?;
         Ok(Outcome::Live(order))
     }

@@ -20,7 +20,8 @@ pub struct Rules {
     pub reject_mismatch: bool,
     pub drop_duplicate_lines: bool,
     pub full_refund_retracts: bool,
-    pub max_future_ms: i64,
+    /// What ingest validates (`domain.*`): the mapped order must pass it.
+    pub limits: portrait_core::Limits,
 }
 
 pub fn channel_named(name: &str) -> Option<Channel> {
@@ -35,7 +36,7 @@ pub fn channel_named(name: &str) -> Option<Channel> {
 }
 
 impl Rules {
-    pub fn new(s: &SyncSettings, max_future_minutes: i64) -> Result<Self> {
+    pub fn new(s: &SyncSettings, limits: portrait_core::Limits) -> Result<Self> {
         let tz = s
             .time_zone
             .parse::<Tz>()
@@ -62,7 +63,7 @@ impl Rules {
             reject_mismatch: s.reject_mismatch,
             drop_duplicate_lines: s.drop_duplicate_lines,
             full_refund_retracts: s.full_refund_retracts,
-            max_future_ms: max_future_minutes.saturating_mul(60_000),
+            limits,
         })
     }
 
@@ -70,7 +71,7 @@ impl Rules {
     pub fn defaults(phone_key: &str) -> Self {
         let mut s = portrait_service::Config::defaults(portrait_service::ServiceName::Gateway)
             .validated(portrait_service::ServiceName::Gateway)
-            .map(|c| (c.sync, c.domain.max_future_minutes))
+            .map(|c| (c.sync.clone(), c.limits()))
             .unwrap_or_else(|_| unreachable!("the defaults validate"));
         s.0.phone_key = phone_key.to_owned();
         Self::new(&s.0, s.1).unwrap_or_else(|_| unreachable!("the defaults validate"))

@@ -50,7 +50,7 @@ impl Sync {
         ingest_url: &str,
         shutdown: CancellationToken,
     ) -> Result<Self> {
-        let rules = Rules::new(&config.sync, config.domain.max_future_minutes)?;
+        let rules = Rules::new(&config.sync, config.limits())?;
         let store = state::open(&config.sync.store_url).await?;
         let orphans = state::interrupt_orphans(&store, now_ms()).await?;
         if orphans > 0 {

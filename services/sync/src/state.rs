@@ -4,20 +4,23 @@
 use std::collections::HashMap;
 
 use portrait_proto::v1::{SyncCounts, SyncJob, SyncJobState, SyncMode};
-use portrait_store::{Sql, Store, Tx};
+use portrait_store::{Migration, Sql, Store, Tx};
 use sqlx::Row;
 
 use crate::reason::{Finding, Kind};
 use crate::{Error, Result};
 
-const MIGRATIONS: &[&str] = &[
-    include_str!("../migrations/0001_sync_jobs.sql"),
-    include_str!("../migrations/0002_sync_orders.sql"),
-    include_str!("../migrations/0003_sync_orders_placed.sql"),
-    include_str!("../migrations/0004_sync_findings.sql"),
-    include_str!("../migrations/0005_sync_findings_job.sql"),
-    include_str!("../migrations/0006_sync_state.sql"),
-];
+const MIGRATIONS: &[Migration] = portrait_store::migrations!(
+    "migrations",
+    [
+        "0001_sync_jobs",
+        "0002_sync_orders",
+        "0003_sync_orders_placed",
+        "0004_sync_findings",
+        "0005_sync_findings_job",
+        "0006_sync_state",
+    ]
+);
 
 const WATERMARK: &str = "watermark";
 

@@ -158,9 +158,8 @@ async fn sqlite() {
 
 #[tokio::test]
 async fn postgres() {
-    if std::env::var("PORTRAIT_TEST_PG_URL").is_err() {
-        eprintln!("skipped: PORTRAIT_TEST_PG_URL not set; run bash tests/run");
+    let Some(url) = portrait_testkit::postgres::fresh_database().await else {
         return;
-    }
-    contract(&portrait_testkit::postgres::fresh_database().await).await;
+    };
+    contract(&url).await;
 }

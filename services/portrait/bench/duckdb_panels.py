@@ -1,0 +1,137 @@
+"""Times the dashboard panels in DuckDB over the orders `portrait bench` exported.
+
+Usage: duckdb_panels.py DIR CALLS. DIR holds orders.csv (every submission with
+its sending sequence), lines.csv and filters.json. Keeps the latest version of
+each order and the live ones (as ingest does), loads them into in-memory
+tables (not timed), then runs each panel query CALLS times per filter and
+prints JSON: p50/p99 per panel and filter, and the overview's orders and
+revenue per filter for the cross-check.
+"""
+
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+
+
+def quote(s):
+    return "'" + s.replace("'", "''") + "'"
+
+
+def where(f, ranged=True):
+    """The filter rule: stores ∪ cities (both empty = all), [from, to), up to as_of."""
+    parts = []
+    stores = []
+    if f["store_ids"]:
+        stores.append("store_id IN (" + ",".join(map(quote, f["store_ids"])) + ")")
+    if f["cities"]:
+        stores.append("city IN (" + ",".join(map(quote, f["cities"])) + ")")
+    if stores:
+        parts.append("(" + " OR ".join(stores) + ")")
+    parts.append(f"day <= DATE {quote(f['as_of_date'])}")
+    if f["to_date"]:
+        parts.append(f"day < DATE {quote(f['to_date'])}")
+    if ranged and f["from_date"]:
+        parts.append(f"day >= DATE {quote(f['from_date'])}")
+    return " AND ".join(parts)
+
+
+def panels(f):
+    inside = f"(SELECT * FROM orders WHERE {where(f)})"
+    scope = f"(SELECT * FROM orders WHERE {where(f, ranged=False)})"
+    as_of = f"DATE {quote(f['as_of_date'])}"
+    per_customer = f"""(SELECT customer_id, date_diff('day', max(day), {as_of}) AS r,
+        count(*) AS f, sum(net_amount_fen) AS m
+        FROM {inside} WHERE customer_id IS NOT NULL GROUP BY customer_id)"""
+    return {
+        "overview": f"""
+            WITH scope AS {scope}, inside AS {inside},
+            act AS (SELECT DISTINCT customer_id FROM inside WHERE customer_id IS NOT NULL)
+            SELECT (SELECT count(DISTINCT customer_id) FROM scope),
+                   (SELECT count(*) FROM act),
+                   (SELECT count(*) FROM inside),
+                   (SELECT coalesce(sum(net_amount_fen), 0) FROM inside),
+                   (SELECT avg(s) FROM (SELECT sum(net_amount_fen) AS s FROM scope
+                        WHERE customer_id IN (SELECT customer_id FROM act) GROUP BY customer_id))""",
+        "segments": f"""
+            WITH c AS {per_customer}, mean AS (SELECT avg(r) AS ar, avg(f) AS af, avg(m) AS am FROM c)
+            SELECT r <= ar AS hi_r, f >= af AS hi_f, m >= am AS hi_m, count(*), sum(m)
+            FROM c, mean GROUP BY ALL""",
+        "hours": f"SELECT hour, count(*), sum(net_amount_fen) FROM {inside} GROUP BY hour",
+        "channels": f"SELECT channel, count(*), sum(net_amount_fen) FROM {inside} GROUP BY channel",
+        "top-10 products": f"""
+            SELECT l.product_id, any_value(l.product_name), sum(l.quantity) AS q, sum(l.net_amount_fen)
+            FROM lines l JOIN {inside} o USING (seq)
+            GROUP BY l.product_id ORDER BY q DESC, l.product_id LIMIT 10""",
+        "first RFM page": f"""
+            SELECT customer_id, r, f, m,
+                   ntile(5) OVER (ORDER BY r DESC), ntile(5) OVER (ORDER BY f), ntile(5) OVER (ORDER BY m)
+            FROM {per_customer} ORDER BY customer_id LIMIT 100""",
+        "first suggestions page": f"""
+            WITH c AS (SELECT customer_id, count(*) AS n, min(day) AS first, max(day) AS last,
+                              sum(net_amount_fen) AS m
+                       FROM {inside} WHERE customer_id IS NOT NULL GROUP BY customer_id),
+            g AS (SELECT *, date_diff('day', first, last) / (n - 1) AS gap,
+                         date_diff('day', last, {as_of}) AS since FROM c WHERE n >= 2)
+            SELECT customer_id, since, gap, n, m, since / greatest(gap, 1) AS overdue, count(*) OVER () AS total
+            FROM g WHERE since > 2 * gap
+            ORDER BY overdue DESC, customer_id LIMIT 100""",
+    }
+
+
+def percentile(sorted_ms, q):
+    rank = min(max(math.ceil(q * len(sorted_ms)), 1), len(sorted_ms))
+    return sorted_ms[rank - 1]
+
+
+def main():
+    folder = Path(sys.argv[1])
+    calls = int(sys.argv[2])
+    filters = json.loads((folder / "filters.json").read_text())
+    con = duckdb.connect()
+    started = time.perf_counter()
+    orders_csv = quote(str(folder / "orders.csv"))
+    lines_csv = quote(str(folder / "lines.csv"))
+    con.execute(f"""
+        CREATE TABLE orders AS
+        SELECT seq, order_id, NULLIF(customer_id, '') AS customer_id, store_id, city, channel,
+               local_day AS day, local_hour AS hour, net_amount_fen
+        FROM (SELECT * FROM read_csv({orders_csv}, header = true, all_varchar = false,
+                  types = {{'customer_id': 'VARCHAR', 'local_day': 'DATE', 'net_amount_fen': 'BIGINT'}})
+              QUALIFY row_number() OVER (PARTITION BY order_id ORDER BY seq DESC) = 1)
+        WHERE live = 1""")
+    con.execute(f"""
+        CREATE TABLE lines AS
+        SELECT * FROM read_csv({lines_csv}, header = true, types = {{'net_amount_fen': 'BIGINT'}})
+        WHERE seq IN (SELECT seq FROM orders)""")
+    load_seconds = time.perf_counter() - started
+    out = {
+        "version": duckdb.__version__,
+        "load_seconds": load_seconds,
+        "live_orders": con.execute("SELECT count(*) FROM orders").fetchone()[0],
+        "panels": {},
+        "overview": {},
+    }
+    for f in filters:
+        queries = panels(f)
+        row = con.execute(queries["overview"]).fetchone()
+        out["overview"][f["name"]] = {"orders": int(row[2]), "revenue_fen": int(row[3])}
+        for panel, sql in queries.items():
+            samples = []
+            for _ in range(calls):
+                t = time.perf_counter()
+                con.execute(sql).fetchall()
+                samples.append((time.perf_counter() - t) * 1000.0)
+            samples.sort()
+            out["panels"].setdefault(panel, {})[f["name"]] = {
+                "p50_ms": percentile(samples, 0.5),
+                "p99_ms": percentile(samples, 0.99),
+            }
+    json.dump(out, sys.stdout)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,178 @@
+//! `portrait bench`: a synthetic chain at a given scale through the embedded
+//! stack, timed panel by panel against DuckDB over the same orders.
+
+mod duckdb;
+mod feed;
+mod load;
+mod panels;
+mod report;
+mod stack;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+use portrait_synth::ChainSpec;
+
+use self::report::Report;
+
+#[derive(Args, Clone)]
+pub(crate) struct BenchArgs {
+    /// Customers in the synthetic chain.
+    #[arg(long, default_value_t = 1_000_000)]
+    customers: usize,
+    /// Distinct orders over the period (about; re-sends and cancellations come on top).
+    #[arg(long, default_value_t = 10_000_000)]
+    orders: u64,
+    #[arg(long, default_value_t = 300)]
+    stores: usize,
+    /// Up to 30.
+    #[arg(long, default_value_t = 30)]
+    cities: usize,
+    #[arg(long, default_value_t = 365)]
+    days: u32,
+    #[arg(long, default_value_t = 7)]
+    seed: u64,
+    /// Folder for the log and stores; must not hold an earlier run (default: a
+    /// fresh temporary folder, removed at the end).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Calls per panel and filter.
+    #[arg(long, default_value_t = 50)]
+    calls: usize,
+    /// Concurrent ingest streams while loading.
+    #[arg(long, default_value_t = 4)]
+    streams: usize,
+    /// Concurrent overview clients, each making `client_calls` calls.
+    #[arg(long, default_value_t = 1_000)]
+    clients: usize,
+    #[arg(long, default_value_t = 5)]
+    client_calls: usize,
+    /// Orders per second and seconds of the freshness phase.
+    #[arg(long, default_value_t = 5_000)]
+    fresh_rate: u64,
+    #[arg(long, default_value_t = 10)]
+    fresh_secs: u64,
+    /// Do not compare with DuckDB (needs Python with `duckdb`: $PORTRAIT_PYTHON or python3).
+    #[arg(long)]
+    skip_duckdb: bool,
+    /// Also write the report (markdown) to this file.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(args.customers > 0, "--customers must be at least 1");
+    anyhow::ensure!(args.calls > 0, "--calls must be at least 1");
+    anyhow::ensure!(args.days > 0, "--days must be at least 1");
+    anyhow::ensure!(
+        (1..=30).contains(&args.cities),
+        "--cities must be between 1 and 30"
+    );
+    let _tmp;
+    let data_dir = match &args.data_dir {
+        Some(dir) => {
+            let used = std::fs::read_dir(dir).map(|mut d| d.next().is_some());
+            anyhow::ensure!(
+                !used.unwrap_or(false),
+                "--data-dir {} is not empty; the bench needs a fresh folder",
+                dir.display()
+            );
+            dir.clone()
+        }
+        None => {
+            _tmp = tempfile_dir()?;
+            _tmp.0.clone()
+        }
+    };
+    let today = report::local_today();
+    let spec = ChainSpec {
+        seed: args.seed,
+        stores: args.stores.max(1),
+        cities: args.cities,
+        customers: args.customers,
+        start_ms: report::midnight_ms(today) - i64::from(args.days) * 86_400_000,
+        days: args.days,
+        ..ChainSpec::demo(report::midnight_ms(today))
+    };
+    let mut report = Report::new(&args, report::machine());
+    let configs = portrait::embedded::configs(Some(&data_dir), None)?;
+    let mut telemetry = configs[0].telemetry.clone();
+    if std::env::var_os("RUST_LOG").is_none() {
+        // Progress bars and routine logs do not mix; warnings still show.
+        // sqlx's slow-acquire warnings would bury the report under load; the
+        // report counts the failed calls instead.
+        telemetry.log_filter = "warn,sqlx::pool=error".into();
+    }
+    let _telemetry = portrait_service::init_telemetry("portrait", &telemetry)
+        .context("failed to start telemetry")?;
+
+    let running = stack::Running::start(&data_dir, None).await?;
+    let fed = feed::load(&running, &spec, args.orders, args.streams).await?;
+    report.ingest = Some(fed.clone());
+    report.rss_after_ingest = stack::rss();
+
+    let filters = panels::filters(&fed.chain, today, args.days);
+    report.filters = filters.clone();
+    let timed = panels::measure(&running, &filters, args.calls).await?;
+    report.rss_after_panels = stack::rss();
+    report.concurrent =
+        Some(load::concurrent(&running, &filters, args.clients, args.client_calls).await?);
+    report.freshness = Some(
+        load::freshness(
+            &running,
+            args.fresh_rate,
+            Duration::from_secs(args.fresh_secs),
+        )
+        .await?,
+    );
+
+    let everything = &filters[0].filter;
+    let expected = panels::overview(&running, everything).await?.orders;
+    let base_port = running.base_port;
+    running.stop().await?;
+    let (restarted, startup) = stack::Running::restart(&data_dir, base_port, everything, expected)
+        .await
+        .context("failed to restart the stack on the same data")?;
+    report.startup = Some(startup);
+    report.rss_after_restart = stack::rss();
+    restarted.stop().await?;
+
+    if !args.skip_duckdb {
+        report.duckdb = Some(duckdb::compare(
+            &data_dir,
+            &spec,
+            args.orders,
+            &filters,
+            args.calls,
+        )?);
+    }
+    report.panels = timed;
+    let text = report.render();
+    println!("{text}");
+    if let Some(out) = &args.out {
+        std::fs::write(out, &text)
+            .with_context(|| format!("failed to write the report to {}", out.display()))?;
+    }
+    Ok(())
+}
+
+/// A temporary folder removed when dropped.
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn tempfile_dir() -> anyhow::Result<TempDir> {
+    let dir = std::env::temp_dir().join(format!(
+        "portrait-bench-{}-{}",
+        std::process::id(),
+        portrait_service::now_ms()
+    ));
+    std::fs::create_dir_all(&dir).with_context(|| format!("failed to create {}", dir.display()))?;
+    Ok(TempDir(dir))
+}

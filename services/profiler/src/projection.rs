@@ -1,0 +1,306 @@
+//! What the profiler keeps: customer days (distinct customers, lifetime value)
+//! and store days (orders by hour and channel, products), in its own tables
+//! and, for serving, in memory.
+
+use portrait_core::memory::{CHANNEL_SLOTS, CustomerState, StoreBook};
+use std::collections::BTreeMap;
+
+use portrait_core::{Acc, CustomerDays, Day, ProductAcc, ProductInfo, StoreDays};
+use portrait_service::{Live, Projection, Result};
+use portrait_store::{
+    CUSTOMER_DAYS_MIGRATIONS, Key, Migration, Store, load_customer_days, migrations, scan, upsert,
+    write_customer_days,
+};
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, AnyPool, Row};
+
+const MIGRATIONS: &[Migration] =
+    migrations!("migrations", ["0001_store_days", "0002_category_days"]);
+
+#[derive(Debug, Default)]
+pub(crate) struct State {
+    pub(crate) customers: CustomerState,
+    pub(crate) days: StoreBook,
+}
+
+impl State {
+    fn apply(&mut self, (customers, days): &(CustomerDays, StoreDays)) {
+        self.customers.apply(customers);
+        let stores = &mut self.customers.stores;
+        for (id, info) in &days.product_info {
+            self.days.describe_product(id, info);
+        }
+        for ((store, day, hour), acc) in &days.hours {
+            self.days.add_hour(stores.id(store), *day, *hour, *acc);
+        }
+        for ((store, day, channel), acc) in &days.channels {
+            self.days
+                .add_channel(stores.id(store), *day, *channel, *acc);
+        }
+        for ((store, day, product), acc) in &days.products {
+            self.days.add_product(stores.id(store), *day, product, *acc);
+        }
+        for (id, name) in &days.category_names {
+            self.days.describe_category(id, name);
+        }
+        for ((store, day, category), acc) in &days.categories {
+            self.days
+                .add_category(stores.id(store), *day, category, *acc);
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct ProfilerProjection {
+    pub(crate) live: Live<State>,
+}
+
+impl Projection for ProfilerProjection {
+    type Delta = (CustomerDays, StoreDays);
+
+    fn name(&self) -> &'static str {
+        "profiler"
+    }
+
+    fn migrations(&self) -> Vec<(&'static str, &'static [Migration])> {
+        vec![
+            ("customer_days", CUSTOMER_DAYS_MIGRATIONS),
+            ("profiler", MIGRATIONS),
+        ]
+    }
+
+    fn prune(delta: &mut Self::Delta) {
+        delta.0.prune();
+        delta.1.prune();
+    }
+
+    async fn write(&self, conn: &mut AnyConnection, delta: &Self::Delta) -> Result<()> {
+        write_customer_days(conn, &delta.0).await?;
+        write_store_days(conn, &delta.1).await
+    }
+
+    async fn load(&self, store: &Store) -> Result<()> {
+        let customers = load_customer_days(store.pool()).await?;
+        let mut state = State {
+            customers,
+            days: StoreBook::default(),
+        };
+        load_store_days(store.pool(), &mut state).await?;
+        self.live.replace(state);
+        Ok(())
+    }
+
+    fn apply(&self, delta: &Self::Delta) {
+        self.live.update(|s| s.apply(delta));
+    }
+}
+
+async fn write_store_days(conn: &mut AnyConnection, d: &StoreDays) -> Result<()> {
+    let sums = ["orders", "revenue"];
+    let hours = d
+        .hours
+        .iter()
+        .map(|((s, day, h), a)| {
+            vec![
+                s.as_str().into(),
+                i64::from(*day).into(),
+                i64::from(*h).into(),
+                a.orders.into(),
+                a.revenue.into(),
+            ]
+        })
+        .collect::<Vec<_>>();
+    upsert(
+        conn,
+        "hours",
+        &["store_id", "day", "hour"],
+        &sums,
+        true,
+        hours,
+    )
+    .await?;
+    let channels = d
+        .channels
+        .iter()
+        .map(|((s, day, c), a)| {
+            vec![
+                s.as_str().into(),
+                i64::from(*day).into(),
+                i64::from(*c).into(),
+                a.orders.into(),
+                a.revenue.into(),
+            ]
+        })
+        .collect::<Vec<_>>();
+    upsert(
+        conn,
+        "channels",
+        &["store_id", "day", "channel"],
+        &sums,
+        true,
+        channels,
+    )
+    .await?;
+    write_item_days(conn, "product_days", "product_id", &d.products).await?;
+    write_item_days(conn, "category_days", "category_id", &d.categories).await?;
+    let names: Vec<_> = d
+        .category_names
+        .iter()
+        .map(|(id, name)| vec![id.as_str().into(), name.as_str().into()])
+        .collect();
+    upsert(
+        conn,
+        "categories",
+        &["category_id"],
+        &["name"],
+        false,
+        names,
+    )
+    .await?;
+    let info = d
+        .product_info
+        .iter()
+        .map(|(id, p)| {
+            vec![
+                id.as_str().into(),
+                p.name.as_str().into(),
+                p.category_id.as_str().into(),
+                p.category_name.as_str().into(),
+            ]
+        })
+        .collect::<Vec<_>>();
+    let names = ["name", "category_id", "category_name"];
+    Ok(upsert(conn, "products", &["product_id"], &names, false, info).await?)
+}
+
+async fn load_store_days(pool: &AnyPool, state: &mut State) -> Result<()> {
+    let (stores, days) = (&mut state.customers.stores, &mut state.days);
+    let columns = ["product_id", "name", "category_id", "category_name"];
+    scan(
+        pool,
+        "products",
+        &[Key::Text("product_id")],
+        &columns,
+        |r| {
+            let info = ProductInfo {
+                name: r.try_get("name")?,
+                category_id: r.try_get("category_id")?,
+                category_name: r.try_get("category_name")?,
+            };
+            days.describe_product(r.try_get("product_id")?, &info);
+            Ok(())
+        },
+    )
+    .await?;
+    let acc = |r: &AnyRow| -> portrait_store::Result<Acc> {
+        Ok(Acc {
+            orders: r.try_get("orders")?,
+            revenue: r.try_get("revenue")?,
+        })
+    };
+    let keys = [Key::Text("store_id"), Key::Int("day"), Key::Int("hour")];
+    let columns = ["store_id", "day", "hour", "orders", "revenue"];
+    scan(pool, "hours", &keys, &columns, |r| {
+        let hour = r.try_get::<i64, _>("hour")?;
+        let hour = u8::try_from(hour)
+            .ok()
+            .filter(|h| *h < 24)
+            .ok_or_else(|| corrupt("hour", hour))?;
+        let day = portrait_store::day(r.try_get("day")?)?;
+        days.add_hour(stores.id(r.try_get("store_id")?), day, hour, acc(r)?);
+        Ok(())
+    })
+    .await?;
+    let keys = [Key::Text("store_id"), Key::Int("day"), Key::Int("channel")];
+    let columns = ["store_id", "day", "channel", "orders", "revenue"];
+    scan(pool, "channels", &keys, &columns, |r| {
+        let channel = r.try_get::<i64, _>("channel")?;
+        let channel = i32::try_from(channel)
+            .ok()
+            .filter(|c| (0..CHANNEL_SLOTS as i32).contains(c))
+            .ok_or_else(|| corrupt("channel", channel))?;
+        let day = portrait_store::day(r.try_get("day")?)?;
+        days.add_channel(stores.id(r.try_get("store_id")?), day, channel, acc(r)?);
+        Ok(())
+    })
+    .await?;
+    scan_item_days(
+        pool,
+        "product_days",
+        "product_id",
+        |store, day, item, acc| {
+            days.add_product(stores.id(&store), day, &item, acc);
+        },
+    )
+    .await?;
+    let columns = ["category_id", "name"];
+    scan(
+        pool,
+        "categories",
+        &[Key::Text("category_id")],
+        &columns,
+        |r| {
+            days.describe_category(r.try_get("category_id")?, &r.try_get("name")?);
+            Ok(())
+        },
+    )
+    .await?;
+    scan_item_days(
+        pool,
+        "category_days",
+        "category_id",
+        |store, day, item, acc| {
+            days.add_category(stores.id(&store), day, &item, acc);
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// Rows keyed by (store, day, item) with units and revenue: products, categories.
+async fn write_item_days(
+    conn: &mut AnyConnection,
+    table: &str,
+    item: &str,
+    rows: &BTreeMap<(String, Day, String), ProductAcc>,
+) -> Result<()> {
+    let rows: Vec<_> = rows
+        .iter()
+        .map(|((s, day, i), a)| {
+            vec![
+                s.as_str().into(),
+                i64::from(*day).into(),
+                i.as_str().into(),
+                a.quantity.into(),
+                a.revenue.into(),
+            ]
+        })
+        .collect();
+    let keys = ["store_id", "day", item];
+    Ok(upsert(conn, table, &keys, &["quantity", "revenue"], true, rows).await?)
+}
+
+async fn scan_item_days(
+    pool: &AnyPool,
+    table: &'static str,
+    item: &'static str,
+    mut each: impl FnMut(String, Day, String, ProductAcc) + Send,
+) -> Result<()> {
+    let keys = [Key::Text("store_id"), Key::Int("day"), Key::Text(item)];
+    let columns = ["store_id", "day", item, "quantity", "revenue"];
+    scan(pool, table, &keys, &columns, |r| {
+        let sold = ProductAcc {
+            quantity: r.try_get("quantity")?,
+            revenue: r.try_get("revenue")?,
+        };
+        let day = portrait_store::day(r.try_get("day")?)?;
+        each(r.try_get("store_id")?, day, r.try_get(item)?, sold);
+        Ok(())
+    })
+    .await?;
+    Ok(())
+}
+
+fn corrupt(column: &str, value: i64) -> portrait_store::Error {
+    portrait_store::Error::Corrupt(format!("{column} {value} is out of range"))
+}
