@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 
 use portrait_proto::v1::ingest_service_client::IngestServiceClient;
 use portrait_proto::v1::{
-    Order, OrderStatus, SubmitOrderRequest, SubmitOutcome, SyncCounts, SyncMode,
+    Order, OrderStatus, SubmitOrderBatchRequest, SubmitOrderRequest, SubmitOutcome, SyncCounts,
+    SyncMode,
 };
 use portrait_store::Store;
 use prost::Message as _;
@@ -266,36 +267,42 @@ async fn process_page(
     // The pending mark already holds each planned row's payload and time:
     // once ingest answered, only the flags change.
     let mut settled_live = Vec::new();
-    let mut retracted = Vec::new();
+    let mut retractions = Vec::new();
     let mut submits = Vec::new();
     for (id, _, plan) in plans {
         match plan {
-            Plan::Submit { order, known } => submits.push((id, order, known)),
-            Plan::Retract(order) => {
-                let outcome = submit_one(&mut ctx.ingest, order).await?;
-                if outcome == SubmitOutcome::Published {
-                    counts.retracted += 1;
-                } else {
-                    // Ingest never counted it: the row is simply rejected.
-                    counts.rejected += 1;
-                    if let Some(f) = findings
-                        .iter_mut()
-                        .rev()
-                        .find(|(k, f)| *k == Kind::Retracted && f.order_id == id)
-                    {
-                        f.0 = Kind::Rejected;
-                    }
+            Plan::Submit { order, known } => {
+                if !known {
+                    settled_live.push(id);
                 }
-                retracted.push(id);
+                submits.push(order);
             }
+            Plan::Retract(order) => retractions.push((id, order)),
         }
     }
-    if !submits.is_empty() {
-        settled_live.extend(submits.iter().filter(|s| !s.2).map(|s| s.0));
-        let orders: Vec<Order> = submits.into_iter().map(|s| s.1).collect();
-        let (published, unchanged) = submit_many(&mut ctx.ingest, orders).await?;
-        counts.accepted += published;
-        counts.unchanged += unchanged;
+    for outcome in submit_batch(&mut ctx.ingest, submits).await? {
+        if outcome == SubmitOutcome::Published {
+            counts.accepted += 1;
+        } else {
+            counts.unchanged += 1;
+        }
+    }
+    let (retracted, orders): (Vec<i64>, Vec<Order>) = retractions.into_iter().unzip();
+    let outcomes = submit_batch(&mut ctx.ingest, orders).await?;
+    for (id, outcome) in retracted.iter().zip(outcomes) {
+        if outcome == SubmitOutcome::Published {
+            counts.retracted += 1;
+        } else {
+            // Ingest never counted it: the row is simply rejected.
+            counts.rejected += 1;
+            if let Some(f) = findings
+                .iter_mut()
+                .rev()
+                .find(|(k, f)| *k == Kind::Retracted && f.order_id == *id)
+            {
+                f.0 = Kind::Rejected;
+            }
+        }
     }
     ctx.timings.submit += t.elapsed();
     let t = Instant::now();
@@ -374,20 +381,36 @@ async fn submit_one(
     Ok(SubmitOutcome::try_from(r.outcome).unwrap_or(SubmitOutcome::Unspecified))
 }
 
-/// (published, unchanged) for a batch, through ingest's streaming call.
-async fn submit_many(
+/// Orders per `SubmitOrderBatch` call: far below its 10,000 and 16 MiB limits,
+/// and one ingest transaction each.
+const BATCH: usize = 2_000;
+
+/// Each order's outcome, in order, through ingest's batch call.
+async fn submit_batch(
     ingest: &mut IngestServiceClient<Channel>,
-    orders: Vec<Order>,
-) -> Result<(i64, i64)> {
-    let stream = tokio_stream::iter(
-        orders
-            .into_iter()
-            .map(|o| SubmitOrderRequest { order: Some(o) }),
-    );
-    let r = ingest
-        .submit_orders(stream)
-        .await
-        .map_err(Error::Ingest)?
-        .into_inner();
-    Ok((r.published, r.unchanged))
+    mut orders: Vec<Order>,
+) -> Result<Vec<SubmitOutcome>> {
+    let mut outcomes = Vec::with_capacity(orders.len());
+    while !orders.is_empty() {
+        let rest = orders.split_off(orders.len().min(BATCH));
+        let chunk = std::mem::replace(&mut orders, rest);
+        let sent = chunk.len();
+        let r = ingest
+            .submit_order_batch(SubmitOrderBatchRequest { orders: chunk })
+            .await
+            .map_err(Error::Ingest)?
+            .into_inner();
+        if r.results.len() != sent {
+            return Err(Error::Ingest(tonic::Status::internal(format!(
+                "ingest answered {} results for {sent} orders",
+                r.results.len()
+            ))));
+        }
+        outcomes.extend(
+            r.results
+                .iter()
+                .map(|x| SubmitOutcome::try_from(x.outcome).unwrap_or(SubmitOutcome::Unspecified)),
+        );
+    }
+    Ok(outcomes)
 }
