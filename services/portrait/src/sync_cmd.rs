@@ -8,8 +8,8 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use portrait_proto::v1::portrait_service_client::PortraitServiceClient;
 use portrait_proto::v1::{
-    DataQualityReport, GetDataQualityReportRequest, GetSyncJobRequest, SyncJob, SyncJobState,
-    SyncMode, SyncStatusRequest, TriggerSyncRequest,
+    DataQualityReport, GetDataQualityReportRequest, GetSyncJobRequest, ListSyncJobsRequest,
+    SyncJob, SyncJobState, SyncMode, SyncStatusRequest, TriggerSyncRequest,
 };
 use tonic::transport::Channel;
 
@@ -130,6 +130,21 @@ async fn in_process(
         .context("failed to start the embedded stack")?;
     let gateway_url = format!("http://{}", stack.gateway_addr);
     let mut gateway = connect(&gateway_url).await?;
+    // The port is bound before the gateway has opened sync's store (and marked
+    // a dead process's jobs interrupted): a sync answer means it has.
+    let mut ready = false;
+    for _ in 0..100 {
+        if gateway
+            .list_sync_jobs(ListSyncJobsRequest::default())
+            .await
+            .is_ok()
+        {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    anyhow::ensure!(ready, "the in-process gateway did not start");
     // Only this job reads the source: the gateway's own sync stays idle.
     if let Work::Sync(_, source) = &work {
         config.sync.source = source.clone();

@@ -137,25 +137,46 @@ pub async fn run(
     let t = Instant::now();
     let mut page = reader.page(start_after, ctx.page_size).await?;
     ctx.timings.read += t.elapsed();
+    // Three pages in flight: page N + 1 is read and page N - 1's results are
+    // recorded while page N is mapped and submitted. Results are recorded in
+    // page order, so the watermark never passes an unrecorded page.
+    let mut staged: Option<Staged> = None;
     while let Some(last) = page.last().map(|o| o.id) {
         if ctx.cancel.is_cancelled() {
+            if let Some(p) = staged.take() {
+                record(ctx.store, job_id, mode, p).await?;
+            }
             return Err(Error::Config("the sync was stopped by shutdown".into()));
         }
         if mode == SyncMode::Full {
             seen.extend(page.iter().map(|o| o.id));
         }
-        // The next page is read while this one is mapped and submitted; only
-        // the part of the read that processing did not hide counts as reading.
         let size = ctx.page_size;
+        let store = ctx.store;
+        let previous = staged.take();
         let t = Instant::now();
-        let (next, processed) = tokio::join!(reader.page(last, size), async {
-            let r = process_page(ctx, job_id, mode, &page, &shops, now).await;
-            (r, t.elapsed())
-        });
-        processed.0?;
-        ctx.timings.read += t.elapsed().saturating_sub(processed.1);
-        let next = next?;
-        page = next;
+        let (next, processed, recorded) = tokio::join!(
+            reader.page(last, size),
+            async {
+                let r = stage_page(ctx, mode, &page, &shops, now).await;
+                (r, t.elapsed())
+            },
+            async {
+                match previous {
+                    Some(p) => record(store, job_id, mode, p).await,
+                    None => Ok(Duration::ZERO),
+                }
+            }
+        );
+        let recorded = recorded?;
+        ctx.timings.store += recorded;
+        staged = Some(processed.0?);
+        // Only the part of the read that the other work did not hide counts.
+        ctx.timings.read += t.elapsed().saturating_sub(processed.1.max(recorded));
+        page = next?;
+    }
+    if let Some(p) = staged.take() {
+        ctx.timings.store += record(ctx.store, job_id, mode, p).await?;
     }
     if mode == SyncMode::Full {
         state::set_phase(ctx.store, job_id, "finding_missing", None).await?;
@@ -164,14 +185,24 @@ pub async fn run(
     Ok(())
 }
 
-async fn process_page(
+/// A page mapped and answered by ingest, waiting to be recorded.
+struct Staged {
+    writes: Vec<Write>,
+    settled_live: Vec<i64>,
+    retracted: Vec<i64>,
+    findings: Vec<(Kind, Finding)>,
+    counts: SyncCounts,
+    last_id: Option<i64>,
+}
+
+/// Maps a page, marks what will be submitted as pending, and submits it.
+async fn stage_page(
     ctx: &mut JobContext<'_>,
-    job_id: i64,
     mode: SyncMode,
     page: &[SourceOrder],
     shops: &Shops,
     now: i64,
-) -> Result<()> {
+) -> Result<Staged> {
     let ids: Vec<i64> = page.iter().map(|o| o.id).collect();
     let t = Instant::now();
     let known = state::known(ctx.store, &ids).await?;
@@ -305,21 +336,32 @@ async fn process_page(
         }
     }
     ctx.timings.submit += t.elapsed();
+    Ok(Staged {
+        writes,
+        settled_live,
+        retracted,
+        findings,
+        counts,
+        last_id: page.last().map(|o| o.id),
+    })
+}
+
+/// One transaction: the page's new states, findings, counters and watermark.
+async fn record(store: &Store, job_id: i64, mode: SyncMode, p: Staged) -> Result<Duration> {
     let t = Instant::now();
-    let mut tx = ctx.store.begin().await?;
-    state::write_orders(&mut tx, &writes).await?;
-    state::settle(&mut tx, &settled_live, true).await?;
-    state::settle(&mut tx, &retracted, false).await?;
-    state::write_findings(&mut tx, job_id, &findings).await?;
-    state::add_counts(&mut tx, job_id, &counts).await?;
+    let mut tx = store.begin().await?;
+    state::write_orders(&mut tx, &p.writes).await?;
+    state::settle(&mut tx, &p.settled_live, true).await?;
+    state::settle(&mut tx, &p.retracted, false).await?;
+    state::write_findings(&mut tx, job_id, &p.findings).await?;
+    state::add_counts(&mut tx, job_id, &p.counts).await?;
     if mode != SyncMode::Import
-        && let Some(last) = page.last()
+        && let Some(last) = p.last_id
     {
-        state::raise_watermark(&mut tx, last.id).await?;
+        state::raise_watermark(&mut tx, last).await?;
     }
     tx.commit().await?;
-    ctx.timings.store += t.elapsed();
-    Ok(())
+    Ok(t.elapsed())
 }
 
 /// A full run: every order ingest may count that the source no longer has.
