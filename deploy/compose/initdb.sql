@@ -3,3 +3,4 @@ CREATE DATABASE portrait_ingest;
 CREATE DATABASE portrait_profiler;
 CREATE DATABASE portrait_rfm;
 CREATE DATABASE portrait_suggest;
+CREATE DATABASE portrait_sync;

@@ -3,7 +3,10 @@
 //! ingest; the gateway's figures must equal a plain SQL recompute over the same
 //! orders, also after a consumer is killed with SIGKILL mid-stream.
 
+mod cyrg;
 mod embedded;
 mod oracle;
 mod pipeline;
 mod stack;
+mod sync;
+mod sync_oracle;

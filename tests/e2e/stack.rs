@@ -36,7 +36,7 @@ fn free_port() -> u16 {
 }
 
 /// target/debug, where `tests/run` built the service binaries.
-fn bin_dir() -> PathBuf {
+pub(crate) fn bin_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
     exe.parent()
         .and_then(Path::parent)
@@ -103,9 +103,17 @@ impl Stack {
 
     /// The all-in-one `portrait run` on embedded SQLite, as the process "portrait".
     pub(crate) fn embedded() -> Self {
+        Self::embedded_with(Vec::new())
+    }
+
+    /// `embedded()` with extra `PORTRAIT__…` settings.
+    pub(crate) fn embedded_with(extra: Vec<(String, String)>) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        // Five consecutive free ports: probe a few random bases.
-        let base = (0..50)
+        // Five consecutive free ports: probe a few random bases. The counter keeps
+        // two stacks of one test process (cargo test threads) apart.
+        static STACKS: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
+        let nth = STACKS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let base = (nth * 50..nth * 50 + 50)
             .map(|i| {
                 20_000
                     + ((std::process::id() as u16)
@@ -127,10 +135,13 @@ impl Stack {
                 "--base-port".into(),
                 base.to_string(),
             ],
-            env: vec![(
-                "PORTRAIT__TELEMETRY__LOG_FILTER".into(),
-                "info,sqlx=warn".into(),
-            )],
+            env: [(
+                "PORTRAIT__TELEMETRY__LOG_FILTER".to_owned(),
+                "info,sqlx=warn".to_owned(),
+            )]
+            .into_iter()
+            .chain(extra)
+            .collect(),
         };
         Self {
             dir,

@@ -16,8 +16,8 @@ mod telemetry;
 
 pub use config::{
     BusKind, BusSettings, Config, ConsumerSettings, DomainSettings, GatewaySettings,
-    IngestSettings, LogFormat, ServerSettings, ServiceName, StoreSettings, TelemetrySettings,
-    Topics,
+    IngestSettings, LogFormat, ServerSettings, ServiceName, StoreSettings, SyncSettings,
+    TelemetrySettings, Topics, parse_hh_mm,
 };
 pub use consumer::{Progress, open_store};
 pub use customer_projection::CustomerProjection;

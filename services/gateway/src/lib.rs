@@ -1,5 +1,8 @@
 //! The gateway: the public `portrait.v1.PortraitService`, composed by calling
-//! the services' internal query APIs. It keeps no state of its own.
+//! the services' internal query APIs. It keeps no state of its own; it hosts the
+//! sync component (portrait-sync), which keeps its jobs in its own store.
+
+mod sync;
 
 use portrait_proto::v1::ingest_service_client::IngestServiceClient;
 use portrait_proto::v1::portrait_service_server::{PortraitService, PortraitServiceServer};
@@ -7,11 +10,13 @@ use portrait_proto::v1::profiler_query_client::ProfilerQueryClient;
 use portrait_proto::v1::rfm_query_client::RfmQueryClient;
 use portrait_proto::v1::suggest_query_client::SuggestQueryClient;
 use portrait_proto::v1::{
-    ChannelDistribution, ChannelDistributionRequest, HourDistribution, HourDistributionRequest,
+    ChannelDistribution, ChannelDistributionRequest, DataQualityReport,
+    GetDataQualityReportRequest, GetSyncJobRequest, HourDistribution, HourDistributionRequest,
     IngestStatusRequest, ListRfmRequest, ListRfmResponse, ListSuggestionsRequest,
-    ListSuggestionsResponse, Overview, OverviewRequest, SegmentDistribution,
-    SegmentDistributionRequest, StatusRequest, SyncStatus, SyncStatusRequest, TopCategories,
-    TopCategoriesRequest, TopProducts, TopProductsRequest,
+    ListSuggestionsResponse, ListSyncJobsRequest, ListSyncJobsResponse, Overview, OverviewRequest,
+    SegmentDistribution, SegmentDistributionRequest, StatusRequest, SyncJob, SyncStatus,
+    SyncStatusRequest, TopCategories, TopCategoriesRequest, TopProducts, TopProductsRequest,
+    TriggerSyncRequest, TriggerSyncResponse,
 };
 use portrait_service::{Config, Error, Result};
 use tokio::net::TcpListener;
@@ -25,6 +30,7 @@ pub struct Gateway {
     profiler: ProfilerQueryClient<Channel>,
     rfm: RfmQueryClient<Channel>,
     suggest: SuggestQueryClient<Channel>,
+    sync: portrait_sync::Sync,
 }
 
 fn channel(key: &str, url: &str) -> Result<Channel> {
@@ -37,9 +43,13 @@ fn channel(key: &str, url: &str) -> Result<Channel> {
 }
 
 impl Gateway {
-    pub fn new(config: &Config) -> Result<Self> {
+    pub async fn new(config: &Config, shutdown: CancellationToken) -> Result<Self> {
         let g = &config.gateway;
+        let sync = portrait_sync::Sync::open(config, &g.ingest, shutdown)
+            .await
+            .map_err(|e| Error::Config(format!("sync: {e}")))?;
         Ok(Self {
+            sync,
             ingest: IngestServiceClient::new(channel("gateway.ingest", &g.ingest)?),
             profiler: ProfilerQueryClient::new(channel("gateway.profiler", &g.profiler)?),
             rfm: RfmQueryClient::new(channel("gateway.rfm", &g.rfm)?),
@@ -49,9 +59,15 @@ impl Gateway {
 }
 
 pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationToken) -> Result<()> {
-    let gateway = Gateway::new(&config)?;
+    let gateway = Gateway::new(&config, shutdown.clone()).await?;
+    let daily = gateway.sync.spawn_daily();
     let routes = tonic::service::Routes::new(PortraitServiceServer::new(gateway));
-    portrait_service::serve_until("gateway", listener, &config, routes, shutdown).await
+    let served =
+        portrait_service::serve_until("gateway", listener, &config, routes, shutdown).await;
+    if let Some(task) = daily {
+        task.abort();
+    }
+    served
 }
 
 /// Forwards to a service; an unreachable service reads as UNAVAILABLE naming it.
@@ -195,5 +211,33 @@ impl PortraitService for Gateway {
             consumers,
             caught_up,
         }))
+    }
+
+    async fn trigger_sync(
+        &self,
+        r: Request<TriggerSyncRequest>,
+    ) -> Result<Response<TriggerSyncResponse>, Status> {
+        self.sync_trigger(r.into_inner()).await.map(Response::new)
+    }
+
+    async fn get_sync_job(
+        &self,
+        r: Request<GetSyncJobRequest>,
+    ) -> Result<Response<SyncJob>, Status> {
+        self.sync_job(r.into_inner()).await.map(Response::new)
+    }
+
+    async fn list_sync_jobs(
+        &self,
+        r: Request<ListSyncJobsRequest>,
+    ) -> Result<Response<ListSyncJobsResponse>, Status> {
+        self.sync_jobs(r.into_inner()).await.map(Response::new)
+    }
+
+    async fn get_data_quality_report(
+        &self,
+        r: Request<GetDataQualityReportRequest>,
+    ) -> Result<Response<DataQualityReport>, Status> {
+        self.sync_report(r.into_inner()).await.map(Response::new)
     }
 }

@@ -5,6 +5,7 @@ mod bench;
 mod demo;
 mod models_cmd;
 mod query;
+mod sync_cmd;
 
 use std::path::PathBuf;
 
@@ -40,6 +41,12 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Ask a running gateway and print the answer as JSON.
     Query(query::QueryArgs),
+    /// Sync from the chain's order database: on a running stack, or in-process with --source.
+    Sync(sync_cmd::SyncArgs),
+    /// Load a CSV or JSONL export of the source (one row per order line) in-process.
+    Import(sync_cmd::ImportArgs),
+    /// Print the data-quality report of the last sync job.
+    Quality(sync_cmd::QualityArgs),
     /// Fit customer models on a transactions file.
     #[command(subcommand)]
     Models(Models),
@@ -76,6 +83,9 @@ async fn main() -> anyhow::Result<()> {
         Command::Demo(args) => demo::run(args).await,
         Command::Bench(args) => bench::run(args).await,
         Command::Query(args) => query::run(args).await,
+        Command::Sync(args) => sync_cmd::sync(args).await,
+        Command::Import(args) => sync_cmd::import(args).await,
+        Command::Quality(args) => sync_cmd::quality(args).await,
         Command::Models(Models::Btyd(args)) => models_cmd::run(&args),
     }
 }

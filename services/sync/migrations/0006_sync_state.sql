@@ -1,0 +1,1 @@
+CREATE TABLE sync_state (name TEXT PRIMARY KEY, value BIGINT NOT NULL)
