@@ -95,6 +95,19 @@ impl World {
         }
     }
 
+    /// `UPDATE table SET column = value WHERE key = id` in every source.
+    async fn set(&self, table: &str, column: &str, value: &str, key: &str, id: i64) {
+        self.each(|db| {
+            format!(
+                "UPDATE {} SET {} = {value} WHERE {} = {id}",
+                ident(db, table),
+                ident(db, column),
+                ident(db, key)
+            )
+        })
+        .await;
+    }
+
     async fn sync(&self, mode: SyncMode) -> SyncJob {
         let mut gw = self.gateway().await;
         let t = gw
@@ -264,59 +277,19 @@ async fn scenario(kind: Db) {
             .expect("a line")
     };
     for &id in &r[0..4] {
-        w.each(|db| {
-            format!(
-                "UPDATE {} SET {} = 3.00 WHERE {} = {id}",
-                ident(db, "Orders"),
-                ident(db, "refundMoney"),
-                ident(db, "id")
-            )
-        })
-        .await;
+        w.set("Orders", "refundMoney", "3.00", "id", id).await;
     }
     for &id in &r[4..8] {
-        w.each(|db| {
-            format!(
-                "UPDATE {} SET {} = 1 WHERE {} = {id}",
-                ident(db, "OrderGoods"),
-                ident(db, "isRefund"),
-                ident(db, "orderId")
-            )
-        })
-        .await;
+        w.set("OrderGoods", "isRefund", "1", "orderId", id).await;
     }
     for &id in &r[8..11] {
-        let line = first_line(id);
-        w.each(|db| {
-            format!(
-                "UPDATE {} SET {} = 1.00 WHERE {} = {line}",
-                ident(db, "OrderGoods"),
-                ident(db, "refundMoney"),
-                ident(db, "id")
-            )
-        })
-        .await;
+        w.set("OrderGoods", "refundMoney", "1.00", "id", first_line(id))
+            .await;
     }
     for &id in &r[11..14] {
-        w.each(|db| {
-            format!(
-                "UPDATE {} SET {} = 1 WHERE {} = {id}",
-                ident(db, "Orders"),
-                ident(db, "delflag"),
-                ident(db, "id")
-            )
-        })
-        .await;
+        w.set("Orders", "delflag", "1", "id", id).await;
     }
-    w.each(|db| {
-        format!(
-            "UPDATE {} SET {} = '静安寺店' WHERE {} = 1",
-            ident(db, "Shop"),
-            ident(db, "ShopName"),
-            ident(db, "Id")
-        )
-    })
-    .await;
+    w.set("Shop", "ShopName", "'静安寺店'", "Id", 1).await;
     let unpaid = w
         .source_gen
         .unpaid

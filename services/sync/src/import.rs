@@ -9,24 +9,6 @@ use crate::job::Reader;
 use crate::map::{Shop, Shops, SourceLine, SourceOrder};
 use crate::{Error, Result};
 
-/// Order-level columns: every row of one order must agree on them.
-const ORDER_COLUMNS: [&str; 14] = [
-    "order_id",
-    "open_id",
-    "vip_id",
-    "vip_tel",
-    "shop_id",
-    "shop_name",
-    "shop_city",
-    "record_time",
-    "total",
-    "cash",
-    "pay_state",
-    "refund_money",
-    "delflag",
-    "takeout_name",
-];
-
 pub const COLUMNS: [&str; 26] = [
     "order_id",
     "open_id",
@@ -55,6 +37,9 @@ pub const COLUMNS: [&str; 26] = [
     "line_refund_money",
     "line_delflag",
 ];
+
+/// Order-level columns (the first 14): every row of one order must agree on them.
+const ORDER_COLUMNS: &[&str] = COLUMNS.split_at(14).0;
 
 type Row = HashMap<String, Option<String>>;
 
