@@ -66,3 +66,41 @@ impl From<Error> for tonic::Status {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_deliberate_and_driver_text_stays_inside() {
+        let status = |e: Error| tonic::Status::from(e);
+        let down = status(Error::Store(portrait_store::Error::Sql(
+            sqlx::Error::PoolTimedOut,
+        )));
+        assert_eq!(down.code(), tonic::Code::Unavailable);
+        assert_eq!(down.message(), "the service's database is unreachable");
+        let bug = status(Error::Store(portrait_store::Error::Sql(
+            sqlx::Error::ColumnNotFound("secret_column".into()),
+        )));
+        assert_eq!(bug.code(), tonic::Code::Internal);
+        assert!(
+            !bug.message().contains("secret_column"),
+            "{}",
+            bug.message()
+        );
+        let bad = status(Error::Domain(portrait_core::Error::invalid(
+            "filter.from_date",
+            "not a date",
+        )));
+        assert_eq!(bad.code(), tonic::Code::InvalidArgument);
+        assert_eq!(
+            bad.metadata()
+                .get("x-invalid-field")
+                .map(|v| v.to_str().ok()),
+            Some(Some("filter.from_date"))
+        );
+        let corrupt = status(Error::Corrupt("row 7 of orders".into()));
+        assert_eq!(corrupt.code(), tonic::Code::Internal);
+        assert!(!corrupt.message().contains("row 7"));
+    }
+}
