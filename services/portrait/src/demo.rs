@@ -3,10 +3,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
+use portrait_proto::v1::SubmitOrderBatchRequest;
 use portrait_proto::v1::ingest_service_client::IngestServiceClient;
 use portrait_proto::v1::portrait_service_client::PortraitServiceClient;
-use portrait_proto::v1::{SubmitOrderBatchRequest, SyncStatusRequest};
 use portrait_synth::ChainSpec;
 use tonic::transport::Channel;
 
@@ -68,7 +67,7 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let mut ingest =
         IngestServiceClient::new(connect(&format!("http://{}", stack.ingest_addr)).await?)
             .max_encoding_message_size(portrait_ingest::MAX_MESSAGE_BYTES);
-    let bar = progress(orders.len() as u64, "submitting orders");
+    let bar = crate::follow::progress(orders.len() as u64, "submitting orders");
     for chunk in orders.chunks(CHUNK) {
         if shutdown.is_cancelled() {
             break;
@@ -84,26 +83,7 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
     bar.finish();
 
     let mut gateway = PortraitServiceClient::new(connect(&gateway_url).await?);
-    let applying = progress(0, "applying events");
-    while !shutdown.is_cancelled() {
-        let s = gateway
-            .get_sync_status(SyncStatusRequest {})
-            .await
-            .context("failed to read the sync status")?
-            .into_inner();
-        let published = s
-            .ingest
-            .as_ref()
-            .map_or(0, |i| i.events_published + i.outbox_pending);
-        let behind = s.consumers.iter().map(|c| c.lag).max().unwrap_or(0);
-        applying.set_length(published as u64);
-        applying.set_position((published - behind).max(0) as u64);
-        if s.caught_up {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-    applying.finish();
+    crate::follow::caught_up(&mut gateway, Duration::from_millis(250), &shutdown).await?;
     let secs = started.elapsed().as_secs_f64();
     if !shutdown.is_cancelled() {
         eprintln!(
@@ -114,17 +94,6 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
         print_help(&stack.gateway_addr.to_string(), args.base_port.is_some());
     }
     stack.wait().await
-}
-
-fn progress(len: u64, what: &'static str) -> ProgressBar {
-    let bar = ProgressBar::new(len);
-    bar.set_style(
-        ProgressStyle::with_template("{msg:18} [{bar:40}] {pos}/{len} ({per_sec}, eta {eta})")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
-    );
-    bar.set_message(what);
-    bar
 }
 
 /// Connects, retrying while the freshly started services bind their ports.

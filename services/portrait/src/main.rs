@@ -3,6 +3,7 @@
 
 mod bench;
 mod demo;
+mod follow;
 mod models_cmd;
 mod query;
 mod sync_cmd;

@@ -5,11 +5,11 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::time::Duration;
 
 use anyhow::Context;
-use indicatif::{ProgressBar, ProgressStyle};
 use portrait_proto::v1::ingest_service_client::IngestServiceClient;
-use portrait_proto::v1::{Order, SubmitOrderRequest, SyncStatusRequest};
+use portrait_proto::v1::{Order, SubmitOrderRequest};
 use portrait_synth::{Chain, ChainSpec, OrderStream};
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 use super::stack::{Phase, Running, connect, mark, phase};
 
@@ -49,7 +49,7 @@ pub(crate) async fn load(
     let mut senders = Vec::new();
     let mut workers = tokio::task::JoinSet::new();
     // About 7 % of orders are sent again, changed or cancelled.
-    let bar = progress(orders * 107 / 100, "submitting orders");
+    let bar = crate::follow::progress(orders * 107 / 100, "submitting orders");
     for _ in 0..streams {
         let (tx, mut rx) = mpsc::channel::<Vec<Order>>(4);
         senders.push(tx);
@@ -80,7 +80,7 @@ pub(crate) async fn load(
     bar.set_length(submissions);
     bar.finish();
     let catching = mark();
-    wait_caught_up(running, submissions).await?;
+    wait_caught_up(running).await?;
     Ok(Fed {
         chain,
         intensity,
@@ -122,37 +122,13 @@ fn produce(
     Ok((stream.orders_so_far(), submissions))
 }
 
-async fn wait_caught_up(running: &Running, submissions: u64) -> anyhow::Result<()> {
+async fn wait_caught_up(running: &Running) -> anyhow::Result<()> {
     let mut gateway = running.gateway().await?;
-    let bar = progress(submissions, "applying events");
-    loop {
-        let s = gateway
-            .get_sync_status(SyncStatusRequest {})
-            .await
-            .context("failed to read the sync status")?
-            .into_inner();
-        let published = s
-            .ingest
-            .as_ref()
-            .map_or(0, |i| i.events_published + i.outbox_pending);
-        let behind = s.consumers.iter().map(|c| c.lag).max().unwrap_or(0);
-        bar.set_length(published.max(0) as u64);
-        bar.set_position((published - behind).max(0) as u64);
-        if s.caught_up {
-            bar.finish_and_clear();
-            return Ok(());
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-pub(crate) fn progress(len: u64, what: &'static str) -> ProgressBar {
-    let bar = ProgressBar::new(len);
-    bar.set_style(
-        ProgressStyle::with_template("{msg:18} [{bar:40}] {pos}/{len} ({per_sec}, eta {eta})")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
-    );
-    bar.set_message(what);
-    bar
+    crate::follow::caught_up(
+        &mut gateway,
+        Duration::from_millis(50),
+        &CancellationToken::new(),
+    )
+    .await?;
+    Ok(())
 }

@@ -142,7 +142,7 @@ pub(crate) async fn measure(
 ) -> anyhow::Result<Measured> {
     let mut client = running.gateway().await?;
     let mut measured = Measured::default();
-    let bar = super::feed::progress(
+    let bar = crate::follow::progress(
         (PANELS.len() * filters.len() * calls) as u64,
         "timing panels",
     );
