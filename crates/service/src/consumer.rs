@@ -98,9 +98,11 @@ pub(crate) async fn run_consumer<P: Projection>(
         limits: config.limits(),
     };
     let service = parts.projection.name();
-    let mut backoff = Duration::from_millis(200);
+    const FIRST_BACKOFF: Duration = Duration::from_millis(200);
+    let mut backoff = FIRST_BACKOFF;
     let mut fresh = true;
     loop {
+        let started = std::time::Instant::now();
         let run = async {
             if !fresh {
                 load(
@@ -117,6 +119,10 @@ pub(crate) async fn run_consumer<P: Projection>(
             Ok(()) => break,
             Err(e) => {
                 fresh = false;
+                // A run that went well for a while starts the backoff afresh.
+                if started.elapsed() > Duration::from_secs(60) {
+                    backoff = FIRST_BACKOFF;
+                }
                 error!(service, error = %e, retry_in_ms = backoff.as_millis() as u64, "consumer failed, resuming from the store");
                 tokio::select! {
                     _ = shutdown.cancelled() => break,
