@@ -381,8 +381,57 @@ pub(crate) fn ident(db: Db, name: &str) -> String {
     }
 }
 
-fn ddl(db: Db) -> Vec<String> {
-    let q = |n: &str| ident(db, n);
+/// The source tables' columns and declared types, in insert order. `dec` is
+/// the backend's decimal(18,2).
+const ORDERS: [(&str, &str); 19] = [
+    ("id", "bigint PRIMARY KEY"),
+    ("orderNo", "varchar(50)"),
+    ("openId", "varchar(50)"),
+    ("vipId", "int"),
+    ("vipTel", "varchar(50)"),
+    ("shopId", "int"),
+    ("shopName", "varchar(350)"),
+    ("recordTime", "varchar(50)"),
+    ("total", "dec"),
+    ("cash", "dec"),
+    ("payState", "int"),
+    ("refundMoney", "dec"),
+    ("refundTime", "varchar(50)"),
+    ("delflag", "int"),
+    ("deliverType", "varchar(50)"),
+    ("takeoutName", "varchar(50)"),
+    ("payMode", "varchar(50)"),
+    ("couponAmount", "dec"),
+    ("discountAmount", "dec"),
+];
+const ORDER_GOODS: [(&str, &str); 13] = [
+    ("id", "bigint PRIMARY KEY"),
+    ("orderId", "bigint"),
+    ("goodsId", "int"),
+    ("goodsName", "varchar(150)"),
+    ("categoryId", "int"),
+    ("categoryName", "varchar(150)"),
+    ("goodsNumber", "int"),
+    ("goodsPrice", "dec"),
+    ("goodsTotal", "dec"),
+    ("realIncomeAmount", "dec"),
+    ("isRefund", "int"),
+    ("refundMoney", "dec"),
+    ("delflag", "int"),
+];
+const SHOP: [(&str, &str); 9] = [
+    ("Id", "int PRIMARY KEY"),
+    ("ShopName", "varchar(100)"),
+    ("province", "varchar(255)"),
+    ("city", "varchar(255)"),
+    ("district", "varchar(255)"),
+    ("Delflag", "bit(1)"),
+    ("meituanId", "varchar(50)"),
+    ("elemeId", "varchar(50)"),
+    ("douyinId", "varchar(50)"),
+];
+
+fn create_table(db: Db, table: &str, columns: &[(&str, &str)]) -> String {
     let dec = if db == Db::MySql {
         "decimal(18,2)"
     } else {
@@ -393,65 +442,43 @@ fn ddl(db: Db) -> Vec<String> {
     } else {
         ""
     };
+    let columns: Vec<String> = columns
+        .iter()
+        .map(|(name, ty)| {
+            format!(
+                "{} {}",
+                ident(db, name),
+                if *ty == "dec" { dec } else { ty }
+            )
+        })
+        .collect();
+    format!(
+        "CREATE TABLE {} ({}){tail}",
+        ident(db, table),
+        columns.join(", ")
+    )
+}
+
+/// `INSERT INTO table (every column) VALUES `.
+fn insert_into(db: Db, table: &str, columns: &[(&str, &str)]) -> String {
+    let names: Vec<String> = columns.iter().map(|(name, _)| ident(db, name)).collect();
+    format!(
+        "INSERT INTO {} ({}) VALUES ",
+        ident(db, table),
+        names.join(", ")
+    )
+}
+
+fn ddl(db: Db) -> Vec<String> {
     vec![
-        format!(
-            "CREATE TABLE {} ({} bigint PRIMARY KEY, {} varchar(50), {} varchar(50), {} int, {} varchar(50), {} int, {} varchar(350), {} varchar(50), {} {dec}, {} {dec}, {} int, {} {dec}, {} varchar(50), {} int, {} varchar(50), {} varchar(50), {} varchar(50), {} {dec}, {} {dec}){tail}",
-            q("Orders"),
-            q("id"),
-            q("orderNo"),
-            q("openId"),
-            q("vipId"),
-            q("vipTel"),
-            q("shopId"),
-            q("shopName"),
-            q("recordTime"),
-            q("total"),
-            q("cash"),
-            q("payState"),
-            q("refundMoney"),
-            q("refundTime"),
-            q("delflag"),
-            q("deliverType"),
-            q("takeoutName"),
-            q("payMode"),
-            q("couponAmount"),
-            q("discountAmount")
-        ),
-        format!(
-            "CREATE TABLE {} ({} bigint PRIMARY KEY, {} bigint, {} int, {} varchar(150), {} int, {} varchar(150), {} int, {} {dec}, {} {dec}, {} {dec}, {} int, {} {dec}, {} int){tail}",
-            q("OrderGoods"),
-            q("id"),
-            q("orderId"),
-            q("goodsId"),
-            q("goodsName"),
-            q("categoryId"),
-            q("categoryName"),
-            q("goodsNumber"),
-            q("goodsPrice"),
-            q("goodsTotal"),
-            q("realIncomeAmount"),
-            q("isRefund"),
-            q("refundMoney"),
-            q("delflag")
-        ),
+        create_table(db, "Orders", &ORDERS),
+        create_table(db, "OrderGoods", &ORDER_GOODS),
         format!(
             "CREATE INDEX og_order ON {} ({})",
-            q("OrderGoods"),
-            q("orderId")
+            ident(db, "OrderGoods"),
+            ident(db, "orderId")
         ),
-        format!(
-            "CREATE TABLE {} ({} int PRIMARY KEY, {} varchar(100), {} varchar(255), {} varchar(255), {} varchar(255), {} bit(1), {} varchar(50), {} varchar(50), {} varchar(50)){tail}",
-            q("Shop"),
-            q("Id"),
-            q("ShopName"),
-            q("province"),
-            q("city"),
-            q("district"),
-            q("Delflag"),
-            q("meituanId"),
-            q("elemeId"),
-            q("douyinId")
-        ),
+        create_table(db, "Shop", &SHOP),
     ]
 }
 
@@ -480,7 +507,6 @@ impl Conn {
         for s in ddl(self.db()) {
             self.exec(&s).await;
         }
-        let q = |n: &str| ident(self.db(), n);
         let rows: Vec<String> = SHOPS
             .iter()
             .map(|(id, name, city)| {
@@ -490,24 +516,14 @@ impl Conn {
             })
             .collect();
         self.exec(&format!(
-            "INSERT INTO {} ({}, {}, {}, {}, {}, {}, {}, {}, {}) VALUES {}",
-            q("Shop"),
-            q("Id"),
-            q("ShopName"),
-            q("province"),
-            q("city"),
-            q("district"),
-            q("Delflag"),
-            q("meituanId"),
-            q("elemeId"),
-            q("douyinId"),
+            "{}{}",
+            insert_into(self.db(), "Shop", &SHOP),
             rows.join(", ")
         ))
         .await;
     }
 
     pub(crate) async fn insert(&self, orders: &[OrderRow], lines: &[LineRow]) {
-        let q = |n: &str| ident(self.db(), n);
         for chunk in orders.chunks(400) {
             let rows: Vec<String> = chunk
                 .iter()
@@ -520,10 +536,9 @@ impl Conn {
                 })
                 .collect();
             self.exec(&format!(
-                "INSERT INTO {} ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}) VALUES {}",
-                q("Orders"), q("id"), q("orderNo"), q("openId"), q("vipId"), q("vipTel"), q("shopId"), q("shopName"), q("recordTime"), q("total"),
-                q("cash"), q("payState"), q("refundMoney"), q("refundTime"), q("delflag"), q("deliverType"), q("takeoutName"), q("payMode"),
-                q("couponAmount"), q("discountAmount"), rows.join(", ")
+                "{}{}",
+                insert_into(self.db(), "Orders", &ORDERS),
+                rows.join(", ")
             ))
             .await;
         }
@@ -555,21 +570,8 @@ impl Conn {
                 })
                 .collect();
             self.exec(&format!(
-                "INSERT INTO {} ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}) VALUES {}",
-                q("OrderGoods"),
-                q("id"),
-                q("orderId"),
-                q("goodsId"),
-                q("goodsName"),
-                q("categoryId"),
-                q("categoryName"),
-                q("goodsNumber"),
-                q("goodsPrice"),
-                q("goodsTotal"),
-                q("realIncomeAmount"),
-                q("isRefund"),
-                q("refundMoney"),
-                q("delflag"),
+                "{}{}",
+                insert_into(self.db(), "OrderGoods", &ORDER_GOODS),
                 rows.join(", ")
             ))
             .await;
