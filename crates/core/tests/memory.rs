@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use portrait_core::memory::{CustomerBook, Reach, Selection};
+use portrait_core::memory::{BookLoader, CustomerBook, Reach, Selection};
 use portrait_core::{Acc, CustomerAgg};
 use proptest::prelude::*;
 
@@ -83,26 +83,40 @@ proptest! {
                 Step::Compact => book.compact(),
             }
         }
-        // Book ids follow first appearance; the model uses the names' digits.
-        let ids: BTreeMap<u32, u32> = book
-            .customers()
-            .sorted()
-            .map(|(name, id)| (id, name[1..].parse().unwrap()))
-            .collect();
+        // What the table would hold, bulk-loaded day first (the table's key
+        // order) and in reverse: the same answers as the incremental book.
+        let mut by_day: Vec<_> = rows.iter().collect();
+        by_day.sort_by_key(|((c, st, d), _)| (*d, *st, *c));
+        let mut loaded = Vec::new();
+        for order in [by_day.clone(), by_day.into_iter().rev().collect()] {
+            let mut l = BookLoader::default();
+            for ((c, st, d), acc) in order {
+                l.push(&format!("c{c}"), *st, *d, *acc);
+            }
+            loaded.push(l.finish());
+        }
         let to = from.unwrap_or(0) + len;
-        for (sel, m) in [(Selection::All, vec![true; 3]), (Selection::Only(mask.clone()), mask.clone())] {
-            let got: Vec<CustomerAgg> = book
-                .aggs(&sel, from, to)
-                .into_iter()
-                .map(|a| CustomerAgg { customer: ids[&a.customer], ..a })
+        for book in std::iter::once(&book).chain(&loaded) {
+            // Book ids follow first appearance; the model uses the names' digits.
+            let ids: BTreeMap<u32, u32> = book
+                .customers()
+                .sorted()
+                .map(|(name, id)| (id, name[1..].parse().unwrap()))
                 .collect();
-            let mut want: Vec<CustomerAgg> =
-                (0..6).filter_map(|c| naive_agg(&rows, c, &m, from, to)).collect();
-            let mut got = got;
-            got.sort_by_key(|a| a.customer);
-            want.sort_by_key(|a| a.customer);
-            prop_assert_eq!(got, want);
-            prop_assert_eq!(book.reach(&sel, from, to), naive_reach(&rows, 6, &m, from, to));
+            for (sel, m) in [(Selection::All, vec![true; 3]), (Selection::Only(mask.clone()), mask.clone())] {
+                let got: Vec<CustomerAgg> = book
+                    .aggs(&sel, from, to)
+                    .into_iter()
+                    .map(|a| CustomerAgg { customer: ids[&a.customer], ..a })
+                    .collect();
+                let mut want: Vec<CustomerAgg> =
+                    (0..6).filter_map(|c| naive_agg(&rows, c, &m, from, to)).collect();
+                let mut got = got;
+                got.sort_by_key(|a| a.customer);
+                want.sort_by_key(|a| a.customer);
+                prop_assert_eq!(got, want);
+                prop_assert_eq!(book.reach(&sel, from, to), naive_reach(&rows, 6, &m, from, to));
+            }
         }
     }
 }

@@ -9,7 +9,11 @@ use crate::{Key, Migration, Result, migrations, scan, upsert};
 
 pub const CUSTOMER_DAYS_MIGRATIONS: &[Migration] = migrations!(
     "migrations/customer_days",
-    ["0001_stores", "0002_customer_days"]
+    [
+        "0001_stores",
+        "0002_customer_days",
+        "0003_customer_days_by_day"
+    ]
 );
 
 /// Adds a batch's rows to `customer_days` and replaces the stores' names.
@@ -34,14 +38,16 @@ pub async fn write_customer_days(conn: &mut AnyConnection, d: &CustomerDays) -> 
         stores,
     )
     .await?;
-    let rows = d
-        .rows
-        .iter()
+    // In the table's key order: the statements then walk the tree forward.
+    let mut sorted: Vec<_> = d.rows.iter().collect();
+    sorted.sort_unstable_by(|((c1, s1, d1), _), ((c2, s2, d2), _)| (d1, s1, c1).cmp(&(d2, s2, c2)));
+    let rows = sorted
+        .into_iter()
         .map(|((c, s, day), a)| {
             vec![
-                c.as_str().into(),
-                s.as_str().into(),
                 i64::from(*day).into(),
+                s.as_str().into(),
+                c.as_str().into(),
                 a.orders.into(),
                 a.revenue.into(),
             ]
@@ -50,7 +56,7 @@ pub async fn write_customer_days(conn: &mut AnyConnection, d: &CustomerDays) -> 
     upsert(
         conn,
         "customer_days",
-        &["customer_id", "store_id", "day"],
+        &["day", "store_id", "customer_id"],
         &["orders", "revenue"],
         true,
         rows,
@@ -73,11 +79,11 @@ pub async fn load_customer_days(pool: &AnyPool) -> Result<CustomerState> {
     .await?;
     let mut book = BookLoader::default();
     let keys = [
-        Key::Text("customer_id"),
-        Key::Text("store_id"),
         Key::Int("day"),
+        Key::Text("store_id"),
+        Key::Text("customer_id"),
     ];
-    let columns = ["customer_id", "store_id", "day", "orders", "revenue"];
+    let columns = ["day", "store_id", "customer_id", "orders", "revenue"];
     scan(pool, "customer_days", &keys, &columns, |r| {
         let store = state.stores.id(r.try_get("store_id")?);
         let acc = Acc {

@@ -25,7 +25,12 @@ macro_rules! migrations {
 /// The shared consumer bookkeeping: log positions, applied revisions, counters.
 pub const CONSUMER_MIGRATIONS: &[Migration] = migrations!(
     "migrations/consumer",
-    ["0001_positions", "0002_applied", "0003_counters"]
+    [
+        "0001_positions",
+        "0002_applied",
+        "0003_counters",
+        "0004_applied_clustered"
+    ]
 );
 
 /// The statements of a migration file: `;` ends a statement at the end of a
@@ -61,7 +66,9 @@ impl Store {
     /// Applies the migrations of `scope` not applied yet. Each scope's list is
     /// append-only: an applied migration must keep its place, name and
     /// checksum, or start-up stops and says which one differs. `{blob}` and
-    /// `{serial}` become the backend's binary and auto-increment key types.
+    /// `{serial}` become the backend's binary and auto-increment key types;
+    /// `{clustered}` after a table's `)` stores its rows in the primary key's
+    /// tree on SQLite (`WITHOUT ROWID`) and means nothing on PostgreSQL.
     pub async fn migrate(&self, scope: &str, migrations: &[Migration]) -> Result<()> {
         let legacy = sqlx::query(self.table_exists())
             .bind("schema_migrations")
@@ -150,13 +157,18 @@ impl Store {
     }
 
     fn dialect(&self, statement: &str) -> String {
-        let (blob, serial) = match self.backend {
-            Backend::Sqlite => ("BLOB", "INTEGER PRIMARY KEY AUTOINCREMENT"),
-            Backend::Postgres => ("BYTEA", "BIGSERIAL PRIMARY KEY"),
+        let (blob, serial, clustered) = match self.backend {
+            Backend::Sqlite => (
+                "BLOB",
+                "INTEGER PRIMARY KEY AUTOINCREMENT",
+                " WITHOUT ROWID",
+            ),
+            Backend::Postgres => ("BYTEA", "BIGSERIAL PRIMARY KEY", ""),
         };
         statement
             .replace("{blob}", blob)
             .replace("{serial}", serial)
+            .replace("{clustered}", clustered)
     }
 }
 

@@ -255,8 +255,61 @@ macro_rules! both {
     };
 }
 
+/// A database made before the tables were keyed day first keeps every row
+/// through the migrations that re-key them, and takes new rows after.
+async fn rekeying_keeps_every_row(store: Store) {
+    let old_consumer = &CONSUMER_MIGRATIONS[..3];
+    let old_days = &CUSTOMER_DAYS_MIGRATIONS[..2];
+    assert_eq!(old_days.last().map(|m| m.name), Some("0002_customer_days"));
+    store.migrate("consumer", old_consumer).await.expect("old");
+    store.migrate("customer_days", old_days).await.expect("old");
+    for (c, s, day, orders, revenue) in [("a", "s1", 10, 2, 300), ("b", "s2", 9, 1, 50)] {
+        sqlx::query(
+            "INSERT INTO customer_days (customer_id, store_id, day, orders, revenue) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(c)
+        .bind(s)
+        .bind(i64::from(day))
+        .bind(orders)
+        .bind(revenue)
+        .execute(store.pool())
+        .await
+        .expect("old row");
+    }
+    sqlx::query("INSERT INTO applied (order_id, through, above) VALUES ('o1', 2, '4')")
+        .execute(store.pool())
+        .await
+        .expect("old mark");
+    migrated(&store).await;
+    write(
+        &store,
+        &rows(&[("a", "s1", 10, 1, 5), ("c", "s1", 11, 1, 7)]),
+    )
+    .await;
+    let got: Vec<(String, String, i64, i64, i64)> = sqlx::query_as(
+        "SELECT customer_id, store_id, day, orders, revenue FROM customer_days \
+         ORDER BY customer_id",
+    )
+    .fetch_all(store.pool())
+    .await
+    .expect("rows");
+    let want = [
+        ("a", "s1", 10, 3, 305),
+        ("b", "s2", 9, 1, 50),
+        ("c", "s1", 11, 1, 7),
+    ]
+    .map(|(c, s, d, o, r)| (c.to_owned(), s.to_owned(), d, o, r));
+    assert_eq!(got, want);
+    let mut tx = store.begin().await.expect("tx");
+    let mut applied = Applied::load(&mut tx, &["o1"]).await.expect("applied");
+    assert!(!applied.insert("o1", 2) && !applied.insert("o1", 4));
+    assert!(applied.insert("o1", 3));
+}
+
 both!(
     customer_days_add_up_and_load_back,
+    rekeying_keeps_every_row,
     positions_and_applied_commit_together,
     many_rows_in_one_batch,
     migrations_are_append_only_and_checked
