@@ -25,7 +25,7 @@ use crate::reason::{Finding, Kind, Reason};
 use crate::rules::Rules;
 use crate::source::Source;
 use crate::state::{self, Known, Write};
-use crate::{Error, Result};
+use crate::{Error, Result, metrics};
 
 const DAY_MS: i64 = 86_400_000;
 
@@ -355,12 +355,15 @@ async fn record(store: &Store, job_id: i64, mode: SyncMode, p: Staged) -> Result
     state::settle(&mut tx, &p.retracted, false).await?;
     state::write_findings(&mut tx, job_id, &p.findings).await?;
     state::add_counts(&mut tx, job_id, &p.counts).await?;
-    if mode != SyncMode::Import
-        && let Some(last) = p.last_id
-    {
+    let raised = p.last_id.filter(|_| mode != SyncMode::Import);
+    if let Some(last) = raised {
         state::raise_watermark(&mut tx, last).await?;
     }
     tx.commit().await?;
+    metrics::recorded(mode, &p.counts, &p.findings);
+    if let Some(last) = raised {
+        metrics::watermark(last);
+    }
     Ok(t.elapsed())
 }
 
@@ -407,6 +410,7 @@ async fn retract_missing(ctx: &mut JobContext<'_>, job_id: i64, seen: &HashSet<i
         state::write_findings(&mut tx, job_id, &findings).await?;
         state::add_counts(&mut tx, job_id, &counts).await?;
         tx.commit().await?;
+        metrics::recorded(SyncMode::Full, &counts, &findings);
     }
     Ok(())
 }

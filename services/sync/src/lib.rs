@@ -5,6 +5,7 @@
 pub mod import;
 pub mod job;
 pub mod map;
+mod metrics;
 pub mod money;
 pub mod phone;
 pub mod reason;
@@ -13,6 +14,7 @@ mod runner;
 pub mod source;
 pub mod state;
 pub mod time;
+pub mod wire;
 
 pub use map::{Mapped, Outcome, Shop, Shops, SourceLine, SourceOrder, map_order, normalise_city};
 pub use reason::{Finding, Kind, Reason};

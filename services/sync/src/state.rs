@@ -176,6 +176,21 @@ pub async fn latest_finished_job(store: &Store) -> Result<Option<i64>> {
     )
 }
 
+/// When the last successful job of each mode finished.
+pub async fn last_successes(store: &Store) -> Result<Vec<(SyncMode, i64)>> {
+    sqlx::query(
+        "SELECT mode, MAX(finished_ms) FROM sync_jobs WHERE state = 'succeeded' GROUP BY mode",
+    )
+    .fetch_all(store.pool())
+    .await?
+    .iter()
+    .map(|r| {
+        let mode: String = r.try_get(0)?;
+        Ok((mode_of(&mode), r.try_get(1)?))
+    })
+    .collect()
+}
+
 pub async fn set_phase(
     store: &Store,
     id: i64,
