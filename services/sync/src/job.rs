@@ -96,6 +96,8 @@ enum Plan {
     Submit {
         order: Order,
         known: bool,
+        /// `order` encoded, once: compared with what sync knows, then stored.
+        payload: Vec<u8>,
     },
     Retract(Order),
 }
@@ -188,8 +190,8 @@ pub async fn run(
 /// A page mapped and answered by ingest, waiting to be recorded.
 struct Staged {
     writes: Vec<Write>,
-    settled_live: Vec<i64>,
-    retracted: Vec<i64>,
+    /// Ids whose pending marks ingest's answer settled.
+    settled: Vec<i64>,
     findings: Vec<(Kind, Finding)>,
     counts: SyncCounts,
     last_id: Option<i64>,
@@ -234,7 +236,15 @@ async fn stage_page(
                 if same && mode != SyncMode::Full {
                     counts.unchanged += 1;
                 } else {
-                    plans.push((src.id, placed, Plan::Submit { order, known: same }));
+                    plans.push((
+                        src.id,
+                        placed,
+                        Plan::Submit {
+                            order,
+                            known: same,
+                            payload,
+                        },
+                    ));
                 }
             }
             Outcome::Dropped { reason, status } => {
@@ -268,26 +278,26 @@ async fn stage_page(
     }
     ctx.timings.map += t.elapsed();
     // Mark what is about to be submitted, so a crash before the answer is
-    // redone by the next run instead of trusted.
+    // redone by the next run instead of trusted. The row already holds the
+    // state the answer will leave: settling only clears the mark.
     let t = Instant::now();
-    let pending: Vec<Write> = plans
-        .iter()
-        .filter_map(|(id, placed, plan)| {
-            let order = match plan {
-                Plan::Submit { known: true, .. } => return None,
-                Plan::Submit { order, .. } | Plan::Retract(order) => order,
-            };
-            Some(Write {
-                order_id: *id,
-                known: Known {
-                    placed_at_ms: *placed,
-                    live: false,
-                    pending: true,
-                    payload: order.encode_to_vec(),
-                },
-            })
-        })
-        .collect();
+    let mut pending: Vec<Write> = Vec::with_capacity(plans.len());
+    for (id, placed, plan) in &mut plans {
+        let (live, payload) = match plan {
+            Plan::Submit { known: true, .. } => continue,
+            Plan::Submit { payload, .. } => (true, std::mem::take(payload)),
+            Plan::Retract(order) => (false, order.encode_to_vec()),
+        };
+        pending.push(Write {
+            order_id: *id,
+            known: Known {
+                placed_at_ms: *placed,
+                live,
+                pending: true,
+                payload,
+            },
+        });
+    }
     if !pending.is_empty() {
         let mut tx = ctx.store.begin().await?;
         state::write_orders(&mut tx, &pending).await?;
@@ -295,19 +305,12 @@ async fn stage_page(
     }
     ctx.timings.store += t.elapsed();
     let t = Instant::now();
-    // The pending mark already holds each planned row's payload and time:
-    // once ingest answered, only the flags change.
-    let mut settled_live = Vec::new();
+    let settled: Vec<i64> = pending.iter().map(|w| w.order_id).collect();
     let mut retractions = Vec::new();
-    let mut submits = Vec::new();
+    let mut submits = Vec::with_capacity(plans.len());
     for (id, _, plan) in plans {
         match plan {
-            Plan::Submit { order, known } => {
-                if !known {
-                    settled_live.push(id);
-                }
-                submits.push(order);
-            }
+            Plan::Submit { order, .. } => submits.push(order),
             Plan::Retract(order) => retractions.push((id, order)),
         }
     }
@@ -338,8 +341,7 @@ async fn stage_page(
     ctx.timings.submit += t.elapsed();
     Ok(Staged {
         writes,
-        settled_live,
-        retracted,
+        settled,
         findings,
         counts,
         last_id: page.last().map(|o| o.id),
@@ -351,8 +353,7 @@ async fn record(store: &Store, job_id: i64, mode: SyncMode, p: Staged) -> Result
     let t = Instant::now();
     let mut tx = store.begin().await?;
     state::write_orders(&mut tx, &p.writes).await?;
-    state::settle(&mut tx, &p.settled_live, true).await?;
-    state::settle(&mut tx, &p.retracted, false).await?;
+    state::settle(&mut tx, &p.settled).await?;
     state::write_findings(&mut tx, job_id, &p.findings).await?;
     state::add_counts(&mut tx, job_id, &p.counts).await?;
     let raised = p.last_id.filter(|_| mode != SyncMode::Import);
@@ -427,9 +428,10 @@ async fn submit_one(
     Ok(SubmitOutcome::try_from(r.outcome).unwrap_or(SubmitOutcome::Unspecified))
 }
 
-/// Orders per `SubmitOrderBatch` call: far below its 10,000 and 16 MiB limits,
-/// and one ingest transaction each.
-const BATCH: usize = 2_000;
+/// Orders per `SubmitOrderBatch` call, one ingest transaction each: a whole
+/// default page (fewer, larger commits), still half of ingest's 10,000 and a
+/// few MiB of its 16 MiB.
+const BATCH: usize = 5_000;
 
 /// Each order's outcome, in order, through ingest's batch call.
 async fn submit_batch(
