@@ -9,6 +9,7 @@
 //! (`SYNC_BENCH_ORDERS`, default 1,000,000; the source database is kept and
 //! reused by the next run with the same size).
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
@@ -105,7 +106,7 @@ async fn main() {
         });
         let secs = started.elapsed().as_secs_f64();
         let after = cpu();
-        let (process, sqlite) = (after.0 - before.0, after.1 - before.1);
+        let (process, sqlite) = (after.0 - before.0, sqlite_between(&before.1, &after.1));
         let read = state::job(&store, job.job_id)
             .await
             .expect("job")
@@ -158,21 +159,30 @@ fn stat_cpu(stat: &str) -> (String, f64) {
     (name, (tick(11) + tick(12)) / TICKS)
 }
 
-/// CPU seconds of this process, and of its SQLite worker threads.
-fn cpu() -> (f64, f64) {
+/// CPU seconds of this process, and of each SQLite worker thread by id.
+fn cpu() -> (f64, HashMap<String, f64>) {
     let process = std::fs::read_to_string("/proc/self/stat").map_or(0.0, |s| stat_cpu(&s).1);
-    let mut sqlite = 0.0;
+    let mut sqlite = HashMap::new();
     if let Ok(tasks) = std::fs::read_dir("/proc/self/task") {
         for task in tasks.flatten() {
             if let Ok(s) = std::fs::read_to_string(task.path().join("stat")) {
                 let (name, secs) = stat_cpu(&s);
                 if name.starts_with("sqlx-sqlite") {
-                    sqlite += secs;
+                    sqlite.insert(task.file_name().to_string_lossy().into_owned(), secs);
                 }
             }
         }
     }
     (process, sqlite)
+}
+
+/// SQLite workers' CPU between two samples (a worker that ended in between
+/// is missed: the pools keep theirs for the whole run).
+fn sqlite_between(before: &HashMap<String, f64>, after: &HashMap<String, f64>) -> f64 {
+    after
+        .iter()
+        .map(|(tid, secs)| secs - before.get(tid).copied().unwrap_or(0.0))
+        .sum()
 }
 
 fn thread_cpu() -> f64 {

@@ -7,14 +7,11 @@
 //! between leaves `pending` rows, which the next run re-submits and ingest
 //! dedups, so no order is lost or counted twice.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use portrait_proto::v1::ingest_service_client::IngestServiceClient;
-use portrait_proto::v1::{
-    Order, OrderStatus, SubmitOrderBatchRequest, SubmitOrderRequest, SubmitOutcome, SyncCounts,
-    SyncMode,
-};
+use portrait_proto::v1::{Order, OrderStatus, SubmitOutcome, SyncCounts, SyncMode};
 use portrait_store::Store;
 use prost::Message as _;
 use tokio_util::sync::CancellationToken;
@@ -25,6 +22,7 @@ use crate::reason::{Finding, Kind, Reason};
 use crate::rules::Rules;
 use crate::source::Source;
 use crate::state::{self, Known, Write};
+use crate::submit::{submit_batch, submit_one};
 use crate::{Error, Result, metrics};
 
 const DAY_MS: i64 = 86_400_000;
@@ -136,6 +134,9 @@ pub async fn run(
         "sync job reading"
     );
     let mut seen = HashSet::new();
+    // Ids above every id sync knew when the job started are new: a first run
+    // (or the new tail of an incremental one) needs no lookups for them.
+    let newest_known = state::max_known_id(ctx.store).await?;
     let t = Instant::now();
     let mut page = reader.page(start_after, ctx.page_size).await?;
     ctx.timings.read += t.elapsed();
@@ -160,7 +161,7 @@ pub async fn run(
         let (next, processed, recorded) = tokio::join!(
             reader.page(last, size),
             async {
-                let r = stage_page(ctx, mode, &page, &shops, now).await;
+                let r = stage_page(ctx, mode, &page, &shops, now, newest_known).await;
                 (r, t.elapsed())
             },
             async {
@@ -204,10 +205,14 @@ async fn stage_page(
     page: &[SourceOrder],
     shops: &Shops,
     now: i64,
+    newest_known: i64,
 ) -> Result<Staged> {
     let ids: Vec<i64> = page.iter().map(|o| o.id).collect();
     let t = Instant::now();
-    let known = state::known(ctx.store, &ids).await?;
+    let known = match page.first() {
+        Some(first) if first.id > newest_known => HashMap::new(),
+        _ => state::known(ctx.store, &ids).await?,
+    };
     ctx.timings.store += t.elapsed();
     let t = Instant::now();
     let mut counts = SyncCounts {
@@ -414,51 +419,4 @@ async fn retract_missing(ctx: &mut JobContext<'_>, job_id: i64, seen: &HashSet<i
         metrics::recorded(SyncMode::Full, &counts, &findings);
     }
     Ok(())
-}
-
-async fn submit_one(
-    ingest: &mut IngestServiceClient<Channel>,
-    order: Order,
-) -> Result<SubmitOutcome> {
-    let r = ingest
-        .submit_order(SubmitOrderRequest { order: Some(order) })
-        .await
-        .map_err(Error::Ingest)?
-        .into_inner();
-    Ok(SubmitOutcome::try_from(r.outcome).unwrap_or(SubmitOutcome::Unspecified))
-}
-
-/// Orders per `SubmitOrderBatch` call, one ingest transaction each: a whole
-/// default page (fewer, larger commits), still half of ingest's 10,000 and a
-/// few MiB of its 16 MiB.
-const BATCH: usize = 5_000;
-
-/// Each order's outcome, in order, through ingest's batch call.
-async fn submit_batch(
-    ingest: &mut IngestServiceClient<Channel>,
-    mut orders: Vec<Order>,
-) -> Result<Vec<SubmitOutcome>> {
-    let mut outcomes = Vec::with_capacity(orders.len());
-    while !orders.is_empty() {
-        let rest = orders.split_off(orders.len().min(BATCH));
-        let chunk = std::mem::replace(&mut orders, rest);
-        let sent = chunk.len();
-        let r = ingest
-            .submit_order_batch(SubmitOrderBatchRequest { orders: chunk })
-            .await
-            .map_err(Error::Ingest)?
-            .into_inner();
-        if r.results.len() != sent {
-            return Err(Error::Ingest(tonic::Status::internal(format!(
-                "ingest answered {} results for {sent} orders",
-                r.results.len()
-            ))));
-        }
-        outcomes.extend(
-            r.results
-                .iter()
-                .map(|x| SubmitOutcome::try_from(x.outcome).unwrap_or(SubmitOutcome::Unspecified)),
-        );
-    }
-    Ok(outcomes)
 }

@@ -13,6 +13,7 @@ pub mod rules;
 mod runner;
 pub mod source;
 pub mod state;
+mod submit;
 pub mod time;
 pub mod wire;
 

@@ -260,6 +260,15 @@ pub async fn first_id_since(store: &Store, cutoff_ms: i64) -> Result<Option<i64>
     )
 }
 
+/// The highest source order id sync holds a row for (0 when none).
+pub async fn max_known_id(store: &Store) -> Result<i64> {
+    Ok(sqlx::query("SELECT MAX(order_id) FROM sync_orders")
+        .fetch_one(store.pool())
+        .await?
+        .try_get::<Option<i64>, _>(0)?
+        .unwrap_or(0))
+}
+
 /// The lowest id whose submission a crashed run left unanswered.
 pub async fn first_pending(store: &Store) -> Result<Option<i64>> {
     Ok(sqlx::query("SELECT MIN(order_id) FROM sync_pending")
