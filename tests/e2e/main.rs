@@ -9,4 +9,5 @@ mod oracle;
 mod pipeline;
 mod stack;
 mod sync;
+mod sync_live;
 mod sync_oracle;

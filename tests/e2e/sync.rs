@@ -68,22 +68,22 @@ async fn fresh_mysql(admin: &str) -> String {
     format!("{}/{name}", admin.trim_end_matches('/'))
 }
 
-struct World {
+pub(crate) struct World {
     /// Every copy of the source: the one synced, and PostgreSQL for the oracle.
     dbs: Vec<Conn>,
     oracle_pool: PgPool,
     oracle: Oracle,
-    stack: Stack,
-    source_gen: Gen,
+    pub(crate) stack: Stack,
+    pub(crate) source_gen: Gen,
     queries: Vec<Q>,
 }
 
 impl World {
-    async fn gateway(&self) -> PortraitServiceClient<Channel> {
+    pub(crate) async fn gateway(&self) -> PortraitServiceClient<Channel> {
         PortraitServiceClient::new(self.stack.channel("gateway").await)
     }
 
-    async fn insert(&self, orders: &[OrderRow], lines: &[LineRow]) {
+    pub(crate) async fn insert(&self, orders: &[OrderRow], lines: &[LineRow]) {
         for db in &self.dbs {
             db.insert(orders, lines).await;
         }
@@ -108,7 +108,7 @@ impl World {
         .await;
     }
 
-    async fn sync(&self, mode: SyncMode) -> SyncJob {
+    pub(crate) async fn sync(&self, mode: SyncMode) -> SyncJob {
         let mut gw = self.gateway().await;
         let t = gw
             .trigger_sync(TriggerSyncRequest { mode: mode as i32 })
@@ -134,7 +134,7 @@ impl World {
     }
 }
 
-fn counts(job: &SyncJob) -> SyncCounts {
+pub(crate) fn counts(job: &SyncJob) -> SyncCounts {
     job.counts.unwrap_or_default()
 }
 
@@ -162,7 +162,9 @@ async fn wait_job(gw: &mut PortraitServiceClient<Channel>, id: i64) -> SyncJob {
     panic!("sync job {id} did not finish");
 }
 
-async fn world(kind: Db) -> Option<World> {
+/// A source of `kind` and the embedded stack syncing from it, with `extra`
+/// `PORTRAIT__…` settings; `None` (skipped) without the test servers.
+pub(crate) async fn world(kind: Db, extra: &[(&str, &str)]) -> Option<World> {
     let mysql_admin = match kind {
         Db::MySql => Some(portrait_testkit::server_env(
             "PORTRAIT_TEST_MYSQL_URL",
@@ -212,6 +214,7 @@ async fn world(kind: Db) -> Option<World> {
     ];
     let stack = Stack::embedded_with(
         env.iter()
+            .chain(extra)
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
     );
@@ -226,7 +229,7 @@ async fn world(kind: Db) -> Option<World> {
 }
 
 async fn scenario(kind: Db) {
-    let Some(mut w) = world(kind).await else {
+    let Some(mut w) = world(kind, &[]).await else {
         return;
     };
     let (orders, lines) = w.source_gen.initial(500);
@@ -502,7 +505,7 @@ async fn scenario(kind: Db) {
     );
 }
 
-async fn events_published(w: &World) -> i64 {
+pub(crate) async fn events_published(w: &World) -> i64 {
     w.gateway()
         .await
         .get_sync_status(SyncStatusRequest {})

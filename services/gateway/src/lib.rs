@@ -12,17 +12,18 @@ use portrait_proto::v1::suggest_query_client::SuggestQueryClient;
 use portrait_proto::v1::{
     ChannelDistribution, ChannelDistributionRequest, DataQualityReport,
     GetDataQualityReportRequest, GetSyncJobRequest, HourDistribution, HourDistributionRequest,
-    IngestStatusRequest, ListRfmRequest, ListRfmResponse, ListSuggestionsRequest,
-    ListSuggestionsResponse, ListSyncJobsRequest, ListSyncJobsResponse, Overview, OverviewRequest,
-    SegmentDistribution, SegmentDistributionRequest, StatusRequest, SyncJob, SyncStatus,
-    SyncStatusRequest, TopCategories, TopCategoriesRequest, TopProducts, TopProductsRequest,
-    TriggerSyncRequest, TriggerSyncResponse,
+    ImportOrdersRequest, ImportOrdersResponse, IngestStatusRequest, ListRfmRequest,
+    ListRfmResponse, ListSuggestionsRequest, ListSuggestionsResponse, ListSyncJobsRequest,
+    ListSyncJobsResponse, Overview, OverviewRequest, SegmentDistribution,
+    SegmentDistributionRequest, StatusRequest, SyncJob, SyncStatus, SyncStatusRequest,
+    TopCategories, TopCategoriesRequest, TopProducts, TopProductsRequest, TriggerSyncRequest,
+    TriggerSyncResponse,
 };
 use portrait_service::{Config, Error, Result};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::{Channel, Endpoint};
-use tonic::{Request, Response, Status};
+use tonic::{Request, Response, Status, Streaming};
 
 #[derive(Clone)]
 pub struct Gateway {
@@ -239,5 +240,12 @@ impl PortraitService for Gateway {
         r: Request<GetDataQualityReportRequest>,
     ) -> Result<Response<DataQualityReport>, Status> {
         self.sync_report(r.into_inner()).await.map(Response::new)
+    }
+
+    async fn import_orders(
+        &self,
+        r: Request<Streaming<ImportOrdersRequest>>,
+    ) -> Result<Response<ImportOrdersResponse>, Status> {
+        self.sync_import(r.into_inner()).await.map(Response::new)
     }
 }

@@ -1,10 +1,12 @@
 //! The sync RPCs: thin translations onto the hosted `portrait_sync::Sync`.
 
 use portrait_proto::v1::{
-    DataQualityReport, GetDataQualityReportRequest, GetSyncJobRequest, ListSyncJobsRequest,
-    ListSyncJobsResponse, SyncJob, SyncMode, TriggerSyncRequest, TriggerSyncResponse,
+    DataQualityReport, GetDataQualityReportRequest, GetSyncJobRequest, ImportOrdersRequest,
+    ImportOrdersResponse, ListSyncJobsRequest, ListSyncJobsResponse, SyncJob, SyncMode,
+    TriggerSyncRequest, TriggerSyncResponse,
 };
-use tonic::Status;
+use portrait_sync::wire::Upload;
+use tonic::{Status, Streaming};
 
 use crate::Gateway;
 
@@ -94,5 +96,43 @@ impl Gateway {
             )));
         }
         self.sync.report(r.job_id).await.map_err(status)
+    }
+
+    /// An export's orders, uploaded whole, become one import job run by the
+    /// hosted sync: its rules (time zone, phone key, platforms…), its record
+    /// of what ingest holds, and its findings, exactly like a database run.
+    pub(crate) async fn sync_import(
+        &self,
+        mut upload: Streaming<ImportOrdersRequest>,
+    ) -> Result<ImportOrdersResponse, Status> {
+        let mut orders = Upload::default();
+        let mut file = String::new();
+        while let Some(message) = upload.message().await? {
+            if file.is_empty() {
+                file = message.file_name;
+            }
+            orders
+                .add(message.orders, message.shops)
+                .map_err(|e| Status::invalid_argument(format!("orders: {e}")))?;
+        }
+        if orders.is_empty() {
+            return Err(Status::invalid_argument(
+                "orders: the upload holds no orders",
+            ));
+        }
+        let n = orders.len();
+        let t = self
+            .sync
+            .import(orders.into_reader())
+            .await
+            .map_err(status)?;
+        if t.already_running {
+            return Err(Status::aborted(format!(
+                "sync job {} is running; import again when it has finished",
+                t.job.job_id
+            )));
+        }
+        tracing::info!(job_id = t.job.job_id, orders = n, file = %file, "import job started");
+        Ok(ImportOrdersResponse { job: Some(t.job) })
     }
 }

@@ -4,6 +4,7 @@
 mod bench;
 mod demo;
 mod follow;
+mod import_cmd;
 mod models_cmd;
 mod query;
 mod sync_cmd;
@@ -44,8 +45,9 @@ enum Command {
     Query(query::QueryArgs),
     /// Sync from the chain's order database: on a running stack, or in-process with --source.
     Sync(sync_cmd::SyncArgs),
-    /// Load a CSV or JSONL export of the source (one row per order line) in-process.
-    Import(sync_cmd::ImportArgs),
+    /// Load a CSV or JSONL export of the source (one row per order line) into a
+    /// running stack, or in-process with --data-dir.
+    Import(import_cmd::ImportArgs),
     /// Print the data-quality report of the last sync job.
     Quality(sync_cmd::QualityArgs),
     /// Fit customer models on a transactions file.
@@ -85,7 +87,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Bench(args) => bench::run(args).await,
         Command::Query(args) => query::run(args).await,
         Command::Sync(args) => sync_cmd::sync(args).await,
-        Command::Import(args) => sync_cmd::import(args).await,
+        Command::Import(args) => import_cmd::import(args).await,
         Command::Quality(args) => sync_cmd::quality(args).await,
         Command::Models(Models::Btyd(args)) => models_cmd::run(&args),
     }

@@ -39,16 +39,6 @@ pub(crate) struct SyncArgs {
 }
 
 #[derive(Args)]
-pub(crate) struct ImportArgs {
-    /// A CSV or JSONL export, one row per order line (docs/sync.md lists the columns).
-    file: PathBuf,
-    #[arg(long)]
-    data_dir: Option<PathBuf>,
-    #[arg(long)]
-    base_port: Option<u16>,
-}
-
-#[derive(Args)]
 pub(crate) struct QualityArgs {
     #[arg(
         long,
@@ -89,10 +79,6 @@ pub(crate) async fn sync(args: SyncArgs) -> anyhow::Result<()> {
     }
 }
 
-pub(crate) async fn import(args: ImportArgs) -> anyhow::Result<()> {
-    in_process(args.data_dir, args.base_port, Work::Import(args.file)).await
-}
-
 pub(crate) async fn quality(args: QualityArgs) -> anyhow::Result<()> {
     let mut gateway = connect(&args.gateway).await?;
     let report = gateway
@@ -104,14 +90,14 @@ pub(crate) async fn quality(args: QualityArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-enum Work {
+pub(crate) enum Work {
     Sync(SyncMode, String),
     Import(PathBuf),
 }
 
 /// Starts the embedded stack in this process, runs one job through its ingest,
 /// waits until every consumer applied it, and stops.
-async fn in_process(
+pub(crate) async fn in_process(
     data_dir: Option<PathBuf>,
     base_port: Option<u16>,
     work: Work,
@@ -145,45 +131,51 @@ async fn in_process(
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     anyhow::ensure!(ready, "the in-process gateway did not start");
-    // Only this job reads the source: the gateway's own sync stays idle.
-    if let Work::Sync(_, source) = &work {
-        config.sync.source = source.clone();
-        config = config
-            .validated(portrait_service::ServiceName::Gateway)
-            .context("failed to configure the sync")?;
-    }
-    let sync = portrait_sync::Sync::open(&config, &ingest_url, shutdown.clone())
-        .await
-        .context("failed to open the sync store")?;
-    let started = match work {
-        Work::Sync(mode, _) => sync.trigger(mode, "cli").await,
+    let job = match work {
+        // Uploaded like an import into a running stack: one path for both.
         Work::Import(path) => {
-            let reader = portrait_sync::import::read_file(&path)
-                .context("failed to read the import file")?;
-            sync.import(reader).await
+            let (orders, shops) = crate::import_cmd::read(&path)?;
+            let job = crate::import_cmd::upload(&mut gateway, &path, orders, shops).await?;
+            follow(&mut gateway, job.job_id).await?
         }
-    }
-    .context("failed to start the job")?;
-    let bar = progress(&started.job);
-    let job = loop {
-        let job = sync
-            .job(started.job.job_id)
-            .await?
-            .context("the job vanished")?;
-        update(&bar, &job);
-        if job.state != SyncJobState::Running as i32 {
-            break job;
+        Work::Sync(mode, source) => {
+            // Only this job reads the source: the gateway's own sync stays idle.
+            config.sync.source = source;
+            let config = config
+                .validated(portrait_service::ServiceName::Gateway)
+                .context("failed to configure the sync")?;
+            let sync = portrait_sync::Sync::open(&config, &ingest_url, shutdown.clone())
+                .await
+                .context("failed to open the sync store")?;
+            let started = sync
+                .trigger(mode, "cli")
+                .await
+                .context("failed to start the job")?;
+            let bar = progress(&started.job);
+            loop {
+                let job = sync
+                    .job(started.job.job_id)
+                    .await?
+                    .context("the job vanished")?;
+                update(&bar, &job);
+                if job.state != SyncJobState::Running as i32 {
+                    bar.finish();
+                    break job;
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
         }
-        tokio::time::sleep(Duration::from_millis(200)).await;
     };
-    bar.finish();
     wait_caught_up(&mut gateway).await?;
     shutdown.cancel();
     stack.wait().await?;
     finish(&job)
 }
 
-async fn follow(gateway: &mut PortraitServiceClient<Channel>, id: i64) -> anyhow::Result<SyncJob> {
+pub(crate) async fn follow(
+    gateway: &mut PortraitServiceClient<Channel>,
+    id: i64,
+) -> anyhow::Result<SyncJob> {
     let mut bar: Option<ProgressBar> = None;
     loop {
         let job = gateway
@@ -234,7 +226,7 @@ fn update(bar: &ProgressBar, job: &SyncJob) {
     bar.set_message(job.phase.clone());
 }
 
-fn finish(job: &SyncJob) -> anyhow::Result<()> {
+pub(crate) fn finish(job: &SyncJob) -> anyhow::Result<()> {
     print_job(job);
     if job.state == SyncJobState::Succeeded as i32 {
         Ok(())

@@ -1,11 +1,15 @@
 //! Orders/s of a sync from MariaDB into the embedded pipeline (ingest on
 //! SQLite with its outbox and relay): read + map + submit + sync's own
-//! bookkeeping, with the phase that bounds it. Prints, never asserts.
+//! bookkeeping, with the phase that bounds it, and where the CPU went: the
+//! sync job runs on a thread of its own, so its CPU is told apart from
+//! ingest's and from the SQLite worker threads (both stores). Prints, never
+//! asserts.
 //!
 //! `PORTRAIT_TEST_MYSQL_URL=mysql://… cargo bench -p portrait-sync --bench sync_mariadb`
 //! (`SYNC_BENCH_ORDERS`, default 1,000,000; the source database is kept and
 //! reused by the next run with the same size).
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
@@ -54,15 +58,14 @@ async fn main() {
         std::thread::available_parallelism().map_or(1, |c| c.get())
     );
     println!(
-        "| run | orders | seconds | orders/s | read s | map s | submit s | store s | bound by |"
+        "| run | orders | seconds | orders/s | read s | map s | submit s | store s | bound by | CPU s (cores) | sync job CPU s | SQLite CPU s | ingest + rest CPU s |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for (name, mode) in [
         ("first (all new)", SyncMode::Incremental),
         ("unchanged, incremental", SyncMode::Incremental),
         ("unchanged, full", SyncMode::Full),
     ] {
-        let source = Source::connect(&url).await.expect("source");
         let job = state::create_job(&store, mode, "bench", portrait_service::now_ms())
             .await
             .expect("job");
@@ -76,11 +79,34 @@ async fn main() {
             cancel: shutdown.clone(),
             timings: Timings::default(),
         };
+        let before = cpu();
         let started = Instant::now();
-        job::run(&mut ctx, job.job_id, mode, &Reader::Db(source))
-            .await
-            .expect("sync job");
+        let job_id = job.job_id;
+        // Its own thread and runtime: the thread's CPU is the job's own work.
+        let job_cpu = tokio::task::block_in_place(|| {
+            std::thread::scope(|scope| {
+                scope
+                    .spawn(|| {
+                        let runtime = tokio::runtime::Builder::new_current_thread()
+                            .enable_all()
+                            .build()
+                            .expect("runtime");
+                        let start = thread_cpu();
+                        runtime
+                            .block_on(async {
+                                let source = Source::connect(&url).await.expect("source");
+                                job::run(&mut ctx, job_id, mode, &Reader::Db(source)).await
+                            })
+                            .expect("sync job");
+                        thread_cpu() - start
+                    })
+                    .join()
+                    .expect("sync thread")
+            })
+        });
         let secs = started.elapsed().as_secs_f64();
+        let after = cpu();
+        let (process, sqlite) = (after.0 - before.0, sqlite_between(&before.1, &after.1));
         let read = state::job(&store, job.job_id)
             .await
             .expect("job")
@@ -100,16 +126,67 @@ async fn main() {
         let mut row = String::new();
         let _ = write!(
             row,
-            "| {name} | {read} | {secs:.1} | {:.0} | {:.1} | {:.1} | {:.1} | {:.1} | {bound} |",
+            "| {name} | {read} | {secs:.1} | {:.0} | {:.1} | {:.1} | {:.1} | {:.1} | {bound} | {process:.1} ({:.2}) | {job_cpu:.1} | {sqlite:.1} | {:.1} |",
             read as f64 / secs,
             s(t.read),
             s(t.map),
             s(t.submit),
-            s(t.store)
+            s(t.store),
+            process / secs,
+            process - job_cpu - sqlite
         );
         println!("{row}");
     }
     shutdown.cancel();
+}
+
+/// Clock ticks per second of /proc's CPU times (USER_HZ: 100 on Linux).
+const TICKS: f64 = 100.0;
+
+/// utime + stime of a /proc `stat` line, in seconds; the name is field 2,
+/// in parentheses, and may hold spaces.
+fn stat_cpu(stat: &str) -> (String, f64) {
+    let (head, rest) = stat.rsplit_once(')').unwrap_or((stat, ""));
+    let name = head.split_once('(').map_or("", |(_, n)| n).to_owned();
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let tick = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // After the name: state is 0, utime 11, stime 12.
+    (name, (tick(11) + tick(12)) / TICKS)
+}
+
+/// CPU seconds of this process, and of each SQLite worker thread by id.
+fn cpu() -> (f64, HashMap<String, f64>) {
+    let process = std::fs::read_to_string("/proc/self/stat").map_or(0.0, |s| stat_cpu(&s).1);
+    let mut sqlite = HashMap::new();
+    if let Ok(tasks) = std::fs::read_dir("/proc/self/task") {
+        for task in tasks.flatten() {
+            if let Ok(s) = std::fs::read_to_string(task.path().join("stat")) {
+                let (name, secs) = stat_cpu(&s);
+                if name.starts_with("sqlx-sqlite") {
+                    sqlite.insert(task.file_name().to_string_lossy().into_owned(), secs);
+                }
+            }
+        }
+    }
+    (process, sqlite)
+}
+
+/// SQLite workers' CPU between two samples (a worker that ended in between
+/// is missed: the pools keep theirs for the whole run).
+fn sqlite_between(before: &HashMap<String, f64>, after: &HashMap<String, f64>) -> f64 {
+    after
+        .iter()
+        .map(|(tid, secs)| secs - before.get(tid).copied().unwrap_or(0.0))
+        .sum()
+}
+
+fn thread_cpu() -> f64 {
+    std::fs::read_to_string("/proc/thread-self/stat").map_or(0.0, |s| stat_cpu(&s).1)
 }
 
 async fn start_ingest(dir: &std::path::Path, shutdown: CancellationToken) -> String {

@@ -44,6 +44,13 @@ const ORDER_COLUMNS: &[&str] = COLUMNS.split_at(14).0;
 type Row = HashMap<String, Option<String>>;
 
 pub fn read_file(path: &Path) -> Result<Reader> {
+    let (orders, shops) = read_export(path)?;
+    Ok(Reader::File { orders, shops })
+}
+
+/// The file's orders in id order (rows grouped by `order_id`), and the stores
+/// it names with a city.
+pub fn read_export(path: &Path) -> Result<(Vec<SourceOrder>, Shops)> {
     let name = path.display().to_string();
     let fail = |message: String| Error::Import {
         path: name.clone(),
@@ -142,7 +149,7 @@ fn text(row: &Row, column: &str) -> Option<String> {
     get(row, column).map(str::to_owned)
 }
 
-fn orders(rows: Vec<(usize, Row)>) -> Result<Reader, String> {
+fn orders(rows: Vec<(usize, Row)>) -> Result<(Vec<SourceOrder>, Shops), String> {
     let mut by_id: BTreeMap<i64, (SourceOrder, Vec<Option<String>>)> = BTreeMap::new();
     let mut shops = Shops::new();
     for (line_no, row) in rows {
@@ -212,10 +219,7 @@ fn orders(rows: Vec<(usize, Row)>) -> Result<Reader, String> {
             entry.0.import_error = Some(format!("line {line_no}: {}", problems.join("; ")));
         }
     }
-    Ok(Reader::File {
-        orders: by_id.into_values().map(|(o, _)| o).collect(),
-        shops,
-    })
+    Ok((by_id.into_values().map(|(o, _)| o).collect(), shops))
 }
 
 #[cfg(test)]

@@ -7,14 +7,11 @@
 //! between leaves `pending` rows, which the next run re-submits and ingest
 //! dedups, so no order is lost or counted twice.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use portrait_proto::v1::ingest_service_client::IngestServiceClient;
-use portrait_proto::v1::{
-    Order, OrderStatus, SubmitOrderBatchRequest, SubmitOrderRequest, SubmitOutcome, SyncCounts,
-    SyncMode,
-};
+use portrait_proto::v1::{Order, OrderStatus, SubmitOutcome, SyncCounts, SyncMode};
 use portrait_store::Store;
 use prost::Message as _;
 use tokio_util::sync::CancellationToken;
@@ -25,7 +22,8 @@ use crate::reason::{Finding, Kind, Reason};
 use crate::rules::Rules;
 use crate::source::Source;
 use crate::state::{self, Known, Write};
-use crate::{Error, Result};
+use crate::submit::{submit_batch, submit_one};
+use crate::{Error, Result, metrics};
 
 const DAY_MS: i64 = 86_400_000;
 
@@ -96,6 +94,8 @@ enum Plan {
     Submit {
         order: Order,
         known: bool,
+        /// `order` encoded, once: compared with what sync knows, then stored.
+        payload: Vec<u8>,
     },
     Retract(Order),
 }
@@ -134,6 +134,9 @@ pub async fn run(
         "sync job reading"
     );
     let mut seen = HashSet::new();
+    // Ids above every id sync knew when the job started are new: a first run
+    // (or the new tail of an incremental one) needs no lookups for them.
+    let newest_known = state::max_known_id(ctx.store).await?;
     let t = Instant::now();
     let mut page = reader.page(start_after, ctx.page_size).await?;
     ctx.timings.read += t.elapsed();
@@ -158,7 +161,7 @@ pub async fn run(
         let (next, processed, recorded) = tokio::join!(
             reader.page(last, size),
             async {
-                let r = stage_page(ctx, mode, &page, &shops, now).await;
+                let r = stage_page(ctx, mode, &page, &shops, now, newest_known).await;
                 (r, t.elapsed())
             },
             async {
@@ -188,8 +191,8 @@ pub async fn run(
 /// A page mapped and answered by ingest, waiting to be recorded.
 struct Staged {
     writes: Vec<Write>,
-    settled_live: Vec<i64>,
-    retracted: Vec<i64>,
+    /// Ids whose pending marks ingest's answer settled.
+    settled: Vec<i64>,
     findings: Vec<(Kind, Finding)>,
     counts: SyncCounts,
     last_id: Option<i64>,
@@ -202,10 +205,14 @@ async fn stage_page(
     page: &[SourceOrder],
     shops: &Shops,
     now: i64,
+    newest_known: i64,
 ) -> Result<Staged> {
     let ids: Vec<i64> = page.iter().map(|o| o.id).collect();
     let t = Instant::now();
-    let known = state::known(ctx.store, &ids).await?;
+    let known = match page.first() {
+        Some(first) if first.id > newest_known => HashMap::new(),
+        _ => state::known(ctx.store, &ids).await?,
+    };
     ctx.timings.store += t.elapsed();
     let t = Instant::now();
     let mut counts = SyncCounts {
@@ -234,7 +241,15 @@ async fn stage_page(
                 if same && mode != SyncMode::Full {
                     counts.unchanged += 1;
                 } else {
-                    plans.push((src.id, placed, Plan::Submit { order, known: same }));
+                    plans.push((
+                        src.id,
+                        placed,
+                        Plan::Submit {
+                            order,
+                            known: same,
+                            payload,
+                        },
+                    ));
                 }
             }
             Outcome::Dropped { reason, status } => {
@@ -268,26 +283,26 @@ async fn stage_page(
     }
     ctx.timings.map += t.elapsed();
     // Mark what is about to be submitted, so a crash before the answer is
-    // redone by the next run instead of trusted.
+    // redone by the next run instead of trusted. The row already holds the
+    // state the answer will leave: settling only clears the mark.
     let t = Instant::now();
-    let pending: Vec<Write> = plans
-        .iter()
-        .filter_map(|(id, placed, plan)| {
-            let order = match plan {
-                Plan::Submit { known: true, .. } => return None,
-                Plan::Submit { order, .. } | Plan::Retract(order) => order,
-            };
-            Some(Write {
-                order_id: *id,
-                known: Known {
-                    placed_at_ms: *placed,
-                    live: false,
-                    pending: true,
-                    payload: order.encode_to_vec(),
-                },
-            })
-        })
-        .collect();
+    let mut pending: Vec<Write> = Vec::with_capacity(plans.len());
+    for (id, placed, plan) in &mut plans {
+        let (live, payload) = match plan {
+            Plan::Submit { known: true, .. } => continue,
+            Plan::Submit { payload, .. } => (true, std::mem::take(payload)),
+            Plan::Retract(order) => (false, order.encode_to_vec()),
+        };
+        pending.push(Write {
+            order_id: *id,
+            known: Known {
+                placed_at_ms: *placed,
+                live,
+                pending: true,
+                payload,
+            },
+        });
+    }
     if !pending.is_empty() {
         let mut tx = ctx.store.begin().await?;
         state::write_orders(&mut tx, &pending).await?;
@@ -295,19 +310,12 @@ async fn stage_page(
     }
     ctx.timings.store += t.elapsed();
     let t = Instant::now();
-    // The pending mark already holds each planned row's payload and time:
-    // once ingest answered, only the flags change.
-    let mut settled_live = Vec::new();
+    let settled: Vec<i64> = pending.iter().map(|w| w.order_id).collect();
     let mut retractions = Vec::new();
-    let mut submits = Vec::new();
+    let mut submits = Vec::with_capacity(plans.len());
     for (id, _, plan) in plans {
         match plan {
-            Plan::Submit { order, known } => {
-                if !known {
-                    settled_live.push(id);
-                }
-                submits.push(order);
-            }
+            Plan::Submit { order, .. } => submits.push(order),
             Plan::Retract(order) => retractions.push((id, order)),
         }
     }
@@ -338,8 +346,7 @@ async fn stage_page(
     ctx.timings.submit += t.elapsed();
     Ok(Staged {
         writes,
-        settled_live,
-        retracted,
+        settled,
         findings,
         counts,
         last_id: page.last().map(|o| o.id),
@@ -351,16 +358,18 @@ async fn record(store: &Store, job_id: i64, mode: SyncMode, p: Staged) -> Result
     let t = Instant::now();
     let mut tx = store.begin().await?;
     state::write_orders(&mut tx, &p.writes).await?;
-    state::settle(&mut tx, &p.settled_live, true).await?;
-    state::settle(&mut tx, &p.retracted, false).await?;
+    state::settle(&mut tx, &p.settled).await?;
     state::write_findings(&mut tx, job_id, &p.findings).await?;
     state::add_counts(&mut tx, job_id, &p.counts).await?;
-    if mode != SyncMode::Import
-        && let Some(last) = p.last_id
-    {
+    let raised = p.last_id.filter(|_| mode != SyncMode::Import);
+    if let Some(last) = raised {
         state::raise_watermark(&mut tx, last).await?;
     }
     tx.commit().await?;
+    metrics::recorded(mode, &p.counts, &p.findings);
+    if let Some(last) = raised {
+        metrics::watermark(last);
+    }
     Ok(t.elapsed())
 }
 
@@ -407,52 +416,7 @@ async fn retract_missing(ctx: &mut JobContext<'_>, job_id: i64, seen: &HashSet<i
         state::write_findings(&mut tx, job_id, &findings).await?;
         state::add_counts(&mut tx, job_id, &counts).await?;
         tx.commit().await?;
+        metrics::recorded(SyncMode::Full, &counts, &findings);
     }
     Ok(())
-}
-
-async fn submit_one(
-    ingest: &mut IngestServiceClient<Channel>,
-    order: Order,
-) -> Result<SubmitOutcome> {
-    let r = ingest
-        .submit_order(SubmitOrderRequest { order: Some(order) })
-        .await
-        .map_err(Error::Ingest)?
-        .into_inner();
-    Ok(SubmitOutcome::try_from(r.outcome).unwrap_or(SubmitOutcome::Unspecified))
-}
-
-/// Orders per `SubmitOrderBatch` call: far below its 10,000 and 16 MiB limits,
-/// and one ingest transaction each.
-const BATCH: usize = 2_000;
-
-/// Each order's outcome, in order, through ingest's batch call.
-async fn submit_batch(
-    ingest: &mut IngestServiceClient<Channel>,
-    mut orders: Vec<Order>,
-) -> Result<Vec<SubmitOutcome>> {
-    let mut outcomes = Vec::with_capacity(orders.len());
-    while !orders.is_empty() {
-        let rest = orders.split_off(orders.len().min(BATCH));
-        let chunk = std::mem::replace(&mut orders, rest);
-        let sent = chunk.len();
-        let r = ingest
-            .submit_order_batch(SubmitOrderBatchRequest { orders: chunk })
-            .await
-            .map_err(Error::Ingest)?
-            .into_inner();
-        if r.results.len() != sent {
-            return Err(Error::Ingest(tonic::Status::internal(format!(
-                "ingest answered {} results for {sent} orders",
-                r.results.len()
-            ))));
-        }
-        outcomes.extend(
-            r.results
-                .iter()
-                .map(|x| SubmitOutcome::try_from(x.outcome).unwrap_or(SubmitOutcome::Unspecified)),
-        );
-    }
-    Ok(outcomes)
 }

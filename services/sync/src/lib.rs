@@ -5,6 +5,7 @@
 pub mod import;
 pub mod job;
 pub mod map;
+mod metrics;
 pub mod money;
 pub mod phone;
 pub mod reason;
@@ -12,7 +13,9 @@ pub mod rules;
 mod runner;
 pub mod source;
 pub mod state;
+mod submit;
 pub mod time;
+pub mod wire;
 
 pub use map::{Mapped, Outcome, Shop, Shops, SourceLine, SourceOrder, map_order, normalise_city};
 pub use reason::{Finding, Kind, Reason};

@@ -18,7 +18,7 @@ use tonic::transport::{Channel, Endpoint};
 use crate::job::{self, JobContext, Reader};
 use crate::rules::Rules;
 use crate::source::Source;
-use crate::{Error, Result, state};
+use crate::{Error, Result, metrics, state};
 
 /// Cheap to clone; every clone drives the same one-job-at-a-time runner.
 #[derive(Clone)]
@@ -56,6 +56,10 @@ impl Sync {
         if orphans > 0 {
             tracing::warn!(orphans, "sync jobs of a stopped process marked interrupted");
         }
+        metrics::restore(
+            state::watermark(&store).await?,
+            &state::last_successes(&store).await?,
+        );
         let endpoint = Endpoint::from_shared(ingest_url.to_owned())
             .map_err(|e| Error::Config(format!("ingest url {ingest_url:?}: {e}")))?
             .connect_timeout(std::time::Duration::from_secs(5));
@@ -115,15 +119,16 @@ impl Sync {
         let job = state::create_job(&self.inner.store, mode, trigger, now_ms()).await?;
         *running = Some(job.job_id);
         let this = self.clone();
-        let id = job.job_id;
-        tokio::spawn(async move { this.execute(id, mode, reader).await });
+        let (id, started_ms) = (job.job_id, job.started_at_ms);
+        metrics::started();
+        tokio::spawn(async move { this.execute(id, mode, started_ms, reader).await });
         Ok(Triggered {
             job,
             already_running: false,
         })
     }
 
-    async fn execute(&self, id: i64, mode: SyncMode, reader: Option<Reader>) {
+    async fn execute(&self, id: i64, mode: SyncMode, started_ms: i64, reader: Option<Reader>) {
         let inner = &self.inner;
         let result = async {
             let reader = match reader {
@@ -167,9 +172,11 @@ impl Sync {
         }
         // Under the lock, so a trigger never sees a finished job as running.
         let mut running = inner.running.lock().await;
-        if let Err(e) = state::finish_job(&inner.store, id, state, &error, now_ms()).await {
+        let finished_ms = now_ms();
+        if let Err(e) = state::finish_job(&inner.store, id, state, &error, finished_ms).await {
             tracing::error!(job_id = id, error = %e, "failed to record the end of a sync job");
         }
+        metrics::finished(mode, state, started_ms, finished_ms);
         *running = None;
         drop(running);
         match state::prune_findings(&inner.store, inner.settings.keep_findings_jobs).await {

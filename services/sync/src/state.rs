@@ -19,6 +19,7 @@ const MIGRATIONS: &[Migration] = portrait_store::migrations!(
         "0004_sync_findings",
         "0005_sync_findings_job",
         "0006_sync_state",
+        "0007_sync_pending",
     ]
 );
 
@@ -28,9 +29,11 @@ const WATERMARK: &str = "watermark";
 #[derive(Debug, Clone, PartialEq)]
 pub struct Known {
     pub placed_at_ms: i64,
-    /// Ingest acknowledged a live (paid) version.
+    /// Ingest holds a live (paid) version; while `pending`, the state the
+    /// submission will leave once ingest answers.
     pub live: bool,
     /// Submitted, not yet acknowledged: ingest may or may not hold `payload`.
+    /// Kept in `sync_pending`, so setting and clearing it leaves the row alone.
     pub pending: bool,
     /// The last version submitted (empty if none ever was).
     pub payload: Vec<u8>,
@@ -176,6 +179,21 @@ pub async fn latest_finished_job(store: &Store) -> Result<Option<i64>> {
     )
 }
 
+/// When the last successful job of each mode finished.
+pub async fn last_successes(store: &Store) -> Result<Vec<(SyncMode, i64)>> {
+    sqlx::query(
+        "SELECT mode, MAX(finished_ms) FROM sync_jobs WHERE state = 'succeeded' GROUP BY mode",
+    )
+    .fetch_all(store.pool())
+    .await?
+    .iter()
+    .map(|r| {
+        let mode: String = r.try_get(0)?;
+        Ok((mode_of(&mode), r.try_get(1)?))
+    })
+    .collect()
+}
+
 pub async fn set_phase(
     store: &Store,
     id: i64,
@@ -242,21 +260,29 @@ pub async fn first_id_since(store: &Store, cutoff_ms: i64) -> Result<Option<i64>
     )
 }
 
+/// The highest source order id sync holds a row for (0 when none).
+pub async fn max_known_id(store: &Store) -> Result<i64> {
+    Ok(sqlx::query("SELECT MAX(order_id) FROM sync_orders")
+        .fetch_one(store.pool())
+        .await?
+        .try_get::<Option<i64>, _>(0)?
+        .unwrap_or(0))
+}
+
 /// The lowest id whose submission a crashed run left unanswered.
 pub async fn first_pending(store: &Store) -> Result<Option<i64>> {
-    Ok(
-        sqlx::query("SELECT MIN(order_id) FROM sync_orders WHERE pending = 1")
-            .fetch_one(store.pool())
-            .await?
-            .try_get::<Option<i64>, _>(0)?,
-    )
+    Ok(sqlx::query("SELECT MIN(order_id) FROM sync_pending")
+        .fetch_one(store.pool())
+        .await?
+        .try_get::<Option<i64>, _>(0)?)
 }
 
 pub async fn known(store: &Store, ids: &[i64]) -> Result<HashMap<i64, Known>> {
     let mut out = HashMap::with_capacity(ids.len());
     for chunk in ids.chunks(500) {
         let mut sql = Sql::new(
-            "SELECT order_id, placed_at_ms, live, pending, payload FROM sync_orders WHERE order_id IN (",
+            "SELECT o.order_id, o.placed_at_ms, o.live, CASE WHEN p.order_id IS NULL THEN 0 ELSE 1 END, o.payload \
+             FROM sync_orders o LEFT JOIN sync_pending p ON p.order_id = o.order_id WHERE o.order_id IN (",
         );
         for (i, id) in chunk.iter().enumerate() {
             if i > 0 {
@@ -285,7 +311,7 @@ pub async fn known(store: &Store, ids: &[i64]) -> Result<HashMap<i64, Known>> {
 /// Every order ingest may hold live: candidates for a full run's "gone from the source".
 pub async fn maybe_live(store: &Store) -> Result<Vec<(i64, Vec<u8>)>> {
     sqlx::query(
-        "SELECT order_id, payload FROM sync_orders WHERE live = 1 OR pending = 1 ORDER BY order_id",
+        "SELECT order_id, payload FROM sync_orders WHERE live = 1 OR order_id IN (SELECT order_id FROM sync_pending) ORDER BY order_id",
     )
     .fetch_all(store.pool())
     .await?
@@ -310,6 +336,7 @@ fn placeholders(rows: usize, columns: usize) -> String {
         .join(", ")
 }
 
+/// Writes each row's state, and sets or clears its pending mark.
 pub async fn write_orders(tx: &mut Tx, rows: &[Write]) -> Result<()> {
     // One statement may not touch a row twice (PostgreSQL): the last write wins.
     let mut last: HashMap<i64, &Write> = HashMap::with_capacity(rows.len());
@@ -320,9 +347,10 @@ pub async fn write_orders(tx: &mut Tx, rows: &[Write]) -> Result<()> {
     unique.sort_by_key(|w| w.order_id);
     for chunk in unique.chunks(ROWS_PER_STATEMENT) {
         let sql = format!(
-            "INSERT INTO sync_orders (order_id, placed_at_ms, live, pending, payload) VALUES {} \
-             ON CONFLICT (order_id) DO UPDATE SET placed_at_ms = excluded.placed_at_ms, live = excluded.live, pending = excluded.pending, payload = excluded.payload",
-            placeholders(chunk.len(), 5)
+            "INSERT INTO sync_orders (order_id, placed_at_ms, live, payload, pending) VALUES {} \
+             ON CONFLICT (order_id) DO UPDATE SET placed_at_ms = excluded.placed_at_ms, live = excluded.live, payload = excluded.payload",
+            // The legacy `pending` column stays 0: marks live in sync_pending.
+            placeholders(chunk.len(), 4).replace(')', ", 0)")
         );
         let mut q = sqlx::query(&sql);
         for w in chunk {
@@ -330,19 +358,32 @@ pub async fn write_orders(tx: &mut Tx, rows: &[Write]) -> Result<()> {
                 .bind(w.order_id)
                 .bind(w.known.placed_at_ms)
                 .bind(i64::from(w.known.live))
-                .bind(i64::from(w.known.pending))
                 .bind(w.known.payload.as_slice());
         }
         q.execute(&mut **tx).await?;
     }
-    Ok(())
+    let (pending, settled): (Vec<&Write>, Vec<&Write>) =
+        unique.into_iter().partition(|w| w.known.pending);
+    for chunk in pending.chunks(ROWS_PER_STATEMENT * 2) {
+        let sql = format!(
+            "INSERT INTO sync_pending (order_id) VALUES {} ON CONFLICT (order_id) DO NOTHING",
+            placeholders(chunk.len(), 1)
+        );
+        let mut q = sqlx::query(&sql);
+        for w in chunk {
+            q = q.bind(w.order_id);
+        }
+        q.execute(&mut **tx).await?;
+    }
+    let settled: Vec<i64> = settled.iter().map(|w| w.order_id).collect();
+    settle(tx, &settled).await
 }
 
-/// Ingest answered for `ids`: they are no longer pending, and live or not.
-pub async fn settle(tx: &mut Tx, ids: &[i64], live: bool) -> Result<()> {
+/// Ingest answered for `ids`: their rows already hold the state the
+/// submission left, only the pending marks go.
+pub async fn settle(tx: &mut Tx, ids: &[i64]) -> Result<()> {
     for chunk in ids.chunks(500) {
-        let mut sql = Sql::new("UPDATE sync_orders SET pending = 0, live = ");
-        sql.bind(i64::from(live)).push(" WHERE order_id IN (");
+        let mut sql = Sql::new("DELETE FROM sync_pending WHERE order_id IN (");
         for (i, id) in chunk.iter().enumerate() {
             if i > 0 {
                 sql.push(", ");

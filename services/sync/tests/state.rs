@@ -58,6 +58,42 @@ async fn contract(url: &str) {
         state::maybe_live(&store).await.unwrap(),
         vec![(5, b"b".to_vec())]
     );
+    // A pending mark outlives nothing but ingest's answer: settling clears
+    // it and leaves the row as written; a settled write clears it too.
+    assert_eq!(state::first_pending(&store).await.unwrap(), Some(5));
+    let mut tx = store.begin().await.unwrap();
+    state::settle(&mut tx, &[5]).await.unwrap();
+    state::write_orders(
+        &mut tx,
+        &[Write {
+            order_id: 9,
+            known: known(300, false, true, b"c"),
+        }],
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(state::first_pending(&store).await.unwrap(), Some(9));
+    let k = state::known(&store, &[5, 9]).await.unwrap();
+    assert_eq!(k[&5], known(100, true, false, b"b"));
+    assert_eq!(k[&9], known(300, false, true, b"c"));
+    assert_eq!(
+        state::maybe_live(&store).await.unwrap(),
+        vec![(5, b"b".to_vec()), (9, b"c".to_vec())],
+        "a pending retraction may still be live in ingest"
+    );
+    let mut tx = store.begin().await.unwrap();
+    state::write_orders(
+        &mut tx,
+        &[Write {
+            order_id: 9,
+            known: known(300, false, false, b"c"),
+        }],
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(state::first_pending(&store).await.unwrap(), None);
 
     let job = state::create_job(&store, SyncMode::Full, "manual", 1_000)
         .await
