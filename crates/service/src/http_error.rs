@@ -19,8 +19,8 @@ pub fn invalid(field: &str, reason: impl std::fmt::Display) -> tonic::Status {
 }
 
 /// `filter.from_date` (the proto name a service reports) as the JSON name
-/// `filter.fromDate` the HTTP client sent.
-fn json_path(field: &str) -> String {
+/// `filter.fromDate` the HTTP client sent: the JSON mapping's lowerCamelCase.
+pub fn json_path(field: &str) -> String {
     field
         .split('.')
         .map(|segment| {

@@ -75,23 +75,6 @@ const MESSAGE_ENUMS: i32 = 4;
 const ENUM_VALUES: i32 = 2;
 const SERVICE_METHODS: i32 = 2;
 
-/// `page_size` → `pageSize`, for a descriptor without `json_name`.
-fn camel(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    let mut upper = false;
-    for c in name.chars() {
-        if c == '_' {
-            upper = true;
-        } else if upper {
-            out.extend(c.to_uppercase());
-            upper = false;
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
 fn kind(f: &FieldDescriptorProto) -> Kind {
     match f.r#type() {
         Type::Int32 | Type::Sint32 | Type::Sfixed32 | Type::Uint32 | Type::Fixed32 => Kind::Int32,
@@ -150,7 +133,11 @@ impl Schema {
             .iter()
             .enumerate()
             .map(|(i, f)| Field {
-                json_name: f.json_name.clone().unwrap_or_else(|| camel(f.name())),
+                // protox fills it; the mapping's own rule for a set that lacks it.
+                json_name: f
+                    .json_name
+                    .clone()
+                    .unwrap_or_else(|| portrait_service::http_error::json_path(f.name())),
                 kind: kind(f),
                 repeated: f.label() == Label::Repeated,
                 doc: doc(&[path, &[MESSAGE_FIELDS, i as i32]].concat()),
