@@ -41,6 +41,36 @@ fn refs(v: &Value, out: &mut Vec<String>) {
     }
 }
 
+/// openapi-spec-validator (Python) accepts the document as OpenAPI 3.1.
+async fn validate_independently(doc: &Value) {
+    let Some(python) = portrait_testkit::server_env("PORTRAIT_PYTHON", "openapi-spec-validator")
+    else {
+        return;
+    };
+    let mut child = tokio::process::Command::new(python)
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/openapi_validate.py"
+        ))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("python runs");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let text = serde_json::to_vec(doc).expect("json");
+    tokio::io::AsyncWriteExt::write_all(&mut stdin, &text)
+        .await
+        .expect("write");
+    drop(stdin);
+    let output = child.wait_with_output().await.expect("python ends");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_openapi_document_lists_exactly_the_served_routes() {
     let fed = support::fed_stack(13).await;
@@ -113,5 +143,6 @@ async fn the_openapi_document_lists_exactly_the_served_routes() {
         (&job["name"], &job["in"]),
         (&Value::from("jobId"), &Value::from("path"))
     );
+    validate_independently(&doc).await;
     fed.stop().await;
 }
