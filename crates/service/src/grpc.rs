@@ -87,11 +87,6 @@ impl Services {
         self.http = Some(router);
         self
     }
-
-    /// The gRPC services' full names, as reflection lists them.
-    pub fn names(&self) -> &[&'static str] {
-        &self.names
-    }
 }
 
 // Both reflection versions list the same services: grpcurl and tonic speak
