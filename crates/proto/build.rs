@@ -1,4 +1,5 @@
-//! Compiles proto/ with protox so that no system `protoc` is needed.
+//! Compiles proto/ with protox so that no system `protoc` is needed, and
+//! generates the proto3 canonical JSON mapping (pbjson) from the same descriptors.
 
 use std::path::PathBuf;
 
@@ -10,16 +11,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("cargo:rerun-if-changed={}", file.display());
     }
     let descriptors = protox::compile(&files, [&root])?;
+    let encoded = prost::Message::encode_to_vec(&descriptors);
     let out = PathBuf::from(std::env::var("OUT_DIR")?);
-    std::fs::write(
-        out.join("portrait_descriptor.bin"),
-        prost::Message::encode_to_vec(&descriptors),
-    )?;
+    std::fs::write(out.join("portrait_descriptor.bin"), &encoded)?;
     tonic_prost_build::configure()
         .build_server(true)
         .build_client(true)
-        // Lets the CLI print responses as JSON.
-        .type_attribute(".portrait.v1", "#[derive(serde::Serialize)]")
         .compile_fds(descriptors)?;
+    pbjson_build::Builder::new()
+        .register_descriptors(&encoded)?
+        // Zeros and empty lists are printed, so a JSON client (a dashboard, a
+        // BI tool) sees the same keys in every answer; the mapping allows it.
+        .emit_fields()
+        .build(&[".portrait.v1"])?;
     Ok(())
 }

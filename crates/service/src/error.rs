@@ -43,11 +43,7 @@ impl From<Error> for tonic::Status {
     fn from(err: Error) -> Self {
         match err {
             Error::Domain(portrait_core::Error::Invalid { field, reason }) => {
-                let mut status = tonic::Status::invalid_argument(format!("{field}: {reason}"));
-                if let Ok(v) = field.parse() {
-                    status.metadata_mut().insert("x-invalid-field", v);
-                }
-                status
+                crate::http_error::invalid(&field, reason)
             }
             Error::Domain(e) => tonic::Status::invalid_argument(e.to_string()),
             Error::Upstream { status, .. } => status,
@@ -64,6 +60,29 @@ impl From<Error> for tonic::Status {
                 tonic::Status::internal("internal error; the service's log has the details")
             }
         }
+    }
+}
+
+/// The HTTP status of a gRPC code on the JSON API: the one table, the mapping
+/// of `google.rpc.Code` (and of grpc-gateway), so a client of either API reads
+/// a failure the same way.
+pub fn http_status(code: tonic::Code) -> http::StatusCode {
+    use http::StatusCode as H;
+    use tonic::Code as C;
+    match code {
+        C::Ok => H::OK,
+        // 499 "client closed request" has no constant; it is always valid.
+        C::Cancelled => H::from_u16(499).unwrap_or(H::BAD_REQUEST),
+        C::Unknown | C::Internal | C::DataLoss => H::INTERNAL_SERVER_ERROR,
+        C::InvalidArgument | C::FailedPrecondition | C::OutOfRange => H::BAD_REQUEST,
+        C::DeadlineExceeded => H::GATEWAY_TIMEOUT,
+        C::NotFound => H::NOT_FOUND,
+        C::AlreadyExists | C::Aborted => H::CONFLICT,
+        C::PermissionDenied => H::FORBIDDEN,
+        C::Unauthenticated => H::UNAUTHORIZED,
+        C::ResourceExhausted => H::TOO_MANY_REQUESTS,
+        C::Unimplemented => H::NOT_IMPLEMENTED,
+        C::Unavailable => H::SERVICE_UNAVAILABLE,
     }
 }
 
@@ -100,6 +119,16 @@ mod tests {
             Some(Some("filter.from_date"))
         );
         let corrupt = status(Error::Corrupt("row 7 of orders".into()));
+        for (code, http) in [
+            (tonic::Code::InvalidArgument, 400),
+            (tonic::Code::NotFound, 404),
+            (tonic::Code::Unavailable, 503),
+            (tonic::Code::Internal, 500),
+            (tonic::Code::FailedPrecondition, 400),
+            (tonic::Code::Cancelled, 499),
+        ] {
+            assert_eq!(http_status(code).as_u16(), http, "{code:?}");
+        }
         assert_eq!(corrupt.code(), tonic::Code::Internal);
         assert!(!corrupt.message().contains("row 7"));
     }

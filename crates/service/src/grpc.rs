@@ -1,3 +1,4 @@
+use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -5,6 +6,7 @@ use tokio::net::TcpListener;
 use tokio_stream::StreamExt as _;
 use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
+use tonic::server::NamedService;
 use tonic::service::Routes;
 
 use crate::{Error, Result};
@@ -51,18 +53,92 @@ const MAX_CONCURRENT_STREAMS: u32 = 1024;
 const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(30);
 const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Serves `routes` plus gRPC health checking and server reflection until shutdown.
+/// What one server serves: its gRPC services, each named so that reflection
+/// advertises exactly these, and on the gateway the HTTP JSON routes beside them.
+pub struct Services {
+    routes: Routes,
+    names: Vec<&'static str>,
+    http: Option<axum::Router>,
+}
+
+impl Services {
+    pub fn new<S>(service: S) -> Self
+    where
+        S: tower::Service<http::Request<tonic::body::Body>, Error = Infallible>
+            + NamedService
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Response: axum::response::IntoResponse,
+        S::Future: Send + 'static,
+    {
+        Self {
+            routes: Routes::new(service),
+            names: vec![S::NAME],
+            http: None,
+        }
+    }
+
+    /// HTTP/1.1 (and HTTP/2) routes on the same port. Their paths must not
+    /// look like gRPC's (`/package.Service/Method`); a request no route takes
+    /// gets gRPC's UNIMPLEMENTED when it is gRPC, a JSON 404 otherwise.
+    pub fn with_http(mut self, router: axum::Router) -> Self {
+        self.http = Some(router);
+        self
+    }
+}
+
+// Both reflection versions list the same services: grpcurl and tonic speak
+// v1, Python's grpcio-reflection and several GUI clients only v1alpha.
+fn reflection(served: &[&'static str]) -> tonic_reflection::server::Builder<'static> {
+    let mut builder = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(portrait_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET)
+        .include_reflection_service(false);
+    for name in served {
+        builder = builder.with_service_name(*name);
+    }
+    builder
+}
+
+/// Serves `services` plus gRPC health checking and server reflection (v1 and
+/// v1alpha) until shutdown.
 pub async fn serve(
     listener: TcpListener,
-    routes: Routes,
+    services: Services,
     shutdown: CancellationToken,
 ) -> Result<()> {
     let (_reporter, health) = tonic_health::server::health_reporter();
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(portrait_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()
-        .map_err(|e| Error::Config(format!("reflection: {e}")))?;
+    let mut names = services.names;
+    names.extend([
+        tonic_health::pb::health_server::SERVICE_NAME,
+        tonic_reflection::pb::v1::server_reflection_server::SERVICE_NAME,
+        tonic_reflection::pb::v1alpha::server_reflection_server::SERVICE_NAME,
+    ]);
+    let reflection_error =
+        |e: tonic_reflection::server::Error| Error::Config(format!("reflection: {e}"));
+    let v1 = reflection(&names).build_v1().map_err(reflection_error)?;
+    let v1alpha = reflection(&names)
+        .build_v1alpha()
+        .map_err(reflection_error)?;
+    let mut routes = services
+        .routes
+        .add_service(health)
+        .add_service(v1)
+        .add_service(v1alpha);
+    let http1 = services.http.is_some();
+    if let Some(http) = services.http {
+        routes = Routes::from(
+            routes
+                .into_axum_router()
+                .reset_fallback()
+                .merge(http)
+                .fallback(crate::http_error::fallback),
+        );
+    }
     // `Server::tcp_nodelay` only reaches sockets tonic accepts itself. Without
     // it, an answer written in more than one segment waits for the client's
     // delayed ACK (Nagle): about 40 ms on Linux for any larger response.
@@ -75,6 +151,7 @@ pub async fn serve(
     });
     tonic::transport::Server::builder()
         .layer(crate::rpc_metrics::RpcMetricsLayer)
+        .accept_http1(http1)
         .initial_stream_window_size(STREAM_WINDOW)
         .initial_connection_window_size(CONNECTION_WINDOW)
         .http2_adaptive_window(Some(ADAPTIVE_WINDOW))
@@ -82,8 +159,6 @@ pub async fn serve(
         .http2_keepalive_interval(Some(KEEPALIVE_INTERVAL))
         .http2_keepalive_timeout(Some(KEEPALIVE_TIMEOUT))
         .add_routes(routes)
-        .add_service(health)
-        .add_service(reflection)
         .serve_with_incoming_shutdown(incoming, shutdown.cancelled_owned())
         .await?;
     Ok(())

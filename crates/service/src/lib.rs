@@ -6,6 +6,7 @@ mod consumer;
 mod customer_projection;
 mod error;
 mod grpc;
+pub mod http_error;
 mod live;
 pub mod metrics;
 mod projection;
@@ -21,8 +22,8 @@ pub use config::{
 };
 pub use consumer::{Progress, open_store};
 pub use customer_projection::CustomerProjection;
-pub use error::{Error, Result};
-pub use grpc::{bind, serve};
+pub use error::{Error, Result, http_status};
+pub use grpc::{Services, bind, serve};
 pub use live::{AnswerCache, Live};
 pub use projection::Projection;
 pub use runner::{QueryContext, run_consumer_service, run_main, serve_until};

@@ -44,6 +44,16 @@ where
     }
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        // The gateway's JSON routes time themselves, labelled by route
+        // template: their paths hold ids and would make unbounded labels.
+        let grpc = request
+            .headers()
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/grpc"));
+        if !grpc {
+            return Box::pin(self.inner.call(request));
+        }
         let path = request.uri().path().trim_start_matches('/').to_owned();
         let started = Instant::now();
         let call = self.inner.call(request);

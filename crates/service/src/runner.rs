@@ -5,19 +5,20 @@ use portrait_core::{Calendar, ResolvedFilter};
 use portrait_proto::v1::{ConsumerStatus, Filter, PartitionLag};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use tonic::service::Routes;
 use tracing::info;
 
 use crate::consumer::{ConsumerParts, load, run_consumer};
-use crate::{Config, Live, Progress, Projection, Result, bind, metrics, open_store, serve};
+use crate::{
+    Config, Live, Progress, Projection, Result, Services, bind, metrics, open_store, serve,
+};
 
-/// Serves `routes` on `listener` (and `/metrics` when set) until `shutdown`,
+/// Serves `services` on `listener` (and `/metrics` when set) until `shutdown`,
 /// then returns.
 pub async fn serve_until(
     service: &str,
     listener: TcpListener,
     config: &Config,
-    routes: Routes,
+    services: Services,
     shutdown: CancellationToken,
 ) -> Result<()> {
     if let Ok(addr) = listener.local_addr() {
@@ -28,7 +29,7 @@ pub async fn serve_until(
         let token = shutdown.clone();
         tokio::spawn(async move { metrics::serve(&addr, token).await })
     });
-    let served = serve(listener, routes, shutdown.clone()).await;
+    let served = serve(listener, services, shutdown.clone()).await;
     shutdown.cancel();
     if let Some(task) = metrics_task {
         let _ = task.await;
@@ -84,13 +85,13 @@ impl QueryContext {
 }
 
 /// A consumer service: opens its store, loads its serving state, then runs the
-/// consumer loop beside the query server `routes` builds. Either stopping
+/// consumer loop beside the query server `services` builds. Either stopping
 /// stops the other; the store is closed last, after the final commit.
 pub async fn run_consumer_service<P: Projection>(
     config: Config,
     listener: TcpListener,
     projection: P,
-    routes: impl FnOnce(Arc<P>, QueryContext) -> Routes,
+    services: impl FnOnce(Arc<P>, QueryContext) -> Services,
     shutdown: CancellationToken,
 ) -> Result<()> {
     let service = projection.name();
@@ -100,7 +101,7 @@ pub async fn run_consumer_service<P: Projection>(
     let progress = Arc::new(Live::<Progress>::default());
     let projection = Arc::new(projection);
     load(&*projection, &store, &topic, &progress).await?;
-    let routes = routes(
+    let services = services(
         projection.clone(),
         QueryContext {
             bus: bus.clone(),
@@ -121,7 +122,7 @@ pub async fn run_consumer_service<P: Projection>(
         };
         tokio::spawn(async move { run_consumer(parts, &config, local).await })
     };
-    let served = serve_until(service, listener, &config, routes, local.clone()).await;
+    let served = serve_until(service, listener, &config, services, local.clone()).await;
     local.cancel();
     let _ = consumer.await;
     store.close().await;

@@ -2,7 +2,10 @@
 //! the services' internal query APIs. It keeps no state of its own; it hosts the
 //! sync component (portrait-sync), which keeps its jobs in its own store.
 
+mod http;
 mod sync;
+
+use std::sync::Arc;
 
 use portrait_proto::v1::ingest_service_client::IngestServiceClient;
 use portrait_proto::v1::portrait_service_server::{PortraitService, PortraitServiceServer};
@@ -62,9 +65,14 @@ impl Gateway {
 pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationToken) -> Result<()> {
     let gateway = Gateway::new(&config, shutdown.clone()).await?;
     let daily = gateway.sync.spawn_daily();
-    let routes = tonic::service::Routes::new(PortraitServiceServer::new(gateway));
+    // One Gateway behind both encodings: gRPC and the JSON routes call the
+    // same trait methods on it.
+    let gateway = Arc::new(gateway);
+    let http = http::router(gateway.clone())?;
+    let services =
+        portrait_service::Services::new(PortraitServiceServer::from_arc(gateway)).with_http(http);
     let served =
-        portrait_service::serve_until("gateway", listener, &config, routes, shutdown).await;
+        portrait_service::serve_until("gateway", listener, &config, services, shutdown).await;
     if let Some(task) = daily {
         task.abort();
     }

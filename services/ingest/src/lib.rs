@@ -49,11 +49,11 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
         ingest.outbox_signal(),
         local.clone(),
     ));
-    let routes = tonic::service::Routes::new(
+    let services = portrait_service::Services::new(
         IngestServiceServer::new(ingest).max_decoding_message_size(MAX_MESSAGE_BYTES),
     );
     let served =
-        portrait_service::serve_until("ingest", listener, &config, routes, local.clone()).await;
+        portrait_service::serve_until("ingest", listener, &config, services, local.clone()).await;
     local.cancel();
     let _ = relay_task.await;
     store.close().await;

@@ -116,7 +116,9 @@ fn print_help(gateway: &str, custom_port: bool) {
     } else {
         String::new()
     };
-    println!("The demo chain is served by the gateway at {gateway} (gRPC, with reflection).");
+    println!(
+        "The demo chain is served by the gateway at {gateway} (gRPC with reflection, and JSON over HTTP)."
+    );
     println!("Try, in another terminal:");
     for query in [
         "overview",
@@ -130,5 +132,7 @@ fn print_help(gateway: &str, custom_port: bool) {
     println!(
         "  grpcurl -plaintext -d '{{\"filter\": {{\"cities\": [\"上海\"]}}}}' {gateway} portrait.v1.PortraitService/GetOverview"
     );
+    println!("or with curl (the routes: http://{gateway}/v1/openapi.json):");
+    println!("  curl 'http://{gateway}/v1/overview?cities=%E4%B8%8A%E6%B5%B7'");
     println!("Ctrl-C stops the demo; run it again to continue where it stopped.");
 }

@@ -47,6 +47,7 @@ pub fn configs(data_dir: Option<&Path>, base_port: Option<u16>) -> anyhow::Resul
 pub struct Stack {
     pub gateway_addr: SocketAddr,
     pub ingest_addr: SocketAddr,
+    addrs: Vec<(ServiceName, SocketAddr)>,
     tasks: JoinSet<(ServiceName, portrait_service::Result<()>)>,
     shutdown: CancellationToken,
 }
@@ -101,6 +102,10 @@ fn start_bound(
         Ok(listeners[i].local_addr()?)
     };
     let (gateway_addr, ingest_addr) = (addr(ServiceName::Gateway)?, addr(ServiceName::Ingest)?);
+    let addrs = ServiceName::ALL
+        .iter()
+        .map(|&s| Ok((s, addr(s)?)))
+        .collect::<anyhow::Result<_>>()?;
     let mut tasks = JoinSet::new();
     for ((config, listener), service) in configs.into_iter().zip(listeners).zip(ServiceName::ALL) {
         let token = shutdown.clone();
@@ -118,12 +123,21 @@ fn start_bound(
     Ok(Stack {
         gateway_addr,
         ingest_addr,
+        addrs,
         tasks,
         shutdown,
     })
 }
 
 impl Stack {
+    /// Where `service` listens.
+    pub fn addr(&self, service: ServiceName) -> Option<SocketAddr> {
+        self.addrs
+            .iter()
+            .find(|(s, _)| *s == service)
+            .map(|(_, a)| *a)
+    }
+
     /// Waits until every service stopped; the first failure stops the others.
     pub async fn wait(mut self) -> anyhow::Result<()> {
         let mut first_error = None;

@@ -78,7 +78,7 @@ async fn main() -> anyhow::Result<()> {
                 .await
                 .context("failed to start the services")?;
             eprintln!(
-                "portrait is running; the gateway listens on {}. Ctrl-C stops it.",
+                "portrait is running; the gateway listens on {} (gRPC, and JSON under /v1/). Ctrl-C stops it.",
                 stack.gateway_addr
             );
             stack.wait().await

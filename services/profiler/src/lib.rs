@@ -20,7 +20,9 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
         listener,
         ProfilerProjection::default(),
         |projection, ctx| {
-            tonic::service::Routes::new(ProfilerQueryServer::new(Profiler::new(projection, ctx)))
+            portrait_service::Services::new(ProfilerQueryServer::new(Profiler::new(
+                projection, ctx,
+            )))
         },
         shutdown,
     )

@@ -20,7 +20,7 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
         listener,
         CustomerProjection::new("rfm"),
         |projection, ctx| {
-            tonic::service::Routes::new(RfmQueryServer::new(Rfm {
+            portrait_service::Services::new(RfmQueryServer::new(Rfm {
                 projection,
                 ctx,
                 tables: Arc::new(AnswerCache::new(8)),

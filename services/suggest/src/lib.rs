@@ -22,7 +22,7 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
         listener,
         CustomerProjection::new("suggest"),
         |projection, ctx| {
-            tonic::service::Routes::new(SuggestQueryServer::new(Suggest {
+            portrait_service::Services::new(SuggestQueryServer::new(Suggest {
                 projection,
                 ctx,
                 warnings: Arc::new(AnswerCache::new(8)),

@@ -1,0 +1,314 @@
+//! The gateway's JSON API against its gRPC API, on the in-process stack fed a
+//! small synthetic chain: for every route the HTTP answer equals the gRPC
+//! answer to the same request (rendered with the same canonical JSON mapping),
+//! failures equal too, bad input is a 400 naming the field, an unknown route a
+//! 404. (tests/openapi.rs checks the OpenAPI document against the routes.)
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+
+use portrait_proto::v1::portrait_service_client::PortraitServiceClient;
+use portrait_proto::v1::*;
+use serde_json::Value;
+use support::http::{Answer, get, request, target};
+use tonic::transport::Channel;
+
+type Grpc = PortraitServiceClient<Channel>;
+
+/// The HTTP answer is the gRPC answer: the same message, or the same status.
+fn same<T: serde::Serialize>(
+    what: &str,
+    http: &Answer,
+    grpc: Result<tonic::Response<T>, tonic::Status>,
+) {
+    assert_eq!(http.content_type, "application/json", "{what}");
+    match grpc {
+        Ok(r) => {
+            assert_eq!(http.status, 200, "{what}: {}", http.body);
+            // Through text, as the HTTP answer came: serde_json's default
+            // float parser may land one ulp off the value it printed.
+            let text = serde_json::to_string(r.get_ref()).expect("json");
+            let want: Value = serde_json::from_str(&text).expect("json");
+            assert_eq!(http.body, want, "{what}");
+        }
+        Err(s) => {
+            assert_eq!(http.body["code"], s.code() as i32, "{what}: {}", http.body);
+            assert_eq!(http.body["message"], s.message(), "{what}");
+        }
+    }
+}
+
+/// A filter as query parameters and as the message.
+struct Case {
+    query: Vec<(&'static str, String)>,
+    filter: Filter,
+}
+
+impl Case {
+    fn with<'a>(&'a self, more: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+        let mut q: Vec<(&str, &str)> = self.query.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        q.extend_from_slice(more);
+        q
+    }
+}
+
+fn cases(fed: &support::Fed) -> Vec<Case> {
+    let as_of = fed.as_of.clone();
+    let city = fed.orders[0].city.clone();
+    let stores: BTreeSet<&str> = fed.orders.iter().map(|o| o.store_id.as_str()).collect();
+    let stores: Vec<String> = stores.into_iter().take(2).map(str::to_owned).collect();
+    vec![
+        Case {
+            query: vec![("asOfDate", as_of.clone())],
+            filter: Filter {
+                as_of_date: as_of.clone(),
+                ..Default::default()
+            },
+        },
+        // The brief's own example: a city and a start day, written without `filter.`.
+        Case {
+            query: vec![
+                ("cities", city.clone()),
+                ("fromDate", "2025-03-01".into()),
+                ("filter.asOfDate", as_of.clone()),
+            ],
+            filter: Filter {
+                cities: vec![city],
+                from_date: "2025-03-01".into(),
+                as_of_date: as_of.clone(),
+                ..Default::default()
+            },
+        },
+        // Two stores, comma-separated in one parameter.
+        Case {
+            query: vec![("storeIds", stores.join(",")), ("asOfDate", as_of.clone())],
+            filter: Filter {
+                store_ids: stores,
+                as_of_date: as_of,
+                ..Default::default()
+            },
+        },
+    ]
+}
+
+async fn portrait_routes(addr: SocketAddr, grpc: &mut Grpc, c: &Case) {
+    let f = || Some(c.filter.clone());
+    let at = |path: &str, more: &[(&str, &str)]| target(path, &c.with(more));
+    let http = get(addr, &at("/v1/overview", &[])).await;
+    same(
+        "overview",
+        &http,
+        grpc.get_overview(OverviewRequest { filter: f() }).await,
+    );
+    let http = get(addr, &at("/v1/segments", &[])).await;
+    let rpc = grpc.get_segment_distribution(SegmentDistributionRequest { filter: f() });
+    same("segments", &http, rpc.await);
+    let http = get(addr, &at("/v1/hours", &[])).await;
+    let rpc = grpc.get_hour_distribution(HourDistributionRequest { filter: f() });
+    same("hours", &http, rpc.await);
+    let http = get(addr, &at("/v1/channels", &[])).await;
+    let rpc = grpc.get_channel_distribution(ChannelDistributionRequest { filter: f() });
+    same("channels", &http, rpc.await);
+    let by_revenue = [("limit", "5"), ("orderBy", "PRODUCT_ORDER_REVENUE")];
+    let http = get(addr, &at("/v1/products", &by_revenue)).await;
+    let rpc = grpc.get_top_products(TopProductsRequest {
+        filter: f(),
+        limit: 5,
+        order_by: ProductOrder::Revenue as i32,
+    });
+    same("products", &http, rpc.await);
+    let http = get(addr, &at("/v1/categories", &[("limit", "3")])).await;
+    let rpc = grpc.get_top_categories(TopCategoriesRequest {
+        filter: f(),
+        limit: 3,
+        ..Default::default()
+    });
+    same("categories", &http, rpc.await);
+    let http = get(addr, &at("/v1/rfm", &[("pageSize", "25")])).await;
+    let rpc = grpc.list_rfm(ListRfmRequest {
+        filter: f(),
+        page_size: 25,
+        page_token: String::new(),
+    });
+    same("rfm", &http, rpc.await);
+    // The next page, by the token the JSON answer gave.
+    let token = http.body["nextPageToken"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let http = get(
+        addr,
+        &at("/v1/rfm", &[("pageSize", "25"), ("pageToken", &token)]),
+    )
+    .await;
+    let rpc = grpc.list_rfm(ListRfmRequest {
+        filter: f(),
+        page_size: 25,
+        page_token: token,
+    });
+    same("rfm page 2", &http, rpc.await);
+    let more = [("minPriority", "PRIORITY_MEDIUM"), ("pageSize", "10")];
+    let http = get(addr, &at("/v1/suggestions", &more)).await;
+    let rpc = grpc.list_suggestions(ListSuggestionsRequest {
+        filter: f(),
+        min_priority: Priority::Medium as i32,
+        page_size: 10,
+        ..Default::default()
+    });
+    same("suggestions", &http, rpc.await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_route_answers_as_grpc_does() {
+    let fed = support::fed_stack(11).await;
+    let addr = fed.stack.gateway_addr;
+    let mut grpc = PortraitServiceClient::new(support::channel(addr).await);
+    for case in cases(&fed) {
+        portrait_routes(addr, &mut grpc, &case).await;
+    }
+    // An oracle besides gRPC: every accepted order counts once, as a string.
+    let overview = get(addr, &target("/v1/overview", &[("asOfDate", &fed.as_of)])).await;
+    assert_eq!(overview.body["orders"], fed.orders.len().to_string());
+
+    let http = get(addr, "/v1/status").await;
+    same(
+        "status",
+        &http,
+        grpc.get_sync_status(SyncStatusRequest {}).await,
+    );
+    let http = get(addr, "/v1/sync/jobs?pageSize=5").await;
+    let rpc = grpc.list_sync_jobs(ListSyncJobsRequest {
+        page_size: 5,
+        ..Default::default()
+    });
+    same("sync jobs", &http, rpc.await);
+    let http = get(addr, "/v1/sync/qualityReport").await;
+    let rpc = grpc.get_data_quality_report(GetDataQualityReportRequest { job_id: 0 });
+    same("quality report", &http, rpc.await);
+    // No sync job ran: NOT_FOUND, a 404.
+    let http = get(addr, "/v1/sync/jobs/7").await;
+    same(
+        "sync job",
+        &http,
+        grpc.get_sync_job(GetSyncJobRequest { job_id: 7 }).await,
+    );
+    assert_eq!(http.status, 404);
+    // No source configured: FAILED_PRECONDITION, a 400.
+    let body = r#"{"mode": "SYNC_MODE_FULL"}"#;
+    let http = request(addr, "POST", "/v1/sync:trigger", Some(body)).await;
+    let rpc = grpc.trigger_sync(TriggerSyncRequest {
+        mode: SyncMode::Full as i32,
+    });
+    same("trigger", &http, rpc.await);
+    assert_eq!(
+        (http.status, http.body["code"].clone()),
+        (400, Value::from(9))
+    );
+    fed.stop().await;
+}
+
+fn violation(answer: &Answer) -> &str {
+    answer.body["details"][0]["fieldViolations"][0]["field"]
+        .as_str()
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_names_the_field_and_unknown_routes_are_404() {
+    let fed = support::fed_stack(12).await;
+    let addr = fed.stack.gateway_addr;
+    for (method, target, body, field) in [
+        (
+            "GET",
+            "/v1/overview?fromDate=2026-13-45",
+            None,
+            "filter.fromDate",
+        ),
+        (
+            "GET",
+            "/v1/overview?filter.toDate=tomorrow",
+            None,
+            "filter.toDate",
+        ),
+        ("GET", "/v1/products?limit=ten", None, "limit"),
+        ("GET", "/v1/products?limit=5000", None, "limit"),
+        ("GET", "/v1/rfm?pageSize=99999999999", None, "pageSize"),
+        (
+            "GET",
+            "/v1/suggestions?minPriority=URGENT",
+            None,
+            "minPriority",
+        ),
+        ("GET", "/v1/overview?colour=red", None, "colour"),
+        ("GET", "/v1/rfm?pageToken=a&pageToken=b", None, "pageToken"),
+        (
+            "GET",
+            "/v1/suggestions?pageToken=not-a-token",
+            None,
+            "pageToken",
+        ),
+        ("GET", "/v1/sync/jobs/seven", None, "jobId"),
+        (
+            "POST",
+            "/v1/sync:trigger",
+            Some(r#"{"mode": "SOMETIMES"}"#),
+            "mode",
+        ),
+        (
+            "POST",
+            "/v1/sync:trigger",
+            Some(r#"{"colour": 1}"#),
+            "colour",
+        ),
+        ("POST", "/v1/sync:trigger", Some("{not json"), "body"),
+        (
+            "POST",
+            "/v1/sync:trigger",
+            Some(r#"{"mode": "SYNC_MODE_IMPORT"}"#),
+            "mode",
+        ),
+    ] {
+        let answer = request(addr, method, target, body).await;
+        let what = format!("{method} {target} {body:?}: {}", answer.body);
+        assert_eq!(answer.status, 400, "{what}");
+        assert_eq!(answer.body["code"], 3, "{what}");
+        let message = answer.body["message"].as_str().unwrap_or_default();
+        let named = message.starts_with(field) || message.starts_with(&snake(field));
+        assert!(named, "{what}");
+        if !violation(&answer).is_empty() {
+            assert_eq!(violation(&answer), field, "{what}");
+        }
+    }
+    for (method, target) in [
+        ("GET", "/v1/customers/c1"),
+        ("GET", "/v2/overview"),
+        ("POST", "/v1/overviews"),
+    ] {
+        let answer = request(addr, method, target, None).await;
+        assert_eq!(answer.status, 404, "{method} {target}");
+        assert_eq!(answer.body["code"], 5, "{method} {target}");
+        assert!(answer.body["message"].is_string());
+    }
+    let answer = request(addr, "DELETE", "/v1/overview", None).await;
+    assert_eq!(
+        (answer.status, answer.body["code"].clone()),
+        (405, Value::from(12))
+    );
+    fed.stop().await;
+}
+
+/// `filter.fromDate` as a service names it, `filter.from_date`.
+fn snake(field: &str) -> String {
+    field
+        .chars()
+        .flat_map(|c| {
+            if c.is_ascii_uppercase() {
+                vec!['_', c.to_ascii_lowercase()]
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,103 @@
+//! `portrait query` prints the proto3 canonical JSON: camelCase names, int64
+//! as strings, enums by name. The expected keys and names are written here
+//! from the protos, the values read from the gRPC answer's structs.
+
+mod support;
+
+use portrait_proto::v1::portrait_service_client::PortraitServiceClient;
+use portrait_proto::v1::{Filter, OverviewRequest, SegmentDistributionRequest};
+use serde_json::Value;
+
+async fn query(gateway: std::net::SocketAddr, args: &[&str]) -> Value {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_portrait"))
+        .arg("query")
+        .args(args)
+        .arg("--gateway")
+        .arg(format!("http://{gateway}"))
+        .output()
+        .await
+        .expect("portrait query runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("stdout is JSON")
+}
+
+fn keys(v: &Value) -> Vec<&str> {
+    let mut keys: Vec<&str> = v
+        .as_object()
+        .expect("an object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    keys
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn query_prints_canonical_json() {
+    let fed = support::fed_stack(5).await;
+    let addr = fed.stack.gateway_addr;
+    let filter = Filter {
+        as_of_date: fed.as_of.clone(),
+        ..Default::default()
+    };
+    let mut grpc = PortraitServiceClient::new(support::channel(addr).await);
+
+    let overview = query(addr, &["overview", "--as-of", &fed.as_of]).await;
+    assert_eq!(
+        keys(&overview),
+        [
+            "activeCustomers",
+            "averageOrderValueFen",
+            "lifetimeValueFen",
+            "orders",
+            "revenueFen",
+            "totalCustomers",
+        ]
+    );
+    let want = grpc
+        .get_overview(OverviewRequest {
+            filter: Some(filter.clone()),
+        })
+        .await
+        .expect("overview")
+        .into_inner();
+    assert!(want.orders > 0, "the chain has orders");
+    // int64 travels as a decimal string, double as a number.
+    assert_eq!(overview["orders"], Value::String(want.orders.to_string()));
+    assert_eq!(
+        overview["revenueFen"],
+        Value::String(want.revenue_fen.to_string())
+    );
+    assert_eq!(
+        overview["averageOrderValueFen"].as_f64(),
+        Some(want.average_order_value_fen)
+    );
+
+    let segments = query(addr, &["segments", "--as-of", &fed.as_of]).await;
+    let want = grpc
+        .get_segment_distribution(SegmentDistributionRequest {
+            filter: Some(filter),
+        })
+        .await
+        .expect("segments")
+        .into_inner();
+    let printed = segments["segments"].as_array().expect("segments list");
+    assert_eq!(printed.len(), 8);
+    for (p, w) in printed.iter().zip(&want.segments) {
+        assert_eq!(
+            keys(p),
+            ["customers", "label", "revenueFen", "segment"],
+            "{p}"
+        );
+        let name = p["segment"].as_str().expect("an enum is printed by name");
+        assert!(name.starts_with("SEGMENT_"), "{name}");
+        assert_eq!(name, w.segment().as_str_name());
+        assert_eq!(p["customers"], Value::String(w.customers.to_string()));
+    }
+    assert_eq!(printed[0]["segment"], "SEGMENT_IMPORTANT_VALUE");
+    fed.stop().await;
+}
