@@ -124,6 +124,12 @@ fn bind(schema: &Schema, gateway: &Arc<Gateway>) -> Result<Vec<Bound>> {
                 .get(&format!("{SERVICE}/{}", route.rpc))
                 .ok_or_else(missing)?
                 .clone();
+            if method.streaming {
+                return Err(Error::Config(format!(
+                    "http route {}: rpc {} streams; a JSON route takes one request",
+                    route.path, route.rpc
+                )));
+            }
             let call = calls::call(gateway, route.rpc).ok_or_else(missing)?;
             let params = params::leaves(schema, &method.input);
             let path_params = path_params(route.path);
@@ -233,9 +239,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_rpc_of_the_public_service_has_one_route() {
+    fn every_unary_rpc_of_the_public_service_has_one_route() {
         let schema = Schema::load(portrait_proto::FILE_DESCRIPTOR_SET).unwrap();
-        let mut rpcs: Vec<&str> = schema.service_methods(SERVICE).map(|(n, _)| n).collect();
+        let mut rpcs: Vec<&str> = schema
+            .service_methods(SERVICE)
+            .filter(|(_, m)| !m.streaming)
+            .map(|(n, _)| n)
+            .collect();
+        assert!(schema.service_methods(SERVICE).any(|(_, m)| m.streaming));
         let mut routed: Vec<&str> = ROUTES.iter().map(|r| r.rpc).collect();
         rpcs.sort_unstable();
         routed.sort_unstable();

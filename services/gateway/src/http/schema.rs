@@ -55,6 +55,8 @@ pub(crate) struct Method {
     pub(crate) input: String,
     pub(crate) output: String,
     pub(crate) doc: String,
+    /// A client or server stream has no JSON route: one request, one answer.
+    pub(crate) streaming: bool,
 }
 
 /// Every message, enum and method of the portrait protos, by full name.
@@ -195,6 +197,7 @@ impl Schema {
                 input: m.input_type().to_owned(),
                 output: m.output_type().to_owned(),
                 doc,
+                streaming: m.client_streaming() || m.server_streaming(),
             },
         );
     }
