@@ -366,7 +366,7 @@ impl Config {
                 max_name_length: 400,
             },
             consumer: ConsumerSettings {
-                batch_size: 2000,
+                batch_size: 10_000,
                 poll_ms: 200,
             },
             sync: SyncSettings::defaults(),

@@ -1,6 +1,12 @@
 //! Plumbing every Portrait service shares: configuration, telemetry, metrics,
 //! shutdown, the consumer loop, the gRPC server, and the one error-to-status map.
 
+/// Every process that runs a service allocates through mimalloc: under glibc's
+/// malloc a quarter of the consumers' CPU went to allocating and freeing the
+/// rows and statements of each batch (perf, 1M orders).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod config;
 mod consumer;
 mod customer_projection;

@@ -57,9 +57,12 @@ impl Applied {
         ids.sort_unstable();
         ids.dedup();
         let mut marks = HashMap::with_capacity(ids.len());
-        for chunk in ids.chunks(crate::params_per_statement(conn)) {
-            let mut sql =
-                Sql::new("SELECT order_id, through, above FROM applied WHERE order_id IN (");
+        for chunk in ids.chunks(crate::PARAMS_PER_STATEMENT) {
+            let mut sql = Sql::for_conn(
+                conn,
+                "SELECT order_id, through, above FROM applied WHERE order_id IN (",
+            )
+            .once(chunk.len() < crate::PARAMS_PER_STATEMENT);
             for (i, id) in chunk.iter().enumerate() {
                 if i > 0 {
                     sql.push(", ");

@@ -138,16 +138,17 @@ fn sqlite_url(url: &str) -> Result<String> {
     Ok(format!("sqlite://{path}?{query}"))
 }
 
-/// How many bind parameters to put in one statement. sqlx binds SQLite
-/// parameters by name at a cost that grows with the statement's parameter
-/// count, so a SQLite statement stays small (it is in-process: round trips
-/// cost little); a PostgreSQL statement carries more to save round trips.
-pub fn params_per_statement(conn: &sqlx::AnyConnection) -> usize {
-    if conn.backend_name().eq_ignore_ascii_case("sqlite") {
-        250
-    } else {
-        8_000
-    }
+/// How many bind parameters to put in one statement: many, to save round
+/// trips (PostgreSQL) and sqlx's per-statement hand-off to its SQLite thread.
+/// On SQLite only with anonymous marks ([`Sql::for_conn`]): named ones cost
+/// the square of their count.
+/// A full statement's compiled program stays in the connection's cache, so
+/// this is also what each cached bulk statement costs in memory.
+pub const PARAMS_PER_STATEMENT: usize = 2_000;
+
+/// Whether a connection is SQLite (the embedded mode) rather than PostgreSQL.
+pub fn is_sqlite(conn: &sqlx::AnyConnection) -> bool {
+    conn.backend_name().eq_ignore_ascii_case("sqlite")
 }
 
 /// A stored day number, checked: a value outside `Day` is damage, not data.

@@ -28,19 +28,19 @@ pub async fn upsert(
         keys.join(", "),
         update.join(", ")
     );
-    let per_statement = (crate::params_per_statement(conn) / columns.len().max(1)).max(1);
-    for chunk in rows.chunks(per_statement) {
-        let mut sql = Sql::new(&format!(
-            "INSERT INTO {table} ({}) VALUES ",
-            columns.join(", ")
-        ));
-        for (i, r) in chunk.iter().enumerate() {
+    let per_statement = (crate::PARAMS_PER_STATEMENT / columns.len().max(1)).max(1);
+    let head = format!("INSERT INTO {table} ({}) VALUES ", columns.join(", "));
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<Vec<Arg>> = rows.by_ref().take(per_statement).collect();
+        let mut sql = Sql::for_conn(conn, &head).once(chunk.len() < per_statement);
+        for (i, r) in chunk.into_iter().enumerate() {
             sql.push(if i == 0 { "(" } else { ", (" });
-            for (j, v) in r.iter().enumerate() {
+            for (j, v) in r.into_iter().enumerate() {
                 if j > 0 {
                     sql.push(", ");
                 }
-                sql.bind(v.clone());
+                sql.bind(v);
             }
             sql.push(")");
         }

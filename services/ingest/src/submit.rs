@@ -96,15 +96,17 @@ impl Ingest {
         // Many rows per statement: one round trip to the database per
         // statement instead of one per row. A statement's rows get their
         // outbox ids in the order listed, so events keep their order.
-        let params = portrait_store::params_per_statement(&tx);
+        let params = portrait_store::PARAMS_PER_STATEMENT;
+        let anonymous = portrait_store::is_sqlite(&tx);
         for rows in events.chunks(params / 3) {
             let text = insert_text(
                 "INSERT INTO outbox (msg_key, payload, traceparent) VALUES ",
                 3,
                 rows.len(),
                 "",
+                anonymous,
             );
-            let mut query = sqlx::query(&text);
+            let mut query = sqlx::query(&text).persistent(rows.len() == params / 3);
             for (key, payload) in rows {
                 query = query
                     .bind(key.as_str())
@@ -124,8 +126,9 @@ impl Ingest {
                 rows.len(),
                 " ON CONFLICT (order_id) DO UPDATE SET revision = excluded.revision, \
                  live = excluded.live, payload = excluded.payload",
+                anonymous,
             );
-            let mut query = sqlx::query(&text);
+            let mut query = sqlx::query(&text).persistent(rows.len() == params / 4);
             for (s, payload) in rows {
                 query = query
                     .bind(s.order.order_id.as_str())
@@ -172,7 +175,8 @@ impl Ingest {
 }
 
 /// `head ($1, $2), ($3, $4) tail` for `rows` rows of `columns` values.
-fn insert_text(head: &str, columns: usize, rows: usize, tail: &str) -> String {
+/// `anonymous` marks for SQLite, as [`portrait_store::Sql::for_conn`] explains.
+fn insert_text(head: &str, columns: usize, rows: usize, tail: &str, anonymous: bool) -> String {
     let mut text = String::with_capacity(head.len() + tail.len() + rows * columns * 6);
     text.push_str(head);
     for row in 0..rows {
@@ -181,7 +185,11 @@ fn insert_text(head: &str, columns: usize, rows: usize, tail: &str) -> String {
             if column > 0 {
                 text.push_str(", ");
             }
-            text.push_str(&format!("${}", row * columns + column + 1));
+            if anonymous {
+                text.push('?');
+            } else {
+                text.push_str(&format!("${}", row * columns + column + 1));
+            }
         }
         text.push(')');
     }
@@ -203,9 +211,12 @@ async fn load(tx: &mut Tx, orders: &[ValidOrder]) -> Result<HashMap<String, Stor
     ids.sort_unstable();
     ids.dedup();
     let mut out = HashMap::new();
-    for chunk in ids.chunks(portrait_store::params_per_statement(tx)) {
-        let mut sql =
-            Sql::new("SELECT order_id, revision, live, payload FROM orders WHERE order_id IN (");
+    for chunk in ids.chunks(portrait_store::PARAMS_PER_STATEMENT) {
+        let mut sql = Sql::for_conn(
+            tx,
+            "SELECT order_id, revision, live, payload FROM orders WHERE order_id IN (",
+        )
+        .once(chunk.len() < portrait_store::PARAMS_PER_STATEMENT);
         for (i, id) in chunk.iter().enumerate() {
             if i > 0 {
                 sql.push(", ");
