@@ -162,7 +162,10 @@ async function refresh(reason) {
   ]);
   if (gen !== generation) return;
   if (state.segment) await loadCustomers(true);
-  timings.push({ reason, totalMs: Math.round((performance.now() - t0) * 10) / 10, panels: record });
+  const now = performance.now();
+  timings.push({
+    reason, at: Math.round(now), totalMs: Math.round((now - t0) * 10) / 10, panels: record,
+  });
   document.body.dataset.generation = String(gen);
   document.body.dataset.state = 'ready';
 }

@@ -40,6 +40,7 @@ export function renderSegments(answer, onPick, picked) {
       type: 'pie',
       radius: ['48%', '76%'],
       avoidLabelOverlap: true,
+      stillShowZeroSum: false,
       label: { show: false },
       selectedMode: 'single',
       data: segments.map((s) => ({
@@ -132,6 +133,7 @@ export function renderChannels(answer) {
     series: [{
       type: 'pie',
       radius: ['0%', '68%'],
+      stillShowZeroSum: false,
       center: ['50%', '45%'],
       label: { formatter: (p) => `${p.name} ${percent(p.value, total)}` },
       data: channels.map((c) => ({ name: CHANNELS[c.channel] || c.channel, value: num(c.orders), channel: c.channel })),

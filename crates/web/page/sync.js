@@ -70,8 +70,8 @@ export function syncButton(afterJob) {
       await afterJob();
     } catch (e) {
       progress(null);
-      const hint = e.code === 9 ? '尚未配置门店订单库数据源（sync.source）。' : '';
-      say(`无法同步：${hint}${describe(e)}`, 'error');
+      const why = e.code === 9 ? `尚未配置门店订单库数据源（sync.source）。服务端说明：${e.message}` : describe(e);
+      say(`无法同步：${why}`, 'error');
       document.body.dataset.syncState = 'ERROR';
     } finally {
       button.disabled = false;
