@@ -24,6 +24,8 @@ async fn the_pages_sync_button_runs_a_job_to_completion() {
     };
     let (orders, lines) = w.source_gen.initial(300);
     w.insert(&orders, &lines).await;
+    // The stack is a process: up and caught up (with nothing) before the browser comes.
+    w.stack.wait_caught_up().await;
     let spec = json!({
         "mode": "sync",
         "url": w.stack.url("gateway"),

@@ -1,7 +1,8 @@
 """Drives the 客群画像 page in Debian's chromium and reports what it shows.
 
 Called by services/portrait/tests/page.rs (mode "tour") and tests/e2e/page_sync.rs
-(mode "sync") with one JSON argument; prints one JSON line: the page's
+(mode "sync") with one JSON argument, or by hand against a running demo (mode
+"measure": {"mode": "measure", "url": "http://127.0.0.1:50051", "screenshots": DIR}); prints one JSON line: the page's
 states (filter, KPIs with their raw values, each chart's data read from
 ECharts' getOption(), table rows), console errors and timings. The Rust
 side compares every number with the gRPC answer for the same filter.
@@ -170,6 +171,22 @@ def sync(t, spec):
     return {"last": t.timings()}
 
 
+def measure(t, spec):
+    """Timings on a running stack (the demo): the default view, then each preset."""
+    page = t.page
+    page.goto(f"{spec['url']}/")
+    page.wait_for_function("document.body.dataset.state === 'ready'", timeout=60000)
+    first = t.timings()
+    t.record("demo", "21-demo")
+    for preset in ["7d", "90d", "ytd", "all", "30d"]:
+        t.act(lambda: page.click(f"#presets button[data-range={preset}]"))
+    t.act(lambda: page.click("#product-switch button[data-by=revenue]"))
+    return {"firstLoad": first, "last": t.timings()}
+
+
+MODES = {"tour": tour, "sync": sync, "measure": measure}
+
+
 def main():
     spec = json.loads(sys.argv[1])
     with sync_playwright() as p:
@@ -178,7 +195,7 @@ def main():
         page = browser.new_page(viewport={"width": 1440, "height": 1000}, locale="zh-CN",
                                 timezone_id="Asia/Shanghai")
         t = Tour(page, spec["screenshots"])
-        timings = (tour if spec["mode"] == "tour" else sync)(t, spec)
+        timings = MODES[spec["mode"]](t, spec)
         browser.close()
     print(json.dumps({"states": t.states, "errors": t.errors, "timings": timings}, ensure_ascii=False))
 
