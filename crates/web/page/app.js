@@ -118,6 +118,7 @@ function pickSegment(segment) {
 async function refresh(reason) {
   generation += 1;
   const gen = generation;
+  document.body.dataset.started = String(gen);
   const f = apiFilter(state);
   const record = {};
   const t0 = performance.now();
