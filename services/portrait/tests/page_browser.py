@@ -183,7 +183,7 @@ def measure(t, spec):
     first = t.timings()
     t.record("demo", "21-demo")
     for preset in ["7d", "90d", "ytd", "all", "30d"]:
-        t.act(lambda: page.click(f"#presets button[data-range={preset}]"))
+        t.act(lambda: page.click(f"#presets button[data-range='{preset}']"))
     t.act(lambda: page.click("#product-switch button[data-by=revenue]"))
     return {"firstLoad": first, "last": t.timings()}
 
