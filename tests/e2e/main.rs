@@ -6,6 +6,7 @@
 mod cyrg;
 mod embedded;
 mod oracle;
+mod page_sync;
 mod pipeline;
 mod stack;
 mod sync;

@@ -169,6 +169,7 @@ pub(crate) async fn assert_figures(
                     filter: filter.clone(),
                     page_size: 97,
                     page_token: token,
+                    ..Default::default()
                 })
                 .await
                 .expect("rfm page")
@@ -207,6 +208,30 @@ pub(crate) async fn assert_figures(
             );
         }
         assert_eq!(segments.customers, want_rfm.len() as i64);
+        // The list of one segment is the oracle's members of it.
+        let busiest = segments.segments.iter().max_by_key(|s| s.customers);
+        let segment = busiest.map_or(1, |s| s.segment);
+        let page = gateway
+            .list_rfm(ListRfmRequest {
+                filter: filter.clone(),
+                page_size: 1000,
+                segment,
+                ..Default::default()
+            })
+            .await
+            .expect("rfm of a segment")
+            .into_inner();
+        let got: Vec<&str> = page
+            .customers
+            .iter()
+            .map(|c| c.customer_id.as_str())
+            .collect();
+        let want: Vec<&str> = want_rfm
+            .iter()
+            .filter(|r| r.segment == segment)
+            .map(|r| r.customer_id.as_str())
+            .collect();
+        assert_eq!(got, want, "rfm of segment {segment} for {q:?}");
 
         let suggestions = gateway
             .list_suggestions(ListSuggestionsRequest {
@@ -223,7 +248,27 @@ pub(crate) async fn assert_figures(
             .map(|s| (s.customer_id.clone(), s.days_since_last_order, s.priority))
             .collect();
         got.sort();
-        assert_eq!(got, oracle.churn(q).await, "churn warnings for {q:?}");
+        let want_churn = oracle.churn(q).await;
+        assert_eq!(got, want_churn, "churn warnings for {q:?}");
+        // The groups: per priority, the oracle's warned customers and their spend.
+        let mut want_groups: Vec<(i32, i64, i64)> = Vec::new();
+        for priority in [3, 2, 1] {
+            let members: Vec<&str> = (want_churn.iter())
+                .filter(|(_, _, p)| *p == priority)
+                .map(|(c, _, _)| c.as_str())
+                .collect();
+            let spend = (want_rfm.iter())
+                .filter(|r| members.contains(&r.customer_id.as_str()))
+                .map(|r| r.monetary)
+                .sum();
+            if !members.is_empty() {
+                want_groups.push((priority, members.len() as i64, spend));
+            }
+        }
+        let got_groups: Vec<(i32, i64, i64)> = (suggestions.groups.iter())
+            .map(|g| (g.priority, g.customers, g.monetary_fen))
+            .collect();
+        assert_eq!(got_groups, want_groups, "suggestion groups for {q:?}");
     }
 }
 

@@ -50,7 +50,7 @@ fn now_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
-fn date(ms: i64) -> String {
+pub(crate) fn date(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms + 8 * 3_600_000)
         .expect("in range")
         .format("%Y-%m-%d")
@@ -127,7 +127,7 @@ impl World {
         job
     }
 
-    async fn assert_oracle(&self) {
+    pub(crate) async fn assert_oracle(&self) {
         self.stack.wait_caught_up().await;
         recompute(&self.oracle_pool, now_ms(), PHONE_KEY).await;
         assert_figures(&mut self.gateway().await, &self.oracle, &self.queries).await;

@@ -2,6 +2,7 @@
 //! loopback, and fresh databases and topics per test.
 
 pub mod broker;
+pub mod browser;
 pub mod postgres;
 
 /// The value of a server's environment variable, or `None` after saying the

@@ -16,11 +16,11 @@ use portrait_proto::v1::{
     ChannelDistribution, ChannelDistributionRequest, DataQualityReport,
     GetDataQualityReportRequest, GetSyncJobRequest, HourDistribution, HourDistributionRequest,
     ImportOrdersRequest, ImportOrdersResponse, IngestStatusRequest, ListRfmRequest,
-    ListRfmResponse, ListSuggestionsRequest, ListSuggestionsResponse, ListSyncJobsRequest,
-    ListSyncJobsResponse, Overview, OverviewRequest, SegmentDistribution,
-    SegmentDistributionRequest, StatusRequest, SyncJob, SyncStatus, SyncStatusRequest,
-    TopCategories, TopCategoriesRequest, TopProducts, TopProductsRequest, TriggerSyncRequest,
-    TriggerSyncResponse,
+    ListRfmResponse, ListStoresRequest, ListStoresResponse, ListSuggestionsRequest,
+    ListSuggestionsResponse, ListSyncJobsRequest, ListSyncJobsResponse, Overview, OverviewRequest,
+    SegmentDistribution, SegmentDistributionRequest, StatusRequest, SyncJob, SyncStatus,
+    SyncStatusRequest, TopCategories, TopCategoriesRequest, TopProducts, TopProductsRequest,
+    TriggerSyncRequest, TriggerSyncResponse,
 };
 use portrait_service::{Config, Error, Result};
 use tokio::net::TcpListener;
@@ -181,6 +181,17 @@ impl PortraitService for Gateway {
             .list_suggestions(r.into_inner())
             .await
             .map_err(|s| upstream("suggest", s))
+    }
+
+    async fn list_stores(
+        &self,
+        r: Request<ListStoresRequest>,
+    ) -> Result<Response<ListStoresResponse>, Status> {
+        self.profiler
+            .clone()
+            .list_stores(r.into_inner())
+            .await
+            .map_err(|s| upstream("profiler", s))
     }
 
     async fn get_sync_status(

@@ -119,6 +119,7 @@ fn print_help(gateway: &str, custom_port: bool) {
     println!(
         "The demo chain is served by the gateway at {gateway} (gRPC with reflection, and JSON over HTTP)."
     );
+    println!("Open the 客群画像 page in a browser: http://{gateway}/");
     println!("Try, in another terminal:");
     for query in [
         "overview",

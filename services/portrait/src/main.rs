@@ -78,7 +78,7 @@ async fn main() -> anyhow::Result<()> {
                 .await
                 .context("failed to start the services")?;
             eprintln!(
-                "portrait is running; the gateway listens on {} (gRPC, and JSON under /v1/). Ctrl-C stops it.",
+                "portrait is running; the gateway listens on {0} (gRPC, JSON under /v1/, the 客群画像 page at http://{0}/). Ctrl-C stops it.",
                 stack.gateway_addr
             );
             stack.wait().await

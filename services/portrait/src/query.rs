@@ -2,7 +2,7 @@ use anyhow::Context;
 use clap::{Args, ValueEnum};
 use portrait_proto::v1::portrait_service_client::PortraitServiceClient;
 use portrait_proto::v1::{
-    ChannelDistributionRequest, Filter, HourDistributionRequest, ListRfmRequest,
+    ChannelDistributionRequest, Filter, HourDistributionRequest, ListRfmRequest, ListStoresRequest,
     ListSuggestionsRequest, OverviewRequest, ProductOrder, SegmentDistributionRequest,
     SyncStatusRequest, TopCategoriesRequest, TopProductsRequest,
 };
@@ -17,6 +17,7 @@ pub(crate) enum What {
     Categories,
     Rfm,
     Suggestions,
+    Stores,
     Status,
 }
 
@@ -110,6 +111,7 @@ pub(crate) async fn run(args: QueryArgs) -> anyhow::Result<()> {
                     filter,
                     page_size: args.limit,
                     page_token: String::new(),
+                    ..Default::default()
                 })
                 .await,
         ),
@@ -122,6 +124,7 @@ pub(crate) async fn run(args: QueryArgs) -> anyhow::Result<()> {
                 })
                 .await,
         ),
+        What::Stores => to_json(client.list_stores(ListStoresRequest {}).await),
         What::Status => to_json(client.get_sync_status(SyncStatusRequest {}).await),
     }?;
     println!("{json}");

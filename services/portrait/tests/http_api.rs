@@ -131,6 +131,7 @@ async fn portrait_routes(addr: SocketAddr, grpc: &mut Grpc, c: &Case) {
         filter: f(),
         page_size: 25,
         page_token: String::new(),
+        ..Default::default()
     });
     same("rfm", &http, rpc.await);
     // The next page, by the token the JSON answer gave.
@@ -147,8 +148,30 @@ async fn portrait_routes(addr: SocketAddr, grpc: &mut Grpc, c: &Case) {
         filter: f(),
         page_size: 25,
         page_token: token,
+        ..Default::default()
     });
     same("rfm page 2", &http, rpc.await);
+    let one = [
+        ("segment", "SEGMENT_GENERAL_WIN_BACK"),
+        ("pageSize", "1000"),
+    ];
+    let http = get(addr, &at("/v1/rfm", &one)).await;
+    let rpc = grpc.list_rfm(ListRfmRequest {
+        filter: f(),
+        page_size: 1000,
+        segment: Segment::GeneralWinBack as i32,
+        ..Default::default()
+    });
+    same("rfm of a segment", &http, rpc.await);
+    let listed = http.body["customers"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        listed
+            .iter()
+            .all(|c| c["segment"] == "SEGMENT_GENERAL_WIN_BACK")
+    );
     let more = [("minPriority", "PRIORITY_MEDIUM"), ("pageSize", "10")];
     let http = get(addr, &at("/v1/suggestions", &more)).await;
     let rpc = grpc.list_suggestions(ListSuggestionsRequest {
@@ -171,6 +194,26 @@ async fn every_route_answers_as_grpc_does() {
     // An oracle besides gRPC: every accepted order counts once, as a string.
     let overview = get(addr, &target("/v1/overview", &[("asOfDate", &fed.as_of)])).await;
     assert_eq!(overview.body["orders"], fed.orders.len().to_string());
+
+    // The stores and their cities are those of the accepted orders.
+    let http = get(addr, "/v1/stores").await;
+    same(
+        "stores",
+        &http,
+        grpc.list_stores(ListStoresRequest {}).await,
+    );
+    let want: BTreeSet<(String, String, String)> = (fed.orders.iter())
+        .map(|o| (o.store_id.clone(), o.store_name.clone(), o.city.clone()))
+        .collect();
+    let got: BTreeSet<(String, String, String)> = (http.body["stores"].as_array())
+        .into_iter()
+        .flatten()
+        .map(|s| {
+            let text = |k: &str| s[k].as_str().unwrap_or_default().to_owned();
+            (text("storeId"), text("name"), text("city"))
+        })
+        .collect();
+    assert_eq!(got, want);
 
     let http = get(addr, "/v1/status").await;
     same(

@@ -11,7 +11,7 @@ use support::http::{get, request};
 
 /// What the gateway serves over HTTP, written down here: the doc must list
 /// exactly these, and each must be served.
-const ROUTES: [(&str, &str); 14] = [
+const ROUTES: [(&str, &str); 15] = [
     ("get", "/v1/overview"),
     ("get", "/v1/segments"),
     ("get", "/v1/hours"),
@@ -20,6 +20,7 @@ const ROUTES: [(&str, &str); 14] = [
     ("get", "/v1/categories"),
     ("get", "/v1/rfm"),
     ("get", "/v1/suggestions"),
+    ("get", "/v1/stores"),
     ("get", "/v1/status"),
     ("post", "/v1/sync:trigger"),
     ("get", "/v1/sync/jobs"),

@@ -127,8 +127,9 @@ async fn each_server_lists_exactly_its_services_over_v1_and_v1alpha() {
             .iter()
             .filter_map(|m| m.as_str())
             .collect();
-        assert_eq!(methods.len(), 14, "{methods:?}");
+        assert_eq!(methods.len(), 15, "{methods:?}");
         assert!(methods.contains(&"GetOverview") && methods.contains(&"TriggerSync"));
+        assert!(methods.contains(&"ListStores"));
         assert!(
             methods.contains(&"ImportOrders"),
             "the client stream is public too"

@@ -5,9 +5,10 @@ use portrait_core::{Error as DomainError, ProductAcc, ResolvedFilter};
 use portrait_proto::v1::profiler_query_server::ProfilerQuery;
 use portrait_proto::v1::{
     CategoryFigure, Channel, ChannelDistribution, ChannelDistributionRequest, ChannelFigure,
-    ConsumerStatus, Filter, HourBucket, HourDistribution, HourDistributionRequest, Overview,
-    OverviewRequest, ProductFigure, ProductOrder, StatusRequest, TopCategories,
-    TopCategoriesRequest, TopProducts, TopProductsRequest,
+    ConsumerStatus, Filter, HourBucket, HourDistribution, HourDistributionRequest,
+    ListStoresRequest, ListStoresResponse, Overview, OverviewRequest, ProductFigure, ProductOrder,
+    StatusRequest, StoreSummary, TopCategories, TopCategoriesRequest, TopProducts,
+    TopProductsRequest,
 };
 use portrait_service::{AnswerCache, QueryContext, Result};
 use tonic::{Request, Response, Status};
@@ -142,6 +143,22 @@ impl Profiler {
             TopCategories { categories }
         })
     }
+
+    /// Every store seen, with its latest name and city: what a filter can name.
+    pub fn stores(&self) -> ListStoresResponse {
+        let (state, _) = self.projection.live.read();
+        let stores = state
+            .customers
+            .stores
+            .sorted()
+            .map(|(id, info)| StoreSummary {
+                store_id: id.to_owned(),
+                name: info.name.clone(),
+                city: info.city.clone(),
+            })
+            .collect();
+        ListStoresResponse { stores }
+    }
 }
 
 /// A ranking request's limit and whether it ranks by revenue.
@@ -222,6 +239,13 @@ impl ProfilerQuery for Profiler {
         request: Request<TopCategoriesRequest>,
     ) -> Result<Response<TopCategories>, Status> {
         Ok(Response::new(self.top_categories(request.get_ref())?))
+    }
+
+    async fn list_stores(
+        &self,
+        _request: Request<ListStoresRequest>,
+    ) -> Result<Response<ListStoresResponse>, Status> {
+        Ok(Response::new(self.stores()))
     }
 
     async fn get_status(

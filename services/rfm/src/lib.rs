@@ -79,11 +79,15 @@ impl Rfm {
     /// A page in customer-id order; the token is the last id of the previous page.
     pub fn list(&self, req: &ListRfmRequest) -> Result<ListRfmResponse> {
         let size = page_size("page_size", req.page_size)?;
+        let segment = segment(req.segment)?;
         let t = self.table(req.filter.as_ref())?;
         let (state, _) = self.projection.live.read();
         let mut page: Vec<(&str, &portrait_core::Rfm)> = Vec::with_capacity(size + 1);
         for (name, id) in state.book.customers().sorted_after(&req.page_token) {
             if let Ok(i) = t.customers.binary_search_by_key(&id, |c| c.customer) {
+                if segment.is_some_and(|s| s != t.customers[i].segment) {
+                    continue;
+                }
                 page.push((name, &t.customers[i]));
                 if page.len() > size {
                     break;
@@ -113,6 +117,20 @@ impl Rfm {
             customers,
             next_page_token,
         })
+    }
+}
+
+/// The segment a list asks for; `None` for every segment.
+fn segment(value: i32) -> Result<Option<Segment>> {
+    if value == 0 {
+        return Ok(None);
+    }
+    match Segment::ALL.iter().find(|s| **s as i32 == value) {
+        Some(s) => Ok(Some(*s)),
+        None => {
+            let reason = format!("unknown segment {value}");
+            Err(portrait_core::Error::invalid("segment", reason).into())
+        }
     }
 }
 

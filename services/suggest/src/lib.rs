@@ -9,7 +9,7 @@ use portrait_core::{
 use portrait_proto::v1::suggest_query_server::{SuggestQuery, SuggestQueryServer};
 use portrait_proto::v1::{
     ConsumerStatus, ListSuggestionsRequest, ListSuggestionsResponse, Priority, StatusRequest,
-    Suggestion, SuggestionType,
+    Suggestion, SuggestionGroup, SuggestionType,
 };
 use portrait_service::{AnswerCache, Config, CustomerProjection, QueryContext, Result};
 use tokio::net::TcpListener;
@@ -82,7 +82,8 @@ impl Suggest {
         let total = warnings.partition_point(|(_, w)| w.priority >= min_priority);
         let (state, _) = self.projection.live.read();
         let names = state.book.customers();
-        let page: Vec<Suggestion> = warnings[..total]
+        let selected = &warnings[..total];
+        let page: Vec<Suggestion> = selected
             .iter()
             .skip(start)
             .take(size)
@@ -91,13 +92,13 @@ impl Suggest {
                 r#type: SuggestionType::ChurnWarning as i32,
                 priority: w.priority as i32,
                 reason: format!(
-                    "no order for {} days, more than twice their usual {:.1} days between orders ({} orders so far)",
+                    "已 {} 天未下单，超过其平均下单间隔 {:.1} 天的两倍（累计 {} 单）",
                     w.days_since_last_order, w.mean_gap_days, a.orders
                 ),
-                action: "send a personal win-back offer on their usual channel".into(),
+                action: "通过其常用渠道发送专属召回优惠".into(),
                 expected_effect: format!(
-                    "win back about {:.0} fen of spend per order",
-                    a.revenue as f64 / a.orders as f64
+                    "每召回一单约挽回 {}",
+                    yuan(a.revenue as f64 / a.orders as f64)
                 ),
                 days_since_last_order: w.days_since_last_order,
                 mean_gap_days: w.mean_gap_days,
@@ -114,8 +115,52 @@ impl Suggest {
                 String::new()
             },
             total: total as i64,
+            groups: groups(selected),
         })
     }
+}
+
+/// The churn warnings by priority (they come most urgent first), each group a
+/// campaign with its audience.
+fn groups(warnings: &[(CustomerAgg, ChurnWarning)]) -> Vec<SuggestionGroup> {
+    let mut groups: Vec<(Priority, i64, i64, i64)> = Vec::new();
+    for (a, w) in warnings {
+        match groups.last_mut() {
+            Some(g) if g.0 == w.priority => {
+                g.1 += 1;
+                g.2 += a.revenue;
+                g.3 += a.orders;
+            }
+            _ => groups.push((w.priority, 1, a.revenue, a.orders)),
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(priority, customers, monetary, orders)| {
+            let action = match priority {
+                Priority::High => "超过平均下单间隔 4 倍未下单：优先一对一回访，发放专属召回券",
+                Priority::Medium => "超过平均下单间隔 3 倍未下单：通过常用渠道推送召回优惠",
+                _ => "超过平均下单间隔 2 倍未下单：推送新品与会员权益提醒",
+            };
+            SuggestionGroup {
+                r#type: SuggestionType::ChurnWarning as i32,
+                priority: priority as i32,
+                action: action.into(),
+                expected_effect: format!(
+                    "召回筛选期内共消费 {} 的客户，平均每单 {}",
+                    yuan(monetary as f64),
+                    yuan(monetary as f64 / orders.max(1) as f64)
+                ),
+                customers,
+                monetary_fen: monetary,
+            }
+        })
+        .collect()
+}
+
+/// Fen as yuan for a sentence: `¥12.30`.
+fn yuan(fen: f64) -> String {
+    format!("¥{:.2}", fen / 100.0)
 }
 
 fn invalid(field: &str) -> portrait_service::Error {

@@ -67,6 +67,13 @@ impl Stores {
         self.ids.name(id)
     }
 
+    /// Every store with its latest name and city, in store-id order.
+    pub fn sorted(&self) -> impl Iterator<Item = (&str, &StoreInfo)> {
+        self.ids
+            .sorted()
+            .filter_map(|(id, i)| Some((id, self.info.get(i as usize)?)))
+    }
+
     /// Stores named by id, or whose current city is one of the filter's cities.
     pub fn select(&self, f: &ResolvedFilter) -> Selection {
         if f.all_stores() {
@@ -118,5 +125,7 @@ mod tests {
             ..f
         };
         assert_eq!(s.select(&all), Selection::All);
+        let listed: Vec<(&str, &str)> = s.sorted().map(|(id, i)| (id, i.city.as_str())).collect();
+        assert_eq!(listed, [("a", "上海"), ("b", "北京"), ("c", "杭州")]);
     }
 }

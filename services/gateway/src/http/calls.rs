@@ -60,6 +60,7 @@ pub(super) fn call(gateway: &Arc<Gateway>, rpc: &str) -> Option<Call> {
         "GetTopCategories" => to!(get_top_categories),
         "ListRfm" => to!(list_rfm),
         "ListSuggestions" => to!(list_suggestions),
+        "ListStores" => to!(list_stores),
         "GetSyncStatus" => to!(get_sync_status),
         "TriggerSync" => to!(trigger_sync),
         "GetSyncJob" => to!(get_sync_job),

@@ -80,6 +80,7 @@ pub(crate) const ROUTES: &[Route] = &[
     get("/v1/categories", "GetTopCategories"),
     get("/v1/rfm", "ListRfm"),
     get("/v1/suggestions", "ListSuggestions"),
+    get("/v1/stores", "ListStores"),
     get("/v1/status", "GetSyncStatus"),
     Route {
         verb: Verb::Post,
@@ -151,7 +152,8 @@ fn bind(schema: &Schema, gateway: &Arc<Gateway>) -> Result<Vec<Bound>> {
         .collect()
 }
 
-/// The JSON routes and `/v1/openapi.json`, calling `gateway`.
+/// The JSON routes, `/v1/openapi.json`, and the 客群画像 page at `/` with its
+/// assets (portrait-web), calling `gateway`.
 pub(crate) fn router(gateway: Arc<Gateway>) -> Result<axum::Router> {
     let schema = Schema::load(portrait_proto::FILE_DESCRIPTOR_SET)
         .map_err(|e| Error::Config(format!("descriptors: {e}")))?;
@@ -174,7 +176,9 @@ pub(crate) fn router(gateway: Arc<Gateway>) -> Result<axum::Router> {
             on(filter, move |request: Request| serve(b, schema, request)),
         );
     }
-    Ok(router.method_not_allowed_fallback(method_not_allowed))
+    Ok(router
+        .merge(portrait_web::router())
+        .method_not_allowed_fallback(method_not_allowed))
 }
 
 async fn method_not_allowed(request: Request) -> Response {

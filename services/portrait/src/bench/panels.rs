@@ -192,6 +192,7 @@ pub(crate) async fn measure(
                             filter: filter.clone(),
                             page_size: 100,
                             page_token: String::new(),
+                            ..Default::default()
                         })
                         .await
                         .is_ok(),

@@ -1,0 +1,253 @@
+// The 客群画像 page: filters in the URL, panels filled from the gateway's
+// JSON API, each refresh timed (window.portrait.timings) for the browser test.
+
+import { describe, get } from './api.js';
+import { charts, renderChannels, renderHours, renderProducts, renderSegments } from './charts.js';
+import {
+  apiFilter, multiSelect, previousFilter, readUrl, shownRange, toQuery,
+} from './filters.js';
+import { change, count, num, today, yuan } from './format.js';
+import { syncButton } from './sync.js';
+import {
+  appendCustomers, renderQuality, renderSuggestions, sortableSuggestions,
+} from './tables.js';
+
+const CUSTOMERS_PAGE = 20;
+let state = readUrl();
+let generation = 0;
+let segmentAnswer = null;
+let customersToken = '';
+const timings = [];
+const $ = (id) => document.getElementById(id);
+
+window.portrait = {
+  charts,
+  timings,
+  state: () => state,
+  filter: () => apiFilter(state),
+  previous: () => previousFilter(apiFilter(state)),
+};
+
+function panel(id, kind, text) {
+  const el = $(id);
+  el.classList.remove('loading', 'empty', 'failed');
+  if (kind) el.classList.add(kind);
+  el.querySelector('.state').textContent = text || '';
+}
+
+function banner(text) {
+  $('page-error').textContent = text || '';
+  $('page-error').classList.toggle('hidden', !text);
+}
+
+/** Runs a panel's load: loading, then filled, empty or failed in words. */
+async function load(id, record, fetchAndRender, gen) {
+  const t0 = performance.now();
+  panel(id, 'loading', '加载中…');
+  try {
+    const filled = await fetchAndRender(() => gen === generation);
+    if (gen === generation) panel(id, filled ? null : 'empty', filled ? '' : '当前筛选条件下暂无数据');
+  } catch (e) {
+    if (gen === generation) panel(id, 'failed', `加载失败：${describe(e)}`);
+  } finally {
+    record[id] = Math.round((performance.now() - t0) * 10) / 10;
+  }
+}
+
+function setKpi(id, value, previous, format) {
+  const card = $(id);
+  const el = card.querySelector('.value');
+  el.textContent = format(value);
+  el.dataset.value = String(value ?? '');
+  el.dataset.previous = previous === undefined ? '' : String(previous);
+  const c = card.querySelector('.change');
+  const delta = previous === undefined ? null : change(value, previous);
+  c.className = `change ${delta ? delta.dir : ''}`;
+  c.textContent = previous === undefined ? '全部时间，无上期可比'
+    : delta ? `较上期 ${delta.text}` : '上期无数据';
+}
+
+async function kpis(f, isCurrent) {
+  const prev = previousFilter(f);
+  const [now, before] = await Promise.all([
+    get('/v1/overview', f),
+    prev ? get('/v1/overview', prev) : Promise.resolve(null),
+  ]);
+  if (!isCurrent()) return true;
+  const p = (key) => (before ? before[key] : undefined);
+  setKpi('kpi-total', now.totalCustomers, p('totalCustomers'), count);
+  setKpi('kpi-active', now.activeCustomers, p('activeCustomers'), count);
+  setKpi('kpi-aov', now.averageOrderValueFen, p('averageOrderValueFen'), yuan);
+  setKpi('kpi-ltv', now.lifetimeValueFen, p('lifetimeValueFen'), yuan);
+  $('kpi-orders-note').textContent = `所选期间 ${count(now.orders)} 单，营收 ${yuan(now.revenueFen)}`;
+  return true;
+}
+
+async function loadCustomers(replace) {
+  const f = apiFilter(state);
+  const gen = generation;
+  const box = $('panel-segment-customers');
+  if (!state.segment) {
+    box.classList.add('hidden');
+    return;
+  }
+  box.classList.remove('hidden');
+  const figure = (segmentAnswer?.segments || []).find((s) => s.segment === state.segment);
+  $('segment-customers-title').textContent = figure
+    ? `${figure.label} · ${count(figure.customers)} 位客户` : '客户名单';
+  if (replace) customersToken = '';
+  await load('panel-segment-customers', {}, async (isCurrent) => {
+    const page = await get('/v1/rfm', {
+      ...f, segment: state.segment, pageSize: CUSTOMERS_PAGE, pageToken: customersToken,
+    });
+    if (!isCurrent()) return true;
+    const shown = appendCustomers(page, replace);
+    customersToken = page.nextPageToken || '';
+    $('segment-customers-more').classList.toggle('hidden', !customersToken);
+    return shown > 0;
+  }, gen);
+}
+
+function pickSegment(segment) {
+  update({ segment }, false);
+  renderSegments(segmentAnswer, pickSegment, state.segment);
+  loadCustomers(true);
+  $('panel-segment-customers').scrollIntoView({ behavior: 'smooth', block: 'nearest' });
+}
+
+async function refresh(reason) {
+  generation += 1;
+  const gen = generation;
+  document.body.dataset.started = String(gen);
+  const f = apiFilter(state);
+  const record = {};
+  const t0 = performance.now();
+  document.body.dataset.state = 'loading';
+  banner('');
+  document.querySelectorAll('.kpi').forEach((k) => k.classList.add('loading'));
+  const kpiLoad = kpis(f, () => gen === generation).catch((e) => {
+    if (gen === generation) banner(`指标加载失败：${describe(e)}`);
+  }).finally(() => {
+    record.kpis = Math.round((performance.now() - t0) * 10) / 10;
+    document.querySelectorAll('.kpi').forEach((k) => k.classList.remove('loading'));
+  });
+  const orderBy = state.top === 'revenue' ? 'PRODUCT_ORDER_REVENUE' : 'PRODUCT_ORDER_QUANTITY';
+  await Promise.all([
+    kpiLoad,
+    load('panel-segments', record, async (isCurrent) => {
+      const answer = await get('/v1/segments', f);
+      if (!isCurrent()) return true;
+      segmentAnswer = answer;
+      renderSegments(answer, pickSegment, state.segment);
+      return num(answer.customers) > 0;
+    }, gen),
+    load('panel-hours', record, async (isCurrent) => {
+      const answer = await get('/v1/hours', f);
+      if (isCurrent()) renderHours(answer);
+      return (answer.hours || []).some((h) => num(h.orders) > 0);
+    }, gen),
+    load('panel-products', record, async (isCurrent) => {
+      const answer = await get('/v1/products', { ...f, limit: 10, orderBy });
+      if (isCurrent()) renderProducts(answer, state.top);
+      return (answer.products || []).length > 0;
+    }, gen),
+    load('panel-channels', record, async (isCurrent) => {
+      const answer = await get('/v1/channels', f);
+      if (isCurrent()) renderChannels(answer);
+      return (answer.channels || []).some((c) => num(c.orders) > 0);
+    }, gen),
+    load('panel-suggestions', record, async (isCurrent) => {
+      const answer = await get('/v1/suggestions', { ...f, pageSize: 1 });
+      return isCurrent() ? renderSuggestions(answer) : true;
+    }, gen),
+  ]);
+  if (gen !== generation) return;
+  if (state.segment) await loadCustomers(true);
+  const now = performance.now();
+  timings.push({
+    reason, at: Math.round(now), totalMs: Math.round((now - t0) * 10) / 10, panels: record,
+  });
+  document.body.dataset.generation = String(gen);
+  document.body.dataset.state = 'ready';
+}
+
+async function loadQuality() {
+  await load('panel-quality', {}, async () => renderQuality(await get('/v1/sync/qualityReport')), generation);
+}
+
+let stores;
+let cities;
+
+function showControls() {
+  const [first, last] = shownRange(state);
+  $('from-date').value = first;
+  $('to-date').value = last;
+  $('as-of-date').value = state.asOf || today();
+  document.querySelectorAll('#presets button').forEach((b) => {
+    b.classList.toggle('on', b.dataset.range === state.range);
+  });
+  document.querySelectorAll('#product-switch button').forEach((b) => {
+    b.classList.toggle('on', b.dataset.by === state.top);
+  });
+  stores?.set(state.stores);
+  cities?.set(state.cities);
+}
+
+/** A new state: into the URL (a new history entry), then the panels. */
+function update(partial, reload = true) {
+  state = { ...state, ...partial };
+  window.history.pushState(null, '', toQuery(state));
+  showControls();
+  if (reload) refresh('filter');
+}
+
+function wire() {
+  document.querySelectorAll('#presets button').forEach((b) => {
+    b.addEventListener('click', () => update({ range: b.dataset.range, from: '', to: '' }));
+  });
+  const custom = () => update({ range: 'custom', from: $('from-date').value, to: $('to-date').value });
+  $('from-date').addEventListener('change', custom);
+  $('to-date').addEventListener('change', custom);
+  $('as-of-date').addEventListener('change', () => update({ asOf: $('as-of-date').value }));
+  $('reset-filter').addEventListener('click', () => update(readUrl('')));
+  document.querySelectorAll('#product-switch button').forEach((b) => {
+    b.addEventListener('click', () => update({ top: b.dataset.by }));
+  });
+  $('segment-customers-close').addEventListener('click', () => {
+    update({ segment: '' }, false);
+    loadCustomers(true);
+    if (segmentAnswer) renderSegments(segmentAnswer, pickSegment, '');
+  });
+  $('segment-customers-more').addEventListener('click', () => loadCustomers(false));
+  window.addEventListener('popstate', () => {
+    state = readUrl();
+    showControls();
+    refresh('history');
+  });
+  sortableSuggestions();
+  syncButton(async () => {
+    await Promise.all([refresh('sync'), loadQuality()]);
+  });
+}
+
+async function start() {
+  wire();
+  stores = multiSelect($('store-select'), {
+    all: '全部门店', unit: '门店', options: [], selected: state.stores,
+    onChange: (values) => update({ stores: values }),
+  });
+  cities = multiSelect($('city-select'), {
+    all: '全部城市', unit: '城市', options: [], selected: state.cities,
+    onChange: (values) => update({ cities: values }),
+  });
+  showControls();
+  const listed = get('/v1/stores').then((answer) => {
+    const list = answer.stores || [];
+    stores.options(list.map((s) => ({ value: s.storeId, label: s.name || s.storeId, hint: `${s.city} · ${s.storeId}` })));
+    const names = [...new Set(list.map((s) => s.city).filter(Boolean))].sort((a, b) => a.localeCompare(b, 'zh-CN'));
+    cities.options(names.map((c) => ({ value: c, label: c })));
+  }).catch((e) => banner(`门店列表加载失败：${describe(e)}`));
+  await Promise.all([listed, refresh('load'), loadQuality()]);
+}
+
+start();

@@ -1,0 +1,352 @@
+//! The 客群画像 page at `/` in Debian's chromium (Python playwright), on the
+//! in-process stack fed a small synthetic chain. The page is toured through
+//! its filters; in every state each KPI, the previous period's KPI and every
+//! chart's data (read from ECharts' getOption()) must equal the gRPC answer
+//! for the filter the page says it used, and that filter must be the one the
+//! clicks asked for. No console errors; screenshots in target/page-screenshots.
+
+mod support;
+
+use chrono::NaiveDate;
+use portrait_proto::v1::portrait_service_client::PortraitServiceClient;
+use portrait_proto::v1::*;
+use portrait_testkit::browser;
+use serde_json::{Value, json};
+use tonic::transport::Channel;
+
+type Grpc = PortraitServiceClient<Channel>;
+
+fn text(v: &Value) -> String {
+    v.as_str().unwrap_or_default().to_owned()
+}
+
+fn filter_of(v: &Value) -> Filter {
+    let list = |k: &str| (v[k].as_array().into_iter().flatten()).map(text).collect();
+    Filter {
+        store_ids: list("storeIds"),
+        cities: list("cities"),
+        from_date: text(&v["fromDate"]),
+        to_date: text(&v["toDate"]),
+        as_of_date: text(&v["asOfDate"]),
+    }
+}
+
+fn day(s: &str) -> NaiveDate {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("a date")
+}
+
+fn shift(s: &str, days: i64) -> String {
+    (day(s) + chrono::Duration::days(days))
+        .format("%Y-%m-%d")
+        .to_string()
+}
+
+/// The period of the same length just before `f`, as of its last day.
+fn previous(f: &Filter) -> Option<Filter> {
+    if f.from_date.is_empty() {
+        return None;
+    }
+    let cap = shift(&f.as_of_date, 1);
+    let end = if f.to_date.is_empty() || f.to_date > cap {
+        cap
+    } else {
+        f.to_date.clone()
+    };
+    let days = (day(&end) - day(&f.from_date)).num_days();
+    Some(Filter {
+        from_date: shift(&f.from_date, -days),
+        to_date: f.from_date.clone(),
+        as_of_date: shift(&f.from_date, -1),
+        ..f.clone()
+    })
+}
+
+fn kpis(o: &Overview) -> [String; 4] {
+    [
+        o.total_customers.to_string(),
+        o.active_customers.to_string(),
+        o.average_order_value_fen.to_string(),
+        o.lifetime_value_fen.to_string(),
+    ]
+}
+
+/// The KPIs as the page holds them, as numbers printed the Rust way.
+fn shown_kpis(state: &Value, key: &str) -> [String; 4] {
+    ["total", "active", "aov", "ltv"].map(|k| {
+        let raw = text(&state["kpis"][k][key]);
+        match raw.parse::<f64>() {
+            Ok(n) if k == "aov" || k == "ltv" => n.to_string(),
+            _ => raw,
+        }
+    })
+}
+
+/// Every figure of one state equals gRPC's answer for the page's filter.
+async fn check(grpc: &mut Grpc, name: &str, state: &Value) -> Overview {
+    let f = filter_of(&state["filter"]);
+    let req = || Some(f.clone());
+    let overview = grpc.get_overview(OverviewRequest { filter: req() }).await;
+    let overview = overview.expect("overview").into_inner();
+    assert_eq!(shown_kpis(state, "value"), kpis(&overview), "{name}: KPIs");
+    let want_previous = previous(&f);
+    assert_eq!(
+        want_previous,
+        (!state["previous"].is_null()).then(|| filter_of(&state["previous"])),
+        "{name}: the previous period"
+    );
+    match want_previous {
+        Some(p) => {
+            let before = grpc.get_overview(OverviewRequest { filter: Some(p) }).await;
+            let before = before.expect("overview").into_inner();
+            assert_eq!(shown_kpis(state, "previous"), kpis(&before), "{name}");
+        }
+        None => assert_eq!(shown_kpis(state, "previous"), [""; 4].map(String::from)),
+    }
+
+    let segments = grpc
+        .get_segment_distribution(SegmentDistributionRequest { filter: req() })
+        .await
+        .expect("segments")
+        .into_inner();
+    let want: Vec<Value> = (segments.segments.iter())
+        .map(|s| {
+            let name = Segment::try_from(s.segment)
+                .expect("a segment")
+                .as_str_name();
+            json!({"segment": name, "value": s.customers})
+        })
+        .collect();
+    assert_eq!(state["segments"], Value::from(want), "{name}: donut");
+    let slices: i64 = (state["segments"].as_array().into_iter().flatten())
+        .map(|s| s["value"].as_i64().unwrap_or_default())
+        .sum();
+    assert_eq!(slices, overview.active_customers, "{name}: slices sum");
+
+    let hours = grpc
+        .get_hour_distribution(HourDistributionRequest { filter: req() })
+        .await
+        .expect("hours")
+        .into_inner();
+    let want: Vec<i64> = hours.hours.iter().map(|h| h.orders).collect();
+    assert_eq!(state["hours"], json!(want), "{name}: hours");
+    assert_eq!(want.iter().sum::<i64>(), overview.orders, "{name}");
+
+    let by_revenue = text(&state["search"]).contains("top=revenue");
+    let order_by = if by_revenue {
+        ProductOrder::Revenue
+    } else {
+        ProductOrder::Quantity
+    };
+    let products = grpc
+        .get_top_products(TopProductsRequest {
+            filter: req(),
+            limit: 10,
+            order_by: order_by as i32,
+        })
+        .await
+        .expect("products")
+        .into_inner()
+        .products;
+    let names: Vec<&str> = products
+        .iter()
+        .rev()
+        .map(|p| p.product_name.as_str())
+        .collect();
+    let values: Vec<i64> = (products.iter().rev())
+        .map(|p| {
+            if by_revenue {
+                p.revenue_fen
+            } else {
+                p.quantity
+            }
+        })
+        .collect();
+    assert_eq!(state["products"]["names"], json!(names), "{name}: products");
+    assert_eq!(state["products"]["values"], json!(values), "{name}");
+
+    let channels = grpc
+        .get_channel_distribution(ChannelDistributionRequest { filter: req() })
+        .await
+        .expect("channels")
+        .into_inner();
+    let want: Vec<Value> = (channels.channels.iter())
+        .map(|c| {
+            let name = portrait_proto::v1::Channel::try_from(c.channel).expect("a channel");
+            json!({"channel": name.as_str_name(), "value": c.orders})
+        })
+        .collect();
+    assert_eq!(state["channels"], Value::from(want), "{name}: channels");
+
+    let suggestions = grpc
+        .list_suggestions(ListSuggestionsRequest {
+            filter: req(),
+            page_size: 1,
+            ..Default::default()
+        })
+        .await
+        .expect("suggestions")
+        .into_inner();
+    let want: Vec<(String, String)> = (suggestions.groups.iter())
+        .map(|g| {
+            let p = Priority::try_from(g.priority).expect("a priority");
+            (p.as_str_name().to_owned(), g.customers.to_string())
+        })
+        .collect();
+    let shown: Vec<(String, String)> = (state["suggestions"].as_array().into_iter().flatten())
+        .map(|r| (text(&r["priority"]), text(&r["customers"])))
+        .collect();
+    assert_eq!(shown, want, "{name}: suggestions");
+    overview
+}
+
+/// The figures the brief asks for, printed (never asserted): first paint,
+/// the page complete, and every refresh with each panel's time.
+fn print_timings(report: &Value) {
+    let t = &report["timings"];
+    let ms = |v: &Value| v.as_f64().unwrap_or(-1.0);
+    let first = &t["firstLoad"];
+    let loaded = &first["refreshes"][0];
+    println!(
+        "page timings: first-contentful-paint {:.0} ms, DOMContentLoaded {:.0} ms, every panel filled {:.0} ms after navigation",
+        ms(&first["paint"]["first-contentful-paint"]),
+        ms(&first["domContentLoaded"]),
+        ms(&loaded["at"]),
+    );
+    println!(
+        "page timings: reload (with the segment list) {:.0} ms",
+        ms(&t["reloadMs"])
+    );
+    let refreshes = (t["tour"]["refreshes"].as_array().into_iter().flatten())
+        .chain(t["last"]["refreshes"].as_array().into_iter().flatten());
+    let mut slowest: f64 = 0.0;
+    for r in refreshes {
+        println!(
+            "page timings: refresh ({}) {:.0} ms, panels {}",
+            text(&r["reason"]),
+            ms(&r["totalMs"]),
+            r["panels"]
+        );
+        if text(&r["reason"]) == "filter" {
+            slowest = slowest.max(ms(&r["totalMs"]));
+        }
+    }
+    println!("page timings: slowest refresh after a filter change {slowest:.0} ms");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_shows_the_apis_figures_for_every_filter() {
+    let Some(python) = browser::python() else {
+        return;
+    };
+    let fed = support::fed_stack(21).await;
+    let addr = fed.stack.gateway_addr;
+    let mut grpc = PortraitServiceClient::new(support::channel(addr).await);
+    let stores = grpc.list_stores(ListStoresRequest {}).await;
+    let stores = stores.expect("stores").into_inner().stores;
+    let store = stores.get(1).expect("a second store").clone();
+    let city = stores[0].city.clone();
+    let spec = json!({
+        "mode": "tour",
+        "url": format!("http://{addr}"),
+        "asOf": fed.as_of,
+        "city": city,
+        "storeId": store.store_id,
+        "storeSearch": store.name,
+        "screenshots": browser::screenshots(env!("CARGO_TARGET_TMPDIR"), "tour"),
+    })
+    .to_string();
+    let report = tokio::task::spawn_blocking(move || browser::drive(&python, &spec))
+        .await
+        .expect("the browser ran");
+    let report: Value = serde_json::from_str(&report).expect("a JSON report");
+    print_timings(&report);
+    let s = &report["states"];
+
+    let initial = &s["initial"]["filter"];
+    assert_eq!(text(&initial["fromDate"]), shift(&fed.as_of, -29));
+    assert_eq!(text(&initial["toDate"]), shift(&fed.as_of, 1));
+    assert_eq!(text(&initial["asOfDate"]), fed.as_of);
+    let mut totals = Vec::new();
+    for name in [
+        "initial", "all", "city", "store", "revenue", "reloaded", "empty",
+    ] {
+        totals.push(check(&mut grpc, name, &s[name]).await.active_customers);
+    }
+    // Each filter asked for is the filter used, and it changed the figures.
+    assert_eq!(filter_of(&s["all"]["filter"]).from_date, "");
+    assert!(text(&s["all"]["kpis"]["total"]["change"]).contains("无上期"));
+    assert_eq!(filter_of(&s["city"]["filter"]).cities, [city]);
+    let by_store = filter_of(&s["store"]["filter"]);
+    assert_eq!(
+        (by_store.store_ids, by_store.cities.len()),
+        (vec![store.store_id], 0)
+    );
+    assert!(
+        totals[0] != totals[1] && totals[1] != totals[2] && totals[2] != totals[3],
+        "{totals:?}"
+    );
+    assert!(text(&s["revenue"]["search"]).contains("top=revenue"));
+    assert_eq!(
+        s["reloaded"]["filter"], s["revenue"]["filter"],
+        "a reload keeps the view"
+    );
+
+    // The clicked slice lists its customers, as ListRfm of that segment does.
+    let segment = text(&s["segment"]["clicked"]);
+    assert!(text(&s["segment"]["search"]).contains(&format!("segment={segment}")));
+    let listed = grpc
+        .list_rfm(ListRfmRequest {
+            filter: Some(filter_of(&s["segment"]["filter"])),
+            page_size: 20,
+            segment: Segment::from_str_name(&segment).expect("a segment") as i32,
+            ..Default::default()
+        })
+        .await
+        .expect("rfm")
+        .into_inner();
+    let want: Vec<String> = listed
+        .customers
+        .iter()
+        .map(|c| c.customer_id.clone())
+        .collect();
+    assert!(!want.is_empty());
+    assert_eq!(s["segment"]["customers"], json!(want));
+    assert_eq!(s["reloaded"]["customers"], json!(want));
+
+    // A range with no orders: every panel says so, nothing fails.
+    let empty = &s["empty"];
+    assert_eq!(text(&empty["filter"]["fromDate"]), "2001-01-01");
+    assert_eq!(text(&empty["filter"]["toDate"]), "2001-02-01");
+    for panel in [
+        "panel-segments",
+        "panel-hours",
+        "panel-products",
+        "panel-channels",
+        "panel-suggestions",
+    ] {
+        assert_eq!(text(&empty["panels"][panel]), "empty", "{panel}");
+    }
+    // No sync source here: the button says why, in words.
+    let message = text(&s["sync-error"]["message"]);
+    assert!(
+        message.contains("无法同步") && message.contains("sync.source"),
+        "{message}"
+    );
+    for (name, state) in s.as_object().expect("states") {
+        assert_eq!(text(&state["banner"]), "", "{name}");
+        let failed = (state["panels"].as_object().into_iter().flatten())
+            .filter(|(_, v)| text(v).contains("failed"));
+        assert_eq!(failed.count(), 0, "{name}: {}", state["panels"]);
+    }
+    // No console errors, but for the refused trigger's 400 the browser logs.
+    let errors: Vec<&str> = (report["errors"].as_array().into_iter().flatten())
+        .filter_map(Value::as_str)
+        .collect();
+    let before_sync = errors
+        .iter()
+        .filter(|e| !e.contains("status of 400"))
+        .count();
+    assert_eq!(before_sync, 0, "console errors: {errors:?}");
+    assert!(errors.len() <= 1, "{errors:?}");
+    fed.stop().await;
+}

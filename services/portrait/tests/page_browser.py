@@ -1,0 +1,208 @@
+"""Drives the 客群画像 page in Debian's chromium and reports what it shows.
+
+Called by services/portrait/tests/page.rs (mode "tour") and tests/e2e/page_sync.rs
+(mode "sync") with one JSON argument, or by hand against a running demo (mode
+"measure": {"mode": "measure", "url": "http://127.0.0.1:50051", "screenshots": DIR}); prints one JSON line: the page's
+states (filter, KPIs with their raw values, each chart's data read from
+ECharts' getOption(), table rows), console errors and timings. The Rust
+side compares every number with the gRPC answer for the same filter.
+"""
+
+import json
+import sys
+import time
+
+from playwright.sync_api import sync_playwright
+
+READ_STATE = """() => {
+  const kpi = (id) => {
+    const v = document.querySelector(`#${id} .value`);
+    return { value: v.dataset.value, previous: v.dataset.previous, text: v.textContent,
+             change: document.querySelector(`#${id} .change`).textContent };
+  };
+  const option = (name) => window.portrait.charts[name] ? window.portrait.charts[name].getOption() : null;
+  const seg = option('segments');
+  const products = option('products');
+  const panels = {};
+  document.querySelectorAll('.panel').forEach((p) => {
+    panels[p.id] = ['loading', 'empty', 'failed', 'hidden'].filter((c) => p.classList.contains(c)).join(' ');
+  });
+  return {
+    search: location.search,
+    filter: window.portrait.filter(),
+    previous: window.portrait.previous(),
+    kpis: { total: kpi('kpi-total'), active: kpi('kpi-active'), aov: kpi('kpi-aov'), ltv: kpi('kpi-ltv') },
+    segments: seg ? seg.series[0].data.map((d) => ({ segment: d.segment, value: d.value })) : [],
+    donutTitle: seg ? seg.title[0].text : '',
+    hours: option('hours') ? option('hours').series[0].data : [],
+    products: products ? { names: products.yAxis[0].data, values: products.series[0].data } : null,
+    channels: option('channels') ? option('channels').series[0].data.map((d) => ({ channel: d.channel, value: d.value })) : [],
+    suggestions: [...document.querySelectorAll('#suggestions tbody tr')].map((tr) => ({
+      priority: tr.dataset.priority, customers: tr.dataset.customers, text: tr.innerText })),
+    customers: [...document.querySelectorAll('#segment-customers tbody tr')].map((tr) => tr.dataset.customer),
+    panels,
+    banner: document.getElementById('page-error').textContent,
+  };
+}"""
+
+SLICE = """() => {
+  const chart = window.portrait.charts.segments;
+  const data = chart.getModel().getSeriesByIndex(0).getData();
+  let best = 0;
+  for (let i = 1; i < data.count(); i += 1) if (data.get('value', i) > data.get('value', best)) best = i;
+  const l = data.getItemLayout(best);
+  const a = (l.startAngle + l.endAngle) / 2;
+  const r = (l.r + l.r0) / 2;
+  return { x: l.cx + r * Math.cos(a), y: l.cy + r * Math.sin(a), segment: data.getRawDataItem(best).segment };
+}"""
+
+
+class Tour:
+    def __init__(self, page, shots):
+        self.page = page
+        self.shots = shots
+        self.states = {}
+        self.errors = []
+        page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: self.errors.append(f"page error: {e}"))
+        page.on("requestfailed", lambda r: self.errors.append(f"request failed: {r.url}"))
+
+    def generation(self):
+        """The refreshes started so far."""
+        return int(self.page.evaluate("Number(document.body.dataset.started || 0)"))
+
+    def wait_refresh(self, before):
+        """Until a refresh started after `before` and the latest started one is done:
+        events such as a date input's change may come after the action returns."""
+        self.page.wait_for_function(
+            """g => { const d = document.body.dataset;
+                      return Number(d.started) > g && d.state === 'ready' && d.generation === d.started; }""",
+            arg=before, timeout=30000)
+
+    def act(self, action):
+        """Runs an action that refreshes the panels; waits for the refresh."""
+        before = self.generation()
+        action()
+        self.wait_refresh(before)
+
+    def record(self, name, shot=None):
+        self.states[name] = self.page.evaluate(READ_STATE)
+        if shot:
+            self.page.screenshot(path=f"{self.shots}/{shot}.png", full_page=True)
+
+    def timings(self):
+        return self.page.evaluate("""() => ({
+          paint: Object.fromEntries(performance.getEntriesByType('paint').map((e) => [e.name, e.startTime])),
+          domContentLoaded: performance.getEntriesByType('navigation')[0].domContentLoadedEventEnd,
+          refreshes: window.portrait.timings,
+        })""")
+
+
+def tour(t, spec):
+    page = t.page
+    page.goto(f"{spec['url']}/?range=30d&asOf={spec['asOf']}")
+    page.wait_for_function("document.body.dataset.state === 'ready'", timeout=30000)
+    page.wait_for_function("document.querySelector('#quality').textContent.length > 0")
+    first_load = t.timings()
+    t.record("initial", "01-overview")
+
+    t.act(lambda: page.click("#presets button[data-range=all]"))
+    t.record("all")
+
+    page.click("#city-select .summary")
+    t.act(lambda: page.click(f"#city-select input[value='{spec['city']}']"))
+    t.record("city", "02-city-filter")
+    page.keyboard.press("Escape")
+    page.click("header.top h1")
+
+    page.click("#city-select .summary")
+    t.act(lambda: page.click("#city-select .clear"))
+    page.click("header.top h1")
+    page.click("#store-select .summary")
+    page.fill("#store-select input[type=search]", spec["storeSearch"])
+    t.act(lambda: page.click(f"#store-select input[value='{spec['storeId']}']"))
+    t.record("store", "03-store-search")
+    page.click("header.top h1")
+
+    t.act(lambda: page.click("#product-switch button[data-by=revenue]"))
+    t.record("revenue")
+
+    spot = page.evaluate(SLICE)
+    box = page.locator("#chart-segments").bounding_box()
+    page.mouse.click(box["x"] + spot["x"], box["y"] + spot["y"])
+    page.wait_for_selector("#segment-customers tbody tr", timeout=10000)
+    page.wait_for_function("!document.getElementById('panel-segment-customers').classList.contains('loading')")
+    t.record("segment", "04-segment-customers")
+    t.states["segment"]["clicked"] = spot["segment"]
+
+    touring = t.timings()
+    before = time.monotonic()
+    page.reload()
+    page.wait_for_function("document.body.dataset.state === 'ready'", timeout=30000)
+    page.wait_for_selector("#segment-customers tbody tr", timeout=10000)
+    t.record("reloaded")
+    reload_ms = (time.monotonic() - before) * 1000
+
+    t.act(lambda: page.fill("#from-date", "2001-01-01"))
+    t.act(lambda: page.fill("#to-date", "2001-01-31"))
+    t.record("empty", "05-empty")
+
+    page.click("#sync-button")
+    page.wait_for_function("document.body.dataset.syncState", timeout=30000)
+    t.record("sync-error", "06-sync-error")
+    t.states["sync-error"]["message"] = page.text_content("#sync-message")
+    return {"firstLoad": first_load, "tour": touring, "reloadMs": reload_ms, "last": t.timings()}
+
+
+def sync(t, spec):
+    page = t.page
+    page.goto(f"{spec['url']}/?range=all&asOf={spec['asOf']}")
+    page.wait_for_function("document.body.dataset.state === 'ready'", timeout=30000)
+    t.record("before", "11-before-sync")
+    before = t.generation()
+    page.click("#sync-button")
+    page.wait_for_function("document.body.dataset.syncJob", timeout=30000)
+    t.page.screenshot(path=f"{t.shots}/12-sync-running.png")
+    page.wait_for_function("document.body.dataset.syncState", timeout=120000)
+    t.wait_refresh(before)
+    page.wait_for_function("!document.getElementById('panel-quality').classList.contains('loading')")
+    t.record("after", "13-after-sync")
+    state = t.states["after"]
+    state["job"] = page.evaluate("document.body.dataset.syncJob")
+    state["syncState"] = page.evaluate("document.body.dataset.syncState")
+    state["message"] = page.text_content("#sync-message")
+    state["qualityCounts"] = page.eval_on_selector_all("#quality .counts b", "bs => bs.map((b) => b.textContent)")
+    return {"last": t.timings()}
+
+
+def measure(t, spec):
+    """Timings on a running stack (the demo): the default view, then each preset."""
+    page = t.page
+    page.goto(f"{spec['url']}/")
+    page.wait_for_function("document.body.dataset.state === 'ready'", timeout=60000)
+    first = t.timings()
+    t.record("demo", "21-demo")
+    for preset in ["7d", "90d", "ytd", "all", "30d"]:
+        t.act(lambda: page.click(f"#presets button[data-range='{preset}']"))
+    t.act(lambda: page.click("#product-switch button[data-by=revenue]"))
+    return {"firstLoad": first, "last": t.timings()}
+
+
+MODES = {"tour": tour, "sync": sync, "measure": measure}
+
+
+def main():
+    spec = json.loads(sys.argv[1])
+    with sync_playwright() as p:
+        # Root in a container has no user namespaces for chromium's sandbox.
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox", "--lang=zh-CN"])
+        page = browser.new_page(viewport={"width": 1440, "height": 1000}, locale="zh-CN",
+                                timezone_id="Asia/Shanghai")
+        t = Tour(page, spec["screenshots"])
+        timings = MODES[spec["mode"]](t, spec)
+        browser.close()
+    print(json.dumps({"states": t.states, "errors": t.errors, "timings": timings}, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()
