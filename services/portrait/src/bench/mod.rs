@@ -7,6 +7,7 @@ mod load;
 mod panels;
 mod report;
 mod stack;
+mod startup;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -138,6 +139,7 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
     report.startup = Some(startup);
     report.rss_after_restart = stack::rss();
     restarted.stop().await?;
+    report.loads = startup::each(&data_dir).await?;
 
     if !args.skip_duckdb {
         report.duckdb = Some(duckdb::compare(

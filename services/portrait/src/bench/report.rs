@@ -65,6 +65,7 @@ pub(crate) struct Report {
     pub(crate) concurrent: Option<Concurrent>,
     pub(crate) freshness: Option<Freshness>,
     pub(crate) startup: Option<Startup>,
+    pub(crate) loads: Vec<crate::bench::startup::Load>,
     pub(crate) rss_after_ingest: Option<Rss>,
     pub(crate) rss_after_panels: Option<Rss>,
     pub(crate) rss_after_restart: Option<Rss>,
@@ -108,6 +109,7 @@ impl Report {
             concurrent: None,
             freshness: None,
             startup: None,
+            loads: Vec::new(),
             rss_after_ingest: None,
             rss_after_panels: None,
             rss_after_restart: None,
@@ -244,6 +246,14 @@ impl Report {
                 out,
                 "| start-up on the same data, until the overview answers with every order | {:.2} s |",
                 s.to_serving.as_secs_f64()
+            );
+        }
+        for l in &self.loads {
+            let _ = writeln!(
+                out,
+                "| start-up of {} alone: its serving state loaded from its tables | {:.2} s |",
+                l.service.as_str(),
+                l.took.as_secs_f64()
             );
         }
         let _ = writeln!(
