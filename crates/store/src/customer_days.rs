@@ -3,7 +3,7 @@
 
 use portrait_core::memory::{BookLoader, CustomerState};
 use portrait_core::{Acc, CustomerDays, StoreInfo};
-use sqlx::{AnyConnection, AnyPool, Row};
+use sqlx::{AnyConnection, AnyPool};
 
 use crate::{Key, Migration, Result, migrations, scan, upsert};
 
@@ -70,10 +70,10 @@ pub async fn load_customer_days(pool: &AnyPool) -> Result<CustomerState> {
     let columns = ["store_id", "name", "city"];
     scan(pool, "stores", &[Key::Text("store_id")], &columns, |r| {
         let info = StoreInfo {
-            name: r.try_get("name")?,
-            city: r.try_get("city")?,
+            name: r.text("name")?.to_owned(),
+            city: r.text("city")?.to_owned(),
         };
-        state.stores.describe(r.try_get("store_id")?, &info);
+        state.stores.describe(r.text("store_id")?, &info);
         Ok(())
     })
     .await?;
@@ -85,13 +85,13 @@ pub async fn load_customer_days(pool: &AnyPool) -> Result<CustomerState> {
     ];
     let columns = ["day", "store_id", "customer_id", "orders", "revenue"];
     scan(pool, "customer_days", &keys, &columns, |r| {
-        let store = state.stores.id(r.try_get("store_id")?);
+        let store = state.stores.id(r.text("store_id")?);
         let acc = Acc {
-            orders: r.try_get("orders")?,
-            revenue: r.try_get("revenue")?,
+            orders: r.int("orders")?,
+            revenue: r.int("revenue")?,
         };
-        let day = crate::day(r.try_get("day")?)?;
-        book.push(r.try_get("customer_id")?, store, day, acc);
+        let day = crate::day(r.int("day")?)?;
+        book.push(r.text("customer_id")?, store, day, acc);
         Ok(())
     })
     .await?;

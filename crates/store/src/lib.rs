@@ -25,7 +25,7 @@ pub use consumer::{Counters, add_counters, load_counters, load_positions, save_p
 pub use customer_days::{CUSTOMER_DAYS_MIGRATIONS, load_customer_days, write_customer_days};
 pub use error::{Error, Result};
 pub use migrate::{CONSUMER_MIGRATIONS, Migration};
-pub use scan::{Key, scan};
+pub use scan::{Key, ScanRow, scan};
 pub use sql::{Arg, Sql};
 pub use upsert::upsert;
 

@@ -168,10 +168,17 @@ async fn positions_and_applied_commit_together(store: Store) {
 /// More rows than one statement binds and one load page reads.
 async fn many_rows_in_one_batch(store: Store) {
     migrated(&store).await;
+    // Three pages of a load (20,000 rows each), and ids that JSON must escape.
+    const N: i32 = 45_000;
+    let odd = ["quote\"d", "back\\slash", "上海客人", "tab\tand😀"];
     let mut d = CustomerDays::default();
-    for i in 0..25_000 {
+    for i in 0..N {
+        let name = match odd.get(i as usize) {
+            Some(o) => (*o).to_owned(),
+            None => format!("c{i:05}"),
+        };
         d.rows.insert(
-            (format!("c{i:05}"), "s1".into(), 20_000 + i % 7),
+            (name, "s1".into(), 20_000 + i % 7),
             Acc {
                 orders: 1,
                 revenue: i64::from(i),
@@ -183,11 +190,20 @@ async fn many_rows_in_one_batch(store: Store) {
         .await
         .expect("load");
     let aggs = state.book.aggs(&Selection::All, None, i32::MAX);
-    assert_eq!(aggs.len(), 25_000);
+    assert_eq!(aggs.len(), N as usize);
     assert_eq!(
         aggs.iter().map(|a| a.revenue).sum::<i64>(),
-        (0..25_000).sum::<i64>()
+        (0..i64::from(N)).sum::<i64>()
     );
+    for (i, name) in odd.iter().enumerate() {
+        let id = state
+            .book
+            .customers()
+            .get(name)
+            .expect("an odd id loads back");
+        let agg = state.book.agg(id, &Selection::All, None, i32::MAX);
+        assert_eq!(agg.map(|a| a.revenue), Some(i as i64), "{name}");
+    }
 }
 
 async fn migrations_are_append_only_and_checked(store: Store) {

@@ -8,11 +8,10 @@ use std::collections::BTreeMap;
 use portrait_core::{Acc, CustomerDays, Day, ProductAcc, ProductInfo, StoreDays};
 use portrait_service::{Live, Projection, Result};
 use portrait_store::{
-    CUSTOMER_DAYS_MIGRATIONS, Key, Migration, Store, load_customer_days, migrations, scan, upsert,
-    write_customer_days,
+    CUSTOMER_DAYS_MIGRATIONS, Key, Migration, ScanRow, Store, load_customer_days, migrations, scan,
+    upsert, write_customer_days,
 };
-use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, AnyPool, Row};
+use sqlx::{AnyConnection, AnyPool};
 
 const MIGRATIONS: &[Migration] = migrations!(
     "migrations",
@@ -187,44 +186,44 @@ async fn load_store_days(pool: &AnyPool, state: &mut State) -> Result<()> {
         &columns,
         |r| {
             let info = ProductInfo {
-                name: r.try_get("name")?,
-                category_id: r.try_get("category_id")?,
-                category_name: r.try_get("category_name")?,
+                name: r.text("name")?.to_owned(),
+                category_id: r.text("category_id")?.to_owned(),
+                category_name: r.text("category_name")?.to_owned(),
             };
-            days.describe_product(r.try_get("product_id")?, &info);
+            days.describe_product(r.text("product_id")?, &info);
             Ok(())
         },
     )
     .await?;
-    let acc = |r: &AnyRow| -> portrait_store::Result<Acc> {
+    let acc = |r: &ScanRow<'_>| -> portrait_store::Result<Acc> {
         Ok(Acc {
-            orders: r.try_get("orders")?,
-            revenue: r.try_get("revenue")?,
+            orders: r.int("orders")?,
+            revenue: r.int("revenue")?,
         })
     };
     let keys = [Key::Int("day"), Key::Text("store_id"), Key::Int("hour")];
     let columns = ["day", "store_id", "hour", "orders", "revenue"];
     scan(pool, "hours", &keys, &columns, |r| {
-        let hour = r.try_get::<i64, _>("hour")?;
+        let hour = r.int("hour")?;
         let hour = u8::try_from(hour)
             .ok()
             .filter(|h| *h < 24)
             .ok_or_else(|| corrupt("hour", hour))?;
-        let day = portrait_store::day(r.try_get("day")?)?;
-        days.add_hour(stores.id(r.try_get("store_id")?), day, hour, acc(r)?);
+        let day = portrait_store::day(r.int("day")?)?;
+        days.add_hour(stores.id(r.text("store_id")?), day, hour, acc(r)?);
         Ok(())
     })
     .await?;
     let keys = [Key::Int("day"), Key::Text("store_id"), Key::Int("channel")];
     let columns = ["day", "store_id", "channel", "orders", "revenue"];
     scan(pool, "channels", &keys, &columns, |r| {
-        let channel = r.try_get::<i64, _>("channel")?;
+        let channel = r.int("channel")?;
         let channel = i32::try_from(channel)
             .ok()
             .filter(|c| (0..CHANNEL_SLOTS as i32).contains(c))
             .ok_or_else(|| corrupt("channel", channel))?;
-        let day = portrait_store::day(r.try_get("day")?)?;
-        days.add_channel(stores.id(r.try_get("store_id")?), day, channel, acc(r)?);
+        let day = portrait_store::day(r.int("day")?)?;
+        days.add_channel(stores.id(r.text("store_id")?), day, channel, acc(r)?);
         Ok(())
     })
     .await?;
@@ -233,7 +232,7 @@ async fn load_store_days(pool: &AnyPool, state: &mut State) -> Result<()> {
         "product_days",
         "product_id",
         |store, day, item, acc| {
-            days.add_product(stores.id(&store), day, &item, acc);
+            days.add_product(stores.id(store), day, item, acc);
         },
     )
     .await?;
@@ -244,7 +243,7 @@ async fn load_store_days(pool: &AnyPool, state: &mut State) -> Result<()> {
         &[Key::Text("category_id")],
         &columns,
         |r| {
-            days.describe_category(r.try_get("category_id")?, &r.try_get("name")?);
+            days.describe_category(r.text("category_id")?, &r.text("name")?.to_owned());
             Ok(())
         },
     )
@@ -254,7 +253,7 @@ async fn load_store_days(pool: &AnyPool, state: &mut State) -> Result<()> {
         "category_days",
         "category_id",
         |store, day, item, acc| {
-            days.add_category(stores.id(&store), day, &item, acc);
+            days.add_category(stores.id(store), day, item, acc);
         },
     )
     .await?;
@@ -288,17 +287,17 @@ async fn scan_item_days(
     pool: &AnyPool,
     table: &'static str,
     item: &'static str,
-    mut each: impl FnMut(String, Day, String, ProductAcc) + Send,
+    mut each: impl FnMut(&str, Day, &str, ProductAcc) + Send,
 ) -> Result<()> {
     let keys = [Key::Int("day"), Key::Text("store_id"), Key::Text(item)];
     let columns = ["day", "store_id", item, "quantity", "revenue"];
     scan(pool, table, &keys, &columns, |r| {
         let sold = ProductAcc {
-            quantity: r.try_get("quantity")?,
-            revenue: r.try_get("revenue")?,
+            quantity: r.int("quantity")?,
+            revenue: r.int("revenue")?,
         };
-        let day = portrait_store::day(r.try_get("day")?)?;
-        each(r.try_get("store_id")?, day, r.try_get(item)?, sold);
+        let day = portrait_store::day(r.int("day")?)?;
+        each(r.text("store_id")?, day, r.text(item)?, sold);
         Ok(())
     })
     .await?;
