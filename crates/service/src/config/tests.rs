@@ -1,0 +1,113 @@
+use super::*;
+
+#[test]
+fn defaults_validate_and_derive_paths() {
+    let c = Config::defaults(ServiceName::Rfm)
+        .validated(ServiceName::Rfm)
+        .unwrap();
+    assert_eq!(c.store.url, "sqlite://.portrait/rfm.db");
+    assert_eq!(c.bus.path, ".portrait/log.db");
+    assert_eq!(c.server.listen, "127.0.0.1:50054");
+}
+
+#[test]
+fn kafka_batches_are_librdkafkas_unless_set() {
+    let c = Config::defaults(ServiceName::Ingest);
+    assert_eq!(c.bus.max_batch_records, 0);
+    let mut c = c;
+    c.bus.kind = BusKind::Kafka;
+    c.bus.max_batch_records = 1;
+    let bus = c.validated(ServiceName::Ingest).unwrap().bus_config();
+    assert!(matches!(
+        bus,
+        portrait_bus::BusConfig::Kafka {
+            max_batch_records: 1,
+            ..
+        }
+    ));
+    let mut c = Config::defaults(ServiceName::Ingest);
+    c.bus.max_batch_records = 1_000_001;
+    let err = c.validated(ServiceName::Ingest).unwrap_err().to_string();
+    assert!(err.contains("bus.max_batch_records"), "{err}");
+    let mut c = Config::defaults(ServiceName::Ingest);
+    c.ingest.commit_delay_ms = 60_001;
+    let err = c.validated(ServiceName::Ingest).unwrap_err().to_string();
+    assert!(err.contains("ingest.commit_delay_ms"), "{err}");
+}
+
+#[test]
+fn bad_settings_say_which() {
+    let mut c = Config::defaults(ServiceName::Ingest);
+    c.domain.time_zone = "Asia/Atlantis".into();
+    let err = c.validated(ServiceName::Ingest).unwrap_err().to_string();
+    assert!(err.contains("domain.time_zone"), "{err}");
+    let mut c = Config::defaults(ServiceName::Ingest);
+    c.server.listen = "nowhere".into();
+    assert!(
+        c.validated(ServiceName::Ingest)
+            .unwrap_err()
+            .to_string()
+            .contains("server.listen")
+    );
+}
+
+#[test]
+fn sync_settings_default_off_and_bad_ones_say_which_key() {
+    let c = Config::defaults(ServiceName::Gateway)
+        .validated(ServiceName::Gateway)
+        .unwrap();
+    assert_eq!(c.sync.source, "");
+    assert_eq!(c.sync.store_url, "sqlite://.portrait/sync.db");
+    assert_eq!(c.sync.time_zone, "Asia/Shanghai");
+    assert_eq!(c.sync.reread_days, 14);
+    type Break = fn(&mut SyncSettings);
+    let cases: Vec<(Break, &str)> = vec![
+        (|s| s.source = "oracle://u:pw@h/db".into(), "sync.source"),
+        (|s| s.daily_at = "3:30pm".into(), "sync.daily_at"),
+        (|s| s.daily_at = "24:00".into(), "sync.daily_at"),
+        (|s| s.reread_days = -1, "sync.reread_days"),
+        (|s| s.page_size = 0, "sync.page_size"),
+        (|s| s.paid_states.clear(), "sync.paid_states"),
+        (
+            |s| {
+                s.platforms.insert("快手".into(), "kuaishou".into());
+            },
+            "sync.platforms",
+        ),
+        (|s| s.max_amount_fen = 0, "sync.max_amount_fen"),
+        (
+            |s| s.mismatch_tolerance_fen = -1,
+            "sync.mismatch_tolerance_fen",
+        ),
+        (|s| s.time_zone = "Mars/Base".into(), "sync.time_zone"),
+        (|s| s.keep_findings_jobs = 0, "sync.keep_findings_jobs"),
+    ];
+    for (break_it, key) in cases {
+        let mut c = Config::defaults(ServiceName::Gateway);
+        break_it(&mut c.sync);
+        let err = c.validated(ServiceName::Gateway).unwrap_err().to_string();
+        assert!(err.contains(key), "{key}: {err}");
+        assert!(!err.contains(":pw@"), "{err}");
+    }
+}
+
+#[test]
+fn the_source_never_shows_in_debug_output() {
+    let mut c = Config::defaults(ServiceName::Gateway);
+    c.sync.source = "mysql://reader:Pa55word@db/cyrg2025".into();
+    c.sync.phone_key = "k3y-s3cret".into();
+    let text = format!("{c:?}");
+    assert!(
+        !text.contains("Pa55word") && !text.contains("k3y-s3cret"),
+        "{text}"
+    );
+}
+
+#[test]
+fn hh_mm() {
+    assert_eq!(parse_hh_mm("03:30"), Some((3, 30)));
+    assert_eq!(parse_hh_mm("23:59"), Some((23, 59)));
+    for bad in ["3:30", "24:00", "12:60", "", "12:3", "ab:cd"] {
+        assert_eq!(parse_hh_mm(bad), None, "{bad}");
+    }
+}
