@@ -458,6 +458,9 @@ impl Databases {
 
     /// Best effort: a database left behind is named in a warning.
     async fn drop_all(&self) {
+        if self.names.is_empty() {
+            return;
+        }
         let conn = self.connect().await;
         let Ok(mut conn) = conn else {
             tracing::warn!(databases = ?self.names, "failed to reconnect to drop the bench databases");
