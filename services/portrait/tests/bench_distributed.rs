@@ -94,8 +94,8 @@ async fn distributed_bench_reports_throughput_and_each_service_memory() {
             .unwrap_or_else(|| panic!("no row for {service} in\n{stdout}"));
         // | process | RSS after ingest | peak | RSS after panels | peak | CPU … |
         let c = cells(row);
-        for i in 2..=5 {
-            let mib: f64 = c[i]
+        for (i, cell) in c.iter().enumerate().take(6).skip(2) {
+            let mib: f64 = cell
                 .parse()
                 .unwrap_or_else(|_| panic!("no memory figure in column {i}: {row}"));
             assert!(mib > 0.0, "{row}");
