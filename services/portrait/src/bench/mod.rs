@@ -7,6 +7,7 @@ mod duckdb;
 mod feed;
 mod load;
 mod panels;
+mod pg;
 mod report;
 mod stack;
 mod startup;
