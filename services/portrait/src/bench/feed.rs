@@ -11,7 +11,7 @@ use portrait_synth::{Chain, ChainSpec, OrderStream};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::stack::{Phase, Running, connect, mark, phase};
+use super::stack::{Endpoints, Phase, connect, mark, phase};
 
 /// Orders per `SubmitOrders` call.
 const BATCH: usize = 1_000;
@@ -37,10 +37,11 @@ pub(crate) fn lane(order_id: &str, lanes: usize) -> usize {
 }
 
 pub(crate) async fn load(
-    running: &Running,
+    at: &Endpoints,
     spec: &ChainSpec,
     orders: u64,
     streams: usize,
+    on_accepted: impl FnOnce(),
 ) -> anyhow::Result<Fed> {
     let streams = streams.max(1);
     let stream = OrderStream::new(spec, Some(orders));
@@ -53,7 +54,7 @@ pub(crate) async fn load(
     for _ in 0..streams {
         let (tx, mut rx) = mpsc::channel::<Vec<Order>>(4);
         senders.push(tx);
-        let mut client = IngestServiceClient::new(connect(&running.ingest_url).await?);
+        let mut client = IngestServiceClient::new(connect(&at.ingest_url).await?);
         let bar = bar.clone();
         workers.spawn(async move {
             while let Some(batch) = rx.recv().await {
@@ -77,10 +78,11 @@ pub(crate) async fn load(
     }
     let (orders, submissions) = producer.await.context("the generator panicked")??;
     let accepting = phase(started);
+    on_accepted();
     bar.set_length(submissions);
     bar.finish();
     let catching = mark();
-    wait_caught_up(running).await?;
+    wait_caught_up(at).await?;
     Ok(Fed {
         chain,
         intensity,
@@ -122,8 +124,8 @@ fn produce(
     Ok((stream.orders_so_far(), submissions))
 }
 
-async fn wait_caught_up(running: &Running) -> anyhow::Result<()> {
-    let mut gateway = running.gateway().await?;
+async fn wait_caught_up(at: &Endpoints) -> anyhow::Result<()> {
+    let mut gateway = at.gateway().await?;
     crate::follow::caught_up(
         &mut gateway,
         Duration::from_millis(50),

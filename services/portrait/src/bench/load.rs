@@ -14,7 +14,7 @@ use portrait_proto::v1::{
 use tokio::sync::{Mutex, Semaphore};
 
 use super::panels::{NamedFilter, Timing, timing};
-use super::stack::{Phase, Running, connect, mark, phase};
+use super::stack::{Endpoints, Phase, connect, mark, phase};
 
 #[derive(Clone, Debug)]
 pub(crate) struct Concurrent {
@@ -29,16 +29,14 @@ pub(crate) struct Concurrent {
 /// `clients` clients, each on its own connection, each asking for the
 /// overview `calls` times with filters taken in turn.
 pub(crate) async fn concurrent(
-    running: &Running,
+    at: &Endpoints,
     filters: &[NamedFilter],
     clients: usize,
     calls: usize,
 ) -> anyhow::Result<Concurrent> {
     let mut connected = Vec::with_capacity(clients);
     for _ in 0..clients {
-        connected.push(PortraitServiceClient::new(
-            connect(&running.gateway_url).await?,
-        ));
+        connected.push(PortraitServiceClient::new(connect(&at.gateway_url).await?));
     }
     // Everyone starts together, after all connections are up.
     let start = Arc::new(tokio::sync::Barrier::new(clients + 1));
@@ -108,19 +106,19 @@ const TICK: Duration = Duration::from_millis(10);
 /// visible at the first poll whose order count covers its position; when
 /// batches complete out of order this can credit an order a little early.
 pub(crate) async fn freshness(
-    running: &Running,
+    at: &Endpoints,
     rate: u64,
     span: Duration,
 ) -> anyhow::Result<Freshness> {
     let per_tick = (rate as f64 * TICK.as_secs_f64()).ceil().max(1.0) as usize;
     let ticks = (span.as_secs_f64() / TICK.as_secs_f64()).ceil() as usize;
     let total = per_tick * ticks;
-    let ingest = IngestServiceClient::new(connect(&running.ingest_url).await?);
+    let ingest = IngestServiceClient::new(connect(&at.ingest_url).await?);
     let filter = Filter {
         store_ids: vec![FRESH_STORE.to_owned()],
         ..Filter::default()
     };
-    let mut gateway = running.gateway().await?;
+    let mut gateway = at.gateway().await?;
     let base = gateway
         .get_overview(OverviewRequest {
             filter: Some(filter.clone()),

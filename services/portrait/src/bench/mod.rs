@@ -1,15 +1,18 @@
 //! `portrait bench`: a synthetic chain at a given scale through the embedded
-//! stack, timed panel by panel against DuckDB over the same orders.
+//! stack (or the five processes on Kafka and PostgreSQL with `--distributed`),
+//! timed panel by panel against DuckDB over the same orders.
 
+mod dist;
 mod duckdb;
 mod feed;
 mod load;
 mod panels;
+mod pg;
 mod report;
 mod stack;
 mod startup;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -61,6 +64,26 @@ pub(crate) struct BenchArgs {
     /// Also write the report (markdown) to this file.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Run the five service binaries (found next to this executable) as
+    /// processes on a Kafka-protocol broker and PostgreSQL instead of the
+    /// embedded stack: ingest throughput, the panels, and each process's memory
+    /// and CPU. The concurrent clients, freshness and start-up phases are
+    /// embedded-only.
+    #[arg(long, requires_all = ["postgres_url", "brokers"])]
+    distributed: bool,
+    /// PostgreSQL server for --distributed, e.g. postgres://user@127.0.0.1:5432/postgres:
+    /// one fresh database per service is created there and dropped at the end.
+    #[arg(long, requires = "distributed")]
+    postgres_url: Option<String>,
+    /// Kafka-protocol brokers (host:port,…) for --distributed; the topics get a
+    /// prefix of their own per run.
+    #[arg(long, requires = "distributed")]
+    brokers: Option<String>,
+    /// The services' `bus.max_batch_records` with --distributed: 1 for tansu 0.6,
+    /// which loses records inside multi-record batches; 0 leaves librdkafka's
+    /// batching alone, as real Kafka wants.
+    #[arg(long, default_value_t = 1)]
+    max_batch_records: u32,
 }
 
 pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
@@ -109,20 +132,57 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let _telemetry = portrait_service::init_telemetry("portrait", &telemetry)
         .context("failed to start telemetry")?;
 
-    let running = stack::Running::start(&data_dir, None).await?;
-    let fed = feed::load(&running, &spec, args.orders, args.streams).await?;
+    if args.distributed {
+        dist::run(&args, &spec, &data_dir, today, &mut report).await?;
+    } else {
+        embedded(&args, &spec, &data_dir, today, &mut report).await?;
+    }
+    if !args.skip_duckdb {
+        report.duckdb = Some(duckdb::compare(
+            &data_dir,
+            &spec,
+            args.orders,
+            &report.filters,
+            args.calls,
+        )?);
+    }
+    let text = report.render();
+    println!("{text}");
+    if let Some(out) = &args.out {
+        std::fs::write(out, &text)
+            .with_context(|| format!("failed to write the report to {}", out.display()))?;
+    }
+    Ok(())
+}
+
+async fn embedded(
+    args: &BenchArgs,
+    spec: &ChainSpec,
+    data_dir: &Path,
+    today: i64,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    let running = stack::Running::start(data_dir, None).await?;
+    let fed = feed::load(&running.endpoints, spec, args.orders, args.streams, || ()).await?;
     report.ingest = Some(fed.clone());
     report.rss_after_ingest = stack::rss();
 
     let filters = panels::filters(&fed.chain, today, args.days);
     report.filters = filters.clone();
-    let timed = panels::measure(&running, &filters, args.calls).await?;
+    report.panels = panels::measure(&running.endpoints, &filters, args.calls).await?;
     report.rss_after_panels = stack::rss();
-    report.concurrent =
-        Some(load::concurrent(&running, &filters, args.clients, args.client_calls).await?);
+    report.concurrent = Some(
+        load::concurrent(
+            &running.endpoints,
+            &filters,
+            args.clients,
+            args.client_calls,
+        )
+        .await?,
+    );
     report.freshness = Some(
         load::freshness(
-            &running,
+            &running.endpoints,
             args.fresh_rate,
             Duration::from_secs(args.fresh_secs),
         )
@@ -130,33 +190,18 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
     );
 
     let everything = &filters[0].filter;
-    let expected = panels::overview(&running, everything).await?.orders;
+    let expected = panels::overview(&running.endpoints, everything)
+        .await?
+        .orders;
     let base_port = running.base_port;
     running.stop().await?;
-    let (restarted, startup) = stack::Running::restart(&data_dir, base_port, everything, expected)
+    let (restarted, startup) = stack::Running::restart(data_dir, base_port, everything, expected)
         .await
         .context("failed to restart the stack on the same data")?;
     report.startup = Some(startup);
     report.rss_after_restart = stack::rss();
     restarted.stop().await?;
-    report.loads = startup::each(&data_dir).await?;
-
-    if !args.skip_duckdb {
-        report.duckdb = Some(duckdb::compare(
-            &data_dir,
-            &spec,
-            args.orders,
-            &filters,
-            args.calls,
-        )?);
-    }
-    report.panels = timed;
-    let text = report.render();
-    println!("{text}");
-    if let Some(out) = &args.out {
-        std::fs::write(out, &text)
-            .with_context(|| format!("failed to write the report to {}", out.display()))?;
-    }
+    report.loads = startup::each(data_dir).await?;
     Ok(())
 }
 

@@ -12,7 +12,7 @@ use portrait_synth::Chain;
 use serde::Serialize;
 
 use super::report::date;
-use super::stack::Running;
+use super::stack::Endpoints;
 
 pub(crate) const PANELS: [&str; 7] = [
     "overview",
@@ -124,8 +124,8 @@ pub(crate) struct Measured {
     pub(crate) overviews: Vec<Overview>,
 }
 
-pub(crate) async fn overview(running: &Running, filter: &Filter) -> anyhow::Result<Overview> {
-    let mut client = running.gateway().await?;
+pub(crate) async fn overview(at: &Endpoints, filter: &Filter) -> anyhow::Result<Overview> {
+    let mut client = at.gateway().await?;
     Ok(client
         .get_overview(OverviewRequest {
             filter: Some(filter.clone()),
@@ -136,11 +136,11 @@ pub(crate) async fn overview(running: &Running, filter: &Filter) -> anyhow::Resu
 }
 
 pub(crate) async fn measure(
-    running: &Running,
+    at: &Endpoints,
     filters: &[NamedFilter],
     calls: usize,
 ) -> anyhow::Result<Measured> {
-    let mut client = running.gateway().await?;
+    let mut client = at.gateway().await?;
     let mut measured = Measured::default();
     let bar = crate::follow::progress(
         (PANELS.len() * filters.len() * calls) as u64,
@@ -215,7 +215,7 @@ pub(crate) async fn measure(
     }
     bar.finish_and_clear();
     for f in filters {
-        measured.overviews.push(overview(running, &f.filter).await?);
+        measured.overviews.push(overview(at, &f.filter).await?);
     }
     Ok(measured)
 }

@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use super::BenchArgs;
+use super::dist::Distributed;
 use super::duckdb::DuckDb;
 use super::feed::Fed;
 use super::load::{Concurrent, Freshness};
@@ -70,6 +71,7 @@ pub(crate) struct Report {
     pub(crate) rss_after_panels: Option<Rss>,
     pub(crate) rss_after_restart: Option<Rss>,
     pub(crate) duckdb: Option<DuckDb>,
+    pub(crate) distributed: Option<Distributed>,
 }
 
 fn ms(d: Duration) -> String {
@@ -114,6 +116,7 @@ impl Report {
             rss_after_panels: None,
             rss_after_restart: None,
             duckdb: None,
+            distributed: None,
         }
     }
 
@@ -121,17 +124,24 @@ impl Report {
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "## portrait bench\n\nScale: {}.\nMachine: {}.\nBuild: {}.\n",
+            "## portrait bench\n\nScale: {}.\nMachine: {}.\nBuild: {}.\nStack: {}.\n",
             self.scale,
             self.machine,
             if cfg!(debug_assertions) {
                 "debug (figures are not representative)"
             } else {
                 "release"
-            }
+            },
+            self.distributed.as_ref().map_or(
+                "embedded (the five services as tasks of this process, SQLite log and stores)",
+                |d| d.setup.as_str()
+            )
         );
         self.render_panels(&mut out);
-        self.render_others(&mut out);
+        match &self.distributed {
+            Some(d) => d.render(self.ingest.as_ref(), self.customers, &mut out),
+            None => self.render_others(&mut out),
+        }
         if let Some(d) = &self.duckdb {
             let _ = writeln!(out, "\n{}", d.check_text(&self.filters, &self.panels));
         }

@@ -15,8 +15,23 @@ pub(crate) struct Running {
     stack: embedded::Stack,
     token: CancellationToken,
     pub(crate) base_port: u16,
+    pub(crate) endpoints: Endpoints,
+}
+
+/// Where the bench's clients reach the stack under test, the embedded one or
+/// the five processes of `--distributed`.
+#[derive(Clone, Debug)]
+pub(crate) struct Endpoints {
     pub(crate) gateway_url: String,
     pub(crate) ingest_url: String,
+}
+
+impl Endpoints {
+    pub(crate) async fn gateway(&self) -> anyhow::Result<PortraitServiceClient<Channel>> {
+        Ok(PortraitServiceClient::new(
+            connect(&self.gateway_url).await?,
+        ))
+    }
 }
 
 /// What a restart on the same data costs: until the gateway answers the
@@ -36,8 +51,10 @@ impl Running {
         let token = CancellationToken::new();
         let stack = embedded::start(configs, token.clone()).await?;
         Ok(Self {
-            gateway_url: format!("http://{}", stack.gateway_addr),
-            ingest_url: format!("http://{}", stack.ingest_addr),
+            endpoints: Endpoints {
+                gateway_url: format!("http://{}", stack.gateway_addr),
+                ingest_url: format!("http://{}", stack.ingest_addr),
+            },
             stack,
             token,
             base_port,
@@ -80,17 +97,11 @@ impl Running {
     }
 
     async fn gateway_once(&self) -> anyhow::Result<PortraitServiceClient<Channel>> {
-        let channel = Channel::from_shared(self.gateway_url.clone())
+        let channel = Channel::from_shared(self.endpoints.gateway_url.clone())
             .context("bad gateway address")?
             .connect()
             .await?;
         Ok(PortraitServiceClient::new(channel))
-    }
-
-    pub(crate) async fn gateway(&self) -> anyhow::Result<PortraitServiceClient<Channel>> {
-        Ok(PortraitServiceClient::new(
-            connect(&self.gateway_url).await?,
-        ))
     }
 }
 
@@ -122,16 +133,22 @@ fn free_base_port() -> anyhow::Result<u16> {
     anyhow::bail!("failed to find five free consecutive ports")
 }
 
-/// Resident and peak memory of this process, in MiB: in embedded mode the five
-/// services, the generator and the bench clients all live in it.
+/// Resident and peak memory of a process, in MiB.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Rss {
     pub(crate) now_mib: f64,
     pub(crate) peak_mib: f64,
 }
 
+/// This process's memory: in embedded mode the five services, the generator
+/// and the bench clients all live in it.
 pub(crate) fn rss() -> Option<Rss> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    rss_of("self")
+}
+
+/// `proc` is a pid or `self`.
+pub(crate) fn rss_of(proc: &str) -> Option<Rss> {
+    let status = std::fs::read_to_string(format!("/proc/{proc}/status")).ok()?;
     let field = |name: &str| {
         status
             .lines()
@@ -149,7 +166,12 @@ pub(crate) fn rss() -> Option<Rss> {
 /// CPU seconds / wall seconds near the core count means CPU-bound; far below
 /// it, the phase waits (on SQLite's fsyncs, on the log, on the network).
 pub(crate) fn cpu_seconds() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    cpu_seconds_of("self")
+}
+
+/// `proc` is a pid or `self`.
+pub(crate) fn cpu_seconds_of(proc: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{proc}/stat")).ok()?;
     // Fields after the command name, which is in parentheses and may hold spaces.
     let rest = stat.rsplit_once(')')?.1;
     let fields: Vec<&str> = rest.split_whitespace().collect();
