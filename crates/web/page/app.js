@@ -6,7 +6,7 @@ import { charts, renderChannels, renderHours, renderProducts, renderSegments } f
 import {
   apiFilter, multiSelect, previousFilter, readUrl, shownRange, toQuery,
 } from './filters.js';
-import { change, count, num, today, yuan } from './format.js';
+import { change, count, num, setZone, today, yuan } from './format.js';
 import { syncButton } from './sync.js';
 import {
   appendCustomers, renderQuality, renderSuggestions, sortableSuggestions,
@@ -231,6 +231,8 @@ function wire() {
 }
 
 async function start() {
+  // Dates are the chain's calendar days: learn its zone before any range is computed.
+  await get('/v1/status').then((status) => setZone(status.timeZone)).catch(() => {});
   wire();
   stores = multiSelect($('store-select'), {
     all: '全部门店', unit: '门店', options: [], selected: state.stores,

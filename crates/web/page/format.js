@@ -60,16 +60,23 @@ export function daysBetween(from, to) {
   return Math.round((Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / 86400000);
 }
 
-/** Today in the chain's zone (Asia/Shanghai, the default domain.time_zone). */
+/** The chain's zone (domain.time_zone), told by /v1/status at start-up. */
+let zone = 'Asia/Shanghai';
+
+export function setZone(timeZone) {
+  if (timeZone) zone = timeZone;
+}
+
+/** Today in the chain's zone: where the presets' ranges end. */
 export function today() {
-  return new Intl.DateTimeFormat('sv-SE', { timeZone: 'Asia/Shanghai' }).format(new Date());
+  return new Intl.DateTimeFormat('sv-SE', { timeZone: zone }).format(new Date());
 }
 
 export function dateTime(ms) {
   const n = num(ms);
   if (!n) return '—';
   return new Intl.DateTimeFormat('zh-CN', {
-    timeZone: 'Asia/Shanghai', dateStyle: 'short', timeStyle: 'medium',
+    timeZone: zone, dateStyle: 'short', timeStyle: 'medium',
   }).format(new Date(n));
 }
 

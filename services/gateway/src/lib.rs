@@ -35,6 +35,8 @@ pub struct Gateway {
     rfm: RfmQueryClient<Channel>,
     suggest: SuggestQueryClient<Channel>,
     sync: portrait_sync::Sync,
+    time_zone: String,
+    calendar: portrait_core::Calendar,
 }
 
 fn channel(key: &str, url: &str) -> Result<Channel> {
@@ -58,6 +60,8 @@ impl Gateway {
             profiler: ProfilerQueryClient::new(channel("gateway.profiler", &g.profiler)?),
             rfm: RfmQueryClient::new(channel("gateway.rfm", &g.rfm)?),
             suggest: SuggestQueryClient::new(channel("gateway.suggest", &g.suggest)?),
+            time_zone: config.domain.time_zone.clone(),
+            calendar: config.calendar(),
         })
     }
 }
@@ -230,6 +234,10 @@ impl PortraitService for Gateway {
             ingest: Some(ingest),
             consumers,
             caught_up,
+            time_zone: self.time_zone.clone(),
+            today: portrait_core::Calendar::format_day(
+                self.calendar.day(portrait_service::now_ms()),
+            ),
         }))
     }
 

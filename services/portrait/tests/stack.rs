@@ -58,6 +58,21 @@ async fn in_process_stack_equals_a_plain_recompute() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(caught_up, "the stack did not catch up");
+    // The status names the chain's zone and its today, which the page's date presets use.
+    let status = gateway
+        .get_sync_status(SyncStatusRequest {})
+        .await
+        .expect("status")
+        .into_inner();
+    assert_eq!(status.time_zone, "Asia/Shanghai");
+    let shanghai = chrono::Utc::now().with_timezone(&chrono_tz::Asia::Shanghai);
+    let a_minute_ago = shanghai - chrono::Duration::minutes(1);
+    let days = [shanghai, a_minute_ago].map(|t| t.format("%Y-%m-%d").to_string());
+    assert!(
+        days.contains(&status.today),
+        "{} not in {days:?}",
+        status.today
+    );
 
     let orders = portrait_synth::accepted(&submitted);
     let last = orders.iter().map(|o| o.placed_at_ms).max().expect("orders");
