@@ -3,7 +3,7 @@
 //! says so with the job's counts, and then shows the synced orders' figures,
 //! which equal gRPC's for the page's filter (and gRPC's equal the SQL oracle).
 
-use portrait_proto::v1::{GetSyncJobRequest, OverviewRequest, SyncJobState};
+use portrait_proto::v1::{GetSyncJobRequest, OverviewRequest, SyncJobState, SyncMode};
 use portrait_testkit::browser;
 use serde_json::{Value, json};
 
@@ -29,6 +29,8 @@ async fn the_pages_sync_button_runs_a_job_to_completion() {
     w.stack.wait_caught_up().await;
     let spec = json!({
         "mode": "sync",
+        // The run is full: 全量 ticked (the default, incremental, is the tour's error path).
+        "full": true,
         "url": w.stack.url("gateway"),
         "asOf": date(w.source_gen.today_ms),
         "screenshots": browser::screenshots(env!("CARGO_TARGET_TMPDIR"), "sync"),
@@ -48,6 +50,7 @@ async fn the_pages_sync_button_runs_a_job_to_completion() {
     let job = gw.get_sync_job(GetSyncJobRequest { job_id }).await;
     let job = job.expect("the job").into_inner();
     assert_eq!(job.state, SyncJobState::Succeeded as i32);
+    assert_eq!(job.mode, SyncMode::Full as i32, "全量 asks for a full run");
     let c = job.counts.expect("counts");
     // Every source order is read once (the generator adds quirky ones to the 300).
     assert_eq!(c.read, orders.len() as i64);

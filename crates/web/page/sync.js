@@ -50,7 +50,10 @@ export function syncButton(afterJob) {
     button.disabled = true;
     say('正在启动同步…');
     try {
-      const started = await post('/v1/sync:trigger', {});
+      // Incremental unless 全量 is ticked: a full run re-reads everything and retracts
+      // orders deleted at the source.
+      const full = document.getElementById('sync-full').checked;
+      const started = await post('/v1/sync:trigger', { mode: full ? 'SYNC_MODE_FULL' : 'SYNC_MODE_INCREMENTAL' });
       let job = started.job;
       document.body.dataset.syncJob = job.jobId;
       while (job.state === 'SYNC_JOB_STATE_RUNNING') {

@@ -160,6 +160,8 @@ def sync(t, spec):
     page.wait_for_function("document.body.dataset.state === 'ready'", timeout=30000)
     t.record("before", "11-before-sync")
     before = t.generation()
+    if spec.get("full"):
+        page.check("#sync-full")
     page.click("#sync-button")
     page.wait_for_function("document.body.dataset.syncJob", timeout=30000)
     t.page.screenshot(path=f"{t.shots}/12-sync-running.png")

@@ -158,9 +158,21 @@ fn groups(warnings: &[(CustomerAgg, ChurnWarning)]) -> Vec<SuggestionGroup> {
         .collect()
 }
 
-/// Fen as yuan for a sentence: `¥12.30`.
+/// Fen as yuan for a sentence, thousands grouped: `¥1,384.10`.
 fn yuan(fen: f64) -> String {
-    format!("¥{:.2}", fen / 100.0)
+    // `as` saturates: a mean of fen always fits, and an absurd one cannot wrap.
+    let fen = fen.round() as i64;
+    let sign = if fen < 0 { "-" } else { "" };
+    let fen = fen.unsigned_abs();
+    let whole = (fen / 100).to_string();
+    let mut grouped = String::with_capacity(whole.len() + whole.len() / 3);
+    for (i, c) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(c);
+    }
+    format!("{sign}¥{grouped}.{:02}", fen % 100)
 }
 
 fn invalid(field: &str) -> portrait_service::Error {
@@ -185,5 +197,17 @@ impl SuggestQuery for Suggest {
         _request: Request<StatusRequest>,
     ) -> Result<Response<ConsumerStatus>, Status> {
         Ok(Response::new(self.ctx.status().await?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn yuan_groups_thousands_and_keeps_fen() {
+        assert_eq!(super::yuan(138_410.0), "¥1,384.10");
+        assert_eq!(super::yuan(123_456_789.4), "¥1,234,567.89");
+        assert_eq!(super::yuan(100_000.0), "¥1,000.00");
+        assert_eq!(super::yuan(5.0), "¥0.05");
+        assert_eq!(super::yuan(-150.0), "-¥1.50");
     }
 }
