@@ -2,18 +2,13 @@
 //! synthetic chain through ingest, against a plain Rust recompute over the
 //! accepted orders. Needs no server, so it runs under plain `cargo test`.
 
+mod support;
+
 use std::collections::BTreeSet;
-use std::time::Duration;
 
 use chrono::{DateTime, Timelike};
-use portrait_proto::v1::ingest_service_client::IngestServiceClient;
 use portrait_proto::v1::portrait_service_client::PortraitServiceClient;
-use portrait_proto::v1::{
-    Filter, HourDistributionRequest, OverviewRequest, SubmitOrderBatchRequest, SyncStatusRequest,
-};
-use portrait_synth::ChainSpec;
-use tokio_util::sync::CancellationToken;
-use tonic::transport::Channel;
+use portrait_proto::v1::{Filter, HourDistributionRequest, OverviewRequest, SyncStatusRequest};
 
 fn local(ms: i64) -> chrono::DateTime<chrono_tz::Tz> {
     DateTime::from_timestamp_millis(ms)
@@ -21,43 +16,11 @@ fn local(ms: i64) -> chrono::DateTime<chrono_tz::Tz> {
         .with_timezone(&chrono_tz::Asia::Shanghai)
 }
 
-async fn channel(addr: std::net::SocketAddr) -> Channel {
-    Channel::from_shared(format!("http://{addr}"))
-        .expect("url")
-        .connect()
-        .await
-        .expect("connect")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn in_process_stack_equals_a_plain_recompute() {
-    let dir = tempfile::tempdir().expect("dir");
-    let shutdown = CancellationToken::new();
-    let stack = portrait::embedded::spawn_stack(dir.path(), shutdown.clone())
-        .await
-        .expect("stack");
-    let (_, submitted) = portrait_synth::generate(&ChainSpec::small(3));
-    let mut ingest = IngestServiceClient::new(channel(stack.ingest_addr).await);
-    for chunk in submitted.chunks(500) {
-        let batch = SubmitOrderBatchRequest {
-            orders: chunk.to_vec(),
-        };
-        ingest.submit_order_batch(batch).await.expect("accepted");
-    }
-    let mut gateway = PortraitServiceClient::new(channel(stack.gateway_addr).await);
-    let mut caught_up = false;
-    for _ in 0..600 {
-        let s = gateway
-            .get_sync_status(SyncStatusRequest {})
-            .await
-            .expect("status");
-        if s.get_ref().caught_up {
-            caught_up = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(caught_up, "the stack did not catch up");
+    // Fed through ingest and caught up, as the gateway's status says.
+    let fed = support::fed_stack(3).await;
+    let mut gateway = PortraitServiceClient::new(support::channel(fed.stack.gateway_addr).await);
     // The status names the chain's zone and its today, which the page's date presets use.
     let status = gateway
         .get_sync_status(SyncStatusRequest {})
@@ -74,11 +37,9 @@ async fn in_process_stack_equals_a_plain_recompute() {
         status.today
     );
 
-    let orders = portrait_synth::accepted(&submitted);
-    let last = orders.iter().map(|o| o.placed_at_ms).max().expect("orders");
-    let as_of = local(last).date_naive().format("%Y-%m-%d").to_string();
+    let orders = &fed.orders;
     let filter = Filter {
-        as_of_date: as_of,
+        as_of_date: fed.as_of.clone(),
         ..Default::default()
     };
     let overview = gateway
@@ -107,7 +68,7 @@ async fn in_process_stack_equals_a_plain_recompute() {
         .expect("hours")
         .into_inner();
     let mut want = [(0_i64, 0_i64); 24];
-    for o in &orders {
+    for o in orders {
         let h = local(o.placed_at_ms).hour() as usize;
         want[h].0 += 1;
         want[h].1 += o.net_amount_fen;
@@ -119,6 +80,5 @@ async fn in_process_stack_equals_a_plain_recompute() {
         .collect();
     assert_eq!(got, want.to_vec());
 
-    shutdown.cancel();
-    stack.wait().await.expect("clean stop");
+    fed.stop().await;
 }
