@@ -340,22 +340,16 @@ async fn scenario(kind: Db) {
 
     // 3. Rows deleted from the source: only a full run sees them go.
     let gone = format!("{}, {}", r[14], r[15]);
-    w.each(|db| {
-        format!(
-            "DELETE FROM {} WHERE {} IN ({gone})",
-            ident(db, "OrderGoods"),
-            ident(db, "orderId")
-        )
-    })
-    .await;
-    w.each(|db| {
-        format!(
-            "DELETE FROM {} WHERE {} IN ({gone})",
-            ident(db, "Orders"),
-            ident(db, "id")
-        )
-    })
-    .await;
+    for (table, key) in [("OrderGoods", "orderId"), ("Orders", "id")] {
+        w.each(|db| {
+            format!(
+                "DELETE FROM {} WHERE {} IN ({gone})",
+                ident(db, table),
+                ident(db, key)
+            )
+        })
+        .await;
+    }
     let full = w.sync(SyncMode::Full).await;
     assert_eq!(counts(&full).retracted, 2, "{full:?}");
     let report = w
