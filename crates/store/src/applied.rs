@@ -2,7 +2,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use sqlx::{AnyConnection, Row};
 
-use crate::{Error, Result, Sql, upsert};
+use crate::{Error, Result, upsert};
 
 /// Which revisions of an order were applied: all up to `through`, plus
 /// `above`. Ingest numbers an order's events 1, 2, 3, … without gaps, so the
@@ -53,23 +53,9 @@ pub struct Applied {
 
 impl Applied {
     pub async fn load(conn: &mut AnyConnection, order_ids: &[&str]) -> Result<Self> {
-        let mut ids = order_ids.to_vec();
-        ids.sort_unstable();
-        ids.dedup();
-        let mut marks = HashMap::with_capacity(ids.len());
-        for chunk in ids.chunks(crate::PARAMS_PER_STATEMENT) {
-            let mut sql = Sql::for_conn(
-                conn,
-                "SELECT order_id, through, above FROM applied WHERE order_id IN (",
-            )
-            .once(chunk.len() < crate::PARAMS_PER_STATEMENT);
-            for (i, id) in chunk.iter().enumerate() {
-                if i > 0 {
-                    sql.push(", ");
-                }
-                sql.bind(*id);
-            }
-            sql.push(")");
+        let head = "SELECT order_id, through, above FROM applied WHERE order_id IN (";
+        let mut marks = HashMap::with_capacity(order_ids.len());
+        for sql in crate::in_lists(conn, head, order_ids) {
             for row in sql.query().fetch_all(&mut *conn).await? {
                 let id: String = row.try_get("order_id")?;
                 let mark = Mark::parse(

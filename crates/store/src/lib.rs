@@ -26,7 +26,7 @@ pub use customer_days::{CUSTOMER_DAYS_MIGRATIONS, load_customer_days, write_cust
 pub use error::{Error, Result};
 pub use migrate::{CONSUMER_MIGRATIONS, Migration};
 pub use scan::{Key, ScanRow, scan};
-pub use sql::{Arg, Sql};
+pub use sql::{Arg, Sql, in_lists};
 pub use upsert::upsert;
 
 pub type Tx = sqlx::Transaction<'static, sqlx::Any>;

@@ -96,3 +96,24 @@ impl Sql {
         q
     }
 }
+
+/// A bulk look-up by key: `head` (ending in `IN (`) completed with `ids`,
+/// sorted and deduplicated, at most [`crate::PARAMS_PER_STATEMENT`] a statement.
+pub fn in_lists(conn: &sqlx::AnyConnection, head: &str, ids: &[&str]) -> Vec<Sql> {
+    let mut ids = ids.to_vec();
+    ids.sort_unstable();
+    ids.dedup();
+    ids.chunks(crate::PARAMS_PER_STATEMENT)
+        .map(|chunk| {
+            let mut sql = Sql::for_conn(conn, head).once(chunk.len() < crate::PARAMS_PER_STATEMENT);
+            for (i, id) in chunk.iter().enumerate() {
+                if i > 0 {
+                    sql.push(", ");
+                }
+                sql.bind(*id);
+            }
+            sql.push(")");
+            sql
+        })
+        .collect()
+}

@@ -5,7 +5,7 @@ use std::time::Duration;
 use portrait_core::{Decision, Limits, Stored, ValidOrder, decide, validate_order};
 use portrait_proto::v1::{IngestStatus, Order, SubmitOrderResponse, SubmitOutcome};
 use portrait_service::{Error, Result, metrics, now_ms};
-use portrait_store::{Sql, Store, Tx};
+use portrait_store::{Store, Tx};
 use prost::Message as _;
 use sqlx::Row;
 use tokio::sync::{Mutex, Notify};
@@ -207,23 +207,10 @@ fn response(order_id: String, revision: i64, outcome: SubmitOutcome) -> SubmitOr
 
 /// The stored versions of the orders in a chunk.
 async fn load(tx: &mut Tx, orders: &[ValidOrder]) -> Result<HashMap<String, Stored>> {
-    let mut ids: Vec<&str> = orders.iter().map(|o| o.get().order_id.as_str()).collect();
-    ids.sort_unstable();
-    ids.dedup();
+    let ids: Vec<&str> = orders.iter().map(|o| o.get().order_id.as_str()).collect();
+    let head = "SELECT order_id, revision, live, payload FROM orders WHERE order_id IN (";
     let mut out = HashMap::new();
-    for chunk in ids.chunks(portrait_store::PARAMS_PER_STATEMENT) {
-        let mut sql = Sql::for_conn(
-            tx,
-            "SELECT order_id, revision, live, payload FROM orders WHERE order_id IN (",
-        )
-        .once(chunk.len() < portrait_store::PARAMS_PER_STATEMENT);
-        for (i, id) in chunk.iter().enumerate() {
-            if i > 0 {
-                sql.push(", ");
-            }
-            sql.bind(*id);
-        }
-        sql.push(")");
+    for sql in portrait_store::in_lists(tx, head, &ids) {
         for r in sql.query().fetch_all(&mut **tx).await? {
             let id: String = r.try_get(0)?;
             let payload: Vec<u8> = r.try_get(3)?;
