@@ -101,49 +101,8 @@ impl Projection for ProfilerProjection {
 }
 
 async fn write_store_days(conn: &mut AnyConnection, d: &StoreDays) -> Result<()> {
-    let sums = ["orders", "revenue"];
-    let hours = day_first(&d.hours)
-        .into_iter()
-        .map(|(day, s, h, a)| {
-            vec![
-                i64::from(day).into(),
-                s.into(),
-                i64::from(*h).into(),
-                a.orders.into(),
-                a.revenue.into(),
-            ]
-        })
-        .collect::<Vec<_>>();
-    upsert(
-        conn,
-        "hours",
-        &["day", "store_id", "hour"],
-        &sums,
-        true,
-        hours,
-    )
-    .await?;
-    let channels = day_first(&d.channels)
-        .into_iter()
-        .map(|(day, s, c, a)| {
-            vec![
-                i64::from(day).into(),
-                s.into(),
-                i64::from(*c).into(),
-                a.orders.into(),
-                a.revenue.into(),
-            ]
-        })
-        .collect::<Vec<_>>();
-    upsert(
-        conn,
-        "channels",
-        &["day", "store_id", "channel"],
-        &sums,
-        true,
-        channels,
-    )
-    .await?;
+    write_slot_days(conn, "hours", "hour", &d.hours).await?;
+    write_slot_days(conn, "channels", "channel", &d.channels).await?;
     write_item_days(conn, "product_days", "product_id", &d.products).await?;
     write_item_days(conn, "category_days", "category_id", &d.categories).await?;
     let names: Vec<_> = d
@@ -258,6 +217,29 @@ async fn load_store_days(pool: &AnyPool, state: &mut State) -> Result<()> {
     )
     .await?;
     Ok(())
+}
+
+/// Rows keyed by (store, day, slot) with orders and revenue: hours, channels.
+async fn write_slot_days<K: Ord + Copy + Into<i64>>(
+    conn: &mut AnyConnection,
+    table: &str,
+    slot: &str,
+    rows: &BTreeMap<(String, Day, K), Acc>,
+) -> Result<()> {
+    let rows: Vec<_> = day_first(rows)
+        .into_iter()
+        .map(|(day, s, k, a)| {
+            vec![
+                i64::from(day).into(),
+                s.into(),
+                portrait_store::Arg::Int((*k).into()),
+                a.orders.into(),
+                a.revenue.into(),
+            ]
+        })
+        .collect();
+    let keys = ["day", "store_id", slot];
+    Ok(upsert(conn, table, &keys, &["orders", "revenue"], true, rows).await?)
 }
 
 /// Rows keyed by (store, day, item) with units and revenue: products, categories.
