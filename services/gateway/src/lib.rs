@@ -22,6 +22,10 @@ use portrait_proto::v1::{
     SyncStatusRequest, TopCategories, TopCategoriesRequest, TopProducts, TopProductsRequest,
     TriggerSyncRequest, TriggerSyncResponse,
 };
+use portrait_proto::v1::{
+    CustomerBehaviourRequest, CustomerPreferences, CustomerPreferencesRequest, CustomerProfile,
+    GetCustomerRequest, ListCustomerDaysRequest, ListCustomerDaysResponse,
+};
 use portrait_service::{Config, Error, Result};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -274,5 +278,49 @@ impl PortraitService for Gateway {
         r: Request<Streaming<ImportOrdersRequest>>,
     ) -> Result<Response<ImportOrdersResponse>, Status> {
         self.sync_import(r.into_inner()).await.map(Response::new)
+    }
+
+    async fn get_customer(
+        &self,
+        r: Request<GetCustomerRequest>,
+    ) -> Result<Response<CustomerProfile>, Status> {
+        let r = r.into_inner();
+        let behaviour = self
+            .profiler
+            .clone()
+            .get_customer_behaviour(CustomerBehaviourRequest {
+                customer_id: r.customer_id.clone(),
+                filter: r.filter,
+            })
+            .await
+            .map_err(|s| upstream("profiler", s))?
+            .into_inner();
+        Ok(Response::new(CustomerProfile {
+            masked_customer_id: portrait_core::mask_customer_id(&r.customer_id),
+            customer_id: r.customer_id,
+            behaviour: Some(behaviour),
+        }))
+    }
+
+    async fn list_customer_days(
+        &self,
+        r: Request<ListCustomerDaysRequest>,
+    ) -> Result<Response<ListCustomerDaysResponse>, Status> {
+        self.profiler
+            .clone()
+            .list_customer_days(r.into_inner())
+            .await
+            .map_err(|s| upstream("profiler", s))
+    }
+
+    async fn get_customer_preferences(
+        &self,
+        r: Request<CustomerPreferencesRequest>,
+    ) -> Result<Response<CustomerPreferences>, Status> {
+        self.profiler
+            .clone()
+            .get_customer_preferences(r.into_inner())
+            .await
+            .map_err(|s| upstream("profiler", s))
     }
 }

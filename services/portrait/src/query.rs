@@ -2,7 +2,8 @@ use anyhow::Context;
 use clap::{Args, ValueEnum};
 use portrait_proto::v1::portrait_service_client::PortraitServiceClient;
 use portrait_proto::v1::{
-    ChannelDistributionRequest, Filter, HourDistributionRequest, ListRfmRequest, ListStoresRequest,
+    ChannelDistributionRequest, CustomerPreferencesRequest, Filter, GetCustomerRequest,
+    HourDistributionRequest, ListCustomerDaysRequest, ListRfmRequest, ListStoresRequest,
     ListSuggestionsRequest, OverviewRequest, ProductOrder, SegmentDistributionRequest,
     SyncStatusRequest, TopCategoriesRequest, TopProductsRequest,
 };
@@ -19,11 +20,19 @@ pub(crate) enum What {
     Suggestions,
     Stores,
     Status,
+    /// One customer's portrait (needs ID).
+    Customer,
+    /// One customer's days, newest first (needs ID).
+    CustomerDays,
+    /// One customer's product and category preferences (needs ID).
+    Preferences,
 }
 
 #[derive(Args)]
 pub(crate) struct QueryArgs {
     what: What,
+    /// The customer id, for customer, customer-days and preferences.
+    id: Option<String>,
     /// The gateway's address.
     #[arg(
         long,
@@ -126,9 +135,42 @@ pub(crate) async fn run(args: QueryArgs) -> anyhow::Result<()> {
         ),
         What::Stores => to_json(client.list_stores(ListStoresRequest {}).await),
         What::Status => to_json(client.get_sync_status(SyncStatusRequest {}).await),
+        What::Customer => to_json(
+            client
+                .get_customer(GetCustomerRequest {
+                    customer_id: customer_id(&args)?,
+                    filter,
+                })
+                .await,
+        ),
+        What::CustomerDays => to_json(
+            client
+                .list_customer_days(ListCustomerDaysRequest {
+                    customer_id: customer_id(&args)?,
+                    filter,
+                    page_size: args.limit,
+                    page_token: String::new(),
+                })
+                .await,
+        ),
+        What::Preferences => to_json(
+            client
+                .get_customer_preferences(CustomerPreferencesRequest {
+                    customer_id: customer_id(&args)?,
+                    filter,
+                    limit: args.limit,
+                })
+                .await,
+        ),
     }?;
     println!("{json}");
     Ok(())
+}
+
+fn customer_id(args: &QueryArgs) -> anyhow::Result<String> {
+    args.id
+        .clone()
+        .context("this query needs a customer id: portrait query customer ID")
 }
 
 fn to_json<T: serde::Serialize>(

@@ -5,10 +5,11 @@ use portrait_core::{Error as DomainError, ProductAcc, ResolvedFilter};
 use portrait_proto::v1::profiler_query_server::ProfilerQuery;
 use portrait_proto::v1::{
     CategoryFigure, Channel, ChannelDistribution, ChannelDistributionRequest, ChannelFigure,
-    ConsumerStatus, Filter, HourBucket, HourDistribution, HourDistributionRequest,
-    ListStoresRequest, ListStoresResponse, Overview, OverviewRequest, ProductFigure, ProductOrder,
-    StatusRequest, StoreSummary, TopCategories, TopCategoriesRequest, TopProducts,
-    TopProductsRequest,
+    ConsumerStatus, CustomerBehaviour, CustomerBehaviourRequest, CustomerPreferences,
+    CustomerPreferencesRequest, Filter, HourBucket, HourDistribution, HourDistributionRequest,
+    ListCustomerDaysRequest, ListCustomerDaysResponse, ListStoresRequest, ListStoresResponse,
+    Overview, OverviewRequest, ProductFigure, ProductOrder, StatusRequest, StoreSummary,
+    TopCategories, TopCategoriesRequest, TopProducts, TopProductsRequest,
 };
 use portrait_service::{AnswerCache, QueryContext, Result};
 use tonic::{Request, Response, Status};
@@ -22,8 +23,8 @@ pub(crate) const MAX_TOP: i32 = 1000;
 /// The profiler's query API, answered from its serving state.
 #[derive(Clone)]
 pub struct Profiler {
-    projection: Arc<ProfilerProjection>,
-    ctx: QueryContext,
+    pub(crate) projection: Arc<ProfilerProjection>,
+    pub(crate) ctx: QueryContext,
     overviews: Arc<AnswerCache<ResolvedFilter, Overview>>,
 }
 
@@ -253,5 +254,30 @@ impl ProfilerQuery for Profiler {
         _request: Request<StatusRequest>,
     ) -> Result<Response<ConsumerStatus>, Status> {
         Ok(Response::new(self.ctx.status().await?))
+    }
+
+    async fn get_customer_behaviour(
+        &self,
+        request: Request<CustomerBehaviourRequest>,
+    ) -> Result<Response<CustomerBehaviour>, Status> {
+        Ok(Response::new(
+            self.customer_behaviour(request.get_ref()).await?,
+        ))
+    }
+
+    async fn list_customer_days(
+        &self,
+        request: Request<ListCustomerDaysRequest>,
+    ) -> Result<Response<ListCustomerDaysResponse>, Status> {
+        Ok(Response::new(self.customer_days(request.get_ref()).await?))
+    }
+
+    async fn get_customer_preferences(
+        &self,
+        request: Request<CustomerPreferencesRequest>,
+    ) -> Result<Response<CustomerPreferences>, Status> {
+        Ok(Response::new(
+            self.customer_preferences(request.get_ref()).await?,
+        ))
     }
 }

@@ -135,6 +135,16 @@ impl StoreBook {
         (self.products.ids.name(id), info)
     }
 
+    /// The dense id of a product ever described or sold.
+    pub fn product_id(&self, product: &str) -> Option<u32> {
+        self.products.ids.get(product)
+    }
+
+    /// The dense id of a category ever described or sold.
+    pub fn category_id(&self, category: &str) -> Option<u32> {
+        self.categories.ids.get(category)
+    }
+
     /// A category's id and latest name.
     pub fn category(&self, id: u32) -> (&str, &str) {
         let name = self

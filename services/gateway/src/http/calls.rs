@@ -66,6 +66,9 @@ pub(super) fn call(gateway: &Arc<Gateway>, rpc: &str) -> Option<Call> {
         "GetSyncJob" => to!(get_sync_job),
         "ListSyncJobs" => to!(list_sync_jobs),
         "GetDataQualityReport" => to!(get_data_quality_report),
+        "GetCustomer" => to!(get_customer),
+        "ListCustomerDays" => to!(list_customer_days),
+        "GetCustomerPreferences" => to!(get_customer_preferences),
         _ => return None,
     })
 }
