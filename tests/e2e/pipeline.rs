@@ -271,6 +271,7 @@ pub(crate) async fn assert_figures(
         assert_eq!(got_groups, want_groups, "suggestion groups for {q:?}");
 
         crate::customer::assert_customers(gateway, oracle, q).await;
+        crate::anomaly::assert_anomalies(gateway, oracle, q).await;
     }
 }
 

@@ -24,7 +24,8 @@ use portrait_proto::v1::{
 };
 use portrait_proto::v1::{
     CustomerBehaviourRequest, CustomerPreferences, CustomerPreferencesRequest, CustomerProfile,
-    GetCustomerRequest, ListCustomerDaysRequest, ListCustomerDaysResponse,
+    GetCustomerRequest, ListAnomaliesRequest, ListAnomaliesResponse, ListCustomerDaysRequest,
+    ListCustomerDaysResponse,
 };
 use portrait_service::{Config, Error, Result};
 use tokio::net::TcpListener;
@@ -320,6 +321,17 @@ impl PortraitService for Gateway {
         self.profiler
             .clone()
             .get_customer_preferences(r.into_inner())
+            .await
+            .map_err(|s| upstream("profiler", s))
+    }
+
+    async fn list_anomalies(
+        &self,
+        r: Request<ListAnomaliesRequest>,
+    ) -> Result<Response<ListAnomaliesResponse>, Status> {
+        self.profiler
+            .clone()
+            .list_anomalies(r.into_inner())
             .await
             .map_err(|s| upstream("profiler", s))
     }

@@ -3,9 +3,9 @@ use clap::{Args, ValueEnum};
 use portrait_proto::v1::portrait_service_client::PortraitServiceClient;
 use portrait_proto::v1::{
     ChannelDistributionRequest, CustomerPreferencesRequest, Filter, GetCustomerRequest,
-    HourDistributionRequest, ListCustomerDaysRequest, ListRfmRequest, ListStoresRequest,
-    ListSuggestionsRequest, OverviewRequest, ProductOrder, SegmentDistributionRequest,
-    SyncStatusRequest, TopCategoriesRequest, TopProductsRequest,
+    HourDistributionRequest, ListAnomaliesRequest, ListCustomerDaysRequest, ListRfmRequest,
+    ListStoresRequest, ListSuggestionsRequest, OverviewRequest, ProductOrder,
+    SegmentDistributionRequest, SyncStatusRequest, TopCategoriesRequest, TopProductsRequest,
 };
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -26,6 +26,8 @@ pub(crate) enum What {
     CustomerDays,
     /// One customer's product and category preferences (needs ID).
     Preferences,
+    /// Stores' days far from their recent days (every judged day with --min-score 0.001).
+    Anomalies,
 }
 
 #[derive(Args)]
@@ -61,6 +63,9 @@ pub(crate) struct QueryArgs {
     /// Rank products and categories by revenue instead of quantity.
     #[arg(long)]
     by_revenue: bool,
+    /// Anomalies: the least |robust z| listed (default 3.5).
+    #[arg(long, default_value_t = 0.0)]
+    min_score: f64,
 }
 
 pub(crate) async fn run(args: QueryArgs) -> anyhow::Result<()> {
@@ -150,6 +155,16 @@ pub(crate) async fn run(args: QueryArgs) -> anyhow::Result<()> {
                     filter,
                     page_size: args.limit,
                     page_token: String::new(),
+                })
+                .await,
+        ),
+        What::Anomalies => to_json(
+            client
+                .list_anomalies(ListAnomaliesRequest {
+                    filter,
+                    page_size: args.limit,
+                    min_score: args.min_score,
+                    ..Default::default()
                 })
                 .await,
         ),

@@ -205,6 +205,18 @@ async fn portrait_routes(addr: SocketAddr, grpc: &mut Grpc, c: &Case, customer: 
         limit: 5,
     });
     same("customer preferences", &http, rpc.await);
+    let http = get(
+        addr,
+        &at("/v1/anomalies", &[("minScore", "0.5"), ("pageSize", "7")]),
+    )
+    .await;
+    let rpc = grpc.list_anomalies(ListAnomaliesRequest {
+        filter: f(),
+        min_score: 0.5,
+        page_size: 7,
+        ..Default::default()
+    });
+    same("anomalies", &http, rpc.await);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,9 +7,10 @@ use portrait_proto::v1::{
     CategoryFigure, Channel, ChannelDistribution, ChannelDistributionRequest, ChannelFigure,
     ConsumerStatus, CustomerBehaviour, CustomerBehaviourRequest, CustomerPreferences,
     CustomerPreferencesRequest, Filter, HourBucket, HourDistribution, HourDistributionRequest,
-    ListCustomerDaysRequest, ListCustomerDaysResponse, ListStoresRequest, ListStoresResponse,
-    Overview, OverviewRequest, ProductFigure, ProductOrder, StatusRequest, StoreSummary,
-    TopCategories, TopCategoriesRequest, TopProducts, TopProductsRequest,
+    ListAnomaliesRequest, ListAnomaliesResponse, ListCustomerDaysRequest, ListCustomerDaysResponse,
+    ListStoresRequest, ListStoresResponse, Overview, OverviewRequest, ProductFigure, ProductOrder,
+    StatusRequest, StoreSummary, TopCategories, TopCategoriesRequest, TopProducts,
+    TopProductsRequest,
 };
 use portrait_service::{AnswerCache, QueryContext, Result};
 use tonic::{Request, Response, Status};
@@ -38,7 +39,7 @@ impl Profiler {
     }
 
     /// Resolves the filter and runs `answer` on the state it selects.
-    fn with<T>(
+    pub(crate) fn with<T>(
         &self,
         filter: Option<&Filter>,
         answer: impl FnOnce(&State, &ResolvedFilter, &Selection, u64) -> T,
@@ -279,5 +280,12 @@ impl ProfilerQuery for Profiler {
         Ok(Response::new(
             self.customer_preferences(request.get_ref()).await?,
         ))
+    }
+
+    async fn list_anomalies(
+        &self,
+        request: Request<ListAnomaliesRequest>,
+    ) -> Result<Response<ListAnomaliesResponse>, Status> {
+        Ok(Response::new(self.anomalies(request.get_ref())?))
     }
 }

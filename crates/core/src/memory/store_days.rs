@@ -174,6 +174,18 @@ impl StoreBook {
         })
     }
 
+    /// The store's orders and revenue per day, by day, for every day it has
+    /// figures (a day whose orders were all retracted sums to zero).
+    pub fn store_days(&self, store: u32) -> impl Iterator<Item = (Day, Acc)> + '_ {
+        (self.days.get(store as usize).into_iter().flatten()).map(|d| {
+            let mut sum = Acc::default();
+            for h in &d.hours {
+                sum.add(*h);
+            }
+            (d.day, sum)
+        })
+    }
+
     pub fn hours(&self, sel: &Selection, from: Option<Day>, to: Day) -> [Acc; 24] {
         let mut out = [Acc::default(); 24];
         for d in self.days_in(sel, from, to) {

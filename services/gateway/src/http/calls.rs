@@ -69,6 +69,7 @@ pub(super) fn call(gateway: &Arc<Gateway>, rpc: &str) -> Option<Call> {
         "GetCustomer" => to!(get_customer),
         "ListCustomerDays" => to!(list_customer_days),
         "GetCustomerPreferences" => to!(get_customer_preferences),
+        "ListAnomalies" => to!(list_anomalies),
         _ => return None,
     })
 }

@@ -96,6 +96,7 @@ pub(crate) const ROUTES: &[Route] = &[
         "/v1/customers/{customerId}/preferences",
         "GetCustomerPreferences",
     ),
+    get("/v1/anomalies", "ListAnomalies"),
 ];
 
 /// A route with what serving it needs.
