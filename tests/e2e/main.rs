@@ -14,3 +14,4 @@ mod stack;
 mod sync;
 mod sync_live;
 mod sync_oracle;
+mod week;

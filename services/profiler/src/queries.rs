@@ -10,7 +10,7 @@ use portrait_proto::v1::{
     ListAnomaliesRequest, ListAnomaliesResponse, ListCustomerDaysRequest, ListCustomerDaysResponse,
     ListStoresRequest, ListStoresResponse, Overview, OverviewRequest, ProductFigure, ProductOrder,
     StatusRequest, StoreSummary, TopCategories, TopCategoriesRequest, TopProducts,
-    TopProductsRequest,
+    TopProductsRequest, WeekdayHourBucket,
 };
 use portrait_service::{AnswerCache, QueryContext, Result};
 use tonic::{Request, Response, Status};
@@ -82,6 +82,17 @@ impl Profiler {
                     hour,
                     orders: a.orders,
                     revenue_fen: a.revenue,
+                })
+                .collect(),
+            weekday_hours: (1..)
+                .zip(s.days.weekday_hours(sel, f.from, f.to))
+                .flat_map(|(weekday, hours)| {
+                    (0..).zip(hours).map(move |(hour, a)| WeekdayHourBucket {
+                        weekday,
+                        hour,
+                        orders: a.orders,
+                        revenue_fen: a.revenue,
+                    })
                 })
                 .collect(),
         })

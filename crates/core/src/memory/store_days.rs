@@ -196,6 +196,19 @@ impl StoreBook {
         out
     }
 
+    /// Orders and revenue by ISO weekday (Monday first) and local hour.
+    pub fn weekday_hours(&self, sel: &Selection, from: Option<Day>, to: Day) -> [[Acc; 24]; 7] {
+        let mut out = [[Acc::default(); 24]; 7];
+        for d in self.days_in(sel, from, to) {
+            // Day 0, 1970-01-01, was a Thursday: slot 3 of a Monday-first week.
+            let week = &mut out[(d.day + 3).rem_euclid(7) as usize];
+            for (o, h) in week.iter_mut().zip(&d.hours) {
+                o.add(*h);
+            }
+        }
+        out
+    }
+
     pub fn channels(&self, sel: &Selection, from: Option<Day>, to: Day) -> [Acc; CHANNEL_SLOTS] {
         let mut out = [Acc::default(); CHANNEL_SLOTS];
         for d in self.days_in(sel, from, to) {
