@@ -25,7 +25,7 @@ use portrait_proto::v1::{
 use portrait_proto::v1::{
     CustomerBehaviourRequest, CustomerPreferences, CustomerPreferencesRequest, CustomerProfile,
     GetCustomerRequest, ListAnomaliesRequest, ListAnomaliesResponse, ListCustomerDaysRequest,
-    ListCustomerDaysResponse,
+    ListCustomerDaysResponse, PortraitSummary, PortraitSummaryRequest,
 };
 use portrait_service::{Config, Error, Result};
 use tokio::net::TcpListener;
@@ -332,6 +332,17 @@ impl PortraitService for Gateway {
         self.profiler
             .clone()
             .list_anomalies(r.into_inner())
+            .await
+            .map_err(|s| upstream("profiler", s))
+    }
+
+    async fn get_portrait_summary(
+        &self,
+        r: Request<PortraitSummaryRequest>,
+    ) -> Result<Response<PortraitSummary>, Status> {
+        self.profiler
+            .clone()
+            .get_portrait_summary(r.into_inner())
             .await
             .map_err(|s| upstream("profiler", s))
     }

@@ -247,7 +247,7 @@ impl CustomerBook {
         }
     }
 
-    fn rows(&self, c: u32, each: impl FnMut(Day, u32, Acc)) {
+    pub(crate) fn rows(&self, c: u32, each: impl FnMut(Day, u32, Acc)) {
         self.rows_from(c, None, each)
     }
 
@@ -300,7 +300,7 @@ impl CustomerBook {
 
     /// The customers a question must visit, in id order: everyone, or those
     /// that have (had) rows at the selected stores.
-    fn candidates(&self, sel: &Selection) -> Vec<u32> {
+    pub(crate) fn candidates(&self, sel: &Selection) -> Vec<u32> {
         let Some(stores) = sel.ids() else {
             return (0..self.summaries.len() as u32).collect();
         };

@@ -97,6 +97,7 @@ pub(crate) const ROUTES: &[Route] = &[
         "GetCustomerPreferences",
     ),
     get("/v1/anomalies", "ListAnomalies"),
+    get("/v1/summary", "GetPortraitSummary"),
 ];
 
 /// A route with what serving it needs.
