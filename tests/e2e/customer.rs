@@ -208,6 +208,70 @@ async fn behaviour(gateway: &mut PortraitServiceClient<Channel>, oracle: &Oracle
     for x in &b.channels {
         assert_eq!(x.order_share, x.orders as f64 / orders as f64);
     }
+
+    // Unusual orders: each order against the customer's other orders.
+    let sql = format!("SELECT order_id, day::text, store_id, amount FROM raw WHERE {mine}");
+    let all: Vec<(String, String, String, i64)> = bind(&sql, q, c)
+        .fetch_all(pool)
+        .await
+        .expect("orders")
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+        .collect();
+    let mut want: Vec<(String, String, String, i64, f64, f64, i32, f64)> = Vec::new();
+    for (i, (id, day, store, amount)) in all.iter().enumerate() {
+        let others: Vec<f64> = (all.iter().enumerate())
+            .filter(|(j, _)| *j != i)
+            .map(|(_, o)| o.3 as f64)
+            .collect();
+        if others.len() < 5 {
+            break;
+        }
+        if let (m, mad, Some(z)) = crate::anomaly::robust(*amount as f64, &others)
+            && z.abs() >= 3.5
+        {
+            let n = others.len() as i32;
+            want.push((
+                id.clone(),
+                day.clone(),
+                store.clone(),
+                *amount,
+                m,
+                mad,
+                n,
+                z,
+            ));
+        }
+    }
+    want.sort_by(|a, b| b.7.abs().total_cmp(&a.7.abs()).then_with(|| a.0.cmp(&b.0)));
+    let got: Vec<_> = (b.unusual_orders.iter())
+        .map(|u| {
+            let fields = (&u.order_id, &u.date, &u.store_id, u.amount_fen);
+            let baseline = (u.baseline_median_fen, u.baseline_mad_fen, u.baseline_orders);
+            (
+                fields.0.clone(),
+                fields.1.clone(),
+                fields.2.clone(),
+                fields.3,
+                baseline.0,
+                baseline.1,
+                baseline.2,
+                u.score,
+            )
+        })
+        .collect();
+    assert_eq!(
+        got.len(),
+        want.len(),
+        "unusual orders of {c}: {got:?} vs {want:?}"
+    );
+    for (g, w) in got.iter().zip(&want) {
+        assert_eq!(
+            (&g.0, &g.1, &g.2, g.3, g.4, g.5, g.6),
+            (&w.0, &w.1, &w.2, w.3, w.4, w.5, w.6)
+        );
+        assert!((g.7 - w.7).abs() <= 1e-9 * w.7.abs(), "{g:?} vs {w:?}");
+    }
 }
 
 async fn days(gateway: &mut PortraitServiceClient<Channel>, oracle: &Oracle, q: &Q, c: &str) {
