@@ -4,6 +4,7 @@
 use portrait_proto::v1::portrait_service_client::PortraitServiceClient;
 use portrait_proto::v1::{
     CustomerPreferencesRequest, GetCustomerRequest, ItemPreference, ListCustomerDaysRequest,
+    UnusualOrder,
 };
 use sqlx::Row;
 use tonic::transport::Channel;
@@ -218,7 +219,7 @@ async fn behaviour(gateway: &mut PortraitServiceClient<Channel>, oracle: &Oracle
         .iter()
         .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
         .collect();
-    let mut want: Vec<(String, String, String, i64, f64, f64, i32, f64)> = Vec::new();
+    let mut want: Vec<UnusualOrder> = Vec::new();
     for (i, (id, day, store, amount)) in all.iter().enumerate() {
         let others: Vec<f64> = (all.iter().enumerate())
             .filter(|(j, _)| *j != i)
@@ -230,47 +231,35 @@ async fn behaviour(gateway: &mut PortraitServiceClient<Channel>, oracle: &Oracle
         if let (m, mad, Some(z)) = crate::anomaly::robust(*amount as f64, &others)
             && z.abs() >= 3.5
         {
-            let n = others.len() as i32;
-            want.push((
-                id.clone(),
-                day.clone(),
-                store.clone(),
-                *amount,
-                m,
-                mad,
-                n,
-                z,
-            ));
+            want.push(UnusualOrder {
+                order_id: id.clone(),
+                date: day.clone(),
+                store_id: store.clone(),
+                amount_fen: *amount,
+                baseline_median_fen: m,
+                baseline_mad_fen: mad,
+                baseline_orders: others.len() as i32,
+                score: z,
+            });
         }
     }
-    want.sort_by(|a, b| b.7.abs().total_cmp(&a.7.abs()).then_with(|| a.0.cmp(&b.0)));
-    let got: Vec<_> = (b.unusual_orders.iter())
-        .map(|u| {
-            let fields = (&u.order_id, &u.date, &u.store_id, u.amount_fen);
-            let baseline = (u.baseline_median_fen, u.baseline_mad_fen, u.baseline_orders);
-            (
-                fields.0.clone(),
-                fields.1.clone(),
-                fields.2.clone(),
-                fields.3,
-                baseline.0,
-                baseline.1,
-                baseline.2,
-                u.score,
-            )
-        })
-        .collect();
+    want.sort_by(|a, b| {
+        (b.score.abs().total_cmp(&a.score.abs())).then_with(|| a.order_id.cmp(&b.order_id))
+    });
+    let got = &b.unusual_orders;
     assert_eq!(
         got.len(),
         want.len(),
         "unusual orders of {c}: {got:?} vs {want:?}"
     );
     for (g, w) in got.iter().zip(&want) {
-        assert_eq!(
-            (&g.0, &g.1, &g.2, g.3, g.4, g.5, g.6),
-            (&w.0, &w.1, &w.2, w.3, w.4, w.5, w.6)
-        );
-        assert!((g.7 - w.7).abs() <= 1e-9 * w.7.abs(), "{g:?} vs {w:?}");
+        let close = (g.score - w.score).abs() <= 1e-9 * w.score.abs();
+        assert!(close, "{g:?} vs {w:?}");
+        let exact = |u: &UnusualOrder| UnusualOrder {
+            score: 0.0,
+            ..u.clone()
+        };
+        assert_eq!(exact(g), exact(w), "unusual order of {c}");
     }
 }
 
