@@ -422,7 +422,7 @@ async fn the_page_shows_the_apis_figures_for_every_filter() {
     // Each filter asked for is the filter used, and it changed the figures.
     assert_eq!(filter_of(&s["all"]["filter"]).from_date, "");
     assert!(text(&s["all"]["kpis"]["total"]["change"]).contains("无上期"));
-    assert_eq!(filter_of(&s["city"]["filter"]).cities, [city.clone()]);
+    assert_eq!(filter_of(&s["city"]["filter"]).cities, std::slice::from_ref(&city));
     let by_store = filter_of(&s["store"]["filter"]);
     assert_eq!(
         (by_store.store_ids, by_store.cities.len()),

@@ -9,7 +9,6 @@ use portrait_proto::v1::{
 };
 use portrait_service::Result;
 
-use crate::customer::applied;
 use crate::queries::Profiler;
 
 /// Days before the judged day that make its baseline.
@@ -69,7 +68,7 @@ impl Profiler {
                 String::new()
             },
             total: total as i64,
-            filter: Some(applied(&f)),
+            filter: Some(f.applied()),
         })
     }
 }

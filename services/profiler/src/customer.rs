@@ -9,10 +9,9 @@ use portrait_core::{
 };
 use portrait_models::anomaly::{robust_stats, robust_z};
 use portrait_proto::v1::{
-    AppliedFilter, Channel, CustomerBehaviour, CustomerBehaviourRequest, CustomerChannel,
-    CustomerDay, CustomerHour, CustomerPreferences, CustomerPreferencesRequest,
-    CustomerWeekdayHour, Filter, HourBand, ItemPreference, ListCustomerDaysRequest,
-    ListCustomerDaysResponse, UnusualOrder,
+    Channel, CustomerBehaviour, CustomerBehaviourRequest, CustomerChannel, CustomerDay,
+    CustomerHour, CustomerPreferences, CustomerPreferencesRequest, CustomerWeekdayHour, Filter,
+    HourBand, ItemPreference, ListCustomerDaysRequest, ListCustomerDaysResponse, UnusualOrder,
 };
 use portrait_service::{Error, Result};
 
@@ -91,7 +90,7 @@ impl Profiler {
         let mut b = behaviour(&found.rows.orders, found.f.as_of)?;
         b.customer_id.clone_from(&req.customer_id);
         b.masked_customer_id = mask_customer_id(&req.customer_id);
-        b.filter = Some(applied(&found.f));
+        b.filter = Some(found.f.applied());
         if let Some(store) = favourite_store(&found.rows.orders) {
             b.favourite_store_name = found.store_names.get(&store).cloned().unwrap_or_default();
             b.favourite_store_id = store;
@@ -153,7 +152,7 @@ impl Profiler {
         Ok(ListCustomerDaysResponse {
             days: page,
             next_page_token,
-            filter: Some(applied(&found.f)),
+            filter: Some(found.f.applied()),
         })
     }
 
@@ -229,7 +228,7 @@ impl Profiler {
         };
         Ok(CustomerPreferences {
             customer_id: req.customer_id.clone(),
-            filter: Some(applied(f)),
+            filter: Some(f.applied()),
             products: rank(products, true),
             categories: rank(categories, false),
             orders,
@@ -434,16 +433,6 @@ fn channel_list(channels: &[(i64, i64); 8], orders: i64, spend: i64) -> Vec<Cust
             }
         })
         .collect()
-}
-
-pub(crate) fn applied(f: &ResolvedFilter) -> AppliedFilter {
-    AppliedFilter {
-        store_ids: f.store_ids.clone(),
-        cities: f.cities.clone(),
-        from_date: f.from.map(Calendar::format_day).unwrap_or_default(),
-        to_date: Calendar::format_day(f.to),
-        as_of_date: Calendar::format_day(f.as_of),
-    }
 }
 
 fn ratio(part: i64, whole: i64) -> f64 {

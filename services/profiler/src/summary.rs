@@ -8,7 +8,6 @@ use portrait_core::{Error as DomainError, ResolvedFilter};
 use portrait_proto::v1::{PortraitSummary, PortraitSummaryRequest, SummaryDimension, SummaryGroup};
 use portrait_service::Result;
 
-use crate::customer::applied;
 use crate::queries::Profiler;
 
 impl Profiler {
@@ -61,7 +60,7 @@ impl Profiler {
                             .then_with(|| a.key.cmp(&b.key))
                     });
                     PortraitSummary {
-                        filter: Some(applied(f)),
+                        filter: Some(f.applied()),
                         dimension: dimension as i32,
                         total: Some(group(
                             String::new(),
