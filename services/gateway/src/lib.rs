@@ -22,6 +22,9 @@ use portrait_proto::v1::{
     SyncStatusRequest, TopCategories, TopCategoriesRequest, TopProducts, TopProductsRequest,
     TriggerSyncRequest, TriggerSyncResponse,
 };
+use portrait_proto::v1::{
+    CustomerModel, GetCustomerModelRequest, GetModelFitRequest, ModelFit, RefitModelsRequest,
+};
 use portrait_service::{Config, Error, Result};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -274,5 +277,38 @@ impl PortraitService for Gateway {
         r: Request<Streaming<ImportOrdersRequest>>,
     ) -> Result<Response<ImportOrdersResponse>, Status> {
         self.sync_import(r.into_inner()).await.map(Response::new)
+    }
+
+    async fn get_model_fit(
+        &self,
+        r: Request<GetModelFitRequest>,
+    ) -> Result<Response<ModelFit>, Status> {
+        self.suggest
+            .clone()
+            .get_model_fit(r.into_inner())
+            .await
+            .map_err(|s| upstream("suggest", s))
+    }
+
+    async fn refit_models(
+        &self,
+        r: Request<RefitModelsRequest>,
+    ) -> Result<Response<ModelFit>, Status> {
+        self.suggest
+            .clone()
+            .refit_models(r.into_inner())
+            .await
+            .map_err(|s| upstream("suggest", s))
+    }
+
+    async fn get_customer_model(
+        &self,
+        r: Request<GetCustomerModelRequest>,
+    ) -> Result<Response<CustomerModel>, Status> {
+        self.suggest
+            .clone()
+            .get_customer_model(r.into_inner())
+            .await
+            .map_err(|s| upstream("suggest", s))
     }
 }

@@ -6,6 +6,7 @@ use portrait_proto::v1::{
     ListSuggestionsRequest, OverviewRequest, ProductOrder, SegmentDistributionRequest,
     SyncStatusRequest, TopCategoriesRequest, TopProductsRequest,
 };
+use portrait_proto::v1::{GetCustomerModelRequest, GetModelFitRequest, RefitModelsRequest};
 
 #[derive(Clone, Copy, ValueEnum)]
 pub(crate) enum What {
@@ -19,6 +20,12 @@ pub(crate) enum What {
     Suggestions,
     Stores,
     Status,
+    /// The customer models in service and the latest fit attempt.
+    ModelFit,
+    /// Refit the customer models now (as of --as-of, default today).
+    RefitModels,
+    /// One customer's model figures: customer-model ID.
+    CustomerModel,
 }
 
 #[derive(Args)]
@@ -52,6 +59,8 @@ pub(crate) struct QueryArgs {
     /// Rank products and categories by revenue instead of quantity.
     #[arg(long)]
     by_revenue: bool,
+    /// The customer of customer-model.
+    id: Option<String>,
 }
 
 pub(crate) async fn run(args: QueryArgs) -> anyhow::Result<()> {
@@ -126,6 +135,26 @@ pub(crate) async fn run(args: QueryArgs) -> anyhow::Result<()> {
         ),
         What::Stores => to_json(client.list_stores(ListStoresRequest {}).await),
         What::Status => to_json(client.get_sync_status(SyncStatusRequest {}).await),
+        What::ModelFit => to_json(client.get_model_fit(GetModelFitRequest {}).await),
+        What::RefitModels => to_json(
+            client
+                .refit_models(RefitModelsRequest {
+                    as_of_date: args.as_of.clone().unwrap_or_default(),
+                })
+                .await,
+        ),
+        What::CustomerModel => {
+            let Some(customer_id) = args.id.clone() else {
+                anyhow::bail!(
+                    "customer-model needs the customer's id: portrait query customer-model ID"
+                );
+            };
+            to_json(
+                client
+                    .get_customer_model(GetCustomerModelRequest { customer_id })
+                    .await,
+            )
+        }
     }?;
     println!("{json}");
     Ok(())

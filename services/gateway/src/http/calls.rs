@@ -66,6 +66,9 @@ pub(super) fn call(gateway: &Arc<Gateway>, rpc: &str) -> Option<Call> {
         "GetSyncJob" => to!(get_sync_job),
         "ListSyncJobs" => to!(list_sync_jobs),
         "GetDataQualityReport" => to!(get_data_quality_report),
+        "GetModelFit" => to!(get_model_fit),
+        "RefitModels" => to!(refit_models),
+        "GetCustomerModel" => to!(get_customer_model),
         _ => return None,
     })
 }

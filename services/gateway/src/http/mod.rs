@@ -90,6 +90,13 @@ pub(crate) const ROUTES: &[Route] = &[
     get("/v1/sync/jobs", "ListSyncJobs"),
     get("/v1/sync/jobs/{jobId}", "GetSyncJob"),
     get("/v1/sync/qualityReport", "GetDataQualityReport"),
+    get("/v1/models/fit", "GetModelFit"),
+    Route {
+        verb: Verb::Post,
+        path: "/v1/models:refit",
+        rpc: "RefitModels",
+    },
+    get("/v1/customers/{customerId}/model", "GetCustomerModel"),
 ];
 
 /// A route with what serving it needs.
