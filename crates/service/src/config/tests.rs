@@ -119,7 +119,8 @@ fn model_settings_default_to_the_commands_and_bad_ones_name_their_key() {
         .unwrap();
     assert_eq!(c.models.horizon(), 52.0);
     assert_eq!((c.models.refit_minutes, c.models.min_customers), (60, 20));
-    let cases: [(fn(&mut ModelSettings), &str); 5] = [
+    type Break = fn(&mut ModelSettings);
+    let cases: [(Break, &str); 5] = [
         (|m| m.horizon_periods = f64::NAN, "models.horizon_periods"),
         (|m| m.clv_months = 0, "models.clv_months"),
         (|m| m.discount_rate = -0.1, "models.discount_rate"),

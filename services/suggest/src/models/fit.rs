@@ -272,3 +272,124 @@ pub(crate) fn customer(fit: &Fit, c: u32) -> Option<Result<CustomerFigures, Stri
     })();
     Some(figures.map_err(|e| e.to_string()))
 }
+
+#[cfg(test)]
+mod tests {
+    use portrait_models::btyd::{GammaGamma, MbgNbd, TransactionModel, customer_lifetime_value};
+
+    use super::*;
+
+    /// Weekly lives simulated as the models assume (a buying rate and a drop-out chance per
+    /// customer, a first week of their own) from a fixed LCG; every 17th id never bought.
+    fn collected(n: usize, zero_spend: bool) -> Collected {
+        let mut state: u64 = 7;
+        let mut uniform = || {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (state >> 11) as f64 / (1_u64 << 53) as f64
+        };
+        let weeks = 60;
+        let customers = (0..n)
+            .map(|i| {
+                if i % 17 == 0 {
+                    return None;
+                }
+                let first = (uniform() * f64::from(weeks)) as i32;
+                let rate = (-0.25 * (1.0 - uniform()).ln()).min(1.0);
+                let drop = 1.0 - (1.0 - uniform()).powf(1.0 / 3.0);
+                let mut p = Periods {
+                    frequency: 0,
+                    first: 7 * first,
+                    last: 7 * first,
+                    repeat_fen: 0,
+                    total_fen: 1_500,
+                };
+                for week in first + 1..=weeks {
+                    if uniform() < drop {
+                        break;
+                    }
+                    if uniform() < rate {
+                        let fen = if zero_spend {
+                            0
+                        } else {
+                            1_000 + (uniform() * 3e3) as i64
+                        };
+                        p.frequency += 1;
+                        p.last = 7 * week;
+                        p.repeat_fen += fen;
+                        p.total_fen += fen;
+                    }
+                }
+                Some(p)
+            })
+            .collect();
+        Collected {
+            end: 7 * weeks,
+            customers,
+        }
+    }
+
+    fn terms(kind: ModelKind, min_customers: u64) -> Terms {
+        Terms {
+            kind,
+            period: Period::Week,
+            horizon: 52.0,
+            clv_months: 12,
+            discount_rate: 0.01,
+            min_customers,
+        }
+    }
+
+    #[test]
+    fn mbgnbd_fit_and_scores_are_the_models_crates_own() {
+        let data = collected(3_000, false);
+        let fit = fit(&data, terms(ModelKind::MbgNbd, 20)).unwrap();
+        let summaries: Vec<CustomerSummary> = (data.customers.iter().flatten())
+            .map(|p| summary(p, data.end, 7.0))
+            .collect();
+        let want = MbgNbd::fit(&summaries).unwrap().params;
+        assert_eq!(fit.transactions, Transactions::MbgNbd(want));
+        let spend = fit_spend(&summaries).unwrap().params;
+        assert_eq!(fit.spend, spend);
+        assert_eq!(fit.customers, summaries.len());
+        for c in 0..data.customers.len() as u32 {
+            let Some(p) = data.customers[c as usize] else {
+                assert!(customer(&fit, c).is_none());
+                continue;
+            };
+            let s = summary(&p, data.end, 7.0);
+            let got = customer(&fit, c).unwrap().unwrap();
+            assert_eq!(got.summary, s);
+            assert_eq!(got.alive, want.probability_alive(&s).unwrap());
+            assert_eq!(got.expected, want.expected_purchases(52.0, &s).unwrap());
+            let clv = customer_lifetime_value(&want, &spend, &s, 12, 0.01, Period::Week).unwrap();
+            assert_eq!(got.clv, clv);
+            // The f32 columns for lists: the spend factored out of the same sum.
+            let list = fit.predicted_clv[c as usize];
+            assert!(
+                (f64::from(list) - clv).abs() <= 1e-6 * clv.abs() + 1e-3,
+                "{list} {clv}"
+            );
+            let mean = GammaGamma::expected_spend(&spend, s.frequency, s.monetary).unwrap();
+            assert_eq!(fit.expected_spend[c as usize], mean as f32);
+        }
+    }
+
+    #[test]
+    fn too_few_repeat_customers_is_not_enough_data_and_no_spend_is_a_failure() {
+        let data = collected(300, false);
+        let repeaters = data.customers.iter().flatten().filter(|p| p.frequency > 0);
+        let n = repeaters.count() as u64;
+        assert!(matches!(
+            fit(&data, terms(ModelKind::BgNbd, n + 1)),
+            Err(Refusal::NotEnoughData(r)) if r.contains("models.min_customers")
+        ));
+        assert!(fit(&data, terms(ModelKind::BgNbd, n)).is_ok());
+        let r = fit(&collected(300, true), terms(ModelKind::BgNbd, 2));
+        assert!(
+            matches!(&r, Err(Refusal::Failed(reason)) if reason.starts_with("Gamma-Gamma")),
+            "{r:?}"
+        );
+    }
+}
