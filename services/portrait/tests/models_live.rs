@@ -367,6 +367,22 @@ async fn json_routes_answer_as_the_rpcs(
         .into_inner();
     assert_eq!((http.status, &http.body), (200, &as_json(&rpc)));
 
+    // `portrait query` prints the same canonical JSON, enums by name.
+    let printed = query_cli(addr, &["model-fit"]).await;
+    assert_eq!(
+        printed,
+        as_json(
+            &grpc
+                .get_model_fit(GetModelFitRequest {})
+                .await
+                .expect("fit")
+                .into_inner()
+        )
+    );
+    assert_eq!(printed["model"], "TRANSACTION_MODEL_BG_NBD");
+    let printed = query_cli(addr, &["customer-model", id]).await;
+    assert_eq!(printed, as_json(&rpc));
+
     let http = get(addr, "/v1/customers/no-such-customer/model").await;
     assert_eq!(
         (http.status, http.body["code"].clone()),
@@ -390,6 +406,22 @@ async fn json_routes_answer_as_the_rpcs(
         "{}",
         http.body
     );
+}
+
+async fn query_cli(addr: std::net::SocketAddr, args: &[&str]) -> Value {
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_portrait"))
+        .arg("query")
+        .args(args)
+        .args(["--gateway", &format!("http://{addr}")])
+        .output()
+        .await
+        .expect("portrait query runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("stdout is JSON")
 }
 
 /// Through the canonical JSON mapping and back, as the gateway renders it.
