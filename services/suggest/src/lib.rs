@@ -17,7 +17,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
-pub use models::{Models, Score, Served};
+pub use models::{Measured, Models, Score, Served, measure};
 pub use suggestions::Suggestions;
 
 pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationToken) -> Result<()> {

@@ -18,6 +18,48 @@ use tracing::{info, warn};
 
 use fit::{Refusal, Terms};
 
+/// What [`measure`] saw: the two halves of a fit timed apart.
+#[derive(Debug)]
+pub struct Measured {
+    /// Reading every customer's rows (under the state's read lock in the service).
+    pub collect: Duration,
+    /// Fitting both models and scoring every customer (on a blocking thread).
+    pub fit: Duration,
+    pub customers: usize,
+    pub repeat_customers: usize,
+    /// Distinct (x, t_x, T): what the likelihood sums over.
+    pub triples: usize,
+    pub outcome: Result<(), String>,
+}
+
+/// Collects and fits `book` as of `as_of` as a refit does, timing each half: for the
+/// benchmark example (`cargo run -p portrait-suggest --example models_fit`).
+pub fn measure(
+    book: &portrait_core::memory::CustomerBook,
+    as_of: Day,
+    settings: &ModelSettings,
+) -> Measured {
+    let terms = Terms::of(settings);
+    let started = Instant::now();
+    let collected = collect::collect(book, as_of, terms.period);
+    let collect = started.elapsed();
+    let started = Instant::now();
+    let outcome = fit::fit(&collected, terms);
+    let fit = started.elapsed();
+    let present = collected.customers.iter().flatten();
+    let (customers, repeat_customers) = present.fold((0, 0), |(n, r), p| {
+        (n + 1, r + usize::from(p.frequency > 0))
+    });
+    Measured {
+        collect,
+        fit,
+        customers,
+        repeat_customers,
+        triples: outcome.as_ref().map_or(0, |f| f.triples.len()),
+        outcome: outcome.map(|_| ()).map_err(|e| format!("{e:?}")),
+    }
+}
+
 /// A fit in service with when and as of which day it was made.
 #[derive(Debug)]
 pub struct Served {
