@@ -5,6 +5,7 @@
 
 mod cyrg;
 mod embedded;
+mod models;
 mod oracle;
 mod page_sync;
 mod pipeline;

@@ -270,6 +270,9 @@ pub(crate) async fn assert_figures(
             .collect();
         assert_eq!(got_groups, want_groups, "suggestion groups for {q:?}");
     }
+    if let Some(q) = queries.first() {
+        crate::models::assert_models(gateway, oracle, &q.as_of).await;
+    }
 }
 
 /// The synthetic stream of the tests and the filters they check.
