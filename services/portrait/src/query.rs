@@ -64,6 +64,9 @@ pub(crate) struct QueryArgs {
 }
 
 pub(crate) async fn run(args: QueryArgs) -> anyhow::Result<()> {
+    if args.id.is_some() && !matches!(args.what, What::CustomerModel) {
+        anyhow::bail!("only customer-model takes a customer id");
+    }
     let mut client = PortraitServiceClient::connect(args.gateway.clone())
         .await
         .with_context(|| format!("failed to connect to the gateway at {}", args.gateway))?;
