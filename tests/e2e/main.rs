@@ -3,6 +3,8 @@
 //! ingest; the gateway's figures must equal a plain SQL recompute over the same
 //! orders, also after a consumer is killed with SIGKILL mid-stream.
 
+mod anomaly;
+mod customer;
 mod cyrg;
 mod embedded;
 mod models;
@@ -13,3 +15,4 @@ mod stack;
 mod sync;
 mod sync_live;
 mod sync_oracle;
+mod week;

@@ -28,12 +28,13 @@ impl Q {
 }
 
 /// Rows of `raw` inside the filter ($1 stores, $2 cities, $3 from, $4 to, $5 as_of).
-const IN_STORES: &str = "((cardinality($1::text[]) = 0 AND cardinality($2::text[]) = 0) OR store_id = ANY($1) OR city = ANY($2))";
-const BEFORE_END: &str = "day < LEAST(COALESCE(NULLIF($4, '')::date, $5::date + 1), $5::date + 1)";
-const FROM: &str = "(NULLIF($3, '') IS NULL OR day >= NULLIF($3, '')::date)";
+pub(crate) const IN_STORES: &str = "((cardinality($1::text[]) = 0 AND cardinality($2::text[]) = 0) OR store_id = ANY($1) OR city = ANY($2))";
+pub(crate) const BEFORE_END: &str =
+    "day < LEAST(COALESCE(NULLIF($4, '')::date, $5::date + 1), $5::date + 1)";
+pub(crate) const FROM: &str = "(NULLIF($3, '') IS NULL OR day >= NULLIF($3, '')::date)";
 
 pub(crate) struct Oracle {
-    pool: PgPool,
+    pub(crate) pool: PgPool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -115,7 +116,7 @@ impl Oracle {
         tx.commit().await.expect("commit");
     }
 
-    fn query<'q>(
+    pub(crate) fn query<'q>(
         sql: &'q str,
         q: &'q Q,
     ) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {

@@ -269,6 +269,10 @@ pub(crate) async fn assert_figures(
             .map(|g| (g.priority, g.customers, g.monetary_fen))
             .collect();
         assert_eq!(got_groups, want_groups, "suggestion groups for {q:?}");
+
+        crate::customer::assert_customers(gateway, oracle, q).await;
+        crate::anomaly::assert_anomalies(gateway, oracle, q).await;
+        crate::week::assert_week(gateway, oracle, q).await;
     }
     if let Some(q) = queries.first() {
         crate::models::assert_models(gateway, oracle, &q.as_of).await;

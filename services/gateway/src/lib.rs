@@ -23,7 +23,10 @@ use portrait_proto::v1::{
     TriggerSyncRequest, TriggerSyncResponse,
 };
 use portrait_proto::v1::{
-    CustomerModel, GetCustomerModelRequest, GetModelFitRequest, ModelFit, RefitModelsRequest,
+    CustomerBehaviourRequest, CustomerModel, CustomerPreferences, CustomerPreferencesRequest,
+    CustomerProfile, GetCustomerModelRequest, GetCustomerRequest, GetModelFitRequest,
+    ListAnomaliesRequest, ListAnomaliesResponse, ListCustomerDaysRequest, ListCustomerDaysResponse,
+    ModelFit, RefitModelsRequest,
 };
 use portrait_service::{Config, Error, Result};
 use tokio::net::TcpListener;
@@ -277,6 +280,61 @@ impl PortraitService for Gateway {
         r: Request<Streaming<ImportOrdersRequest>>,
     ) -> Result<Response<ImportOrdersResponse>, Status> {
         self.sync_import(r.into_inner()).await.map(Response::new)
+    }
+
+    async fn get_customer(
+        &self,
+        r: Request<GetCustomerRequest>,
+    ) -> Result<Response<CustomerProfile>, Status> {
+        let r = r.into_inner();
+        let behaviour = self
+            .profiler
+            .clone()
+            .get_customer_behaviour(CustomerBehaviourRequest {
+                customer_id: r.customer_id.clone(),
+                filter: r.filter,
+            })
+            .await
+            .map_err(|s| upstream("profiler", s))?
+            .into_inner();
+        Ok(Response::new(CustomerProfile {
+            masked_customer_id: portrait_core::mask_customer_id(&r.customer_id),
+            customer_id: r.customer_id,
+            behaviour: Some(behaviour),
+        }))
+    }
+
+    async fn list_customer_days(
+        &self,
+        r: Request<ListCustomerDaysRequest>,
+    ) -> Result<Response<ListCustomerDaysResponse>, Status> {
+        self.profiler
+            .clone()
+            .list_customer_days(r.into_inner())
+            .await
+            .map_err(|s| upstream("profiler", s))
+    }
+
+    async fn get_customer_preferences(
+        &self,
+        r: Request<CustomerPreferencesRequest>,
+    ) -> Result<Response<CustomerPreferences>, Status> {
+        self.profiler
+            .clone()
+            .get_customer_preferences(r.into_inner())
+            .await
+            .map_err(|s| upstream("profiler", s))
+    }
+
+    async fn list_anomalies(
+        &self,
+        r: Request<ListAnomaliesRequest>,
+    ) -> Result<Response<ListAnomaliesResponse>, Status> {
+        self.profiler
+            .clone()
+            .list_anomalies(r.into_inner())
+            .await
+            .map_err(|s| upstream("profiler", s))
     }
 
     async fn get_model_fit(

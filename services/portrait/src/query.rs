@@ -2,9 +2,10 @@ use anyhow::Context;
 use clap::{Args, ValueEnum};
 use portrait_proto::v1::portrait_service_client::PortraitServiceClient;
 use portrait_proto::v1::{
-    ChannelDistributionRequest, Filter, HourDistributionRequest, ListRfmRequest, ListStoresRequest,
-    ListSuggestionsRequest, OverviewRequest, ProductOrder, SegmentDistributionRequest,
-    SyncStatusRequest, TopCategoriesRequest, TopProductsRequest,
+    ChannelDistributionRequest, CustomerPreferencesRequest, Filter, GetCustomerRequest,
+    HourDistributionRequest, ListAnomaliesRequest, ListCustomerDaysRequest, ListRfmRequest,
+    ListStoresRequest, ListSuggestionsRequest, OverviewRequest, ProductOrder,
+    SegmentDistributionRequest, SyncStatusRequest, TopCategoriesRequest, TopProductsRequest,
 };
 use portrait_proto::v1::{GetCustomerModelRequest, GetModelFitRequest, RefitModelsRequest};
 
@@ -20,6 +21,14 @@ pub(crate) enum What {
     Suggestions,
     Stores,
     Status,
+    /// One customer's portrait (needs ID).
+    Customer,
+    /// One customer's days, newest first (needs ID).
+    CustomerDays,
+    /// One customer's product and category preferences (needs ID).
+    Preferences,
+    /// Stores' days far from their recent days (every judged day with --min-score 0.001).
+    Anomalies,
     /// The customer models in service and the latest fit attempt.
     ModelFit,
     /// Refit the customer models now (as of --as-of, default today).
@@ -31,6 +40,8 @@ pub(crate) enum What {
 #[derive(Args)]
 pub(crate) struct QueryArgs {
     what: What,
+    /// The customer id, for customer, customer-days, preferences and customer-model.
+    id: Option<String>,
     /// The gateway's address.
     #[arg(
         long,
@@ -59,14 +70,12 @@ pub(crate) struct QueryArgs {
     /// Rank products and categories by revenue instead of quantity.
     #[arg(long)]
     by_revenue: bool,
-    /// The customer of customer-model.
-    id: Option<String>,
+    /// Anomalies: the least |robust z| listed (default 3.5).
+    #[arg(long, default_value_t = 0.0)]
+    min_score: f64,
 }
 
 pub(crate) async fn run(args: QueryArgs) -> anyhow::Result<()> {
-    if args.id.is_some() && !matches!(args.what, What::CustomerModel) {
-        anyhow::bail!("only customer-model takes a customer id");
-    }
     let mut client = PortraitServiceClient::connect(args.gateway.clone())
         .await
         .with_context(|| format!("failed to connect to the gateway at {}", args.gateway))?;
@@ -138,6 +147,43 @@ pub(crate) async fn run(args: QueryArgs) -> anyhow::Result<()> {
         ),
         What::Stores => to_json(client.list_stores(ListStoresRequest {}).await),
         What::Status => to_json(client.get_sync_status(SyncStatusRequest {}).await),
+        What::Customer => to_json(
+            client
+                .get_customer(GetCustomerRequest {
+                    customer_id: customer_id(&args)?,
+                    filter,
+                })
+                .await,
+        ),
+        What::CustomerDays => to_json(
+            client
+                .list_customer_days(ListCustomerDaysRequest {
+                    customer_id: customer_id(&args)?,
+                    filter,
+                    page_size: args.limit,
+                    page_token: String::new(),
+                })
+                .await,
+        ),
+        What::Anomalies => to_json(
+            client
+                .list_anomalies(ListAnomaliesRequest {
+                    filter,
+                    page_size: args.limit,
+                    min_score: args.min_score,
+                    ..Default::default()
+                })
+                .await,
+        ),
+        What::Preferences => to_json(
+            client
+                .get_customer_preferences(CustomerPreferencesRequest {
+                    customer_id: customer_id(&args)?,
+                    filter,
+                    limit: args.limit,
+                })
+                .await,
+        ),
         What::ModelFit => to_json(client.get_model_fit(GetModelFitRequest {}).await),
         What::RefitModels => to_json(
             client
@@ -146,21 +192,22 @@ pub(crate) async fn run(args: QueryArgs) -> anyhow::Result<()> {
                 })
                 .await,
         ),
-        What::CustomerModel => {
-            let Some(customer_id) = args.id.clone() else {
-                anyhow::bail!(
-                    "customer-model needs the customer's id: portrait query customer-model ID"
-                );
-            };
-            to_json(
-                client
-                    .get_customer_model(GetCustomerModelRequest { customer_id })
-                    .await,
-            )
-        }
+        What::CustomerModel => to_json(
+            client
+                .get_customer_model(GetCustomerModelRequest {
+                    customer_id: customer_id(&args)?,
+                })
+                .await,
+        ),
     }?;
     println!("{json}");
     Ok(())
+}
+
+fn customer_id(args: &QueryArgs) -> anyhow::Result<String> {
+    args.id
+        .clone()
+        .context("this query needs a customer id: portrait query customer ID")
 }
 
 fn to_json<T: serde::Serialize>(

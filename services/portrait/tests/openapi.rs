@@ -11,7 +11,7 @@ use support::http::{get, request};
 
 /// What the gateway serves over HTTP, written down here: the doc must list
 /// exactly these, and each must be served.
-const ROUTES: [(&str, &str); 18] = [
+const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/overview"),
     ("get", "/v1/segments"),
     ("get", "/v1/hours"),
@@ -26,6 +26,10 @@ const ROUTES: [(&str, &str); 18] = [
     ("get", "/v1/sync/jobs"),
     ("get", "/v1/sync/jobs/{jobId}"),
     ("get", "/v1/sync/qualityReport"),
+    ("get", "/v1/customers/{customerId}"),
+    ("get", "/v1/customers/{customerId}/days"),
+    ("get", "/v1/customers/{customerId}/preferences"),
+    ("get", "/v1/anomalies"),
     ("get", "/v1/openapi.json"),
     ("get", "/v1/models/fit"),
     ("post", "/v1/models:refit"),

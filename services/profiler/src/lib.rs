@@ -2,6 +2,8 @@
 //! products), and the overview, hour, channel and product queries over them,
 //! answered from memory.
 
+mod anomaly;
+mod customer;
 mod projection;
 mod queries;
 

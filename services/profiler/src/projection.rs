@@ -5,7 +5,7 @@
 use portrait_core::memory::{CHANNEL_SLOTS, CustomerState, StoreBook};
 use std::collections::BTreeMap;
 
-use portrait_core::{Acc, CustomerDays, Day, ProductAcc, ProductInfo, StoreDays};
+use portrait_core::{Acc, CustomerDays, CustomerVisits, Day, ProductAcc, ProductInfo, StoreDays};
 use portrait_service::{Live, Projection, Result};
 use portrait_store::{
     CUSTOMER_DAYS_MIGRATIONS, Key, Migration, ScanRow, Store, load_customer_days, migrations, scan,
@@ -18,7 +18,8 @@ const MIGRATIONS: &[Migration] = migrations!(
     [
         "0001_store_days",
         "0002_category_days",
-        "0003_store_days_by_day"
+        "0003_store_days_by_day",
+        "0004_customer_visits"
     ]
 );
 
@@ -29,7 +30,7 @@ pub(crate) struct State {
 }
 
 impl State {
-    fn apply(&mut self, (customers, days): &(CustomerDays, StoreDays)) {
+    fn apply(&mut self, (customers, days, _): &Delta) {
         self.customers.apply(customers);
         let stores = &mut self.customers.stores;
         for (id, info) in &days.product_info {
@@ -55,13 +56,17 @@ impl State {
     }
 }
 
+/// Customer days, store days, and the customer portrait's rows (kept in the
+/// tables only: `crate::customer` reads them per customer).
+type Delta = (CustomerDays, StoreDays, CustomerVisits);
+
 #[derive(Debug, Default)]
 pub struct ProfilerProjection {
     pub(crate) live: Live<State>,
 }
 
 impl Projection for ProfilerProjection {
-    type Delta = (CustomerDays, StoreDays);
+    type Delta = Delta;
 
     fn name(&self) -> &'static str {
         "profiler"
@@ -77,11 +82,13 @@ impl Projection for ProfilerProjection {
     fn prune(delta: &mut Self::Delta) {
         delta.0.prune();
         delta.1.prune();
+        delta.2.prune();
     }
 
     async fn write(&self, conn: &mut AnyConnection, delta: &Self::Delta) -> Result<()> {
         write_customer_days(conn, &delta.0).await?;
-        write_store_days(conn, &delta.1).await
+        write_store_days(conn, &delta.1).await?;
+        visits::write_visits(conn, &delta.2).await
     }
 
     async fn load(&self, store: &Store) -> Result<()> {
@@ -303,3 +310,4 @@ fn corrupt(column: &str, value: i64) -> portrait_store::Error {
 
 #[cfg(test)]
 mod tests;
+pub(crate) mod visits;

@@ -359,6 +359,25 @@ impl CustomerBook {
         agg
     }
 
+    /// The (day, store) rows where `customer` has orders at the selected
+    /// stores in `[from, to)`, by day then store: where their detail rows are.
+    pub fn days_of(
+        &self,
+        customer: u32,
+        sel: &Selection,
+        from: Option<Day>,
+        to: Day,
+    ) -> Vec<(Day, u32)> {
+        let mut keys = Vec::new();
+        self.rows_from(customer, from, |day, store, acc| {
+            if acc.orders > 0 && day < to && from.is_none_or(|f| day >= f) && sel.contains(store) {
+                keys.push((day, store));
+            }
+        });
+        keys.sort_unstable();
+        keys
+    }
+
     /// Every customer with an order in the filter, by dense customer id.
     pub fn aggs(&self, sel: &Selection, from: Option<Day>, to: Day) -> Vec<CustomerAgg> {
         (self.candidates(sel).into_iter())

@@ -90,6 +90,13 @@ pub(crate) const ROUTES: &[Route] = &[
     get("/v1/sync/jobs", "ListSyncJobs"),
     get("/v1/sync/jobs/{jobId}", "GetSyncJob"),
     get("/v1/sync/qualityReport", "GetDataQualityReport"),
+    get("/v1/customers/{customerId}", "GetCustomer"),
+    get("/v1/customers/{customerId}/days", "ListCustomerDays"),
+    get(
+        "/v1/customers/{customerId}/preferences",
+        "GetCustomerPreferences",
+    ),
+    get("/v1/anomalies", "ListAnomalies"),
     get("/v1/models/fit", "GetModelFit"),
     Route {
         verb: Verb::Post,

@@ -229,7 +229,9 @@ impl Models {
                 }
             }
             Err(Refusal::Failed(reason)) => {
-                warn!(as_of = %day, %reason, "customer model fit failed; the previous fit stays");
+                // Data that the models cannot fit, not a fault of the service: info, like
+                // "not enough data"; the answer carries the reason (status FAILED).
+                info!(as_of = %day, %reason, "customer model fit failed; the previous fit stays");
                 Attempt {
                     status: ModelFitStatus::Failed,
                     reason: format!("as of {day}: {reason}"),
