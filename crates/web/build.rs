@@ -24,6 +24,7 @@ const PAGE_FILES: &[&str] = &[
     "tables.js",
     "sync.js",
     "customer.js",
+    "summary.js",
 ];
 
 /// Files taken from node_modules: (path inside node_modules, name served).

@@ -12,6 +12,7 @@ mod oracle;
 mod page_sync;
 mod pipeline;
 mod stack;
+mod summary;
 mod sync;
 mod sync_live;
 mod sync_oracle;

@@ -273,6 +273,7 @@ pub(crate) async fn assert_figures(
         crate::customer::assert_customers(gateway, oracle, q).await;
         crate::anomaly::assert_anomalies(gateway, oracle, q).await;
         crate::week::assert_week(gateway, oracle, q).await;
+        crate::summary::assert_summary(gateway, oracle, q).await;
     }
     if let Some(q) = queries.first() {
         crate::models::assert_models(gateway, oracle, &q.as_of).await;

@@ -8,6 +8,7 @@ import {
 } from './filters.js';
 import { change, count, num, setZone, today, yuan } from './format.js';
 import { openCustomer } from './customer.js';
+import { renderSummary } from './summary.js';
 import { syncButton } from './sync.js';
 import {
   appendCustomers, renderQuality, renderSuggestions, sortableSuggestions,
@@ -124,6 +125,12 @@ function pickCustomer(id) {
   showCustomer();
 }
 
+/** The summary drilled into a city, or back to every city (''). */
+function drillTo(city) {
+  update({ drill: city }, false);
+  load('panel-summary', {}, async () => renderSummary(apiFilter(state), state.drill, drillTo), generation);
+}
+
 function pickSegment(segment) {
   update({ segment }, false);
   renderSegments(segmentAnswer, pickSegment, state.segment);
@@ -172,6 +179,7 @@ async function refresh(reason) {
       if (isCurrent()) renderChannels(answer);
       return (answer.channels || []).some((c) => num(c.orders) > 0);
     }, gen),
+    load('panel-summary', record, async () => renderSummary(f, state.drill, drillTo), gen),
     load('panel-suggestions', record, async (isCurrent) => {
       const answer = await get('/v1/suggestions', { ...f, pageSize: 1 });
       return isCurrent() ? renderSuggestions(answer) : true;

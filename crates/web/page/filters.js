@@ -30,6 +30,7 @@ export function readUrl(search = window.location.search) {
     top: p.get('top') === 'revenue' ? 'revenue' : 'quantity',
     segment: p.get('segment') || '',
     customer: p.get('customer') || '',
+    drill: p.get('drill') || '',
   };
 }
 
@@ -46,6 +47,7 @@ export function toQuery(state) {
   if (state.top !== 'quantity') p.set('top', state.top);
   if (state.segment) p.set('segment', state.segment);
   if (state.customer) p.set('customer', state.customer);
+  if (state.drill) p.set('drill', state.drill);
   return `?${p.toString()}`;
 }
 

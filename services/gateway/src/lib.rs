@@ -26,7 +26,7 @@ use portrait_proto::v1::{
     CustomerBehaviourRequest, CustomerModel, CustomerPreferences, CustomerPreferencesRequest,
     CustomerProfile, GetCustomerModelRequest, GetCustomerRequest, GetModelFitRequest,
     ListAnomaliesRequest, ListAnomaliesResponse, ListCustomerDaysRequest, ListCustomerDaysResponse,
-    ModelFit, RefitModelsRequest,
+    ModelFit, PortraitSummary, PortraitSummaryRequest, RefitModelsRequest,
 };
 use portrait_service::{Config, Error, Result};
 use tokio::net::TcpListener;
@@ -333,6 +333,17 @@ impl PortraitService for Gateway {
         self.profiler
             .clone()
             .list_anomalies(r.into_inner())
+            .await
+            .map_err(|s| upstream("profiler", s))
+    }
+
+    async fn get_portrait_summary(
+        &self,
+        r: Request<PortraitSummaryRequest>,
+    ) -> Result<Response<PortraitSummary>, Status> {
+        self.profiler
+            .clone()
+            .get_portrait_summary(r.into_inner())
             .await
             .map_err(|s| upstream("profiler", s))
     }

@@ -4,8 +4,9 @@ use portrait_proto::v1::portrait_service_client::PortraitServiceClient;
 use portrait_proto::v1::{
     ChannelDistributionRequest, CustomerPreferencesRequest, Filter, GetCustomerRequest,
     HourDistributionRequest, ListAnomaliesRequest, ListCustomerDaysRequest, ListRfmRequest,
-    ListStoresRequest, ListSuggestionsRequest, OverviewRequest, ProductOrder,
-    SegmentDistributionRequest, SyncStatusRequest, TopCategoriesRequest, TopProductsRequest,
+    ListStoresRequest, ListSuggestionsRequest, OverviewRequest, PortraitSummaryRequest,
+    ProductOrder, SegmentDistributionRequest, SummaryDimension, SyncStatusRequest,
+    TopCategoriesRequest, TopProductsRequest,
 };
 use portrait_proto::v1::{GetCustomerModelRequest, GetModelFitRequest, RefitModelsRequest};
 
@@ -29,6 +30,8 @@ pub(crate) enum What {
     Preferences,
     /// Stores' days far from their recent days (every judged day with --min-score 0.001).
     Anomalies,
+    /// Customers per city (or per store with --by-store): the drill-down.
+    Summary,
     /// The customer models in service and the latest fit attempt.
     ModelFit,
     /// Refit the customer models now (as of --as-of, default today).
@@ -70,6 +73,9 @@ pub(crate) struct QueryArgs {
     /// Rank products and categories by revenue instead of quantity.
     #[arg(long)]
     by_revenue: bool,
+    /// Summary: one group per store instead of per city.
+    #[arg(long)]
+    by_store: bool,
     /// Anomalies: the least |robust z| listed (default 3.5).
     #[arg(long, default_value_t = 0.0)]
     min_score: f64,
@@ -172,6 +178,18 @@ pub(crate) async fn run(args: QueryArgs) -> anyhow::Result<()> {
                     page_size: args.limit,
                     min_score: args.min_score,
                     ..Default::default()
+                })
+                .await,
+        ),
+        What::Summary => to_json(
+            client
+                .get_portrait_summary(PortraitSummaryRequest {
+                    filter,
+                    dimension: if args.by_store {
+                        SummaryDimension::Store
+                    } else {
+                        SummaryDimension::City
+                    } as i32,
                 })
                 .await,
         ),

@@ -217,6 +217,13 @@ async fn portrait_routes(addr: SocketAddr, grpc: &mut Grpc, c: &Case, customer: 
         ..Default::default()
     });
     same("anomalies", &http, rpc.await);
+    let by_store = [("dimension", "SUMMARY_DIMENSION_STORE")];
+    let http = get(addr, &at("/v1/summary", &by_store)).await;
+    let rpc = grpc.get_portrait_summary(PortraitSummaryRequest {
+        filter: f(),
+        dimension: SummaryDimension::Store as i32,
+    });
+    same("summary by store", &http, rpc.await);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -30,6 +30,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/customers/{customerId}/days"),
     ("get", "/v1/customers/{customerId}/preferences"),
     ("get", "/v1/anomalies"),
+    ("get", "/v1/summary"),
     ("get", "/v1/openapi.json"),
     ("get", "/v1/models/fit"),
     ("post", "/v1/models:refit"),

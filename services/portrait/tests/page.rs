@@ -192,6 +192,16 @@ async fn check(grpc: &mut Grpc, name: &str, state: &Value) -> Overview {
             (p.as_str_name().to_owned(), g.customers.to_string())
         })
         .collect();
+    if text(&state["summary"]["level"]) == "city" {
+        let (rows, total) = summary_rows(grpc, &f, SummaryDimension::City, None).await;
+        assert_eq!(state["summary"]["rows"], json!(rows), "{name}: summary");
+        assert_eq!(
+            state["summary"]["total"],
+            json!([total]),
+            "{name}: summary total"
+        );
+    }
+
     let shown: Vec<(String, String)> = (state["suggestions"].as_array().into_iter().flatten())
         .map(|r| (text(&r["priority"]), text(&r["customers"])))
         .collect();
@@ -307,6 +317,30 @@ async fn check_drawer(grpc: &mut Grpc, name: &str, state: &Value, customer: &str
     assert_eq!(d["days"], json!(dates), "{name}: days");
 }
 
+/// The summary's rows as the page keeps them ({key, customers}), and the
+/// total's customers; by store, only those of `city`.
+async fn summary_rows(
+    grpc: &mut Grpc,
+    f: &Filter,
+    dimension: SummaryDimension,
+    city: Option<&str>,
+) -> (Vec<Value>, String) {
+    let answer = grpc
+        .get_portrait_summary(PortraitSummaryRequest {
+            filter: Some(f.clone()),
+            dimension: dimension as i32,
+        })
+        .await
+        .expect("summary")
+        .into_inner();
+    let rows = (answer.groups.iter())
+        .filter(|g| city.is_none_or(|c| g.city == c))
+        .map(|g| json!({"key": g.key, "customers": g.customers.to_string()}))
+        .collect();
+    let total = answer.total.map(|t| t.customers).unwrap_or_default();
+    (rows, total.to_string())
+}
+
 /// The figures the brief asks for, printed (never asserted): first paint,
 /// the page complete, and every refresh with each panel's time.
 fn print_timings(report: &Value) {
@@ -388,7 +422,7 @@ async fn the_page_shows_the_apis_figures_for_every_filter() {
     // Each filter asked for is the filter used, and it changed the figures.
     assert_eq!(filter_of(&s["all"]["filter"]).from_date, "");
     assert!(text(&s["all"]["kpis"]["total"]["change"]).contains("无上期"));
-    assert_eq!(filter_of(&s["city"]["filter"]).cities, [city]);
+    assert_eq!(filter_of(&s["city"]["filter"]).cities, [city.clone()]);
     let by_store = filter_of(&s["store"]["filter"]);
     assert_eq!(
         (by_store.store_ids, by_store.cities.len()),
@@ -403,6 +437,15 @@ async fn the_page_shows_the_apis_figures_for_every_filter() {
         s["reloaded"]["filter"], s["revenue"]["filter"],
         "a reload keeps the view"
     );
+
+    // The city's row drilled into its stores.
+    let drilled = &s["drilled"];
+    assert_eq!(text(&drilled["summary"]["level"]), "store");
+    assert!(text(&drilled["search"]).contains("drill="));
+    let f = filter_of(&drilled["filter"]);
+    let (rows, _) = summary_rows(&mut grpc, &f, SummaryDimension::Store, Some(&city)).await;
+    assert!(!rows.is_empty(), "the city has stores");
+    assert_eq!(drilled["summary"]["rows"], json!(rows), "the city's stores");
 
     // The clicked slice lists its customers, as ListRfm of that segment does.
     let segment = text(&s["segment"]["clicked"]);
@@ -451,6 +494,7 @@ async fn the_page_shows_the_apis_figures_for_every_filter() {
         "panel-products",
         "panel-channels",
         "panel-suggestions",
+        "panel-summary",
     ] {
         assert_eq!(text(&empty["panels"][panel]), "empty", "{panel}");
     }

@@ -42,6 +42,11 @@ READ_STATE = """() => {
     customers: [...document.querySelectorAll('#segment-customers tbody tr')].map((tr) => tr.dataset.customer),
     panels,
     banner: document.getElementById('page-error').textContent,
+    summary: {
+      level: document.getElementById('summary').dataset.level || '',
+      rows: [...document.querySelectorAll('#summary tbody tr')].map((tr) => ({ key: tr.dataset.key, customers: tr.dataset.customers })),
+      total: [...document.querySelectorAll('#summary tfoot tr')].map((tr) => tr.dataset.customers),
+    },
     drawer: (() => {
       const d = document.getElementById('customer-drawer');
       const ids = (table, attr) => [...document.querySelectorAll(`#${table} tbody tr`)].map((tr) => tr.dataset[attr]);
@@ -129,6 +134,16 @@ def tour(t, spec):
     page.click("#city-select .summary")
     t.act(lambda: page.click(f"#city-select input[value='{spec['city']}']"))
     t.record("city", "02-city-filter")
+    # The summary drilled into the city: its stores.
+    page.keyboard.press("Escape")
+    page.click("header.top h1")
+    page.click(f"#summary tbody tr[data-key='{spec['city']}']")
+    page.wait_for_function("document.getElementById('summary').dataset.level === 'store'")
+    page.wait_for_function("!document.getElementById('panel-summary').classList.contains('loading')")
+    t.record("drilled", "02b-summary-stores")
+    page.click("#summary-crumbs button")
+    page.wait_for_function("document.getElementById('summary').dataset.level === 'city'")
+    page.wait_for_function("!document.getElementById('panel-summary').classList.contains('loading')")
     page.keyboard.press("Escape")
     page.click("header.top h1")
 

@@ -6,6 +6,7 @@ mod anomaly;
 mod customer;
 mod projection;
 mod queries;
+mod summary;
 
 use portrait_proto::v1::profiler_query_server::ProfilerQueryServer;
 use portrait_service::{Config, Result};

@@ -8,9 +8,9 @@ use portrait_proto::v1::{
     ConsumerStatus, CustomerBehaviour, CustomerBehaviourRequest, CustomerPreferences,
     CustomerPreferencesRequest, Filter, HourBucket, HourDistribution, HourDistributionRequest,
     ListAnomaliesRequest, ListAnomaliesResponse, ListCustomerDaysRequest, ListCustomerDaysResponse,
-    ListStoresRequest, ListStoresResponse, Overview, OverviewRequest, ProductFigure, ProductOrder,
-    StatusRequest, StoreSummary, TopCategories, TopCategoriesRequest, TopProducts,
-    TopProductsRequest, WeekdayHourBucket,
+    ListStoresRequest, ListStoresResponse, Overview, OverviewRequest, PortraitSummary,
+    PortraitSummaryRequest, ProductFigure, ProductOrder, StatusRequest, StoreSummary,
+    TopCategories, TopCategoriesRequest, TopProducts, TopProductsRequest, WeekdayHourBucket,
 };
 use portrait_service::{AnswerCache, QueryContext, Result};
 use tonic::{Request, Response, Status};
@@ -27,6 +27,7 @@ pub struct Profiler {
     pub(crate) projection: Arc<ProfilerProjection>,
     pub(crate) ctx: QueryContext,
     overviews: Arc<AnswerCache<ResolvedFilter, Overview>>,
+    pub(crate) summaries: Arc<AnswerCache<crate::summary::SummaryKey, PortraitSummary>>,
 }
 
 impl Profiler {
@@ -35,6 +36,7 @@ impl Profiler {
             projection,
             ctx,
             overviews: Arc::new(AnswerCache::new(256)),
+            summaries: Arc::new(AnswerCache::new(64)),
         }
     }
 
@@ -298,5 +300,12 @@ impl ProfilerQuery for Profiler {
         request: Request<ListAnomaliesRequest>,
     ) -> Result<Response<ListAnomaliesResponse>, Status> {
         Ok(Response::new(self.anomalies(request.get_ref())?))
+    }
+
+    async fn get_portrait_summary(
+        &self,
+        request: Request<PortraitSummaryRequest>,
+    ) -> Result<Response<PortraitSummary>, Status> {
+        Ok(Response::new(self.summary(request.get_ref())?))
     }
 }

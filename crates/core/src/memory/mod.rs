@@ -4,11 +4,13 @@
 //! loop only after each batch commits, so a query sees whole batches only.
 
 mod customers;
+mod groups;
 mod intern;
 mod store_days;
 mod stores;
 
 pub use customers::{BookLoader, CustomerBook, Reach};
+pub use groups::GroupFigures;
 pub use intern::Interner;
 pub use store_days::{CHANNEL_SLOTS, StoreBook};
 pub use stores::{Selection, Stores};

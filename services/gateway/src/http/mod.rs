@@ -97,6 +97,7 @@ pub(crate) const ROUTES: &[Route] = &[
         "GetCustomerPreferences",
     ),
     get("/v1/anomalies", "ListAnomalies"),
+    get("/v1/summary", "GetPortraitSummary"),
     get("/v1/models/fit", "GetModelFit"),
     Route {
         verb: Verb::Post,
