@@ -143,8 +143,14 @@ mod tests {
             }
         }
         let as_of: Day = 20_040;
-        for period in [Period::Day, Period::Week, Period::Month] {
-            let got = collect(&book, as_of, period);
+        // Rows as added (the overflow), then folded into the columnar block.
+        let mut compacted = book.clone();
+        compacted.compact();
+        for (book, period) in [&book, &compacted]
+            .into_iter()
+            .flat_map(|b| [Period::Day, Period::Week, Period::Month].map(|p| (b, p)))
+        {
+            let got = collect(book, as_of, period);
             let end = EPOCH + chrono::TimeDelta::days(as_of.into());
             let want = summarize(&tx, end, period).unwrap();
             let ours: Vec<(&str, Periods)> = (0..book.customers().len() as u32)
