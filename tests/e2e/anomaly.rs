@@ -26,7 +26,7 @@ fn median(sorted: &[f64]) -> f64 {
 }
 
 /// (median, MAD, z) of `value` against `history`, by the documented rule.
-fn robust(value: f64, history: &[f64]) -> (f64, f64, Option<f64>) {
+pub(crate) fn robust(value: f64, history: &[f64]) -> (f64, f64, Option<f64>) {
     let mut sorted = history.to_vec();
     sorted.sort_by(f64::total_cmp);
     let m = median(&sorted);

@@ -4,6 +4,7 @@
 use portrait_proto::v1::portrait_service_client::PortraitServiceClient;
 use portrait_proto::v1::{
     CustomerPreferencesRequest, GetCustomerRequest, ItemPreference, ListCustomerDaysRequest,
+    UnusualOrder,
 };
 use sqlx::Row;
 use tonic::transport::Channel;
@@ -207,6 +208,58 @@ async fn behaviour(gateway: &mut PortraitServiceClient<Channel>, oracle: &Oracle
     assert_eq!(got, want, "channels of {c}");
     for x in &b.channels {
         assert_eq!(x.order_share, x.orders as f64 / orders as f64);
+    }
+
+    // Unusual orders: each order against the customer's other orders.
+    let sql = format!("SELECT order_id, day::text, store_id, amount FROM raw WHERE {mine}");
+    let all: Vec<(String, String, String, i64)> = bind(&sql, q, c)
+        .fetch_all(pool)
+        .await
+        .expect("orders")
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+        .collect();
+    let mut want: Vec<UnusualOrder> = Vec::new();
+    for (i, (id, day, store, amount)) in all.iter().enumerate() {
+        let others: Vec<f64> = (all.iter().enumerate())
+            .filter(|(j, _)| *j != i)
+            .map(|(_, o)| o.3 as f64)
+            .collect();
+        if others.len() < 5 {
+            break;
+        }
+        if let (m, mad, Some(z)) = crate::anomaly::robust(*amount as f64, &others)
+            && z.abs() >= 3.5
+        {
+            want.push(UnusualOrder {
+                order_id: id.clone(),
+                date: day.clone(),
+                store_id: store.clone(),
+                amount_fen: *amount,
+                baseline_median_fen: m,
+                baseline_mad_fen: mad,
+                baseline_orders: others.len() as i32,
+                score: z,
+            });
+        }
+    }
+    want.sort_by(|a, b| {
+        (b.score.abs().total_cmp(&a.score.abs())).then_with(|| a.order_id.cmp(&b.order_id))
+    });
+    let got = &b.unusual_orders;
+    assert_eq!(
+        got.len(),
+        want.len(),
+        "unusual orders of {c}: {got:?} vs {want:?}"
+    );
+    for (g, w) in got.iter().zip(&want) {
+        let close = (g.score - w.score).abs() <= 1e-9 * w.score.abs();
+        assert!(close, "{g:?} vs {w:?}");
+        let exact = |u: &UnusualOrder| UnusualOrder {
+            score: 0.0,
+            ..u.clone()
+        };
+        assert_eq!(exact(g), exact(w), "unusual order of {c}");
     }
 }
 

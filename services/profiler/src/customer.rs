@@ -7,11 +7,12 @@ use std::collections::BTreeMap;
 use portrait_core::{
     Calendar, Day, Error as DomainError, ItemAcc, ResolvedFilter, mask_customer_id, page_size,
 };
+use portrait_models::anomaly::{robust_stats, robust_z};
 use portrait_proto::v1::{
     AppliedFilter, Channel, CustomerBehaviour, CustomerBehaviourRequest, CustomerChannel,
     CustomerDay, CustomerHour, CustomerPreferences, CustomerPreferencesRequest,
     CustomerWeekdayHour, Filter, HourBand, ItemPreference, ListCustomerDaysRequest,
-    ListCustomerDaysResponse,
+    ListCustomerDaysResponse, UnusualOrder,
 };
 use portrait_service::{Error, Result};
 
@@ -20,6 +21,10 @@ use crate::queries::Profiler;
 
 /// Ids are bounded by ingest's validation; a longer one names nobody.
 const MAX_CUSTOMER_ID: usize = 128;
+/// Other orders an order is judged against, at least.
+const MIN_OTHER_ORDERS: usize = 5;
+/// Iglewicz and Hoaglin's threshold for a robust z.
+const UNUSUAL_SCORE: f64 = 3.5;
 /// The prior weight of the preference score, in orders.
 const PREFERENCE_PRIOR_ORDERS: f64 = 3.0;
 const DEFAULT_ITEMS: i32 = 20;
@@ -291,7 +296,45 @@ fn behaviour(orders: &[OrderRow], as_of: Day) -> Result<CustomerBehaviour> {
     b.hours = hour_list(&hours);
     b.weekday_hours = week_list(&week);
     b.channels = channel_list(&channels, b.orders, b.spend_fen);
+    b.unusual_orders = unusual_orders(orders);
     Ok(b)
+}
+
+/// Orders far from the customer's other orders in the filter (see
+/// `UnusualOrder`); a history under `MIN_OTHER_ORDERS` or without spread
+/// judges nothing.
+fn unusual_orders(orders: &[OrderRow]) -> Vec<UnusualOrder> {
+    let counted: Vec<&OrderRow> = orders.iter().filter(|o| o.orders > 0).collect();
+    let mut out = Vec::new();
+    for (i, o) in counted.iter().enumerate() {
+        let others: Vec<f64> = (counted.iter().enumerate())
+            .filter(|(j, _)| *j != i)
+            .map(|(_, x)| x.revenue as f64)
+            .collect();
+        if others.len() < MIN_OTHER_ORDERS {
+            return out;
+        }
+        let Ok(stats) = robust_stats(&others) else {
+            continue;
+        };
+        match robust_z(o.revenue as f64, &stats) {
+            Some(score) if score.abs() >= UNUSUAL_SCORE => out.push(UnusualOrder {
+                order_id: o.order_id.clone(),
+                date: Calendar::format_day(o.day),
+                store_id: o.store.clone(),
+                amount_fen: o.revenue,
+                baseline_median_fen: stats.median,
+                baseline_mad_fen: stats.mad,
+                baseline_orders: others.len() as i32,
+                score,
+            }),
+            _ => {}
+        }
+    }
+    out.sort_by(|a, b| {
+        (b.score.abs().total_cmp(&a.score.abs())).then_with(|| a.order_id.cmp(&b.order_id))
+    });
+    out
 }
 
 /// Local hour → band, as `HourBand` documents.

@@ -74,6 +74,7 @@ async fn write_items(
 /// One counted order of a customer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct OrderRow {
+    pub(crate) order_id: String,
     pub(crate) day: Day,
     pub(crate) store: String,
     pub(crate) hour: u8,
@@ -109,11 +110,12 @@ pub(crate) async fn read_customer(
     let mut conn = store.acquire().await?;
     let mut rows = CustomerRows::default();
     for chunk in keys.chunks(KEYS_PER_STATEMENT) {
-        let columns = "day, store_id, hour, channel, orders, revenue";
+        let columns = "order_id, day, store_id, hour, channel, orders, revenue";
         let sql = lookup(&conn, columns, "customer_orders", customer, chunk);
         for r in sql.query().fetch_all(&mut *conn).await? {
             let (hour, channel): (i64, i64) = (r.try_get("hour")?, r.try_get("channel")?);
             rows.orders.push(OrderRow {
+                order_id: r.try_get("order_id")?,
                 day: portrait_store::day(r.try_get("day")?)?,
                 store: r.try_get("store_id")?,
                 hour: u8::try_from(hour)
