@@ -275,6 +275,9 @@ pub(crate) async fn assert_figures(
         crate::week::assert_week(gateway, oracle, q).await;
         crate::summary::assert_summary(gateway, oracle, q).await;
     }
+    if let Some(q) = queries.first() {
+        crate::models::assert_models(gateway, oracle, &q.as_of).await;
+    }
 }
 
 /// The synthetic stream of the tests and the filters they check.

@@ -23,9 +23,10 @@ use portrait_proto::v1::{
     TriggerSyncRequest, TriggerSyncResponse,
 };
 use portrait_proto::v1::{
-    CustomerBehaviourRequest, CustomerPreferences, CustomerPreferencesRequest, CustomerProfile,
-    GetCustomerRequest, ListAnomaliesRequest, ListAnomaliesResponse, ListCustomerDaysRequest,
-    ListCustomerDaysResponse, PortraitSummary, PortraitSummaryRequest,
+    CustomerBehaviourRequest, CustomerModel, CustomerPreferences, CustomerPreferencesRequest,
+    CustomerProfile, GetCustomerModelRequest, GetCustomerRequest, GetModelFitRequest,
+    ListAnomaliesRequest, ListAnomaliesResponse, ListCustomerDaysRequest, ListCustomerDaysResponse,
+    ModelFit, PortraitSummary, PortraitSummaryRequest, RefitModelsRequest,
 };
 use portrait_service::{Config, Error, Result};
 use tokio::net::TcpListener;
@@ -345,5 +346,38 @@ impl PortraitService for Gateway {
             .get_portrait_summary(r.into_inner())
             .await
             .map_err(|s| upstream("profiler", s))
+    }
+
+    async fn get_model_fit(
+        &self,
+        r: Request<GetModelFitRequest>,
+    ) -> Result<Response<ModelFit>, Status> {
+        self.suggest
+            .clone()
+            .get_model_fit(r.into_inner())
+            .await
+            .map_err(|s| upstream("suggest", s))
+    }
+
+    async fn refit_models(
+        &self,
+        r: Request<RefitModelsRequest>,
+    ) -> Result<Response<ModelFit>, Status> {
+        self.suggest
+            .clone()
+            .refit_models(r.into_inner())
+            .await
+            .map_err(|s| upstream("suggest", s))
+    }
+
+    async fn get_customer_model(
+        &self,
+        r: Request<GetCustomerModelRequest>,
+    ) -> Result<Response<CustomerModel>, Status> {
+        self.suggest
+            .clone()
+            .get_customer_model(r.into_inner())
+            .await
+            .map_err(|s| upstream("suggest", s))
     }
 }

@@ -8,6 +8,7 @@ use portrait_proto::v1::{
     ProductOrder, SegmentDistributionRequest, SummaryDimension, SyncStatusRequest,
     TopCategoriesRequest, TopProductsRequest,
 };
+use portrait_proto::v1::{GetCustomerModelRequest, GetModelFitRequest, RefitModelsRequest};
 
 #[derive(Clone, Copy, ValueEnum)]
 pub(crate) enum What {
@@ -31,12 +32,18 @@ pub(crate) enum What {
     Anomalies,
     /// Customers per city (or per store with --by-store): the drill-down.
     Summary,
+    /// The customer models in service and the latest fit attempt.
+    ModelFit,
+    /// Refit the customer models now (as of --as-of, default today).
+    RefitModels,
+    /// One customer's model figures: customer-model ID.
+    CustomerModel,
 }
 
 #[derive(Args)]
 pub(crate) struct QueryArgs {
     what: What,
-    /// The customer id, for customer, customer-days and preferences.
+    /// The customer id, for customer, customer-days, preferences and customer-model.
     id: Option<String>,
     /// The gateway's address.
     #[arg(
@@ -192,6 +199,21 @@ pub(crate) async fn run(args: QueryArgs) -> anyhow::Result<()> {
                     customer_id: customer_id(&args)?,
                     filter,
                     limit: args.limit,
+                })
+                .await,
+        ),
+        What::ModelFit => to_json(client.get_model_fit(GetModelFitRequest {}).await),
+        What::RefitModels => to_json(
+            client
+                .refit_models(RefitModelsRequest {
+                    as_of_date: args.as_of.clone().unwrap_or_default(),
+                })
+                .await,
+        ),
+        What::CustomerModel => to_json(
+            client
+                .get_customer_model(GetCustomerModelRequest {
+                    customer_id: customer_id(&args)?,
                 })
                 .await,
         ),

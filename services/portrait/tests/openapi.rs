@@ -32,6 +32,9 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/anomalies"),
     ("get", "/v1/summary"),
     ("get", "/v1/openapi.json"),
+    ("get", "/v1/models/fit"),
+    ("post", "/v1/models:refit"),
+    ("get", "/v1/customers/{customerId}/model"),
 ];
 
 fn refs(v: &Value, out: &mut Vec<String>) {

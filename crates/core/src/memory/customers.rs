@@ -247,7 +247,9 @@ impl CustomerBook {
         }
     }
 
-    pub(crate) fn rows(&self, c: u32, each: impl FnMut(Day, u32, Acc)) {
+    /// Calls `each(day, store, acc)` for every row of customer `c`, in no
+    /// particular order; rows at zero (retracted) included.
+    pub fn rows(&self, c: u32, each: impl FnMut(Day, u32, Acc)) {
         self.rows_from(c, None, each)
     }
 

@@ -98,6 +98,13 @@ pub(crate) const ROUTES: &[Route] = &[
     ),
     get("/v1/anomalies", "ListAnomalies"),
     get("/v1/summary", "GetPortraitSummary"),
+    get("/v1/models/fit", "GetModelFit"),
+    Route {
+        verb: Verb::Post,
+        path: "/v1/models:refit",
+        rpc: "RefitModels",
+    },
+    get("/v1/customers/{customerId}/model", "GetCustomerModel"),
 ];
 
 /// A route with what serving it needs.
