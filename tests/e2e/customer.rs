@@ -3,8 +3,8 @@
 
 use portrait_proto::v1::portrait_service_client::PortraitServiceClient;
 use portrait_proto::v1::{
-    CustomerPreferencesRequest, GetCustomerRequest, ItemPreference, ListCustomerDaysRequest,
-    UnusualOrder,
+    CustomerPreferencesRequest, GetCustomerModelRequest, GetCustomerRequest, ItemPreference,
+    ListCustomerDaysRequest, UnusualOrder,
 };
 use sqlx::Row;
 use tonic::transport::Channel;
@@ -86,6 +86,15 @@ async fn behaviour(gateway: &mut PortraitServiceClient<Channel>, oracle: &Oracle
         .expect("customer")
         .into_inner();
     let b = p.behaviour.expect("behaviour");
+    // The model part is the suggest service's answer for the customer.
+    let model = gateway
+        .get_customer_model(GetCustomerModelRequest {
+            customer_id: c.into(),
+        })
+        .await
+        .expect("customer model")
+        .into_inner();
+    assert_eq!(p.model, Some(model), "the model part of {c}");
     let mine = mine();
     let pool = &oracle.pool;
     let sql = format!(

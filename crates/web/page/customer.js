@@ -24,7 +24,20 @@ function fact(key, label, value, text) {
   return `<div><dt>${label}</dt><dd data-key="${key}" data-value="${escape(value ?? '')}">${escape(text)}</dd></div>`;
 }
 
-function renderFacts(b) {
+/** The suggest service's model figures, when a fit is in service. */
+function modelFacts(m) {
+  if (!m || !m.fitted) {
+    return [fact('alive', '活跃概率', '', '模型未拟合'), fact('predictedClv', '预测价值', '', '—')];
+  }
+  return [
+    fact('alive', '活跃概率', m.aliveProbability, `${(num(m.aliveProbability) * 100).toFixed(1)}%`),
+    fact('predictedClv', '预测价值', m.predictedClvFen, yuan(m.predictedClvFen)),
+    fact('expectedPurchases', '预计购买', m.expectedPurchases, `${num(m.expectedPurchases).toFixed(1)} 次`),
+    fact('historicalClv', '历史价值', m.historicalClvFen, yuan(m.historicalClvFen)),
+  ];
+}
+
+function renderFacts(b, model) {
   const none = !b.firstOrderDate;
   const d = (n) => `${count(n)} 天`;
   $('customer-facts').innerHTML = [
@@ -42,6 +55,7 @@ function renderFacts(b) {
     fact('favouriteChannel', '常用渠道', b.favouriteChannel, CHANNELS[b.favouriteChannel] || '—'),
     fact('favouriteHourBand', '常购时段', b.favouriteHourBand, HOUR_BANDS[b.favouriteHourBand] || '—'),
     fact('favouriteCategoryId', '偏好品类', b.favouriteCategoryId, b.favouriteCategoryName || b.favouriteCategoryId || '—'),
+    ...modelFacts(model),
   ].join('');
 }
 
@@ -121,7 +135,7 @@ export async function openCustomer(id, f, onClose) {
     $('customer-title').textContent = `客户 ${profile.maskedCustomerId}`;
     const applied = b.filter || {};
     $('customer-range').textContent = `${applied.fromDate || '最早'} 至 ${applied.toDate || ''}（不含），分析日 ${applied.asOfDate || ''}`;
-    renderFacts(b);
+    renderFacts(b, profile.model);
     renderCharts(b);
     renderItems('customer-products', prefs.products);
     renderItems('customer-categories', prefs.categories);

@@ -287,20 +287,29 @@ impl PortraitService for Gateway {
         r: Request<GetCustomerRequest>,
     ) -> Result<Response<CustomerProfile>, Status> {
         let r = r.into_inner();
-        let behaviour = self
-            .profiler
-            .clone()
-            .get_customer_behaviour(CustomerBehaviourRequest {
+        let (mut profiler, mut suggest) = (self.profiler.clone(), self.suggest.clone());
+        let (behaviour, model) = tokio::join!(
+            profiler.get_customer_behaviour(CustomerBehaviourRequest {
                 customer_id: r.customer_id.clone(),
                 filter: r.filter,
-            })
-            .await
-            .map_err(|s| upstream("profiler", s))?
-            .into_inner();
+            }),
+            suggest.get_customer_model(GetCustomerModelRequest {
+                customer_id: r.customer_id.clone(),
+            }),
+        );
+        let behaviour = behaviour.map_err(|s| upstream("profiler", s))?.into_inner();
+        // The profiler knows the customer; a suggest service behind on the log
+        // may not yet: that part is then absent, not an error.
+        let model = match model {
+            Ok(m) => Some(m.into_inner()),
+            Err(s) if s.code() == tonic::Code::NotFound => None,
+            Err(s) => return Err(upstream("suggest", s)),
+        };
         Ok(Response::new(CustomerProfile {
             masked_customer_id: portrait_core::mask_customer_id(&r.customer_id),
             customer_id: r.customer_id,
             behaviour: Some(behaviour),
+            model,
         }))
     }
 

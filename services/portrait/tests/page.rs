@@ -276,6 +276,13 @@ async fn check_drawer(grpc: &mut Grpc, name: &str, state: &Value, customer: &str
     ] {
         assert_eq!(fact(k).parse::<f64>().ok(), Some(want), "{name}: {k}");
     }
+    match profile.model.filter(|m| m.fitted) {
+        Some(m) => {
+            assert_eq!(fact("alive").parse::<f64>().ok(), Some(m.alive_probability));
+            assert_eq!(fact("predictedClv").parse::<f64>().ok(), Some(m.predicted_clv_fen));
+        }
+        None => assert_eq!(fact("alive"), "", "{name}: no fit, no figure"),
+    }
     let hours: Vec<i64> = b.hours.iter().map(|h| h.orders).collect();
     assert_eq!(d["hours"], json!(hours), "{name}: hours");
     let channels: Vec<Value> = (b.channels.iter())
@@ -422,7 +429,10 @@ async fn the_page_shows_the_apis_figures_for_every_filter() {
     // Each filter asked for is the filter used, and it changed the figures.
     assert_eq!(filter_of(&s["all"]["filter"]).from_date, "");
     assert!(text(&s["all"]["kpis"]["total"]["change"]).contains("无上期"));
-    assert_eq!(filter_of(&s["city"]["filter"]).cities, std::slice::from_ref(&city));
+    assert_eq!(
+        filter_of(&s["city"]["filter"]).cities,
+        std::slice::from_ref(&city)
+    );
     let by_store = filter_of(&s["store"]["filter"]);
     assert_eq!(
         (by_store.store_ids, by_store.cities.len()),
