@@ -1,13 +1,13 @@
 // The 客群画像 page: filters in the URL, panels filled from the gateway's
 // JSON API, each refresh timed (window.portrait.timings) for the browser test.
 
-import { describe, get } from './api.js';
+import { describe, get, post } from './api.js';
 import { charts, renderChannels, renderHours, renderProducts, renderSegments } from './charts.js';
 import {
   apiFilter, multiSelect, previousFilter, readUrl, shownRange, toQuery,
 } from './filters.js';
 import { change, count, num, setZone, today, yuan } from './format.js';
-import { openCustomer } from './customer.js';
+import { customerNotFound, openCustomer } from './customer.js';
 import { renderSummary } from './summary.js';
 import { syncButton } from './sync.js';
 import {
@@ -248,9 +248,17 @@ function wire() {
     const row = e.target.closest('tr[data-customer]');
     if (row) pickCustomer(row.dataset.customer);
   });
-  $('customer-search').addEventListener('submit', (e) => {
+  $('customer-search').addEventListener('submit', async (e) => {
     e.preventDefault();
-    pickCustomer($('customer-query').value);
+    const query = $('customer-query').value.trim();
+    if (!query) return;
+    // An id or a phone: the gateway finds the customer (a phone by its hash).
+    try {
+      pickCustomer((await post('/v1/customers:find', { query })).customerId);
+    } catch (err) {
+      update({ customer: '' }, false);
+      customerNotFound(err.code === 5 ? '未找到匹配的客户' : `查找失败：${describe(err)}`);
+    }
   });
   window.addEventListener('popstate', () => {
     state = readUrl();

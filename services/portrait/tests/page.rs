@@ -279,7 +279,10 @@ async fn check_drawer(grpc: &mut Grpc, name: &str, state: &Value, customer: &str
     match profile.model.filter(|m| m.fitted) {
         Some(m) => {
             assert_eq!(fact("alive").parse::<f64>().ok(), Some(m.alive_probability));
-            assert_eq!(fact("predictedClv").parse::<f64>().ok(), Some(m.predicted_clv_fen));
+            assert_eq!(
+                fact("predictedClv").parse::<f64>().ok(),
+                Some(m.predicted_clv_fen)
+            );
         }
         None => assert_eq!(fact("alive"), "", "{name}: no fit, no figure"),
     }
@@ -486,7 +489,7 @@ async fn the_page_shows_the_apis_figures_for_every_filter() {
     let missing = &s["missing"]["drawer"];
     assert_eq!(text(&missing["state"]), "failed");
     assert!(
-        text(&missing["message"]).contains("未找到客户"),
+        text(&missing["message"]).contains("未找到匹配的客户"),
         "{missing}"
     );
     assert!(

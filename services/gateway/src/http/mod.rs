@@ -98,6 +98,11 @@ pub(crate) const ROUTES: &[Route] = &[
     ),
     get("/v1/anomalies", "ListAnomalies"),
     get("/v1/summary", "GetPortraitSummary"),
+    Route {
+        verb: Verb::Post,
+        path: "/v1/customers:find",
+        rpc: "FindCustomer",
+    },
     get("/v1/models/fit", "GetModelFit"),
     Route {
         verb: Verb::Post,
