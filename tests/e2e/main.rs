@@ -7,6 +7,7 @@ mod anomaly;
 mod customer;
 mod cyrg;
 mod embedded;
+mod list;
 mod models;
 mod oracle;
 mod page_sync;

@@ -27,8 +27,8 @@ use portrait_proto::v1::{
     CustomerModel, CustomerPreferences, CustomerPreferencesRequest, CustomerProfile,
     FindCustomerRequest, FindCustomerResponse, GetCustomerModelRequest, GetCustomerRequest,
     GetModelFitRequest, ListAnomaliesRequest, ListAnomaliesResponse, ListCustomerDaysRequest,
-    ListCustomerDaysResponse, ModelFit, PortraitSummary, PortraitSummaryRequest,
-    RefitModelsRequest,
+    ListCustomerDaysResponse, ListCustomersRequest, ListCustomersResponse, ModelFit,
+    PortraitSummary, PortraitSummaryRequest, RefitModelsRequest,
 };
 use portrait_service::{Config, Error, Result};
 use tokio::net::TcpListener;
@@ -325,6 +325,17 @@ impl PortraitService for Gateway {
             .list_anomalies(r.into_inner())
             .await
             .map_err(|s| upstream("profiler", s))
+    }
+
+    async fn list_customers(
+        &self,
+        r: Request<ListCustomersRequest>,
+    ) -> Result<Response<ListCustomersResponse>, Status> {
+        self.suggest
+            .clone()
+            .list_customers(r.into_inner())
+            .await
+            .map_err(|s| upstream("suggest", s))
     }
 
     async fn find_customer(

@@ -224,6 +224,20 @@ async fn portrait_routes(addr: SocketAddr, grpc: &mut Grpc, c: &Case, customer: 
         dimension: SummaryDimension::Store as i32,
     });
     same("summary by store", &http, rpc.await);
+    let list = [
+        ("orderBy", "CUSTOMER_ORDER_RECENCY"),
+        ("atRisk", "true"),
+        ("pageSize", "5"),
+    ];
+    let http = get(addr, &at("/v1/customers", &list)).await;
+    let rpc = grpc.list_customers(ListCustomersRequest {
+        filter: f(),
+        order_by: CustomerOrder::Recency as i32,
+        at_risk: true,
+        page_size: 5,
+        ..Default::default()
+    });
+    same("customers at risk", &http, rpc.await);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -72,6 +72,7 @@ pub(super) fn call(gateway: &Arc<Gateway>, rpc: &str) -> Option<Call> {
         "ListAnomalies" => to!(list_anomalies),
         "GetPortraitSummary" => to!(get_portrait_summary),
         "FindCustomer" => to!(find_customer),
+        "ListCustomers" => to!(list_customers),
         "GetModelFit" => to!(get_model_fit),
         "RefitModels" => to!(refit_models),
         "GetCustomerModel" => to!(get_customer_model),

@@ -98,6 +98,7 @@ pub(crate) const ROUTES: &[Route] = &[
     ),
     get("/v1/anomalies", "ListAnomalies"),
     get("/v1/summary", "GetPortraitSummary"),
+    get("/v1/customers", "ListCustomers"),
     Route {
         verb: Verb::Post,
         path: "/v1/customers:find",
