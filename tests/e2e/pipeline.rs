@@ -278,6 +278,7 @@ pub(crate) async fn assert_figures(
     }
     if let Some(q) = queries.first() {
         crate::models::assert_models(gateway, oracle, &q.as_of).await;
+        crate::clusters::assert_clusters(gateway, oracle, &q.as_of).await;
     }
 }
 

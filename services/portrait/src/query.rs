@@ -8,7 +8,10 @@ use portrait_proto::v1::{
     OverviewRequest, PortraitSummaryRequest, ProductOrder, SegmentDistributionRequest,
     SummaryDimension, SyncStatusRequest, TopCategoriesRequest, TopProductsRequest,
 };
-use portrait_proto::v1::{GetCustomerModelRequest, GetModelFitRequest, RefitModelsRequest};
+use portrait_proto::v1::{
+    GetClustersRequest, GetCustomerModelRequest, GetModelFitRequest, RecomputeClustersRequest,
+    RefitModelsRequest,
+};
 
 #[derive(Clone, Copy, ValueEnum)]
 pub(crate) enum What {
@@ -40,6 +43,10 @@ pub(crate) enum What {
     CustomerModel,
     /// The customers of the filter, by --order-by; ID = an id prefix to search.
     Customers,
+    /// The customer clusters in service.
+    Clusters,
+    /// Compute the customer clusters now (as of --as-of, default today).
+    RecomputeClusters,
 }
 
 /// How `customers` sorts.
@@ -245,6 +252,14 @@ pub(crate) async fn run(args: QueryArgs) -> anyhow::Result<()> {
                     id_prefix: args.id.clone().unwrap_or_default(),
                     page_size: args.limit,
                     ..Default::default()
+                })
+                .await,
+        ),
+        What::Clusters => to_json(client.get_clusters(GetClustersRequest {}).await),
+        What::RecomputeClusters => to_json(
+            client
+                .recompute_clusters(RecomputeClustersRequest {
+                    as_of_date: args.as_of.clone().unwrap_or_default(),
                 })
                 .await,
         ),

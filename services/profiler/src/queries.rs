@@ -5,12 +5,13 @@ use portrait_core::{Error as DomainError, ProductAcc, ResolvedFilter};
 use portrait_proto::v1::profiler_query_server::ProfilerQuery;
 use portrait_proto::v1::{
     CategoryFigure, Channel, ChannelDistribution, ChannelDistributionRequest, ChannelFigure,
-    ConsumerStatus, CustomerBehaviour, CustomerBehaviourRequest, CustomerPreferences,
-    CustomerPreferencesRequest, Filter, HourBucket, HourDistribution, HourDistributionRequest,
-    ListAnomaliesRequest, ListAnomaliesResponse, ListCustomerDaysRequest, ListCustomerDaysResponse,
-    ListStoresRequest, ListStoresResponse, Overview, OverviewRequest, PortraitSummary,
-    PortraitSummaryRequest, ProductFigure, ProductOrder, StatusRequest, StoreSummary,
-    TopCategories, TopCategoriesRequest, TopProducts, TopProductsRequest, WeekdayHourBucket,
+    Clusters, ConsumerStatus, CustomerBehaviour, CustomerBehaviourRequest, CustomerPreferences,
+    CustomerPreferencesRequest, Filter, GetClustersRequest, HourBucket, HourDistribution,
+    HourDistributionRequest, ListAnomaliesRequest, ListAnomaliesResponse, ListCustomerDaysRequest,
+    ListCustomerDaysResponse, ListStoresRequest, ListStoresResponse, Overview, OverviewRequest,
+    PortraitSummary, PortraitSummaryRequest, ProductFigure, ProductOrder, RecomputeClustersRequest,
+    StatusRequest, StoreSummary, TopCategories, TopCategoriesRequest, TopProducts,
+    TopProductsRequest, WeekdayHourBucket,
 };
 use portrait_service::{AnswerCache, QueryContext, Result};
 use tonic::{Request, Response, Status};
@@ -28,11 +29,13 @@ pub struct Profiler {
     pub(crate) ctx: QueryContext,
     overviews: Arc<AnswerCache<ResolvedFilter, Overview>>,
     pub(crate) summaries: Arc<AnswerCache<crate::summary::SummaryKey, PortraitSummary>>,
+    pub(crate) clusters: Arc<crate::ClusterBook>,
 }
 
 impl Profiler {
     pub fn new(projection: Arc<ProfilerProjection>, ctx: QueryContext) -> Self {
         Self {
+            clusters: Arc::new(crate::ClusterBook::new(projection.clone(), ctx.clone())),
             projection,
             ctx,
             overviews: Arc::new(AnswerCache::new(256)),
@@ -307,5 +310,20 @@ impl ProfilerQuery for Profiler {
         request: Request<PortraitSummaryRequest>,
     ) -> Result<Response<PortraitSummary>, Status> {
         Ok(Response::new(self.summary(request.get_ref())?))
+    }
+
+    async fn get_clusters(
+        &self,
+        _request: Request<GetClustersRequest>,
+    ) -> Result<Response<Clusters>, Status> {
+        Ok(Response::new(self.clusters.answer()))
+    }
+
+    async fn recompute_clusters(
+        &self,
+        request: Request<RecomputeClustersRequest>,
+    ) -> Result<Response<Clusters>, Status> {
+        let day = request.get_ref().as_of_date.as_str();
+        Ok(Response::new(self.clusters.recompute(Some(day)).await?))
     }
 }
