@@ -70,7 +70,7 @@ fn main() {
         let aggs = book.aggs(sel, from, 20_366);
         let aggs_t = t.elapsed();
         let t = Instant::now();
-        let table = rfm_table(&aggs, 20_365);
+        let table = rfm_table(&aggs, 20_365, portrait_core::ThresholdRule::Mean);
         let rfm_t = t.elapsed();
         println!(
             "{name}: reach {reach:?} ({}), hours {hours:?} ({}), products {products:?} ({}), aggs {aggs_t:?} ({}), rfm {rfm_t:?} ({})",
