@@ -192,6 +192,7 @@ pub(crate) async fn assert_figures(
         let segments = gateway
             .get_segment_distribution(SegmentDistributionRequest {
                 filter: filter.clone(),
+                ..Default::default()
             })
             .await
             .expect("segments")

@@ -103,7 +103,10 @@ async fn portrait_routes(addr: SocketAddr, grpc: &mut Grpc, c: &Case, customer: 
         grpc.get_overview(OverviewRequest { filter: f() }).await,
     );
     let http = get(addr, &at("/v1/segments", &[])).await;
-    let rpc = grpc.get_segment_distribution(SegmentDistributionRequest { filter: f() });
+    let rpc = grpc.get_segment_distribution(SegmentDistributionRequest {
+        filter: f(),
+        ..Default::default()
+    });
     same("segments", &http, rpc.await);
     let http = get(addr, &at("/v1/hours", &[])).await;
     let rpc = grpc.get_hour_distribution(HourDistributionRequest { filter: f() });

@@ -81,6 +81,7 @@ async fn query_prints_canonical_json() {
     let want = grpc
         .get_segment_distribution(SegmentDistributionRequest {
             filter: Some(filter),
+            ..Default::default()
         })
         .await
         .expect("segments")
