@@ -12,6 +12,7 @@ mod models;
 mod oracle;
 mod page_sync;
 mod pipeline;
+mod rfm;
 mod stack;
 mod summary;
 mod sync;

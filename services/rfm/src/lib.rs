@@ -62,12 +62,7 @@ impl Rfm {
     }
 
     /// The RFM table of a filter and settings, computed once per state version.
-    fn table(
-        &self,
-        state: &CustomerState,
-        version: u64,
-        key: &TableKey,
-    ) -> Arc<RfmTable> {
+    fn table(&self, state: &CustomerState, version: u64, key: &TableKey) -> Arc<RfmTable> {
         self.tables.get_or(key, version, || {
             let (f, params) = key;
             let sel = state.stores.select(f);

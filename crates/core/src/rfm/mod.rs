@@ -3,9 +3,7 @@ use crate::Day;
 mod list;
 mod settings;
 
-pub use list::{
-    PageToken, RfmKey, RfmOrder, ScoreSelection, fingerprint, rfm_order, start_after,
-};
+pub use list::{PageToken, RfmKey, RfmOrder, ScoreSelection, fingerprint, rfm_order, start_after};
 pub use settings::{
     Fixed, MAX_FIXED_FREQUENCY, MAX_FIXED_MONETARY_FEN, MAX_WINDOW_DAYS, RfmDefaults, RfmParams,
     Threshold, ThresholdKind, ThresholdRule, Thresholds,

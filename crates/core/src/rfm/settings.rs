@@ -92,7 +92,10 @@ fn within(field: &str, value: i64, max: i64) -> Result<i64> {
     if (0..=max).contains(&value) {
         Ok(value)
     } else {
-        Err(Error::invalid(field, format!("must be 0-{max}, not {value}")))
+        Err(Error::invalid(
+            field,
+            format!("must be 0-{max}, not {value}"),
+        ))
     }
 }
 
@@ -103,7 +106,11 @@ impl RfmDefaults {
         let f = &self.fixed;
         within("rfm.fixed_recency_days", f.recency_days, MAX_WINDOW_DAYS)?;
         within("rfm.fixed_frequency", f.frequency, MAX_FIXED_FREQUENCY)?;
-        within("rfm.fixed_monetary_fen", f.monetary_fen, MAX_FIXED_MONETARY_FEN)?;
+        within(
+            "rfm.fixed_monetary_fen",
+            f.monetary_fen,
+            MAX_FIXED_MONETARY_FEN,
+        )?;
         Ok(())
     }
 }
@@ -416,7 +423,10 @@ mod tests {
             frequency: 5,
             ..d.fixed
         };
-        assert_eq!((p.window_days, p.thresholds), (90, ThresholdRule::Fixed(want)));
+        assert_eq!(
+            (p.window_days, p.thresholds),
+            (90, ThresholdRule::Fixed(want))
+        );
         let median = RfmDefaults {
             kind: ThresholdKind::Median,
             window_days: 30,
@@ -428,7 +438,12 @@ mod tests {
             window_days: Some(0),
             ..Default::default()
         };
-        assert_eq!(RfmParams::resolve(Some(&zero), &median).unwrap().window_days, 0);
+        assert_eq!(
+            RfmParams::resolve(Some(&zero), &median)
+                .unwrap()
+                .window_days,
+            0
+        );
 
         let field = |r: RfmSettings| match RfmParams::resolve(Some(&r), &d) {
             Err(Error::Invalid { field, .. }) => field,
@@ -458,7 +473,12 @@ mod tests {
 
         let mut bad = d;
         bad.fixed.frequency = MAX_FIXED_FREQUENCY + 1;
-        assert!(bad.check().unwrap_err().to_string().contains("rfm.fixed_frequency"));
+        assert!(
+            bad.check()
+                .unwrap_err()
+                .to_string()
+                .contains("rfm.fixed_frequency")
+        );
         assert!(d.check().is_ok());
     }
 }
