@@ -68,28 +68,58 @@ impl RfmOrder {
     }
 }
 
-/// Positions into `table.customers` in `order`. Built from the interner's
-/// name order and then stably sorted by the key, so ties keep id order
-/// without comparing a single string.
+/// Positions into `table.customers` in `order`: first in customer id order,
+/// then sorted by (key, rank in id order), so ties keep id order without
+/// comparing strings. The id order comes from the interner's name order when
+/// the population is a good part of everyone, else from sorting its names.
 pub fn rfm_order(table: &RfmTable, names: &Interner, order: RfmOrder) -> Vec<u32> {
-    let mut at = vec![u32::MAX; names.len()];
-    for (i, c) in table.customers.iter().enumerate() {
-        if let Some(slot) = at.get_mut(c.customer as usize) {
-            *slot = i as u32;
+    let n = table.customers.len();
+    let mut by_id: Vec<u32> = if n.saturating_mul(8) >= names.len() {
+        let mut at = vec![u32::MAX; names.len()];
+        for (i, c) in table.customers.iter().enumerate() {
+            if let Some(slot) = at.get_mut(c.customer as usize) {
+                *slot = i as u32;
+            }
+        }
+        (names.sorted())
+            .map(|(_, id)| at[id as usize])
+            .filter(|i| *i != u32::MAX)
+            .collect()
+    } else {
+        let mut v: Vec<u32> = (0..n as u32).collect();
+        let name = |i: &u32| names.name(table.customers[*i as usize].customer);
+        v.sort_unstable_by(|a, b| name(a).cmp(name(b)));
+        v
+    };
+    let key = |i: u32| order.key.of(&table.customers[i as usize]);
+    // (key, rank) pairs are unique, so an unstable sort is exact.
+    match (order.key, order.descending) {
+        (RfmKey::CustomerId, false) => by_id,
+        (RfmKey::CustomerId, true) => {
+            by_id.reverse();
+            by_id
+        }
+        (_, false) => {
+            let mut pairs: Vec<(i64, u32)> = (by_id.iter().enumerate())
+                .map(|(rank, &i)| (key(i), rank as u32))
+                .collect();
+            pairs.sort_unstable();
+            pairs
+                .iter()
+                .map(|(_, rank)| by_id[*rank as usize])
+                .collect()
+        }
+        (_, true) => {
+            let mut pairs: Vec<(std::cmp::Reverse<i64>, u32)> = (by_id.iter().enumerate())
+                .map(|(rank, &i)| (std::cmp::Reverse(key(i)), rank as u32))
+                .collect();
+            pairs.sort_unstable();
+            pairs
+                .iter()
+                .map(|(_, rank)| by_id[*rank as usize])
+                .collect()
         }
     }
-    let mut out: Vec<u32> = (names.sorted())
-        .map(|(_, id)| at[id as usize])
-        .filter(|i| *i != u32::MAX)
-        .collect();
-    let key = |i: &u32| order.key.of(&table.customers[*i as usize]);
-    match (order.key, order.descending) {
-        (RfmKey::CustomerId, false) => {}
-        (RfmKey::CustomerId, true) => out.reverse(),
-        (_, false) => out.sort_by_key(key),
-        (_, true) => out.sort_by_key(|i| std::cmp::Reverse(key(i))),
-    }
-    out
 }
 
 /// Where a page starts: the first position after `token`'s (key, id) in the
@@ -226,14 +256,16 @@ mod tests {
     ];
 
     /// A population whose dense ids are not in name order, as in the service.
-    fn population(rows: &[(i64, i64, i32)]) -> (RfmTable, Interner) {
+    fn population(rows: &[(i64, i64, i32)], idle: usize) -> (RfmTable, Interner) {
         let mut names = Interner::default();
         let mut aggs = Vec::new();
         for (i, &(orders, revenue, last)) in rows.iter().enumerate() {
-            // Interned out of order, and every third name never orders.
+            // Interned out of order, beside `idle` names that never order.
             let name = format!("c{:03}", (i * 37) % 101);
             let id = names.intern(&name);
-            names.intern(&format!("{name}-idle"));
+            for j in 0..idle {
+                names.intern(&format!("{name}-idle{j}"));
+            }
             aggs.push(CustomerAgg {
                 customer: id,
                 orders,
@@ -251,8 +283,10 @@ mod tests {
         fn orders_and_page_starts_equal_a_plain_sort(
             rows in prop::collection::vec((1_i64..4, 0_i64..50, 0_i32..10), 0..60),
             cut in 0_usize..80,
+            // Few idle names: the interner's order is walked; many: names sorted.
+            idle in prop::sample::select(vec![0_usize, 1, 12]),
         ) {
-            let (table, names) = population(&rows);
+            let (table, names) = population(&rows, idle);
             for key in KEYS {
                 for descending in [false, true] {
                     let order = RfmOrder { key, descending };
@@ -287,7 +321,7 @@ mod tests {
 
     #[test]
     fn a_page_resumes_after_a_customer_who_left() {
-        let (table, names) = population(&[(1, 10, 5), (2, 20, 6), (3, 30, 7)]);
+        let (table, names) = population(&[(1, 10, 5), (2, 20, 6), (3, 30, 7)], 1);
         let order = RfmOrder {
             key: RfmKey::Monetary,
             descending: true,
@@ -332,7 +366,7 @@ mod tests {
     #[test]
     fn score_selection_masks_and_names_the_bad_entry() {
         let s = ScoreSelection::resolve(&[4, 5], &[], &[1]).unwrap();
-        let (table, _) = population(&[(1, 10, 5)]);
+        let (table, _) = population(&[(1, 10, 5)], 0);
         let mut c = table.customers[0].clone();
         (c.r_score, c.f_score, c.m_score) = (5, 3, 1);
         assert!(s.accepts(&c));

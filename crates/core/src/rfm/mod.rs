@@ -105,18 +105,25 @@ pub struct RfmTable {
 /// value); compared in integers, so exact.
 pub fn rfm_table(aggs: &[CustomerAgg], as_of: Day, rule: ThresholdRule) -> RfmTable {
     let n = aggs.len();
-    let recency: Vec<i64> = (aggs.iter())
-        .map(|a| i64::from(as_of) - i64::from(a.last_day))
-        .collect();
-    let frequency: Vec<i64> = aggs.iter().map(|a| a.orders).collect();
-    let monetary: Vec<i64> = aggs.iter().map(|a| a.revenue).collect();
-    // Higher is better in all three, so recency enters negated.
-    let r_th = Quintiles::of(recency.iter().map(|r| -r).collect());
-    let f_th = Quintiles::of(frequency.clone());
-    let m_th = Quintiles::of(monetary.clone());
-    let thresholds = Thresholds::of(rule, &recency, &frequency, &monetary);
-    let customers = (aggs.iter().zip(&recency))
-        .map(|(a, &r)| {
+    let recency = |a: &CustomerAgg| i64::from(as_of) - i64::from(a.last_day);
+    let r: Vec<i64> = aggs.iter().map(recency).collect();
+    let f: Vec<i64> = aggs.iter().map(|a| a.orders).collect();
+    let m: Vec<i64> = aggs.iter().map(|a| a.revenue).collect();
+    let thresholds = Thresholds::of(rule, &r, &f, &m);
+    let mean = |v: &[i64]| {
+        let sum: i128 = v.iter().map(|x| i128::from(*x)).sum();
+        if n == 0 { 0.0 } else { sum as f64 / n as f64 }
+    };
+    let means = (mean(&r), mean(&f), mean(&m));
+    // Higher is better in all three, so recency enters negated; the value
+    // vectors are spent on the quintiles.
+    let r_th = Quintiles::of(r.into_iter().map(|r| -r).collect());
+    let f_th = Quintiles::of(f);
+    let m_th = Quintiles::of(m);
+    let customers = aggs
+        .iter()
+        .map(|a| {
+            let r = recency(a);
             let (r_high, f_high, m_high) = thresholds.high(r, a.orders, a.revenue);
             Rfm {
                 customer: a.customer,
@@ -130,15 +137,11 @@ pub fn rfm_table(aggs: &[CustomerAgg], as_of: Day, rule: ThresholdRule) -> RfmTa
             }
         })
         .collect();
-    let mean = |v: &[i64]| {
-        let sum: i128 = v.iter().map(|x| i128::from(*x)).sum();
-        if n == 0 { 0.0 } else { sum as f64 / n as f64 }
-    };
     RfmTable {
         customers,
-        mean_recency_days: mean(&recency),
-        mean_frequency: mean(&frequency),
-        mean_monetary: mean(&monetary),
+        mean_recency_days: means.0,
+        mean_frequency: means.1,
+        mean_monetary: means.2,
         thresholds,
     }
 }
