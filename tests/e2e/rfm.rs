@@ -211,3 +211,77 @@ fn busiest(rows: &[RfmRow]) -> i32 {
         .max_by_key(|s| rows.iter().filter(|r| r.segment == *s).count())
         .unwrap_or(1)
 }
+
+/// The configuration's `rfm.*` is what a request without settings gets, and
+/// a request's settings still override it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn configured_settings_are_the_default_and_requests_override_them() {
+    use portrait_proto::v1::ingest_service_client::IngestServiceClient;
+
+    use crate::pipeline::{accepted, scenario, submit};
+    use crate::stack::Stack;
+
+    let Some(oracle_db) = portrait_testkit::postgres::fresh_database().await else {
+        return;
+    };
+    let oracle = Oracle::new(&oracle_db).await;
+    let (orders, queries) = scenario();
+    let env = [
+        ("PORTRAIT__RFM__WINDOW_DAYS", "40"),
+        ("PORTRAIT__RFM__THRESHOLDS", "fixed"),
+        ("PORTRAIT__RFM__FIXED_FREQUENCY", "3"),
+        ("PORTRAIT__RFM__FIXED_MONETARY_FEN", "30000"),
+    ];
+    let mut stack = Stack::embedded_with(
+        (env.iter())
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    );
+    stack.start_all();
+    let mut ingest = IngestServiceClient::new(stack.channel("ingest").await);
+    submit(&mut ingest, &orders).await;
+    stack.wait_caught_up().await;
+    oracle.load(&accepted(&orders)).await;
+    let mut gateway = PortraitServiceClient::new(stack.channel("gateway").await);
+    let q = &queries[0];
+    // rfm.fixed_recency_days keeps its default, 30.
+    let configured = RfmRule {
+        window_days: 40,
+        thresholds: RfmRuleKind::Fixed(30, 3, 30_000),
+    };
+    let plain = ListRfmRequest {
+        filter: Some(q.filter()),
+        page_size: 1000,
+        ..Default::default()
+    };
+    let want = (oracle.rfm_list(q, &configured, RfmSort::default(), [&[], &[], &[]])).await;
+    assert!(want.len() > 20, "the window keeps a population");
+    assert_eq!(walk(&mut gateway, plain.clone()).await, want, "configured");
+    let th = (gateway.get_segment_distribution(SegmentDistributionRequest {
+        filter: Some(q.filter()),
+        rfm: None,
+    }))
+    .await
+    .expect("segments")
+    .into_inner()
+    .thresholds
+    .expect("thresholds");
+    assert_eq!(
+        (th.kind, th.window_days, th.recency_days, th.frequency),
+        (RfmThresholdKind::Fixed as i32, 40, 30.0, 3.0)
+    );
+    // Mean over all history, asked for: the default RFM of every other test.
+    let asked = ListRfmRequest {
+        rfm: Some(RfmSettings {
+            window_days: Some(0),
+            thresholds: RfmThresholdKind::Mean as i32,
+            ..Default::default()
+        }),
+        ..plain
+    };
+    assert_eq!(
+        walk(&mut gateway, asked).await,
+        oracle.rfm(q).await,
+        "asked"
+    );
+}
