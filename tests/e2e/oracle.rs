@@ -338,10 +338,10 @@ impl Oracle {
 
     /// The (recency, frequency, monetary) thresholds `rule` draws segments
     /// with: PostgreSQL's mean or `percentile_cont(0.5)`, or the fixed values;
-    /// 0 for nobody.
+    /// for nobody, the fixed values or 0.
     pub(crate) async fn rfm_thresholds(&self, q: &Q, rule: &RfmRule) -> (f64, f64, f64) {
         let sql = format!(
-            "{} SELECT COALESCE(MAX(tr), 0), COALESCE(MAX(tf), 0), COALESCE(MAX(tm), 0) FROM t",
+            "{} SELECT COALESCE(MAX(tr), $8), COALESCE(MAX(tf), $9), COALESCE(MAX(tm), $10) FROM t",
             rfm_rows()
         );
         let r = Self::ruled(&sql, q, rule)
