@@ -13,6 +13,7 @@ mod models;
 mod oracle;
 mod page_sync;
 mod pipeline;
+mod rfm;
 mod stack;
 mod summary;
 mod sync;

@@ -4,14 +4,16 @@ use portrait_proto::v1::portrait_service_client::PortraitServiceClient;
 use portrait_proto::v1::{
     ChannelDistributionRequest, CustomerOrder, CustomerPreferencesRequest, Filter,
     GetCustomerRequest, HourDistributionRequest, ListAnomaliesRequest, ListCustomerDaysRequest,
-    ListCustomersRequest, ListRfmRequest, ListStoresRequest, ListSuggestionsRequest,
-    OverviewRequest, PortraitSummaryRequest, ProductOrder, SegmentDistributionRequest,
-    SummaryDimension, SyncStatusRequest, TopCategoriesRequest, TopProductsRequest,
+    ListCustomersRequest, ListStoresRequest, ListSuggestionsRequest, OverviewRequest,
+    PortraitSummaryRequest, ProductOrder, SummaryDimension, SyncStatusRequest,
+    TopCategoriesRequest, TopProductsRequest,
 };
 use portrait_proto::v1::{
     GetClustersRequest, GetCustomerModelRequest, GetModelFitRequest, RecomputeClustersRequest,
     RefitModelsRequest,
 };
+
+mod rfm;
 
 #[derive(Clone, Copy, ValueEnum)]
 pub(crate) enum What {
@@ -49,7 +51,7 @@ pub(crate) enum What {
     RecomputeClusters,
 }
 
-/// How `customers` sorts.
+/// How `customers` and `rfm` sort.
 #[derive(Clone, Copy, ValueEnum)]
 pub(crate) enum ListOrder {
     Spend,
@@ -58,6 +60,8 @@ pub(crate) enum ListOrder {
     Clv,
     Alive,
     Id,
+    /// rfm only: r + f + m scores.
+    Score,
 }
 
 #[derive(Args)]
@@ -93,9 +97,9 @@ pub(crate) struct QueryArgs {
     /// Rank products and categories by revenue instead of quantity.
     #[arg(long)]
     by_revenue: bool,
-    /// Customers: the order of the list.
-    #[arg(long, value_enum, default_value = "spend")]
-    order_by: ListOrder,
+    /// Customers and rfm: the order of the list (default: customers by spend, rfm by id).
+    #[arg(long, value_enum)]
+    order_by: Option<ListOrder>,
     /// Customers: only those with a churn warning.
     #[arg(long)]
     at_risk: bool,
@@ -105,6 +109,8 @@ pub(crate) struct QueryArgs {
     /// Anomalies: the least |robust z| listed (default 3.5).
     #[arg(long, default_value_t = 0.0)]
     min_score: f64,
+    #[command(flatten)]
+    rfm: rfm::RfmArgs,
 }
 
 pub(crate) async fn run(args: QueryArgs) -> anyhow::Result<()> {
@@ -127,7 +133,7 @@ pub(crate) async fn run(args: QueryArgs) -> anyhow::Result<()> {
         What::Overview => to_json(client.get_overview(OverviewRequest { filter }).await),
         What::Segments => to_json(
             client
-                .get_segment_distribution(SegmentDistributionRequest { filter })
+                .get_segment_distribution(args.rfm.segments(filter))
                 .await,
         ),
         What::Hours => to_json(
@@ -158,16 +164,10 @@ pub(crate) async fn run(args: QueryArgs) -> anyhow::Result<()> {
                 })
                 .await,
         ),
-        What::Rfm => to_json(
-            client
-                .list_rfm(ListRfmRequest {
-                    filter,
-                    page_size: args.limit,
-                    page_token: String::new(),
-                    ..Default::default()
-                })
-                .await,
-        ),
+        What::Rfm => {
+            let request = args.rfm.list(filter, args.limit, args.order_by)?;
+            to_json(client.list_rfm(request).await)
+        }
         What::Suggestions => to_json(
             client
                 .list_suggestions(ListSuggestionsRequest {
@@ -240,7 +240,10 @@ pub(crate) async fn run(args: QueryArgs) -> anyhow::Result<()> {
             client
                 .list_customers(ListCustomersRequest {
                     filter,
-                    order_by: match args.order_by {
+                    order_by: match args.order_by.unwrap_or(ListOrder::Spend) {
+                        ListOrder::Score => {
+                            anyhow::bail!("--order-by score orders rfm, not customers")
+                        }
                         ListOrder::Spend => CustomerOrder::Spend,
                         ListOrder::Recency => CustomerOrder::Recency,
                         ListOrder::Frequency => CustomerOrder::Frequency,
