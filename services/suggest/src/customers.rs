@@ -6,8 +6,8 @@ use std::cmp::Ordering;
 use std::sync::Arc;
 
 use portrait_core::{
-    Calendar, ChurnWarning, CustomerAgg, ResolvedFilter, Rfm, Segment, ThresholdRule,
-    churn_warning, mask_customer_id, page_size, page_start, rfm_table,
+    Calendar, ChurnWarning, CustomerAgg, ResolvedFilter, Rfm, RfmParams, Segment, churn_warning,
+    mask_customer_id, page_size, page_start, rfm_table,
 };
 use portrait_proto::v1::{
     CustomerListItem, CustomerOrder, ListCustomersRequest, ListCustomersResponse, Priority,
@@ -30,6 +30,8 @@ pub struct CustomerList {
     pub(crate) ctx: QueryContext,
     pub(crate) models: Arc<Models>,
     pub(crate) rows: AnswerCache<ResolvedFilter, Vec<Row>>,
+    /// `rfm.*` from the configuration (validated at start).
+    pub(crate) rfm: RfmParams,
 }
 
 impl CustomerList {
@@ -38,9 +40,11 @@ impl CustomerList {
         let (state, version) = self.projection.live.read();
         self.rows.get_or(f, version, || {
             let sel = state.stores.select(f);
-            let aggs = state.book.aggs(&sel, f.from, f.to);
-            // The rfm service's default rule; rfm.* configuration is not applied here.
-            let table = rfm_table(&aggs, f.as_of, ThresholdRule::Mean);
+            // The configured rfm.* window and thresholds, as ListRfm applies
+            // them when a request names none: the same segments.
+            let (from, to) = self.rfm.clip(f.from, f.to, f.as_of);
+            let aggs = state.book.aggs(&sel, from, to);
+            let table = rfm_table(&aggs, f.as_of, self.rfm.thresholds);
             (aggs.into_iter().zip(table.customers))
                 .map(|(agg, rfm)| Row {
                     risk: churn_warning(&agg, f.as_of),

@@ -25,6 +25,7 @@ pub use suggestions::Suggestions;
 
 pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationToken) -> Result<()> {
     let settings = config.models.clone();
+    let rfm = portrait_core::RfmParams::resolve(None, &config.rfm.domain())?;
     let schedule = shutdown.clone();
     portrait_service::run_consumer_service(
         config,
@@ -39,6 +40,7 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
                     ctx: ctx.clone(),
                     models: models.clone(),
                     rows: AnswerCache::new(8),
+                    rfm,
                 }),
                 suggestions: Arc::new(Suggestions {
                     projection,
