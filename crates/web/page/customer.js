@@ -5,7 +5,7 @@
 
 import { get } from './api.js';
 import { chart } from './charts.js';
-import { CHANNELS, count, escape, num, yuan } from './format.js';
+import { CHANNELS, SEGMENTS, count, escape, num, yuan } from './format.js';
 
 export const HOUR_BANDS = {
   HOUR_BAND_BREAKFAST: '早餐 6–10点',
@@ -24,6 +24,15 @@ function fact(key, label, value, text) {
   return `<div><dt>${label}</dt><dd data-key="${key}" data-value="${escape(value ?? '')}">${escape(text)}</dd></div>`;
 }
 
+/** The rfm service's segment and scores of the customer in the filter. */
+function rfmFacts(r) {
+  if (!r) return [fact('segment', '客户分层', '', '—')];
+  return [
+    fact('segment', '客户分层', r.segment, SEGMENTS[r.segment] || r.segment),
+    fact('rfmScores', 'R / F / M 评分', `${r.rScore}/${r.fScore}/${r.mScore}`, `${r.rScore} / ${r.fScore} / ${r.mScore}`),
+  ];
+}
+
 /** The suggest service's model figures, when a fit is in service. */
 function modelFacts(m) {
   if (!m || !m.fitted) {
@@ -37,7 +46,7 @@ function modelFacts(m) {
   ];
 }
 
-function renderFacts(b, model) {
+function renderFacts(b, model, rfm) {
   const none = !b.firstOrderDate;
   const d = (n) => `${count(n)} 天`;
   $('customer-facts').innerHTML = [
@@ -56,6 +65,7 @@ function renderFacts(b, model) {
     fact('favouriteHourBand', '常购时段', b.favouriteHourBand, HOUR_BANDS[b.favouriteHourBand] || '—'),
     fact('favouriteCategoryId', '偏好品类', b.favouriteCategoryId, b.favouriteCategoryName || b.favouriteCategoryId || '—'),
     ...modelFacts(model),
+    ...rfmFacts(rfm),
   ].join('');
 }
 
@@ -148,7 +158,7 @@ export async function openCustomer(id, f, onClose) {
     $('customer-title').textContent = `客户 ${profile.maskedCustomerId}`;
     const applied = b.filter || {};
     $('customer-range').textContent = `${applied.fromDate || '最早'} 至 ${applied.toDate || ''}（不含），分析日 ${applied.asOfDate || ''}`;
-    renderFacts(b, profile.model);
+    renderFacts(b, profile.model, profile.rfm);
     renderCharts(b);
     renderItems('customer-products', prefs.products);
     renderItems('customer-categories', prefs.categories);

@@ -3,7 +3,7 @@
 
 use portrait_proto::v1::{
     CustomerBehaviourRequest, CustomerMatch, CustomerProfile, FindCustomerRequest,
-    FindCustomerResponse, GetCustomerModelRequest, GetCustomerRequest,
+    FindCustomerResponse, GetCustomerModelRequest, GetCustomerRequest, GetCustomerRfmRequest,
 };
 use portrait_sync::phone::{normalise_phone, phone_customer_id};
 use tonic::Status;
@@ -14,16 +14,28 @@ impl Gateway {
     /// The profiler's behaviour and the suggest service's model, asked at once.
     pub(crate) async fn profile(&self, r: GetCustomerRequest) -> Result<CustomerProfile, Status> {
         let (mut profiler, mut suggest) = (self.profiler.clone(), self.suggest.clone());
-        let (behaviour, model) = tokio::join!(
+        let mut rfm = self.rfm.clone();
+        let (behaviour, model, scored) = tokio::join!(
             profiler.get_customer_behaviour(CustomerBehaviourRequest {
                 customer_id: r.customer_id.clone(),
-                filter: r.filter,
+                filter: r.filter.clone(),
             }),
             suggest.get_customer_model(GetCustomerModelRequest {
                 customer_id: r.customer_id.clone(),
             }),
+            rfm.get_customer_rfm(GetCustomerRfmRequest {
+                customer_id: r.customer_id.clone(),
+                filter: r.filter,
+                rfm: None,
+            }),
         );
         let behaviour = behaviour.map_err(|s| upstream("profiler", s))?.into_inner();
+        let scored = match scored {
+            Ok(a) => Some(a.into_inner()),
+            Err(s) if s.code() == tonic::Code::NotFound => None,
+            Err(s) => return Err(upstream("rfm", s)),
+        };
+        let (rfm, rfm_thresholds) = scored.map_or((None, None), |a| (a.rfm, a.thresholds));
         // The profiler knows the customer; a suggest service behind on the log
         // may not yet: that part is then absent, not an error.
         let model = match model {
@@ -36,6 +48,8 @@ impl Gateway {
             customer_id: r.customer_id,
             behaviour: Some(behaviour),
             model,
+            rfm,
+            rfm_thresholds,
         })
     }
 

@@ -279,6 +279,10 @@ async fn check_drawer(grpc: &mut Grpc, name: &str, state: &Value, customer: &str
     ] {
         assert_eq!(fact(k).parse::<f64>().ok(), Some(want), "{name}: {k}");
     }
+    let segment = (profile.rfm.as_ref())
+        .and_then(|r| Segment::try_from(r.segment).ok())
+        .map_or("", |s| s.as_str_name());
+    assert_eq!(fact("segment"), segment, "{name}: segment");
     match profile.model.filter(|m| m.fitted) {
         Some(m) => {
             assert_eq!(fact("alive").parse::<f64>().ok(), Some(m.alive_probability));

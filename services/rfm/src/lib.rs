@@ -10,8 +10,9 @@ use portrait_core::{
 };
 use portrait_proto::v1::rfm_query_server::{RfmQuery, RfmQueryServer};
 use portrait_proto::v1::{
-    ConsumerStatus, Filter, ListRfmRequest, ListRfmResponse, RfmSettings, RfmThresholds,
-    SegmentDistribution, SegmentDistributionRequest, SegmentFigure, StatusRequest,
+    ConsumerStatus, CustomerRfm, CustomerRfmAnswer, Filter, GetCustomerRfmRequest, ListRfmRequest,
+    ListRfmResponse, RfmSettings, RfmThresholds, SegmentDistribution, SegmentDistributionRequest,
+    SegmentFigure, StatusRequest,
 };
 use portrait_service::{AnswerCache, Config, CustomerProjection, QueryContext, Result};
 use tokio::net::TcpListener;
@@ -104,6 +105,39 @@ impl Rfm {
     }
 }
 
+impl Rfm {
+    /// One customer's row of the filter's table (for the gateway's portrait).
+    pub fn customer(&self, req: &GetCustomerRfmRequest) -> Result<CustomerRfmAnswer> {
+        let key = self.key(req.filter.as_ref(), req.rfm.as_ref())?;
+        let (state, version) = self.projection.live.read();
+        let names = state.book.customers();
+        let Some(c) = names.get(&req.customer_id) else {
+            return Err(portrait_service::Error::NotFound {
+                field: "customer_id",
+                id: req.customer_id.clone(),
+            });
+        };
+        let t = self.table(&state, version, &key);
+        // The table keeps the aggregates' order: by dense customer id.
+        let rfm = (t.customers.binary_search_by_key(&c, |r| r.customer).ok())
+            .map(|i| &t.customers[i])
+            .map(|r| CustomerRfm {
+                customer_id: req.customer_id.clone(),
+                recency_days: r.recency_days,
+                frequency: r.frequency,
+                monetary_fen: r.monetary,
+                r_score: r.r_score.into(),
+                f_score: r.f_score.into(),
+                m_score: r.m_score.into(),
+                segment: r.segment as i32,
+            });
+        Ok(CustomerRfmAnswer {
+            rfm,
+            thresholds: Some(thresholds(&t, &key.1)),
+        })
+    }
+}
+
 /// What an answer's segments compare against, as the API states it.
 fn thresholds(t: &RfmTable, params: &RfmParams) -> RfmThresholds {
     let th = &t.thresholds;
@@ -130,6 +164,13 @@ impl RfmQuery for Rfm {
         request: Request<ListRfmRequest>,
     ) -> Result<Response<ListRfmResponse>, Status> {
         Ok(Response::new(self.list(request.get_ref())?))
+    }
+
+    async fn get_customer_rfm(
+        &self,
+        request: Request<GetCustomerRfmRequest>,
+    ) -> Result<Response<CustomerRfmAnswer>, Status> {
+        Ok(Response::new(self.customer(request.get_ref())?))
     }
 
     async fn get_status(
