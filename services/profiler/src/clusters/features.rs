@@ -62,7 +62,7 @@ pub(crate) async fn habits(
         out.insert(r.try_get(0)?, h);
     }
     let top: Vec<String> = sqlx::query(&format!(
-        "SELECT category_id, SUM(revenue) AS r FROM customer_categories \
+        "SELECT category_id, CAST(SUM(revenue) AS BIGINT) AS r FROM customer_categories \
          WHERE orders > 0 AND day <= {} GROUP BY category_id ORDER BY r DESC, category_id",
         i64::from(as_of)
     ))
