@@ -196,3 +196,131 @@ fn signed(order: &Order, sign: i64) -> Acc {
         revenue: sign * order.net_amount_fen,
     }
 }
+
+/// Baskets per store over all history: orders with at least one line, those
+/// holding each product, and those holding each pair of products. Kept per
+/// store rather than per (store, day): at the bench's scale a day grain would
+/// be one row per pair occurrence (~12M rows), the store grain is ~120k
+/// (docs/architecture.md §3, "Associations").
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct BasketPairs {
+    /// store → baskets.
+    pub baskets: BTreeMap<String, i64>,
+    /// (store, product) → baskets holding it.
+    pub products: BTreeMap<(String, String), i64>,
+    /// (store, a, b) with a < b in byte order → baskets holding both.
+    pub pairs: BTreeMap<(String, String, String), i64>,
+}
+
+impl Fold for BasketPairs {
+    fn add(&mut self, _calendar: &Calendar, order: &Order, sign: i64) {
+        // A product on several lines is still one product of the basket;
+        // quantities do not matter, only presence.
+        let mut items: Vec<&str> = order.lines.iter().map(|l| l.product_id.as_str()).collect();
+        items.sort_unstable();
+        items.dedup();
+        if items.is_empty() {
+            return;
+        }
+        let store = &order.store_id;
+        *self.baskets.entry(store.clone()).or_default() += sign;
+        for (i, a) in items.iter().enumerate() {
+            *self
+                .products
+                .entry((store.clone(), (*a).to_owned()))
+                .or_default() += sign;
+            for b in &items[i + 1..] {
+                *self
+                    .pairs
+                    .entry((store.clone(), (*a).to_owned(), (*b).to_owned()))
+                    .or_default() += sign;
+            }
+        }
+    }
+}
+
+impl BasketPairs {
+    pub fn prune(&mut self) {
+        self.baskets.retain(|_, n| *n != 0);
+        self.products.retain(|_, n| *n != 0);
+        self.pairs.retain(|_, n| *n != 0);
+    }
+}
+
+#[cfg(test)]
+mod basket_tests {
+    use portrait_proto::v1::OrderLine;
+
+    use super::*;
+
+    fn order(id: &str, store: &str, lines: &[(&str, i64)]) -> Order {
+        Order {
+            order_id: id.into(),
+            store_id: store.into(),
+            lines: lines
+                .iter()
+                .map(|(p, q)| OrderLine {
+                    product_id: (*p).into(),
+                    quantity: *q,
+                    net_amount_fen: 100 * q,
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    fn fold(orders: &[(&Order, i64)]) -> BasketPairs {
+        let calendar = Calendar::default();
+        let mut b = BasketPairs::default();
+        for (o, sign) in orders {
+            b.add(&calendar, o, *sign);
+        }
+        b.prune();
+        b
+    }
+
+    #[test]
+    fn each_product_counts_once_per_basket_whatever_its_lines_and_quantity() {
+        let o = order("1", "s", &[("tea", 1), ("bun", 3), ("tea", 7)]);
+        let b = fold(&[(&o, 1)]);
+        assert_eq!(b.baskets, BTreeMap::from([("s".to_owned(), 1)]));
+        let products: Vec<_> = b
+            .products
+            .iter()
+            .map(|((_, p), n)| (p.as_str(), *n))
+            .collect();
+        assert_eq!(products, [("bun", 1), ("tea", 1)]);
+        let pairs: Vec<_> = (b.pairs.iter())
+            .map(|((_, a, c), n)| (a.as_str(), c.as_str(), *n))
+            .collect();
+        assert_eq!(pairs, [("bun", "tea", 1)]);
+        // Another quantity of the same products counts the same.
+        let more = order("2", "s", &[("tea", 9), ("bun", 1)]);
+        assert_eq!(fold(&[(&more, 1)]), b);
+    }
+
+    #[test]
+    fn a_retraction_subtracts_and_an_order_without_lines_is_no_basket() {
+        let first = order("1", "s", &[("a", 1), ("b", 1), ("c", 1)]);
+        let changed = order("1", "s", &[("a", 1), ("c", 2)]);
+        let other = order("2", "t", &[("b", 1), ("c", 1)]);
+        let empty = order("3", "s", &[]);
+        let got = fold(&[
+            (&first, 1),
+            (&other, 1),
+            (&first, -1),
+            (&changed, 1),
+            (&empty, 1),
+        ]);
+        let want = fold(&[(&other, 1), (&changed, 1)]);
+        assert_eq!(got, want);
+        assert_eq!(got.baskets.values().sum::<i64>(), 2);
+        assert!(
+            !got.pairs
+                .contains_key(&("s".into(), "a".into(), "b".into()))
+        );
+        // Retracting everything leaves nothing to write.
+        assert_eq!(fold(&[(&first, 1), (&first, -1)]), BasketPairs::default());
+    }
+}

@@ -3,11 +3,13 @@
 //! Built from a service's own tables at start and advanced by the consumer
 //! loop only after each batch commits, so a query sees whole batches only.
 
+mod baskets;
 mod customers;
 mod intern;
 mod store_days;
 mod stores;
 
+pub use baskets::{BasketBook, BasketCounts};
 pub use customers::{BookLoader, CustomerBook, Reach};
 pub use intern::Interner;
 pub use store_days::{CHANNEL_SLOTS, StoreBook};
