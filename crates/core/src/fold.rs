@@ -190,6 +190,15 @@ impl<A: Fold, B: Fold> Fold for (A, B) {
     }
 }
 
+/// Three folds fed the same events.
+impl<A: Fold, B: Fold, C: Fold> Fold for (A, B, C) {
+    fn add(&mut self, calendar: &Calendar, order: &Order, sign: i64) {
+        self.0.add(calendar, order, sign);
+        self.1.add(calendar, order, sign);
+        self.2.add(calendar, order, sign);
+    }
+}
+
 fn signed(order: &Order, sign: i64) -> Acc {
     Acc {
         orders: sign,

@@ -2,10 +2,10 @@
 //! and store days (orders by hour and channel, products), in its own tables
 //! and, for serving, in memory.
 
-use portrait_core::memory::{CHANNEL_SLOTS, CustomerState, StoreBook};
+use portrait_core::memory::{BasketBook, CHANNEL_SLOTS, CustomerState, StoreBook};
 use std::collections::BTreeMap;
 
-use portrait_core::{Acc, CustomerDays, Day, ProductAcc, ProductInfo, StoreDays};
+use portrait_core::{Acc, BasketPairs, CustomerDays, Day, ProductAcc, ProductInfo, StoreDays};
 use portrait_service::{Live, Projection, Result};
 use portrait_store::{
     CUSTOMER_DAYS_MIGRATIONS, Key, Migration, ScanRow, Store, load_customer_days, migrations, scan,
@@ -18,7 +18,8 @@ const MIGRATIONS: &[Migration] = migrations!(
     [
         "0001_store_days",
         "0002_category_days",
-        "0003_store_days_by_day"
+        "0003_store_days_by_day",
+        "0004_baskets"
     ]
 );
 
@@ -26,10 +27,11 @@ const MIGRATIONS: &[Migration] = migrations!(
 pub(crate) struct State {
     pub(crate) customers: CustomerState,
     pub(crate) days: StoreBook,
+    pub(crate) baskets: BasketBook,
 }
 
 impl State {
-    fn apply(&mut self, (customers, days): &(CustomerDays, StoreDays)) {
+    fn apply(&mut self, (customers, days, baskets): &(CustomerDays, StoreDays, BasketPairs)) {
         self.customers.apply(customers);
         let stores = &mut self.customers.stores;
         for (id, info) in &days.product_info {
@@ -52,6 +54,7 @@ impl State {
             self.days
                 .add_category(stores.id(store), *day, category, *acc);
         }
+        baskets::apply(self, baskets);
     }
 }
 
@@ -61,7 +64,7 @@ pub struct ProfilerProjection {
 }
 
 impl Projection for ProfilerProjection {
-    type Delta = (CustomerDays, StoreDays);
+    type Delta = (CustomerDays, StoreDays, BasketPairs);
 
     fn name(&self) -> &'static str {
         "profiler"
@@ -77,11 +80,13 @@ impl Projection for ProfilerProjection {
     fn prune(delta: &mut Self::Delta) {
         delta.0.prune();
         delta.1.prune();
+        delta.2.prune();
     }
 
     async fn write(&self, conn: &mut AnyConnection, delta: &Self::Delta) -> Result<()> {
         write_customer_days(conn, &delta.0).await?;
-        write_store_days(conn, &delta.1).await
+        write_store_days(conn, &delta.1).await?;
+        baskets::write(conn, &delta.2).await
     }
 
     async fn load(&self, store: &Store) -> Result<()> {
@@ -89,8 +94,10 @@ impl Projection for ProfilerProjection {
         let mut state = State {
             customers,
             days: StoreBook::default(),
+            baskets: BasketBook::default(),
         };
         load_store_days(store.pool(), &mut state).await?;
+        baskets::load(store.pool(), &mut state).await?;
         self.live.replace(state);
         Ok(())
     }
@@ -301,5 +308,6 @@ fn corrupt(column: &str, value: i64) -> portrait_store::Error {
     portrait_store::Error::Corrupt(format!("{column} {value} is out of range"))
 }
 
+mod baskets;
 #[cfg(test)]
 mod tests;

@@ -4,7 +4,7 @@ use portrait_core::memory::Selection;
 use portrait_core::{Error as DomainError, ProductAcc, ResolvedFilter};
 use portrait_proto::v1::profiler_query_server::ProfilerQuery;
 use portrait_proto::v1::{
-    CategoryFigure, Channel, ChannelDistribution, ChannelDistributionRequest, ChannelFigure,
+    AssociationBasis, Associations, AssociationsRequest, CategoryFigure, Channel, ChannelDistribution, ChannelDistributionRequest, ChannelFigure,
     ConsumerStatus, Filter, HourBucket, HourDistribution, HourDistributionRequest,
     ListStoresRequest, ListStoresResponse, Overview, OverviewRequest, ProductFigure, ProductOrder,
     StatusRequest, StoreSummary, TopCategories, TopCategoriesRequest, TopProducts,
@@ -15,6 +15,8 @@ use tonic::{Request, Response, Status};
 
 use crate::ProfilerProjection;
 use crate::projection::State;
+
+mod associations;
 
 pub(crate) const DEFAULT_TOP: i32 = 10;
 pub(crate) const MAX_TOP: i32 = 1000;
@@ -161,18 +163,23 @@ impl Profiler {
     }
 }
 
-/// A ranking request's limit and whether it ranks by revenue.
-fn ranking(limit: i32, order_by: i32) -> Result<(usize, bool)> {
-    let limit = match limit {
-        0 => DEFAULT_TOP,
-        n if (1..=MAX_TOP).contains(&n) => n,
+/// A ranking request's limit: 0 = the default, else 1 to `MAX_TOP`.
+fn ranking_limit(limit: i32) -> Result<usize> {
+    match limit {
+        0 => Ok(DEFAULT_TOP as usize),
+        n if (1..=MAX_TOP).contains(&n) => Ok(n as usize),
         _ => {
             let reason = format!("must be between 1 and {MAX_TOP}");
-            return Err(DomainError::invalid("limit", reason).into());
+            Err(DomainError::invalid("limit", reason).into())
         }
-    };
+    }
+}
+
+/// A ranking request's limit and whether it ranks by revenue.
+fn ranking(limit: i32, order_by: i32) -> Result<(usize, bool)> {
+    let limit = ranking_limit(limit)?;
     match ProductOrder::try_from(order_by) {
-        Ok(order) => Ok((limit as usize, order == ProductOrder::Revenue)),
+        Ok(order) => Ok((limit, order == ProductOrder::Revenue)),
         Err(_) => {
             let reason = format!("unknown order {order_by}");
             Err(DomainError::invalid("order_by", reason).into())
@@ -253,5 +260,24 @@ impl ProfilerQuery for Profiler {
         _request: Request<StatusRequest>,
     ) -> Result<Response<ConsumerStatus>, Status> {
         Ok(Response::new(self.ctx.status().await?))
+    }
+
+    async fn get_associations(
+        &self,
+        request: Request<AssociationsRequest>,
+    ) -> Result<Response<Associations>, Status> {
+        let req = request.get_ref();
+        match AssociationBasis::try_from(req.basis) {
+            Ok(AssociationBasis::Unspecified | AssociationBasis::Basket) => {
+                Ok(Response::new(self.associations(req)?))
+            }
+            Ok(AssociationBasis::Customer) => Err(Status::unimplemented(
+                "basis ASSOCIATION_BASIS_CUSTOMER is not served yet",
+            )),
+            Err(_) => {
+                let reason = format!("unknown basis {}", req.basis);
+                Err(portrait_service::Error::from(DomainError::invalid("basis", reason)).into())
+            }
+        }
     }
 }
