@@ -22,6 +22,7 @@ use portrait_proto::v1::{
     SyncStatusRequest, TopCategories, TopCategoriesRequest, TopProducts, TopProductsRequest,
     TriggerSyncRequest, TriggerSyncResponse,
 };
+use portrait_proto::v1::{Associations, AssociationsRequest};
 use portrait_service::{Config, Error, Result};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -274,5 +275,16 @@ impl PortraitService for Gateway {
         r: Request<Streaming<ImportOrdersRequest>>,
     ) -> Result<Response<ImportOrdersResponse>, Status> {
         self.sync_import(r.into_inner()).await.map(Response::new)
+    }
+
+    async fn get_associations(
+        &self,
+        r: Request<AssociationsRequest>,
+    ) -> Result<Response<Associations>, Status> {
+        self.profiler
+            .clone()
+            .get_associations(r.into_inner())
+            .await
+            .map_err(|s| upstream("profiler", s))
     }
 }

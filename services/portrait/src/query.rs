@@ -6,6 +6,7 @@ use portrait_proto::v1::{
     ListSuggestionsRequest, OverviewRequest, ProductOrder, SegmentDistributionRequest,
     SyncStatusRequest, TopCategoriesRequest, TopProductsRequest,
 };
+use portrait_proto::v1::{AssociationBasis, AssociationOrder, AssociationsRequest};
 
 #[derive(Clone, Copy, ValueEnum)]
 pub(crate) enum What {
@@ -19,6 +20,21 @@ pub(crate) enum What {
     Suggestions,
     Stores,
     Status,
+    /// Product pairs bought together (all history; no dates).
+    Associations,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub(crate) enum Basis {
+    Basket,
+    Customer,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub(crate) enum RankBy {
+    Lift,
+    Confidence,
+    Support,
 }
 
 #[derive(Args)]
@@ -52,6 +68,18 @@ pub(crate) struct QueryArgs {
     /// Rank products and categories by revenue instead of quantity.
     #[arg(long)]
     by_revenue: bool,
+    /// Associations: counted over baskets (orders) or customers.
+    #[arg(long, value_enum, default_value_t = Basis::Basket)]
+    basis: Basis,
+    /// Associations: the smallest support, a share between 0 and 1.
+    #[arg(long, default_value_t = 0.0)]
+    min_support: f64,
+    /// Associations: the smallest number of baskets with both products.
+    #[arg(long, default_value_t = 0)]
+    min_count: i64,
+    /// Associations: the measure to rank by.
+    #[arg(long, value_enum, default_value_t = RankBy::Lift)]
+    rank_by: RankBy,
 }
 
 pub(crate) async fn run(args: QueryArgs) -> anyhow::Result<()> {
@@ -126,6 +154,25 @@ pub(crate) async fn run(args: QueryArgs) -> anyhow::Result<()> {
         ),
         What::Stores => to_json(client.list_stores(ListStoresRequest {}).await),
         What::Status => to_json(client.get_sync_status(SyncStatusRequest {}).await),
+        What::Associations => to_json(
+            client
+                .get_associations(AssociationsRequest {
+                    filter,
+                    basis: match args.basis {
+                        Basis::Basket => AssociationBasis::Basket,
+                        Basis::Customer => AssociationBasis::Customer,
+                    } as i32,
+                    min_support: args.min_support,
+                    min_count: args.min_count,
+                    limit: args.limit,
+                    order_by: match args.rank_by {
+                        RankBy::Lift => AssociationOrder::Lift,
+                        RankBy::Confidence => AssociationOrder::Confidence,
+                        RankBy::Support => AssociationOrder::Support,
+                    } as i32,
+                })
+                .await,
+        ),
     }?;
     println!("{json}");
     Ok(())

@@ -66,6 +66,7 @@ pub(super) fn call(gateway: &Arc<Gateway>, rpc: &str) -> Option<Call> {
         "GetSyncJob" => to!(get_sync_job),
         "ListSyncJobs" => to!(list_sync_jobs),
         "GetDataQualityReport" => to!(get_data_quality_report),
+        "GetAssociations" => to!(get_associations),
         _ => return None,
     })
 }

@@ -90,6 +90,7 @@ pub(crate) const ROUTES: &[Route] = &[
     get("/v1/sync/jobs", "ListSyncJobs"),
     get("/v1/sync/jobs/{jobId}", "GetSyncJob"),
     get("/v1/sync/qualityReport", "GetDataQualityReport"),
+    get("/v1/associations", "GetAssociations"),
 ];
 
 /// A route with what serving it needs.
