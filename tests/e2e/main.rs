@@ -3,6 +3,7 @@
 //! ingest; the gateway's figures must equal a plain SQL recompute over the same
 //! orders, also after a consumer is killed with SIGKILL mid-stream.
 
+mod associations;
 mod cyrg;
 mod embedded;
 mod oracle;

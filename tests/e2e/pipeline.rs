@@ -269,6 +269,8 @@ pub(crate) async fn assert_figures(
             .map(|g| (g.priority, g.customers, g.monetary_fen))
             .collect();
         assert_eq!(got_groups, want_groups, "suggestion groups for {q:?}");
+
+        crate::associations::assert_associations(gateway, oracle, q).await;
     }
 }
 
