@@ -12,6 +12,7 @@ use portrait_proto::v1::portrait_service_server::{PortraitService, PortraitServi
 use portrait_proto::v1::profiler_query_client::ProfilerQueryClient;
 use portrait_proto::v1::rfm_query_client::RfmQueryClient;
 use portrait_proto::v1::suggest_query_client::SuggestQueryClient;
+use portrait_proto::v1::{Associations, AssociationsRequest};
 use portrait_proto::v1::{
     ChannelDistribution, ChannelDistributionRequest, DataQualityReport,
     GetDataQualityReportRequest, GetSyncJobRequest, HourDistribution, HourDistributionRequest,
@@ -22,7 +23,6 @@ use portrait_proto::v1::{
     SyncStatusRequest, TopCategories, TopCategoriesRequest, TopProducts, TopProductsRequest,
     TriggerSyncRequest, TriggerSyncResponse,
 };
-use portrait_proto::v1::{Associations, AssociationsRequest};
 use portrait_service::{Config, Error, Result};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;

@@ -1,12 +1,12 @@
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use portrait_proto::v1::portrait_service_client::PortraitServiceClient;
+use portrait_proto::v1::{AssociationBasis, AssociationOrder, AssociationsRequest};
 use portrait_proto::v1::{
     ChannelDistributionRequest, Filter, HourDistributionRequest, ListRfmRequest, ListStoresRequest,
     ListSuggestionsRequest, OverviewRequest, ProductOrder, SegmentDistributionRequest,
     SyncStatusRequest, TopCategoriesRequest, TopProductsRequest,
 };
-use portrait_proto::v1::{AssociationBasis, AssociationOrder, AssociationsRequest};
 
 #[derive(Clone, Copy, ValueEnum)]
 pub(crate) enum What {

@@ -4,11 +4,11 @@ use portrait_core::memory::Selection;
 use portrait_core::{Error as DomainError, ProductAcc, ResolvedFilter};
 use portrait_proto::v1::profiler_query_server::ProfilerQuery;
 use portrait_proto::v1::{
-    AssociationBasis, Associations, AssociationsRequest, CategoryFigure, Channel, ChannelDistribution, ChannelDistributionRequest, ChannelFigure,
-    ConsumerStatus, Filter, HourBucket, HourDistribution, HourDistributionRequest,
-    ListStoresRequest, ListStoresResponse, Overview, OverviewRequest, ProductFigure, ProductOrder,
-    StatusRequest, StoreSummary, TopCategories, TopCategoriesRequest, TopProducts,
-    TopProductsRequest,
+    AssociationBasis, Associations, AssociationsRequest, CategoryFigure, Channel,
+    ChannelDistribution, ChannelDistributionRequest, ChannelFigure, ConsumerStatus, Filter,
+    HourBucket, HourDistribution, HourDistributionRequest, ListStoresRequest, ListStoresResponse,
+    Overview, OverviewRequest, ProductFigure, ProductOrder, StatusRequest, StoreSummary,
+    TopCategories, TopCategoriesRequest, TopProducts, TopProductsRequest,
 };
 use portrait_service::{AnswerCache, QueryContext, Result};
 use tonic::{Request, Response, Status};
