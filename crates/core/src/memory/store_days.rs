@@ -127,7 +127,7 @@ impl StoreBook {
 
     /// The dense id of `product`, allocated on first sight: other books
     /// (baskets) key by it so names come from one catalogue.
-    pub fn product_id(&mut self, product: &str) -> u32 {
+    pub fn intern_product(&mut self, product: &str) -> u32 {
         self.products.id(product)
     }
 

@@ -14,11 +14,11 @@ pub(super) fn apply(state: &mut State, d: &BasketPairs) {
         state.baskets.add_baskets(stores.id(store), *n);
     }
     for ((store, product), n) in &d.products {
-        let p = state.days.product_id(product);
+        let p = state.days.intern_product(product);
         state.baskets.add_product(stores.id(store), p, *n);
     }
     for ((store, a, b), n) in &d.pairs {
-        let (a, b) = (state.days.product_id(a), state.days.product_id(b));
+        let (a, b) = (state.days.intern_product(a), state.days.intern_product(b));
         state.baskets.add_pair(stores.id(store), a, b, *n);
     }
 }
@@ -66,7 +66,7 @@ pub(super) async fn load(pool: &AnyPool, state: &mut State) -> Result<()> {
     scan(pool, "basket_products", &keys, &columns, |r| {
         let n = r.int("baskets")?;
         if n != 0 {
-            let p = days.product_id(r.text("product_id")?);
+            let p = days.intern_product(r.text("product_id")?);
             book.add_product(stores.id(r.text("store_id")?), p, n);
         }
         Ok(())
@@ -81,8 +81,8 @@ pub(super) async fn load(pool: &AnyPool, state: &mut State) -> Result<()> {
     scan(pool, "basket_pairs", &keys, &columns, |r| {
         let n = r.int("baskets")?;
         if n != 0 {
-            let a = days.product_id(r.text("product_a")?);
-            let b = days.product_id(r.text("product_b")?);
+            let a = days.intern_product(r.text("product_a")?);
+            let b = days.intern_product(r.text("product_b")?);
             book.add_pair(stores.id(r.text("store_id")?), a, b, n);
         }
         Ok(())
