@@ -256,6 +256,42 @@ impl BasketPairs {
     }
 }
 
+/// Per (day, store, customer, product): the orders that contained the product,
+/// for associations over customers (who bought both). Day first like every
+/// day-grain table, so a batch appends at the right edge of the tree; the
+/// serving state sums the days. Anonymous orders are left out.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct CustomerBaskets {
+    pub rows: BTreeMap<(Day, String, String, String), i64>,
+}
+
+impl Fold for CustomerBaskets {
+    fn add(&mut self, calendar: &Calendar, order: &Order, sign: i64) {
+        if order.customer_id.is_empty() {
+            return;
+        }
+        let day = calendar.day(order.placed_at_ms);
+        let mut items: Vec<&str> = order.lines.iter().map(|l| l.product_id.as_str()).collect();
+        items.sort_unstable();
+        items.dedup();
+        for p in items {
+            let key = (
+                day,
+                order.store_id.clone(),
+                order.customer_id.clone(),
+                p.to_owned(),
+            );
+            *self.rows.entry(key).or_default() += sign;
+        }
+    }
+}
+
+impl CustomerBaskets {
+    pub fn prune(&mut self) {
+        self.rows.retain(|_, n| *n != 0);
+    }
+}
+
 #[cfg(test)]
 mod basket_tests {
     use portrait_proto::v1::OrderLine;
@@ -331,5 +367,30 @@ mod basket_tests {
         );
         // Retracting everything leaves nothing to write.
         assert_eq!(fold(&[(&first, 1), (&first, -1)]), BasketPairs::default());
+    }
+
+    #[test]
+    fn customer_rows_count_orders_per_product_and_skip_anonymous_orders() {
+        let calendar = Calendar::default();
+        let mut c = CustomerBaskets::default();
+        let mut first = order("1", "s", &[("tea", 2), ("tea", 1), ("bun", 1)]);
+        first.customer_id = "c".into();
+        let mut second = order("2", "s", &[("tea", 5)]);
+        second.customer_id = "c".into();
+        let walk_in = order("3", "s", &[("tea", 1)]);
+        for (o, sign) in [
+            (&first, 1),
+            (&second, 1),
+            (&walk_in, 1),
+            (&first, -1),
+            (&first, 1),
+        ] {
+            c.add(&calendar, o, sign);
+        }
+        c.prune();
+        let got: Vec<_> = (c.rows.iter())
+            .map(|((_, s, who, p), n)| (s.as_str(), who.as_str(), p.as_str(), *n))
+            .collect();
+        assert_eq!(got, [("s", "c", "bun", 1), ("s", "c", "tea", 2)]);
     }
 }

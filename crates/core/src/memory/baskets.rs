@@ -4,8 +4,8 @@ use crate::memory::Selection;
 
 /// One store's (or the chain's) basket counts over all history.
 #[derive(Debug, Default, Clone)]
-struct Counts {
-    baskets: i64,
+pub(super) struct Counts {
+    pub(super) baskets: i64,
     /// Sorted by product id.
     products: Vec<(u32, i64)>,
     /// Sorted by the packed pair (smaller id high, larger id low).
@@ -44,6 +44,51 @@ pub struct BasketCounts {
     pub pairs: Vec<(u32, u32, i64)>,
 }
 
+impl Counts {
+    pub(super) fn add_product(&mut self, product: u32, n: i64) {
+        add_to(&mut self.products, product, n);
+    }
+
+    pub(super) fn add_pair(&mut self, a: u32, b: u32, n: i64) {
+        add_to(&mut self.pairs, pack(a, b), n);
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.products.len() + self.pairs.len()
+    }
+}
+
+/// Sums `runs` of counts into one answer over `products` ids.
+pub(super) fn sum<'a>(runs: impl IntoIterator<Item = &'a Counts>, products: usize) -> BasketCounts {
+    let mut out = BasketCounts {
+        baskets: 0,
+        products: vec![0; products],
+        pairs: Vec::new(),
+    };
+    let mut pairs: HashMap<u64, i64> = HashMap::new();
+    for c in runs {
+        out.baskets += c.baskets;
+        for (p, n) in &c.products {
+            if let Some(slot) = out.products.get_mut(*p as usize) {
+                *slot += n;
+            }
+        }
+        for (key, n) in &c.pairs {
+            *pairs.entry(*key).or_default() += n;
+        }
+    }
+    out.pairs = pairs
+        .into_iter()
+        .filter(|(_, n)| *n != 0)
+        .map(|(key, n)| {
+            let (a, b) = unpack(key);
+            (a, b, n)
+        })
+        .collect();
+    out.pairs.sort_unstable();
+    out
+}
+
 impl BasketCounts {
     pub fn product(&self, id: u32) -> i64 {
         self.products.get(id as usize).copied().unwrap_or(0)
@@ -77,63 +122,33 @@ impl BasketBook {
 
     pub fn add_product(&mut self, store: u32, product: u32, n: i64) {
         for c in self.both(store) {
-            add_to(&mut c.products, product, n);
+            c.add_product(product, n);
         }
     }
 
     pub fn add_pair(&mut self, store: u32, a: u32, b: u32, n: i64) {
-        let key = pack(a, b);
         for c in self.both(store) {
-            add_to(&mut c.pairs, key, n);
+            c.add_pair(a, b, n);
         }
     }
 
     /// The counts summed over the selected stores.
     pub fn counts(&self, sel: &Selection, products: usize) -> BasketCounts {
-        let mut out = BasketCounts {
-            baskets: 0,
-            products: vec![0; products],
-            pairs: Vec::new(),
-        };
-        let one;
-        let runs: Vec<&Counts> = match sel {
-            Selection::All => {
-                one = [&self.chain];
-                one.to_vec()
-            }
-            Selection::Only(_) => (self.stores.iter().enumerate())
-                .filter(|(s, _)| sel.contains(*s as u32))
-                .map(|(_, c)| c)
-                .collect(),
-        };
-        let mut pairs: HashMap<u64, i64> = HashMap::new();
-        for c in runs {
-            out.baskets += c.baskets;
-            for (p, n) in &c.products {
-                if let Some(slot) = out.products.get_mut(*p as usize) {
-                    *slot += n;
-                }
-            }
-            for (key, n) in &c.pairs {
-                *pairs.entry(*key).or_default() += n;
-            }
+        match sel {
+            Selection::All => sum([&self.chain], products),
+            Selection::Only(_) => sum(
+                (self.stores.iter().enumerate())
+                    .filter(|(s, _)| sel.contains(*s as u32))
+                    .map(|(_, c)| c),
+                products,
+            ),
         }
-        out.pairs = pairs
-            .into_iter()
-            .filter(|(_, n)| *n != 0)
-            .map(|(key, n)| {
-                let (a, b) = unpack(key);
-                (a, b, n)
-            })
-            .collect();
-        out.pairs.sort_unstable();
-        out
     }
 
     /// Entries held (store and chain rows), for memory estimates.
     pub fn len(&self) -> usize {
         (self.stores.iter().chain([&self.chain]))
-            .map(|c| c.products.len() + c.pairs.len())
+            .map(Counts::len)
             .sum()
     }
 

@@ -4,12 +4,14 @@
 //! loop only after each batch commits, so a query sees whole batches only.
 
 mod baskets;
+mod customer_pairs;
 mod customers;
 mod intern;
 mod store_days;
 mod stores;
 
 pub use baskets::{BasketBook, BasketCounts};
+pub use customer_pairs::CustomerPairs;
 pub use customers::{BookLoader, CustomerBook, Reach};
 pub use intern::Interner;
 pub use store_days::{CHANNEL_SLOTS, StoreBook};

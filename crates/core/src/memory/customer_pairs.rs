@@ -1,0 +1,232 @@
+use std::collections::HashMap;
+
+use crate::memory::Selection;
+use crate::memory::baskets::{BasketCounts, Counts, sum};
+
+/// Association counts over customers, over all history: per store and for
+/// the chain, the customers who bought there, who bought each product, and
+/// who bought both products of each pair. Kept incrementally: a pair moves
+/// only when a product enters or leaves a customer's set (its count of
+/// orders goes from none to some, or back). A selection of several stores is
+/// not a sum of stores (a customer may buy one product at each), so it is
+/// counted from the customers' sets when asked.
+#[derive(Debug, Default, Clone)]
+pub struct CustomerPairs {
+    /// Per customer (the customer book's ids): (store, product, orders that
+    /// contained it), sorted by (store, product). Counts may dip below zero
+    /// while an order's revisions arrive out of order; a product is in the
+    /// set while its count is positive.
+    customers: Vec<Vec<(u32, u32, i32)>>,
+    stores: Vec<Counts>,
+    chain: Counts,
+}
+
+/// The distinct products of `rows` with a positive count, other than `except`.
+fn others(rows: impl Iterator<Item = (u32, i32)>, except: u32) -> Vec<u32> {
+    let mut v: Vec<u32> = rows
+        .filter(|&(p, n)| p != except && n > 0)
+        .map(|(p, _)| p)
+        .collect();
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+/// A product entering (`by` = 1) or leaving (-1) one customer's set in `c`:
+/// `others` are the customer's other products there (none: the customer
+/// enters or leaves the population too).
+fn move_product(c: &mut Counts, product: u32, others: &[u32], by: i64) {
+    if others.is_empty() {
+        c.baskets += by;
+    }
+    c.add_product(product, by);
+    for q in others {
+        c.add_pair(product, *q, by);
+    }
+}
+
+impl CustomerPairs {
+    /// Adds `n` orders containing `product` at `store` to `customer`'s counts.
+    pub fn add(&mut self, customer: u32, store: u32, product: u32, n: i64) {
+        let (c, s) = (customer as usize, store as usize);
+        if c >= self.customers.len() {
+            self.customers.resize_with(c + 1, Vec::new);
+        }
+        if s >= self.stores.len() {
+            self.stores.resize_with(s + 1, Counts::default);
+        }
+        let rows = &mut self.customers[c];
+        // In the chain's set while positive at some store, as for a selection.
+        let anywhere = |rows: &[(u32, u32, i32)]| rows.iter().any(|r| r.1 == product && r.2 > 0);
+        let chain_before = anywhere(rows);
+        let i = match rows.binary_search_by_key(&(store, product), |r| (r.0, r.1)) {
+            Ok(i) => i,
+            Err(i) => {
+                rows.insert(i, (store, product, 0));
+                i
+            }
+        };
+        let before = rows[i].2 > 0;
+        let count = i64::from(rows[i].2) + n;
+        rows[i].2 = i32::try_from(count).unwrap_or(if count > 0 { i32::MAX } else { i32::MIN });
+        let (after, chain_after) = (rows[i].2 > 0, anywhere(rows));
+        if rows[i].2 == 0 {
+            rows.remove(i);
+        }
+        if before != after {
+            let at_store = rows.iter().filter(|r| r.0 == store).map(|r| (r.1, r.2));
+            let others = others(at_store, product);
+            move_product(
+                &mut self.stores[s],
+                product,
+                &others,
+                if after { 1 } else { -1 },
+            );
+        }
+        if chain_before != chain_after {
+            let others = others(rows.iter().map(|r| (r.1, r.2)), product);
+            let by = if chain_after { 1 } else { -1 };
+            move_product(&mut self.chain, product, &others, by);
+        }
+    }
+
+    /// The counts for the selected stores: customers who bought there, who
+    /// bought each product there, and who bought both of a pair there.
+    pub fn counts(&self, sel: &Selection, products: usize) -> BasketCounts {
+        let chosen: Vec<u32> = match sel {
+            Selection::All => return sum([&self.chain], products),
+            Selection::Only(mask) => (0..mask.len() as u32)
+                .filter(|s| sel.contains(*s))
+                .collect(),
+        };
+        if let [one] = chosen[..] {
+            return sum(self.stores.get(one as usize), products);
+        }
+        let mut out = BasketCounts {
+            baskets: 0,
+            products: vec![0; products],
+            pairs: Vec::new(),
+        };
+        let mut pairs: HashMap<(u32, u32), i64> = HashMap::new();
+        let mut bought: Vec<u32> = Vec::new();
+        for rows in &self.customers {
+            bought.clear();
+            bought.extend(
+                (rows.iter())
+                    .filter(|r| r.2 > 0 && sel.contains(r.0))
+                    .map(|r| r.1),
+            );
+            if bought.is_empty() {
+                continue;
+            }
+            bought.sort_unstable();
+            bought.dedup();
+            out.baskets += 1;
+            for (i, a) in bought.iter().enumerate() {
+                if let Some(slot) = out.products.get_mut(*a as usize) {
+                    *slot += 1;
+                }
+                for b in &bought[i + 1..] {
+                    *pairs.entry((*a, *b)).or_default() += 1;
+                }
+            }
+        }
+        out.pairs = pairs.into_iter().map(|((a, b), n)| (a, b, n)).collect();
+        out.pairs.sort_unstable();
+        out
+    }
+
+    /// (customer, store, product) entries held, for memory estimates.
+    pub fn len(&self) -> usize {
+        self.customers.iter().map(Vec::len).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// The counts recomputed from scratch from final per-row totals.
+    fn brute(
+        rows: &BTreeMap<(u32, u32, u32), i64>,
+        sel: &Selection,
+        products: usize,
+    ) -> BasketCounts {
+        let mut sets: BTreeMap<u32, BTreeSet<u32>> = BTreeMap::new();
+        for (&(c, s, p), &n) in rows {
+            if n > 0 && sel.contains(s) {
+                sets.entry(c).or_default().insert(p);
+            }
+        }
+        let mut out = BasketCounts {
+            baskets: sets.len() as i64,
+            products: vec![0; products],
+            pairs: Vec::new(),
+        };
+        let mut pairs: BTreeMap<(u32, u32), i64> = BTreeMap::new();
+        for set in sets.values() {
+            for a in set {
+                out.products[*a as usize] += 1;
+                for b in set.range(a + 1..) {
+                    *pairs.entry((*a, *b)).or_default() += 1;
+                }
+            }
+        }
+        out.pairs = pairs.into_iter().map(|((a, b), n)| (a, b, n)).collect();
+        out
+    }
+
+    proptest! {
+        /// Any sequence of additions and retractions, in any order (counts may
+        /// dip below zero), leaves the counts of a fresh recompute, for the
+        /// chain, one store and several stores.
+        #[test]
+        fn incremental_equals_recompute(
+            ops in prop::collection::vec((0u32..6, 0u32..3, 0u32..5, prop::bool::ANY), 0..120),
+        ) {
+            let mut pairs = CustomerPairs::default();
+            let mut rows: BTreeMap<(u32, u32, u32), i64> = BTreeMap::new();
+            for (c, s, p, up) in ops {
+                let n = if up { 1 } else { -1 };
+                pairs.add(c, s, p, n);
+                *rows.entry((c, s, p)).or_default() += n;
+            }
+            for sel in [
+                Selection::All,
+                Selection::Only(vec![false, true]),
+                Selection::Only(vec![true, false, true]),
+                Selection::Only(vec![true, true, true]),
+            ] {
+                prop_assert_eq!(pairs.counts(&sel, 5), brute(&rows, &sel, 5));
+            }
+        }
+    }
+
+    #[test]
+    fn a_customer_counts_once_however_many_orders_and_stores() {
+        let mut pairs = CustomerPairs::default();
+        pairs.add(0, 0, 1, 2);
+        pairs.add(0, 1, 1, 1);
+        pairs.add(0, 1, 2, 1);
+        let all = pairs.counts(&Selection::All, 3);
+        assert_eq!((all.baskets, all.product(1), all.product(2)), (1, 1, 1));
+        assert_eq!(all.pairs, [(1, 2, 1)]);
+        // Store 0 alone: product 1 only, no pair.
+        let first = pairs.counts(&Selection::Only(vec![true]), 3);
+        assert_eq!(
+            (first.baskets, first.product(1), first.pairs.len()),
+            (1, 1, 0)
+        );
+        pairs.add(0, 1, 2, -1);
+        assert!(pairs.counts(&Selection::All, 3).pairs.is_empty());
+        assert_eq!(pairs.len(), 2);
+    }
+}
