@@ -23,7 +23,36 @@ pub(crate) async fn assert_associations(
         cities: q.cities.clone(),
         ..Default::default()
     };
-    let population = oracle.baskets(&q).await;
+    for basis in [AssociationBasis::Basket, AssociationBasis::Customer] {
+        assert_basis(gateway, oracle, &q, basis).await;
+    }
+    // Dates are refused naming the field.
+    let dated = Q {
+        from: "2025-03-20".into(),
+        ..q.clone()
+    };
+    let refused = gateway
+        .get_associations(AssociationsRequest {
+            filter: Some(dated.filter()),
+            ..Default::default()
+        })
+        .await
+        .expect_err("a date is refused");
+    assert_eq!(refused.code(), tonic::Code::InvalidArgument);
+    assert!(
+        refused.message().contains("filter.from_date"),
+        "{refused:?}"
+    );
+}
+
+async fn assert_basis(
+    gateway: &mut PortraitServiceClient<Channel>,
+    oracle: &Oracle,
+    q: &Q,
+    basis: AssociationBasis,
+) {
+    let customers = basis == AssociationBasis::Customer;
+    let population = oracle.baskets(q, customers).await;
     let cases = [
         (AssociationOrder::Lift, 0, 0.0, 1000),
         (AssociationOrder::Confidence, 3, 0.0, 7),
@@ -34,7 +63,7 @@ pub(crate) async fn assert_associations(
         let got = gateway
             .get_associations(AssociationsRequest {
                 filter: Some(q.filter()),
-                basis: AssociationBasis::Basket as i32,
+                basis: basis as i32,
                 min_support,
                 min_count,
                 limit,
@@ -44,18 +73,18 @@ pub(crate) async fn assert_associations(
             .expect("associations")
             .into_inner();
         let mut want = oracle
-            .associations(&q, order as i32, min_count, min_support)
+            .associations(q, customers, order as i32, min_count, min_support)
             .await;
         if order == AssociationOrder::Lift && q.stores.is_empty() && q.cities.is_empty() {
             assert!(
                 want.len() > 20 && want.len() < 1000,
-                "the chain's rules fit one answer and prove something: {}",
+                "the chain's {basis:?} rules fit one answer and prove something: {}",
                 want.len()
             );
         }
         want.truncate(limit as usize);
-        assert_eq!(got.population, population, "baskets for {q:?}");
-        assert_eq!(got.basis, AssociationBasis::Basket as i32);
+        assert_eq!(got.population, population, "{basis:?} population for {q:?}");
+        assert_eq!(got.basis, basis as i32);
         let filter = got.filter.clone().unwrap_or_default();
         assert_eq!(
             (filter.store_ids, filter.cities),
@@ -74,7 +103,11 @@ pub(crate) async fn assert_associations(
                 .map(|r| (r.antecedent.clone(), r.consequent.clone(), r.counts))
                 .collect()
         };
-        assert_eq!(ids(&rows), ids(&want), "{order:?} rules for {q:?}");
+        assert_eq!(
+            ids(&rows),
+            ids(&want),
+            "{basis:?} {order:?} rules for {q:?}"
+        );
         for (g, w) in rows.iter().zip(&want) {
             let (g, w) = (g.figures, w.figures);
             assert!(
@@ -89,21 +122,4 @@ pub(crate) async fn assert_associations(
             "product names are served"
         );
     }
-    // Dates are refused naming the field; the customer basis is not served yet.
-    let dated = Q {
-        from: "2025-03-20".into(),
-        ..q.clone()
-    };
-    let refused = gateway
-        .get_associations(AssociationsRequest {
-            filter: Some(dated.filter()),
-            ..Default::default()
-        })
-        .await
-        .expect_err("a date is refused");
-    assert_eq!(refused.code(), tonic::Code::InvalidArgument);
-    assert!(
-        refused.message().contains("filter.from_date"),
-        "{refused:?}"
-    );
 }

@@ -289,10 +289,12 @@ pub(crate) struct RuleRow {
 }
 
 impl Oracle {
-    /// Baskets (orders with a line) at the filter's stores, all history.
-    pub(crate) async fn baskets(&self, q: &Q) -> i64 {
+    /// Baskets (orders with a line) at the filter's stores, all history; or,
+    /// with `customers`, the customers with such a basket.
+    pub(crate) async fn baskets(&self, q: &Q, customers: bool) -> i64 {
+        let (unit, known) = basis(customers);
         let sql = format!(
-            "SELECT COUNT(DISTINCT order_id)::bigint FROM raw_lines JOIN raw USING (order_id) WHERE {IN_STORES}"
+            "SELECT COUNT(DISTINCT {unit})::bigint FROM raw_lines l JOIN raw USING (order_id) WHERE {known} AND {IN_STORES}"
         );
         sqlx::query(&sql)
             .bind(q.stores.clone())
@@ -303,12 +305,15 @@ impl Oracle {
             .get(0)
     }
 
-    /// Basket rules a → b over all history at the filter's stores, both
-    /// directions, ranked by `order` (1 lift, 2 confidence, 3 support) then
-    /// the other measures, then the ids; the measures compared exactly.
+    /// Rules a → b over all history at the filter's stores, both directions,
+    /// over baskets (or, with `customers`, over customers: a customer's
+    /// "basket" is everything they bought there), ranked by `order` (1 lift,
+    /// 2 confidence, 3 support) then the other measures, then the ids; the
+    /// measures compared exactly.
     pub(crate) async fn associations(
         &self,
         q: &Q,
+        customers: bool,
         order: i32,
         min_count: i64,
         min_support: f64,
@@ -322,12 +327,13 @@ impl Oracle {
             _ => [lift, confidence, count],
         }
         .join(", ");
+        let (unit, known) = basis(customers);
         let sql = format!(
-            "WITH b AS (SELECT DISTINCT l.order_id, l.product_id FROM raw_lines l JOIN raw USING (order_id) WHERE {IN_STORES}), \
-             t AS (SELECT COUNT(DISTINCT order_id)::bigint AS n FROM b), \
+            "WITH b AS (SELECT DISTINCT {unit} AS unit, l.product_id FROM raw_lines l JOIN raw USING (order_id) WHERE {known} AND {IN_STORES}), \
+             t AS (SELECT COUNT(DISTINCT unit)::bigint AS n FROM b), \
              i AS (SELECT product_id, COUNT(*)::bigint AS n FROM b GROUP BY product_id), \
              p AS (SELECT x.product_id AS a, y.product_id AS c, COUNT(*)::bigint AS n FROM b x \
-                JOIN b y ON x.order_id = y.order_id AND x.product_id <> y.product_id GROUP BY 1, 2) \
+                JOIN b y ON x.unit = y.unit AND x.product_id <> y.product_id GROUP BY 1, 2) \
              SELECT p.a, p.c, p.n, ia.n, ib.n, p.n::float8 / t.n, p.n::float8 / ia.n, (p.n * t.n)::float8 / (ia.n * ib.n) \
              FROM p JOIN i ia ON ia.product_id = p.a JOIN i ib ON ib.product_id = p.c CROSS JOIN t \
              WHERE p.n >= GREATEST($3, 1) AND p.n::float8 / t.n >= $4 \
@@ -349,5 +355,14 @@ impl Oracle {
                 figures: (r.get(5), r.get(6), r.get(7)),
             })
             .collect()
+    }
+}
+
+/// What an association counts in: orders, or known customers.
+fn basis(customers: bool) -> (&'static str, &'static str) {
+    if customers {
+        ("raw.customer_id", "raw.customer_id <> ''")
+    } else {
+        ("order_id", "TRUE")
     }
 }

@@ -2,10 +2,12 @@
 //! and store days (orders by hour and channel, products), in its own tables
 //! and, for serving, in memory.
 
-use portrait_core::memory::{BasketBook, CHANNEL_SLOTS, CustomerState, StoreBook};
+use portrait_core::memory::{BasketBook, CHANNEL_SLOTS, CustomerPairs, CustomerState, StoreBook};
 use std::collections::BTreeMap;
 
-use portrait_core::{Acc, BasketPairs, CustomerDays, Day, ProductAcc, ProductInfo, StoreDays};
+use portrait_core::{
+    Acc, BasketPairs, CustomerBaskets, CustomerDays, Day, ProductAcc, ProductInfo, StoreDays,
+};
 use portrait_service::{Live, Projection, Result};
 use portrait_store::{
     CUSTOMER_DAYS_MIGRATIONS, Key, Migration, ScanRow, Store, load_customer_days, migrations, scan,
@@ -23,15 +25,21 @@ const MIGRATIONS: &[Migration] = migrations!(
     ]
 );
 
+/// Association counts: over baskets and over customers.
+type Associations = (BasketPairs, CustomerBaskets);
+
+type Delta = (CustomerDays, StoreDays, Associations);
+
 #[derive(Debug, Default)]
 pub(crate) struct State {
     pub(crate) customers: CustomerState,
     pub(crate) days: StoreBook,
     pub(crate) baskets: BasketBook,
+    pub(crate) customer_pairs: CustomerPairs,
 }
 
 impl State {
-    fn apply(&mut self, (customers, days, baskets): &(CustomerDays, StoreDays, BasketPairs)) {
+    fn apply(&mut self, (customers, days, baskets): &Delta) {
         self.customers.apply(customers);
         let stores = &mut self.customers.stores;
         for (id, info) in &days.product_info {
@@ -64,7 +72,7 @@ pub struct ProfilerProjection {
 }
 
 impl Projection for ProfilerProjection {
-    type Delta = (CustomerDays, StoreDays, BasketPairs);
+    type Delta = Delta;
 
     fn name(&self) -> &'static str {
         "profiler"
@@ -80,7 +88,8 @@ impl Projection for ProfilerProjection {
     fn prune(delta: &mut Self::Delta) {
         delta.0.prune();
         delta.1.prune();
-        delta.2.prune();
+        delta.2.0.prune();
+        delta.2.1.prune();
     }
 
     async fn write(&self, conn: &mut AnyConnection, delta: &Self::Delta) -> Result<()> {
@@ -95,6 +104,7 @@ impl Projection for ProfilerProjection {
             customers,
             days: StoreBook::default(),
             baskets: BasketBook::default(),
+            customer_pairs: CustomerPairs::default(),
         };
         load_store_days(store.pool(), &mut state).await?;
         baskets::load(store.pool(), &mut state).await?;

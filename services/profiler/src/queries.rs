@@ -4,11 +4,11 @@ use portrait_core::memory::Selection;
 use portrait_core::{Error as DomainError, ProductAcc, ResolvedFilter};
 use portrait_proto::v1::profiler_query_server::ProfilerQuery;
 use portrait_proto::v1::{
-    AssociationBasis, Associations, AssociationsRequest, CategoryFigure, Channel,
-    ChannelDistribution, ChannelDistributionRequest, ChannelFigure, ConsumerStatus, Filter,
-    HourBucket, HourDistribution, HourDistributionRequest, ListStoresRequest, ListStoresResponse,
-    Overview, OverviewRequest, ProductFigure, ProductOrder, StatusRequest, StoreSummary,
-    TopCategories, TopCategoriesRequest, TopProducts, TopProductsRequest,
+    Associations, AssociationsRequest, CategoryFigure, Channel, ChannelDistribution,
+    ChannelDistributionRequest, ChannelFigure, ConsumerStatus, Filter, HourBucket,
+    HourDistribution, HourDistributionRequest, ListStoresRequest, ListStoresResponse, Overview,
+    OverviewRequest, ProductFigure, ProductOrder, StatusRequest, StoreSummary, TopCategories,
+    TopCategoriesRequest, TopProducts, TopProductsRequest,
 };
 use portrait_service::{AnswerCache, QueryContext, Result};
 use tonic::{Request, Response, Status};
@@ -266,18 +266,6 @@ impl ProfilerQuery for Profiler {
         &self,
         request: Request<AssociationsRequest>,
     ) -> Result<Response<Associations>, Status> {
-        let req = request.get_ref();
-        match AssociationBasis::try_from(req.basis) {
-            Ok(AssociationBasis::Unspecified | AssociationBasis::Basket) => {
-                Ok(Response::new(self.associations(req)?))
-            }
-            Ok(AssociationBasis::Customer) => Err(Status::unimplemented(
-                "basis ASSOCIATION_BASIS_CUSTOMER is not served yet",
-            )),
-            Err(_) => {
-                let reason = format!("unknown basis {}", req.basis);
-                Err(portrait_service::Error::from(DomainError::invalid("basis", reason)).into())
-            }
-        }
+        Ok(Response::new(self.associations(request.get_ref())?))
     }
 }

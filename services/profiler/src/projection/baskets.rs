@@ -1,14 +1,15 @@
 //! The basket counts behind product associations: written per batch, loaded
 //! at start, added to the serving state after each commit.
 
-use portrait_core::BasketPairs;
+use portrait_core::{BasketPairs, CustomerBaskets};
 use portrait_service::Result;
 use portrait_store::{Key, scan, upsert};
 use sqlx::{AnyConnection, AnyPool};
 
 use super::State;
 
-pub(super) fn apply(state: &mut State, d: &BasketPairs) {
+pub(super) fn apply(state: &mut State, (d, c): &(BasketPairs, CustomerBaskets)) {
+    apply_customers(state, c);
     let stores = &mut state.customers.stores;
     for (store, n) in &d.baskets {
         state.baskets.add_baskets(stores.id(store), *n);
@@ -23,8 +24,48 @@ pub(super) fn apply(state: &mut State, d: &BasketPairs) {
     }
 }
 
+/// A customer row into the customer pairs, by the customer book's id: every
+/// customer with a product row has a customer-day row (an order that held
+/// the product), applied and loaded before these.
+fn add_customer(state: &mut State, store: &str, customer: &str, product: &str, n: i64) {
+    let Some(c) = state.customers.book.customers().get(customer) else {
+        tracing::error!(
+            customer,
+            "customer products of a customer without customer days"
+        );
+        return;
+    };
+    let (s, p) = (
+        state.customers.stores.id(store),
+        state.days.intern_product(product),
+    );
+    state.customer_pairs.add(c, s, p, n);
+}
+
+fn apply_customers(state: &mut State, c: &CustomerBaskets) {
+    for ((_, store, customer, product), n) in &c.rows {
+        add_customer(state, store, customer, product, *n);
+    }
+}
+
 /// The batch's changes, each table's rows in key order (the maps' order).
-pub(super) async fn write(conn: &mut AnyConnection, d: &BasketPairs) -> Result<()> {
+pub(super) async fn write(
+    conn: &mut AnyConnection,
+    (d, c): &(BasketPairs, CustomerBaskets),
+) -> Result<()> {
+    let rows = (c.rows.iter())
+        .map(|((day, s, who, p), n)| {
+            vec![
+                i64::from(*day).into(),
+                s.as_str().into(),
+                who.as_str().into(),
+                p.as_str().into(),
+                (*n).into(),
+            ]
+        })
+        .collect();
+    let keys = ["day", "store_id", "customer_id", "product_id"];
+    upsert(conn, "customer_baskets", &keys, &["orders"], true, rows).await?;
     let rows = (d.baskets.iter())
         .map(|(s, n)| vec![s.as_str().into(), (*n).into()])
         .collect();
@@ -84,6 +125,22 @@ pub(super) async fn load(pool: &AnyPool, state: &mut State) -> Result<()> {
             let a = days.intern_product(r.text("product_a")?);
             let b = days.intern_product(r.text("product_b")?);
             book.add_pair(stores.id(r.text("store_id")?), a, b, n);
+        }
+        Ok(())
+    })
+    .await?;
+    let keys = [
+        Key::Int("day"),
+        Key::Text("store_id"),
+        Key::Text("customer_id"),
+        Key::Text("product_id"),
+    ];
+    let columns = ["day", "store_id", "customer_id", "product_id", "orders"];
+    scan(pool, "customer_baskets", &keys, &columns, |r| {
+        let n = r.int("orders")?;
+        if n != 0 {
+            let (store, product) = (r.text("store_id")?, r.text("product_id")?);
+            add_customer(state, store, r.text("customer_id")?, product, n);
         }
         Ok(())
     })

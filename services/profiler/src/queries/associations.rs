@@ -1,4 +1,6 @@
-//! Product associations over baskets, from the per-store basket counts.
+//! Product associations over baskets or customers, from the counts the
+//! profiler keeps (per store; several stores over customers are counted
+//! from the customers' sets).
 
 use std::cmp::Ordering;
 
@@ -53,10 +55,19 @@ fn no_dates(filter: Option<&Filter>) -> Result<()> {
 }
 
 impl Profiler {
-    /// Basket rules at the filtered stores, ranked; `basis` must be BASKET
-    /// (the caller answers CUSTOMER).
+    /// Rules over baskets or customers at the filtered stores, ranked.
     pub fn associations(&self, req: &AssociationsRequest) -> Result<Associations> {
         no_dates(req.filter.as_ref())?;
+        let basis = match AssociationBasis::try_from(req.basis) {
+            Ok(AssociationBasis::Customer) => AssociationBasis::Customer,
+            Ok(AssociationBasis::Unspecified | AssociationBasis::Basket) => {
+                AssociationBasis::Basket
+            }
+            Err(_) => {
+                let reason = format!("unknown basis {}", req.basis);
+                return Err(DomainError::invalid("basis", reason).into());
+            }
+        };
         let limit = ranking_limit(req.limit)?;
         let order = AssociationOrder::try_from(req.order_by).map_err(|_| {
             DomainError::invalid("order_by", format!("unknown order {}", req.order_by))
@@ -69,7 +80,11 @@ impl Profiler {
             return Err(DomainError::invalid("min_count", "must not be negative").into());
         }
         self.with(req.filter.as_ref(), |s, f, sel, _| {
-            let counts = s.baskets.counts(sel, s.days.product_count());
+            let products = s.days.product_count();
+            let counts = match basis {
+                AssociationBasis::Customer => s.customer_pairs.counts(sel, products),
+                _ => s.baskets.counts(sel, products),
+            };
             let population = counts.baskets;
             let figures = |r: &Rule| {
                 let u = |n: i64| u64::try_from(n).unwrap_or(0);
@@ -136,7 +151,7 @@ impl Profiler {
                 })
                 .collect();
             Associations {
-                basis: AssociationBasis::Basket as i32,
+                basis: basis as i32,
                 population,
                 filter: Some(Filter {
                     store_ids: f.store_ids.clone(),
