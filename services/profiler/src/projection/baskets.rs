@@ -147,3 +147,6 @@ pub(super) async fn load(pool: &AnyPool, state: &mut State) -> Result<()> {
     .await?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;
