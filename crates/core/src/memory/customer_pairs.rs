@@ -17,6 +17,9 @@ pub struct CustomerPairs {
     /// while an order's revisions arrive out of order; a product is in the
     /// set while its count is positive.
     customers: Vec<Vec<(u32, u32, i32)>>,
+    /// Per store, the customers who have (or had) a row there, so a query
+    /// about a few stores visits only their customers. May repeat a customer.
+    visitors: Vec<Vec<u32>>,
     stores: Vec<Counts>,
     chain: Counts,
 }
@@ -45,6 +48,52 @@ fn move_product(c: &mut Counts, product: u32, others: &[u32], by: i64) {
     }
 }
 
+/// Pair counts of one query: a dense square for a catalogue of up to
+/// `DENSE` products (4 MiB at most), else a hash map.
+enum PairTally {
+    Dense { products: usize, counts: Vec<u32> },
+    Sparse(HashMap<(u32, u32), i64>),
+}
+
+const DENSE: usize = 1024;
+
+impl PairTally {
+    fn new(products: usize) -> Self {
+        if products <= DENSE {
+            PairTally::Dense {
+                products,
+                counts: vec![0; products * products],
+            }
+        } else {
+            PairTally::Sparse(HashMap::new())
+        }
+    }
+
+    /// One customer with both `a` < `b`.
+    fn add(&mut self, a: u32, b: u32) {
+        match self {
+            PairTally::Dense { products, counts } => {
+                if let Some(n) = counts.get_mut(a as usize * *products + b as usize) {
+                    *n += 1;
+                }
+            }
+            PairTally::Sparse(map) => *map.entry((a, b)).or_default() += 1,
+        }
+    }
+
+    fn into_sorted(self) -> Vec<(u32, u32, i64)> {
+        let mut out: Vec<(u32, u32, i64)> = match self {
+            PairTally::Dense { products, counts } => (counts.iter().enumerate())
+                .filter(|(_, n)| **n != 0)
+                .map(|(i, n)| ((i / products) as u32, (i % products) as u32, i64::from(*n)))
+                .collect(),
+            PairTally::Sparse(map) => map.into_iter().map(|((a, b), n)| (a, b, n)).collect(),
+        };
+        out.sort_unstable();
+        out
+    }
+}
+
 impl CustomerPairs {
     /// Adds `n` orders containing `product` at `store` to `customer`'s counts.
     pub fn add(&mut self, customer: u32, store: u32, product: u32, n: i64) {
@@ -54,6 +103,7 @@ impl CustomerPairs {
         }
         if s >= self.stores.len() {
             self.stores.resize_with(s + 1, Counts::default);
+            self.visitors.resize_with(s + 1, Vec::new);
         }
         let rows = &mut self.customers[c];
         // In the chain's set while positive at some store, as for a selection.
@@ -62,6 +112,10 @@ impl CustomerPairs {
         let i = match rows.binary_search_by_key(&(store, product), |r| (r.0, r.1)) {
             Ok(i) => i,
             Err(i) => {
+                let first_here = !rows.iter().any(|r| r.0 == store);
+                if first_here {
+                    self.visitors[s].push(customer);
+                }
                 rows.insert(i, (store, product, 0));
                 i
             }
@@ -102,14 +156,29 @@ impl CustomerPairs {
         if let [one] = chosen[..] {
             return sum(self.stores.get(one as usize), products);
         }
+        // Every store anyone bought at is chosen: that is the chain.
+        let bought_at = |s: usize| self.stores.get(s).is_some_and(|c| c.baskets != 0);
+        if (0..self.stores.len()).all(|s| !bought_at(s) || sel.contains(s as u32)) {
+            return sum([&self.chain], products);
+        }
         let mut out = BasketCounts {
             baskets: 0,
             products: vec![0; products],
             pairs: Vec::new(),
         };
-        let mut pairs: HashMap<(u32, u32), i64> = HashMap::new();
+        let mut visited: Vec<u32> = (chosen.iter())
+            .filter_map(|s| self.visitors.get(*s as usize))
+            .flatten()
+            .copied()
+            .collect();
+        visited.sort_unstable();
+        visited.dedup();
+        let mut pairs = PairTally::new(products);
         let mut bought: Vec<u32> = Vec::new();
-        for rows in &self.customers {
+        for rows in visited
+            .iter()
+            .filter_map(|c| self.customers.get(*c as usize))
+        {
             bought.clear();
             bought.extend(
                 (rows.iter())
@@ -127,13 +196,18 @@ impl CustomerPairs {
                     *slot += 1;
                 }
                 for b in &bought[i + 1..] {
-                    *pairs.entry((*a, *b)).or_default() += 1;
+                    pairs.add(*a, *b);
                 }
             }
         }
-        out.pairs = pairs.into_iter().map(|((a, b), n)| (a, b, n)).collect();
-        out.pairs.sort_unstable();
+        out.pairs = pairs.into_sorted();
         out
+    }
+
+    /// Gives back the room vectors grew into; after a load.
+    pub fn compact(&mut self) {
+        self.customers.iter_mut().for_each(Vec::shrink_to_fit);
+        self.visitors.iter_mut().for_each(Vec::shrink_to_fit);
     }
 
     /// (customer, store, product) entries held, for memory estimates.
@@ -208,6 +282,18 @@ mod tests {
                 prop_assert_eq!(pairs.counts(&sel, 5), brute(&rows, &sel, 5));
             }
         }
+    }
+
+    #[test]
+    fn sparse_and_dense_tallies_agree() {
+        let (mut dense, mut sparse) = (PairTally::new(40), PairTally::new(DENSE + 1));
+        for (a, b) in [(1, 2), (0, 39), (1, 2), (5, 7)] {
+            dense.add(a, b);
+            sparse.add(a, b);
+        }
+        let got = sparse.into_sorted();
+        assert_eq!(got, [(0, 39, 1), (1, 2, 2), (5, 7, 1)]);
+        assert_eq!(dense.into_sorted(), got);
     }
 
     #[test]

@@ -145,6 +145,7 @@ pub(super) async fn load(pool: &AnyPool, state: &mut State) -> Result<()> {
         Ok(())
     })
     .await?;
+    state.customer_pairs.compact();
     Ok(())
 }
 
