@@ -1,6 +1,6 @@
 use std::sync::Arc;
 
-use portrait_core::memory::Selection;
+use portrait_core::memory::{BasketCounts, Selection};
 use portrait_core::{Error as DomainError, ProductAcc, ResolvedFilter};
 use portrait_proto::v1::profiler_query_server::ProfilerQuery;
 use portrait_proto::v1::{
@@ -27,6 +27,9 @@ pub struct Profiler {
     projection: Arc<ProfilerProjection>,
     ctx: QueryContext,
     overviews: Arc<AnswerCache<ResolvedFilter, Overview>>,
+    /// Association counts per (filter, over customers): several stores over
+    /// customers are counted from every chosen customer's set.
+    association_counts: Arc<AnswerCache<(ResolvedFilter, bool), BasketCounts>>,
 }
 
 impl Profiler {
@@ -35,6 +38,7 @@ impl Profiler {
             projection,
             ctx,
             overviews: Arc::new(AnswerCache::new(256)),
+            association_counts: Arc::new(AnswerCache::new(64)),
         }
     }
 

@@ -79,12 +79,17 @@ impl Profiler {
         if req.min_count < 0 {
             return Err(DomainError::invalid("min_count", "must not be negative").into());
         }
-        self.with(req.filter.as_ref(), |s, f, sel, _| {
+        self.with(req.filter.as_ref(), |s, f, sel, version| {
             let products = s.days.product_count();
-            let counts = match basis {
-                AssociationBasis::Customer => s.customer_pairs.counts(sel, products),
-                _ => s.baskets.counts(sel, products),
-            };
+            let customers = basis == AssociationBasis::Customer;
+            let key = (f.clone(), customers);
+            let counts = self.association_counts.get_or(&key, version, || {
+                if customers {
+                    s.customer_pairs.counts(sel, products)
+                } else {
+                    s.baskets.counts(sel, products)
+                }
+            });
             let population = counts.baskets;
             let figures = |r: &Rule| {
                 let u = |n: i64| u64::try_from(n).unwrap_or(0);
