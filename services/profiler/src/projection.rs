@@ -21,7 +21,8 @@ const MIGRATIONS: &[Migration] = migrations!(
         "0001_store_days",
         "0002_category_days",
         "0003_store_days_by_day",
-        "0005_baskets"
+        "0005_baskets",
+        "0006_customer_baskets"
     ]
 );
 
