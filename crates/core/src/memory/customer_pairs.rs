@@ -22,17 +22,16 @@ pub struct CustomerPairs {
     visitors: Vec<Vec<u32>>,
     stores: Vec<Counts>,
     chain: Counts,
+    scratch: Vec<u32>,
 }
 
-/// The distinct products of `rows` with a positive count, other than `except`.
-fn others(rows: impl Iterator<Item = (u32, i32)>, except: u32) -> Vec<u32> {
-    let mut v: Vec<u32> = rows
-        .filter(|&(p, n)| p != except && n > 0)
-        .map(|(p, _)| p)
-        .collect();
-    v.sort_unstable();
-    v.dedup();
-    v
+/// Into `out`, the distinct products of `rows` with a positive count, other
+/// than `except`; `out` is reused so the consumer's hot path allocates nothing.
+fn others(rows: impl Iterator<Item = (u32, i32)>, except: u32, out: &mut Vec<u32>) {
+    out.clear();
+    out.extend(rows.filter(|&(p, n)| p != except && n > 0).map(|(p, _)| p));
+    out.sort_unstable();
+    out.dedup();
 }
 
 /// A product entering (`by` = 1) or leaving (-1) one customer's set in `c`:
@@ -127,20 +126,101 @@ impl CustomerPairs {
         if rows[i].2 == 0 {
             rows.remove(i);
         }
+        let scratch = &mut self.scratch;
         if before != after {
             let at_store = rows.iter().filter(|r| r.0 == store).map(|r| (r.1, r.2));
-            let others = others(at_store, product);
-            move_product(
-                &mut self.stores[s],
-                product,
-                &others,
-                if after { 1 } else { -1 },
-            );
+            others(at_store, product, scratch);
+            let by = if after { 1 } else { -1 };
+            move_product(&mut self.stores[s], product, scratch, by);
         }
         if chain_before != chain_after {
-            let others = others(rows.iter().map(|r| (r.1, r.2)), product);
+            others(rows.iter().map(|r| (r.1, r.2)), product, scratch);
             let by = if chain_after { 1 } else { -1 };
-            move_product(&mut self.chain, product, &others, by);
+            move_product(&mut self.chain, product, scratch, by);
+        }
+    }
+
+    /// Adds to a customer's counts of orders only, leaving every other count
+    /// stale: a load adds its rows so, then calls [`recount`](Self::recount)
+    /// once, instead of moving pairs row by row.
+    pub fn add_loaded(&mut self, customer: u32, store: u32, product: u32, n: i64) {
+        let c = customer as usize;
+        if c >= self.customers.len() {
+            self.customers.resize_with(c + 1, Vec::new);
+        }
+        let rows = &mut self.customers[c];
+        let clamp = |n: i64| i32::try_from(n).unwrap_or(if n > 0 { i32::MAX } else { i32::MIN });
+        match rows.binary_search_by_key(&(store, product), |r| (r.0, r.1)) {
+            Ok(i) => rows[i].2 = clamp(i64::from(rows[i].2) + n),
+            Err(i) => rows.insert(i, (store, product, clamp(n))),
+        }
+    }
+
+    /// Every count and store list computed again from the customers' rows,
+    /// in one pass with a tally per pair; after a load.
+    pub fn recount(&mut self, products: usize) {
+        let stores = self
+            .customers
+            .iter()
+            .flatten()
+            .map(|r| r.0 as usize + 1)
+            .max();
+        let stores = stores.unwrap_or(0).max(self.stores.len());
+        self.stores = vec![Counts::default(); stores];
+        self.visitors = vec![Vec::new(); stores];
+        self.chain = Counts::default();
+        let mut chain_pairs = PairTally::new(products);
+        let mut store_pairs: HashMap<(u32, u32, u32), i64> = HashMap::new();
+        let (mut here, mut all) = (Vec::new(), Vec::new());
+        let mut product_totals: Vec<i64> = vec![0; products];
+        for (c, rows) in self.customers.iter_mut().enumerate() {
+            rows.retain(|r| r.2 != 0);
+            all.clear();
+            for group in rows.chunk_by(|x, y| x.0 == y.0) {
+                let s = group[0].0;
+                self.visitors[s as usize].push(c as u32);
+                here.clear();
+                here.extend(group.iter().filter(|r| r.2 > 0).map(|r| r.1));
+                if here.is_empty() {
+                    continue;
+                }
+                let counts = &mut self.stores[s as usize];
+                counts.baskets += 1;
+                for (i, a) in here.iter().enumerate() {
+                    counts.add_product(*a, 1);
+                    for b in &here[i + 1..] {
+                        *store_pairs.entry((s, *a, *b)).or_default() += 1;
+                    }
+                }
+                all.extend_from_slice(&here);
+            }
+            all.sort_unstable();
+            all.dedup();
+            if all.is_empty() {
+                continue;
+            }
+            self.chain.baskets += 1;
+            for (i, a) in all.iter().enumerate() {
+                if let Some(t) = product_totals.get_mut(*a as usize) {
+                    *t += 1;
+                }
+                for b in &all[i + 1..] {
+                    chain_pairs.add(*a, *b);
+                }
+            }
+        }
+        for (p, n) in product_totals.into_iter().enumerate() {
+            if n != 0 {
+                self.chain.add_product(p as u32, n);
+            }
+        }
+        for (a, b, n) in chain_pairs.into_sorted() {
+            self.chain.add_pair(a, b, n);
+        }
+        let mut store_pairs: Vec<_> = store_pairs.into_iter().collect();
+        store_pairs.sort_unstable();
+        for ((s, a, b), n) in store_pairs {
+            self.stores[s as usize].add_pair(a, b, n);
         }
     }
 
@@ -281,6 +361,33 @@ mod tests {
             ] {
                 prop_assert_eq!(pairs.counts(&sel, 5), brute(&rows, &sel, 5));
             }
+        }
+    }
+
+    proptest! {
+        /// A load's rows added raw and counted once give the counts of
+        /// adding the same rows one by one.
+        #[test]
+        fn recount_equals_adding_row_by_row(
+            ops in prop::collection::vec((0u32..6, 0u32..3, 0u32..5, -1i64..3), 0..80),
+        ) {
+            let (mut live, mut loaded) = (CustomerPairs::default(), CustomerPairs::default());
+            for &(c, s, p, n) in &ops {
+                live.add(c, s, p, n);
+                loaded.add_loaded(c, s, p, n);
+            }
+            loaded.recount(5);
+            for sel in [
+                Selection::All,
+                Selection::Only(vec![false, true]),
+                Selection::Only(vec![true, false, true]),
+            ] {
+                prop_assert_eq!(loaded.counts(&sel, 5), live.counts(&sel, 5));
+            }
+            // And it keeps counting live from there.
+            live.add(1, 2, 3, 1);
+            loaded.add(1, 2, 3, 1);
+            prop_assert_eq!(loaded.counts(&Selection::All, 5), live.counts(&Selection::All, 5));
         }
     }
 

@@ -26,8 +26,10 @@ pub(super) fn apply(state: &mut State, (d, c): &(BasketPairs, CustomerBaskets)) 
 
 /// A customer row into the customer pairs, by the customer book's id: every
 /// customer with a product row has a customer-day row (an order that held
-/// the product), applied and loaded before these.
-fn add_customer(state: &mut State, store: &str, customer: &str, product: &str, n: i64) {
+/// the product), applied and loaded before these. `loading` leaves the
+/// counts to one recount at the end.
+fn add_customer(state: &mut State, row: (&str, &str, &str), n: i64, loading: bool) {
+    let (store, customer, product) = row;
     let Some(c) = state.customers.book.customers().get(customer) else {
         tracing::error!(
             customer,
@@ -39,12 +41,16 @@ fn add_customer(state: &mut State, store: &str, customer: &str, product: &str, n
         state.customers.stores.id(store),
         state.days.intern_product(product),
     );
-    state.customer_pairs.add(c, s, p, n);
+    if loading {
+        state.customer_pairs.add_loaded(c, s, p, n);
+    } else {
+        state.customer_pairs.add(c, s, p, n);
+    }
 }
 
 fn apply_customers(state: &mut State, c: &CustomerBaskets) {
     for ((_, store, customer, product), n) in &c.rows {
-        add_customer(state, store, customer, product, *n);
+        add_customer(state, (store, customer, product), *n, false);
     }
 }
 
@@ -140,11 +146,13 @@ pub(super) async fn load(pool: &AnyPool, state: &mut State) -> Result<()> {
         let n = r.int("orders")?;
         if n != 0 {
             let (store, product) = (r.text("store_id")?, r.text("product_id")?);
-            add_customer(state, store, r.text("customer_id")?, product, n);
+            add_customer(state, (store, r.text("customer_id")?, product), n, true);
         }
         Ok(())
     })
     .await?;
+    let products = state.days.product_count();
+    state.customer_pairs.recount(products);
     state.customer_pairs.compact();
     Ok(())
 }
