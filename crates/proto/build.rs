@@ -12,6 +12,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "query",
         "sync",
         "gateway",
+        "customer",
+        "models",
         "associations",
     ]
     .map(|name| root.join(format!("portrait/v1/{name}.proto")));

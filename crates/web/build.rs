@@ -23,6 +23,8 @@ const PAGE_FILES: &[&str] = &[
     "charts.js",
     "tables.js",
     "sync.js",
+    "customer.js",
+    "summary.js",
 ];
 
 /// Files taken from node_modules: (path inside node_modules, name served).

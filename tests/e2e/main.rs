@@ -3,13 +3,18 @@
 //! ingest; the gateway's figures must equal a plain SQL recompute over the same
 //! orders, also after a consumer is killed with SIGKILL mid-stream.
 
+mod anomaly;
 mod associations;
+mod customer;
 mod cyrg;
 mod embedded;
+mod models;
 mod oracle;
 mod page_sync;
 mod pipeline;
 mod stack;
+mod summary;
 mod sync;
 mod sync_live;
 mod sync_oracle;
+mod week;

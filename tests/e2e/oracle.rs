@@ -28,12 +28,13 @@ impl Q {
 }
 
 /// Rows of `raw` inside the filter ($1 stores, $2 cities, $3 from, $4 to, $5 as_of).
-const IN_STORES: &str = "((cardinality($1::text[]) = 0 AND cardinality($2::text[]) = 0) OR store_id = ANY($1) OR city = ANY($2))";
-const BEFORE_END: &str = "day < LEAST(COALESCE(NULLIF($4, '')::date, $5::date + 1), $5::date + 1)";
-const FROM: &str = "(NULLIF($3, '') IS NULL OR day >= NULLIF($3, '')::date)";
+pub(crate) const IN_STORES: &str = "((cardinality($1::text[]) = 0 AND cardinality($2::text[]) = 0) OR store_id = ANY($1) OR city = ANY($2))";
+pub(crate) const BEFORE_END: &str =
+    "day < LEAST(COALESCE(NULLIF($4, '')::date, $5::date + 1), $5::date + 1)";
+pub(crate) const FROM: &str = "(NULLIF($3, '') IS NULL OR day >= NULLIF($3, '')::date)";
 
 pub(crate) struct Oracle {
-    pool: PgPool,
+    pub(crate) pool: PgPool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -44,6 +45,14 @@ pub(crate) struct OverviewFigures {
     pub revenue: i64,
     pub aov: f64,
     pub ltv: f64,
+}
+
+/// One customer's BTYD inputs as of a day, in weeks, with their total net spend.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ModelRow {
+    pub customer_id: String,
+    pub summary: portrait_models::summary::CustomerSummary,
+    pub total_fen: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -107,7 +116,7 @@ impl Oracle {
         tx.commit().await.expect("commit");
     }
 
-    fn query<'q>(
+    pub(crate) fn query<'q>(
         sql: &'q str,
         q: &'q Q,
     ) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
@@ -274,6 +283,47 @@ fn segment(r_high: bool, f_high: bool, m_high: bool) -> Segment {
         (true, false, false) => Segment::GeneralDevelop,
         (false, true, false) => Segment::GeneralKeep,
         (false, false, false) => Segment::GeneralWinBack,
+    }
+}
+
+impl Oracle {
+    /// Weekly (Monday) purchase periods per customer up to `as_of`: x = periods − 1, t_x and T
+    /// in weeks from the first period's Monday to the last's and to `as_of`'s, m = the mean
+    /// spend of the periods after the first.
+    pub(crate) async fn weekly_summaries(&self, as_of: &str) -> Vec<ModelRow> {
+        let sql = "WITH p AS (SELECT customer_id, date_trunc('week', day)::date AS week, SUM(amount)::bigint AS fen \
+                     FROM raw WHERE customer_id <> '' AND day <= $1::date GROUP BY 1, 2), \
+                   f AS (SELECT customer_id, MIN(week) AS first, MAX(week) AS last, COUNT(*) - 1 AS x, \
+                     SUM(fen)::bigint AS total FROM p GROUP BY 1) \
+                   SELECT f.customer_id, f.x, f.last - f.first, date_trunc('week', $1::date)::date - f.first, \
+                     f.total - p.fen, f.total \
+                   FROM f JOIN p ON p.customer_id = f.customer_id AND p.week = f.first ORDER BY 1";
+        let rows = sqlx::query(sql)
+            .bind(as_of)
+            .fetch_all(&self.pool)
+            .await
+            .expect("weekly summaries");
+        rows.iter()
+            .map(|r| {
+                let (x, recency, age, repeat): (i64, i32, i32, i64) =
+                    (r.get(1), r.get(2), r.get(3), r.get(4));
+                let frequency = u32::try_from(x).expect("x fits");
+                ModelRow {
+                    customer_id: r.get(0),
+                    summary: portrait_models::summary::CustomerSummary {
+                        frequency,
+                        recency: f64::from(recency) / 7.0,
+                        age: f64::from(age) / 7.0,
+                        monetary: if frequency > 0 {
+                            repeat as f64 / f64::from(frequency)
+                        } else {
+                            0.0
+                        },
+                    },
+                    total_fen: r.get(5),
+                }
+            })
+            .collect()
     }
 }
 

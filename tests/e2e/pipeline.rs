@@ -270,7 +270,14 @@ pub(crate) async fn assert_figures(
             .collect();
         assert_eq!(got_groups, want_groups, "suggestion groups for {q:?}");
 
+        crate::customer::assert_customers(gateway, oracle, q).await;
+        crate::anomaly::assert_anomalies(gateway, oracle, q).await;
+        crate::week::assert_week(gateway, oracle, q).await;
+        crate::summary::assert_summary(gateway, oracle, q).await;
         crate::associations::assert_associations(gateway, oracle, q).await;
+    }
+    if let Some(q) = queries.first() {
+        crate::models::assert_models(gateway, oracle, &q.as_of).await;
     }
 }
 

@@ -46,6 +46,17 @@ impl ResolvedFilter {
         })
     }
 
+    /// The filter as answers state it: the request's, its dates resolved.
+    pub fn applied(&self) -> Filter {
+        Filter {
+            store_ids: self.store_ids.clone(),
+            cities: self.cities.clone(),
+            from_date: self.from.map(Calendar::format_day).unwrap_or_default(),
+            to_date: Calendar::format_day(self.to),
+            as_of_date: Calendar::format_day(self.as_of),
+        }
+    }
+
     pub fn all_stores(&self) -> bool {
         self.store_ids.is_empty() && self.cities.is_empty()
     }

@@ -199,6 +199,16 @@ impl<A: Fold, B: Fold, C: Fold> Fold for (A, B, C) {
     }
 }
 
+/// Four folds fed the same events.
+impl<A: Fold, B: Fold, C: Fold, D: Fold> Fold for (A, B, C, D) {
+    fn add(&mut self, calendar: &Calendar, order: &Order, sign: i64) {
+        self.0.add(calendar, order, sign);
+        self.1.add(calendar, order, sign);
+        self.2.add(calendar, order, sign);
+        self.3.add(calendar, order, sign);
+    }
+}
+
 fn signed(order: &Order, sign: i64) -> Acc {
     Acc {
         orders: sign,

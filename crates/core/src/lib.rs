@@ -11,6 +11,7 @@ pub mod memory;
 mod revision;
 mod rfm;
 mod validate;
+mod visits;
 
 pub use calendar::{Calendar, Day};
 pub use churn::{ChurnWarning, MIN_ORDERS, churn_warning};
@@ -23,6 +24,7 @@ pub use fold::{
 pub use revision::{Decision, Stored, decide, is_live};
 pub use rfm::{CustomerAgg, Rfm, RfmTable, Segment, rfm_table};
 pub use validate::{Limits, ValidOrder, check, validate_order};
+pub use visits::{CustomerVisits, ItemAcc, ItemKey, VisitKey, mask_customer_id};
 
 /// Topic of accepted order changes, keyed by customer id.
 pub const ORDERS_TOPIC: &str = "orders.v1";

@@ -23,6 +23,9 @@ pub enum Error {
     },
     #[error("telemetry: {0}")]
     Telemetry(String),
+    /// A request named something no accepted order has named.
+    #[error("{field} {id:?} not found")]
+    NotFound { field: &'static str, id: String },
     /// Data this service wrote itself reads back wrong: a bug or a damaged store.
     #[error("corrupt data: {0}")]
     Corrupt(String),
@@ -47,6 +50,7 @@ impl From<Error> for tonic::Status {
             }
             Error::Domain(e) => tonic::Status::invalid_argument(e.to_string()),
             Error::Upstream { status, .. } => status,
+            e @ Error::NotFound { .. } => tonic::Status::not_found(e.to_string()),
             Error::Store(e) if e.is_unreachable() => {
                 tracing::warn!(error = %e, "database unreachable");
                 tonic::Status::unavailable("the service's database is unreachable")

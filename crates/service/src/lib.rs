@@ -26,6 +26,7 @@ pub use config::{
     IngestSettings, LogFormat, ServerSettings, ServiceName, StoreSettings, SyncSettings,
     TelemetrySettings, Topics, parse_hh_mm,
 };
+pub use config::{ModelKind, ModelPeriod, ModelSettings};
 pub use consumer::{Progress, open_store};
 pub use customer_projection::CustomerProjection;
 pub use error::{Error, Result, http_status};

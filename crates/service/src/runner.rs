@@ -3,6 +3,7 @@ use std::sync::Arc;
 use portrait_bus::Bus;
 use portrait_core::{Calendar, ResolvedFilter};
 use portrait_proto::v1::{ConsumerStatus, Filter, PartitionLag};
+use portrait_store::Store;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
@@ -46,9 +47,20 @@ pub struct QueryContext {
     topic: String,
     service: &'static str,
     progress: Arc<Live<Progress>>,
+    store: Store,
 }
 
 impl QueryContext {
+    /// The service's own store, for answers read from its tables rather than
+    /// its serving state (one customer's rows, found by key).
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn calendar(&self) -> &Calendar {
+        &self.calendar
+    }
+
     /// Validates a request's filter against today.
     pub fn resolve(&self, filter: Option<&Filter>) -> Result<ResolvedFilter> {
         Ok(ResolvedFilter::resolve(
@@ -109,6 +121,7 @@ pub async fn run_consumer_service<P: Projection>(
             topic,
             service,
             progress: progress.clone(),
+            store: store.clone(),
         },
     );
     let local = shutdown.child_token();

@@ -7,6 +7,8 @@ import {
   apiFilter, multiSelect, previousFilter, readUrl, shownRange, toQuery,
 } from './filters.js';
 import { change, count, num, setZone, today, yuan } from './format.js';
+import { openCustomer } from './customer.js';
+import { renderSummary } from './summary.js';
 import { syncButton } from './sync.js';
 import {
   appendCustomers, renderQuality, renderSuggestions, sortableSuggestions,
@@ -108,6 +110,27 @@ async function loadCustomers(replace) {
   }, gen);
 }
 
+function showCustomer() {
+  if (!state.customer) {
+    $('customer-drawer').classList.add('hidden');
+    return Promise.resolve();
+  }
+  return openCustomer(state.customer, apiFilter(state), () => update({ customer: '' }, false));
+}
+
+function pickCustomer(id) {
+  const wanted = (id || '').trim();
+  if (!wanted) return;
+  update({ customer: wanted }, false);
+  showCustomer();
+}
+
+/** The summary drilled into a city, or back to every city (''). */
+function drillTo(city) {
+  update({ drill: city }, false);
+  load('panel-summary', {}, async () => renderSummary(apiFilter(state), state.drill, drillTo), generation);
+}
+
 function pickSegment(segment) {
   update({ segment }, false);
   renderSegments(segmentAnswer, pickSegment, state.segment);
@@ -156,6 +179,7 @@ async function refresh(reason) {
       if (isCurrent()) renderChannels(answer);
       return (answer.channels || []).some((c) => num(c.orders) > 0);
     }, gen),
+    load('panel-summary', record, async () => renderSummary(f, state.drill, drillTo), gen),
     load('panel-suggestions', record, async (isCurrent) => {
       const answer = await get('/v1/suggestions', { ...f, pageSize: 1 });
       return isCurrent() ? renderSuggestions(answer) : true;
@@ -163,6 +187,7 @@ async function refresh(reason) {
   ]);
   if (gen !== generation) return;
   if (state.segment) await loadCustomers(true);
+  if (state.customer) await showCustomer();
   const now = performance.now();
   timings.push({
     reason, at: Math.round(now), totalMs: Math.round((now - t0) * 10) / 10, panels: record,
@@ -219,6 +244,14 @@ function wire() {
     if (segmentAnswer) renderSegments(segmentAnswer, pickSegment, '');
   });
   $('segment-customers-more').addEventListener('click', () => loadCustomers(false));
+  $('segment-customers').addEventListener('click', (e) => {
+    const row = e.target.closest('tr[data-customer]');
+    if (row) pickCustomer(row.dataset.customer);
+  });
+  $('customer-search').addEventListener('submit', (e) => {
+    e.preventDefault();
+    pickCustomer($('customer-query').value);
+  });
   window.addEventListener('popstate', () => {
     state = readUrl();
     showControls();

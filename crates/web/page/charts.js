@@ -12,7 +12,7 @@ const CHANNEL_COLOURS = ['#40c057', '#2f6bff', '#fab005', '#15aabf', '#212529'];
 /** The chart instances by name, for resizing and for tests (getOption()). */
 export const charts = {};
 
-function chart(name, element) {
+export function chart(name, element) {
   if (!charts[name]) {
     charts[name] = window.echarts.init(element, null, { renderer: 'canvas' });
   }

@@ -29,6 +29,8 @@ export function readUrl(search = window.location.search) {
     asOf: date(p, 'asOf'),
     top: p.get('top') === 'revenue' ? 'revenue' : 'quantity',
     segment: p.get('segment') || '',
+    customer: p.get('customer') || '',
+    drill: p.get('drill') || '',
   };
 }
 
@@ -44,6 +46,8 @@ export function toQuery(state) {
   if (state.asOf) p.set('asOf', state.asOf);
   if (state.top !== 'quantity') p.set('top', state.top);
   if (state.segment) p.set('segment', state.segment);
+  if (state.customer) p.set('customer', state.customer);
+  if (state.drill) p.set('drill', state.drill);
   return `?${p.toString()}`;
 }
 

@@ -23,6 +23,12 @@ use portrait_proto::v1::{
     SyncStatusRequest, TopCategories, TopCategoriesRequest, TopProducts, TopProductsRequest,
     TriggerSyncRequest, TriggerSyncResponse,
 };
+use portrait_proto::v1::{
+    CustomerBehaviourRequest, CustomerModel, CustomerPreferences, CustomerPreferencesRequest,
+    CustomerProfile, GetCustomerModelRequest, GetCustomerRequest, GetModelFitRequest,
+    ListAnomaliesRequest, ListAnomaliesResponse, ListCustomerDaysRequest, ListCustomerDaysResponse,
+    ModelFit, PortraitSummary, PortraitSummaryRequest, RefitModelsRequest,
+};
 use portrait_service::{Config, Error, Result};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -275,6 +281,114 @@ impl PortraitService for Gateway {
         r: Request<Streaming<ImportOrdersRequest>>,
     ) -> Result<Response<ImportOrdersResponse>, Status> {
         self.sync_import(r.into_inner()).await.map(Response::new)
+    }
+
+    async fn get_customer(
+        &self,
+        r: Request<GetCustomerRequest>,
+    ) -> Result<Response<CustomerProfile>, Status> {
+        let r = r.into_inner();
+        let (mut profiler, mut suggest) = (self.profiler.clone(), self.suggest.clone());
+        let (behaviour, model) = tokio::join!(
+            profiler.get_customer_behaviour(CustomerBehaviourRequest {
+                customer_id: r.customer_id.clone(),
+                filter: r.filter,
+            }),
+            suggest.get_customer_model(GetCustomerModelRequest {
+                customer_id: r.customer_id.clone(),
+            }),
+        );
+        let behaviour = behaviour.map_err(|s| upstream("profiler", s))?.into_inner();
+        // The profiler knows the customer; a suggest service behind on the log
+        // may not yet: that part is then absent, not an error.
+        let model = match model {
+            Ok(m) => Some(m.into_inner()),
+            Err(s) if s.code() == tonic::Code::NotFound => None,
+            Err(s) => return Err(upstream("suggest", s)),
+        };
+        Ok(Response::new(CustomerProfile {
+            masked_customer_id: portrait_core::mask_customer_id(&r.customer_id),
+            customer_id: r.customer_id,
+            behaviour: Some(behaviour),
+            model,
+        }))
+    }
+
+    async fn list_customer_days(
+        &self,
+        r: Request<ListCustomerDaysRequest>,
+    ) -> Result<Response<ListCustomerDaysResponse>, Status> {
+        self.profiler
+            .clone()
+            .list_customer_days(r.into_inner())
+            .await
+            .map_err(|s| upstream("profiler", s))
+    }
+
+    async fn get_customer_preferences(
+        &self,
+        r: Request<CustomerPreferencesRequest>,
+    ) -> Result<Response<CustomerPreferences>, Status> {
+        self.profiler
+            .clone()
+            .get_customer_preferences(r.into_inner())
+            .await
+            .map_err(|s| upstream("profiler", s))
+    }
+
+    async fn list_anomalies(
+        &self,
+        r: Request<ListAnomaliesRequest>,
+    ) -> Result<Response<ListAnomaliesResponse>, Status> {
+        self.profiler
+            .clone()
+            .list_anomalies(r.into_inner())
+            .await
+            .map_err(|s| upstream("profiler", s))
+    }
+
+    async fn get_portrait_summary(
+        &self,
+        r: Request<PortraitSummaryRequest>,
+    ) -> Result<Response<PortraitSummary>, Status> {
+        self.profiler
+            .clone()
+            .get_portrait_summary(r.into_inner())
+            .await
+            .map_err(|s| upstream("profiler", s))
+    }
+
+    async fn get_model_fit(
+        &self,
+        r: Request<GetModelFitRequest>,
+    ) -> Result<Response<ModelFit>, Status> {
+        self.suggest
+            .clone()
+            .get_model_fit(r.into_inner())
+            .await
+            .map_err(|s| upstream("suggest", s))
+    }
+
+    async fn refit_models(
+        &self,
+        r: Request<RefitModelsRequest>,
+    ) -> Result<Response<ModelFit>, Status> {
+        self.suggest
+            .clone()
+            .refit_models(r.into_inner())
+            .await
+            .map_err(|s| upstream("suggest", s))
+    }
+
+    async fn get_customer_model(
+        &self,
+        r: Request<GetCustomerModelRequest>,
+    ) -> Result<Response<CustomerModel>, Status> {
+        self.suggest
+            .clone()
+            .get_customer_model(r.into_inner())
+            .await
+            .map_err(|s| upstream("suggest", s))
     }
 
     async fn get_associations(

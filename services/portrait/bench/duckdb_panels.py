@@ -43,6 +43,7 @@ def panels(f):
     inside = f"(SELECT * FROM orders WHERE {where(f)})"
     scope = f"(SELECT * FROM orders WHERE {where(f, ranged=False)})"
     as_of = f"DATE {quote(f['as_of_date'])}"
+    customer = quote(f.get("customer_id") or "")
     per_customer = f"""(SELECT customer_id, date_diff('day', max(day), {as_of}) AS r,
         count(*) AS f, sum(net_amount_fen) AS m
         FROM {inside} WHERE customer_id IS NOT NULL GROUP BY customer_id)"""
@@ -79,6 +80,49 @@ def panels(f):
             SELECT customer_id, since, gap, n, m, since / greatest(gap, 1) AS overdue, count(*) OVER () AS total
             FROM g WHERE since > 2 * gap
             ORDER BY overdue DESC, customer_id LIMIT 100""",
+        # One customer's portrait, as GetCustomer computes it: sums, gaps,
+        # favourites, hours, weekday x hour and channels.
+        "customer profile": f"""
+            WITH m AS (SELECT * FROM {inside} WHERE customer_id = {customer}),
+            fav_store AS (SELECT store_id FROM m GROUP BY store_id
+                          ORDER BY count(*) DESC, sum(net_amount_fen) DESC, store_id LIMIT 1),
+            fav_channel AS (SELECT channel FROM m GROUP BY channel
+                            ORDER BY count(*) DESC, sum(net_amount_fen) DESC, channel LIMIT 1),
+            fav_band AS (SELECT CASE WHEN hour BETWEEN 6 AND 9 THEN 1 WHEN hour BETWEEN 10 AND 13 THEN 2
+                                     WHEN hour BETWEEN 14 AND 16 THEN 3 WHEN hour BETWEEN 17 AND 20 THEN 4
+                                     ELSE 5 END AS band
+                         FROM m GROUP BY band ORDER BY count(*) DESC, sum(net_amount_fen) DESC, band LIMIT 1),
+            fav_category AS (SELECT l.category_id FROM lines l JOIN m USING (seq) GROUP BY l.category_id
+                             ORDER BY count(DISTINCT seq) DESC, sum(l.net_amount_fen) DESC, l.category_id LIMIT 1),
+            last_two AS (SELECT day FROM m ORDER BY day DESC LIMIT 2),
+            week AS (SELECT list((isodow(day), hour, n, s)) AS cells FROM
+                     (SELECT day, hour, count(*) AS n, sum(net_amount_fen) AS s FROM m GROUP BY day, hour)),
+            channels AS (SELECT list((channel, n, s)) AS mix FROM
+                         (SELECT channel, count(*) AS n, sum(net_amount_fen) AS s FROM m GROUP BY channel))
+            SELECT min(day), max(day), count(*), sum(net_amount_fen),
+                   (SELECT max(day) - min(day) FROM last_two),
+                   (SELECT * FROM fav_store), (SELECT * FROM fav_channel), (SELECT * FROM fav_band),
+                   (SELECT * FROM fav_category), (SELECT cells FROM week), (SELECT mix FROM channels)
+            FROM m""",
+        "customer days": f"""
+            WITH m AS (SELECT * FROM {inside} WHERE customer_id = {customer}),
+            top AS (SELECT day, arg_max(channel, n * 1e15 + s) AS channel FROM
+                    (SELECT day, channel, count(*) AS n, sum(net_amount_fen) AS s FROM m GROUP BY day, channel)
+                    GROUP BY day)
+            SELECT m.day, count(*), sum(net_amount_fen), list(DISTINCT store_id ORDER BY store_id), any_value(top.channel)
+            FROM m JOIN top USING (day) GROUP BY m.day ORDER BY m.day DESC LIMIT 100""",
+        # The customer's products against the chain's shares in the filter.
+        "customer preferences": f"""
+            WITH m AS (SELECT l.product_id, count(DISTINCT seq) AS o, sum(l.quantity) AS q,
+                              sum(l.net_amount_fen) AS s
+                       FROM lines l JOIN {inside} o USING (seq) WHERE o.customer_id = {customer}
+                       GROUP BY l.product_id),
+            ch AS (SELECT l.product_id, sum(l.net_amount_fen) AS s FROM lines l JOIN {inside} o USING (seq)
+                   GROUP BY l.product_id),
+            n AS (SELECT count(*) AS n FROM {inside} WHERE customer_id = {customer})
+            SELECT m.product_id, m.o, m.q, m.s,
+                   (n.n * (m.s / (SELECT sum(s) FROM m)) / (ch.s / (SELECT sum(s) FROM ch)) + 3) / (n.n + 3) AS score
+            FROM m JOIN ch USING (product_id), n ORDER BY score DESC, m.s DESC, m.product_id LIMIT 20""",
     }
 
 

@@ -3,10 +3,13 @@ use clap::{Args, ValueEnum};
 use portrait_proto::v1::portrait_service_client::PortraitServiceClient;
 use portrait_proto::v1::{AssociationBasis, AssociationOrder, AssociationsRequest};
 use portrait_proto::v1::{
-    ChannelDistributionRequest, Filter, HourDistributionRequest, ListRfmRequest, ListStoresRequest,
-    ListSuggestionsRequest, OverviewRequest, ProductOrder, SegmentDistributionRequest,
-    SyncStatusRequest, TopCategoriesRequest, TopProductsRequest,
+    ChannelDistributionRequest, CustomerPreferencesRequest, Filter, GetCustomerRequest,
+    HourDistributionRequest, ListAnomaliesRequest, ListCustomerDaysRequest, ListRfmRequest,
+    ListStoresRequest, ListSuggestionsRequest, OverviewRequest, PortraitSummaryRequest,
+    ProductOrder, SegmentDistributionRequest, SummaryDimension, SyncStatusRequest,
+    TopCategoriesRequest, TopProductsRequest,
 };
+use portrait_proto::v1::{GetCustomerModelRequest, GetModelFitRequest, RefitModelsRequest};
 
 #[derive(Clone, Copy, ValueEnum)]
 pub(crate) enum What {
@@ -20,6 +23,22 @@ pub(crate) enum What {
     Suggestions,
     Stores,
     Status,
+    /// One customer's portrait (needs ID).
+    Customer,
+    /// One customer's days, newest first (needs ID).
+    CustomerDays,
+    /// One customer's product and category preferences (needs ID).
+    Preferences,
+    /// Stores' days far from their recent days (every judged day with --min-score 0.001).
+    Anomalies,
+    /// Customers per city (or per store with --by-store): the drill-down.
+    Summary,
+    /// The customer models in service and the latest fit attempt.
+    ModelFit,
+    /// Refit the customer models now (as of --as-of, default today).
+    RefitModels,
+    /// One customer's model figures: customer-model ID.
+    CustomerModel,
     /// Product pairs bought together (all history; no dates).
     Associations,
 }
@@ -40,6 +59,8 @@ pub(crate) enum RankBy {
 #[derive(Args)]
 pub(crate) struct QueryArgs {
     what: What,
+    /// The customer id, for customer, customer-days, preferences and customer-model.
+    id: Option<String>,
     /// The gateway's address.
     #[arg(
         long,
@@ -68,6 +89,12 @@ pub(crate) struct QueryArgs {
     /// Rank products and categories by revenue instead of quantity.
     #[arg(long)]
     by_revenue: bool,
+    /// Summary: one group per store instead of per city.
+    #[arg(long)]
+    by_store: bool,
+    /// Anomalies: the least |robust z| listed (default 3.5).
+    #[arg(long, default_value_t = 0.0)]
+    min_score: f64,
     /// Associations: counted over baskets (orders) or customers.
     #[arg(long, value_enum, default_value_t = Basis::Basket)]
     basis: Basis,
@@ -154,6 +181,70 @@ pub(crate) async fn run(args: QueryArgs) -> anyhow::Result<()> {
         ),
         What::Stores => to_json(client.list_stores(ListStoresRequest {}).await),
         What::Status => to_json(client.get_sync_status(SyncStatusRequest {}).await),
+        What::Customer => to_json(
+            client
+                .get_customer(GetCustomerRequest {
+                    customer_id: customer_id(&args)?,
+                    filter,
+                })
+                .await,
+        ),
+        What::CustomerDays => to_json(
+            client
+                .list_customer_days(ListCustomerDaysRequest {
+                    customer_id: customer_id(&args)?,
+                    filter,
+                    page_size: args.limit,
+                    page_token: String::new(),
+                })
+                .await,
+        ),
+        What::Anomalies => to_json(
+            client
+                .list_anomalies(ListAnomaliesRequest {
+                    filter,
+                    page_size: args.limit,
+                    min_score: args.min_score,
+                    ..Default::default()
+                })
+                .await,
+        ),
+        What::Summary => to_json(
+            client
+                .get_portrait_summary(PortraitSummaryRequest {
+                    filter,
+                    dimension: if args.by_store {
+                        SummaryDimension::Store
+                    } else {
+                        SummaryDimension::City
+                    } as i32,
+                })
+                .await,
+        ),
+        What::Preferences => to_json(
+            client
+                .get_customer_preferences(CustomerPreferencesRequest {
+                    customer_id: customer_id(&args)?,
+                    filter,
+                    limit: args.limit,
+                })
+                .await,
+        ),
+        What::ModelFit => to_json(client.get_model_fit(GetModelFitRequest {}).await),
+        What::RefitModels => to_json(
+            client
+                .refit_models(RefitModelsRequest {
+                    as_of_date: args.as_of.clone().unwrap_or_default(),
+                })
+                .await,
+        ),
+        What::CustomerModel => to_json(
+            client
+                .get_customer_model(GetCustomerModelRequest {
+                    customer_id: customer_id(&args)?,
+                })
+                .await,
+        ),
         What::Associations => to_json(
             client
                 .get_associations(AssociationsRequest {
@@ -176,6 +267,12 @@ pub(crate) async fn run(args: QueryArgs) -> anyhow::Result<()> {
     }?;
     println!("{json}");
     Ok(())
+}
+
+fn customer_id(args: &QueryArgs) -> anyhow::Result<String> {
+    args.id
+        .clone()
+        .context("this query needs a customer id: portrait query customer ID")
 }
 
 fn to_json<T: serde::Serialize>(

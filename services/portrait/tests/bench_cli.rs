@@ -4,7 +4,7 @@
 
 use std::process::Command;
 
-const PANELS: [&str; 7] = [
+const PANELS: [&str; 10] = [
     "overview",
     "segments",
     "hours",
@@ -12,6 +12,9 @@ const PANELS: [&str; 7] = [
     "top-10 products",
     "first RFM page",
     "first suggestions page",
+    "customer profile",
+    "customer days",
+    "customer preferences",
 ];
 
 #[test]

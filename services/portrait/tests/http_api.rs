@@ -93,7 +93,7 @@ fn cases(fed: &support::Fed) -> Vec<Case> {
     ]
 }
 
-async fn portrait_routes(addr: SocketAddr, grpc: &mut Grpc, c: &Case) {
+async fn portrait_routes(addr: SocketAddr, grpc: &mut Grpc, c: &Case, customer: &str) {
     let f = || Some(c.filter.clone());
     let at = |path: &str, more: &[(&str, &str)]| target(path, &c.with(more));
     let http = get(addr, &at("/v1/overview", &[])).await;
@@ -181,6 +181,49 @@ async fn portrait_routes(addr: SocketAddr, grpc: &mut Grpc, c: &Case) {
         ..Default::default()
     });
     same("suggestions", &http, rpc.await);
+
+    // One customer's portrait; the id is a path segment.
+    let path = format!("/v1/customers/{customer}");
+    let http = get(addr, &at(&path, &[])).await;
+    let rpc = grpc.get_customer(GetCustomerRequest {
+        customer_id: customer.into(),
+        filter: f(),
+    });
+    same("customer", &http, rpc.await);
+    let http = get(addr, &at(&format!("{path}/days"), &[("pageSize", "3")])).await;
+    let rpc = grpc.list_customer_days(ListCustomerDaysRequest {
+        customer_id: customer.into(),
+        filter: f(),
+        page_size: 3,
+        ..Default::default()
+    });
+    same("customer days", &http, rpc.await);
+    let http = get(addr, &at(&format!("{path}/preferences"), &[("limit", "5")])).await;
+    let rpc = grpc.get_customer_preferences(CustomerPreferencesRequest {
+        customer_id: customer.into(),
+        filter: f(),
+        limit: 5,
+    });
+    same("customer preferences", &http, rpc.await);
+    let http = get(
+        addr,
+        &at("/v1/anomalies", &[("minScore", "0.5"), ("pageSize", "7")]),
+    )
+    .await;
+    let rpc = grpc.list_anomalies(ListAnomaliesRequest {
+        filter: f(),
+        min_score: 0.5,
+        page_size: 7,
+        ..Default::default()
+    });
+    same("anomalies", &http, rpc.await);
+    let by_store = [("dimension", "SUMMARY_DIMENSION_STORE")];
+    let http = get(addr, &at("/v1/summary", &by_store)).await;
+    let rpc = grpc.get_portrait_summary(PortraitSummaryRequest {
+        filter: f(),
+        dimension: SummaryDimension::Store as i32,
+    });
+    same("summary by store", &http, rpc.await);
     // Associations take no dates: the case's stores and cities only.
     let (stores, cities) = (c.filter.store_ids.join(","), c.filter.cities.join(","));
     let mut q = vec![
@@ -218,9 +261,22 @@ async fn every_route_answers_as_grpc_does() {
     let fed = support::fed_stack(11).await;
     let addr = fed.stack.gateway_addr;
     let mut grpc = PortraitServiceClient::new(support::channel(addr).await);
+    let customer = (fed.orders.iter())
+        .map(|o| o.customer_id.as_str())
+        .find(|c| !c.is_empty())
+        .expect("a known customer")
+        .to_owned();
     for case in cases(&fed) {
-        portrait_routes(addr, &mut grpc, &case).await;
+        portrait_routes(addr, &mut grpc, &case, &customer).await;
     }
+    // An unknown customer is a 404 like gRPC's NOT_FOUND.
+    let http = get(addr, "/v1/customers/nobody").await;
+    let rpc = grpc.get_customer(GetCustomerRequest {
+        customer_id: "nobody".into(),
+        filter: None,
+    });
+    assert_eq!(http.status, 404);
+    same("unknown customer", &http, rpc.await);
     // An oracle besides gRPC: every accepted order counts once, as a string.
     let overview = get(addr, &target("/v1/overview", &[("asOfDate", &fed.as_of)])).await;
     assert_eq!(overview.body["orders"], fed.orders.len().to_string());
@@ -362,7 +418,7 @@ async fn bad_input_names_the_field_and_unknown_routes_are_404() {
         }
     }
     for (method, target) in [
-        ("GET", "/v1/customers/c1"),
+        ("GET", "/v1/customer/c1"),
         ("GET", "/v2/overview"),
         ("POST", "/v1/overviews"),
     ] {

@@ -26,7 +26,15 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/sync/jobs"),
     ("get", "/v1/sync/jobs/{jobId}"),
     ("get", "/v1/sync/qualityReport"),
+    ("get", "/v1/customers/{customerId}"),
+    ("get", "/v1/customers/{customerId}/days"),
+    ("get", "/v1/customers/{customerId}/preferences"),
+    ("get", "/v1/anomalies"),
+    ("get", "/v1/summary"),
     ("get", "/v1/openapi.json"),
+    ("get", "/v1/models/fit"),
+    ("post", "/v1/models:refit"),
+    ("get", "/v1/customers/{customerId}/model"),
     ("get", "/v1/associations"),
 ];
 

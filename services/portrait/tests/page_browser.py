@@ -42,6 +42,28 @@ READ_STATE = """() => {
     customers: [...document.querySelectorAll('#segment-customers tbody tr')].map((tr) => tr.dataset.customer),
     panels,
     banner: document.getElementById('page-error').textContent,
+    summary: {
+      level: document.getElementById('summary').dataset.level || '',
+      rows: [...document.querySelectorAll('#summary tbody tr')].map((tr) => ({ key: tr.dataset.key, customers: tr.dataset.customers })),
+      total: [...document.querySelectorAll('#summary tfoot tr')].map((tr) => tr.dataset.customers),
+    },
+    drawer: (() => {
+      const d = document.getElementById('customer-drawer');
+      const ids = (table, attr) => [...document.querySelectorAll(`#${table} tbody tr`)].map((tr) => tr.dataset[attr]);
+      const facts = {};
+      d.querySelectorAll('dd[data-key]').forEach((dd) => { facts[dd.dataset.key] = dd.dataset.value; });
+      const week = option('customerWeek');
+      return {
+        hidden: d.classList.contains('hidden'), state: d.dataset.state, customer: d.dataset.customer || '',
+        title: document.getElementById('customer-title').textContent,
+        message: document.getElementById('customer-state').textContent, facts,
+        hours: option('customerHours') ? option('customerHours').series[0].data : [],
+        channels: option('customerChannels') ? option('customerChannels').series[0].data.map((c) => ({ channel: c.channel, value: c.value })) : [],
+        week: week ? week.series[0].data : [],
+        products: ids('customer-products', 'id'), categories: ids('customer-categories', 'id'),
+        days: ids('customer-days', 'date'),
+      };
+    })(),
   };
 }"""
 
@@ -112,6 +134,16 @@ def tour(t, spec):
     page.click("#city-select .summary")
     t.act(lambda: page.click(f"#city-select input[value='{spec['city']}']"))
     t.record("city", "02-city-filter")
+    # The summary drilled into the city: its stores.
+    page.keyboard.press("Escape")
+    page.click("header.top h1")
+    page.click(f"#summary tbody tr[data-key='{spec['city']}']")
+    page.wait_for_function("document.getElementById('summary').dataset.level === 'store'")
+    page.wait_for_function("!document.getElementById('panel-summary').classList.contains('loading')")
+    t.record("drilled", "02b-summary-stores")
+    page.click("#summary-crumbs button")
+    page.wait_for_function("document.getElementById('summary').dataset.level === 'city'")
+    page.wait_for_function("!document.getElementById('panel-summary').classList.contains('loading')")
     page.keyboard.press("Escape")
     page.click("header.top h1")
 
@@ -135,6 +167,22 @@ def tour(t, spec):
     t.record("segment", "04-segment-customers")
     t.states["segment"]["clicked"] = spot["segment"]
 
+    # A listed customer's portrait in the drawer, then one found by search.
+    drawer_done = "!['', 'loading'].includes(document.getElementById('customer-drawer').dataset.state)"
+    page.click("#segment-customers tbody tr:first-child")
+    page.wait_for_function(drawer_done, timeout=10000)
+    t.record("customer", "05-customer-drawer")
+    page.fill("#customer-query", spec["customerId"])
+    page.click("#customer-search button")
+    page.wait_for_function(f"document.getElementById('customer-drawer').dataset.customer === {json.dumps(spec['customerId'])}")
+    page.wait_for_function(drawer_done, timeout=10000)
+    t.record("searched", "06-customer-search")
+    page.fill("#customer-query", "nobody:here")
+    page.click("#customer-search button")
+    page.wait_for_function("document.getElementById('customer-drawer').dataset.state === 'failed'", timeout=10000)
+    t.record("missing")
+    page.click("#customer-close")
+
     touring = t.timings()
     before = time.monotonic()
     page.reload()
@@ -145,11 +193,11 @@ def tour(t, spec):
 
     t.act(lambda: page.fill("#from-date", "2001-01-01"))
     t.act(lambda: page.fill("#to-date", "2001-01-31"))
-    t.record("empty", "05-empty")
+    t.record("empty", "07-empty")
 
     page.click("#sync-button")
     page.wait_for_function("document.body.dataset.syncState", timeout=30000)
-    t.record("sync-error", "06-sync-error")
+    t.record("sync-error", "08-sync-error")
     t.states["sync-error"]["message"] = page.text_content("#sync-message")
     return {"firstLoad": first_load, "tour": touring, "reloadMs": reload_ms, "last": t.timings()}
 

@@ -6,7 +6,7 @@ mod support;
 
 use portrait_proto::v1::portrait_service_client::PortraitServiceClient;
 use portrait_proto::v1::{AssociationBasis, AssociationOrder, AssociationsRequest};
-use portrait_proto::v1::{Filter, OverviewRequest, SegmentDistributionRequest};
+use portrait_proto::v1::{Filter, GetCustomerRequest, OverviewRequest, SegmentDistributionRequest};
 use serde_json::Value;
 
 async fn query(gateway: std::net::SocketAddr, args: &[&str]) -> Value {
@@ -101,6 +101,38 @@ async fn query_prints_canonical_json() {
     }
     assert_eq!(printed[0]["segment"], "SEGMENT_IMPORTANT_VALUE");
 
+    // One customer: enums by name, the same figures as the rpc.
+    let customer = (fed.orders.iter())
+        .map(|o| o.customer_id.as_str())
+        .find(|c| !c.is_empty())
+        .expect("a known customer");
+    let printed = query(addr, &["customer", customer, "--as-of", &fed.as_of]).await;
+    let want = grpc
+        .get_customer(GetCustomerRequest {
+            customer_id: customer.into(),
+            filter: Some(Filter {
+                as_of_date: fed.as_of.clone(),
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect("customer")
+        .into_inner();
+    let b = want.behaviour.expect("behaviour");
+    let shown = &printed["behaviour"];
+    assert_eq!(shown["orders"], Value::String(b.orders.to_string()));
+    assert_eq!(
+        shown["favouriteChannel"],
+        b.favourite_channel().as_str_name()
+    );
+    assert!(
+        (shown["favouriteHourBand"].as_str()).is_some_and(|n| n.starts_with("HOUR_BAND_")),
+        "{shown}"
+    );
+    let days = query(addr, &["customer-days", customer, "--as-of", &fed.as_of]).await;
+    assert!(days["days"].as_array().is_some_and(|d| !d.is_empty()));
+    let prefs = query(addr, &["preferences", customer, "--as-of", &fed.as_of]).await;
+    assert!(prefs["products"].as_array().is_some_and(|p| !p.is_empty()));
     let args = [
         "associations",
         "--basis",

@@ -127,7 +127,7 @@ async fn each_server_lists_exactly_its_services_over_v1_and_v1alpha() {
             .iter()
             .filter_map(|m| m.as_str())
             .collect();
-        assert_eq!(methods.len(), 16, "{methods:?}");
+        assert_eq!(methods.len(), 24, "{methods:?}");
         assert!(methods.contains(&"GetAssociations"));
         assert!(methods.contains(&"GetOverview") && methods.contains(&"TriggerSync"));
         assert!(methods.contains(&"ListStores"));

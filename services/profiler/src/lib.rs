@@ -2,8 +2,11 @@
 //! products), and the overview, hour, channel and product queries over them,
 //! answered from memory.
 
+mod anomaly;
+mod customer;
 mod projection;
 mod queries;
+mod summary;
 
 use portrait_proto::v1::profiler_query_server::ProfilerQueryServer;
 use portrait_service::{Config, Result};

@@ -6,7 +6,8 @@ use portrait_core::memory::{BasketBook, CHANNEL_SLOTS, CustomerPairs, CustomerSt
 use std::collections::BTreeMap;
 
 use portrait_core::{
-    Acc, BasketPairs, CustomerBaskets, CustomerDays, Day, ProductAcc, ProductInfo, StoreDays,
+    Acc, BasketPairs, CustomerBaskets, CustomerDays, CustomerVisits, Day, ProductAcc, ProductInfo,
+    StoreDays,
 };
 use portrait_service::{Live, Projection, Result};
 use portrait_store::{
@@ -21,15 +22,11 @@ const MIGRATIONS: &[Migration] = migrations!(
         "0001_store_days",
         "0002_category_days",
         "0003_store_days_by_day",
+        "0004_customer_visits",
         "0005_baskets",
         "0006_customer_baskets"
     ]
 );
-
-/// Association counts: over baskets and over customers.
-type Associations = (BasketPairs, CustomerBaskets);
-
-type Delta = (CustomerDays, StoreDays, Associations);
 
 #[derive(Debug, Default)]
 pub(crate) struct State {
@@ -40,7 +37,7 @@ pub(crate) struct State {
 }
 
 impl State {
-    fn apply(&mut self, (customers, days, baskets): &Delta) {
+    fn apply(&mut self, (customers, days, _, baskets): &Delta) {
         self.customers.apply(customers);
         let stores = &mut self.customers.stores;
         for (id, info) in &days.product_info {
@@ -67,6 +64,13 @@ impl State {
     }
 }
 
+/// Association counts: over baskets and over customers.
+type Associations = (BasketPairs, CustomerBaskets);
+
+/// Customer days, store days, the customer portrait's rows (kept in the
+/// tables only: `crate::customer` reads them per customer), and associations.
+type Delta = (CustomerDays, StoreDays, CustomerVisits, Associations);
+
 #[derive(Debug, Default)]
 pub struct ProfilerProjection {
     pub(crate) live: Live<State>,
@@ -89,14 +93,16 @@ impl Projection for ProfilerProjection {
     fn prune(delta: &mut Self::Delta) {
         delta.0.prune();
         delta.1.prune();
-        delta.2.0.prune();
-        delta.2.1.prune();
+        delta.2.prune();
+        delta.3.0.prune();
+        delta.3.1.prune();
     }
 
     async fn write(&self, conn: &mut AnyConnection, delta: &Self::Delta) -> Result<()> {
         write_customer_days(conn, &delta.0).await?;
         write_store_days(conn, &delta.1).await?;
-        baskets::write(conn, &delta.2).await
+        visits::write_visits(conn, &delta.2).await?;
+        baskets::write(conn, &delta.3).await
     }
 
     async fn load(&self, store: &Store) -> Result<()> {
@@ -322,3 +328,4 @@ fn corrupt(column: &str, value: i64) -> portrait_store::Error {
 mod baskets;
 #[cfg(test)]
 mod tests;
+pub(crate) mod visits;

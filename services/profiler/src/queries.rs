@@ -5,10 +5,13 @@ use portrait_core::{Error as DomainError, ProductAcc, ResolvedFilter};
 use portrait_proto::v1::profiler_query_server::ProfilerQuery;
 use portrait_proto::v1::{
     Associations, AssociationsRequest, CategoryFigure, Channel, ChannelDistribution,
-    ChannelDistributionRequest, ChannelFigure, ConsumerStatus, Filter, HourBucket,
-    HourDistribution, HourDistributionRequest, ListStoresRequest, ListStoresResponse, Overview,
-    OverviewRequest, ProductFigure, ProductOrder, StatusRequest, StoreSummary, TopCategories,
-    TopCategoriesRequest, TopProducts, TopProductsRequest,
+    ChannelDistributionRequest, ChannelFigure, ConsumerStatus, CustomerBehaviour,
+    CustomerBehaviourRequest, CustomerPreferences, CustomerPreferencesRequest, Filter, HourBucket,
+    HourDistribution, HourDistributionRequest, ListAnomaliesRequest, ListAnomaliesResponse,
+    ListCustomerDaysRequest, ListCustomerDaysResponse, ListStoresRequest, ListStoresResponse,
+    Overview, OverviewRequest, PortraitSummary, PortraitSummaryRequest, ProductFigure,
+    ProductOrder, StatusRequest, StoreSummary, TopCategories, TopCategoriesRequest, TopProducts,
+    TopProductsRequest, WeekdayHourBucket,
 };
 use portrait_service::{AnswerCache, QueryContext, Result};
 use tonic::{Request, Response, Status};
@@ -24,9 +27,10 @@ pub(crate) const MAX_TOP: i32 = 1000;
 /// The profiler's query API, answered from its serving state.
 #[derive(Clone)]
 pub struct Profiler {
-    projection: Arc<ProfilerProjection>,
-    ctx: QueryContext,
+    pub(crate) projection: Arc<ProfilerProjection>,
+    pub(crate) ctx: QueryContext,
     overviews: Arc<AnswerCache<ResolvedFilter, Overview>>,
+    pub(crate) summaries: Arc<AnswerCache<crate::summary::SummaryKey, PortraitSummary>>,
     /// Association counts per (filter, over customers): several stores over
     /// customers are counted from every chosen customer's set.
     association_counts: Arc<AnswerCache<(ResolvedFilter, bool), BasketCounts>>,
@@ -38,12 +42,13 @@ impl Profiler {
             projection,
             ctx,
             overviews: Arc::new(AnswerCache::new(256)),
+            summaries: Arc::new(AnswerCache::new(64)),
             association_counts: Arc::new(AnswerCache::new(64)),
         }
     }
 
     /// Resolves the filter and runs `answer` on the state it selects.
-    fn with<T>(
+    pub(crate) fn with<T>(
         &self,
         filter: Option<&Filter>,
         answer: impl FnOnce(&State, &ResolvedFilter, &Selection, u64) -> T,
@@ -86,6 +91,17 @@ impl Profiler {
                     hour,
                     orders: a.orders,
                     revenue_fen: a.revenue,
+                })
+                .collect(),
+            weekday_hours: (1..)
+                .zip(s.days.weekday_hours(sel, f.from, f.to))
+                .flat_map(|(weekday, hours)| {
+                    (0..).zip(hours).map(move |(hour, a)| WeekdayHourBucket {
+                        weekday,
+                        hour,
+                        orders: a.orders,
+                        revenue_fen: a.revenue,
+                    })
                 })
                 .collect(),
         })
@@ -264,6 +280,45 @@ impl ProfilerQuery for Profiler {
         _request: Request<StatusRequest>,
     ) -> Result<Response<ConsumerStatus>, Status> {
         Ok(Response::new(self.ctx.status().await?))
+    }
+
+    async fn get_customer_behaviour(
+        &self,
+        request: Request<CustomerBehaviourRequest>,
+    ) -> Result<Response<CustomerBehaviour>, Status> {
+        Ok(Response::new(
+            self.customer_behaviour(request.get_ref()).await?,
+        ))
+    }
+
+    async fn list_customer_days(
+        &self,
+        request: Request<ListCustomerDaysRequest>,
+    ) -> Result<Response<ListCustomerDaysResponse>, Status> {
+        Ok(Response::new(self.customer_days(request.get_ref()).await?))
+    }
+
+    async fn get_customer_preferences(
+        &self,
+        request: Request<CustomerPreferencesRequest>,
+    ) -> Result<Response<CustomerPreferences>, Status> {
+        Ok(Response::new(
+            self.customer_preferences(request.get_ref()).await?,
+        ))
+    }
+
+    async fn list_anomalies(
+        &self,
+        request: Request<ListAnomaliesRequest>,
+    ) -> Result<Response<ListAnomaliesResponse>, Status> {
+        Ok(Response::new(self.anomalies(request.get_ref())?))
+    }
+
+    async fn get_portrait_summary(
+        &self,
+        request: Request<PortraitSummaryRequest>,
+    ) -> Result<Response<PortraitSummary>, Status> {
+        Ok(Response::new(self.summary(request.get_ref())?))
     }
 
     async fn get_associations(

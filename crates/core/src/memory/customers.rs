@@ -247,7 +247,9 @@ impl CustomerBook {
         }
     }
 
-    fn rows(&self, c: u32, each: impl FnMut(Day, u32, Acc)) {
+    /// Calls `each(day, store, acc)` for every row of customer `c`, in no
+    /// particular order; rows at zero (retracted) included.
+    pub fn rows(&self, c: u32, each: impl FnMut(Day, u32, Acc)) {
         self.rows_from(c, None, each)
     }
 
@@ -300,7 +302,7 @@ impl CustomerBook {
 
     /// The customers a question must visit, in id order: everyone, or those
     /// that have (had) rows at the selected stores.
-    fn candidates(&self, sel: &Selection) -> Vec<u32> {
+    pub(crate) fn candidates(&self, sel: &Selection) -> Vec<u32> {
         let Some(stores) = sel.ids() else {
             return (0..self.summaries.len() as u32).collect();
         };
@@ -355,6 +357,25 @@ impl CustomerBook {
             a.last_day = a.last_day.max(day);
         });
         agg
+    }
+
+    /// The (day, store) rows where `customer` has orders at the selected
+    /// stores in `[from, to)`, by day then store: where their detail rows are.
+    pub fn days_of(
+        &self,
+        customer: u32,
+        sel: &Selection,
+        from: Option<Day>,
+        to: Day,
+    ) -> Vec<(Day, u32)> {
+        let mut keys = Vec::new();
+        self.rows_from(customer, from, |day, store, acc| {
+            if acc.orders > 0 && day < to && from.is_none_or(|f| day >= f) && sel.contains(store) {
+                keys.push((day, store));
+            }
+        });
+        keys.sort_unstable();
+        keys
     }
 
     /// Every customer with an order in the filter, by dense customer id.

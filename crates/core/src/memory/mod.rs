@@ -6,6 +6,7 @@
 mod baskets;
 mod customer_pairs;
 mod customers;
+mod groups;
 mod intern;
 mod store_days;
 mod stores;
@@ -13,6 +14,7 @@ mod stores;
 pub use baskets::{BasketBook, BasketCounts};
 pub use customer_pairs::CustomerPairs;
 pub use customers::{BookLoader, CustomerBook, Reach};
+pub use groups::GroupFigures;
 pub use intern::Interner;
 pub use store_days::{CHANNEL_SLOTS, StoreBook};
 pub use stores::{Selection, Stores};

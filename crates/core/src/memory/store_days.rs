@@ -146,6 +146,16 @@ impl StoreBook {
         (self.products.ids.name(id), info)
     }
 
+    /// The dense id of a product ever described or sold.
+    pub fn product_id(&self, product: &str) -> Option<u32> {
+        self.products.ids.get(product)
+    }
+
+    /// The dense id of a category ever described or sold.
+    pub fn category_id(&self, category: &str) -> Option<u32> {
+        self.categories.ids.get(category)
+    }
+
     /// A category's id and latest name.
     pub fn category(&self, id: u32) -> (&str, &str) {
         let name = self
@@ -175,10 +185,35 @@ impl StoreBook {
         })
     }
 
+    /// The store's orders and revenue per day, by day, for every day it has
+    /// figures (a day whose orders were all retracted sums to zero).
+    pub fn store_days(&self, store: u32) -> impl Iterator<Item = (Day, Acc)> + '_ {
+        (self.days.get(store as usize).into_iter().flatten()).map(|d| {
+            let mut sum = Acc::default();
+            for h in &d.hours {
+                sum.add(*h);
+            }
+            (d.day, sum)
+        })
+    }
+
     pub fn hours(&self, sel: &Selection, from: Option<Day>, to: Day) -> [Acc; 24] {
         let mut out = [Acc::default(); 24];
         for d in self.days_in(sel, from, to) {
             for (o, h) in out.iter_mut().zip(&d.hours) {
+                o.add(*h);
+            }
+        }
+        out
+    }
+
+    /// Orders and revenue by ISO weekday (Monday first) and local hour.
+    pub fn weekday_hours(&self, sel: &Selection, from: Option<Day>, to: Day) -> [[Acc; 24]; 7] {
+        let mut out = [[Acc::default(); 24]; 7];
+        for d in self.days_in(sel, from, to) {
+            // Day 0, 1970-01-01, was a Thursday: slot 3 of a Monday-first week.
+            let week = &mut out[(d.day + 3).rem_euclid(7) as usize];
+            for (o, h) in week.iter_mut().zip(&d.hours) {
                 o.add(*h);
             }
         }

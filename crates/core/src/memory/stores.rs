@@ -75,6 +75,11 @@ impl Stores {
     }
 
     /// Stores named by id, or whose current city is one of the filter's cities.
+    /// A store's latest name and city.
+    pub fn info(&self, id: u32) -> Option<&StoreInfo> {
+        self.info.get(id as usize)
+    }
+
     pub fn select(&self, f: &ResolvedFilter) -> Selection {
         if f.all_stores() {
             return Selection::All;

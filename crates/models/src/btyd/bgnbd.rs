@@ -3,8 +3,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::common::{
-    Fitted, FrequencyIndex, TransactionModel, check_positive, check_time, expectation_bracket,
-    finite, fit_four, parallel_sum, rescaled, validate_one,
+    Fitted, FrequencyIndex, TransactionModel, Triples, check_positive, check_time,
+    expectation_bracket, finite, fit_four, parallel_sum, rescaled, validate_one,
 };
 use crate::Result;
 use crate::special::{digamma, ln_gamma, sigmoid};
@@ -24,9 +24,10 @@ impl BgNbd {
     ///
     /// Same objective and start as lifetimes' `BetaGeoFitter` with its default penalizer 0:
     /// the mean negative log-likelihood over log-parameters, starting from ln θ = 0.1, with
-    /// time rescaled so that the oldest customer has T = 1 (which moves α only).
+    /// time rescaled so that the oldest customer has T = 1 (which moves α only). The
+    /// likelihood is summed over the distinct (x, t_x, T) triples, each weighted by its count.
     pub fn fit(data: &[CustomerSummary]) -> Result<Fitted<BgNbd>> {
-        let (scaled, scale) = rescaled(data)?;
+        let (triples, scaled, scale) = rescaled(data)?;
         let prep = Prepared::new(&scaled);
         let ([r, alpha, a, b], iterations) = fit_four(data.len(), |theta| {
             log_likelihood_and_gradient(theta, &prep)
@@ -38,9 +39,11 @@ impl BgNbd {
             b,
         };
         params.check()?;
+        let theta = [params.r, params.alpha, params.a, params.b].map(f64::ln);
+        let ll = log_likelihood_and_gradient(&theta, &Prepared::new(&triples)).0;
         Ok(Fitted {
             params,
-            log_likelihood: finite(params.log_likelihood(data)?, "the log-likelihood")?,
+            log_likelihood: finite(ll, "the log-likelihood")?,
             customers: data.len(),
             iterations,
         })
@@ -57,67 +60,34 @@ impl BgNbd {
             validate_one(index, c)?;
         }
         let theta = [self.r, self.alpha, self.a, self.b].map(f64::ln);
-        Ok(log_likelihood_and_gradient(&theta, &Prepared::new(data)).0)
+        let triples = Triples::new(data);
+        Ok(log_likelihood_and_gradient(&theta, &Prepared::new(&triples)).0)
     }
 }
 
-/// The data arranged for fast likelihood evaluations. One-time buyers contribute only
-/// r ln α − r ln(α+T), so they are grouped by age and cost nothing per customer.
+/// The triples with their frequency index, computed once per fit.
 struct Prepared<'a> {
-    data: &'a [CustomerSummary],
+    t: &'a Triples,
     freq: FrequencyIndex,
-    repeaters: Vec<usize>,
-    /// Distinct ages of the repeaters and, per repeater, the index of its age: in summarised
-    /// data T takes few values, so ln(α+T) is computed once per value.
-    ages: Vec<f64>,
-    age_of_repeater: Vec<u32>,
-    /// (T, number of one-time buyers with that T)
-    one_timers: Vec<(f64, f64)>,
 }
 
 impl<'a> Prepared<'a> {
-    fn new(data: &'a [CustomerSummary]) -> Self {
-        let repeaters: Vec<usize> = (0..data.len()).filter(|&i| data[i].frequency > 0).collect();
-        let mut ages: Vec<f64> = repeaters.iter().map(|&i| data[i].age).collect();
-        ages.sort_unstable_by(f64::total_cmp);
-        ages.dedup();
-        let age_of_repeater = repeaters
-            .iter()
-            .map(|&i| {
-                ages.binary_search_by(|a| a.total_cmp(&data[i].age))
-                    .unwrap_or(0) as u32
-            })
-            .collect();
-        let mut one_timer_ages: Vec<f64> = data
-            .iter()
-            .filter(|c| c.frequency == 0)
-            .map(|c| c.age)
-            .collect();
-        one_timer_ages.sort_unstable_by(f64::total_cmp);
-        let mut one_timers: Vec<(f64, f64)> = Vec::new();
-        for t in one_timer_ages {
-            match one_timers.last_mut() {
-                Some((last, n)) if *last == t => *n += 1.0,
-                _ => one_timers.push((t, 1.0)),
-            }
-        }
+    fn new(t: &'a Triples) -> Self {
         Prepared {
-            data,
-            freq: FrequencyIndex::new(data),
-            repeaters,
-            ages,
-            age_of_repeater,
-            one_timers,
+            t,
+            freq: FrequencyIndex::from_frequencies(&t.frequency),
         }
     }
 }
 
 /// Log-likelihood (Fader, Hardie & Lee 2005 eq. 6, in the log-sum-exp form of
-/// Hardie's note 004 / lifetimes) and its gradient with respect to the log-parameters.
+/// Hardie's note 004 / lifetimes) and its gradient with respect to the log-parameters,
+/// summed over the distinct triples times their counts.
 ///
 /// Per customer: ln L = A₁ + A₂ + ln(e^A₃ + [x > 0] e^A₄) with
 /// A₁ = ln Γ(r+x) − ln Γ(r) + r ln α, A₂ = ln B(a, b+x) − ln B(a, b),
 /// A₃ = −(r+x) ln(α+T), A₄ = ln a − ln(b+x−1) − (r+x) ln(α+t_x).
+/// One-time buyers (x = 0) reduce to r ln α − r ln(α+T).
 fn log_likelihood_and_gradient(theta: &[f64], prep: &Prepared<'_>) -> (f64, [f64; 4]) {
     let [r, alpha, a, b] = [theta[0], theta[1], theta[2], theta[3]].map(f64::exp);
     // Terms that depend on x alone: value and partial derivatives of A₁ + A₂ w.r.t. r, a, b.
@@ -137,19 +107,23 @@ fn log_likelihood_and_gradient(theta: &[f64], prep: &Prepared<'_>) -> (f64, [f64
         })
         .collect();
     let (ln_alpha, ln_a) = (alpha.ln(), a.ln());
-    let (data, freq) = (prep.data, &prep.freq);
-    let ln_ages: Vec<f64> = prep.ages.iter().map(|t| (alpha + t).ln()).collect();
-    let mut sums = parallel_sum::<5, _>(prep.repeaters.len(), |range| {
+    let t = prep.t;
+    let sums = parallel_sum::<5, _>(t.len(), |range| {
         let mut s = [0.0; 5];
-        for (&i, &j) in prep.repeaters[range.clone()]
-            .iter()
-            .zip(&prep.age_of_repeater[range])
-        {
-            let c = &data[i];
-            let [base, d_r, d_a, d_b, ln_bx] = per_x[freq.of_customer[i] as usize];
-            let x = f64::from(c.frequency);
+        for i in range {
+            let (n, age) = (t.count[i], t.age[i]);
+            let ln_at = (alpha + age).ln();
+            if t.frequency[i] == 0 {
+                s[0] += n * r * (ln_alpha - ln_at);
+                s[1] += n * r * (ln_alpha - ln_at);
+                s[2] += n * (r - alpha * r / (alpha + age));
+                continue;
+            }
+            let [base, d_r, d_a, d_b, ln_bx] = per_x[prep.freq.of_customer[i] as usize];
+            let x = f64::from(t.frequency[i]);
             let rx = r + x;
-            let (ln_at, ln_ar) = (ln_ages[j as usize], (alpha + c.recency).ln());
+            let recency = t.recency[i];
+            let ln_ar = (alpha + recency).ln();
             let a3 = -rx * ln_at;
             let a4 = ln_a - ln_bx - rx * ln_ar;
             // ln(e^A₃ + e^A₄) with one exp; w4 is the softmax weight of A₄.
@@ -161,21 +135,15 @@ fn log_likelihood_and_gradient(theta: &[f64], prep: &Prepared<'_>) -> (f64, [f64
             };
             let w3 = 1.0 - w4;
             // e ≤ 1, so ln(1 + e) needs no log1p (which is much slower in glibc).
-            s[0] += base + r * ln_alpha + a3.max(a4) + (1.0 + e).ln();
+            s[0] += n * (base + r * ln_alpha + a3.max(a4) + (1.0 + e).ln());
             // d/d ln θ = θ · d/dθ
-            s[1] += r * (d_r + ln_alpha - w3 * ln_at - w4 * ln_ar);
-            s[2] += r - alpha * rx * (w3 / (alpha + c.age) + w4 / (alpha + c.recency));
-            s[3] += a * d_a + w4;
-            s[4] += b * (d_b - w4 / (b + x - 1.0));
+            s[1] += n * r * (d_r + ln_alpha - w3 * ln_at - w4 * ln_ar);
+            s[2] += n * (r - alpha * rx * (w3 / (alpha + age) + w4 / (alpha + recency)));
+            s[3] += n * (a * d_a + w4);
+            s[4] += n * b * (d_b - w4 / (b + x - 1.0));
         }
         s
     });
-    for &(age, n) in &prep.one_timers {
-        let ln_at = (alpha + age).ln();
-        sums[0] += n * r * (ln_alpha - ln_at);
-        sums[1] += n * r * (ln_alpha - ln_at);
-        sums[2] += n * (r - alpha * r / (alpha + age));
-    }
     (sums[0], [sums[1], sums[2], sums[3], sums[4]])
 }
 
@@ -235,7 +203,7 @@ mod tests {
 
     #[test]
     fn gradient_matches_finite_differences() {
-        let d = data();
+        let d = Triples::new(&data());
         let idx = Prepared::new(&d);
         let theta = [-0.3, 1.2, 0.4, 0.9];
         let (_, g) = log_likelihood_and_gradient(&theta, &idx);

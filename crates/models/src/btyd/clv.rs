@@ -17,6 +17,21 @@ pub struct PopulationFit {
 /// Fit both models on one population, selecting the Gamma-Gamma sample as lifetimes' users do
 /// (x > 0 and mean spend > 0). Errors if no customer qualifies.
 pub fn fit_population(data: &[CustomerSummary]) -> Result<PopulationFit> {
+    let sample = spend_sample(data)?;
+    let bgnbd = BgNbd::fit(data)?;
+    let gamma_gamma = GammaGamma::fit(&sample.0, &sample.1)?;
+    Ok(PopulationFit { bgnbd, gamma_gamma })
+}
+
+/// Gamma-Gamma alone on the sample [`fit_population`] selects, for a caller that pairs it with
+/// another transaction model.
+pub fn fit_spend(data: &[CustomerSummary]) -> Result<Fitted<GammaGamma>> {
+    let (freq, money) = spend_sample(data)?;
+    GammaGamma::fit(&freq, &money)
+}
+
+/// The repeat customers' (x, mean spend) with mean spend > 0, after checking every spend.
+fn spend_sample(data: &[CustomerSummary]) -> Result<(Vec<u32>, Vec<f64>)> {
     for (index, c) in data.iter().enumerate() {
         if !c.monetary.is_finite() {
             return Err(Error::NotFinite {
@@ -41,9 +56,7 @@ pub fn fit_population(data: &[CustomerSummary]) -> Result<PopulationFit> {
             "no repeat customer with positive spend".into(),
         ));
     }
-    let bgnbd = BgNbd::fit(data)?;
-    let gamma_gamma = GammaGamma::fit(&freq, &money)?;
-    Ok(PopulationFit { bgnbd, gamma_gamma })
+    Ok((freq, money))
 }
 
 /// One customer's predictions.

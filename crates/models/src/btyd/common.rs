@@ -20,21 +20,80 @@ pub struct Fitted<M> {
     pub iterations: usize,
 }
 
-/// The data with time rescaled so that the oldest customer has T = 1, as
-/// lifetimes' BG/NBD-family fitters do (it moves α only), and the scale used.
-pub(crate) fn rescaled(data: &[CustomerSummary]) -> Result<(Vec<CustomerSummary>, f64)> {
+/// The distinct (x, t_x, T) triples of a population with how many customers share each, sorted
+/// by (x, t_x, T): what the transaction models' likelihoods sum over. Summarised data repeats
+/// triples heavily (weekly periods over a year allow at most 53³/6 of them, however many
+/// customers), so a fit costs per distinct triple, not per customer.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Triples {
+    pub frequency: Vec<u32>,
+    pub recency: Vec<f64>,
+    pub age: Vec<f64>,
+    /// Customers with this triple, as f64 because it only ever multiplies.
+    pub count: Vec<f64>,
+    /// Number of customers in all.
+    pub customers: usize,
+}
+
+impl Triples {
+    /// Groups `data`, which the caller has validated.
+    pub(crate) fn new(data: &[CustomerSummary]) -> Self {
+        let mut keys: Vec<(u32, f64, f64)> = data
+            .iter()
+            .map(|c| (c.frequency, c.recency, c.age))
+            .collect();
+        keys.sort_unstable_by(|a, b| {
+            (a.0.cmp(&b.0))
+                .then(a.1.total_cmp(&b.1))
+                .then(a.2.total_cmp(&b.2))
+        });
+        let mut t = Triples {
+            customers: data.len(),
+            ..Triples::default()
+        };
+        let mut last: Option<(u32, f64, f64)> = None;
+        for k in keys {
+            let same = last.is_some_and(|l| {
+                l.0 == k.0 && l.1.total_cmp(&k.1).is_eq() && l.2.total_cmp(&k.2).is_eq()
+            });
+            if same {
+                if let Some(n) = t.count.last_mut() {
+                    *n += 1.0;
+                }
+            } else {
+                t.frequency.push(k.0);
+                t.recency.push(k.1);
+                t.age.push(k.2);
+                t.count.push(1.0);
+                last = Some(k);
+            }
+        }
+        t
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.frequency.len()
+    }
+
+    /// The same triples with time multiplied by `scale` (the grouping does not change).
+    fn scaled(&self, scale: f64) -> Self {
+        Triples {
+            recency: self.recency.iter().map(|v| v * scale).collect(),
+            age: self.age.iter().map(|v| v * scale).collect(),
+            ..self.clone()
+        }
+    }
+}
+
+/// The data grouped into triples, and the same with time rescaled so that the oldest customer
+/// has T = 1, as lifetimes' BG/NBD-family fitters do (it moves α only), and the scale used.
+pub(crate) fn rescaled(data: &[CustomerSummary]) -> Result<(Triples, Triples, f64)> {
     validate_counts(data)?;
     let max_age = data.iter().fold(0.0_f64, |m, c| m.max(c.age));
     let scale = 1.0 / max_age;
-    let scaled = data
-        .iter()
-        .map(|c| CustomerSummary {
-            recency: c.recency * scale,
-            age: c.age * scale,
-            ..*c
-        })
-        .collect();
-    Ok((scaled, scale))
+    let triples = Triples::new(data);
+    let scaled = triples.scaled(scale);
+    Ok((triples, scaled, scale))
 }
 
 /// Minimises the mean negative log-likelihood of `n` customers over four
@@ -150,19 +209,14 @@ pub(crate) fn finite(value: f64, what: &str) -> Result<f64> {
     }
 }
 
-/// The distinct frequencies of the data and, per customer, the index of its frequency, so
-/// that the ln Γ / ψ terms that depend on x alone are computed once per distinct x.
+/// The distinct frequencies of the data and, per item (customer, triple or pair), the index of
+/// its frequency, so that the ln Γ / ψ terms that depend on x alone are computed once per x.
 pub(crate) struct FrequencyIndex {
     pub values: Vec<f64>,
     pub of_customer: Vec<u32>,
 }
 
 impl FrequencyIndex {
-    pub(crate) fn new(data: &[CustomerSummary]) -> Self {
-        let freq: Vec<u32> = data.iter().map(|c| c.frequency).collect();
-        Self::from_frequencies(&freq)
-    }
-
     pub(crate) fn from_frequencies(freq: &[u32]) -> Self {
         let mut values: Vec<u32> = freq.to_vec();
         values.sort_unstable();

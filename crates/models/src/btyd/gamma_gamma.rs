@@ -111,30 +111,44 @@ impl GammaGamma {
     }
 }
 
-/// What the likelihood needs of the data, computed once per fit.
+/// What the likelihood needs of the data, computed once per fit: the distinct (x, m) pairs
+/// with how many customers share each (many do: spend is in whole fen and x is small).
 struct SpendData {
     index: FrequencyIndex,
     x: Vec<f64>,
     m: Vec<f64>,
     ln_m: Vec<f64>,
     ln_x: Vec<f64>,
+    count: Vec<f64>,
 }
 
 impl SpendData {
     fn new(freq: &[u32], money: &[f64]) -> Self {
+        let mut pairs: Vec<(u32, f64)> = freq.iter().copied().zip(money.iter().copied()).collect();
+        pairs.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)));
+        let mut grouped: Vec<(u32, f64, f64)> = Vec::new();
+        for (x, m) in pairs {
+            match grouped.last_mut() {
+                Some(g) if g.0 == x && g.1.total_cmp(&m).is_eq() => g.2 += 1.0,
+                _ => grouped.push((x, m, 1.0)),
+            }
+        }
+        let xs: Vec<u32> = grouped.iter().map(|g| g.0).collect();
         SpendData {
-            index: FrequencyIndex::from_frequencies(freq),
-            x: freq.iter().map(|&x| f64::from(x)).collect(),
-            m: money.to_vec(),
-            ln_m: money.iter().map(|m| m.ln()).collect(),
-            ln_x: freq.iter().map(|&x| f64::from(x).ln()).collect(),
+            index: FrequencyIndex::from_frequencies(&xs),
+            x: xs.iter().map(|&x| f64::from(x)).collect(),
+            m: grouped.iter().map(|g| g.1).collect(),
+            ln_m: grouped.iter().map(|g| g.1.ln()).collect(),
+            ln_x: xs.iter().map(|&x| f64::from(x).ln()).collect(),
+            count: grouped.iter().map(|g| g.2).collect(),
         }
     }
 }
 
 /// ln L per customer = ln Γ(px+q) − ln Γ(px) − ln Γ(q) + q ln γ + (px−1) ln m + px ln x
-/// − (px+q) ln(xm+γ) (note 025 eq. 1a), and its gradient in log-parameters. The ln Γ and ψ
-/// terms depend on x alone and are computed once per distinct x.
+/// − (px+q) ln(xm+γ) (note 025 eq. 1a), and its gradient in log-parameters, summed over the
+/// distinct (x, m) pairs times their counts. The ln Γ and ψ terms depend on x alone and are
+/// computed once per distinct x.
 fn log_likelihood_and_gradient(theta: &[f64], d: &SpendData) -> (f64, [f64; 3]) {
     let [p, q, v] = [theta[0], theta[1], theta[2]].map(f64::exp);
     let (lg_q, dg_q, ln_v) = (ln_gamma(q), digamma(q), v.ln());
@@ -156,13 +170,13 @@ fn log_likelihood_and_gradient(theta: &[f64], d: &SpendData) -> (f64, [f64; 3]) 
         let mut s = [0.0; 4];
         for i in range {
             let [lg, dg_p, dg_pxq] = per_x[d.index.of_customer[i] as usize];
-            let (x, m, ln_m, ln_x) = (d.x[i], d.m[i], d.ln_m[i], d.ln_x[i]);
+            let (x, m, ln_m, ln_x, n) = (d.x[i], d.m[i], d.ln_m[i], d.ln_x[i], d.count[i]);
             let px = p * x;
             let ln_xmv = (x * m + v).ln();
-            s[0] += lg - lg_q + q * ln_v + (px - 1.0) * ln_m + px * ln_x - (px + q) * ln_xmv;
-            s[1] += px * (dg_p + ln_m + ln_x - ln_xmv);
-            s[2] += q * (dg_pxq - dg_q + ln_v - ln_xmv);
-            s[3] += v * (q / v - (px + q) / (x * m + v));
+            s[0] += n * (lg - lg_q + q * ln_v + (px - 1.0) * ln_m + px * ln_x - (px + q) * ln_xmv);
+            s[1] += n * px * (dg_p + ln_m + ln_x - ln_xmv);
+            s[2] += n * q * (dg_pxq - dg_q + ln_v - ln_xmv);
+            s[3] += n * v * (q / v - (px + q) / (x * m + v));
         }
         s
     });

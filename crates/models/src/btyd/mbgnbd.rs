@@ -4,8 +4,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::common::{
-    Fitted, FrequencyIndex, TransactionModel, check_positive, check_time, expectation_bracket,
-    finite, fit_four, parallel_sum, rescaled, validate_one,
+    Fitted, FrequencyIndex, TransactionModel, Triples, check_positive, check_time,
+    expectation_bracket, finite, fit_four, parallel_sum, rescaled, validate_one,
 };
 use crate::Result;
 use crate::special::{digamma, ln_gamma, log_add_exp, sigmoid};
@@ -21,10 +21,11 @@ pub struct MbgNbd {
 }
 
 impl MbgNbd {
-    /// Maximum-likelihood fit with lifetimes' `ModifiedBetaGeoFitter` objective and start.
+    /// Maximum-likelihood fit with lifetimes' `ModifiedBetaGeoFitter` objective and start,
+    /// summed over the distinct (x, t_x, T) triples weighted by their counts.
     pub fn fit(data: &[CustomerSummary]) -> Result<Fitted<MbgNbd>> {
-        let (scaled, scale) = rescaled(data)?;
-        let index = FrequencyIndex::new(&scaled);
+        let (triples, scaled, scale) = rescaled(data)?;
+        let index = FrequencyIndex::from_frequencies(&scaled.frequency);
         let ([r, alpha, a, b], iterations) = fit_four(data.len(), |theta| {
             log_likelihood_and_gradient(theta, &scaled, &index)
         })?;
@@ -35,9 +36,11 @@ impl MbgNbd {
             b,
         };
         params.check()?;
+        let theta = [params.r, params.alpha, params.a, params.b].map(f64::ln);
+        let ll = log_likelihood_and_gradient(&theta, &triples, &index).0;
         Ok(Fitted {
             params,
-            log_likelihood: finite(params.log_likelihood(data)?, "the log-likelihood")?,
+            log_likelihood: finite(ll, "the log-likelihood")?,
             customers: data.len(),
             iterations,
         })
@@ -54,17 +57,19 @@ impl MbgNbd {
             validate_one(index, c)?;
         }
         let theta = [self.r, self.alpha, self.a, self.b].map(f64::ln);
-        let index = FrequencyIndex::new(data);
-        Ok(log_likelihood_and_gradient(&theta, data, &index).0)
+        let triples = Triples::new(data);
+        let index = FrequencyIndex::from_frequencies(&triples.frequency);
+        Ok(log_likelihood_and_gradient(&theta, &triples, &index).0)
     }
 }
 
 /// Per customer: ln L = A₁ + A₂ + A₃ + ln(1 + e^A₄) with A₁ as in BG/NBD,
 /// A₂ = ln B(a, b+x+1) − ln B(a, b), A₃ = −(r+x) ln(α+T),
-/// A₄ = ln a − ln(b+x) + (r+x)(ln(α+T) − ln(α+t_x)).
+/// A₄ = ln a − ln(b+x) + (r+x)(ln(α+T) − ln(α+t_x)); summed over the distinct triples times
+/// their counts.
 fn log_likelihood_and_gradient(
     theta: &[f64],
-    data: &[CustomerSummary],
+    t: &Triples,
     index: &FrequencyIndex,
 ) -> (f64, [f64; 4]) {
     let [r, alpha, a, b] = [theta[0], theta[1], theta[2], theta[3]].map(f64::exp);
@@ -82,22 +87,22 @@ fn log_likelihood_and_gradient(
         })
         .collect();
     let (ln_alpha, ln_a) = (alpha.ln(), a.ln());
-    let sums = parallel_sum::<5, _>(data.len(), |range| {
+    let sums = parallel_sum::<5, _>(t.len(), |range| {
         let mut s = [0.0; 5];
         for i in range {
-            let c = &data[i];
             let [base, d_r, d_a, d_b, ln_bx] = per_x[index.of_customer[i] as usize];
-            let x = f64::from(c.frequency);
+            let (n, age, recency) = (t.count[i], t.age[i], t.recency[i]);
+            let x = f64::from(t.frequency[i]);
             let rx = r + x;
-            let (ln_at, ln_ar) = ((alpha + c.age).ln(), (alpha + c.recency).ln());
+            let (ln_at, ln_ar) = ((alpha + age).ln(), (alpha + recency).ln());
             let a4 = ln_a - ln_bx + rx * (ln_at - ln_ar);
             let w = sigmoid(a4);
-            s[0] += base + r * ln_alpha - rx * ln_at + log_add_exp(a4, 0.0);
-            s[1] += r * (d_r + ln_alpha - ln_at + w * (ln_at - ln_ar));
-            let (inv_t, inv_r) = (1.0 / (alpha + c.age), 1.0 / (alpha + c.recency));
-            s[2] += alpha * (r / alpha - rx * inv_t + w * rx * (inv_t - inv_r));
-            s[3] += a * d_a + w;
-            s[4] += b * (d_b - w / (b + x));
+            s[0] += n * (base + r * ln_alpha - rx * ln_at + log_add_exp(a4, 0.0));
+            s[1] += n * r * (d_r + ln_alpha - ln_at + w * (ln_at - ln_ar));
+            let (inv_t, inv_r) = (1.0 / (alpha + age), 1.0 / (alpha + recency));
+            s[2] += n * alpha * (r / alpha - rx * inv_t + w * rx * (inv_t - inv_r));
+            s[3] += n * (a * d_a + w);
+            s[4] += n * b * (d_b - w / (b + x));
         }
         s
     });
@@ -150,7 +155,8 @@ mod tests {
             mk(1, 3.0, 20.0),
             mk(0, 0.0, 5.0),
         ];
-        let idx = FrequencyIndex::new(&d);
+        let d = Triples::new(&d);
+        let idx = FrequencyIndex::from_frequencies(&d.frequency);
         let theta = [-0.3, 1.2, 0.4, 0.9];
         let (_, g) = log_likelihood_and_gradient(&theta, &d, &idx);
         crate::btyd::common::assert_gradient(

@@ -8,7 +8,12 @@ mod gamma_gamma;
 mod mbgnbd;
 
 pub use bgnbd::BgNbd;
-pub use clv::{CustomerScore, PopulationFit, customer_lifetime_value, fit_population, score};
+pub use clv::{
+    CustomerScore, PopulationFit, customer_lifetime_value, fit_population, fit_spend, score,
+};
 pub use common::{Fitted, TransactionModel};
 pub use gamma_gamma::GammaGamma;
 pub use mbgnbd::MbgNbd;
+
+#[cfg(test)]
+mod triples_tests;

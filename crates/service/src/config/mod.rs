@@ -6,8 +6,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::{Error, Result};
 
+mod models;
 mod sync;
 
+pub use models::{ModelKind, ModelPeriod, ModelSettings};
 pub use sync::{SyncSettings, parse_hh_mm};
 
 /// The five services; each has its own default port and store file.
@@ -69,6 +71,7 @@ pub struct Config {
     #[serde(skip)]
     calendar: portrait_core::Calendar,
     pub ingest: IngestSettings,
+    pub models: ModelSettings,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -224,6 +227,7 @@ impl Config {
             sync: SyncSettings::defaults(),
             calendar: portrait_core::Calendar::default(),
             ingest: IngestSettings { commit_delay_ms: 0 },
+            models: ModelSettings::defaults(),
         }
     }
 
@@ -306,6 +310,7 @@ impl Config {
             self.sync.time_zone = self.domain.time_zone.clone();
         }
         self.sync.validate()?;
+        self.models.validate()?;
         if !(0..=60 * 24 * 366).contains(&self.domain.max_future_minutes) {
             return bad("domain.max_future_minutes must be 0-527040".into());
         }

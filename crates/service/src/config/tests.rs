@@ -111,3 +111,26 @@ fn hh_mm() {
         assert_eq!(parse_hh_mm(bad), None, "{bad}");
     }
 }
+
+#[test]
+fn model_settings_default_to_the_commands_and_bad_ones_name_their_key() {
+    let c = Config::defaults(ServiceName::Suggest)
+        .validated(ServiceName::Suggest)
+        .unwrap();
+    assert_eq!(c.models.horizon(), 52.0);
+    assert_eq!((c.models.refit_minutes, c.models.min_customers), (60, 20));
+    type Break = fn(&mut ModelSettings);
+    let cases: [(Break, &str); 5] = [
+        (|m| m.horizon_periods = f64::NAN, "models.horizon_periods"),
+        (|m| m.clv_months = 0, "models.clv_months"),
+        (|m| m.discount_rate = -0.1, "models.discount_rate"),
+        (|m| m.refit_minutes = 100_000, "models.refit_minutes"),
+        (|m| m.min_customers = 1, "models.min_customers"),
+    ];
+    for (break_it, key) in cases {
+        let mut c = Config::defaults(ServiceName::Suggest);
+        break_it(&mut c.models);
+        let err = c.validated(ServiceName::Suggest).unwrap_err().to_string();
+        assert!(err.contains(key), "{key}: {err}");
+    }
+}

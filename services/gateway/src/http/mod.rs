@@ -90,6 +90,21 @@ pub(crate) const ROUTES: &[Route] = &[
     get("/v1/sync/jobs", "ListSyncJobs"),
     get("/v1/sync/jobs/{jobId}", "GetSyncJob"),
     get("/v1/sync/qualityReport", "GetDataQualityReport"),
+    get("/v1/customers/{customerId}", "GetCustomer"),
+    get("/v1/customers/{customerId}/days", "ListCustomerDays"),
+    get(
+        "/v1/customers/{customerId}/preferences",
+        "GetCustomerPreferences",
+    ),
+    get("/v1/anomalies", "ListAnomalies"),
+    get("/v1/summary", "GetPortraitSummary"),
+    get("/v1/models/fit", "GetModelFit"),
+    Route {
+        verb: Verb::Post,
+        path: "/v1/models:refit",
+        rpc: "RefitModels",
+    },
+    get("/v1/customers/{customerId}/model", "GetCustomerModel"),
     get("/v1/associations", "GetAssociations"),
 ];
 

@@ -168,10 +168,10 @@ async fn measure(
     sample(&mut procs, 2);
     report.ingest = Some(fed.clone());
 
-    let filters = panels::filters(&fed.chain, today, args.days);
+    let mut filters = panels::filters(&fed.chain, today, args.days);
     report.filters = filters.clone();
     let overview = panels::overview(&at, &filters[0].filter).await?;
-    report.panels = panels::measure(&at, &filters, args.calls).await?;
+    report.panels = panels::measure(&at, &mut filters, args.calls).await?;
     sample(&mut procs, 3);
     children.check_alive()?;
     report.distributed = Some(Distributed {

@@ -93,6 +93,7 @@ fn export(dir: &Path, spec: &ChainSpec, orders: u64) -> anyhow::Result<()> {
         "seq",
         "product_id",
         "product_name",
+        "category_id",
         "quantity",
         "net_amount_fen",
     ])?;
@@ -121,6 +122,7 @@ fn export(dir: &Path, spec: &ChainSpec, orders: u64) -> anyhow::Result<()> {
                 s.as_str(),
                 &l.product_id,
                 &l.product_name,
+                &l.category_id,
                 &l.quantity.to_string(),
                 &l.net_amount_fen.to_string(),
             ])?;

@@ -167,9 +167,9 @@ async fn embedded(
     report.ingest = Some(fed.clone());
     report.rss_after_ingest = stack::rss();
 
-    let filters = panels::filters(&fed.chain, today, args.days);
+    let mut filters = panels::filters(&fed.chain, today, args.days);
+    report.panels = panels::measure(&running.endpoints, &mut filters, args.calls).await?;
     report.filters = filters.clone();
-    report.panels = panels::measure(&running.endpoints, &filters, args.calls).await?;
     report.rss_after_panels = stack::rss();
     report.concurrent = Some(
         load::concurrent(

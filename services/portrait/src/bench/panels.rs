@@ -4,9 +4,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use portrait_proto::v1::{
-    ChannelDistributionRequest, Filter, HourDistributionRequest, ListRfmRequest,
-    ListSuggestionsRequest, Overview, OverviewRequest, SegmentDistributionRequest,
-    TopProductsRequest,
+    ChannelDistributionRequest, CustomerPreferencesRequest, Filter, GetCustomerRequest,
+    HourDistributionRequest, ListCustomerDaysRequest, ListRfmRequest, ListSuggestionsRequest,
+    Overview, OverviewRequest, SegmentDistributionRequest, TopProductsRequest,
 };
 use portrait_synth::Chain;
 use serde::Serialize;
@@ -14,7 +14,7 @@ use serde::Serialize;
 use super::report::date;
 use super::stack::Endpoints;
 
-pub(crate) const PANELS: [&str; 7] = [
+pub(crate) const PANELS: [&str; 10] = [
     "overview",
     "segments",
     "hours",
@@ -22,6 +22,9 @@ pub(crate) const PANELS: [&str; 7] = [
     "top-10 products",
     "first RFM page",
     "first suggestions page",
+    "customer profile",
+    "customer days",
+    "customer preferences",
 ];
 
 /// A named filter; serialised for the DuckDB script, which applies the same rule.
@@ -35,6 +38,9 @@ pub(crate) struct NamedFilter {
     pub(crate) from_date: Option<String>,
     pub(crate) to_date: Option<String>,
     pub(crate) as_of_date: String,
+    /// The customer of the customer panels: the first one with an order in
+    /// the filter, found when the panels are measured.
+    pub(crate) customer_id: String,
 }
 
 fn named(
@@ -59,6 +65,7 @@ fn named(
         from_date: from.map(date),
         to_date: to.map(date),
         as_of_date: date(as_of),
+        customer_id: String::new(),
         filter,
     }
 }
@@ -137,10 +144,24 @@ pub(crate) async fn overview(at: &Endpoints, filter: &Filter) -> anyhow::Result<
 
 pub(crate) async fn measure(
     at: &Endpoints,
-    filters: &[NamedFilter],
+    filters: &mut [NamedFilter],
     calls: usize,
 ) -> anyhow::Result<Measured> {
     let mut client = at.gateway().await?;
+    for f in filters.iter_mut() {
+        let first = client
+            .list_rfm(ListRfmRequest {
+                filter: Some(f.filter.clone()),
+                page_size: 1,
+                ..Default::default()
+            })
+            .await
+            .context("failed to find a customer for the customer panels")?
+            .into_inner();
+        f.customer_id =
+            (first.customers.first()).map_or_else(|| "c-000001".into(), |c| c.customer_id.clone());
+    }
+    let filters = &*filters;
     let mut measured = Measured::default();
     let bar = crate::follow::progress(
         (PANELS.len() * filters.len() * calls) as u64,
@@ -196,11 +217,35 @@ pub(crate) async fn measure(
                         })
                         .await
                         .is_ok(),
-                    _ => client
+                    6 => client
                         .list_suggestions(ListSuggestionsRequest {
                             filter: filter.clone(),
                             page_size: 100,
                             ..Default::default()
+                        })
+                        .await
+                        .is_ok(),
+                    7 => client
+                        .get_customer(GetCustomerRequest {
+                            customer_id: f.customer_id.clone(),
+                            filter: filter.clone(),
+                        })
+                        .await
+                        .is_ok(),
+                    8 => client
+                        .list_customer_days(ListCustomerDaysRequest {
+                            customer_id: f.customer_id.clone(),
+                            filter: filter.clone(),
+                            page_size: 100,
+                            ..Default::default()
+                        })
+                        .await
+                        .is_ok(),
+                    _ => client
+                        .get_customer_preferences(CustomerPreferencesRequest {
+                            customer_id: f.customer_id.clone(),
+                            filter: filter.clone(),
+                            limit: 20,
                         })
                         .await
                         .is_ok(),

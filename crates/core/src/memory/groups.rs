@@ -1,0 +1,123 @@
+//! The customers of groups of stores (cities, stores): who they are, what they
+//! bought and how recently, for the portrait summary and its drill-down.
+
+use crate::memory::{CustomerBook, Selection};
+use crate::{Acc, Day};
+
+/// One group's customers inside a filter, as exact integer sums.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct GroupFigures {
+    /// Distinct customers with an order at the group's stores inside the filter.
+    pub customers: i64,
+    /// Their orders and net spend there inside the filter.
+    pub orders: i64,
+    pub revenue: i64,
+    /// Sum over them of (as_of − their last order day there).
+    pub recency_days: i64,
+    /// Their net spend there on all days before the filter's end.
+    pub spend_before_end: i64,
+}
+
+/// A customer's figures at one group while their rows are visited.
+#[derive(Clone, Copy)]
+struct Seen {
+    group: usize,
+    inside: Acc,
+    last: Day,
+    before_end: i64,
+}
+
+impl CustomerBook {
+    /// Per group, and for all selected stores together, the figures of the
+    /// customers with orders at the selected stores in `[from, to)`.
+    /// `group_of` maps a store to its group (`None`: not counted in any).
+    pub fn group_figures(
+        &self,
+        sel: &Selection,
+        (from, to, as_of): (Option<Day>, Day, Day),
+        groups: usize,
+        group_of: impl Fn(u32) -> Option<usize>,
+    ) -> (GroupFigures, Vec<GroupFigures>) {
+        let mut out = vec![GroupFigures::default(); groups];
+        let mut total = GroupFigures::default();
+        let mut seen: Vec<Seen> = Vec::new();
+        for c in self.candidates(sel) {
+            seen.clear();
+            // The whole selection is one more group, at index `groups`.
+            self.rows(c, |day, store, acc| {
+                if acc.orders <= 0 || day >= to || !sel.contains(store) {
+                    return;
+                }
+                let inside = from.is_none_or(|f| day >= f);
+                for g in [group_of(store), Some(groups)].into_iter().flatten() {
+                    let i = match seen.iter().position(|s| s.group == g) {
+                        Some(i) => i,
+                        None => {
+                            seen.push(Seen {
+                                group: g,
+                                inside: Acc::default(),
+                                last: Day::MIN,
+                                before_end: 0,
+                            });
+                            seen.len() - 1
+                        }
+                    };
+                    let s = &mut seen[i];
+                    s.before_end += acc.revenue;
+                    if inside {
+                        s.inside.add(acc);
+                        s.last = s.last.max(day);
+                    }
+                }
+            });
+            for s in seen.iter().filter(|s| s.inside.orders > 0) {
+                let g = if s.group == groups {
+                    &mut total
+                } else {
+                    &mut out[s.group]
+                };
+                g.customers += 1;
+                g.orders += s.inside.orders;
+                g.revenue += s.inside.revenue;
+                g.recency_days += i64::from(as_of - s.last);
+                g.spend_before_end += s.before_end;
+            }
+        }
+        (total, out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::Acc;
+    use crate::memory::{CustomerBook, Selection};
+
+    fn acc(orders: i64, revenue: i64) -> Acc {
+        Acc { orders, revenue }
+    }
+
+    #[test]
+    fn customers_count_once_per_group_and_once_in_total() {
+        let mut book = CustomerBook::default();
+        // Stores 0 and 1 in group 0, store 2 in group 1.
+        book.add("a", 0, 10, acc(1, 100));
+        book.add("a", 1, 12, acc(2, 50));
+        book.add("a", 2, 5, acc(1, 70));
+        book.add("b", 2, 11, acc(1, 30));
+        book.add("b", 2, 20, acc(1, 999));
+        let group = |s: u32| Some(if s < 2 { 0 } else { 1 });
+        let (total, groups) = book.group_figures(&Selection::All, (Some(10), 20, 19), 2, group);
+        assert_eq!((total.customers, total.orders, total.revenue), (2, 4, 180));
+        // a: last 12 → 7; b: last 11 → 8.
+        assert_eq!(total.recency_days, 15);
+        // a: 100 + 50 + 70; b: 30.
+        assert_eq!(total.spend_before_end, 250);
+        assert_eq!(groups[0].customers, 1);
+        assert_eq!(
+            (groups[0].orders, groups[0].revenue, groups[0].recency_days),
+            (3, 150, 7)
+        );
+        // a's store-2 order is before `from`: only b counts there.
+        assert_eq!((groups[1].customers, groups[1].spend_before_end), (1, 30));
+    }
+}

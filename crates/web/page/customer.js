@@ -1,0 +1,149 @@
+// One customer's portrait in a drawer, opened from a segment's list or by
+// search: GetCustomer, GetCustomerPreferences and ListCustomerDays for the
+// page's filter. Every number shown is the API's; the facts keep the raw
+// value in data-value for the browser test.
+
+import { get } from './api.js';
+import { chart } from './charts.js';
+import { CHANNELS, count, escape, num, yuan } from './format.js';
+
+export const HOUR_BANDS = {
+  HOUR_BAND_BREAKFAST: '早餐 6–10点',
+  HOUR_BAND_LUNCH: '午餐 10–14点',
+  HOUR_BAND_AFTERNOON: '下午茶 14–17点',
+  HOUR_BAND_DINNER: '晚餐 17–21点',
+  HOUR_BAND_LATE_NIGHT: '夜宵 21–6点',
+};
+const WEEKDAYS = ['周一', '周二', '周三', '周四', '周五', '周六', '周日'];
+const DAYS_SHOWN = 10;
+const ITEMS_SHOWN = 10;
+const $ = (id) => document.getElementById(id);
+let opened = 0;
+
+function fact(key, label, value, text) {
+  return `<div><dt>${label}</dt><dd data-key="${key}" data-value="${escape(value ?? '')}">${escape(text)}</dd></div>`;
+}
+
+/** The suggest service's model figures, when a fit is in service. */
+function modelFacts(m) {
+  if (!m || !m.fitted) {
+    return [fact('alive', '活跃概率', '', '模型未拟合'), fact('predictedClv', '预测价值', '', '—')];
+  }
+  return [
+    fact('alive', '活跃概率', m.aliveProbability, `${(num(m.aliveProbability) * 100).toFixed(1)}%`),
+    fact('predictedClv', '预测价值', m.predictedClvFen, yuan(m.predictedClvFen)),
+    fact('expectedPurchases', '预计购买', m.expectedPurchases, `${num(m.expectedPurchases).toFixed(1)} 次`),
+    fact('historicalClv', '历史价值', m.historicalClvFen, yuan(m.historicalClvFen)),
+  ];
+}
+
+function renderFacts(b, model) {
+  const none = !b.firstOrderDate;
+  const d = (n) => `${count(n)} 天`;
+  $('customer-facts').innerHTML = [
+    fact('orders', '订单数', b.orders, count(b.orders)),
+    fact('spendFen', '消费金额', b.spendFen, yuan(b.spendFen)),
+    fact('averageOrderValueFen', '客单价', b.averageOrderValueFen, yuan(b.averageOrderValueFen)),
+    fact('firstOrderDate', '首次消费', b.firstOrderDate, b.firstOrderDate || '—'),
+    fact('lastOrderDate', '最近消费', b.lastOrderDate, b.lastOrderDate || '—'),
+    fact('daysSinceLastOrder', '距今', b.daysSinceLastOrder, none ? '—' : d(b.daysSinceLastOrder)),
+    fact('tenureDays', '客龄', b.tenureDays, none ? '—' : d(b.tenureDays)),
+    fact('ordersPer30Days', '月均频次', b.ordersPer30Days, `${num(b.ordersPer30Days).toFixed(2)} 次/30天`),
+    fact('meanGapDays', '平均间隔', b.meanGapDays, `${num(b.meanGapDays).toFixed(1)} 天`),
+    fact('lastGapDays', '最近间隔', b.lastGapDays, d(b.lastGapDays)),
+    fact('favouriteStoreId', '常去门店', b.favouriteStoreId, b.favouriteStoreName || b.favouriteStoreId || '—'),
+    fact('favouriteChannel', '常用渠道', b.favouriteChannel, CHANNELS[b.favouriteChannel] || '—'),
+    fact('favouriteHourBand', '常购时段', b.favouriteHourBand, HOUR_BANDS[b.favouriteHourBand] || '—'),
+    fact('favouriteCategoryId', '偏好品类', b.favouriteCategoryId, b.favouriteCategoryName || b.favouriteCategoryId || '—'),
+    ...modelFacts(model),
+  ].join('');
+}
+
+function renderCharts(b) {
+  chart('customerHours', $('chart-customer-hours')).setOption({
+    grid: { left: 32, right: 8, top: 8, bottom: 24 },
+    tooltip: { trigger: 'axis' },
+    xAxis: { type: 'category', data: (b.hours || []).map((h) => `${h.hour}时`) },
+    yAxis: { type: 'value', minInterval: 1 },
+    series: [{ type: 'bar', name: '订单', data: (b.hours || []).map((h) => num(h.orders)), itemStyle: { color: '#2f6bff' } }],
+  }, true);
+  chart('customerChannels', $('chart-customer-channels')).setOption({
+    tooltip: { trigger: 'item' },
+    series: [{
+      type: 'pie', radius: ['40%', '70%'], label: { show: false },
+      data: (b.channels || []).map((c) => ({ name: CHANNELS[c.channel] || c.channel, value: num(c.orders), channel: c.channel })),
+    }],
+  }, true);
+  const cells = (b.weekdayHours || []).map((w) => [w.hour, w.weekday - 1, num(w.orders)]);
+  chart('customerWeek', $('chart-customer-week')).setOption({
+    grid: { left: 40, right: 8, top: 8, bottom: 56 },
+    tooltip: { formatter: (p) => `${WEEKDAYS[p.value[1]]} ${p.value[0]}时：${p.value[2]} 单` },
+    xAxis: { type: 'category', data: [...Array(24).keys()].map((h) => `${h}`) },
+    yAxis: { type: 'category', data: WEEKDAYS },
+    visualMap: {
+      min: 0, max: Math.max(1, ...cells.map((c) => c[2])), calculable: false,
+      orient: 'horizontal', left: 'center', bottom: 0, itemHeight: 120, itemWidth: 10, inRange: { color: ['#f1f3f5', '#2f6bff'] },
+    },
+    series: [{ type: 'heatmap', data: cells }],
+  }, true);
+}
+
+function renderItems(table, items) {
+  $(table).querySelector('tbody').innerHTML = (items || []).slice(0, ITEMS_SHOWN).map((i) => `
+    <tr data-id="${escape(i.id)}"><td>${escape(i.name || i.id || '（无）')}</td>
+    <td class="num">${count(i.orders)}</td><td class="num">${count(i.quantity)}</td>
+    <td class="num">${yuan(i.spendFen)}</td><td class="num">${(num(i.spendShare) * 100).toFixed(1)}%</td>
+    <td class="num" data-score="${escape(i.preferenceScore)}">${num(i.preferenceScore).toFixed(2)}</td></tr>`).join('');
+}
+
+function renderDays(answer) {
+  $('customer-days').querySelector('tbody').innerHTML = (answer.days || []).map((d) => `
+    <tr data-date="${escape(d.date)}"><td>${escape(d.date)}</td><td class="num">${count(d.orders)}</td>
+    <td class="num">${yuan(d.spendFen)}</td><td>${escape((d.storeIds || []).join('、'))}</td>
+    <td>${escape(CHANNELS[d.topChannel] || '—')}</td></tr>`).join('');
+}
+
+function say(kind, text) {
+  const drawer = $('customer-drawer');
+  drawer.dataset.state = kind;
+  $('customer-state').textContent = text || '';
+}
+
+/** Opens the drawer on `id` for the page's filter `f`; `onClose` when closed. */
+export async function openCustomer(id, f, onClose) {
+  opened += 1;
+  const mine = opened;
+  const drawer = $('customer-drawer');
+  drawer.classList.remove('hidden');
+  drawer.dataset.customer = id;
+  $('customer-title').textContent = '客户画像';
+  $('customer-close').onclick = () => {
+    drawer.classList.add('hidden');
+    onClose();
+  };
+  say('loading', '加载中…');
+  const path = `/v1/customers/${encodeURIComponent(id)}`;
+  try {
+    // The profile first: an unknown id is one 404, not three.
+    const profile = await get(path, f);
+    const [prefs, days] = await Promise.all([
+      get(`${path}/preferences`, { ...f, limit: ITEMS_SHOWN }),
+      get(`${path}/days`, { ...f, pageSize: DAYS_SHOWN }),
+    ]);
+    if (mine !== opened) return;
+    const b = profile.behaviour || {};
+    $('customer-title').textContent = `客户 ${profile.maskedCustomerId}`;
+    const applied = b.filter || {};
+    $('customer-range').textContent = `${applied.fromDate || '最早'} 至 ${applied.toDate || ''}（不含），分析日 ${applied.asOfDate || ''}`;
+    renderFacts(b, profile.model);
+    renderCharts(b);
+    renderItems('customer-products', prefs.products);
+    renderItems('customer-categories', prefs.categories);
+    renderDays(days);
+    say(num(b.orders) > 0 ? 'ready' : 'empty', num(b.orders) > 0 ? '' : '当前筛选条件下该客户没有订单');
+  } catch (e) {
+    if (mine !== opened) return;
+    $('customer-facts').innerHTML = '';
+    say('failed', e.code === 5 ? `未找到客户 ${id}` : `加载失败：${e.message}`);
+  }
+}

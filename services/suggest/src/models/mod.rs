@@ -1,0 +1,261 @@
+//! The customer models (BG/NBD or MBG/NBD with Gamma-Gamma) fitted over the live customer
+//! book: on a schedule and on demand, on a blocking thread, never on a query. A failed or
+//! starved attempt keeps the fit in service and says why.
+
+mod answer;
+mod collect;
+mod fit;
+
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use portrait_core::{Calendar, Day};
+use portrait_proto::v1::{CustomerModel, ModelFit, ModelFitStatus};
+use portrait_service::{CustomerProjection, ModelSettings, QueryContext};
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use fit::{Refusal, Terms};
+
+/// What [`measure`] saw: the two halves of a fit timed apart.
+#[derive(Debug)]
+pub struct Measured {
+    /// Reading every customer's rows (under the state's read lock in the service).
+    pub collect: Duration,
+    /// Fitting both models and scoring every customer (on a blocking thread).
+    pub fit: Duration,
+    pub customers: usize,
+    pub repeat_customers: usize,
+    /// Distinct (x, t_x, T): what the likelihood sums over.
+    pub triples: usize,
+    pub outcome: Result<(), String>,
+}
+
+/// Collects and fits `book` as of `as_of` as a refit does, timing each half: for the
+/// benchmark example (`cargo run -p portrait-suggest --example models_fit`).
+pub fn measure(
+    book: &portrait_core::memory::CustomerBook,
+    as_of: Day,
+    settings: &ModelSettings,
+) -> Measured {
+    let terms = Terms::of(settings);
+    let started = Instant::now();
+    let collected = collect::collect(book, as_of, terms.period);
+    let collect = started.elapsed();
+    let started = Instant::now();
+    let outcome = fit::fit(&collected, terms);
+    let fit = started.elapsed();
+    let present = collected.customers.iter().flatten();
+    let (customers, repeat_customers) = present.fold((0, 0), |(n, r), p| {
+        (n + 1, r + usize::from(p.frequency > 0))
+    });
+    Measured {
+        collect,
+        fit,
+        customers,
+        repeat_customers,
+        triples: outcome.as_ref().map_or(0, |f| f.triples.len()),
+        outcome: outcome.map(|_| ()).map_err(|e| format!("{e:?}")),
+    }
+}
+
+/// A fit in service with when and as of which day it was made.
+#[derive(Debug)]
+pub struct Served {
+    pub(crate) fit: fit::Fit,
+    pub fitted_at: DateTime<Utc>,
+    pub as_of: Day,
+    pub(crate) fit_millis: i64,
+}
+
+/// A customer's scores for lists, rankings and sums (ListCustomers, the portrait summary);
+/// one customer's answer is `Models::customer`, all in f64.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Score {
+    pub alive_probability: f64,
+    pub expected_purchases: f64,
+    pub expected_average_spend_fen: f32,
+    pub predicted_clv_fen: f32,
+}
+
+impl Served {
+    /// The scores of dense customer id `c`; `None` when it had no order up to the as-of day
+    /// or is newer than the fit.
+    pub fn score(&self, c: u32) -> Option<Score> {
+        let f = &self.fit;
+        let t = f.triples.get(*f.triple_of.get(c as usize)? as usize)?;
+        Some(Score {
+            alive_probability: t.alive,
+            expected_purchases: t.expected,
+            expected_average_spend_fen: f.expected_spend[c as usize],
+            predicted_clv_fen: f.predicted_clv[c as usize],
+        })
+    }
+}
+
+/// The outcome of the latest attempt.
+#[derive(Debug, Clone)]
+struct Attempt {
+    status: ModelFitStatus,
+    reason: String,
+    at: DateTime<Utc>,
+}
+
+#[derive(Debug, Default)]
+struct Held {
+    served: Option<Arc<Served>>,
+    attempt: Option<Attempt>,
+}
+
+/// The models of one suggest service.
+pub struct Models {
+    projection: Arc<CustomerProjection>,
+    ctx: QueryContext,
+    settings: ModelSettings,
+    held: RwLock<Held>,
+    /// One fit at a time: a second request waits and then fits again on the newer data.
+    refitting: tokio::sync::Mutex<()>,
+}
+
+impl Models {
+    pub fn new(
+        projection: Arc<CustomerProjection>,
+        ctx: QueryContext,
+        settings: ModelSettings,
+    ) -> Self {
+        Self {
+            projection,
+            ctx,
+            settings,
+            held: RwLock::default(),
+            refitting: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// Fits now and then every `models.refit_minutes` until `shutdown`.
+    pub fn spawn_schedule(self: &Arc<Self>, shutdown: CancellationToken) {
+        let models = self.clone();
+        let every = Duration::from_secs(self.settings.refit_minutes.saturating_mul(60));
+        tokio::spawn(async move {
+            loop {
+                if let Err(e) = models.refit(None).await {
+                    warn!(error = %e, "scheduled model fit could not start");
+                }
+                if every.is_zero() {
+                    return;
+                }
+                tokio::select! {
+                    () = shutdown.cancelled() => return,
+                    () = tokio::time::sleep(every) => {}
+                }
+            }
+        });
+    }
+
+    fn held(&self) -> std::sync::RwLockReadGuard<'_, Held> {
+        self.held.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The fit in service, if any (for other answers built on the scores).
+    pub fn served(&self) -> Option<Arc<Served>> {
+        self.held().served.clone()
+    }
+
+    pub fn fit_answer(&self) -> ModelFit {
+        let held = self.held();
+        answer::model_fit(
+            held.served.as_deref(),
+            held.attempt
+                .as_ref()
+                .map(|a| (a.status, a.reason.as_str(), a.at)),
+        )
+    }
+
+    /// Refits as of `as_of_date` (empty or `None` = today) and answers the resulting ModelFit.
+    pub async fn refit(&self, as_of_date: Option<&str>) -> portrait_service::Result<ModelFit> {
+        let as_of = match as_of_date.filter(|d| !d.is_empty()) {
+            Some(text) => Calendar::parse_day("as_of_date", text)?,
+            None => self.ctx.resolve(None)?.as_of,
+        };
+        let _one_at_a_time = self.refitting.lock().await;
+        let terms = Terms::of(&self.settings);
+        let projection = self.projection.clone();
+        let started = Instant::now();
+        let outcome = tokio::task::spawn_blocking(move || {
+            let collected = {
+                let (state, _) = projection.live.read();
+                collect::collect(&state.book, as_of, terms.period)
+            };
+            fit::fit(&collected, terms)
+        })
+        .await
+        .unwrap_or_else(|e| Err(Refusal::Failed(format!("the fit stopped: {e}"))));
+        let fit_millis = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
+        let at = Utc::now();
+        let day = Calendar::format_day(as_of);
+        let attempt = match outcome {
+            Ok(fit) => {
+                info!(
+                    as_of = %day,
+                    customers = fit.customers,
+                    repeat_customers = fit.repeat_customers,
+                    triples = fit.triples.len(),
+                    fit_millis,
+                    "fitted the customer models"
+                );
+                let served = Served {
+                    fit,
+                    fitted_at: at,
+                    as_of,
+                    fit_millis,
+                };
+                self.held
+                    .write()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .served = Some(Arc::new(served));
+                Attempt {
+                    status: ModelFitStatus::Fitted,
+                    reason: String::new(),
+                    at,
+                }
+            }
+            Err(Refusal::NotEnoughData(reason)) => {
+                info!(as_of = %day, %reason, "not enough data to fit the customer models");
+                Attempt {
+                    status: ModelFitStatus::NotEnoughData,
+                    reason: format!("as of {day}: {reason}"),
+                    at,
+                }
+            }
+            Err(Refusal::Failed(reason)) => {
+                // Data that the models cannot fit, not a fault of the service: info, like
+                // "not enough data"; the answer carries the reason (status FAILED).
+                info!(as_of = %day, %reason, "customer model fit failed; the previous fit stays");
+                Attempt {
+                    status: ModelFitStatus::Failed,
+                    reason: format!("as of {day}: {reason}"),
+                    at,
+                }
+            }
+        };
+        self.held
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .attempt = Some(attempt);
+        Ok(self.fit_answer())
+    }
+
+    /// One customer under the fit in service; `None` for a customer never seen.
+    pub fn customer(&self, customer_id: &str) -> Option<CustomerModel> {
+        let c = {
+            let (state, _) = self.projection.live.read();
+            state.book.customers().get(customer_id)?
+        };
+        Some(answer::customer_model(
+            customer_id,
+            self.served().as_deref(),
+            c,
+        ))
+    }
+}
