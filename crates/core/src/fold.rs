@@ -266,41 +266,5 @@ impl BasketPairs {
     }
 }
 
-/// Per (day, store, customer, product): the orders that contained the product,
-/// for associations over customers (who bought both). Day first like every
-/// day-grain table, so a batch appends at the right edge of the tree; the
-/// serving state sums the days. Anonymous orders are left out.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct CustomerBaskets {
-    pub rows: BTreeMap<(Day, String, String, String), i64>,
-}
-
-impl Fold for CustomerBaskets {
-    fn add(&mut self, calendar: &Calendar, order: &Order, sign: i64) {
-        if order.customer_id.is_empty() {
-            return;
-        }
-        let day = calendar.day(order.placed_at_ms);
-        let mut items: Vec<&str> = order.lines.iter().map(|l| l.product_id.as_str()).collect();
-        items.sort_unstable();
-        items.dedup();
-        for p in items {
-            let key = (
-                day,
-                order.store_id.clone(),
-                order.customer_id.clone(),
-                p.to_owned(),
-            );
-            *self.rows.entry(key).or_default() += sign;
-        }
-    }
-}
-
-impl CustomerBaskets {
-    pub fn prune(&mut self) {
-        self.rows.retain(|_, n| *n != 0);
-    }
-}
-
 #[cfg(test)]
 mod basket_tests;

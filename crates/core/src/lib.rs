@@ -18,8 +18,7 @@ pub use churn::{ChurnWarning, MIN_ORDERS, churn_warning};
 pub use error::{Error, Result};
 pub use filter::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, ResolvedFilter, page_size, page_start};
 pub use fold::{
-    Acc, BasketPairs, CustomerBaskets, CustomerDays, Fold, ProductAcc, ProductInfo, StoreDays,
-    StoreInfo,
+    Acc, BasketPairs, CustomerDays, Fold, ProductAcc, ProductInfo, StoreDays, StoreInfo,
 };
 pub use revision::{Decision, Stored, decide, is_live};
 pub use rfm::{CustomerAgg, Rfm, RfmTable, Segment, rfm_table};

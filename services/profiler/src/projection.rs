@@ -6,8 +6,7 @@ use portrait_core::memory::{BasketBook, CHANNEL_SLOTS, CustomerPairs, CustomerSt
 use std::collections::BTreeMap;
 
 use portrait_core::{
-    Acc, BasketPairs, CustomerBaskets, CustomerDays, CustomerVisits, Day, ProductAcc, ProductInfo,
-    StoreDays,
+    Acc, BasketPairs, CustomerDays, CustomerVisits, Day, ProductAcc, ProductInfo, StoreDays,
 };
 use portrait_service::{Live, Projection, Result};
 use portrait_store::{
@@ -23,8 +22,7 @@ const MIGRATIONS: &[Migration] = migrations!(
         "0002_category_days",
         "0003_store_days_by_day",
         "0004_customer_visits",
-        "0005_baskets",
-        "0006_customer_baskets"
+        "0005_baskets"
     ]
 );
 
@@ -37,7 +35,7 @@ pub(crate) struct State {
 }
 
 impl State {
-    fn apply(&mut self, (customers, days, _, baskets): &Delta) {
+    fn apply(&mut self, (customers, days, visits, baskets): &Delta) {
         self.customers.apply(customers);
         let stores = &mut self.customers.stores;
         for (id, info) in &days.product_info {
@@ -60,16 +58,14 @@ impl State {
             self.days
                 .add_category(stores.id(store), *day, category, *acc);
         }
-        baskets::apply(self, baskets);
+        baskets::apply(self, baskets, visits);
     }
 }
 
-/// Association counts: over baskets and over customers.
-type Associations = (BasketPairs, CustomerBaskets);
-
 /// Customer days, store days, the customer portrait's rows (kept in the
-/// tables only: `crate::customer` reads them per customer), and associations.
-type Delta = (CustomerDays, StoreDays, CustomerVisits, Associations);
+/// tables only: `crate::customer` reads them per customer, but their product
+/// rows also feed the associations over customers), and the basket counts.
+type Delta = (CustomerDays, StoreDays, CustomerVisits, BasketPairs);
 
 #[derive(Debug, Default)]
 pub struct ProfilerProjection {
@@ -94,8 +90,7 @@ impl Projection for ProfilerProjection {
         delta.0.prune();
         delta.1.prune();
         delta.2.prune();
-        delta.3.0.prune();
-        delta.3.1.prune();
+        delta.3.prune();
     }
 
     async fn write(&self, conn: &mut AnyConnection, delta: &Self::Delta) -> Result<()> {

@@ -111,45 +111,18 @@ proptest::proptest! {
             }
         }
         events.sort_by_key(|(k, _, _)| *k);
-        let mut got = (BasketPairs::default(), CustomerBaskets::default());
+        let mut got = BasketPairs::default();
         for (_, o, sign) in events {
             got.add(&calendar, o, sign);
         }
-        got.0.prune();
-        got.1.prune();
-        let mut want = (BasketPairs::default(), CustomerBaskets::default());
+        got.prune();
+        let mut want = BasketPairs::default();
         for (i, o) in made.iter().enumerate() {
             if !retracted[i] {
                 want.add(&calendar, o, 1);
             }
         }
-        want.0.prune();
-        want.1.prune();
+        want.prune();
         proptest::prop_assert_eq!(got, want);
     }
-}
-
-#[test]
-fn customer_rows_count_orders_per_product_and_skip_anonymous_orders() {
-    let calendar = Calendar::default();
-    let mut c = CustomerBaskets::default();
-    let mut first = order("1", "s", &[("tea", 2), ("tea", 1), ("bun", 1)]);
-    first.customer_id = "c".into();
-    let mut second = order("2", "s", &[("tea", 5)]);
-    second.customer_id = "c".into();
-    let walk_in = order("3", "s", &[("tea", 1)]);
-    for (o, sign) in [
-        (&first, 1),
-        (&second, 1),
-        (&walk_in, 1),
-        (&first, -1),
-        (&first, 1),
-    ] {
-        c.add(&calendar, o, sign);
-    }
-    c.prune();
-    let got: Vec<_> = (c.rows.iter())
-        .map(|((_, s, who, p), n)| (s.as_str(), who.as_str(), p.as_str(), *n))
-        .collect();
-    assert_eq!(got, [("s", "c", "bun", 1), ("s", "c", "tea", 2)]);
 }

@@ -1,15 +1,17 @@
-//! The basket counts behind product associations: written per batch, loaded
-//! at start, added to the serving state after each commit.
+//! The counts behind product associations: basket counts written per batch;
+//! customer pairs fed by the customer portrait's product rows
+//! (`customer_products`); both loaded at start and added to the serving
+//! state after each commit.
 
-use portrait_core::{BasketPairs, CustomerBaskets};
+use portrait_core::{BasketPairs, CustomerVisits};
 use portrait_service::Result;
 use portrait_store::{Key, scan, upsert};
 use sqlx::{AnyConnection, AnyPool};
 
 use super::State;
 
-pub(super) fn apply(state: &mut State, (d, c): &(BasketPairs, CustomerBaskets)) {
-    apply_customers(state, c);
+pub(super) fn apply(state: &mut State, d: &BasketPairs, visits: &CustomerVisits) {
+    apply_customers(state, visits);
     let stores = &mut state.customers.stores;
     for (store, n) in &d.baskets {
         state.baskets.add_baskets(stores.id(store), *n);
@@ -48,30 +50,18 @@ fn add_customer(state: &mut State, row: (&str, &str, &str), n: i64, loading: boo
     }
 }
 
-fn apply_customers(state: &mut State, c: &CustomerBaskets) {
-    for ((_, store, customer, product), n) in &c.rows {
-        add_customer(state, (store, customer, product), *n, false);
+/// The customer portrait's product rows (orders that held the product, per
+/// day, store and customer) are what the customer pairs count.
+fn apply_customers(state: &mut State, visits: &CustomerVisits) {
+    for ((_, store, customer, product), acc) in &visits.products {
+        if acc.orders != 0 {
+            add_customer(state, (store, customer, product), acc.orders, false);
+        }
     }
 }
 
 /// The batch's changes, each table's rows in key order (the maps' order).
-pub(super) async fn write(
-    conn: &mut AnyConnection,
-    (d, c): &(BasketPairs, CustomerBaskets),
-) -> Result<()> {
-    let rows = (c.rows.iter())
-        .map(|((day, s, who, p), n)| {
-            vec![
-                i64::from(*day).into(),
-                s.as_str().into(),
-                who.as_str().into(),
-                p.as_str().into(),
-                (*n).into(),
-            ]
-        })
-        .collect();
-    let keys = ["day", "store_id", "customer_id", "product_id"];
-    upsert(conn, "customer_baskets", &keys, &["orders"], true, rows).await?;
+pub(super) async fn write(conn: &mut AnyConnection, d: &BasketPairs) -> Result<()> {
     let rows = (d.baskets.iter())
         .map(|(s, n)| vec![s.as_str().into(), (*n).into()])
         .collect();
@@ -142,7 +132,7 @@ pub(super) async fn load(pool: &AnyPool, state: &mut State) -> Result<()> {
         Key::Text("product_id"),
     ];
     let columns = ["day", "store_id", "customer_id", "product_id", "orders"];
-    scan(pool, "customer_baskets", &keys, &columns, |r| {
+    scan(pool, "customer_products", &keys, &columns, |r| {
         let n = r.int("orders")?;
         if n != 0 {
             let (store, product) = (r.text("store_id")?, r.text("product_id")?);
