@@ -25,6 +25,7 @@ const PAGE_FILES: &[&str] = &[
     "sync.js",
     "customer.js",
     "summary.js",
+    "list.js",
 ];
 
 /// Files taken from node_modules: (path inside node_modules, name served).

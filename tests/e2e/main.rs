@@ -8,6 +8,7 @@ mod associations;
 mod customer;
 mod cyrg;
 mod embedded;
+mod list;
 mod models;
 mod oracle;
 mod page_sync;

@@ -274,6 +274,7 @@ pub(crate) async fn assert_figures(
         crate::anomaly::assert_anomalies(gateway, oracle, q).await;
         crate::week::assert_week(gateway, oracle, q).await;
         crate::summary::assert_summary(gateway, oracle, q).await;
+        crate::list::assert_customer_list(gateway, oracle, q).await;
         crate::associations::assert_associations(gateway, oracle, q).await;
     }
     if let Some(q) = queries.first() {

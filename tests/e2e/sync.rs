@@ -6,11 +6,12 @@ use std::time::Duration;
 
 use portrait_proto::v1::portrait_service_client::PortraitServiceClient;
 use portrait_proto::v1::{
-    GetDataQualityReportRequest, GetSyncJobRequest, ListSyncJobsRequest, SyncCounts, SyncJob,
-    SyncJobState, SyncMode, SyncStatusRequest, TriggerSyncRequest,
+    CustomerMatch, FindCustomerRequest, GetDataQualityReportRequest, GetSyncJobRequest,
+    ListSyncJobsRequest, SyncCounts, SyncJob, SyncJobState, SyncMode, SyncStatusRequest,
+    TriggerSyncRequest,
 };
 use sqlx::postgres::PgPool;
-use sqlx::{Connection, Executor, MySqlConnection, MySqlPool};
+use sqlx::{Connection, Executor, MySqlConnection, MySqlPool, Row};
 use tonic::transport::Channel;
 
 use crate::cyrg::{Conn, Db, Gen, LineRow, OrderRow, ident};
@@ -240,6 +241,7 @@ async fn scenario(kind: Db) {
     let first = w.sync(SyncMode::Incremental).await;
     assert_eq!(counts(&first).read, orders.len() as i64);
     w.assert_oracle().await;
+    find_by_phone(&w).await;
     let report = w
         .gateway()
         .await
@@ -497,6 +499,34 @@ async fn scenario(kind: Db) {
             .any(|r| r.reason == "bad_row" && r.count == 1),
         "{report:?}"
     );
+}
+
+/// A member known only by phone is found by that phone, written another way:
+/// the gateway hashes it as the sync did (the oracle's id is PostgreSQL's hmac).
+async fn find_by_phone(w: &World) {
+    let row = sqlx::query(
+        "SELECT o.\"vipTel\", r.customer_id FROM \"Orders\" o \
+         JOIN raw_orders r ON r.order_id = o.id::text WHERE r.customer_id LIKE 'tel:%' LIMIT 1",
+    )
+    .fetch_one(&w.oracle_pool)
+    .await
+    .expect("a member known by phone");
+    let (phone, customer): (String, String) = (row.get(0), row.get(1));
+    let digits: String = phone.chars().filter(char::is_ascii_digit).collect();
+    let written = format!(
+        "+86 {} {}",
+        &digits[digits.len() - 11..][..3],
+        &digits[digits.len() - 8..]
+    );
+    let found = w
+        .gateway()
+        .await
+        .find_customer(FindCustomerRequest { query: written })
+        .await
+        .expect("found by phone")
+        .into_inner();
+    assert_eq!(found.customer_id, customer);
+    assert_eq!(found.matched_by, CustomerMatch::Phone as i32);
 }
 
 pub(crate) async fn events_published(w: &World) -> i64 {

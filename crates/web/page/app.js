@@ -1,13 +1,14 @@
 // The 客群画像 page: filters in the URL, panels filled from the gateway's
 // JSON API, each refresh timed (window.portrait.timings) for the browser test.
 
-import { describe, get } from './api.js';
+import { describe, get, post } from './api.js';
 import { charts, renderChannels, renderHours, renderProducts, renderSegments } from './charts.js';
 import {
   apiFilter, multiSelect, previousFilter, readUrl, shownRange, toQuery,
 } from './filters.js';
 import { change, count, num, setZone, today, yuan } from './format.js';
-import { openCustomer } from './customer.js';
+import { customerNotFound, openCustomer } from './customer.js';
+import { loadList } from './list.js';
 import { renderSummary } from './summary.js';
 import { syncButton } from './sync.js';
 import {
@@ -125,6 +126,17 @@ function pickCustomer(id) {
   showCustomer();
 }
 
+/** The view the state names: its tab marked, its sections shown. */
+function showView() {
+  document.querySelectorAll('.views .view[data-view]').forEach((a) => {
+    a.classList.toggle('active', a.dataset.view === state.view);
+  });
+  $('view-overview').classList.toggle('hidden', state.view !== 'overview');
+  $('view-customers').classList.toggle('hidden', state.view !== 'customers');
+  $('customers-sort').value = state.sort;
+  $('customers-risk').checked = state.atRisk;
+}
+
 /** The summary drilled into a city, or back to every city (''). */
 function drillTo(city) {
   update({ drill: city }, false);
@@ -148,15 +160,18 @@ async function refresh(reason) {
   document.body.dataset.state = 'loading';
   banner('');
   document.querySelectorAll('.kpi').forEach((k) => k.classList.add('loading'));
-  const kpiLoad = kpis(f, () => gen === generation).catch((e) => {
+  const overview = state.view !== 'customers';
+  const kpiLoad = (overview ? kpis(f, () => gen === generation) : Promise.resolve()).catch((e) => {
     if (gen === generation) banner(`指标加载失败：${describe(e)}`);
   }).finally(() => {
     record.kpis = Math.round((performance.now() - t0) * 10) / 10;
     document.querySelectorAll('.kpi').forEach((k) => k.classList.remove('loading'));
   });
   const orderBy = state.top === 'revenue' ? 'PRODUCT_ORDER_REVENUE' : 'PRODUCT_ORDER_QUANTITY';
-  await Promise.all([
-    kpiLoad,
+  showView();
+  const panels = state.view === 'customers' ? [
+    load('panel-customers', record, async () => loadList(f, state, true), gen),
+  ] : [
     load('panel-segments', record, async (isCurrent) => {
       const answer = await get('/v1/segments', f);
       if (!isCurrent()) return true;
@@ -184,9 +199,10 @@ async function refresh(reason) {
       const answer = await get('/v1/suggestions', { ...f, pageSize: 1 });
       return isCurrent() ? renderSuggestions(answer) : true;
     }, gen),
-  ]);
+  ];
+  await Promise.all([kpiLoad, ...panels]);
   if (gen !== generation) return;
-  if (state.segment) await loadCustomers(true);
+  if (overview && state.segment) await loadCustomers(true);
   if (state.customer) await showCustomer();
   const now = performance.now();
   timings.push({
@@ -248,9 +264,32 @@ function wire() {
     const row = e.target.closest('tr[data-customer]');
     if (row) pickCustomer(row.dataset.customer);
   });
-  $('customer-search').addEventListener('submit', (e) => {
+  document.querySelectorAll('.views .view[data-view]').forEach((a) => {
+    a.addEventListener('click', (e) => {
+      e.preventDefault();
+      if (a.dataset.view !== state.view) update({ view: a.dataset.view });
+    });
+  });
+  $('customers-sort').addEventListener('change', () => update({ sort: $('customers-sort').value }));
+  $('customers-risk').addEventListener('change', () => update({ atRisk: $('customers-risk').checked }));
+  $('customers-more').addEventListener('click', () => {
+    load('panel-customers', {}, async () => loadList(apiFilter(state), state, false), generation);
+  });
+  $('customers').addEventListener('click', (e) => {
+    const row = e.target.closest('tr[data-customer]');
+    if (row) pickCustomer(row.dataset.customer);
+  });
+  $('customer-search').addEventListener('submit', async (e) => {
     e.preventDefault();
-    pickCustomer($('customer-query').value);
+    const query = $('customer-query').value.trim();
+    if (!query) return;
+    // An id or a phone: the gateway finds the customer (a phone by its hash).
+    try {
+      pickCustomer((await post('/v1/customers:find', { query })).customerId);
+    } catch (err) {
+      update({ customer: '' }, false);
+      customerNotFound(err.code === 5 ? '未找到匹配的客户' : `查找失败：${describe(err)}`);
+    }
   });
   window.addEventListener('popstate', () => {
     state = readUrl();

@@ -109,6 +109,19 @@ function say(kind, text) {
   $('customer-state').textContent = text || '';
 }
 
+/** The drawer open on a failed search, saying why in words. */
+export function customerNotFound(message) {
+  opened += 1;
+  const drawer = $('customer-drawer');
+  drawer.classList.remove('hidden');
+  drawer.dataset.customer = '';
+  $('customer-title').textContent = '客户画像';
+  $('customer-range').textContent = '';
+  $('customer-facts').innerHTML = '';
+  $('customer-close').onclick = () => drawer.classList.add('hidden');
+  say('failed', message);
+}
+
 /** Opens the drawer on `id` for the page's filter `f`; `onClose` when closed. */
 export async function openCustomer(id, f, onClose) {
   opened += 1;
@@ -144,6 +157,6 @@ export async function openCustomer(id, f, onClose) {
   } catch (e) {
     if (mine !== opened) return;
     $('customer-facts').innerHTML = '';
-    say('failed', e.code === 5 ? `未找到客户 ${id}` : `加载失败：${e.message}`);
+    say('failed', e.code === 5 ? '未找到匹配的客户' : `加载失败：${e.message}`);
   }
 }

@@ -6,6 +6,8 @@
 import { addDays, daysBetween, escape, today } from './format.js';
 
 const RANGES = ['7d', '30d', '90d', 'ytd', 'all', 'custom'];
+/** The customer list's orders, as ListCustomers names them without the prefix. */
+export const LIST_ORDERS = ['spend', 'recency', 'frequency', 'predicted_clv', 'alive_probability'];
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
 
 function list(params, key) {
@@ -31,6 +33,9 @@ export function readUrl(search = window.location.search) {
     segment: p.get('segment') || '',
     customer: p.get('customer') || '',
     drill: p.get('drill') || '',
+    view: p.get('view') === 'customers' ? 'customers' : 'overview',
+    sort: LIST_ORDERS.includes(p.get('sort')) ? p.get('sort') : 'spend',
+    atRisk: p.get('atRisk') === '1',
   };
 }
 
@@ -48,6 +53,9 @@ export function toQuery(state) {
   if (state.segment) p.set('segment', state.segment);
   if (state.customer) p.set('customer', state.customer);
   if (state.drill) p.set('drill', state.drill);
+  if (state.view !== 'overview') p.set('view', state.view);
+  if (state.view === 'customers' && state.sort !== 'spend') p.set('sort', state.sort);
+  if (state.view === 'customers' && state.atRisk) p.set('atRisk', '1');
   return `?${p.toString()}`;
 }
 

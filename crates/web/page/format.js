@@ -118,3 +118,14 @@ export function escape(text) {
     '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;',
   })[c]);
 }
+
+export const SEGMENTS = {
+  SEGMENT_IMPORTANT_VALUE: '重要价值客户',
+  SEGMENT_IMPORTANT_DEVELOP: '重要发展客户',
+  SEGMENT_IMPORTANT_KEEP: '重要保持客户',
+  SEGMENT_IMPORTANT_WIN_BACK: '重要挽留客户',
+  SEGMENT_GENERAL_VALUE: '一般价值客户',
+  SEGMENT_GENERAL_DEVELOP: '一般发展客户',
+  SEGMENT_GENERAL_KEEP: '一般保持客户',
+  SEGMENT_GENERAL_WIN_BACK: '一般挽留客户',
+};

@@ -2,6 +2,7 @@
 //! the services' internal query APIs. It keeps no state of its own; it hosts the
 //! sync component (portrait-sync), which keeps its jobs in its own store.
 
+mod customer;
 mod http;
 mod sync;
 
@@ -24,10 +25,11 @@ use portrait_proto::v1::{
     TriggerSyncRequest, TriggerSyncResponse,
 };
 use portrait_proto::v1::{
-    CustomerBehaviourRequest, CustomerModel, CustomerPreferences, CustomerPreferencesRequest,
-    CustomerProfile, GetCustomerModelRequest, GetCustomerRequest, GetModelFitRequest,
-    ListAnomaliesRequest, ListAnomaliesResponse, ListCustomerDaysRequest, ListCustomerDaysResponse,
-    ModelFit, PortraitSummary, PortraitSummaryRequest, RefitModelsRequest,
+    CustomerModel, CustomerPreferences, CustomerPreferencesRequest, CustomerProfile,
+    FindCustomerRequest, FindCustomerResponse, GetCustomerModelRequest, GetCustomerRequest,
+    GetModelFitRequest, ListAnomaliesRequest, ListAnomaliesResponse, ListCustomerDaysRequest,
+    ListCustomerDaysResponse, ListCustomersRequest, ListCustomersResponse, ModelFit,
+    PortraitSummary, PortraitSummaryRequest, RefitModelsRequest,
 };
 use portrait_service::{Config, Error, Result};
 use tokio::net::TcpListener;
@@ -44,6 +46,8 @@ pub struct Gateway {
     sync: portrait_sync::Sync,
     time_zone: String,
     calendar: portrait_core::Calendar,
+    /// `sync.phone_key`: finds a customer by phone; empty = phones find nobody.
+    phone_key: String,
 }
 
 fn channel(key: &str, url: &str) -> Result<Channel> {
@@ -69,6 +73,7 @@ impl Gateway {
             suggest: SuggestQueryClient::new(channel("gateway.suggest", &g.suggest)?),
             time_zone: config.domain.time_zone.clone(),
             calendar: config.calendar(),
+            phone_key: config.sync.phone_key.clone(),
         })
     }
 }
@@ -91,7 +96,7 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
 }
 
 /// Forwards to a service; an unreachable service reads as UNAVAILABLE naming it.
-fn upstream(service: &'static str, status: Status) -> Status {
+pub(crate) fn upstream(service: &'static str, status: Status) -> Status {
     match status.code() {
         tonic::Code::Unavailable | tonic::Code::Unknown | tonic::Code::Internal => {
             Error::Upstream {
@@ -287,31 +292,7 @@ impl PortraitService for Gateway {
         &self,
         r: Request<GetCustomerRequest>,
     ) -> Result<Response<CustomerProfile>, Status> {
-        let r = r.into_inner();
-        let (mut profiler, mut suggest) = (self.profiler.clone(), self.suggest.clone());
-        let (behaviour, model) = tokio::join!(
-            profiler.get_customer_behaviour(CustomerBehaviourRequest {
-                customer_id: r.customer_id.clone(),
-                filter: r.filter,
-            }),
-            suggest.get_customer_model(GetCustomerModelRequest {
-                customer_id: r.customer_id.clone(),
-            }),
-        );
-        let behaviour = behaviour.map_err(|s| upstream("profiler", s))?.into_inner();
-        // The profiler knows the customer; a suggest service behind on the log
-        // may not yet: that part is then absent, not an error.
-        let model = match model {
-            Ok(m) => Some(m.into_inner()),
-            Err(s) if s.code() == tonic::Code::NotFound => None,
-            Err(s) => return Err(upstream("suggest", s)),
-        };
-        Ok(Response::new(CustomerProfile {
-            masked_customer_id: portrait_core::mask_customer_id(&r.customer_id),
-            customer_id: r.customer_id,
-            behaviour: Some(behaviour),
-            model,
-        }))
+        self.profile(r.into_inner()).await.map(Response::new)
     }
 
     async fn list_customer_days(
@@ -345,6 +326,24 @@ impl PortraitService for Gateway {
             .list_anomalies(r.into_inner())
             .await
             .map_err(|s| upstream("profiler", s))
+    }
+
+    async fn list_customers(
+        &self,
+        r: Request<ListCustomersRequest>,
+    ) -> Result<Response<ListCustomersResponse>, Status> {
+        self.suggest
+            .clone()
+            .list_customers(r.into_inner())
+            .await
+            .map_err(|s| upstream("suggest", s))
+    }
+
+    async fn find_customer(
+        &self,
+        r: Request<FindCustomerRequest>,
+    ) -> Result<Response<FindCustomerResponse>, Status> {
+        self.find(r.into_inner()).await.map(Response::new)
     }
 
     async fn get_portrait_summary(

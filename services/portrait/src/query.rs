@@ -3,11 +3,11 @@ use clap::{Args, ValueEnum};
 use portrait_proto::v1::portrait_service_client::PortraitServiceClient;
 use portrait_proto::v1::{AssociationBasis, AssociationOrder, AssociationsRequest};
 use portrait_proto::v1::{
-    ChannelDistributionRequest, CustomerPreferencesRequest, Filter, GetCustomerRequest,
-    HourDistributionRequest, ListAnomaliesRequest, ListCustomerDaysRequest, ListRfmRequest,
-    ListStoresRequest, ListSuggestionsRequest, OverviewRequest, PortraitSummaryRequest,
-    ProductOrder, SegmentDistributionRequest, SummaryDimension, SyncStatusRequest,
-    TopCategoriesRequest, TopProductsRequest,
+    ChannelDistributionRequest, CustomerOrder, CustomerPreferencesRequest, Filter,
+    GetCustomerRequest, HourDistributionRequest, ListAnomaliesRequest, ListCustomerDaysRequest,
+    ListCustomersRequest, ListRfmRequest, ListStoresRequest, ListSuggestionsRequest,
+    OverviewRequest, PortraitSummaryRequest, ProductOrder, SegmentDistributionRequest,
+    SummaryDimension, SyncStatusRequest, TopCategoriesRequest, TopProductsRequest,
 };
 use portrait_proto::v1::{GetCustomerModelRequest, GetModelFitRequest, RefitModelsRequest};
 
@@ -39,6 +39,8 @@ pub(crate) enum What {
     RefitModels,
     /// One customer's model figures: customer-model ID.
     CustomerModel,
+    /// The customers of the filter, by --order-by; ID = an id prefix to search.
+    Customers,
     /// Product pairs bought together (all history; no dates).
     Associations,
 }
@@ -54,6 +56,17 @@ pub(crate) enum RankBy {
     Lift,
     Confidence,
     Support,
+}
+
+/// How `customers` sorts.
+#[derive(Clone, Copy, ValueEnum)]
+pub(crate) enum ListOrder {
+    Spend,
+    Recency,
+    Frequency,
+    Clv,
+    Alive,
+    Id,
 }
 
 #[derive(Args)]
@@ -89,6 +102,12 @@ pub(crate) struct QueryArgs {
     /// Rank products and categories by revenue instead of quantity.
     #[arg(long)]
     by_revenue: bool,
+    /// Customers: the order of the list.
+    #[arg(long, value_enum, default_value = "spend")]
+    order_by: ListOrder,
+    /// Customers: only those with a churn warning.
+    #[arg(long)]
+    at_risk: bool,
     /// Summary: one group per store instead of per city.
     #[arg(long)]
     by_store: bool,
@@ -235,6 +254,25 @@ pub(crate) async fn run(args: QueryArgs) -> anyhow::Result<()> {
             client
                 .refit_models(RefitModelsRequest {
                     as_of_date: args.as_of.clone().unwrap_or_default(),
+                })
+                .await,
+        ),
+        What::Customers => to_json(
+            client
+                .list_customers(ListCustomersRequest {
+                    filter,
+                    order_by: match args.order_by {
+                        ListOrder::Spend => CustomerOrder::Spend,
+                        ListOrder::Recency => CustomerOrder::Recency,
+                        ListOrder::Frequency => CustomerOrder::Frequency,
+                        ListOrder::Clv => CustomerOrder::PredictedClv,
+                        ListOrder::Alive => CustomerOrder::AliveProbability,
+                        ListOrder::Id => CustomerOrder::CustomerId,
+                    } as i32,
+                    at_risk: args.at_risk,
+                    id_prefix: args.id.clone().unwrap_or_default(),
+                    page_size: args.limit,
+                    ..Default::default()
                 })
                 .await,
         ),

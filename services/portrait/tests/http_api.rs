@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 
 use portrait_proto::v1::portrait_service_client::PortraitServiceClient;
 use portrait_proto::v1::*;
-use serde_json::Value;
+use serde_json::{Value, json};
 use support::http::{Answer, get, request, target};
 use tonic::transport::Channel;
 
@@ -224,6 +224,20 @@ async fn portrait_routes(addr: SocketAddr, grpc: &mut Grpc, c: &Case, customer: 
         dimension: SummaryDimension::Store as i32,
     });
     same("summary by store", &http, rpc.await);
+    let list = [
+        ("orderBy", "CUSTOMER_ORDER_RECENCY"),
+        ("atRisk", "true"),
+        ("pageSize", "5"),
+    ];
+    let http = get(addr, &at("/v1/customers", &list)).await;
+    let rpc = grpc.list_customers(ListCustomersRequest {
+        filter: f(),
+        order_by: CustomerOrder::Recency as i32,
+        at_risk: true,
+        page_size: 5,
+        ..Default::default()
+    });
+    same("customers at risk", &http, rpc.await);
     // Associations take no dates: the case's stores and cities only.
     let (stores, cities) = (c.filter.store_ids.join(","), c.filter.cities.join(","));
     let mut q = vec![
@@ -277,6 +291,37 @@ async fn every_route_answers_as_grpc_does() {
     });
     assert_eq!(http.status, 404);
     same("unknown customer", &http, rpc.await);
+    // A search: an id finds its customer; a phone needs sync.phone_key, which
+    // this stack has not; nobody is a 404 that does not repeat the query.
+    let body = json!({"query": format!(" {customer} ")});
+    let found = request(addr, "POST", "/v1/customers:find", Some(&body.to_string())).await;
+    assert_eq!(found.status, 200, "{}", found.body);
+    assert_eq!(found.body["customerId"], customer.as_str());
+    assert_eq!(found.body["matchedBy"], "CUSTOMER_MATCH_ID");
+    let phone = json!({"query": "+86 138-0013-8000"});
+    let refused = request(addr, "POST", "/v1/customers:find", Some(&phone.to_string())).await;
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    assert!(
+        refused.body["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("sync.phone_key")
+    );
+    let nobody = json!({"query": "nobody-at-all"});
+    let missing = request(
+        addr,
+        "POST",
+        "/v1/customers:find",
+        Some(&nobody.to_string()),
+    )
+    .await;
+    assert_eq!(missing.status, 404);
+    assert!(
+        !missing.body["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("nobody")
+    );
     // An oracle besides gRPC: every accepted order counts once, as a string.
     let overview = get(addr, &target("/v1/overview", &[("asOfDate", &fed.as_of)])).await;
     assert_eq!(overview.body["orders"], fed.orders.len().to_string());

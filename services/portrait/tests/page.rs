@@ -489,7 +489,7 @@ async fn the_page_shows_the_apis_figures_for_every_filter() {
     let missing = &s["missing"]["drawer"];
     assert_eq!(text(&missing["state"]), "failed");
     assert!(
-        text(&missing["message"]).contains("未找到客户"),
+        text(&missing["message"]).contains("未找到匹配的客户"),
         "{missing}"
     );
     assert!(
@@ -511,6 +511,41 @@ async fn the_page_shows_the_apis_figures_for_every_filter() {
     ] {
         assert_eq!(text(&empty["panels"][panel]), "empty", "{panel}");
     }
+    // The customer list: ListCustomers' first page for the page's filter,
+    // by spend, by predicted CLV, at risk only; a row opens its drawer.
+    for (name, order, at_risk) in [
+        ("list", CustomerOrder::Spend, false),
+        ("list-clv", CustomerOrder::PredictedClv, false),
+        ("list-risk", CustomerOrder::PredictedClv, true),
+    ] {
+        let state = &s[name];
+        let page = grpc
+            .list_customers(ListCustomersRequest {
+                filter: Some(filter_of(&state["filter"])),
+                order_by: order as i32,
+                at_risk,
+                page_size: 20,
+                ..Default::default()
+            })
+            .await
+            .expect("customers")
+            .into_inner();
+        let ids: Vec<&str> = page
+            .customers
+            .iter()
+            .map(|c| c.customer_id.as_str())
+            .collect();
+        assert!(!ids.is_empty(), "{name}: customers listed");
+        assert_eq!(state["list"]["rows"], json!(ids), "{name}");
+        assert_eq!(
+            text(&state["list"]["total"]),
+            page.total.to_string(),
+            "{name}"
+        );
+    }
+    let first = text(&s["list-risk"]["list"]["rows"][0]);
+    check_drawer(&mut grpc, "list-customer", &s["list-customer"], &first).await;
+
     // No sync source here: the button says why, in words.
     let message = text(&s["sync-error"]["message"]);
     assert!(

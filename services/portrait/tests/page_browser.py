@@ -42,6 +42,10 @@ READ_STATE = """() => {
     customers: [...document.querySelectorAll('#segment-customers tbody tr')].map((tr) => tr.dataset.customer),
     panels,
     banner: document.getElementById('page-error').textContent,
+    list: {
+      rows: [...document.querySelectorAll('#customers tbody tr')].map((tr) => tr.dataset.customer),
+      total: document.getElementById('customers').dataset.total || '',
+    },
     summary: {
       level: document.getElementById('summary').dataset.level || '',
       rows: [...document.querySelectorAll('#summary tbody tr')].map((tr) => ({ key: tr.dataset.key, customers: tr.dataset.customers })),
@@ -199,6 +203,19 @@ def tour(t, spec):
     page.wait_for_function("document.body.dataset.syncState", timeout=30000)
     t.record("sync-error", "08-sync-error")
     t.states["sync-error"]["message"] = page.text_content("#sync-message")
+
+    # The 客户画像 view: the customer list, sorted, at risk only, a row's drawer.
+    page.click("#customer-close") if page.is_visible("#customer-drawer") else None
+    t.act(lambda: page.click(".views .view[data-view=customers]"))
+    t.act(lambda: page.click("#presets button[data-range=all]"))
+    t.record("list", "09-customer-list")
+    t.act(lambda: page.select_option("#customers-sort", "predicted_clv"))
+    t.record("list-clv")
+    t.act(lambda: page.check("#customers-risk"))
+    t.record("list-risk")
+    page.click("#customers tbody tr:first-child")
+    page.wait_for_function(drawer_done, timeout=10000)
+    t.record("list-customer", "10-list-customer")
     return {"firstLoad": first_load, "tour": touring, "reloadMs": reload_ms, "last": t.timings()}
 
 

@@ -131,6 +131,23 @@ async fn query_prints_canonical_json() {
     );
     let days = query(addr, &["customer-days", customer, "--as-of", &fed.as_of]).await;
     assert!(days["days"].as_array().is_some_and(|d| !d.is_empty()));
+    let list = query(
+        addr,
+        &["customers", "--order-by", "recency", "--as-of", &fed.as_of],
+    )
+    .await;
+    let rows = list["customers"].as_array().expect("a list");
+    assert!(!rows.is_empty());
+    assert!(
+        rows[0]["segment"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("SEGMENT_"))
+    );
+    assert!(
+        rows[0]["risk"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("PRIORITY_"))
+    );
     let prefs = query(addr, &["preferences", customer, "--as-of", &fed.as_of]).await;
     assert!(prefs["products"].as_array().is_some_and(|p| !p.is_empty()));
     let args = [

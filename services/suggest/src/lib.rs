@@ -2,6 +2,7 @@
 //! today), and the customer models (BG/NBD or MBG/NBD with Gamma-Gamma) fitted over every
 //! customer's history, which the suggestions and the customer profile build on.
 
+mod customers;
 mod models;
 mod suggestions;
 
@@ -10,13 +11,15 @@ use std::sync::Arc;
 use portrait_proto::v1::suggest_query_server::{SuggestQuery, SuggestQueryServer};
 use portrait_proto::v1::{
     ConsumerStatus, CustomerModel, GetCustomerModelRequest, GetModelFitRequest,
-    ListSuggestionsRequest, ListSuggestionsResponse, ModelFit, RefitModelsRequest, StatusRequest,
+    ListCustomersRequest, ListCustomersResponse, ListSuggestionsRequest, ListSuggestionsResponse,
+    ModelFit, RefitModelsRequest, StatusRequest,
 };
 use portrait_service::{AnswerCache, Config, CustomerProjection, Result};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
+pub use customers::CustomerList;
 pub use models::{Measured, Models, Score, Served, measure};
 pub use suggestions::Suggestions;
 
@@ -31,6 +34,12 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
             let models = Arc::new(Models::new(projection.clone(), ctx.clone(), settings));
             models.spawn_schedule(schedule);
             portrait_service::Services::new(SuggestQueryServer::new(Suggest {
+                customers: Arc::new(CustomerList {
+                    projection: projection.clone(),
+                    ctx: ctx.clone(),
+                    models: models.clone(),
+                    rows: AnswerCache::new(8),
+                }),
                 suggestions: Arc::new(Suggestions {
                     projection,
                     ctx,
@@ -46,6 +55,7 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
 
 #[derive(Clone)]
 pub struct Suggest {
+    customers: Arc<CustomerList>,
     suggestions: Arc<Suggestions>,
     models: Arc<Models>,
 }
@@ -97,5 +107,12 @@ impl SuggestQuery for Suggest {
             .customer(id)
             .map(Response::new)
             .ok_or_else(|| Status::not_found(format!("customer_id {id:?}: no such customer")))
+    }
+
+    async fn list_customers(
+        &self,
+        request: Request<ListCustomersRequest>,
+    ) -> Result<Response<ListCustomersResponse>, Status> {
+        Ok(Response::new(self.customers.list(request.get_ref())?))
     }
 }

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use portrait_proto::v1::{Channel, Order, OrderLine, OrderStatus};
 
 use crate::money::yuan_to_fen;
-use crate::phone::{normalise_phone, phone_hash};
+use crate::phone::{normalise_phone, phone_customer_id};
 use crate::reason::{Finding, Reason};
 use crate::rules::Rules;
 use crate::time::parse_local_ms;
@@ -333,7 +333,7 @@ impl<'a> Mapper<'a> {
             return format!("vip:{vip}");
         }
         match (phone, &self.rules.phone_key) {
-            (Some(p), Some(key)) => format!("tel:{}", &phone_hash(key, &p)[..32]),
+            (Some(p), Some(key)) => phone_customer_id(key, &p).unwrap_or_default(),
             _ => String::new(),
         }
     }

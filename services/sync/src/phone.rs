@@ -29,6 +29,13 @@ pub fn phone_hash(key: &[u8], phone: &str) -> String {
         .collect()
 }
 
+/// The customer a phone names when no other id does: `tel:` and the first 32
+/// hex digits of its hash; `None` unless `raw` is a mobile number.
+pub fn phone_customer_id(key: &[u8], raw: &str) -> Option<String> {
+    let phone = normalise_phone(raw)?;
+    Some(format!("tel:{}", &phone_hash(key, &phone)[..32]))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -71,6 +71,8 @@ pub(super) fn call(gateway: &Arc<Gateway>, rpc: &str) -> Option<Call> {
         "GetCustomerPreferences" => to!(get_customer_preferences),
         "ListAnomalies" => to!(list_anomalies),
         "GetPortraitSummary" => to!(get_portrait_summary),
+        "FindCustomer" => to!(find_customer),
+        "ListCustomers" => to!(list_customers),
         "GetModelFit" => to!(get_model_fit),
         "RefitModels" => to!(refit_models),
         "GetCustomerModel" => to!(get_customer_model),

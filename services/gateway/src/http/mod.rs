@@ -98,6 +98,12 @@ pub(crate) const ROUTES: &[Route] = &[
     ),
     get("/v1/anomalies", "ListAnomalies"),
     get("/v1/summary", "GetPortraitSummary"),
+    get("/v1/customers", "ListCustomers"),
+    Route {
+        verb: Verb::Post,
+        path: "/v1/customers:find",
+        rpc: "FindCustomer",
+    },
     get("/v1/models/fit", "GetModelFit"),
     Route {
         verb: Verb::Post,

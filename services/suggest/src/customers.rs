@@ -1,0 +1,161 @@
+//! ListCustomers: the customers of a filter with their RFM, churn risk and
+//! model scores, sorted and filtered. The suggest service answers it because
+//! it holds all three: the customer days, the churn rule and the fit.
+
+use std::cmp::Ordering;
+use std::sync::Arc;
+
+use portrait_core::{
+    Calendar, ChurnWarning, CustomerAgg, ResolvedFilter, Rfm, Segment, churn_warning,
+    mask_customer_id, page_size, page_start, rfm_table,
+};
+use portrait_proto::v1::{
+    CustomerListItem, CustomerOrder, ListCustomersRequest, ListCustomersResponse, Priority,
+};
+use portrait_service::{AnswerCache, CustomerProjection, QueryContext, Result};
+
+use crate::models::{Models, Score};
+
+/// One customer of a filter: the figures every order and selection needs.
+#[derive(Debug, Clone)]
+pub(crate) struct Row {
+    agg: CustomerAgg,
+    rfm: Rfm,
+    risk: Option<ChurnWarning>,
+}
+
+/// The customer lists of one service.
+pub struct CustomerList {
+    pub(crate) projection: Arc<CustomerProjection>,
+    pub(crate) ctx: QueryContext,
+    pub(crate) models: Arc<Models>,
+    pub(crate) rows: AnswerCache<ResolvedFilter, Vec<Row>>,
+}
+
+impl CustomerList {
+    /// Every customer of the filter, by dense id, once per state version.
+    fn rows(&self, f: &ResolvedFilter) -> Arc<Vec<Row>> {
+        let (state, version) = self.projection.live.read();
+        self.rows.get_or(f, version, || {
+            let sel = state.stores.select(f);
+            let aggs = state.book.aggs(&sel, f.from, f.to);
+            let table = rfm_table(&aggs, f.as_of);
+            (aggs.into_iter().zip(table.customers))
+                .map(|(agg, rfm)| Row {
+                    risk: churn_warning(&agg, f.as_of),
+                    agg,
+                    rfm,
+                })
+                .collect()
+        })
+    }
+
+    pub fn list(&self, req: &ListCustomersRequest) -> Result<ListCustomersResponse> {
+        let size = page_size("page_size", req.page_size)?;
+        let start = page_start(&req.page_token)?;
+        let order = CustomerOrder::try_from(req.order_by).map_err(|_| invalid("order_by"))?;
+        let segment = match req.segment {
+            0 => None,
+            s => Some(
+                (Segment::ALL.iter().copied())
+                    .find(|x| *x as i32 == s)
+                    .ok_or_else(|| invalid("segment"))?,
+            ),
+        };
+        if req.id_prefix.len() > 128 {
+            return Err(invalid("id_prefix"));
+        }
+        let f = self.ctx.resolve(req.filter.as_ref())?;
+        let rows = self.rows(&f);
+        let served = self.models.served();
+        let score = |c: u32| served.as_ref().and_then(|s| s.score(c));
+        let (state, _) = self.projection.live.read();
+        let names = state.book.customers();
+        let mut picked: Vec<(&Row, Option<Score>)> = (rows.iter())
+            .filter(|r| segment.is_none_or(|s| r.rfm.segment == s))
+            .filter(|r| !req.at_risk || r.risk.is_some())
+            .filter(|r| names.name(r.agg.customer).starts_with(&req.id_prefix))
+            .map(|r| (r, score(r.agg.customer)))
+            .collect();
+        let total = picked.len();
+        let key = |(r, s): &(&Row, Option<Score>), (q, t): &(&Row, Option<Score>)| {
+            let by = match order {
+                CustomerOrder::Unspecified | CustomerOrder::Spend => {
+                    q.agg.revenue.cmp(&r.agg.revenue)
+                }
+                CustomerOrder::Recency => r.rfm.recency_days.cmp(&q.rfm.recency_days),
+                CustomerOrder::Frequency => q.agg.orders.cmp(&r.agg.orders),
+                CustomerOrder::PredictedClv => best_first(
+                    s.map(|x| f64::from(x.predicted_clv_fen)),
+                    t.map(|x| f64::from(x.predicted_clv_fen)),
+                ),
+                CustomerOrder::AliveProbability => best_first(
+                    s.map(|x| x.alive_probability),
+                    t.map(|x| x.alive_probability),
+                ),
+                CustomerOrder::CustomerId => Ordering::Equal,
+            };
+            let by = if req.ascending { by.reverse() } else { by };
+            by.then_with(|| names.name(r.agg.customer).cmp(names.name(q.agg.customer)))
+        };
+        // Only the pages up to this one need their order.
+        let end = start.saturating_add(size).min(total);
+        if end < total && end > 0 {
+            picked.select_nth_unstable_by(end - 1, key);
+            picked.truncate(end);
+        }
+        picked.sort_unstable_by(key);
+        let customers: Vec<CustomerListItem> = (picked.iter().skip(start))
+            .take(size)
+            .map(|(r, s)| item(names.name(r.agg.customer), r, *s))
+            .collect();
+        let next = start + customers.len();
+        Ok(ListCustomersResponse {
+            customers,
+            next_page_token: if next < total {
+                next.to_string()
+            } else {
+                String::new()
+            },
+            total: total as i64,
+            filter: Some(f.applied()),
+        })
+    }
+}
+
+/// Larger first; a missing score after every present one.
+fn best_first(a: Option<f64>, b: Option<f64>) -> Ordering {
+    match (a, b) {
+        (Some(x), Some(y)) => y.total_cmp(&x),
+        (Some(_), None) => Ordering::Less,
+        (None, Some(_)) => Ordering::Greater,
+        (None, None) => Ordering::Equal,
+    }
+}
+
+fn item(id: &str, r: &Row, score: Option<Score>) -> CustomerListItem {
+    CustomerListItem {
+        customer_id: id.to_owned(),
+        masked_customer_id: mask_customer_id(id),
+        first_order_date: Calendar::format_day(r.agg.first_day),
+        last_order_date: Calendar::format_day(r.agg.last_day),
+        recency_days: r.rfm.recency_days,
+        orders: r.agg.orders,
+        spend_fen: r.agg.revenue,
+        segment: r.rfm.segment as i32,
+        r_score: r.rfm.r_score.into(),
+        f_score: r.rfm.f_score.into(),
+        m_score: r.rfm.m_score.into(),
+        risk: r
+            .risk
+            .as_ref()
+            .map_or(Priority::Unspecified, |w| w.priority) as i32,
+        scored: score.is_some(),
+        alive_probability: score.map_or(0.0, |s| s.alive_probability),
+        predicted_clv_fen: score.map_or(0.0, |s| f64::from(s.predicted_clv_fen)),
+    }
+}
+
+fn invalid(field: &str) -> portrait_service::Error {
+    portrait_core::Error::invalid(field, "unknown or out of range").into()
+}
