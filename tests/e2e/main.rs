@@ -5,6 +5,7 @@
 
 mod anomaly;
 mod associations;
+mod clusters;
 mod customer;
 mod cyrg;
 mod embedded;
@@ -13,6 +14,7 @@ mod models;
 mod oracle;
 mod page_sync;
 mod pipeline;
+mod rfm;
 mod stack;
 mod summary;
 mod sync;

@@ -33,6 +33,62 @@ pub(crate) const BEFORE_END: &str =
     "day < LEAST(COALESCE(NULLIF($4, '')::date, $5::date + 1), $5::date + 1)";
 pub(crate) const FROM: &str = "(NULLIF($3, '') IS NULL OR day >= NULLIF($3, '')::date)";
 
+/// Every customer's RFM inside the filter and the window ($6 days up to
+/// as_of, 0 = all), their scores, thresholds (tr, tf, tm) by the rule $7
+/// (`mean`, `median`, `fixed` with $8 days, $9 orders, $10 fen) and whether
+/// each value is strictly better than its threshold (rh, fh, mh), as `t`.
+fn rfm_rows() -> String {
+    format!(
+        "WITH c AS (SELECT customer_id, COUNT(*) AS f, SUM(amount)::bigint AS m, MAX(day) AS last \
+    FROM raw WHERE customer_id <> '' AND {IN_STORES} AND {FROM} AND {BEFORE_END} \
+    AND ($6::int = 0 OR $5::date - day < $6::int) GROUP BY customer_id), \
+ r AS (SELECT *, ($5::date - last)::bigint AS rec FROM c), \
+ s AS (SELECT *, COUNT(*) OVER () AS n, SUM(rec) OVER () AS sr, SUM(f) OVER () AS sf, SUM(m) OVER () AS sm, \
+    RANK() OVER (ORDER BY rec DESC) - 1 AS rw, RANK() OVER (ORDER BY f) - 1 AS fw, RANK() OVER (ORDER BY m) - 1 AS mw FROM r), \
+ med AS (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY rec) AS mr, percentile_cont(0.5) WITHIN GROUP (ORDER BY f) AS mf, \
+    percentile_cont(0.5) WITHIN GROUP (ORDER BY m) AS mm FROM r), \
+ th AS (SELECT s.*, CASE $7::text WHEN 'mean' THEN sr::float8 / n WHEN 'median' THEN mr ELSE $8::bigint END AS tr, \
+    CASE $7::text WHEN 'mean' THEN sf::float8 / n WHEN 'median' THEN mf ELSE $9::bigint END AS tf, \
+    CASE $7::text WHEN 'mean' THEN sm::float8 / n WHEN 'median' THEN mm ELSE $10::bigint END AS tm FROM s, med), \
+ t AS (SELECT *, (1 + 5 * rw / n)::int AS rs, (1 + 5 * fw / n)::int AS fs, (1 + 5 * mw / n)::int AS ms, \
+    CASE WHEN $7::text = 'mean' THEN rec * n < sr ELSE rec < tr END AS rh, \
+    CASE WHEN $7::text = 'mean' THEN f * n > sf ELSE f > tf END AS fh, \
+    CASE WHEN $7::text = 'mean' THEN m * n > sm ELSE m > tm END AS mh FROM th)"
+    )
+}
+
+/// How RFM is drawn: the window (0 = all history) and the thresholds.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct RfmRule {
+    pub window_days: i32,
+    pub thresholds: RfmRuleKind,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) enum RfmRuleKind {
+    #[default]
+    Mean,
+    Median,
+    /// Days, orders, fen.
+    Fixed(i64, i64, i64),
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) enum RfmSortKey {
+    #[default]
+    CustomerId,
+    Recency,
+    Frequency,
+    Monetary,
+    Score,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct RfmSort {
+    pub key: RfmSortKey,
+    pub descending: bool,
+}
+
 pub(crate) struct Oracle {
     pub(crate) pool: PgPool,
 }
@@ -228,16 +284,43 @@ impl Oracle {
     }
 
     pub(crate) async fn rfm(&self, q: &Q) -> Vec<RfmRow> {
+        self.rfm_list(q, &RfmRule::default(), RfmSort::default(), [&[], &[], &[]])
+            .await
+    }
+
+    /// The RFM rows under `rule`, in `sort`, only those whose R, F and M
+    /// scores are in `scores` (each empty = any).
+    pub(crate) async fn rfm_list(
+        &self,
+        q: &Q,
+        rule: &RfmRule,
+        sort: RfmSort,
+        scores: [&[i32]; 3],
+    ) -> Vec<RfmRow> {
+        let key = match sort.key {
+            RfmSortKey::CustomerId => "",
+            RfmSortKey::Recency => "rec",
+            RfmSortKey::Frequency => "f",
+            RfmSortKey::Monetary => "m",
+            RfmSortKey::Score => "rs + fs + ms",
+        };
+        let dir = if sort.descending { "DESC" } else { "ASC" };
+        let order = if key.is_empty() {
+            format!("customer_id COLLATE \"C\" {dir}")
+        } else {
+            format!("{key} {dir}, customer_id COLLATE \"C\"")
+        };
         let sql = format!(
-            "WITH c AS (SELECT customer_id, COUNT(*) AS f, SUM(amount)::bigint AS m, MAX(day) AS last \
-                FROM raw WHERE customer_id <> '' AND {IN_STORES} AND {FROM} AND {BEFORE_END} GROUP BY customer_id), \
-             r AS (SELECT *, ($5::date - last)::bigint AS rec FROM c), \
-             s AS (SELECT *, COUNT(*) OVER () AS n, SUM(rec) OVER () AS sr, SUM(f) OVER () AS sf, SUM(m) OVER () AS sm, \
-                RANK() OVER (ORDER BY rec DESC) - 1 AS rw, RANK() OVER (ORDER BY f) - 1 AS fw, RANK() OVER (ORDER BY m) - 1 AS mw FROM r) \
-             SELECT customer_id, rec, f, m, (1 + 5 * rw / n)::int, (1 + 5 * fw / n)::int, (1 + 5 * mw / n)::int, \
-                rec * n < sr, f * n > sf, m * n > sm FROM s ORDER BY customer_id"
+            "{} SELECT customer_id, rec, f, m, rs, fs, ms, rh, fh, mh FROM t \
+             WHERE (cardinality($11::int[]) = 0 OR rs = ANY($11)) \
+             AND (cardinality($12::int[]) = 0 OR fs = ANY($12)) \
+             AND (cardinality($13::int[]) = 0 OR ms = ANY($13)) ORDER BY {order}",
+            rfm_rows()
         );
-        Self::query(&sql, q)
+        Self::ruled(&sql, q, rule)
+            .bind(scores[0].to_vec())
+            .bind(scores[1].to_vec())
+            .bind(scores[2].to_vec())
             .fetch_all(&self.pool)
             .await
             .expect("rfm")
@@ -251,6 +334,42 @@ impl Oracle {
                 segment: segment(r.get(7), r.get(8), r.get(9)) as i32,
             })
             .collect()
+    }
+
+    /// The (recency, frequency, monetary) thresholds `rule` draws segments
+    /// with: PostgreSQL's mean or `percentile_cont(0.5)`, or the fixed values;
+    /// for nobody, the fixed values or 0.
+    pub(crate) async fn rfm_thresholds(&self, q: &Q, rule: &RfmRule) -> (f64, f64, f64) {
+        let sql = format!(
+            "{} SELECT COALESCE(MAX(tr), $8), COALESCE(MAX(tf), $9), COALESCE(MAX(tm), $10) FROM t",
+            rfm_rows()
+        );
+        let r = Self::ruled(&sql, q, rule)
+            .bind(Vec::<i32>::new())
+            .bind(Vec::<i32>::new())
+            .bind(Vec::<i32>::new())
+            .fetch_one(&self.pool)
+            .await
+            .expect("rfm thresholds");
+        (r.get(0), r.get(1), r.get(2))
+    }
+
+    fn ruled<'q>(
+        sql: &'q str,
+        q: &'q Q,
+        rule: &RfmRule,
+    ) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+        let (kind, fixed) = match rule.thresholds {
+            RfmRuleKind::Mean => ("mean", (0, 0, 0)),
+            RfmRuleKind::Median => ("median", (0, 0, 0)),
+            RfmRuleKind::Fixed(r, f, m) => ("fixed", (r, f, m)),
+        };
+        Self::query(sql, q)
+            .bind(rule.window_days)
+            .bind(kind)
+            .bind(fixed.0)
+            .bind(fixed.1)
+            .bind(fixed.2)
     }
 
     /// (customer, days since last order, priority) of the churn rule.

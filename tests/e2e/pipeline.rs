@@ -192,6 +192,7 @@ pub(crate) async fn assert_figures(
         let segments = gateway
             .get_segment_distribution(SegmentDistributionRequest {
                 filter: filter.clone(),
+                ..Default::default()
             })
             .await
             .expect("segments")
@@ -232,6 +233,7 @@ pub(crate) async fn assert_figures(
             .map(|r| r.customer_id.as_str())
             .collect();
         assert_eq!(got, want, "rfm of segment {segment} for {q:?}");
+        crate::rfm::assert_rfm_settings(gateway, oracle, q).await;
 
         let suggestions = gateway
             .list_suggestions(ListSuggestionsRequest {
@@ -279,6 +281,7 @@ pub(crate) async fn assert_figures(
     }
     if let Some(q) = queries.first() {
         crate::models::assert_models(gateway, oracle, &q.as_of).await;
+        crate::clusters::assert_clusters(gateway, oracle, &q.as_of).await;
     }
 }
 

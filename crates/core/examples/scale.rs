@@ -70,7 +70,7 @@ fn main() {
         let aggs = book.aggs(sel, from, 20_366);
         let aggs_t = t.elapsed();
         let t = Instant::now();
-        let table = rfm_table(&aggs, 20_365);
+        let table = rfm_table(&aggs, 20_365, portrait_core::ThresholdRule::Mean);
         let rfm_t = t.elapsed();
         println!(
             "{name}: reach {reach:?} ({}), hours {hours:?} ({}), products {products:?} ({}), aggs {aggs_t:?} ({}), rfm {rfm_t:?} ({})",
@@ -79,6 +79,46 @@ fn main() {
             p.len(),
             aggs.len(),
             table.customers.len()
+        );
+        let t = Instant::now();
+        let median = rfm_table(&aggs, 20_365, portrait_core::ThresholdRule::Median);
+        let median_t = t.elapsed();
+        let names = book.customers();
+        let by_spend = portrait_core::RfmOrder {
+            key: portrait_core::RfmKey::Monetary,
+            descending: true,
+        };
+        let by_id = portrait_core::RfmOrder {
+            key: portrait_core::RfmKey::CustomerId,
+            descending: false,
+        };
+        let t = Instant::now();
+        let order = portrait_core::rfm_order(&median, names, by_spend);
+        let order_t = t.elapsed();
+        let t = Instant::now();
+        let ids = portrait_core::rfm_order(&median, names, by_id);
+        let ids_t = t.elapsed();
+        // A page from the middle of the list, of one segment.
+        let t = Instant::now();
+        let wanted = median.customers[order[order.len() * 3 / 4] as usize].segment;
+        let c = &median.customers[order[order.len() / 2] as usize];
+        let token = portrait_core::PageToken {
+            request: 0,
+            key: c.monetary,
+            customer: names.name(c.customer).to_owned(),
+        };
+        let start = portrait_core::start_after(&order, &median, names, by_spend, &token);
+        let page: Vec<u32> = order[start..]
+            .iter()
+            .copied()
+            .filter(|i| median.customers[*i as usize].segment == wanted)
+            .take(100)
+            .collect();
+        let page_t = t.elapsed();
+        println!(
+            "{name}: rfm median {median_t:?}, order by spend {order_t:?}, by id {ids_t:?} ({}), a middle page of {} {page_t:?}",
+            ids.len(),
+            page.len(),
         );
     }
 }

@@ -21,7 +21,11 @@ pub use fold::{
     Acc, BasketPairs, CustomerDays, Fold, ProductAcc, ProductInfo, StoreDays, StoreInfo,
 };
 pub use revision::{Decision, Stored, decide, is_live};
-pub use rfm::{CustomerAgg, Rfm, RfmTable, Segment, rfm_table};
+pub use rfm::{
+    CustomerAgg, Fixed, MAX_FIXED_FREQUENCY, MAX_FIXED_MONETARY_FEN, MAX_WINDOW_DAYS, PageToken,
+    Rfm, RfmDefaults, RfmKey, RfmOrder, RfmParams, RfmTable, ScoreSelection, Segment, Threshold,
+    ThresholdKind, ThresholdRule, Thresholds, fingerprint, rfm_order, rfm_table, start_after,
+};
 pub use validate::{Limits, ValidOrder, check, validate_order};
 pub use visits::{CustomerVisits, ItemAcc, ItemKey, VisitKey, mask_customer_id};
 

@@ -27,6 +27,7 @@ pub use config::{
     TelemetrySettings, Topics, parse_hh_mm,
 };
 pub use config::{ModelKind, ModelPeriod, ModelSettings};
+pub use config::{RfmSettings, RfmThresholds};
 pub use consumer::{Progress, open_store};
 pub use customer_projection::CustomerProjection;
 pub use error::{Error, Result, http_status};

@@ -25,11 +25,12 @@ use portrait_proto::v1::{
     TriggerSyncRequest, TriggerSyncResponse,
 };
 use portrait_proto::v1::{
-    CustomerModel, CustomerPreferences, CustomerPreferencesRequest, CustomerProfile,
-    FindCustomerRequest, FindCustomerResponse, GetCustomerModelRequest, GetCustomerRequest,
-    GetModelFitRequest, ListAnomaliesRequest, ListAnomaliesResponse, ListCustomerDaysRequest,
-    ListCustomerDaysResponse, ListCustomersRequest, ListCustomersResponse, ModelFit,
-    PortraitSummary, PortraitSummaryRequest, RefitModelsRequest,
+    Clusters, CustomerModel, CustomerPreferences, CustomerPreferencesRequest, CustomerProfile,
+    FindCustomerRequest, FindCustomerResponse, GetClustersRequest, GetCustomerModelRequest,
+    GetCustomerRequest, GetModelFitRequest, ListAnomaliesRequest, ListAnomaliesResponse,
+    ListCustomerDaysRequest, ListCustomerDaysResponse, ListCustomersRequest, ListCustomersResponse,
+    ModelFit, PortraitSummary, PortraitSummaryRequest, RecomputeClustersRequest,
+    RefitModelsRequest,
 };
 use portrait_service::{Config, Error, Result};
 use tokio::net::TcpListener;
@@ -337,6 +338,28 @@ impl PortraitService for Gateway {
             .list_customers(r.into_inner())
             .await
             .map_err(|s| upstream("suggest", s))
+    }
+
+    async fn get_clusters(
+        &self,
+        r: Request<GetClustersRequest>,
+    ) -> Result<Response<Clusters>, Status> {
+        self.profiler
+            .clone()
+            .get_clusters(r.into_inner())
+            .await
+            .map_err(|s| upstream("profiler", s))
+    }
+
+    async fn recompute_clusters(
+        &self,
+        r: Request<RecomputeClustersRequest>,
+    ) -> Result<Response<Clusters>, Status> {
+        self.profiler
+            .clone()
+            .recompute_clusters(r.into_inner())
+            .await
+            .map_err(|s| upstream("profiler", s))
     }
 
     async fn find_customer(

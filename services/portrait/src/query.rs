@@ -5,11 +5,16 @@ use portrait_proto::v1::{AssociationBasis, AssociationOrder, AssociationsRequest
 use portrait_proto::v1::{
     ChannelDistributionRequest, CustomerOrder, CustomerPreferencesRequest, Filter,
     GetCustomerRequest, HourDistributionRequest, ListAnomaliesRequest, ListCustomerDaysRequest,
-    ListCustomersRequest, ListRfmRequest, ListStoresRequest, ListSuggestionsRequest,
-    OverviewRequest, PortraitSummaryRequest, ProductOrder, SegmentDistributionRequest,
-    SummaryDimension, SyncStatusRequest, TopCategoriesRequest, TopProductsRequest,
+    ListCustomersRequest, ListStoresRequest, ListSuggestionsRequest, OverviewRequest,
+    PortraitSummaryRequest, ProductOrder, SummaryDimension, SyncStatusRequest,
+    TopCategoriesRequest, TopProductsRequest,
 };
-use portrait_proto::v1::{GetCustomerModelRequest, GetModelFitRequest, RefitModelsRequest};
+use portrait_proto::v1::{
+    GetClustersRequest, GetCustomerModelRequest, GetModelFitRequest, RecomputeClustersRequest,
+    RefitModelsRequest,
+};
+
+mod rfm;
 
 #[derive(Clone, Copy, ValueEnum)]
 pub(crate) enum What {
@@ -41,6 +46,10 @@ pub(crate) enum What {
     CustomerModel,
     /// The customers of the filter, by --order-by; ID = an id prefix to search.
     Customers,
+    /// The customer clusters in service.
+    Clusters,
+    /// Compute the customer clusters now (as of --as-of, default today).
+    RecomputeClusters,
     /// Product pairs bought together (all history; no dates).
     Associations,
 }
@@ -58,7 +67,7 @@ pub(crate) enum RankBy {
     Support,
 }
 
-/// How `customers` sorts.
+/// How `customers` and `rfm` sort.
 #[derive(Clone, Copy, ValueEnum)]
 pub(crate) enum ListOrder {
     Spend,
@@ -67,6 +76,8 @@ pub(crate) enum ListOrder {
     Clv,
     Alive,
     Id,
+    /// rfm only: r + f + m scores.
+    Score,
 }
 
 #[derive(Args)]
@@ -102,9 +113,9 @@ pub(crate) struct QueryArgs {
     /// Rank products and categories by revenue instead of quantity.
     #[arg(long)]
     by_revenue: bool,
-    /// Customers: the order of the list.
-    #[arg(long, value_enum, default_value = "spend")]
-    order_by: ListOrder,
+    /// Customers and rfm: the order of the list (default: customers by spend, rfm by id).
+    #[arg(long, value_enum)]
+    order_by: Option<ListOrder>,
     /// Customers: only those with a churn warning.
     #[arg(long)]
     at_risk: bool,
@@ -114,6 +125,8 @@ pub(crate) struct QueryArgs {
     /// Anomalies: the least |robust z| listed (default 3.5).
     #[arg(long, default_value_t = 0.0)]
     min_score: f64,
+    #[command(flatten)]
+    rfm: rfm::RfmArgs,
     /// Associations: counted over baskets (orders) or customers.
     #[arg(long, value_enum, default_value_t = Basis::Basket)]
     basis: Basis,
@@ -148,7 +161,7 @@ pub(crate) async fn run(args: QueryArgs) -> anyhow::Result<()> {
         What::Overview => to_json(client.get_overview(OverviewRequest { filter }).await),
         What::Segments => to_json(
             client
-                .get_segment_distribution(SegmentDistributionRequest { filter })
+                .get_segment_distribution(args.rfm.segments(filter))
                 .await,
         ),
         What::Hours => to_json(
@@ -179,16 +192,10 @@ pub(crate) async fn run(args: QueryArgs) -> anyhow::Result<()> {
                 })
                 .await,
         ),
-        What::Rfm => to_json(
-            client
-                .list_rfm(ListRfmRequest {
-                    filter,
-                    page_size: args.limit,
-                    page_token: String::new(),
-                    ..Default::default()
-                })
-                .await,
-        ),
+        What::Rfm => {
+            let request = args.rfm.list(filter, args.limit, args.order_by)?;
+            to_json(client.list_rfm(request).await)
+        }
         What::Suggestions => to_json(
             client
                 .list_suggestions(ListSuggestionsRequest {
@@ -261,7 +268,10 @@ pub(crate) async fn run(args: QueryArgs) -> anyhow::Result<()> {
             client
                 .list_customers(ListCustomersRequest {
                     filter,
-                    order_by: match args.order_by {
+                    order_by: match args.order_by.unwrap_or(ListOrder::Spend) {
+                        ListOrder::Score => {
+                            anyhow::bail!("--order-by score orders rfm, not customers")
+                        }
                         ListOrder::Spend => CustomerOrder::Spend,
                         ListOrder::Recency => CustomerOrder::Recency,
                         ListOrder::Frequency => CustomerOrder::Frequency,
@@ -273,6 +283,14 @@ pub(crate) async fn run(args: QueryArgs) -> anyhow::Result<()> {
                     id_prefix: args.id.clone().unwrap_or_default(),
                     page_size: args.limit,
                     ..Default::default()
+                })
+                .await,
+        ),
+        What::Clusters => to_json(client.get_clusters(GetClustersRequest {}).await),
+        What::RecomputeClusters => to_json(
+            client
+                .recompute_clusters(RecomputeClustersRequest {
+                    as_of_date: args.as_of.clone().unwrap_or_default(),
                 })
                 .await,
         ),

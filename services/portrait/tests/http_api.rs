@@ -103,7 +103,10 @@ async fn portrait_routes(addr: SocketAddr, grpc: &mut Grpc, c: &Case, customer: 
         grpc.get_overview(OverviewRequest { filter: f() }).await,
     );
     let http = get(addr, &at("/v1/segments", &[])).await;
-    let rpc = grpc.get_segment_distribution(SegmentDistributionRequest { filter: f() });
+    let rpc = grpc.get_segment_distribution(SegmentDistributionRequest {
+        filter: f(),
+        ..Default::default()
+    });
     same("segments", &http, rpc.await);
     let http = get(addr, &at("/v1/hours", &[])).await;
     let rpc = grpc.get_hour_distribution(HourDistributionRequest { filter: f() });
@@ -268,6 +271,72 @@ async fn portrait_routes(addr: SocketAddr, grpc: &mut Grpc, c: &Case, customer: 
             .as_array()
             .is_some_and(|a| !a.is_empty())
     );
+    rfm_settings_routes(addr, grpc, c).await;
+}
+
+/// ListRfm's order, selection and settings and the segments' thresholds as
+/// query parameters; a page token is bound to the request that made it.
+async fn rfm_settings_routes(addr: SocketAddr, grpc: &mut Grpc, c: &Case) {
+    let at = |path: &str, more: &[(&str, &str)]| target(path, &c.with(more));
+    let sorted = [
+        ("orderBy", "RFM_ORDER_MONETARY"),
+        ("descending", "true"),
+        ("rScores", "3,4,5"),
+        ("thresholds", "RFM_THRESHOLD_KIND_MEDIAN"),
+        ("windowDays", "30"),
+        ("pageSize", "7"),
+    ];
+    let req = ListRfmRequest {
+        filter: Some(c.filter.clone()),
+        page_size: 7,
+        order_by: RfmOrder::Monetary as i32,
+        descending: true,
+        r_scores: vec![3, 4, 5],
+        rfm: Some(RfmSettings {
+            window_days: Some(30),
+            thresholds: RfmThresholdKind::Median as i32,
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let http = get(addr, &at("/v1/rfm", &sorted)).await;
+    same("sorted rfm", &http, grpc.list_rfm(req.clone()).await);
+    assert_eq!(http.body["thresholds"]["kind"], "RFM_THRESHOLD_KIND_MEDIAN");
+    assert_eq!(http.body["thresholds"]["windowDays"], 30);
+    let token = http.body["nextPageToken"].as_str().unwrap_or_default();
+    assert!(!token.is_empty(), "a second page to ask for: {}", http.body);
+    let next = [&sorted[..], &[("pageToken", token)]].concat();
+    let rpc = grpc.list_rfm(ListRfmRequest {
+        page_token: token.to_owned(),
+        ..req
+    });
+    same(
+        "sorted rfm page 2",
+        &get(addr, &at("/v1/rfm", &next)).await,
+        rpc.await,
+    );
+    // The same token with another order is refused, naming it.
+    let other = [("orderBy", "RFM_ORDER_RECENCY"), ("pageToken", token)];
+    let answer = get(addr, &at("/v1/rfm", &other)).await;
+    assert_eq!((answer.status, violation(&answer)), (400, "pageToken"));
+
+    let fixed = [
+        ("thresholds", "RFM_THRESHOLD_KIND_FIXED"),
+        ("fixedFrequency", "2"),
+        ("fixedMonetaryFen", "5000"),
+    ];
+    let rpc = grpc.get_segment_distribution(SegmentDistributionRequest {
+        filter: Some(c.filter.clone()),
+        rfm: Some(RfmSettings {
+            thresholds: RfmThresholdKind::Fixed as i32,
+            fixed_frequency: Some(2),
+            fixed_monetary_fen: Some(5000),
+            ..Default::default()
+        }),
+    });
+    let http = get(addr, &at("/v1/segments", &fixed)).await;
+    same("segments, fixed thresholds", &http, rpc.await);
+    assert_eq!(http.body["thresholds"]["monetaryFen"], 5000.0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -416,6 +485,16 @@ async fn bad_input_names_the_field_and_unknown_routes_are_404() {
             "minPriority",
         ),
         ("GET", "/v1/overview?colour=red", None, "colour"),
+        ("GET", "/v1/rfm?windowDays=36501", None, "rfm.windowDays"),
+        ("GET", "/v1/rfm?orderBy=RFM_ORDER_PRICE", None, "orderBy"),
+        ("GET", "/v1/rfm?mScores=5,6", None, "mScores[1]"),
+        (
+            "GET",
+            "/v1/segments?fixedFrequency=3",
+            None,
+            "rfm.fixedFrequency",
+        ),
+        ("GET", "/v1/rfm?pageToken=c0001", None, "pageToken"),
         (
             "GET",
             "/v1/associations?asOfDate=2025-04-01",

@@ -33,6 +33,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/summary"),
     ("post", "/v1/customers:find"),
     ("get", "/v1/customers"),
+    ("get", "/v1/clusters"),
+    ("post", "/v1/clusters:recompute"),
     ("get", "/v1/openapi.json"),
     ("get", "/v1/models/fit"),
     ("post", "/v1/models:refit"),

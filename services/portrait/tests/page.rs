@@ -104,7 +104,10 @@ async fn check(grpc: &mut Grpc, name: &str, state: &Value) -> Overview {
     }
 
     let segments = grpc
-        .get_segment_distribution(SegmentDistributionRequest { filter: req() })
+        .get_segment_distribution(SegmentDistributionRequest {
+            filter: req(),
+            ..Default::default()
+        })
         .await
         .expect("segments")
         .into_inner();

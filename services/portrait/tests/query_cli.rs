@@ -6,7 +6,10 @@ mod support;
 
 use portrait_proto::v1::portrait_service_client::PortraitServiceClient;
 use portrait_proto::v1::{AssociationBasis, AssociationOrder, AssociationsRequest};
-use portrait_proto::v1::{Filter, GetCustomerRequest, OverviewRequest, SegmentDistributionRequest};
+use portrait_proto::v1::{
+    Filter, GetCustomerRequest, ListRfmRequest, OverviewRequest, RfmOrder, RfmSettings,
+    RfmThresholdKind, SegmentDistributionRequest,
+};
 use serde_json::Value;
 
 async fn query(gateway: std::net::SocketAddr, args: &[&str]) -> Value {
@@ -82,6 +85,7 @@ async fn query_prints_canonical_json() {
     let want = grpc
         .get_segment_distribution(SegmentDistributionRequest {
             filter: Some(filter),
+            ..Default::default()
         })
         .await
         .expect("segments")
@@ -150,6 +154,58 @@ async fn query_prints_canonical_json() {
     );
     let prefs = query(addr, &["preferences", customer, "--as-of", &fed.as_of]).await;
     assert!(prefs["products"].as_array().is_some_and(|p| !p.is_empty()));
+    // The RFM flags become the request's order, selection and settings.
+    let args = [
+        "rfm",
+        "--as-of",
+        &fed.as_of,
+        "--order-by",
+        "score",
+        "--descending",
+        "--r-score",
+        "4,5",
+        "--thresholds",
+        "fixed",
+        "--fixed-frequency",
+        "1",
+        "--window-days",
+        "45",
+        "--limit",
+        "5",
+    ];
+    let rfm = query(addr, &args).await;
+    let want = grpc
+        .list_rfm(ListRfmRequest {
+            filter: Some(fed_filter(&fed.as_of)),
+            page_size: 5,
+            order_by: RfmOrder::Score as i32,
+            descending: true,
+            r_scores: vec![4, 5],
+            rfm: Some(RfmSettings {
+                window_days: Some(45),
+                thresholds: RfmThresholdKind::Fixed as i32,
+                fixed_frequency: Some(1),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .await
+        .expect("rfm")
+        .into_inner();
+    assert_eq!(rfm["thresholds"]["kind"], "RFM_THRESHOLD_KIND_FIXED");
+    assert_eq!(rfm["thresholds"]["frequency"], 1.0);
+    let printed = rfm["customers"].as_array().expect("customers list");
+    assert_eq!(printed.len(), 5);
+    for (p, w) in printed.iter().zip(&want.customers) {
+        assert_eq!(p["customerId"], w.customer_id.as_str());
+        assert_eq!(p["segment"], w.segment().as_str_name());
+        assert!(
+            p["segment"]
+                .as_str()
+                .is_some_and(|s| s.starts_with("SEGMENT_"))
+        );
+    }
+    assert_eq!(rfm["nextPageToken"], want.next_page_token.as_str());
     let args = [
         "associations",
         "--basis",
@@ -188,4 +244,11 @@ async fn query_prints_canonical_json() {
         assert_eq!(p["lift"].as_f64(), Some(w.lift));
     }
     fed.stop().await;
+}
+
+fn fed_filter(as_of: &str) -> Filter {
+    Filter {
+        as_of_date: as_of.to_owned(),
+        ..Default::default()
+    }
 }

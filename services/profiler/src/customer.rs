@@ -31,6 +31,8 @@ const MAX_ITEMS: i32 = 1000;
 
 /// The customer's rows inside a filter, and what naming them needs.
 struct Found {
+    /// The customer's dense id.
+    id: u32,
     f: ResolvedFilter,
     rows: CustomerRows,
     /// (store id, store name) of the stores in the rows.
@@ -53,7 +55,7 @@ impl Profiler {
             return Err(DomainError::invalid("customer_id", reason).into());
         }
         let f = self.ctx.resolve(filter)?;
-        let (keys, store_names) = {
+        let (id, keys, store_names) = {
             let (state, _) = self.projection.live.read();
             let book = &state.customers.book;
             let Some(c) = book.customers().get(customer_id) else {
@@ -71,11 +73,12 @@ impl Profiler {
                 .filter(|(id, _)| keys.iter().any(|(_, s)| s == id))
                 .map(|(id, info)| (id.to_owned(), info.name.clone()))
                 .collect();
-            (keys, store_names)
+            (c, keys, store_names)
         };
         let keys: Vec<(Day, &str)> = keys.iter().map(|(d, s)| (*d, s.as_str())).collect();
         let rows = read_customer(self.ctx.store(), customer_id, &keys).await?;
         Ok(Found {
+            id,
             f,
             rows,
             store_names,
@@ -91,6 +94,7 @@ impl Profiler {
         b.customer_id.clone_from(&req.customer_id);
         b.masked_customer_id = mask_customer_id(&req.customer_id);
         b.filter = Some(found.f.applied());
+        (b.cluster, b.cluster_description) = self.clusters.of(found.id);
         if let Some(store) = favourite_store(&found.rows.orders) {
             b.favourite_store_name = found.store_names.get(&store).cloned().unwrap_or_default();
             b.favourite_store_id = store;

@@ -3,6 +3,7 @@
 //! answered from memory.
 
 mod anomaly;
+mod clusters;
 mod customer;
 mod projection;
 mod queries;
@@ -13,19 +14,21 @@ use portrait_service::{Config, Result};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+pub use clusters::ClusterBook;
 pub use projection::ProfilerProjection;
 pub use queries::Profiler;
 
 /// Consumes the order stream and serves queries until `shutdown`.
 pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationToken) -> Result<()> {
+    let schedule = shutdown.clone();
     portrait_service::run_consumer_service(
         config,
         listener,
         ProfilerProjection::default(),
-        |projection, ctx| {
-            portrait_service::Services::new(ProfilerQueryServer::new(Profiler::new(
-                projection, ctx,
-            )))
+        move |projection, ctx| {
+            let profiler = Profiler::new(projection, ctx);
+            profiler.clusters.spawn_schedule(schedule);
+            portrait_service::Services::new(ProfilerQueryServer::new(profiler))
         },
         shutdown,
     )

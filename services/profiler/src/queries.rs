@@ -5,13 +5,14 @@ use portrait_core::{Error as DomainError, ProductAcc, ResolvedFilter};
 use portrait_proto::v1::profiler_query_server::ProfilerQuery;
 use portrait_proto::v1::{
     Associations, AssociationsRequest, CategoryFigure, Channel, ChannelDistribution,
-    ChannelDistributionRequest, ChannelFigure, ConsumerStatus, CustomerBehaviour,
-    CustomerBehaviourRequest, CustomerPreferences, CustomerPreferencesRequest, Filter, HourBucket,
-    HourDistribution, HourDistributionRequest, ListAnomaliesRequest, ListAnomaliesResponse,
-    ListCustomerDaysRequest, ListCustomerDaysResponse, ListStoresRequest, ListStoresResponse,
-    Overview, OverviewRequest, PortraitSummary, PortraitSummaryRequest, ProductFigure,
-    ProductOrder, StatusRequest, StoreSummary, TopCategories, TopCategoriesRequest, TopProducts,
-    TopProductsRequest, WeekdayHourBucket,
+    ChannelDistributionRequest, ChannelFigure, Clusters, ConsumerStatus, CustomerBehaviour,
+    CustomerBehaviourRequest, CustomerPreferences, CustomerPreferencesRequest, Filter,
+    GetClustersRequest, HourBucket, HourDistribution, HourDistributionRequest,
+    ListAnomaliesRequest, ListAnomaliesResponse, ListCustomerDaysRequest, ListCustomerDaysResponse,
+    ListStoresRequest, ListStoresResponse, Overview, OverviewRequest, PortraitSummary,
+    PortraitSummaryRequest, ProductFigure, ProductOrder, RecomputeClustersRequest, StatusRequest,
+    StoreSummary, TopCategories, TopCategoriesRequest, TopProducts, TopProductsRequest,
+    WeekdayHourBucket,
 };
 use portrait_service::{AnswerCache, QueryContext, Result};
 use tonic::{Request, Response, Status};
@@ -31,6 +32,7 @@ pub struct Profiler {
     pub(crate) ctx: QueryContext,
     overviews: Arc<AnswerCache<ResolvedFilter, Overview>>,
     pub(crate) summaries: Arc<AnswerCache<crate::summary::SummaryKey, PortraitSummary>>,
+    pub(crate) clusters: Arc<crate::ClusterBook>,
     /// Association counts per (filter, over customers): several stores over
     /// customers are counted from every chosen customer's set.
     association_counts: Arc<AnswerCache<(ResolvedFilter, bool), BasketCounts>>,
@@ -39,6 +41,7 @@ pub struct Profiler {
 impl Profiler {
     pub fn new(projection: Arc<ProfilerProjection>, ctx: QueryContext) -> Self {
         Self {
+            clusters: Arc::new(crate::ClusterBook::new(projection.clone(), ctx.clone())),
             projection,
             ctx,
             overviews: Arc::new(AnswerCache::new(256)),
@@ -319,6 +322,21 @@ impl ProfilerQuery for Profiler {
         request: Request<PortraitSummaryRequest>,
     ) -> Result<Response<PortraitSummary>, Status> {
         Ok(Response::new(self.summary(request.get_ref())?))
+    }
+
+    async fn get_clusters(
+        &self,
+        _request: Request<GetClustersRequest>,
+    ) -> Result<Response<Clusters>, Status> {
+        Ok(Response::new(self.clusters.answer()))
+    }
+
+    async fn recompute_clusters(
+        &self,
+        request: Request<RecomputeClustersRequest>,
+    ) -> Result<Response<Clusters>, Status> {
+        let day = request.get_ref().as_of_date.as_str();
+        Ok(Response::new(self.clusters.recompute(Some(day)).await?))
     }
 
     async fn get_associations(

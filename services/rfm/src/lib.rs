@@ -1,20 +1,27 @@
 //! The rfm service: per-customer day rows, and RFM values, quintile scores and
-//! the 8 segments computed over them for any filter, from memory.
+//! the 8 segments computed over them for any filter, window and thresholds,
+//! from memory.
 
 use std::sync::Arc;
 
-use portrait_core::{ResolvedFilter, RfmTable, Segment, page_size, rfm_table};
+use portrait_core::memory::CustomerState;
+use portrait_core::{
+    ResolvedFilter, RfmDefaults, RfmOrder, RfmParams, RfmTable, Segment, rfm_table,
+};
 use portrait_proto::v1::rfm_query_server::{RfmQuery, RfmQueryServer};
 use portrait_proto::v1::{
-    ConsumerStatus, CustomerRfm, Filter, ListRfmRequest, ListRfmResponse, SegmentDistribution,
-    SegmentDistributionRequest, SegmentFigure, StatusRequest,
+    ConsumerStatus, Filter, ListRfmRequest, ListRfmResponse, RfmSettings, RfmThresholds,
+    SegmentDistribution, SegmentDistributionRequest, SegmentFigure, StatusRequest,
 };
 use portrait_service::{AnswerCache, Config, CustomerProjection, QueryContext, Result};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
+mod list;
+
 pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationToken) -> Result<()> {
+    let defaults = config.rfm.domain();
     portrait_service::run_consumer_service(
         config,
         listener,
@@ -23,7 +30,9 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
             portrait_service::Services::new(RfmQueryServer::new(Rfm {
                 projection,
                 ctx,
+                defaults,
                 tables: Arc::new(AnswerCache::new(8)),
+                orders: Arc::new(AnswerCache::new(8)),
             }))
         },
         shutdown,
@@ -31,26 +40,43 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
     .await
 }
 
+/// One population: a filter computed with one window and thresholds.
+type TableKey = (ResolvedFilter, RfmParams);
+
 #[derive(Clone)]
 pub struct Rfm {
     projection: Arc<CustomerProjection>,
     ctx: QueryContext,
-    tables: Arc<AnswerCache<ResolvedFilter, RfmTable>>,
+    /// The configuration's `rfm.*`, which requests may override.
+    defaults: RfmDefaults,
+    tables: Arc<AnswerCache<TableKey, RfmTable>>,
+    /// A table's customers in a list order (positions into the table),
+    /// so each page of a sorted list is a binary search and a short scan.
+    orders: Arc<AnswerCache<(TableKey, RfmOrder), Vec<u32>>>,
 }
 
 impl Rfm {
-    /// The RFM table of a filter, computed once per state version.
-    fn table(&self, filter: Option<&Filter>) -> Result<Arc<RfmTable>> {
+    fn key(&self, filter: Option<&Filter>, settings: Option<&RfmSettings>) -> Result<TableKey> {
         let f = self.ctx.resolve(filter)?;
-        let (state, version) = self.projection.live.read();
-        Ok(self.tables.get_or(&f, version, || {
-            let sel = state.stores.select(&f);
-            rfm_table(&state.book.aggs(&sel, f.from, f.to), f.as_of)
-        }))
+        Ok((f, RfmParams::resolve(settings, &self.defaults)?))
     }
 
-    pub fn segments(&self, filter: Option<&Filter>) -> Result<SegmentDistribution> {
-        let t = self.table(filter)?;
+    /// The RFM table of a filter and settings, computed once per state version.
+    fn table(&self, state: &CustomerState, version: u64, key: &TableKey) -> Arc<RfmTable> {
+        self.tables.get_or(key, version, || {
+            let (f, params) = key;
+            let sel = state.stores.select(f);
+            let (from, to) = params.clip(f.from, f.to, f.as_of);
+            rfm_table(&state.book.aggs(&sel, from, to), f.as_of, params.thresholds)
+        })
+    }
+
+    pub fn segments(&self, req: &SegmentDistributionRequest) -> Result<SegmentDistribution> {
+        let key = self.key(req.filter.as_ref(), req.rfm.as_ref())?;
+        let t = {
+            let (state, version) = self.projection.live.read();
+            self.table(&state, version, &key)
+        };
         let mut sums = [(0_i64, 0_i64); 8];
         for c in &t.customers {
             let slot = &mut sums[c.segment as usize - 1];
@@ -73,64 +99,20 @@ impl Rfm {
             mean_recency_days: t.mean_recency_days,
             mean_frequency: t.mean_frequency,
             mean_monetary_fen: t.mean_monetary,
-        })
-    }
-
-    /// A page in customer-id order; the token is the last id of the previous page.
-    pub fn list(&self, req: &ListRfmRequest) -> Result<ListRfmResponse> {
-        let size = page_size("page_size", req.page_size)?;
-        let segment = segment(req.segment)?;
-        let t = self.table(req.filter.as_ref())?;
-        let (state, _) = self.projection.live.read();
-        let mut page: Vec<(&str, &portrait_core::Rfm)> = Vec::with_capacity(size + 1);
-        for (name, id) in state.book.customers().sorted_after(&req.page_token) {
-            if let Ok(i) = t.customers.binary_search_by_key(&id, |c| c.customer) {
-                if segment.is_some_and(|s| s != t.customers[i].segment) {
-                    continue;
-                }
-                page.push((name, &t.customers[i]));
-                if page.len() > size {
-                    break;
-                }
-            }
-        }
-        let more = page.len() > size;
-        page.truncate(size);
-        let next_page_token = match page.last() {
-            Some((name, _)) if more => (*name).to_owned(),
-            _ => String::new(),
-        };
-        let customers = page
-            .into_iter()
-            .map(|(name, c)| CustomerRfm {
-                customer_id: name.to_owned(),
-                recency_days: c.recency_days,
-                frequency: c.frequency,
-                monetary_fen: c.monetary,
-                r_score: c.r_score.into(),
-                f_score: c.f_score.into(),
-                m_score: c.m_score.into(),
-                segment: c.segment as i32,
-            })
-            .collect();
-        Ok(ListRfmResponse {
-            customers,
-            next_page_token,
+            thresholds: Some(thresholds(&t, &key.1)),
         })
     }
 }
 
-/// The segment a list asks for; `None` for every segment.
-fn segment(value: i32) -> Result<Option<Segment>> {
-    if value == 0 {
-        return Ok(None);
-    }
-    match Segment::ALL.iter().find(|s| **s as i32 == value) {
-        Some(s) => Ok(Some(*s)),
-        None => {
-            let reason = format!("unknown segment {value}");
-            Err(portrait_core::Error::invalid("segment", reason).into())
-        }
+/// What an answer's segments compare against, as the API states it.
+fn thresholds(t: &RfmTable, params: &RfmParams) -> RfmThresholds {
+    let th = &t.thresholds;
+    RfmThresholds {
+        kind: th.kind.proto() as i32,
+        recency_days: th.recency_days.value(),
+        frequency: th.frequency.value(),
+        monetary_fen: th.monetary_fen.value(),
+        window_days: params.window_days as i32,
     }
 }
 
@@ -140,9 +122,7 @@ impl RfmQuery for Rfm {
         &self,
         request: Request<SegmentDistributionRequest>,
     ) -> Result<Response<SegmentDistribution>, Status> {
-        Ok(Response::new(
-            self.segments(request.get_ref().filter.as_ref())?,
-        ))
+        Ok(Response::new(self.segments(request.get_ref())?))
     }
 
     async fn list_rfm(

@@ -6,8 +6,8 @@ use std::cmp::Ordering;
 use std::sync::Arc;
 
 use portrait_core::{
-    Calendar, ChurnWarning, CustomerAgg, ResolvedFilter, Rfm, Segment, churn_warning,
-    mask_customer_id, page_size, page_start, rfm_table,
+    Calendar, ChurnWarning, CustomerAgg, ResolvedFilter, Rfm, Segment, ThresholdRule,
+    churn_warning, mask_customer_id, page_size, page_start, rfm_table,
 };
 use portrait_proto::v1::{
     CustomerListItem, CustomerOrder, ListCustomersRequest, ListCustomersResponse, Priority,
@@ -39,7 +39,8 @@ impl CustomerList {
         self.rows.get_or(f, version, || {
             let sel = state.stores.select(f);
             let aggs = state.book.aggs(&sel, f.from, f.to);
-            let table = rfm_table(&aggs, f.as_of);
+            // The rfm service's default rule; rfm.* configuration is not applied here.
+            let table = rfm_table(&aggs, f.as_of, ThresholdRule::Mean);
             (aggs.into_iter().zip(table.customers))
                 .map(|(agg, rfm)| Row {
                     risk: churn_warning(&agg, f.as_of),

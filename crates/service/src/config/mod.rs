@@ -7,9 +7,11 @@ use serde::{Deserialize, Serialize};
 use crate::{Error, Result};
 
 mod models;
+mod rfm;
 mod sync;
 
 pub use models::{ModelKind, ModelPeriod, ModelSettings};
+pub use rfm::{RfmSettings, RfmThresholds};
 pub use sync::{SyncSettings, parse_hh_mm};
 
 /// The five services; each has its own default port and store file.
@@ -72,6 +74,7 @@ pub struct Config {
     calendar: portrait_core::Calendar,
     pub ingest: IngestSettings,
     pub models: ModelSettings,
+    pub rfm: RfmSettings,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -228,6 +231,7 @@ impl Config {
             calendar: portrait_core::Calendar::default(),
             ingest: IngestSettings { commit_delay_ms: 0 },
             models: ModelSettings::defaults(),
+            rfm: RfmSettings::defaults(),
         }
     }
 
@@ -311,6 +315,7 @@ impl Config {
         }
         self.sync.validate()?;
         self.models.validate()?;
+        self.rfm.validate()?;
         if !(0..=60 * 24 * 366).contains(&self.domain.max_future_minutes) {
             return bad("domain.max_future_minutes must be 0-527040".into());
         }

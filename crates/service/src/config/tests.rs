@@ -134,3 +134,49 @@ fn model_settings_default_to_the_commands_and_bad_ones_name_their_key() {
         assert!(err.contains(key), "{key}: {err}");
     }
 }
+
+#[test]
+fn rfm_settings_default_to_mean_over_all_history_and_bad_ones_say_which_key() {
+    let c = Config::defaults(ServiceName::Rfm)
+        .validated(ServiceName::Rfm)
+        .unwrap();
+    let d = c.rfm.domain();
+    assert_eq!(
+        (d.window_days, d.kind),
+        (0, portrait_core::ThresholdKind::Mean)
+    );
+    type Break = fn(&mut RfmSettings);
+    let cases: Vec<(Break, &str)> = vec![
+        (|s| s.window_days = 36_501, "rfm.window_days"),
+        (|s| s.window_days = -1, "rfm.window_days"),
+        (|s| s.fixed_recency_days = -1, "rfm.fixed_recency_days"),
+        (|s| s.fixed_frequency = -2, "rfm.fixed_frequency"),
+        (
+            |s| s.fixed_monetary_fen = i64::MAX,
+            "rfm.fixed_monetary_fen",
+        ),
+    ];
+    for (break_it, key) in cases {
+        let mut c = Config::defaults(ServiceName::Rfm);
+        break_it(&mut c.rfm);
+        let err = c.validated(ServiceName::Rfm).unwrap_err().to_string();
+        assert!(err.contains(key), "{key}: {err}");
+    }
+}
+
+#[test]
+fn rfm_thresholds_come_from_the_environment_by_name() {
+    use figment::providers::{Serialized, Toml};
+    let figment = Figment::from(Serialized::defaults(Config::defaults(ServiceName::Rfm))).merge(
+        Toml::string("[rfm]\nthresholds = \"median\"\nwindow_days = 90"),
+    );
+    let c = Config::extract(figment, ServiceName::Rfm).unwrap();
+    assert_eq!(c.rfm.thresholds, RfmThresholds::Median);
+    assert_eq!(c.rfm.window_days, 90);
+    let figment = Figment::from(Serialized::defaults(Config::defaults(ServiceName::Rfm)))
+        .merge(Toml::string("[rfm]\nthresholds = \"average\""));
+    let err = Config::extract(figment, ServiceName::Rfm)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("rfm.thresholds"), "{err}");
+}

@@ -73,6 +73,8 @@ pub(super) fn call(gateway: &Arc<Gateway>, rpc: &str) -> Option<Call> {
         "GetPortraitSummary" => to!(get_portrait_summary),
         "FindCustomer" => to!(find_customer),
         "ListCustomers" => to!(list_customers),
+        "GetClusters" => to!(get_clusters),
+        "RecomputeClusters" => to!(recompute_clusters),
         "GetModelFit" => to!(get_model_fit),
         "RefitModels" => to!(refit_models),
         "GetCustomerModel" => to!(get_customer_model),

@@ -99,6 +99,12 @@ pub(crate) const ROUTES: &[Route] = &[
     get("/v1/anomalies", "ListAnomalies"),
     get("/v1/summary", "GetPortraitSummary"),
     get("/v1/customers", "ListCustomers"),
+    get("/v1/clusters", "GetClusters"),
+    Route {
+        verb: Verb::Post,
+        path: "/v1/clusters:recompute",
+        rpc: "RecomputeClusters",
+    },
     Route {
         verb: Verb::Post,
         path: "/v1/customers:find",

@@ -185,6 +185,7 @@ pub(crate) async fn measure(
                     1 => client
                         .get_segment_distribution(SegmentDistributionRequest {
                             filter: filter.clone(),
+                            ..Default::default()
                         })
                         .await
                         .is_ok(),

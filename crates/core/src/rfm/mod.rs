@@ -1,5 +1,14 @@
 use crate::Day;
 
+mod list;
+mod settings;
+
+pub use list::{PageToken, RfmKey, RfmOrder, ScoreSelection, fingerprint, rfm_order, start_after};
+pub use settings::{
+    Fixed, MAX_FIXED_FREQUENCY, MAX_FIXED_MONETARY_FEN, MAX_WINDOW_DAYS, RfmDefaults, RfmParams,
+    Threshold, ThresholdKind, ThresholdRule, Thresholds,
+};
+
 /// A customer's orders inside a filter, as the RFM and churn rules need them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CustomerAgg {
@@ -83,6 +92,8 @@ pub struct RfmTable {
     pub mean_recency_days: f64,
     pub mean_frequency: f64,
     pub mean_monetary: f64,
+    /// What the segments were drawn against.
+    pub thresholds: Thresholds,
 }
 
 /// RFM of a population as of `as_of`.
@@ -90,23 +101,30 @@ pub struct RfmTable {
 /// Scores: a customer's score is 1 + ⌊5·k/n⌋ where k counts the customers strictly
 /// worse than them (older last order, fewer orders, less spend), so ties share a
 /// score and 5 is the best quintile. Segments: a value is "high" when strictly
-/// better than the population mean; compared in integers, so exact.
-pub fn rfm_table(aggs: &[CustomerAgg], as_of: Day) -> RfmTable {
+/// better than its threshold (the population's mean or median, or a fixed
+/// value); compared in integers, so exact.
+pub fn rfm_table(aggs: &[CustomerAgg], as_of: Day, rule: ThresholdRule) -> RfmTable {
     let n = aggs.len();
     let recency = |a: &CustomerAgg| i64::from(as_of) - i64::from(a.last_day);
-    // Higher is better in all three, so recency enters negated.
-    let r_th = Quintiles::of(aggs.iter().map(|a| -recency(a)).collect());
-    let f_th = Quintiles::of(aggs.iter().map(|a| a.orders).collect());
-    let m_th = Quintiles::of(aggs.iter().map(|a| a.revenue).collect());
-    let sum = |v: &mut dyn Iterator<Item = i64>| v.map(i128::from).sum::<i128>();
-    let r_sum = sum(&mut aggs.iter().map(recency));
-    let f_sum = sum(&mut aggs.iter().map(|a| a.orders));
-    let m_sum = sum(&mut aggs.iter().map(|a| a.revenue));
-    let n128 = n as i128;
+    let r: Vec<i64> = aggs.iter().map(recency).collect();
+    let f: Vec<i64> = aggs.iter().map(|a| a.orders).collect();
+    let m: Vec<i64> = aggs.iter().map(|a| a.revenue).collect();
+    let thresholds = Thresholds::of(rule, &r, &f, &m);
+    let mean = |v: &[i64]| {
+        let sum: i128 = v.iter().map(|x| i128::from(*x)).sum();
+        if n == 0 { 0.0 } else { sum as f64 / n as f64 }
+    };
+    let means = (mean(&r), mean(&f), mean(&m));
+    // Higher is better in all three, so recency enters negated; the value
+    // vectors are spent on the quintiles.
+    let r_th = Quintiles::of(r.into_iter().map(|r| -r).collect());
+    let f_th = Quintiles::of(f);
+    let m_th = Quintiles::of(m);
     let customers = aggs
         .iter()
         .map(|a| {
             let r = recency(a);
+            let (r_high, f_high, m_high) = thresholds.high(r, a.orders, a.revenue);
             Rfm {
                 customer: a.customer,
                 recency_days: r,
@@ -115,20 +133,16 @@ pub fn rfm_table(aggs: &[CustomerAgg], as_of: Day) -> RfmTable {
                 r_score: r_th.score(-r),
                 f_score: f_th.score(a.orders),
                 m_score: m_th.score(a.revenue),
-                segment: Segment::of(
-                    i128::from(r) * n128 < r_sum,
-                    i128::from(a.orders) * n128 > f_sum,
-                    i128::from(a.revenue) * n128 > m_sum,
-                ),
+                segment: Segment::of(r_high, f_high, m_high),
             }
         })
         .collect();
-    let mean = |s: i128| if n == 0 { 0.0 } else { s as f64 / n as f64 };
     RfmTable {
         customers,
-        mean_recency_days: mean(r_sum),
-        mean_frequency: mean(f_sum),
-        mean_monetary: mean(m_sum),
+        mean_recency_days: means.0,
+        mean_frequency: means.1,
+        mean_monetary: means.2,
+        thresholds,
     }
 }
 
@@ -181,7 +195,7 @@ mod tests {
         let aggs: Vec<_> = (0..5)
             .map(|i| agg(i as u32, i + 1, 100 * (i + 1), 10 + i as Day))
             .collect();
-        let t = rfm_table(&aggs, 20);
+        let t = rfm_table(&aggs, 20, ThresholdRule::Mean);
         let scores: Vec<_> = t
             .customers
             .iter()
@@ -209,11 +223,11 @@ mod tests {
     #[test]
     fn ties_share_a_score_and_empty_is_fine() {
         let aggs = vec![agg(0, 1, 5, 1), agg(1, 1, 5, 1), agg(2, 2, 9, 2)];
-        let t = rfm_table(&aggs, 3);
+        let t = rfm_table(&aggs, 3, ThresholdRule::Mean);
         assert_eq!(t.customers[0].f_score, t.customers[1].f_score);
         assert_eq!(t.customers[0].f_score, 1);
         assert_eq!(t.customers[2].f_score, 4);
-        let empty = rfm_table(&[], 3);
+        let empty = rfm_table(&[], 3, ThresholdRule::Mean);
         assert!(empty.customers.is_empty());
         assert_eq!(empty.mean_monetary, 0.0);
     }

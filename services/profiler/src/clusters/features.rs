@@ -1,0 +1,96 @@
+//! The clustering features of every customer, read from the customer
+//! portrait's tables by two grouped queries (no serving state holds them).
+
+use std::collections::HashMap;
+
+use portrait_core::Day;
+use portrait_service::Result;
+use portrait_store::{Sql, Store};
+use sqlx::Row;
+
+/// Categories whose shares of a customer's line spend are features.
+pub(crate) const TOP_CATEGORIES: usize = 6;
+
+/// Orders per channel (1..=5) and per hour band (HourBand order), all history.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Habits {
+    pub(crate) orders: i64,
+    pub(crate) channels: [i64; 5],
+    pub(crate) bands: [i64; 5],
+    /// Line spend: in total, and in each top category.
+    pub(crate) line_spend: i64,
+    pub(crate) categories: [i64; TOP_CATEGORIES],
+}
+
+/// The chain's top categories by line revenue (ties by id), and each
+/// customer's habits by customer id.
+pub(crate) async fn habits(
+    store: &Store,
+    as_of: Day,
+) -> Result<(Vec<String>, HashMap<String, Habits>)> {
+    let mut conn = store.acquire().await?;
+    let band = |from: i64, to: i64| {
+        format!(
+            "CAST(SUM(CASE WHEN hour >= {from} AND hour < {to} THEN orders ELSE 0 END) AS BIGINT)"
+        )
+    };
+    let channel =
+        |c: i64| format!("CAST(SUM(CASE WHEN channel = {c} THEN orders ELSE 0 END) AS BIGINT)");
+    let sql = format!(
+        "SELECT customer_id, CAST(SUM(orders) AS BIGINT) AS n, {}, {}, {}, {}, {} \
+         FROM customer_orders WHERE orders > 0 AND day <= {as_of} GROUP BY customer_id",
+        (1..=5).map(channel).collect::<Vec<_>>().join(", "),
+        band(6, 10),
+        band(10, 14),
+        band(14, 17),
+        band(17, 21),
+        as_of = i64::from(as_of),
+    );
+    let mut out: HashMap<String, Habits> = HashMap::new();
+    for r in sqlx::query(&sql).fetch_all(&mut *conn).await? {
+        let mut h = Habits {
+            orders: r.try_get(1)?,
+            ..Habits::default()
+        };
+        for i in 0..5 {
+            h.channels[i] = r.try_get(2 + i)?;
+        }
+        for i in 0..4 {
+            h.bands[i] = r.try_get(7 + i)?;
+        }
+        h.bands[4] = h.orders - h.bands[..4].iter().sum::<i64>();
+        out.insert(r.try_get(0)?, h);
+    }
+    let top: Vec<String> = sqlx::query(&format!(
+        "SELECT category_id, SUM(revenue) AS r FROM customer_categories \
+         WHERE orders > 0 AND day <= {} GROUP BY category_id ORDER BY r DESC, category_id",
+        i64::from(as_of)
+    ))
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .take(TOP_CATEGORIES)
+    .map(|r| r.try_get(0))
+    .collect::<Result<_, sqlx::Error>>()?;
+    let mut sql = Sql::for_conn(
+        &conn,
+        "SELECT customer_id, CAST(SUM(revenue) AS BIGINT) AS total",
+    );
+    for (i, c) in top.iter().enumerate() {
+        sql.push(", CAST(SUM(CASE WHEN category_id = ")
+            .bind(c.as_str())
+            .push(&format!(" THEN revenue ELSE 0 END) AS BIGINT) AS c{i}"));
+    }
+    sql.push(" FROM customer_categories WHERE orders > 0 AND day <= ")
+        .bind(i64::from(as_of))
+        .push(" GROUP BY customer_id");
+    for r in sql.query().fetch_all(&mut *conn).await? {
+        let id: String = r.try_get(0)?;
+        let h = out.entry(id).or_default();
+        h.line_spend = r.try_get(1)?;
+        for i in 0..top.len() {
+            h.categories[i] = r.try_get(2 + i)?;
+        }
+    }
+    Ok((top, out))
+}

@@ -1,0 +1,356 @@
+//! Customer clusters: k-means++ (the models crate) over each customer's
+//! recency, orders and spend (logged) and their channel, hour-band and
+//! top-category shares, all standardised; k from 2 to 6 by silhouette.
+//! Computed in the background on a schedule and on demand; every customer
+//! then carries its cluster's number.
+
+mod features;
+
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::Duration;
+
+use chrono::{SecondsFormat, Utc};
+use portrait_core::memory::Selection;
+use portrait_core::{Calendar, Day};
+use portrait_models::kmeans::{CustomerFeatures, Segmentation, Settings, segment};
+use portrait_proto::v1::{ClusterProfile, ClusterStatus, Clusters};
+use portrait_service::{QueryContext, Result};
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use crate::ProfilerProjection;
+use features::{Habits, TOP_CATEGORIES};
+
+/// k-means runs on at most this many customers (evenly spaced by id); every
+/// customer is then given its nearest centroid.
+pub(crate) const SAMPLE: usize = 20_000;
+pub(crate) const KS: std::ops::RangeInclusive<usize> = 2..=6;
+pub(crate) const SETTINGS: Settings = Settings {
+    seed: 7,
+    restarts: 3,
+    max_iterations: 100,
+    silhouette_sample: 3000,
+};
+const EVERY: Duration = Duration::from_secs(3600);
+
+/// The clusters in service: the answer and each dense customer's cluster.
+struct Held {
+    answer: Clusters,
+    /// Cluster number (1..k) per dense customer id; 0 = none.
+    labels: Vec<u8>,
+}
+
+pub struct ClusterBook {
+    projection: Arc<ProfilerProjection>,
+    ctx: QueryContext,
+    held: RwLock<Option<Arc<Held>>>,
+    computing: tokio::sync::Mutex<()>,
+}
+
+impl ClusterBook {
+    pub fn new(projection: Arc<ProfilerProjection>, ctx: QueryContext) -> Self {
+        Self {
+            projection,
+            ctx,
+            held: RwLock::new(None),
+            computing: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    pub fn spawn_schedule(self: &Arc<Self>, shutdown: CancellationToken) {
+        let book = self.clone();
+        tokio::spawn(async move {
+            loop {
+                if let Err(e) = book.recompute(None).await {
+                    warn!(error = %e, "scheduled clustering failed");
+                }
+                tokio::select! {
+                    () = shutdown.cancelled() => return,
+                    () = tokio::time::sleep(EVERY) => {}
+                }
+            }
+        });
+    }
+
+    fn held(&self) -> Option<Arc<Held>> {
+        self.held
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    pub fn answer(&self) -> Clusters {
+        self.held().map(|h| h.answer.clone()).unwrap_or_default()
+    }
+
+    /// A customer's cluster and its description; (0, "") when none.
+    pub fn of(&self, customer: u32) -> (i32, String) {
+        let Some(h) = self.held() else {
+            return (0, String::new());
+        };
+        match h.labels.get(customer as usize).copied().unwrap_or(0) {
+            0 => (0, String::new()),
+            l => {
+                let d = (h.answer.clusters.get(usize::from(l) - 1))
+                    .map(|c| c.description.clone())
+                    .unwrap_or_default();
+                (i32::from(l), d)
+            }
+        }
+    }
+
+    /// Computes the clusters as of `as_of` (default today) and serves them.
+    pub async fn recompute(&self, as_of: Option<&str>) -> Result<Clusters> {
+        let today = self.ctx.calendar().day(portrait_service::now_ms());
+        let as_of = match as_of.filter(|d| !d.is_empty()) {
+            Some(d) => Calendar::parse_day("as_of_date", d)?,
+            None => today,
+        };
+        let _one = self.computing.lock().await;
+        let (top, habits) = features::habits(self.ctx.store(), as_of).await?;
+        let (rows, names) = {
+            let (state, _) = self.projection.live.read();
+            let days = &state.days;
+            let names: Vec<String> = (top.iter())
+                .map(
+                    |id| match days.category_id(id).map(|c| days.category(c).1) {
+                        Some(name) if !name.is_empty() => name.to_owned(),
+                        _ => id.clone(),
+                    },
+                )
+                .collect();
+            let book = &state.customers.book;
+            let rows = (book.customers().sorted())
+                .filter_map(|(name, c)| {
+                    let agg = book.agg(c, &Selection::All, None, as_of + 1)?;
+                    let h = habits.get(name).copied().unwrap_or_default();
+                    Some((c, features_of(&agg, &h, as_of)))
+                })
+                .collect::<Vec<_>>();
+            (rows, names)
+        };
+        let held = tokio::task::spawn_blocking(move || cluster(rows, top, names, as_of))
+            .await
+            .map_err(|e| portrait_service::Error::Corrupt(format!("clustering panicked: {e}")))?;
+        info!(
+            customers = held.answer.customers,
+            k = held.answer.k,
+            status = held.answer.status,
+            "clusters computed"
+        );
+        let answer = held.answer.clone();
+        let keep = answer.status == ClusterStatus::Computed as i32 || self.held().is_none();
+        if keep {
+            *self.held.write().unwrap_or_else(PoisonError::into_inner) = Some(Arc::new(held));
+        }
+        Ok(answer)
+    }
+}
+
+/// The documented features of one customer (see `Clusters`).
+pub(crate) fn features_of(
+    agg: &portrait_core::CustomerAgg,
+    h: &Habits,
+    as_of: Day,
+) -> CustomerFeatures {
+    let share = |part: i64, whole: i64| {
+        if whole > 0 {
+            part as f64 / whole as f64
+        } else {
+            0.0
+        }
+    };
+    let mut extra: Vec<f64> = h.channels.iter().map(|c| share(*c, h.orders)).collect();
+    extra.extend(h.bands.iter().map(|b| share(*b, h.orders)));
+    extra.extend(h.categories.iter().map(|c| share(*c, h.line_spend)));
+    CustomerFeatures {
+        recency: f64::from(as_of - agg.last_day),
+        frequency: agg.orders as f64,
+        monetary: agg.revenue.max(0) as f64,
+        extra,
+    }
+}
+
+/// Every ⌈n / SAMPLE⌉-th customer in id order: the ones k-means runs on.
+pub(crate) fn sample_indices(n: usize) -> Vec<usize> {
+    let step = n.div_ceil(SAMPLE).max(1);
+    (0..n).step_by(step).collect()
+}
+
+fn cluster(
+    rows: Vec<(u32, CustomerFeatures)>,
+    top: Vec<String>,
+    names: Vec<String>,
+    as_of: Day,
+) -> Held {
+    let now = Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true);
+    let mut answer = Clusters {
+        computed_at: now,
+        as_of_date: Calendar::format_day(as_of),
+        customers: rows.len() as i64,
+        first_k: *KS.start() as i32,
+        categories: top,
+        ..Clusters::default()
+    };
+    let picked: Vec<CustomerFeatures> = (sample_indices(rows.len()).into_iter())
+        .map(|i| rows[i].1.clone())
+        .collect();
+    answer.sampled = picked.len() as i64;
+    if picked.len() < *KS.end() {
+        answer.status = ClusterStatus::NotEnoughData as i32;
+        answer.reason = format!(
+            "{} customers; at least {} are needed",
+            picked.len(),
+            KS.end()
+        );
+        return Held {
+            answer,
+            labels: Vec::new(),
+        };
+    }
+    let s = match segment(&picked, KS, &SETTINGS) {
+        Ok(s) => s,
+        Err(e) => {
+            answer.status = ClusterStatus::Failed as i32;
+            answer.reason = e.to_string();
+            return Held {
+                answer,
+                labels: Vec::new(),
+            };
+        }
+    };
+    let labels = label_all(&rows, &picked, &s);
+
+    answer.status = ClusterStatus::Computed as i32;
+    answer.k = s.k as i32;
+    answer.silhouette = s.silhouette;
+    answer.candidate_silhouettes = s.candidates.iter().map(|(_, v)| *v).collect();
+    let total = rows.len().max(1) as f64;
+    answer.clusters = (s.segments.iter().enumerate())
+        .map(|(j, seg)| {
+            let customers = labels.iter().filter(|l| usize::from(**l) == j + 1).count();
+            let (channels, rest) = seg.extra.split_at(5.min(seg.extra.len()));
+            let (bands, cats) = rest.split_at(5.min(rest.len()));
+            ClusterProfile {
+                cluster: j as i32 + 1,
+                customers: customers as i64,
+                share: customers as f64 / total,
+                recency_days: seg.recency,
+                orders: seg.frequency,
+                spend_fen: seg.monetary,
+                channel_shares: channels.to_vec(),
+                hour_band_shares: bands.to_vec(),
+                category_shares: cats.to_vec(),
+                description: describe(seg, &s, &names),
+            }
+        })
+        .collect();
+    Held { answer, labels }
+}
+
+/// Each customer's nearest centroid, in the standardised space the
+/// clustering used (its mean and scale, recomputed from the sample).
+fn label_all(
+    rows: &[(u32, CustomerFeatures)],
+    picked: &[CustomerFeatures],
+    s: &Segmentation,
+) -> Vec<u8> {
+    let Ok(std) = portrait_models::kmeans::standardise(picked) else {
+        return Vec::new();
+    };
+    let centroids: Vec<Vec<f64>> = (0..s.k)
+        .map(|j| {
+            let members: Vec<&Vec<f64>> = (s.labels.iter().zip(&std.points))
+                .filter(|(l, _)| **l == j)
+                .map(|(_, p)| p)
+                .collect();
+            let dim = std.mean.len();
+            (0..dim)
+                .map(|d| members.iter().map(|p| p[d]).sum::<f64>() / members.len().max(1) as f64)
+                .collect()
+        })
+        .collect();
+    let max = rows.iter().map(|(c, _)| *c as usize + 1).max().unwrap_or(0);
+    let mut labels = vec![0_u8; max];
+    let sampled = sample_indices(rows.len());
+    for (i, (c, f)) in rows.iter().enumerate() {
+        // A customer k-means ran on keeps its label.
+        if let Ok(at) = sampled.binary_search(&i) {
+            labels[*c as usize] = u8::try_from(s.labels[at] + 1).unwrap_or(0);
+            continue;
+        }
+        let mut point = vec![f.recency.ln_1p(), f.frequency.ln_1p(), f.monetary.ln_1p()];
+        point.extend_from_slice(&f.extra);
+        for (d, v) in point.iter_mut().enumerate() {
+            *v = (*v - std.mean[d]) / std.scale[d];
+        }
+        let nearest = (centroids.iter().enumerate())
+            .map(|(j, m)| {
+                (
+                    j,
+                    m.iter()
+                        .zip(&point)
+                        .map(|(a, b)| (a - b) * (a - b))
+                        .sum::<f64>(),
+                )
+            })
+            .min_by(|a, b| a.1.total_cmp(&b.1))
+            .map_or(0, |(j, _)| j);
+        labels[*c as usize] = u8::try_from(nearest + 1).unwrap_or(0);
+    }
+    labels
+}
+
+/// A cluster in words: recency and frequency against the other clusters,
+/// then its dominant hour band, channel and category.
+fn describe(
+    seg: &portrait_models::kmeans::Segment,
+    s: &Segmentation,
+    categories: &[String],
+) -> String {
+    const BANDS: [&str; 5] = ["早餐时段", "午餐时段", "下午茶时段", "晚餐时段", "夜宵时段"];
+    const CHANNELS: [&str; 5] = ["微信小程序", "门店收银", "美团", "饿了么", "抖音"];
+    let median = |f: &dyn Fn(&portrait_models::kmeans::Segment) -> f64| {
+        let mut v: Vec<f64> = s.segments.iter().map(f).collect();
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let recent = if seg.recency <= median(&|x| x.recency) {
+        "近期活跃"
+    } else {
+        "久未到店"
+    };
+    let frequent = if seg.frequency >= median(&|x| x.frequency) {
+        "高频"
+    } else {
+        "低频"
+    };
+    let spend = if seg.monetary >= median(&|x| x.monetary) {
+        "高消费"
+    } else {
+        "低消费"
+    };
+    let top = |v: &[f64]| {
+        (v.iter().enumerate())
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .map(|(i, _)| i)
+    };
+    let extra = &seg.extra;
+    let mut habits = Vec::new();
+    if let Some(b) = top(extra.get(5..10).unwrap_or(&[])) {
+        habits.push(BANDS[b].to_owned());
+    }
+    if let Some(c) = top(extra.get(0..5).unwrap_or(&[])) {
+        habits.push(CHANNELS[c].to_owned());
+    }
+    if let Some(k) = top(extra
+        .get(10..10 + TOP_CATEGORIES.min(categories.len()))
+        .unwrap_or(&[]))
+    {
+        habits.push(categories[k].clone());
+    }
+    format!(
+        "{recent} · {frequent} · {spend} · {}为主",
+        habits.join("、")
+    )
+}
