@@ -6,7 +6,15 @@ use std::path::PathBuf;
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../proto");
     let files = [
-        "events", "common", "ingest", "query", "sync", "gateway", "customer", "models",
+        "events",
+        "common",
+        "ingest",
+        "query",
+        "sync",
+        "gateway",
+        "customer",
+        "models",
+        "associations",
     ]
     .map(|name| root.join(format!("portrait/v1/{name}.proto")));
     for file in &files {

@@ -4,6 +4,7 @@
 //! orders, also after a consumer is killed with SIGKILL mid-stream.
 
 mod anomaly;
+mod associations;
 mod clusters;
 mod customer;
 mod cyrg;

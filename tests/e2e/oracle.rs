@@ -445,3 +445,93 @@ impl Oracle {
             .collect()
     }
 }
+
+/// One association rule as the oracle computes it.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct RuleRow {
+    pub antecedent: String,
+    pub consequent: String,
+    /// Baskets with both, with the antecedent, with the consequent.
+    pub counts: (i64, i64, i64),
+    /// Support, confidence, lift.
+    pub figures: (f64, f64, f64),
+}
+
+impl Oracle {
+    /// Baskets (orders with a line) at the filter's stores, all history; or,
+    /// with `customers`, the customers with such a basket.
+    pub(crate) async fn baskets(&self, q: &Q, customers: bool) -> i64 {
+        let (unit, known) = basis(customers);
+        let sql = format!(
+            "SELECT COUNT(DISTINCT {unit})::bigint FROM raw_lines l JOIN raw USING (order_id) WHERE {known} AND {IN_STORES}"
+        );
+        sqlx::query(&sql)
+            .bind(q.stores.clone())
+            .bind(q.cities.clone())
+            .fetch_one(&self.pool)
+            .await
+            .expect("baskets")
+            .get(0)
+    }
+
+    /// Rules a → b over all history at the filter's stores, both directions,
+    /// over baskets (or, with `customers`, over customers: a customer's
+    /// "basket" is everything they bought there), ranked by `order` (1 lift,
+    /// 2 confidence, 3 support) then the other measures, then the ids; the
+    /// measures compared exactly.
+    pub(crate) async fn associations(
+        &self,
+        q: &Q,
+        customers: bool,
+        order: i32,
+        min_count: i64,
+        min_support: f64,
+    ) -> Vec<RuleRow> {
+        let lift = "(p.n::numeric * t.n) / (ia.n * ib.n) DESC";
+        let confidence = "p.n::numeric / ia.n DESC";
+        let count = "p.n DESC";
+        let ranking = match order {
+            2 => [confidence, lift, count],
+            3 => [count, lift, confidence],
+            _ => [lift, confidence, count],
+        }
+        .join(", ");
+        let (unit, known) = basis(customers);
+        let sql = format!(
+            "WITH b AS (SELECT DISTINCT {unit} AS unit, l.product_id FROM raw_lines l JOIN raw USING (order_id) WHERE {known} AND {IN_STORES}), \
+             t AS (SELECT COUNT(DISTINCT unit)::bigint AS n FROM b), \
+             i AS (SELECT product_id, COUNT(*)::bigint AS n FROM b GROUP BY product_id), \
+             p AS (SELECT x.product_id AS a, y.product_id AS c, COUNT(*)::bigint AS n FROM b x \
+                JOIN b y ON x.unit = y.unit AND x.product_id <> y.product_id GROUP BY 1, 2) \
+             SELECT p.a, p.c, p.n, ia.n, ib.n, p.n::float8 / t.n, p.n::float8 / ia.n, (p.n * t.n)::float8 / (ia.n * ib.n) \
+             FROM p JOIN i ia ON ia.product_id = p.a JOIN i ib ON ib.product_id = p.c CROSS JOIN t \
+             WHERE p.n >= GREATEST($3, 1) AND p.n::float8 / t.n >= $4 \
+             ORDER BY {ranking}, p.a COLLATE \"C\", p.c COLLATE \"C\""
+        );
+        sqlx::query(&sql)
+            .bind(q.stores.clone())
+            .bind(q.cities.clone())
+            .bind(min_count)
+            .bind(min_support)
+            .fetch_all(&self.pool)
+            .await
+            .expect("associations")
+            .iter()
+            .map(|r| RuleRow {
+                antecedent: r.get(0),
+                consequent: r.get(1),
+                counts: (r.get(2), r.get(3), r.get(4)),
+                figures: (r.get(5), r.get(6), r.get(7)),
+            })
+            .collect()
+    }
+}
+
+/// What an association counts in: orders, or known customers.
+fn basis(customers: bool) -> (&'static str, &'static str) {
+    if customers {
+        ("raw.customer_id", "raw.customer_id <> ''")
+    } else {
+        ("order_id", "TRUE")
+    }
+}

@@ -277,6 +277,7 @@ pub(crate) async fn assert_figures(
         crate::week::assert_week(gateway, oracle, q).await;
         crate::summary::assert_summary(gateway, oracle, q).await;
         crate::list::assert_customer_list(gateway, oracle, q).await;
+        crate::associations::assert_associations(gateway, oracle, q).await;
     }
     if let Some(q) = queries.first() {
         crate::models::assert_models(gateway, oracle, &q.as_of).await;

@@ -199,9 +199,72 @@ impl<A: Fold, B: Fold, C: Fold> Fold for (A, B, C) {
     }
 }
 
+/// Four folds fed the same events.
+impl<A: Fold, B: Fold, C: Fold, D: Fold> Fold for (A, B, C, D) {
+    fn add(&mut self, calendar: &Calendar, order: &Order, sign: i64) {
+        self.0.add(calendar, order, sign);
+        self.1.add(calendar, order, sign);
+        self.2.add(calendar, order, sign);
+        self.3.add(calendar, order, sign);
+    }
+}
+
 fn signed(order: &Order, sign: i64) -> Acc {
     Acc {
         orders: sign,
         revenue: sign * order.net_amount_fen,
     }
 }
+
+/// Baskets per store over all history: orders with at least one line, those
+/// holding each product, and those holding each pair of products. Kept per
+/// store rather than per (store, day): at the bench's scale a day grain would
+/// be one row per pair occurrence (~12M rows), the store grain is ~120k
+/// (docs/architecture.md §3, "Associations").
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct BasketPairs {
+    /// store → baskets.
+    pub baskets: BTreeMap<String, i64>,
+    /// (store, product) → baskets holding it.
+    pub products: BTreeMap<(String, String), i64>,
+    /// (store, a, b) with a < b in byte order → baskets holding both.
+    pub pairs: BTreeMap<(String, String, String), i64>,
+}
+
+impl Fold for BasketPairs {
+    fn add(&mut self, _calendar: &Calendar, order: &Order, sign: i64) {
+        // A product on several lines is still one product of the basket;
+        // quantities do not matter, only presence.
+        let mut items: Vec<&str> = order.lines.iter().map(|l| l.product_id.as_str()).collect();
+        items.sort_unstable();
+        items.dedup();
+        if items.is_empty() {
+            return;
+        }
+        let store = &order.store_id;
+        *self.baskets.entry(store.clone()).or_default() += sign;
+        for (i, a) in items.iter().enumerate() {
+            *self
+                .products
+                .entry((store.clone(), (*a).to_owned()))
+                .or_default() += sign;
+            for b in &items[i + 1..] {
+                *self
+                    .pairs
+                    .entry((store.clone(), (*a).to_owned(), (*b).to_owned()))
+                    .or_default() += sign;
+            }
+        }
+    }
+}
+
+impl BasketPairs {
+    pub fn prune(&mut self) {
+        self.baskets.retain(|_, n| *n != 0);
+        self.products.retain(|_, n| *n != 0);
+        self.pairs.retain(|_, n| *n != 0);
+    }
+}
+
+#[cfg(test)]
+mod basket_tests;

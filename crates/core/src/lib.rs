@@ -17,7 +17,9 @@ pub use calendar::{Calendar, Day};
 pub use churn::{ChurnWarning, MIN_ORDERS, churn_warning};
 pub use error::{Error, Result};
 pub use filter::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, ResolvedFilter, page_size, page_start};
-pub use fold::{Acc, CustomerDays, Fold, ProductAcc, ProductInfo, StoreDays, StoreInfo};
+pub use fold::{
+    Acc, BasketPairs, CustomerDays, Fold, ProductAcc, ProductInfo, StoreDays, StoreInfo,
+};
 pub use revision::{Decision, Stored, decide, is_live};
 pub use rfm::{
     CustomerAgg, Fixed, MAX_FIXED_FREQUENCY, MAX_FIXED_MONETARY_FEN, MAX_WINDOW_DAYS, PageToken,

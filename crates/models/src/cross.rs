@@ -46,6 +46,32 @@ pub struct Rule<K> {
     pub lift: f64,
 }
 
+/// Support, confidence and lift of antecedent → consequent from the counts: `count` baskets
+/// with both, `baskets` in all, `antecedent` and `consequent` baskets with each. The one place
+/// these formulas live; the profiler's association answers use it too.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RuleFigures {
+    pub support: f64,
+    pub confidence: f64,
+    pub lift: f64,
+}
+
+impl RuleFigures {
+    pub fn new(count: u64, baskets: u64, antecedent: u64, consequent: u64) -> Self {
+        // Integer products first and one division each, so the figures are bit-for-bit those
+        // of the same arithmetic in SQL while the products stay below 2^53 (10^7 baskets
+        // make 10^14). Products are taken in u128 so no count can overflow them.
+        let ratio = |a: u128, b: u128| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+        let (count, baskets) = (u128::from(count), u128::from(baskets));
+        let (n_a, n_b) = (u128::from(antecedent), u128::from(consequent));
+        RuleFigures {
+            support: ratio(count, baskets),
+            confidence: ratio(count, n_a),
+            lift: ratio(count * baskets, n_a * n_b),
+        }
+    }
+}
+
 fn distinct<K: Ord + Clone>(items: &[K]) -> Vec<K> {
     let mut v = items.to_vec();
     v.sort();
@@ -145,12 +171,11 @@ impl<K: Eq + Hash + Ord + Clone> CoOccurrence<K> {
     fn make_rule(&self, antecedent: K, consequent: K, count: u64) -> Rule<K> {
         let n_a = self.item_count(&antecedent);
         let n_b = self.item_count(&consequent);
-        // Integer products first and one division each, so the figures are bit-for-bit those
-        // of the same arithmetic in SQL (all operands stay below 2^53).
+        let f = RuleFigures::new(count, self.baskets, n_a, n_b);
         Rule {
-            support: count as f64 / self.baskets as f64,
-            confidence: count as f64 / n_a as f64,
-            lift: (count * self.baskets) as f64 / (n_a * n_b) as f64,
+            support: f.support,
+            confidence: f.confidence,
+            lift: f.lift,
             antecedent,
             consequent,
             count,

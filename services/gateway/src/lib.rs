@@ -13,6 +13,7 @@ use portrait_proto::v1::portrait_service_server::{PortraitService, PortraitServi
 use portrait_proto::v1::profiler_query_client::ProfilerQueryClient;
 use portrait_proto::v1::rfm_query_client::RfmQueryClient;
 use portrait_proto::v1::suggest_query_client::SuggestQueryClient;
+use portrait_proto::v1::{Associations, AssociationsRequest};
 use portrait_proto::v1::{
     ChannelDistribution, ChannelDistributionRequest, DataQualityReport,
     GetDataQualityReportRequest, GetSyncJobRequest, HourDistribution, HourDistributionRequest,
@@ -410,5 +411,16 @@ impl PortraitService for Gateway {
             .get_customer_model(r.into_inner())
             .await
             .map_err(|s| upstream("suggest", s))
+    }
+
+    async fn get_associations(
+        &self,
+        r: Request<AssociationsRequest>,
+    ) -> Result<Response<Associations>, Status> {
+        self.profiler
+            .clone()
+            .get_associations(r.into_inner())
+            .await
+            .map_err(|s| upstream("profiler", s))
     }
 }

@@ -1,6 +1,7 @@
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use portrait_proto::v1::portrait_service_client::PortraitServiceClient;
+use portrait_proto::v1::{AssociationBasis, AssociationOrder, AssociationsRequest};
 use portrait_proto::v1::{
     ChannelDistributionRequest, CustomerOrder, CustomerPreferencesRequest, Filter,
     GetCustomerRequest, HourDistributionRequest, ListAnomaliesRequest, ListCustomerDaysRequest,
@@ -49,6 +50,21 @@ pub(crate) enum What {
     Clusters,
     /// Compute the customer clusters now (as of --as-of, default today).
     RecomputeClusters,
+    /// Product pairs bought together (all history; no dates).
+    Associations,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub(crate) enum Basis {
+    Basket,
+    Customer,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub(crate) enum RankBy {
+    Lift,
+    Confidence,
+    Support,
 }
 
 /// How `customers` and `rfm` sort.
@@ -111,6 +127,18 @@ pub(crate) struct QueryArgs {
     min_score: f64,
     #[command(flatten)]
     rfm: rfm::RfmArgs,
+    /// Associations: counted over baskets (orders) or customers.
+    #[arg(long, value_enum, default_value_t = Basis::Basket)]
+    basis: Basis,
+    /// Associations: the smallest support, a share between 0 and 1.
+    #[arg(long, default_value_t = 0.0)]
+    min_support: f64,
+    /// Associations: the smallest number of baskets with both products.
+    #[arg(long, default_value_t = 0)]
+    min_count: i64,
+    /// Associations: the measure to rank by.
+    #[arg(long, value_enum, default_value_t = RankBy::Lift)]
+    rank_by: RankBy,
 }
 
 pub(crate) async fn run(args: QueryArgs) -> anyhow::Result<()> {
@@ -270,6 +298,25 @@ pub(crate) async fn run(args: QueryArgs) -> anyhow::Result<()> {
             client
                 .get_customer_model(GetCustomerModelRequest {
                     customer_id: customer_id(&args)?,
+                })
+                .await,
+        ),
+        What::Associations => to_json(
+            client
+                .get_associations(AssociationsRequest {
+                    filter,
+                    basis: match args.basis {
+                        Basis::Basket => AssociationBasis::Basket,
+                        Basis::Customer => AssociationBasis::Customer,
+                    } as i32,
+                    min_support: args.min_support,
+                    min_count: args.min_count,
+                    limit: args.limit,
+                    order_by: match args.rank_by {
+                        RankBy::Lift => AssociationOrder::Lift,
+                        RankBy::Confidence => AssociationOrder::Confidence,
+                        RankBy::Support => AssociationOrder::Support,
+                    } as i32,
                 })
                 .await,
         ),

@@ -241,6 +241,36 @@ async fn portrait_routes(addr: SocketAddr, grpc: &mut Grpc, c: &Case, customer: 
         ..Default::default()
     });
     same("customers at risk", &http, rpc.await);
+    // Associations take no dates: the case's stores and cities only.
+    let (stores, cities) = (c.filter.store_ids.join(","), c.filter.cities.join(","));
+    let mut q = vec![
+        ("limit", "20"),
+        ("orderBy", "ASSOCIATION_ORDER_CONFIDENCE"),
+        ("minCount", "2"),
+    ];
+    for (name, value) in [("storeIds", &stores), ("cities", &cities)] {
+        if !value.is_empty() {
+            q.push((name, value.as_str()));
+        }
+    }
+    let http = get(addr, &target("/v1/associations", &q)).await;
+    let rpc = grpc.get_associations(AssociationsRequest {
+        filter: Some(Filter {
+            store_ids: c.filter.store_ids.clone(),
+            cities: c.filter.cities.clone(),
+            ..Default::default()
+        }),
+        limit: 20,
+        order_by: AssociationOrder::Confidence as i32,
+        min_count: 2,
+        ..Default::default()
+    });
+    same("associations", &http, rpc.await);
+    assert!(
+        http.body["associations"]
+            .as_array()
+            .is_some_and(|a| !a.is_empty())
+    );
     rfm_settings_routes(addr, grpc, c).await;
 }
 
@@ -465,6 +495,13 @@ async fn bad_input_names_the_field_and_unknown_routes_are_404() {
             "rfm.fixedFrequency",
         ),
         ("GET", "/v1/rfm?pageToken=c0001", None, "pageToken"),
+        (
+            "GET",
+            "/v1/associations?asOfDate=2025-04-01",
+            None,
+            "filter.asOfDate",
+        ),
+        ("GET", "/v1/associations?minSupport=2", None, "minSupport"),
         ("GET", "/v1/rfm?pageToken=a&pageToken=b", None, "pageToken"),
         (
             "GET",

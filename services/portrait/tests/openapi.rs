@@ -39,6 +39,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/models/fit"),
     ("post", "/v1/models:refit"),
     ("get", "/v1/customers/{customerId}/model"),
+    ("get", "/v1/associations"),
 ];
 
 fn refs(v: &Value, out: &mut Vec<String>) {

@@ -5,6 +5,7 @@
 mod support;
 
 use portrait_proto::v1::portrait_service_client::PortraitServiceClient;
+use portrait_proto::v1::{AssociationBasis, AssociationOrder, AssociationsRequest};
 use portrait_proto::v1::{
     Filter, GetCustomerRequest, ListRfmRequest, OverviewRequest, RfmOrder, RfmSettings,
     RfmThresholdKind, SegmentDistributionRequest,
@@ -205,6 +206,43 @@ async fn query_prints_canonical_json() {
         );
     }
     assert_eq!(rfm["nextPageToken"], want.next_page_token.as_str());
+    let args = [
+        "associations",
+        "--basis",
+        "customer",
+        "--rank-by",
+        "confidence",
+        "--limit",
+        "3",
+    ];
+    let printed = query(addr, &args).await;
+    assert_eq!(
+        keys(&printed),
+        ["associations", "basis", "filter", "population"]
+    );
+    assert_eq!(printed["basis"], "ASSOCIATION_BASIS_CUSTOMER");
+    let want = grpc
+        .get_associations(AssociationsRequest {
+            basis: AssociationBasis::Customer as i32,
+            order_by: AssociationOrder::Confidence as i32,
+            limit: 3,
+            ..Default::default()
+        })
+        .await
+        .expect("associations")
+        .into_inner();
+    assert_eq!(
+        printed["population"],
+        Value::String(want.population.to_string())
+    );
+    let rules = printed["associations"].as_array().expect("rules");
+    assert_eq!(rules.len(), want.associations.len());
+    assert!(!rules.is_empty(), "the chain has rules");
+    for (p, w) in rules.iter().zip(&want.associations) {
+        assert_eq!(p["antecedentId"], w.antecedent_id.as_str());
+        assert_eq!(p["count"], Value::String(w.count.to_string()));
+        assert_eq!(p["lift"].as_f64(), Some(w.lift));
+    }
     fed.stop().await;
 }
 

@@ -2,10 +2,12 @@
 //! and store days (orders by hour and channel, products), in its own tables
 //! and, for serving, in memory.
 
-use portrait_core::memory::{CHANNEL_SLOTS, CustomerState, StoreBook};
+use portrait_core::memory::{BasketBook, CHANNEL_SLOTS, CustomerPairs, CustomerState, StoreBook};
 use std::collections::BTreeMap;
 
-use portrait_core::{Acc, CustomerDays, CustomerVisits, Day, ProductAcc, ProductInfo, StoreDays};
+use portrait_core::{
+    Acc, BasketPairs, CustomerDays, CustomerVisits, Day, ProductAcc, ProductInfo, StoreDays,
+};
 use portrait_service::{Live, Projection, Result};
 use portrait_store::{
     CUSTOMER_DAYS_MIGRATIONS, Key, Migration, ScanRow, Store, load_customer_days, migrations, scan,
@@ -19,7 +21,8 @@ const MIGRATIONS: &[Migration] = migrations!(
         "0001_store_days",
         "0002_category_days",
         "0003_store_days_by_day",
-        "0004_customer_visits"
+        "0004_customer_visits",
+        "0005_baskets"
     ]
 );
 
@@ -27,10 +30,12 @@ const MIGRATIONS: &[Migration] = migrations!(
 pub(crate) struct State {
     pub(crate) customers: CustomerState,
     pub(crate) days: StoreBook,
+    pub(crate) baskets: BasketBook,
+    pub(crate) customer_pairs: CustomerPairs,
 }
 
 impl State {
-    fn apply(&mut self, (customers, days, _): &Delta) {
+    fn apply(&mut self, (customers, days, visits, baskets): &Delta) {
         self.customers.apply(customers);
         let stores = &mut self.customers.stores;
         for (id, info) in &days.product_info {
@@ -53,12 +58,14 @@ impl State {
             self.days
                 .add_category(stores.id(store), *day, category, *acc);
         }
+        baskets::apply(self, baskets, visits);
     }
 }
 
-/// Customer days, store days, and the customer portrait's rows (kept in the
-/// tables only: `crate::customer` reads them per customer).
-type Delta = (CustomerDays, StoreDays, CustomerVisits);
+/// Customer days, store days, the customer portrait's rows (kept in the
+/// tables only: `crate::customer` reads them per customer, but their product
+/// rows also feed the associations over customers), and the basket counts.
+type Delta = (CustomerDays, StoreDays, CustomerVisits, BasketPairs);
 
 #[derive(Debug, Default)]
 pub struct ProfilerProjection {
@@ -83,12 +90,14 @@ impl Projection for ProfilerProjection {
         delta.0.prune();
         delta.1.prune();
         delta.2.prune();
+        delta.3.prune();
     }
 
     async fn write(&self, conn: &mut AnyConnection, delta: &Self::Delta) -> Result<()> {
         write_customer_days(conn, &delta.0).await?;
         write_store_days(conn, &delta.1).await?;
-        visits::write_visits(conn, &delta.2).await
+        visits::write_visits(conn, &delta.2).await?;
+        baskets::write(conn, &delta.3).await
     }
 
     async fn load(&self, store: &Store) -> Result<()> {
@@ -96,8 +105,11 @@ impl Projection for ProfilerProjection {
         let mut state = State {
             customers,
             days: StoreBook::default(),
+            baskets: BasketBook::default(),
+            customer_pairs: CustomerPairs::default(),
         };
         load_store_days(store.pool(), &mut state).await?;
+        baskets::load(store.pool(), &mut state).await?;
         self.live.replace(state);
         Ok(())
     }
@@ -308,6 +320,7 @@ fn corrupt(column: &str, value: i64) -> portrait_store::Error {
     portrait_store::Error::Corrupt(format!("{column} {value} is out of range"))
 }
 
+mod baskets;
 #[cfg(test)]
 mod tests;
 pub(crate) mod visits;

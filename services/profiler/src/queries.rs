@@ -1,23 +1,26 @@
 use std::sync::Arc;
 
-use portrait_core::memory::Selection;
+use portrait_core::memory::{BasketCounts, Selection};
 use portrait_core::{Error as DomainError, ProductAcc, ResolvedFilter};
 use portrait_proto::v1::profiler_query_server::ProfilerQuery;
 use portrait_proto::v1::{
-    CategoryFigure, Channel, ChannelDistribution, ChannelDistributionRequest, ChannelFigure,
-    Clusters, ConsumerStatus, CustomerBehaviour, CustomerBehaviourRequest, CustomerPreferences,
-    CustomerPreferencesRequest, Filter, GetClustersRequest, HourBucket, HourDistribution,
-    HourDistributionRequest, ListAnomaliesRequest, ListAnomaliesResponse, ListCustomerDaysRequest,
-    ListCustomerDaysResponse, ListStoresRequest, ListStoresResponse, Overview, OverviewRequest,
-    PortraitSummary, PortraitSummaryRequest, ProductFigure, ProductOrder, RecomputeClustersRequest,
-    StatusRequest, StoreSummary, TopCategories, TopCategoriesRequest, TopProducts,
-    TopProductsRequest, WeekdayHourBucket,
+    Associations, AssociationsRequest, CategoryFigure, Channel, ChannelDistribution,
+    ChannelDistributionRequest, ChannelFigure, Clusters, ConsumerStatus, CustomerBehaviour,
+    CustomerBehaviourRequest, CustomerPreferences, CustomerPreferencesRequest, Filter,
+    GetClustersRequest, HourBucket, HourDistribution, HourDistributionRequest,
+    ListAnomaliesRequest, ListAnomaliesResponse, ListCustomerDaysRequest, ListCustomerDaysResponse,
+    ListStoresRequest, ListStoresResponse, Overview, OverviewRequest, PortraitSummary,
+    PortraitSummaryRequest, ProductFigure, ProductOrder, RecomputeClustersRequest, StatusRequest,
+    StoreSummary, TopCategories, TopCategoriesRequest, TopProducts, TopProductsRequest,
+    WeekdayHourBucket,
 };
 use portrait_service::{AnswerCache, QueryContext, Result};
 use tonic::{Request, Response, Status};
 
 use crate::ProfilerProjection;
 use crate::projection::State;
+
+mod associations;
 
 pub(crate) const DEFAULT_TOP: i32 = 10;
 pub(crate) const MAX_TOP: i32 = 1000;
@@ -30,6 +33,9 @@ pub struct Profiler {
     overviews: Arc<AnswerCache<ResolvedFilter, Overview>>,
     pub(crate) summaries: Arc<AnswerCache<crate::summary::SummaryKey, PortraitSummary>>,
     pub(crate) clusters: Arc<crate::ClusterBook>,
+    /// Association counts per (filter, over customers): several stores over
+    /// customers are counted from every chosen customer's set.
+    association_counts: Arc<AnswerCache<(ResolvedFilter, bool), BasketCounts>>,
 }
 
 impl Profiler {
@@ -40,6 +46,7 @@ impl Profiler {
             ctx,
             overviews: Arc::new(AnswerCache::new(256)),
             summaries: Arc::new(AnswerCache::new(64)),
+            association_counts: Arc::new(AnswerCache::new(64)),
         }
     }
 
@@ -179,18 +186,23 @@ impl Profiler {
     }
 }
 
-/// A ranking request's limit and whether it ranks by revenue.
-fn ranking(limit: i32, order_by: i32) -> Result<(usize, bool)> {
-    let limit = match limit {
-        0 => DEFAULT_TOP,
-        n if (1..=MAX_TOP).contains(&n) => n,
+/// A ranking request's limit: 0 = the default, else 1 to `MAX_TOP`.
+fn ranking_limit(limit: i32) -> Result<usize> {
+    match limit {
+        0 => Ok(DEFAULT_TOP as usize),
+        n if (1..=MAX_TOP).contains(&n) => Ok(n as usize),
         _ => {
             let reason = format!("must be between 1 and {MAX_TOP}");
-            return Err(DomainError::invalid("limit", reason).into());
+            Err(DomainError::invalid("limit", reason).into())
         }
-    };
+    }
+}
+
+/// A ranking request's limit and whether it ranks by revenue.
+fn ranking(limit: i32, order_by: i32) -> Result<(usize, bool)> {
+    let limit = ranking_limit(limit)?;
     match ProductOrder::try_from(order_by) {
-        Ok(order) => Ok((limit as usize, order == ProductOrder::Revenue)),
+        Ok(order) => Ok((limit, order == ProductOrder::Revenue)),
         Err(_) => {
             let reason = format!("unknown order {order_by}");
             Err(DomainError::invalid("order_by", reason).into())
@@ -325,5 +337,12 @@ impl ProfilerQuery for Profiler {
     ) -> Result<Response<Clusters>, Status> {
         let day = request.get_ref().as_of_date.as_str();
         Ok(Response::new(self.clusters.recompute(Some(day)).await?))
+    }
+
+    async fn get_associations(
+        &self,
+        request: Request<AssociationsRequest>,
+    ) -> Result<Response<Associations>, Status> {
+        Ok(Response::new(self.associations(request.get_ref())?))
     }
 }

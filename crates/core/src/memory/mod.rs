@@ -3,12 +3,16 @@
 //! Built from a service's own tables at start and advanced by the consumer
 //! loop only after each batch commits, so a query sees whole batches only.
 
+mod baskets;
+mod customer_pairs;
 mod customers;
 mod groups;
 mod intern;
 mod store_days;
 mod stores;
 
+pub use baskets::{BasketBook, BasketCounts};
+pub use customer_pairs::CustomerPairs;
 pub use customers::{BookLoader, CustomerBook, Reach};
 pub use groups::GroupFigures;
 pub use intern::Interner;

@@ -125,6 +125,17 @@ impl StoreBook {
         self.categories.describe(category, name);
     }
 
+    /// The dense id of `product`, allocated on first sight: other books
+    /// (baskets) key by it so names come from one catalogue.
+    pub fn intern_product(&mut self, product: &str) -> u32 {
+        self.products.id(product)
+    }
+
+    /// Products known, so ids run below this.
+    pub fn product_count(&self) -> usize {
+        self.products.ids.len()
+    }
+
     pub fn product(&self, id: u32) -> (&str, &ProductInfo) {
         static NONE: ProductInfo = ProductInfo {
             name: String::new(),

@@ -78,6 +78,7 @@ pub(super) fn call(gateway: &Arc<Gateway>, rpc: &str) -> Option<Call> {
         "GetModelFit" => to!(get_model_fit),
         "RefitModels" => to!(refit_models),
         "GetCustomerModel" => to!(get_customer_model),
+        "GetAssociations" => to!(get_associations),
         _ => return None,
     })
 }

@@ -117,6 +117,7 @@ pub(crate) const ROUTES: &[Route] = &[
         rpc: "RefitModels",
     },
     get("/v1/customers/{customerId}/model", "GetCustomerModel"),
+    get("/v1/associations", "GetAssociations"),
 ];
 
 /// A route with what serving it needs.

@@ -1,0 +1,425 @@
+use std::collections::HashMap;
+
+use crate::memory::Selection;
+use crate::memory::baskets::{BasketCounts, Counts, sum};
+
+/// Association counts over customers, over all history: per store and for
+/// the chain, the customers who bought there, who bought each product, and
+/// who bought both products of each pair. Kept incrementally: a pair moves
+/// only when a product enters or leaves a customer's set (its count of
+/// orders goes from none to some, or back). A selection of several stores is
+/// not a sum of stores (a customer may buy one product at each), so it is
+/// counted from the customers' sets when asked.
+#[derive(Debug, Default, Clone)]
+pub struct CustomerPairs {
+    /// Per customer (the customer book's ids): (store, product, orders that
+    /// contained it), sorted by (store, product). Counts may dip below zero
+    /// while an order's revisions arrive out of order; a product is in the
+    /// set while its count is positive.
+    customers: Vec<Vec<(u32, u32, i32)>>,
+    /// Per store, the customers who have (or had) a row there, so a query
+    /// about a few stores visits only their customers. May repeat a customer.
+    visitors: Vec<Vec<u32>>,
+    stores: Vec<Counts>,
+    chain: Counts,
+    scratch: Vec<u32>,
+}
+
+/// Into `out`, the distinct products of `rows` with a positive count, other
+/// than `except`; `out` is reused so the consumer's hot path allocates nothing.
+fn others(rows: impl Iterator<Item = (u32, i32)>, except: u32, out: &mut Vec<u32>) {
+    out.clear();
+    out.extend(rows.filter(|&(p, n)| p != except && n > 0).map(|(p, _)| p));
+    out.sort_unstable();
+    out.dedup();
+}
+
+/// A product entering (`by` = 1) or leaving (-1) one customer's set in `c`:
+/// `others` are the customer's other products there (none: the customer
+/// enters or leaves the population too).
+fn move_product(c: &mut Counts, product: u32, others: &[u32], by: i64) {
+    if others.is_empty() {
+        c.baskets += by;
+    }
+    c.add_product(product, by);
+    for q in others {
+        c.add_pair(product, *q, by);
+    }
+}
+
+/// Pair counts of one query: a dense square for a catalogue of up to
+/// `DENSE` products (4 MiB at most), else a hash map.
+enum PairTally {
+    Dense { products: usize, counts: Vec<u32> },
+    Sparse(HashMap<(u32, u32), i64>),
+}
+
+const DENSE: usize = 1024;
+
+impl PairTally {
+    fn new(products: usize) -> Self {
+        if products <= DENSE {
+            PairTally::Dense {
+                products,
+                counts: vec![0; products * products],
+            }
+        } else {
+            PairTally::Sparse(HashMap::new())
+        }
+    }
+
+    /// One customer with both `a` < `b`.
+    fn add(&mut self, a: u32, b: u32) {
+        match self {
+            PairTally::Dense { products, counts } => {
+                if let Some(n) = counts.get_mut(a as usize * *products + b as usize) {
+                    *n += 1;
+                }
+            }
+            PairTally::Sparse(map) => *map.entry((a, b)).or_default() += 1,
+        }
+    }
+
+    fn into_sorted(self) -> Vec<(u32, u32, i64)> {
+        let mut out: Vec<(u32, u32, i64)> = match self {
+            PairTally::Dense { products, counts } => (counts.iter().enumerate())
+                .filter(|(_, n)| **n != 0)
+                .map(|(i, n)| ((i / products) as u32, (i % products) as u32, i64::from(*n)))
+                .collect(),
+            PairTally::Sparse(map) => map.into_iter().map(|((a, b), n)| (a, b, n)).collect(),
+        };
+        out.sort_unstable();
+        out
+    }
+}
+
+impl CustomerPairs {
+    /// Adds `n` orders containing `product` at `store` to `customer`'s counts.
+    pub fn add(&mut self, customer: u32, store: u32, product: u32, n: i64) {
+        let (c, s) = (customer as usize, store as usize);
+        if c >= self.customers.len() {
+            self.customers.resize_with(c + 1, Vec::new);
+        }
+        if s >= self.stores.len() {
+            self.stores.resize_with(s + 1, Counts::default);
+            self.visitors.resize_with(s + 1, Vec::new);
+        }
+        let rows = &mut self.customers[c];
+        // In the chain's set while positive at some store, as for a selection.
+        let anywhere = |rows: &[(u32, u32, i32)]| rows.iter().any(|r| r.1 == product && r.2 > 0);
+        let chain_before = anywhere(rows);
+        let i = match rows.binary_search_by_key(&(store, product), |r| (r.0, r.1)) {
+            Ok(i) => i,
+            Err(i) => {
+                let first_here = !rows.iter().any(|r| r.0 == store);
+                if first_here {
+                    self.visitors[s].push(customer);
+                }
+                rows.insert(i, (store, product, 0));
+                i
+            }
+        };
+        let before = rows[i].2 > 0;
+        let count = i64::from(rows[i].2) + n;
+        rows[i].2 = i32::try_from(count).unwrap_or(if count > 0 { i32::MAX } else { i32::MIN });
+        let (after, chain_after) = (rows[i].2 > 0, anywhere(rows));
+        if rows[i].2 == 0 {
+            rows.remove(i);
+        }
+        let scratch = &mut self.scratch;
+        if before != after {
+            let at_store = rows.iter().filter(|r| r.0 == store).map(|r| (r.1, r.2));
+            others(at_store, product, scratch);
+            let by = if after { 1 } else { -1 };
+            move_product(&mut self.stores[s], product, scratch, by);
+        }
+        if chain_before != chain_after {
+            others(rows.iter().map(|r| (r.1, r.2)), product, scratch);
+            let by = if chain_after { 1 } else { -1 };
+            move_product(&mut self.chain, product, scratch, by);
+        }
+    }
+
+    /// Adds to a customer's counts of orders only, leaving every other count
+    /// stale: a load adds its rows so, then calls [`recount`](Self::recount)
+    /// once, instead of moving pairs row by row.
+    pub fn add_loaded(&mut self, customer: u32, store: u32, product: u32, n: i64) {
+        let c = customer as usize;
+        if c >= self.customers.len() {
+            self.customers.resize_with(c + 1, Vec::new);
+        }
+        let rows = &mut self.customers[c];
+        let clamp = |n: i64| i32::try_from(n).unwrap_or(if n > 0 { i32::MAX } else { i32::MIN });
+        match rows.binary_search_by_key(&(store, product), |r| (r.0, r.1)) {
+            Ok(i) => rows[i].2 = clamp(i64::from(rows[i].2) + n),
+            Err(i) => rows.insert(i, (store, product, clamp(n))),
+        }
+    }
+
+    /// Every count and store list computed again from the customers' rows,
+    /// in one pass with a tally per pair; after a load.
+    pub fn recount(&mut self, products: usize) {
+        let stores = self
+            .customers
+            .iter()
+            .flatten()
+            .map(|r| r.0 as usize + 1)
+            .max();
+        let stores = stores.unwrap_or(0).max(self.stores.len());
+        self.stores = vec![Counts::default(); stores];
+        self.visitors = vec![Vec::new(); stores];
+        self.chain = Counts::default();
+        let mut chain_pairs = PairTally::new(products);
+        let mut store_pairs: HashMap<(u32, u32, u32), i64> = HashMap::new();
+        let (mut here, mut all) = (Vec::new(), Vec::new());
+        let mut product_totals: Vec<i64> = vec![0; products];
+        for (c, rows) in self.customers.iter_mut().enumerate() {
+            rows.retain(|r| r.2 != 0);
+            all.clear();
+            for group in rows.chunk_by(|x, y| x.0 == y.0) {
+                let s = group[0].0;
+                self.visitors[s as usize].push(c as u32);
+                here.clear();
+                here.extend(group.iter().filter(|r| r.2 > 0).map(|r| r.1));
+                if here.is_empty() {
+                    continue;
+                }
+                let counts = &mut self.stores[s as usize];
+                counts.baskets += 1;
+                for (i, a) in here.iter().enumerate() {
+                    counts.add_product(*a, 1);
+                    for b in &here[i + 1..] {
+                        *store_pairs.entry((s, *a, *b)).or_default() += 1;
+                    }
+                }
+                all.extend_from_slice(&here);
+            }
+            all.sort_unstable();
+            all.dedup();
+            if all.is_empty() {
+                continue;
+            }
+            self.chain.baskets += 1;
+            for (i, a) in all.iter().enumerate() {
+                if let Some(t) = product_totals.get_mut(*a as usize) {
+                    *t += 1;
+                }
+                for b in &all[i + 1..] {
+                    chain_pairs.add(*a, *b);
+                }
+            }
+        }
+        for (p, n) in product_totals.into_iter().enumerate() {
+            if n != 0 {
+                self.chain.add_product(p as u32, n);
+            }
+        }
+        for (a, b, n) in chain_pairs.into_sorted() {
+            self.chain.add_pair(a, b, n);
+        }
+        let mut store_pairs: Vec<_> = store_pairs.into_iter().collect();
+        store_pairs.sort_unstable();
+        for ((s, a, b), n) in store_pairs {
+            self.stores[s as usize].add_pair(a, b, n);
+        }
+    }
+
+    /// The counts for the selected stores: customers who bought there, who
+    /// bought each product there, and who bought both of a pair there.
+    pub fn counts(&self, sel: &Selection, products: usize) -> BasketCounts {
+        let chosen: Vec<u32> = match sel {
+            Selection::All => return sum([&self.chain], products),
+            Selection::Only(mask) => (0..mask.len() as u32)
+                .filter(|s| sel.contains(*s))
+                .collect(),
+        };
+        if let [one] = chosen[..] {
+            return sum(self.stores.get(one as usize), products);
+        }
+        // Every store anyone bought at is chosen: that is the chain.
+        let bought_at = |s: usize| self.stores.get(s).is_some_and(|c| c.baskets != 0);
+        if (0..self.stores.len()).all(|s| !bought_at(s) || sel.contains(s as u32)) {
+            return sum([&self.chain], products);
+        }
+        let mut out = BasketCounts {
+            baskets: 0,
+            products: vec![0; products],
+            pairs: Vec::new(),
+        };
+        let mut visited: Vec<u32> = (chosen.iter())
+            .filter_map(|s| self.visitors.get(*s as usize))
+            .flatten()
+            .copied()
+            .collect();
+        visited.sort_unstable();
+        visited.dedup();
+        let mut pairs = PairTally::new(products);
+        let mut bought: Vec<u32> = Vec::new();
+        for rows in visited
+            .iter()
+            .filter_map(|c| self.customers.get(*c as usize))
+        {
+            bought.clear();
+            bought.extend(
+                (rows.iter())
+                    .filter(|r| r.2 > 0 && sel.contains(r.0))
+                    .map(|r| r.1),
+            );
+            if bought.is_empty() {
+                continue;
+            }
+            bought.sort_unstable();
+            bought.dedup();
+            out.baskets += 1;
+            for (i, a) in bought.iter().enumerate() {
+                if let Some(slot) = out.products.get_mut(*a as usize) {
+                    *slot += 1;
+                }
+                for b in &bought[i + 1..] {
+                    pairs.add(*a, *b);
+                }
+            }
+        }
+        out.pairs = pairs.into_sorted();
+        out
+    }
+
+    /// Gives back the room vectors grew into; after a load.
+    pub fn compact(&mut self) {
+        self.customers.iter_mut().for_each(Vec::shrink_to_fit);
+        self.visitors.iter_mut().for_each(Vec::shrink_to_fit);
+    }
+
+    /// (customer, store, product) entries held, for memory estimates.
+    pub fn len(&self) -> usize {
+        self.customers.iter().map(Vec::len).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// The counts recomputed from scratch from final per-row totals.
+    fn brute(
+        rows: &BTreeMap<(u32, u32, u32), i64>,
+        sel: &Selection,
+        products: usize,
+    ) -> BasketCounts {
+        let mut sets: BTreeMap<u32, BTreeSet<u32>> = BTreeMap::new();
+        for (&(c, s, p), &n) in rows {
+            if n > 0 && sel.contains(s) {
+                sets.entry(c).or_default().insert(p);
+            }
+        }
+        let mut out = BasketCounts {
+            baskets: sets.len() as i64,
+            products: vec![0; products],
+            pairs: Vec::new(),
+        };
+        let mut pairs: BTreeMap<(u32, u32), i64> = BTreeMap::new();
+        for set in sets.values() {
+            for a in set {
+                out.products[*a as usize] += 1;
+                for b in set.range(a + 1..) {
+                    *pairs.entry((*a, *b)).or_default() += 1;
+                }
+            }
+        }
+        out.pairs = pairs.into_iter().map(|((a, b), n)| (a, b, n)).collect();
+        out
+    }
+
+    proptest! {
+        /// Any sequence of additions and retractions, in any order (counts may
+        /// dip below zero), leaves the counts of a fresh recompute, for the
+        /// chain, one store and several stores.
+        #[test]
+        fn incremental_equals_recompute(
+            ops in prop::collection::vec((0u32..6, 0u32..3, 0u32..5, prop::bool::ANY), 0..120),
+        ) {
+            let mut pairs = CustomerPairs::default();
+            let mut rows: BTreeMap<(u32, u32, u32), i64> = BTreeMap::new();
+            for (c, s, p, up) in ops {
+                let n = if up { 1 } else { -1 };
+                pairs.add(c, s, p, n);
+                *rows.entry((c, s, p)).or_default() += n;
+            }
+            for sel in [
+                Selection::All,
+                Selection::Only(vec![false, true]),
+                Selection::Only(vec![true, false, true]),
+                Selection::Only(vec![true, true, true]),
+            ] {
+                prop_assert_eq!(pairs.counts(&sel, 5), brute(&rows, &sel, 5));
+            }
+        }
+    }
+
+    proptest! {
+        /// A load's rows added raw and counted once give the counts of
+        /// adding the same rows one by one.
+        #[test]
+        fn recount_equals_adding_row_by_row(
+            ops in prop::collection::vec((0u32..6, 0u32..3, 0u32..5, -1i64..3), 0..80),
+        ) {
+            let (mut live, mut loaded) = (CustomerPairs::default(), CustomerPairs::default());
+            for &(c, s, p, n) in &ops {
+                live.add(c, s, p, n);
+                loaded.add_loaded(c, s, p, n);
+            }
+            loaded.recount(5);
+            for sel in [
+                Selection::All,
+                Selection::Only(vec![false, true]),
+                Selection::Only(vec![true, false, true]),
+            ] {
+                prop_assert_eq!(loaded.counts(&sel, 5), live.counts(&sel, 5));
+            }
+            // And it keeps counting live from there.
+            live.add(1, 2, 3, 1);
+            loaded.add(1, 2, 3, 1);
+            prop_assert_eq!(loaded.counts(&Selection::All, 5), live.counts(&Selection::All, 5));
+        }
+    }
+
+    #[test]
+    fn sparse_and_dense_tallies_agree() {
+        let (mut dense, mut sparse) = (PairTally::new(40), PairTally::new(DENSE + 1));
+        for (a, b) in [(1, 2), (0, 39), (1, 2), (5, 7)] {
+            dense.add(a, b);
+            sparse.add(a, b);
+        }
+        let got = sparse.into_sorted();
+        assert_eq!(got, [(0, 39, 1), (1, 2, 2), (5, 7, 1)]);
+        assert_eq!(dense.into_sorted(), got);
+    }
+
+    #[test]
+    fn a_customer_counts_once_however_many_orders_and_stores() {
+        let mut pairs = CustomerPairs::default();
+        pairs.add(0, 0, 1, 2);
+        pairs.add(0, 1, 1, 1);
+        pairs.add(0, 1, 2, 1);
+        let all = pairs.counts(&Selection::All, 3);
+        assert_eq!((all.baskets, all.product(1), all.product(2)), (1, 1, 1));
+        assert_eq!(all.pairs, [(1, 2, 1)]);
+        // Store 0 alone: product 1 only, no pair.
+        let first = pairs.counts(&Selection::Only(vec![true]), 3);
+        assert_eq!(
+            (first.baskets, first.product(1), first.pairs.len()),
+            (1, 1, 0)
+        );
+        pairs.add(0, 1, 2, -1);
+        assert!(pairs.counts(&Selection::All, 3).pairs.is_empty());
+        assert_eq!(pairs.len(), 2);
+    }
+}
