@@ -26,6 +26,7 @@ const PAGE_FILES: &[&str] = &[
     "customer.js",
     "summary.js",
     "list.js",
+    "insights.js",
 ];
 
 /// Files taken from node_modules: (path inside node_modules, name served).

@@ -8,6 +8,7 @@ import {
 } from './filters.js';
 import { change, count, num, setZone, today, yuan } from './format.js';
 import { customerNotFound, openCustomer } from './customer.js';
+import { recomputeClusters, renderAssociations, renderClusters } from './insights.js';
 import { loadList } from './list.js';
 import { renderSummary } from './summary.js';
 import { syncButton } from './sync.js';
@@ -134,6 +135,9 @@ function showView() {
   $('view-overview').classList.toggle('hidden', state.view !== 'overview');
   $('view-customers').classList.toggle('hidden', state.view !== 'customers');
   $('customers-sort').value = state.sort;
+  document.querySelectorAll('#basis-switch button').forEach((b) => {
+    b.classList.toggle('on', b.dataset.basis === `ASSOCIATION_BASIS_${state.basis.toUpperCase()}`);
+  });
   $('customers-risk').checked = state.atRisk;
 }
 
@@ -169,8 +173,11 @@ async function refresh(reason) {
   });
   const orderBy = state.top === 'revenue' ? 'PRODUCT_ORDER_REVENUE' : 'PRODUCT_ORDER_QUANTITY';
   showView();
+  const basis = `ASSOCIATION_BASIS_${state.basis.toUpperCase()}`;
   const panels = state.view === 'customers' ? [
     load('panel-customers', record, async () => loadList(f, state, true), gen),
+    load('panel-associations', record, async () => renderAssociations(f, basis), gen),
+    load('panel-clusters', record, async () => renderClusters(), gen),
   ] : [
     load('panel-segments', record, async (isCurrent) => {
       const answer = await get('/v1/segments', f);
@@ -272,6 +279,14 @@ function wire() {
   });
   $('customers-sort').addEventListener('change', () => update({ sort: $('customers-sort').value }));
   $('customers-risk').addEventListener('change', () => update({ atRisk: $('customers-risk').checked }));
+  document.querySelectorAll('#basis-switch button').forEach((b) => {
+    b.addEventListener('click', () => {
+      update({ basis: b.dataset.basis.replace('ASSOCIATION_BASIS_', '').toLowerCase() });
+    });
+  });
+  $('clusters-recompute').addEventListener('click', () => {
+    load('panel-clusters', {}, async () => recomputeClusters(apiFilter(state).asOfDate), generation);
+  });
   $('customers-more').addEventListener('click', () => {
     load('panel-customers', {}, async () => loadList(apiFilter(state), state, false), generation);
   });

@@ -36,6 +36,7 @@ export function readUrl(search = window.location.search) {
     view: p.get('view') === 'customers' ? 'customers' : 'overview',
     sort: LIST_ORDERS.includes(p.get('sort')) ? p.get('sort') : 'spend',
     atRisk: p.get('atRisk') === '1',
+    basis: p.get('basis') === 'customer' ? 'customer' : 'basket',
   };
 }
 
@@ -56,6 +57,7 @@ export function toQuery(state) {
   if (state.view !== 'overview') p.set('view', state.view);
   if (state.view === 'customers' && state.sort !== 'spend') p.set('sort', state.sort);
   if (state.view === 'customers' && state.atRisk) p.set('atRisk', '1');
+  if (state.view === 'customers' && state.basis !== 'basket') p.set('basis', state.basis);
   return `?${p.toString()}`;
 }
 

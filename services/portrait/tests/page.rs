@@ -553,6 +553,42 @@ async fn the_page_shows_the_apis_figures_for_every_filter() {
     let first = text(&s["list-risk"]["list"]["rows"][0]);
     check_drawer(&mut grpc, "list-customer", &s["list-customer"], &first).await;
 
+    // The insight panels: the top rules over customers at the page's stores,
+    // and the clusters the button computed, as the rpcs answer.
+    let insights = &s["insights"];
+    assert!(text(&insights["search"]).contains("basis=customer"));
+    let f = filter_of(&insights["filter"]);
+    let rules = grpc
+        .get_associations(AssociationsRequest {
+            filter: Some(Filter {
+                store_ids: f.store_ids.clone(),
+                cities: f.cities.clone(),
+                ..Default::default()
+            }),
+            basis: AssociationBasis::Customer as i32,
+            limit: 10,
+            min_count: 2,
+            ..Default::default()
+        })
+        .await
+        .expect("associations")
+        .into_inner();
+    let pairs: Vec<String> = (rules.associations.iter())
+        .map(|a| format!("{}>{}", a.antecedent_id, a.consequent_id))
+        .collect();
+    assert!(!pairs.is_empty(), "rules to show");
+    assert_eq!(insights["associations"], json!(pairs), "associations");
+    let clusters = grpc
+        .get_clusters(GetClustersRequest {})
+        .await
+        .expect("clusters")
+        .into_inner();
+    let shown: Vec<Value> = (clusters.clusters.iter())
+        .map(|c| json!({"cluster": c.cluster.to_string(), "customers": c.customers.to_string()}))
+        .collect();
+    assert!(!shown.is_empty(), "clusters computed");
+    assert_eq!(insights["clusters"], json!(shown), "clusters");
+
     // No sync source here: the button says why, in words.
     let message = text(&s["sync-error"]["message"]);
     assert!(

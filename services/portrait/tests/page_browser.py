@@ -42,6 +42,8 @@ READ_STATE = """() => {
     customers: [...document.querySelectorAll('#segment-customers tbody tr')].map((tr) => tr.dataset.customer),
     panels,
     banner: document.getElementById('page-error').textContent,
+    associations: [...document.querySelectorAll('#associations tbody tr')].map((tr) => tr.dataset.pair),
+    clusters: [...document.querySelectorAll('#clusters tbody tr')].map((tr) => ({ cluster: tr.dataset.cluster, customers: tr.dataset.customers })),
     list: {
       rows: [...document.querySelectorAll('#customers tbody tr')].map((tr) => tr.dataset.customer),
       total: document.getElementById('customers').dataset.total || '',
@@ -216,6 +218,13 @@ def tour(t, spec):
     page.click("#customers tbody tr:first-child")
     page.wait_for_function(drawer_done, timeout=10000)
     t.record("list-customer", "10-list-customer")
+    page.click("#customer-close")
+    # The insight panels: associations over customers, clusters computed now.
+    t.act(lambda: page.click("#basis-switch button[data-basis=ASSOCIATION_BASIS_CUSTOMER]"))
+    page.click("#clusters-recompute")
+    page.wait_for_selector("#clusters tbody tr", timeout=30000)
+    page.wait_for_function("!document.getElementById('panel-clusters').classList.contains('loading')")
+    t.record("insights", "11-insights")
     return {"firstLoad": first_load, "tour": touring, "reloadMs": reload_ms, "last": t.timings()}
 
 

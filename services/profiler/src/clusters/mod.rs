@@ -310,22 +310,28 @@ fn describe(
 ) -> String {
     const BANDS: [&str; 5] = ["早餐时段", "午餐时段", "下午茶时段", "晚餐时段", "夜宵时段"];
     const CHANNELS: [&str; 5] = ["微信小程序", "门店收银", "美团", "饿了么", "抖音"];
-    let median = |f: &dyn Fn(&portrait_models::kmeans::Segment) -> f64| {
+    // The upper median for "high", the lower one for "recent" (fewer days is
+    // better), so with two clusters exactly one is each.
+    let median = |f: &dyn Fn(&portrait_models::kmeans::Segment) -> f64, upper: bool| {
         let mut v: Vec<f64> = s.segments.iter().map(f).collect();
         v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
+        v[if upper {
+            v.len() / 2
+        } else {
+            (v.len() - 1) / 2
+        }]
     };
-    let recent = if seg.recency <= median(&|x| x.recency) {
+    let recent = if seg.recency <= median(&|x| x.recency, false) {
         "近期活跃"
     } else {
         "久未到店"
     };
-    let frequent = if seg.frequency >= median(&|x| x.frequency) {
+    let frequent = if seg.frequency >= median(&|x| x.frequency, true) {
         "高频"
     } else {
         "低频"
     };
-    let spend = if seg.monetary >= median(&|x| x.monetary) {
+    let spend = if seg.monetary >= median(&|x| x.monetary, true) {
         "高消费"
     } else {
         "低消费"
