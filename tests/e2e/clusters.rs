@@ -6,7 +6,10 @@ use std::collections::BTreeMap;
 
 use portrait_models::kmeans::{CustomerFeatures, Settings, segment};
 use portrait_proto::v1::portrait_service_client::PortraitServiceClient;
-use portrait_proto::v1::{ClusterStatus, GetCustomerRequest, RecomputeClustersRequest};
+use portrait_proto::v1::{
+    ClusterStatus, Filter, GetCustomerRequest, PortraitSummaryRequest, RecomputeClustersRequest,
+    SummaryDimension,
+};
 use sqlx::Row;
 use tonic::transport::Channel;
 
@@ -113,6 +116,28 @@ pub(crate) async fn assert_clusters(
         assert!((c.orders - s.frequency).abs() <= 1e-9 * s.frequency.max(1.0));
         assert!(!c.description.is_empty());
     }
+    // The summary by cluster: every clustered customer is active as of the
+    // clusters' day, so each group is its cluster.
+    let by_cluster = gateway
+        .get_portrait_summary(PortraitSummaryRequest {
+            filter: Some(Filter {
+                as_of_date: as_of.into(),
+                ..Filter::default()
+            }),
+            dimension: SummaryDimension::Cluster as i32,
+        })
+        .await
+        .expect("summary by cluster")
+        .into_inner();
+    let mut got: Vec<(String, i64)> = (by_cluster.groups.iter())
+        .map(|g| (g.key.clone(), g.customers))
+        .collect();
+    got.sort();
+    let mut sizes: Vec<(String, i64)> = (want.segments.iter().enumerate())
+        .map(|(j, s)| ((j + 1).to_string(), s.size as i64))
+        .collect();
+    sizes.sort();
+    assert_eq!(got, sizes, "summary by cluster");
     for (i, (id, _)) in customers
         .iter()
         .enumerate()

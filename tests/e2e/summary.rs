@@ -93,4 +93,47 @@ pub(crate) async fn assert_summary(
             assert_eq!(g.customer_share, g.customers as f64 / all as f64);
         }
     }
+    assert_by_segment(gateway, oracle, q).await;
+}
+
+/// By segment: the oracle's RFM rows grouped by segment, with each customer's
+/// spend before the filter's end.
+async fn assert_by_segment(gateway: &mut PortraitServiceClient<Channel>, oracle: &Oracle, q: &Q) {
+    let sql = format!(
+        "SELECT customer_id, SUM(amount)::bigint FROM raw WHERE customer_id <> '' AND {IN_STORES} \
+         AND {BEFORE_END} GROUP BY customer_id"
+    );
+    let before: std::collections::BTreeMap<String, i64> = Oracle::query(&sql, q)
+        .fetch_all(&oracle.pool)
+        .await
+        .expect("spend before the end")
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    let mut want: std::collections::BTreeMap<String, (String, i64, i64, i64, i64, i64)> =
+        std::collections::BTreeMap::new();
+    for r in oracle.rfm(q).await {
+        let name = portrait_proto::v1::Segment::try_from(r.segment)
+            .expect("a segment")
+            .as_str_name()
+            .to_owned();
+        let e = want.entry(name.clone()).or_insert((name, 0, 0, 0, 0, 0));
+        e.1 += 1;
+        e.2 += r.frequency;
+        e.3 += r.monetary;
+        e.4 += r.recency;
+        e.5 += before.get(&r.customer_id).copied().unwrap_or_default();
+    }
+    let mut want: Vec<_> = want.values().map(expected).collect();
+    want.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let answer = gateway
+        .get_portrait_summary(PortraitSummaryRequest {
+            filter: Some(q.filter()),
+            dimension: SummaryDimension::Segment as i32,
+        })
+        .await
+        .expect("summary by segment")
+        .into_inner();
+    let got: Vec<_> = answer.groups.iter().map(figures).collect();
+    assert_eq!(got, want, "by segment for {q:?}");
 }

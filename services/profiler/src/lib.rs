@@ -21,12 +21,13 @@ pub use queries::Profiler;
 /// Consumes the order stream and serves queries until `shutdown`.
 pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationToken) -> Result<()> {
     let schedule = shutdown.clone();
+    let rfm = portrait_core::RfmParams::resolve(None, &config.rfm.domain())?;
     portrait_service::run_consumer_service(
         config,
         listener,
         ProfilerProjection::default(),
         move |projection, ctx| {
-            let profiler = Profiler::new(projection, ctx);
+            let profiler = Profiler::new(projection, ctx, rfm);
             profiler.clusters.spawn_schedule(schedule);
             portrait_service::Services::new(ProfilerQueryServer::new(profiler))
         },

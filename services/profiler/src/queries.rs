@@ -33,14 +33,21 @@ pub struct Profiler {
     overviews: Arc<AnswerCache<ResolvedFilter, Overview>>,
     pub(crate) summaries: Arc<AnswerCache<crate::summary::SummaryKey, PortraitSummary>>,
     pub(crate) clusters: Arc<crate::ClusterBook>,
+    /// `rfm.*` from the configuration: the segments of the summary.
+    pub(crate) rfm: portrait_core::RfmParams,
     /// Association counts per (filter, over customers): several stores over
     /// customers are counted from every chosen customer's set.
     association_counts: Arc<AnswerCache<(ResolvedFilter, bool), BasketCounts>>,
 }
 
 impl Profiler {
-    pub fn new(projection: Arc<ProfilerProjection>, ctx: QueryContext) -> Self {
+    pub fn new(
+        projection: Arc<ProfilerProjection>,
+        ctx: QueryContext,
+        rfm: portrait_core::RfmParams,
+    ) -> Self {
         Self {
+            rfm,
             clusters: Arc::new(crate::ClusterBook::new(projection.clone(), ctx.clone())),
             projection,
             ctx,

@@ -1,14 +1,19 @@
-//! The portrait summary by city or store: one pass over the selected stores'
-//! customers (`CustomerBook::group_figures`), cached per filter and version.
+//! The portrait summary by city, store, RFM segment or cluster: one pass over
+//! the selected stores' customers (`CustomerBook::group_figures`), cached per
+//! filter, dimension and version.
 
 use std::collections::BTreeMap;
 
-use portrait_core::memory::GroupFigures;
-use portrait_core::{Error as DomainError, ResolvedFilter};
+use portrait_core::memory::{GroupFigures, Selection};
+use portrait_core::{Error as DomainError, ResolvedFilter, Segment, rfm_table};
 use portrait_proto::v1::{PortraitSummary, PortraitSummaryRequest, SummaryDimension, SummaryGroup};
 use portrait_service::Result;
 
+use crate::projection::State;
 use crate::queries::Profiler;
+
+/// (key, label, city) of each group, and its index.
+type Keys = BTreeMap<(String, String, String), usize>;
 
 impl Profiler {
     pub fn summary(&self, req: &PortraitSummaryRequest) -> Result<PortraitSummary> {
@@ -21,64 +26,108 @@ impl Profiler {
             }
         };
         self.with(req.filter.as_ref(), |s, f, sel, version| {
-            let answer = self
-                .summaries
-                .get_or(&(f.clone(), dimension as i32), version, || {
-                    let stores = &s.customers.stores;
-                    // (key, label, city) per group, and each store's group.
-                    let mut keys: BTreeMap<(String, String, String), usize> = BTreeMap::new();
-                    let mut of_store = vec![None; stores.len()];
-                    for (store, slot) in of_store.iter_mut().enumerate() {
-                        let store = store as u32;
-                        if !sel.contains(store) {
-                            continue;
-                        }
-                        let info = stores.info(store).cloned().unwrap_or_default();
-                        let key = match dimension {
-                            SummaryDimension::Store => {
-                                (stores.name(store).to_owned(), info.name, info.city)
-                            }
-                            _ => (info.city.clone(), info.city, String::new()),
-                        };
-                        let next = keys.len();
-                        *slot = Some(*keys.entry(key).or_insert(next));
-                    }
-                    let (total, figures) = s.customers.book.group_figures(
-                        sel,
-                        (f.from, f.to, f.as_of),
-                        keys.len(),
-                        |store| of_store.get(store as usize).copied().flatten(),
-                    );
-                    let all = total.customers;
-                    let mut groups: Vec<SummaryGroup> = (keys.into_iter())
-                        .map(|((key, label, city), i)| group(key, label, city, figures[i], all))
-                        .filter(|g| g.customers > 0)
-                        .collect();
-                    groups.sort_by(|a, b| {
-                        b.customers
-                            .cmp(&a.customers)
-                            .then_with(|| a.key.cmp(&b.key))
-                    });
-                    PortraitSummary {
-                        filter: Some(f.applied()),
-                        dimension: dimension as i32,
-                        total: Some(group(
-                            String::new(),
-                            "全部".into(),
-                            String::new(),
-                            total,
-                            all,
-                        )),
-                        groups,
-                    }
+            let clusters = match dimension {
+                SummaryDimension::Cluster => self.clusters.generation(),
+                _ => 0,
+            };
+            let key = (f.clone(), dimension as i32, clusters);
+            let answer = self.summaries.get_or(&key, version, || {
+                let mut keys = Keys::new();
+                // A store's group (cities, stores) or a customer's (segments, clusters).
+                let (by_customer, of) = match dimension {
+                    SummaryDimension::Segment => (true, self.segments_of(s, f, &mut keys)),
+                    SummaryDimension::Cluster => (true, self.clusters_of(&mut keys)),
+                    _ => (false, stores_of(s, sel, dimension, &mut keys)),
+                };
+                let group_of = |c: u32, store: u32| {
+                    let i = if by_customer { c } else { store };
+                    of.get(i as usize).copied().flatten()
+                };
+                let span = (f.from, f.to, f.as_of);
+                let (total, figures) =
+                    (s.customers.book).group_figures(sel, span, keys.len(), group_of);
+                let all = total.customers;
+                let mut groups: Vec<SummaryGroup> = (keys.into_iter())
+                    .map(|((key, label, city), i)| group(key, label, city, figures[i], all))
+                    .filter(|g| g.customers > 0)
+                    .collect();
+                groups.sort_by(|a, b| {
+                    b.customers
+                        .cmp(&a.customers)
+                        .then_with(|| a.key.cmp(&b.key))
                 });
+                let everyone = group(String::new(), "全部".into(), String::new(), total, all);
+                PortraitSummary {
+                    filter: Some(f.applied()),
+                    dimension: dimension as i32,
+                    total: Some(everyone),
+                    groups,
+                }
+            });
             (*answer).clone()
         })
     }
+
+    /// Each customer's RFM segment in the filter (the configured rfm.*), by
+    /// dense id; the 8 segments are the groups, in enum order.
+    fn segments_of(&self, s: &State, f: &ResolvedFilter, keys: &mut Keys) -> Vec<Option<usize>> {
+        for (i, seg) in Segment::ALL.iter().enumerate() {
+            let name =
+                portrait_proto::v1::Segment::try_from(*seg as i32).map_or("", |p| p.as_str_name());
+            keys.insert((name.to_owned(), seg.label().to_owned(), String::new()), i);
+        }
+        let book = &s.customers.book;
+        let sel = s.customers.stores.select(f);
+        let (from, to) = self.rfm.clip(f.from, f.to, f.as_of);
+        let table = rfm_table(&book.aggs(&sel, from, to), f.as_of, self.rfm.thresholds);
+        let mut of = vec![None; book.customers().len()];
+        for r in &table.customers {
+            of[r.customer as usize] = Some(r.segment as usize - 1);
+        }
+        of
+    }
+
+    /// Each customer's cluster in service, by dense id.
+    fn clusters_of(&self, keys: &mut Keys) -> Vec<Option<usize>> {
+        let (answer, labels, _) = self.clusters.labels();
+        for c in &answer.clusters {
+            let key = (c.cluster.to_string(), c.description.clone(), String::new());
+            keys.insert(key, c.cluster as usize - 1);
+        }
+        (labels.iter())
+            .map(|l| (*l > 0).then(|| usize::from(*l) - 1))
+            .collect()
+    }
 }
 
-/// The cache key of a summary.
-pub(crate) type SummaryKey = (ResolvedFilter, i32);
+/// Each selected store's group: its city, or itself.
+fn stores_of(
+    s: &State,
+    sel: &Selection,
+    dimension: SummaryDimension,
+    keys: &mut Keys,
+) -> Vec<Option<usize>> {
+    let stores = &s.customers.stores;
+    let mut of = vec![None; stores.len()];
+    for (store, slot) in of.iter_mut().enumerate() {
+        let store = store as u32;
+        if !sel.contains(store) {
+            continue;
+        }
+        let info = stores.info(store).cloned().unwrap_or_default();
+        let key = match dimension {
+            SummaryDimension::Store => (stores.name(store).to_owned(), info.name, info.city),
+            _ => (info.city.clone(), info.city, String::new()),
+        };
+        let next = keys.len();
+        *slot = Some(*keys.entry(key).or_insert(next));
+    }
+    of
+}
+
+/// The cache key of a summary: the filter, the dimension, and the clusters'
+/// generation (0 for the other dimensions).
+pub(crate) type SummaryKey = (ResolvedFilter, i32, u64);
 
 fn group(key: String, label: String, city: String, g: GroupFigures, all: i64) -> SummaryGroup {
     let ratio = |a: i64, b: i64| if b == 0 { 0.0 } else { a as f64 / b as f64 };

@@ -30,13 +30,15 @@ struct Seen {
 impl CustomerBook {
     /// Per group, and for all selected stores together, the figures of the
     /// customers with orders at the selected stores in `[from, to)`.
-    /// `group_of` maps a store to its group (`None`: not counted in any).
+    /// `group_of(customer, store)` names a row's group (`None`: not counted
+    /// in any): by store for cities and stores, by customer for segments and
+    /// clusters.
     pub fn group_figures(
         &self,
         sel: &Selection,
         (from, to, as_of): (Option<Day>, Day, Day),
         groups: usize,
-        group_of: impl Fn(u32) -> Option<usize>,
+        group_of: impl Fn(u32, u32) -> Option<usize>,
     ) -> (GroupFigures, Vec<GroupFigures>) {
         let mut out = vec![GroupFigures::default(); groups];
         let mut total = GroupFigures::default();
@@ -49,7 +51,7 @@ impl CustomerBook {
                     return;
                 }
                 let inside = from.is_none_or(|f| day >= f);
-                for g in [group_of(store), Some(groups)].into_iter().flatten() {
+                for g in [group_of(c, store), Some(groups)].into_iter().flatten() {
                     let i = match seen.iter().position(|s| s.group == g) {
                         Some(i) => i,
                         None => {
@@ -105,7 +107,7 @@ mod tests {
         book.add("a", 2, 5, acc(1, 70));
         book.add("b", 2, 11, acc(1, 30));
         book.add("b", 2, 20, acc(1, 999));
-        let group = |s: u32| Some(if s < 2 { 0 } else { 1 });
+        let group = |_: u32, s: u32| Some(if s < 2 { 0 } else { 1 });
         let (total, groups) = book.group_figures(&Selection::All, (Some(10), 20, 19), 2, group);
         assert_eq!((total.customers, total.orders, total.revenue), (2, 4, 180));
         // a: last 12 → 7; b: last 11 → 8.

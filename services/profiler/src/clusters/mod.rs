@@ -35,6 +35,9 @@ const EVERY: Duration = Duration::from_secs(3600);
 
 /// The clusters in service: the answer and each dense customer's cluster.
 struct Held {
+    /// Moves with every computation served, so answers built on the labels
+    /// can be cached by it.
+    generation: u64,
     answer: Clusters,
     /// Cluster number (1..k) per dense customer id; 0 = none.
     labels: Vec<u8>,
@@ -81,6 +84,19 @@ impl ClusterBook {
 
     pub fn answer(&self) -> Clusters {
         self.held().map(|h| h.answer.clone()).unwrap_or_default()
+    }
+
+    /// The clusters in service, each dense customer's cluster number (0 =
+    /// none), and the computation's generation.
+    pub fn labels(&self) -> (Clusters, Vec<u8>, u64) {
+        self.held().map_or_else(Default::default, |h| {
+            (h.answer.clone(), h.labels.clone(), h.generation)
+        })
+    }
+
+    /// The generation of the clusters in service; 0 before the first.
+    pub fn generation(&self) -> u64 {
+        self.held().map_or(0, |h| h.generation)
     }
 
     /// A customer's cluster and its description; (0, "") when none.
@@ -141,7 +157,9 @@ impl ClusterBook {
         let answer = held.answer.clone();
         let keep = answer.status == ClusterStatus::Computed as i32 || self.held().is_none();
         if keep {
-            *self.held.write().unwrap_or_else(PoisonError::into_inner) = Some(Arc::new(held));
+            let mut slot = self.held.write().unwrap_or_else(PoisonError::into_inner);
+            let generation = slot.as_ref().map_or(0, |h| h.generation) + 1;
+            *slot = Some(Arc::new(Held { generation, ..held }));
         }
         Ok(answer)
     }
@@ -204,6 +222,7 @@ fn cluster(
             KS.end()
         );
         return Held {
+            generation: 0,
             answer,
             labels: Vec::new(),
         };
@@ -214,6 +233,7 @@ fn cluster(
             answer.status = ClusterStatus::Failed as i32;
             answer.reason = e.to_string();
             return Held {
+                generation: 0,
                 answer,
                 labels: Vec::new(),
             };
@@ -245,7 +265,11 @@ fn cluster(
             }
         })
         .collect();
-    Held { answer, labels }
+    Held {
+        generation: 0,
+        answer,
+        labels,
+    }
 }
 
 /// Each customer's nearest centroid, in the standardised space the
