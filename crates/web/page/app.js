@@ -144,7 +144,7 @@ function showView() {
 /** The summary drilled into a city, or back to every city (''). */
 function drillTo(city) {
   update({ drill: city }, false);
-  load('panel-summary', {}, async () => renderSummary(apiFilter(state), state.drill, drillTo), generation);
+  load('panel-summary', {}, async () => renderSummary(apiFilter(state), state.by, state.drill, drillTo), generation);
 }
 
 function pickSegment(segment) {
@@ -201,7 +201,7 @@ async function refresh(reason) {
       if (isCurrent()) renderChannels(answer);
       return (answer.channels || []).some((c) => num(c.orders) > 0);
     }, gen),
-    load('panel-summary', record, async () => renderSummary(f, state.drill, drillTo), gen),
+    load('panel-summary', record, async () => renderSummary(f, state.by, state.drill, drillTo), gen),
     load('panel-suggestions', record, async (isCurrent) => {
       const answer = await get('/v1/suggestions', { ...f, pageSize: 1 });
       return isCurrent() ? renderSuggestions(answer) : true;
@@ -275,6 +275,12 @@ function wire() {
     a.addEventListener('click', (e) => {
       e.preventDefault();
       if (a.dataset.view !== state.view) update({ view: a.dataset.view });
+    });
+  });
+  document.querySelectorAll('#summary-switch button').forEach((b) => {
+    b.addEventListener('click', () => {
+      update({ by: b.dataset.by, drill: '' }, false);
+      load('panel-summary', {}, async () => renderSummary(apiFilter(state), state.by, '', drillTo), generation);
     });
   });
   $('customers-sort').addEventListener('change', () => update({ sort: $('customers-sort').value }));

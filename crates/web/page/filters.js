@@ -37,6 +37,7 @@ export function readUrl(search = window.location.search) {
     sort: LIST_ORDERS.includes(p.get('sort')) ? p.get('sort') : 'spend',
     atRisk: p.get('atRisk') === '1',
     basis: p.get('basis') === 'customer' ? 'customer' : 'basket',
+    by: ['segment', 'cluster'].includes(p.get('by')) ? p.get('by') : 'city',
   };
 }
 
@@ -54,6 +55,7 @@ export function toQuery(state) {
   if (state.segment) p.set('segment', state.segment);
   if (state.customer) p.set('customer', state.customer);
   if (state.drill) p.set('drill', state.drill);
+  if (state.by !== 'city') p.set('by', state.by);
   if (state.view !== 'overview') p.set('view', state.view);
   if (state.view === 'customers' && state.sort !== 'spend') p.set('sort', state.sort);
   if (state.view === 'customers' && state.atRisk) p.set('atRisk', '1');

@@ -22,8 +22,16 @@ function row(g, drillable) {
     <td class="num">${yuan(g.meanHistoricalClvFen)}</td></tr>`;
 }
 
-/** Fills the summary for filter `f`: cities, or the stores of `city`. */
-export async function renderSummary(f, city, onDrill) {
+const BY = { city: '城市 / 门店', segment: '客户分层', cluster: '客户聚类' };
+
+/** Fills the summary for filter `f`: by `by` (city, segment or cluster); by
+ * city, the stores of `city` when one is picked. */
+export async function renderSummary(f, by, city, onDrill) {
+  document.querySelectorAll('#summary-switch button').forEach((b) => {
+    b.classList.toggle('on', b.dataset.by === by);
+  });
+  $('summary-group').textContent = BY[by] || BY.city;
+  if (by !== 'city') return renderGroups(f, by);
   const dimension = city ? 'SUMMARY_DIMENSION_STORE' : 'SUMMARY_DIMENSION_CITY';
   const answer = await get('/v1/summary', { ...f, dimension });
   const groups = (answer.groups || []).filter((g) => !city || g.city === city);
@@ -43,5 +51,18 @@ export async function renderSummary(f, city, onDrill) {
     const tr = e.target.closest('tr.drill');
     if (tr) onDrill(tr.dataset.key);
   };
+  return groups.length > 0;
+}
+
+/** Segments or clusters: no drill-down. */
+async function renderGroups(f, by) {
+  const answer = await get('/v1/summary', { ...f, dimension: `SUMMARY_DIMENSION_${by.toUpperCase()}` });
+  const groups = answer.groups || [];
+  $('summary-crumbs').innerHTML = '';
+  const table = $('summary');
+  table.dataset.level = by;
+  table.querySelector('tbody').innerHTML = groups.map((g) => row(g, false)).join('');
+  table.querySelector('tfoot').innerHTML = row({ ...answer.total, label: '合计' }, false);
+  table.querySelector('tbody').onclick = null;
   return groups.length > 0;
 }

@@ -467,6 +467,18 @@ async fn the_page_shows_the_apis_figures_for_every_filter() {
     assert!(!rows.is_empty(), "the city has stores");
     assert_eq!(drilled["summary"]["rows"], json!(rows), "the city's stores");
 
+    // By segment: the summary's segment groups.
+    let by_segment = &s["by-segment"];
+    let f = filter_of(&by_segment["filter"]);
+    let (rows, total) = summary_rows(&mut grpc, &f, SummaryDimension::Segment, None).await;
+    assert!(!rows.is_empty());
+    assert_eq!(by_segment["summary"]["rows"], json!(rows), "by segment");
+    assert_eq!(
+        by_segment["summary"]["total"],
+        json!([total]),
+        "by segment total"
+    );
+
     // The clicked slice lists its customers, as ListRfm of that segment does.
     let segment = text(&s["segment"]["clicked"]);
     assert!(text(&s["segment"]["search"]).contains(&format!("segment={segment}")));

@@ -150,6 +150,14 @@ def tour(t, spec):
     page.click("#summary-crumbs button")
     page.wait_for_function("document.getElementById('summary').dataset.level === 'city'")
     page.wait_for_function("!document.getElementById('panel-summary').classList.contains('loading')")
+    # By segment, then back to cities.
+    page.click("#summary-switch button[data-by=segment]")
+    page.wait_for_function("document.getElementById('summary').dataset.level === 'segment'")
+    page.wait_for_function("!document.getElementById('panel-summary').classList.contains('loading')")
+    t.record("by-segment")
+    page.click("#summary-switch button[data-by=city]")
+    page.wait_for_function("document.getElementById('summary').dataset.level === 'city'")
+    page.wait_for_function("!document.getElementById('panel-summary').classList.contains('loading')")
     page.keyboard.press("Escape")
     page.click("header.top h1")
 
