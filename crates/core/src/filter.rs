@@ -99,6 +99,16 @@ pub fn page_start(token: &str) -> Result<usize> {
         .map_err(|_| Error::invalid("page_token", "not a token this service issued"))
 }
 
+/// The token of the page after one that ended at `next` of `total`; empty
+/// on the last page.
+pub fn next_page_token(next: usize, total: usize) -> String {
+    if next < total {
+        next.to_string()
+    } else {
+        String::new()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

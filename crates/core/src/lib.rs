@@ -16,7 +16,9 @@ mod visits;
 pub use calendar::{Calendar, Day};
 pub use churn::{ChurnWarning, MIN_ORDERS, churn_warning};
 pub use error::{Error, Result};
-pub use filter::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, ResolvedFilter, page_size, page_start};
+pub use filter::{
+    DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, ResolvedFilter, next_page_token, page_size, page_start,
+};
 pub use fold::{
     Acc, BasketPairs, CustomerDays, Fold, ProductAcc, ProductInfo, StoreDays, StoreInfo,
 };

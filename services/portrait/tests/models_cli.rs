@@ -1,9 +1,12 @@
 //! `portrait models btyd` on the CDNOW sample agrees with the `lifetimes` package
 //! run on the very same CSV file.
 
-use std::collections::HashMap;
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+use support::cli::{output, table};
 
 fn python() -> Option<String> {
     portrait_testkit::server_env("PORTRAIT_PYTHON", "the Python reference libraries")
@@ -11,37 +14,6 @@ fn python() -> Option<String> {
 
 fn reference_script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../crates/models/reference/btyd_reference.py")
-}
-
-fn output(cmd: &mut Command) -> String {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("utf-8 output")
-}
-
-/// customer_id -> column -> value, from a CSV with a header.
-fn table(path: &Path) -> HashMap<String, HashMap<String, f64>> {
-    let mut reader = csv::Reader::from_path(path).expect("csv");
-    let headers = reader.headers().expect("header").clone();
-    reader
-        .records()
-        .map(|r| {
-            let r = r.expect("row");
-            let values = headers
-                .iter()
-                .zip(r.iter())
-                .skip(1)
-                .filter_map(|(h, v)| v.parse().ok().map(|v| (h.to_owned(), v)))
-                .collect();
-            (r[0].to_owned(), values)
-        })
-        .collect()
 }
 
 #[test]

@@ -2,7 +2,9 @@
 //! scored against the store's previous 28 days by a robust z (median / MAD),
 //! from the store-day figures in memory.
 
-use portrait_core::{Acc, Calendar, Day, Error as DomainError, page_size, page_start};
+use portrait_core::{
+    Acc, Calendar, Day, Error as DomainError, next_page_token, page_size, page_start,
+};
 use portrait_models::anomaly::{robust_stats, robust_z};
 use portrait_proto::v1::{
     Anomaly, AnomalyDirection, AnomalyKind, ListAnomaliesRequest, ListAnomaliesResponse,
@@ -62,11 +64,7 @@ impl Profiler {
         let next = start + page.len();
         Ok(ListAnomaliesResponse {
             anomalies: page,
-            next_page_token: if next < total {
-                next.to_string()
-            } else {
-                String::new()
-            },
+            next_page_token: next_page_token(next, total),
             total: total as i64,
             filter: Some(f.applied()),
         })

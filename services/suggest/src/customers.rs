@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use portrait_core::{
     Calendar, ChurnWarning, CustomerAgg, ResolvedFilter, Rfm, RfmParams, Segment, churn_warning,
-    mask_customer_id, page_size, page_start, rfm_table,
+    mask_customer_id, next_page_token, page_size, page_start, rfm_table,
 };
 use portrait_proto::v1::{
     CustomerListItem, CustomerOrder, ListCustomersRequest, ListCustomersResponse, Priority,
@@ -117,11 +117,7 @@ impl CustomerList {
         let next = start + customers.len();
         Ok(ListCustomersResponse {
             customers,
-            next_page_token: if next < total {
-                next.to_string()
-            } else {
-                String::new()
-            },
+            next_page_token: next_page_token(next, total),
             total: total as i64,
             filter: Some(f.applied()),
         })

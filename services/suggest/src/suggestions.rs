@@ -87,11 +87,7 @@ impl Suggestions {
         let end = start + page.len();
         Ok(ListSuggestionsResponse {
             suggestions: page,
-            next_page_token: if end < total {
-                end.to_string()
-            } else {
-                String::new()
-            },
+            next_page_token: portrait_core::next_page_token(end, total),
             total: total as i64,
             groups: groups(selected),
         })

@@ -14,7 +14,7 @@ mod support;
 
 mod lives;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -26,41 +26,11 @@ use portrait_proto::v1::{
 };
 use portrait_synth::ChainSpec;
 use serde_json::Value;
+use support::cli::{output, table};
 use support::http::{get, request};
 use tonic::transport::Channel;
 
 type Grpc = PortraitServiceClient<Channel>;
-
-fn output(cmd: &mut Command) -> String {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("utf-8 output")
-}
-
-/// customer_id -> column -> value, from a CSV with a header.
-fn table(path: &Path) -> BTreeMap<String, HashMap<String, f64>> {
-    let mut reader = csv::Reader::from_path(path).expect("csv");
-    let headers = reader.headers().expect("header").clone();
-    reader
-        .records()
-        .map(|r| {
-            let r = r.expect("row");
-            let values = headers
-                .iter()
-                .zip(r.iter())
-                .skip(1)
-                .filter_map(|(h, v)| v.parse().ok().map(|v| (h.to_owned(), v)))
-                .collect();
-            (r[0].to_owned(), values)
-        })
-        .collect()
-}
 
 fn local_day(ms: i64) -> String {
     DateTime::from_timestamp_millis(ms)

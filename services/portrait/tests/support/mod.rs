@@ -3,6 +3,7 @@
 
 #![allow(dead_code)] // each test binary uses its own part
 
+pub(crate) mod cli;
 pub(crate) mod http;
 
 use std::time::Duration;
