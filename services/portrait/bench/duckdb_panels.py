@@ -111,6 +111,17 @@ def panels(f):
                     GROUP BY day)
             SELECT m.day, count(*), sum(net_amount_fen), list(DISTINCT store_id ORDER BY store_id), any_value(top.channel)
             FROM m JOIN top USING (day) GROUP BY m.day ORDER BY m.day DESC LIMIT 100""",
+        # The first page of the customer list by spend: every customer's
+        # figures, RFM scores and churn rule over the filter, sorted.
+        "customer list page": f"""
+            WITH c AS (SELECT customer_id, count(*) AS f, sum(net_amount_fen) AS m,
+                              min(day) AS first, max(day) AS last,
+                              date_diff('day', max(day), {as_of}) AS r
+                       FROM {inside} WHERE customer_id IS NOT NULL GROUP BY customer_id)
+            SELECT customer_id, first, last, r, f, m,
+                   ntile(5) OVER (ORDER BY r DESC), ntile(5) OVER (ORDER BY f), ntile(5) OVER (ORDER BY m),
+                   f >= 3 AND r * (f - 1) > 2 * date_diff('day', first, last) AS at_risk
+            FROM c ORDER BY m DESC, customer_id LIMIT 100""",
         # The customer's products against the chain's shares in the filter.
         "customer preferences": f"""
             WITH m AS (SELECT l.product_id, count(DISTINCT seq) AS o, sum(l.quantity) AS q,

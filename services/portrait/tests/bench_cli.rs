@@ -4,7 +4,7 @@
 
 use std::process::Command;
 
-const PANELS: [&str; 10] = [
+const PANELS: [&str; 11] = [
     "overview",
     "segments",
     "hours",
@@ -15,6 +15,7 @@ const PANELS: [&str; 10] = [
     "customer profile",
     "customer days",
     "customer preferences",
+    "customer list page",
 ];
 
 #[test]

@@ -5,8 +5,9 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use portrait_proto::v1::{
     ChannelDistributionRequest, CustomerPreferencesRequest, Filter, GetCustomerRequest,
-    HourDistributionRequest, ListCustomerDaysRequest, ListRfmRequest, ListSuggestionsRequest,
-    Overview, OverviewRequest, SegmentDistributionRequest, TopProductsRequest,
+    HourDistributionRequest, ListCustomerDaysRequest, ListCustomersRequest, ListRfmRequest,
+    ListSuggestionsRequest, Overview, OverviewRequest, SegmentDistributionRequest,
+    TopProductsRequest,
 };
 use portrait_synth::Chain;
 use serde::Serialize;
@@ -14,7 +15,7 @@ use serde::Serialize;
 use super::report::date;
 use super::stack::Endpoints;
 
-pub(crate) const PANELS: [&str; 10] = [
+pub(crate) const PANELS: [&str; 11] = [
     "overview",
     "segments",
     "hours",
@@ -25,6 +26,7 @@ pub(crate) const PANELS: [&str; 10] = [
     "customer profile",
     "customer days",
     "customer preferences",
+    "customer list page",
 ];
 
 /// A named filter; serialised for the DuckDB script, which applies the same rule.
@@ -242,11 +244,19 @@ pub(crate) async fn measure(
                         })
                         .await
                         .is_ok(),
-                    _ => client
+                    9 => client
                         .get_customer_preferences(CustomerPreferencesRequest {
                             customer_id: f.customer_id.clone(),
                             filter: filter.clone(),
                             limit: 20,
+                        })
+                        .await
+                        .is_ok(),
+                    _ => client
+                        .list_customers(ListCustomersRequest {
+                            filter: filter.clone(),
+                            page_size: 100,
+                            ..Default::default()
                         })
                         .await
                         .is_ok(),
