@@ -16,6 +16,10 @@ use portrait_service::{AnswerCache, CustomerProjection, QueryContext, Result};
 
 use crate::models::{Models, Score};
 
+/// A list's order and selection: (filter, (order, ascending), (segment,
+/// at risk), id prefix, the fit's time in ms).
+pub(crate) type OrderKey = (ResolvedFilter, (i32, bool), (i32, bool), String, i64);
+
 /// One customer of a filter: the figures every order and selection needs.
 #[derive(Debug, Clone)]
 pub(crate) struct Row {
@@ -30,6 +34,8 @@ pub struct CustomerList {
     pub(crate) ctx: QueryContext,
     pub(crate) models: Arc<Models>,
     pub(crate) rows: AnswerCache<ResolvedFilter, Vec<Row>>,
+    /// A selection's positions in `rows`, in its order.
+    pub(crate) orders: AnswerCache<OrderKey, Vec<u32>>,
     /// `rfm.*` from the configuration (validated at start).
     pub(crate) rfm: RfmParams,
 }
@@ -74,44 +80,60 @@ impl CustomerList {
         let rows = self.rows(&f);
         let served = self.models.served();
         let score = |c: u32| served.as_ref().and_then(|s| s.score(c));
-        let (state, _) = self.projection.live.read();
+        let (state, version) = self.projection.live.read();
         let names = state.book.customers();
-        let mut picked: Vec<(&Row, Option<Score>)> = (rows.iter())
-            .filter(|r| segment.is_none_or(|s| r.rfm.segment == s))
-            .filter(|r| !req.at_risk || r.risk.is_some())
-            .filter(|r| names.name(r.agg.customer).starts_with(&req.id_prefix))
-            .map(|r| (r, score(r.agg.customer)))
+        // The whole selection in order, once per state version and fit: a
+        // page is then a slice.
+        let fit = served
+            .as_ref()
+            .map_or(0, |s| s.fitted_at.timestamp_millis());
+        let key = (
+            f.clone(),
+            (order as i32, req.ascending),
+            (req.segment, req.at_risk),
+            req.id_prefix.clone(),
+            fit,
+        );
+        let positions = self.orders.get_or(&key, version, || {
+            let mut picked: Vec<(u32, &Row, Option<Score>)> = (rows.iter().enumerate())
+                .filter(|(_, r)| segment.is_none_or(|s| r.rfm.segment == s))
+                .filter(|(_, r)| !req.at_risk || r.risk.is_some())
+                .filter(|(_, r)| {
+                    req.id_prefix.is_empty()
+                        || names.name(r.agg.customer).starts_with(&req.id_prefix)
+                })
+                .map(|(i, r)| (i as u32, r, score(r.agg.customer)))
+                .collect();
+            picked.sort_unstable_by(|(_, r, s), (_, q, t)| {
+                let by = match order {
+                    CustomerOrder::Unspecified | CustomerOrder::Spend => {
+                        q.agg.revenue.cmp(&r.agg.revenue)
+                    }
+                    CustomerOrder::Recency => r.rfm.recency_days.cmp(&q.rfm.recency_days),
+                    CustomerOrder::Frequency => q.agg.orders.cmp(&r.agg.orders),
+                    CustomerOrder::PredictedClv => best_first(
+                        s.map(|x| f64::from(x.predicted_clv_fen)),
+                        t.map(|x| f64::from(x.predicted_clv_fen)),
+                    ),
+                    CustomerOrder::AliveProbability => best_first(
+                        s.map(|x| x.alive_probability),
+                        t.map(|x| x.alive_probability),
+                    ),
+                    CustomerOrder::CustomerId => Ordering::Equal,
+                };
+                let by = if req.ascending { by.reverse() } else { by };
+                by.then_with(|| names.name(r.agg.customer).cmp(names.name(q.agg.customer)))
+            });
+            picked.into_iter().map(|(i, _, _)| i).collect()
+        });
+        let total = positions.len();
+        let picked: Vec<(&Row, Option<Score>)> = (positions.iter().skip(start).take(size))
+            .map(|&i| {
+                let r = &rows[i as usize];
+                (r, score(r.agg.customer))
+            })
             .collect();
-        let total = picked.len();
-        let key = |(r, s): &(&Row, Option<Score>), (q, t): &(&Row, Option<Score>)| {
-            let by = match order {
-                CustomerOrder::Unspecified | CustomerOrder::Spend => {
-                    q.agg.revenue.cmp(&r.agg.revenue)
-                }
-                CustomerOrder::Recency => r.rfm.recency_days.cmp(&q.rfm.recency_days),
-                CustomerOrder::Frequency => q.agg.orders.cmp(&r.agg.orders),
-                CustomerOrder::PredictedClv => best_first(
-                    s.map(|x| f64::from(x.predicted_clv_fen)),
-                    t.map(|x| f64::from(x.predicted_clv_fen)),
-                ),
-                CustomerOrder::AliveProbability => best_first(
-                    s.map(|x| x.alive_probability),
-                    t.map(|x| x.alive_probability),
-                ),
-                CustomerOrder::CustomerId => Ordering::Equal,
-            };
-            let by = if req.ascending { by.reverse() } else { by };
-            by.then_with(|| names.name(r.agg.customer).cmp(names.name(q.agg.customer)))
-        };
-        // Only the pages up to this one need their order.
-        let end = start.saturating_add(size).min(total);
-        if end < total && end > 0 {
-            picked.select_nth_unstable_by(end - 1, key);
-            picked.truncate(end);
-        }
-        picked.sort_unstable_by(key);
-        let customers: Vec<CustomerListItem> = (picked.iter().skip(start))
-            .take(size)
+        let customers: Vec<CustomerListItem> = (picked.iter())
             .map(|(r, s)| item(names.name(r.agg.customer), r, *s))
             .collect();
         let next = start + customers.len();

@@ -40,6 +40,7 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
                     ctx: ctx.clone(),
                     models: models.clone(),
                     rows: AnswerCache::new(8),
+                    orders: AnswerCache::new(16),
                     rfm,
                 }),
                 suggestions: Arc::new(Suggestions {
