@@ -95,6 +95,12 @@ impl CustomerList {
             fit,
         );
         let positions = self.orders.get_or(&key, version, || {
+            // Ties go by id text; each customer's rank in name order makes
+            // that an integer comparison (a string one cost most of a sort).
+            let mut rank = vec![0_u32; names.len()];
+            for (i, (_, c)) in names.sorted().enumerate() {
+                rank[c as usize] = i as u32;
+            }
             let mut picked: Vec<(u32, &Row, Option<Score>)> = (rows.iter().enumerate())
                 .filter(|(_, r)| segment.is_none_or(|s| r.rfm.segment == s))
                 .filter(|(_, r)| !req.at_risk || r.risk.is_some())
@@ -122,7 +128,7 @@ impl CustomerList {
                     CustomerOrder::CustomerId => Ordering::Equal,
                 };
                 let by = if req.ascending { by.reverse() } else { by };
-                by.then_with(|| names.name(r.agg.customer).cmp(names.name(q.agg.customer)))
+                by.then_with(|| rank[r.agg.customer as usize].cmp(&rank[q.agg.customer as usize]))
             });
             picked.into_iter().map(|(i, _, _)| i).collect()
         });
