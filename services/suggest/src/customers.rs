@@ -20,6 +20,9 @@ use crate::models::{Models, Score};
 /// at risk), id prefix, the fit's time in ms).
 pub(crate) type OrderKey = (ResolvedFilter, (i32, bool), (i32, bool), String, i64);
 
+/// Above this many customers a list's ties are broken by rank, not by text.
+const RANKED_ABOVE: usize = 20_000;
+
 /// One customer of a filter: the figures every order and selection needs.
 #[derive(Debug, Clone)]
 pub(crate) struct Row {
@@ -95,12 +98,6 @@ impl CustomerList {
             fit,
         );
         let positions = self.orders.get_or(&key, version, || {
-            // Ties go by id text; each customer's rank in name order makes
-            // that an integer comparison (a string one cost most of a sort).
-            let mut rank = vec![0_u32; names.len()];
-            for (i, (_, c)) in names.sorted().enumerate() {
-                rank[c as usize] = i as u32;
-            }
             let mut picked: Vec<(u32, &Row, Option<Score>)> = (rows.iter().enumerate())
                 .filter(|(_, r)| segment.is_none_or(|s| r.rfm.segment == s))
                 .filter(|(_, r)| !req.at_risk || r.risk.is_some())
@@ -110,6 +107,19 @@ impl CustomerList {
                 })
                 .map(|(i, r)| (i as u32, r, score(r.agg.customer)))
                 .collect();
+            // Ties go by id text. For a large selection each customer's rank in
+            // name order makes that an integer comparison (string ones cost
+            // most of a sort); ranking every customer costs more than a small
+            // selection's sort.
+            let rank = if picked.len() > RANKED_ABOVE {
+                name_ranks(names)
+            } else {
+                Vec::new()
+            };
+            let tie = |a: u32, b: u32| match rank.is_empty() {
+                true => names.name(a).cmp(names.name(b)),
+                false => rank[a as usize].cmp(&rank[b as usize]),
+            };
             picked.sort_unstable_by(|(_, r, s), (_, q, t)| {
                 let by = match order {
                     CustomerOrder::Unspecified | CustomerOrder::Spend => {
@@ -128,7 +138,7 @@ impl CustomerList {
                     CustomerOrder::CustomerId => Ordering::Equal,
                 };
                 let by = if req.ascending { by.reverse() } else { by };
-                by.then_with(|| rank[r.agg.customer as usize].cmp(&rank[q.agg.customer as usize]))
+                by.then_with(|| tie(r.agg.customer, q.agg.customer))
             });
             picked.into_iter().map(|(i, _, _)| i).collect()
         });
@@ -150,6 +160,15 @@ impl CustomerList {
             filter: Some(f.applied()),
         })
     }
+}
+
+/// Each dense id's position in name (byte) order.
+fn name_ranks(names: &portrait_core::memory::Interner) -> Vec<u32> {
+    let mut rank = vec![0_u32; names.len()];
+    for (i, (_, c)) in names.sorted().enumerate() {
+        rank[c as usize] = i as u32;
+    }
+    rank
 }
 
 /// Larger first; a missing score after every present one.
@@ -187,4 +206,26 @@ fn item(id: &str, r: &Row, score: Option<Score>) -> CustomerListItem {
 
 fn invalid(field: &str) -> portrait_service::Error {
     portrait_core::Error::invalid(field, "unknown or out of range").into()
+}
+
+#[cfg(test)]
+mod tests {
+    use portrait_core::memory::Interner;
+
+    use super::name_ranks;
+
+    #[test]
+    fn ranks_follow_the_ids_byte_order() {
+        let mut names = Interner::default();
+        let ids = ["c-10", "c-2", "C-9", "c-1", "wx:中", "vip:5"];
+        for id in ids {
+            names.intern(id);
+        }
+        let rank = name_ranks(&names);
+        let mut by_rank: Vec<&str> = ids.to_vec();
+        by_rank.sort_by_key(|id| rank[names.get(id).unwrap_or(0) as usize]);
+        let mut by_bytes = ids.to_vec();
+        by_bytes.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+        assert_eq!(by_rank, by_bytes);
+    }
 }
