@@ -97,14 +97,7 @@ async fn behaviour(gateway: &mut PortraitServiceClient<Channel>, oracle: &Oracle
     assert_eq!(p.model, Some(model), "the model part of {c}");
     // The rfm part is the oracle's RFM row of the customer in this filter.
     let want = (oracle.rfm(q).await.into_iter()).find(|r| r.customer_id == c);
-    let got = p.rfm.map(|r| crate::oracle::RfmRow {
-        customer_id: r.customer_id,
-        recency: r.recency_days,
-        frequency: r.frequency,
-        monetary: r.monetary_fen,
-        scores: (r.r_score, r.f_score, r.m_score),
-        segment: r.segment,
-    });
+    let got = p.rfm.map(crate::oracle::RfmRow::from);
     assert_eq!(got, want, "the rfm part of {c}");
     assert!(p.rfm_thresholds.is_some(), "the thresholds in force");
     let mine = mine();

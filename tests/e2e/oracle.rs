@@ -121,6 +121,20 @@ pub(crate) struct RfmRow {
     pub segment: i32,
 }
 
+/// A served RFM row, as the oracle's rows compare.
+impl From<portrait_proto::v1::CustomerRfm> for RfmRow {
+    fn from(c: portrait_proto::v1::CustomerRfm) -> Self {
+        RfmRow {
+            customer_id: c.customer_id,
+            recency: c.recency_days,
+            frequency: c.frequency,
+            monetary: c.monetary_fen,
+            scores: (c.r_score, c.f_score, c.m_score),
+            segment: c.segment,
+        }
+    }
+}
+
 impl Oracle {
     pub(crate) async fn new(url: &str) -> Self {
         let pool = PgPool::connect(url).await.expect("oracle database");

@@ -174,14 +174,7 @@ pub(crate) async fn assert_figures(
                 .await
                 .expect("rfm page")
                 .into_inner();
-            got_rfm.extend(page.customers.into_iter().map(|c| crate::oracle::RfmRow {
-                customer_id: c.customer_id,
-                recency: c.recency_days,
-                frequency: c.frequency,
-                monetary: c.monetary_fen,
-                scores: (c.r_score, c.f_score, c.m_score),
-                segment: c.segment,
-            }));
+            got_rfm.extend(page.customers.into_iter().map(crate::oracle::RfmRow::from));
             if page.next_page_token.is_empty() {
                 break;
             }

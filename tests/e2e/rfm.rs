@@ -37,14 +37,7 @@ async fn walk(gateway: &mut Gateway, mut request: ListRfmRequest) -> Vec<RfmRow>
             .await
             .expect("rfm page")
             .into_inner();
-        rows.extend(page.customers.into_iter().map(|c| RfmRow {
-            customer_id: c.customer_id,
-            recency: c.recency_days,
-            frequency: c.frequency,
-            monetary: c.monetary_fen,
-            scores: (c.r_score, c.f_score, c.m_score),
-            segment: c.segment,
-        }));
+        rows.extend(page.customers.into_iter().map(RfmRow::from));
         if page.next_page_token.is_empty() {
             return rows;
         }

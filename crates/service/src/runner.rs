@@ -48,9 +48,33 @@ pub struct QueryContext {
     service: &'static str,
     progress: Arc<Live<Progress>>,
     store: Store,
+    /// `domain.max_id_length`: ingest accepts no longer id, so none names anyone.
+    max_id_length: usize,
 }
 
 impl QueryContext {
+    /// A customer id a query names: 1 to `domain.max_id_length` bytes.
+    pub fn customer_id<'a>(&self, field: &str, id: &'a str) -> Result<&'a str> {
+        self.id_text(field, id)?;
+        if id.is_empty() {
+            let reason = format!("must be 1 to {} bytes", self.max_id_length);
+            return Err(portrait_core::Error::invalid(field, reason).into());
+        }
+        Ok(id)
+    }
+
+    /// Text matched against ids (a prefix, a search): at most `domain.max_id_length` bytes.
+    pub fn id_text<'a>(&self, field: &str, text: &'a str) -> Result<&'a str> {
+        if text.len() > self.max_id_length {
+            let reason = format!(
+                "at most {} bytes (domain.max_id_length)",
+                self.max_id_length
+            );
+            return Err(portrait_core::Error::invalid(field, reason).into());
+        }
+        Ok(text)
+    }
+
     /// The service's own store, for answers read from its tables rather than
     /// its serving state (one customer's rows, found by key).
     pub fn store(&self) -> &Store {
@@ -122,6 +146,7 @@ pub async fn run_consumer_service<P: Projection>(
             service,
             progress: progress.clone(),
             store: store.clone(),
+            max_id_length: config.domain.max_id_length,
         },
     );
     let local = shutdown.child_token();

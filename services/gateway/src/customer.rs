@@ -61,12 +61,13 @@ impl Gateway {
         r: FindCustomerRequest,
     ) -> Result<FindCustomerResponse, Status> {
         let query = r.query.trim();
-        if query.is_empty() || query.len() > 128 {
-            return Err(portrait_service::Error::from(portrait_core::Error::invalid(
-                "query",
-                "must be a customer id or a mobile number, 1 to 128 bytes",
-            ))
-            .into());
+        if query.is_empty() || query.len() > self.max_id_length {
+            let reason = format!(
+                "must be a customer id or a mobile number, 1 to {} bytes (domain.max_id_length)",
+                self.max_id_length
+            );
+            let invalid = portrait_core::Error::invalid("query", reason);
+            return Err(portrait_service::Error::from(invalid).into());
         }
         let (customer_id, matched_by) = match normalise_phone(query) {
             Some(_) if self.phone_key.is_empty() => {

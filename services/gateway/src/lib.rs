@@ -49,6 +49,8 @@ pub struct Gateway {
     calendar: portrait_core::Calendar,
     /// `sync.phone_key`: finds a customer by phone; empty = phones find nobody.
     phone_key: String,
+    /// `domain.max_id_length`: the longest query that can name a customer.
+    max_id_length: usize,
 }
 
 fn channel(key: &str, url: &str) -> Result<Channel> {
@@ -75,6 +77,7 @@ impl Gateway {
             time_zone: config.domain.time_zone.clone(),
             calendar: config.calendar(),
             phone_key: config.sync.phone_key.clone(),
+            max_id_length: config.domain.max_id_length,
         })
     }
 }

@@ -72,11 +72,7 @@ impl Profiler {
 }
 
 fn store_name(s: &crate::projection::State, store: u32) -> String {
-    let id = s.customers.stores.name(store);
-    (s.customers.stores.sorted())
-        .find(|(sid, _)| *sid == id)
-        .map(|(_, info)| info.name.clone())
-        .unwrap_or_default()
+    (s.customers.stores.info(store)).map_or_else(String::new, |i| i.name.clone())
 }
 
 /// The anomalies of one store and kind among the days `[from, to)`. `days`

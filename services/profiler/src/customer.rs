@@ -18,8 +18,6 @@ use portrait_service::{Error, Result};
 use crate::projection::visits::{CustomerRows, ItemRow, OrderRow, read_customer};
 use crate::queries::Profiler;
 
-/// Ids are bounded by ingest's validation; a longer one names nobody.
-const MAX_CUSTOMER_ID: usize = 128;
 /// Other orders an order is judged against, at least.
 const MIN_OTHER_ORDERS: usize = 5;
 /// Iglewicz and Hoaglin's threshold for a robust z.
@@ -50,10 +48,7 @@ struct OneDay {
 
 impl Profiler {
     async fn found(&self, customer_id: &str, filter: Option<&Filter>) -> Result<Found> {
-        if customer_id.is_empty() || customer_id.len() > MAX_CUSTOMER_ID {
-            let reason = format!("must be 1 to {MAX_CUSTOMER_ID} bytes");
-            return Err(DomainError::invalid("customer_id", reason).into());
-        }
+        self.ctx.customer_id("customer_id", customer_id)?;
         let f = self.ctx.resolve(filter)?;
         let (id, keys, store_names) = {
             let (state, _) = self.projection.live.read();
@@ -66,12 +61,15 @@ impl Profiler {
             };
             let stores = &state.customers.stores;
             let sel = stores.select(&f);
-            let keys: Vec<(Day, String)> = (book.days_of(c, &sel, f.from, f.to).into_iter())
-                .map(|(day, s)| (day, stores.name(s).to_owned()))
+            let days = book.days_of(c, &sel, f.from, f.to);
+            let store_names = (days.iter())
+                .map(|(_, s)| {
+                    let name = stores.info(*s).map_or_else(String::new, |i| i.name.clone());
+                    (stores.name(*s).to_owned(), name)
+                })
                 .collect();
-            let store_names = (stores.sorted())
-                .filter(|(id, _)| keys.iter().any(|(_, s)| s == id))
-                .map(|(id, info)| (id.to_owned(), info.name.clone()))
+            let keys: Vec<(Day, String)> = (days.into_iter())
+                .map(|(day, s)| (day, stores.name(s).to_owned()))
                 .collect();
             (c, keys, store_names)
         };
@@ -342,14 +340,19 @@ fn unusual_orders(orders: &[OrderRow]) -> Vec<UnusualOrder> {
 
 /// Local hour → band, as `HourBand` documents.
 pub(crate) fn hour_band(hour: u8) -> HourBand {
-    match hour {
-        6..=9 => HourBand::Breakfast,
-        10..=13 => HourBand::Lunch,
-        14..=16 => HourBand::Afternoon,
-        17..=20 => HourBand::Dinner,
-        _ => HourBand::LateNight,
-    }
+    (BAND_HOURS.iter())
+        .find(|(_, from, to)| (*from..*to).contains(&hour))
+        .map_or(HourBand::LateNight, |(band, _, _)| *band)
 }
+
+/// The day's bands as [from, to) local hours; every other hour is late night.
+/// The clusters' features count orders by the same bounds.
+pub(crate) const BAND_HOURS: [(HourBand, u8, u8); 4] = [
+    (HourBand::Breakfast, 6, 10),
+    (HourBand::Lunch, 10, 14),
+    (HourBand::Afternoon, 14, 17),
+    (HourBand::Dinner, 17, 21),
+];
 
 fn favourite_store(orders: &[OrderRow]) -> Option<String> {
     let mut stores: BTreeMap<&str, (i64, i64)> = BTreeMap::new();

@@ -76,9 +76,7 @@ impl CustomerList {
                     .ok_or_else(|| invalid("segment"))?,
             ),
         };
-        if req.id_prefix.len() > 128 {
-            return Err(invalid("id_prefix"));
-        }
+        self.ctx.id_text("id_prefix", &req.id_prefix)?;
         let f = self.ctx.resolve(req.filter.as_ref())?;
         let rows = self.rows(&f);
         let served = self.models.served();

@@ -4,9 +4,12 @@
 use std::collections::HashMap;
 
 use portrait_core::Day;
+use portrait_proto::v1::HourBand;
 use portrait_service::Result;
 use portrait_store::{Sql, Store};
 use sqlx::Row;
+
+use crate::customer::BAND_HOURS;
 
 /// Categories whose shares of a customer's line spend are features.
 pub(crate) const TOP_CATEGORIES: usize = 6;
@@ -29,7 +32,7 @@ pub(crate) async fn habits(
     as_of: Day,
 ) -> Result<(Vec<String>, HashMap<String, Habits>)> {
     let mut conn = store.acquire().await?;
-    let band = |from: i64, to: i64| {
+    let band = |&(_, from, to): &(HourBand, u8, u8)| {
         format!(
             "CAST(SUM(CASE WHEN hour >= {from} AND hour < {to} THEN orders ELSE 0 END) AS BIGINT)"
         )
@@ -37,13 +40,10 @@ pub(crate) async fn habits(
     let channel =
         |c: i64| format!("CAST(SUM(CASE WHEN channel = {c} THEN orders ELSE 0 END) AS BIGINT)");
     let sql = format!(
-        "SELECT customer_id, CAST(SUM(orders) AS BIGINT) AS n, {}, {}, {}, {}, {} \
+        "SELECT customer_id, CAST(SUM(orders) AS BIGINT) AS n, {}, {} \
          FROM customer_orders WHERE orders > 0 AND day <= {as_of} GROUP BY customer_id",
         (1..=5).map(channel).collect::<Vec<_>>().join(", "),
-        band(6, 10),
-        band(10, 14),
-        band(14, 17),
-        band(17, 21),
+        BAND_HOURS.iter().map(band).collect::<Vec<_>>().join(", "),
         as_of = i64::from(as_of),
     );
     let mut out: HashMap<String, Habits> = HashMap::new();
@@ -55,7 +55,7 @@ pub(crate) async fn habits(
         for i in 0..5 {
             h.channels[i] = r.try_get(2 + i)?;
         }
-        for i in 0..4 {
+        for i in 0..BAND_HOURS.len() {
             h.bands[i] = r.try_get(7 + i)?;
         }
         h.bands[4] = h.orders - h.bands[..4].iter().sum::<i64>();
