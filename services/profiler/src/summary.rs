@@ -30,7 +30,13 @@ impl Profiler {
                 SummaryDimension::Cluster => self.clusters.generation(),
                 _ => 0,
             };
-            let key = (f.clone(), dimension as i32, clusters);
+            let scores = self.scores.current();
+            let key = (
+                f.clone(),
+                dimension as i32,
+                clusters,
+                scores.generation.clone(),
+            );
             let answer = self.summaries.get_or(&key, version, || {
                 let mut keys = Keys::new();
                 // A store's group (cities, stores) or a customer's (segments, clusters).
@@ -44,8 +50,9 @@ impl Profiler {
                     of.get(i as usize).copied().flatten()
                 };
                 let span = (f.from, f.to, f.as_of);
+                let clv = |c: u32| Some(scores.of(c).0).filter(|v| v.is_finite());
                 let (total, figures) =
-                    (s.customers.book).group_figures(sel, span, keys.len(), group_of);
+                    (s.customers.book).group_figures(sel, span, keys.len(), group_of, clv);
                 let all = total.customers;
                 let mut groups: Vec<SummaryGroup> = (keys.into_iter())
                     .map(|((key, label, city), i)| group(key, label, city, figures[i], all))
@@ -62,6 +69,7 @@ impl Profiler {
                     dimension: dimension as i32,
                     total: Some(everyone),
                     groups,
+                    scores_generation: scores.generation.clone(),
                 }
             });
             (*answer).clone()
@@ -125,9 +133,9 @@ fn stores_of(
     of
 }
 
-/// The cache key of a summary: the filter, the dimension, and the clusters'
-/// generation (0 for the other dimensions).
-pub(crate) type SummaryKey = (ResolvedFilter, i32, u64);
+/// The cache key of a summary: the filter, the dimension, the clusters'
+/// generation (0 for the other dimensions) and the scores'.
+pub(crate) type SummaryKey = (ResolvedFilter, i32, u64, String);
 
 fn group(key: String, label: String, city: String, g: GroupFigures, all: i64) -> SummaryGroup {
     let ratio = |a: i64, b: i64| if b == 0 { 0.0 } else { a as f64 / b as f64 };
@@ -143,5 +151,11 @@ fn group(key: String, label: String, city: String, g: GroupFigures, all: i64) ->
         orders_per_customer: ratio(g.orders, g.customers),
         mean_recency_days: ratio(g.recency_days, g.customers),
         mean_historical_clv_fen: ratio(g.spend_before_end, g.customers),
+        scored_customers: g.scored,
+        mean_predicted_clv_fen: if g.scored == 0 {
+            0.0
+        } else {
+            g.predicted_clv / g.scored as f64
+        },
     }
 }

@@ -10,15 +10,25 @@ use portrait_core::{
     mask_customer_id, next_page_token, page_size, page_start, rfm_table,
 };
 use portrait_proto::v1::{
-    CustomerListItem, CustomerOrder, ListCustomersRequest, ListCustomersResponse, Priority,
+    Channel, CustomerListItem, CustomerOrder, ListCustomersRequest, ListCustomersResponse, Priority,
 };
 use portrait_service::{AnswerCache, CustomerProjection, QueryContext, Result};
 
+use portrait_service::exchange::Borrowed;
+
+use crate::exchange::LabelBook;
 use crate::models::{Models, Score};
 
 /// A list's order and selection: (filter, (order, ascending), (segment,
-/// at risk), id prefix, the fit's time in ms).
-pub(crate) type OrderKey = (ResolvedFilter, (i32, bool), (i32, bool), String, i64);
+/// at risk, cluster, main channel), id prefix, (the fit's time in ms, the
+/// labels' generation)).
+pub(crate) type OrderKey = (
+    ResolvedFilter,
+    (i32, bool),
+    (i32, bool, i32, i32),
+    String,
+    (i64, String),
+);
 
 /// Above this many customers a list's ties are broken by rank, not by text.
 const RANKED_ABOVE: usize = 20_000;
@@ -36,6 +46,8 @@ pub struct CustomerList {
     pub(crate) projection: Arc<CustomerProjection>,
     pub(crate) ctx: QueryContext,
     pub(crate) models: Arc<Models>,
+    /// The profiler's clusters and main channels.
+    pub(crate) labels: Arc<LabelBook>,
     pub(crate) rows: AnswerCache<ResolvedFilter, Vec<Row>>,
     /// A selection's positions in `rows`, in its order.
     pub(crate) orders: AnswerCache<OrderKey, Vec<u32>>,
@@ -77,6 +89,8 @@ impl CustomerList {
             ),
         };
         self.ctx.id_text("id_prefix", &req.id_prefix)?;
+        let labels = self.labels.current();
+        let (cluster, channel) = selected_labels(req, &labels)?;
         let f = self.ctx.resolve(req.filter.as_ref())?;
         let rows = self.rows(&f);
         let served = self.models.served();
@@ -91,14 +105,18 @@ impl CustomerList {
         let key = (
             f.clone(),
             (order as i32, req.ascending),
-            (req.segment, req.at_risk),
+            (req.segment, req.at_risk, req.cluster, req.main_channel),
             req.id_prefix.clone(),
-            fit,
+            (fit, labels.generation.clone()),
         );
         let positions = self.orders.get_or(&key, version, || {
             let mut picked: Vec<(u32, &Row, Option<Score>)> = (rows.iter().enumerate())
                 .filter(|(_, r)| segment.is_none_or(|s| r.rfm.segment == s))
                 .filter(|(_, r)| !req.at_risk || r.risk.is_some())
+                .filter(|(_, r)| {
+                    let (c, m) = labels.of(r.agg.customer);
+                    cluster.is_none_or(|x| x == c) && channel.is_none_or(|x| x == m)
+                })
                 .filter(|(_, r)| {
                     req.id_prefix.is_empty()
                         || names.name(r.agg.customer).starts_with(&req.id_prefix)
@@ -148,7 +166,7 @@ impl CustomerList {
             })
             .collect();
         let customers: Vec<CustomerListItem> = (picked.iter())
-            .map(|(r, s)| item(names.name(r.agg.customer), r, *s))
+            .map(|(r, s)| item(names.name(r.agg.customer), r, *s, &labels))
             .collect();
         let next = start + customers.len();
         Ok(ListCustomersResponse {
@@ -156,6 +174,7 @@ impl CustomerList {
             next_page_token: next_page_token(next, total),
             total: total as i64,
             filter: Some(f.applied()),
+            labels_generation: labels.generation.clone(),
         })
     }
 }
@@ -179,8 +198,34 @@ fn best_first(a: Option<f64>, b: Option<f64>) -> Ordering {
     }
 }
 
-fn item(id: &str, r: &Row, score: Option<Score>) -> CustomerListItem {
+/// The cluster and main channel a request selects (`None`: any), refused
+/// when unknown or before any labels arrived.
+fn selected_labels(
+    req: &ListCustomersRequest,
+    labels: &Borrowed<(u8, u8)>,
+) -> Result<(Option<u8>, Option<u8>)> {
+    let cluster = match req.cluster {
+        0 => None,
+        c => Some(u8::try_from(c).map_err(|_| invalid("cluster"))?),
+    };
+    let channel = match Channel::try_from(req.main_channel) {
+        Ok(Channel::Unspecified) => None,
+        Ok(c) => Some(c as u8),
+        Err(_) => return Err(invalid("main_channel")),
+    };
+    if (cluster.is_some() || channel.is_some()) && labels.generation.is_empty() {
+        return Err(portrait_service::Error::NotReady(
+            "no clusters or main channels have arrived from the profiler yet".into(),
+        ));
+    }
+    Ok((cluster, channel))
+}
+
+fn item(id: &str, r: &Row, score: Option<Score>, labels: &Borrowed<(u8, u8)>) -> CustomerListItem {
+    let (cluster, main_channel) = labels.of(r.agg.customer);
     CustomerListItem {
+        cluster: cluster.into(),
+        main_channel: main_channel.into(),
         customer_id: id.to_owned(),
         masked_customer_id: mask_customer_id(id),
         first_order_date: Calendar::format_day(r.agg.first_day),
