@@ -45,18 +45,22 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
                 projection.clone(),
                 profiler,
                 every,
-                schedule,
+                schedule.clone(),
             );
+            let customers = Arc::new(CustomerList {
+                projection: projection.clone(),
+                ctx: ctx.clone(),
+                models: models.clone(),
+                labels,
+                rows: AnswerCache::new(8),
+                orders: AnswerCache::new(16),
+                ranks: Default::default(),
+                recent: Default::default(),
+                rfm,
+            });
+            customers.spawn_warm(schedule);
             portrait_service::Services::new(SuggestQueryServer::new(Suggest {
-                customers: Arc::new(CustomerList {
-                    projection: projection.clone(),
-                    ctx: ctx.clone(),
-                    models: models.clone(),
-                    labels,
-                    rows: AnswerCache::new(8),
-                    orders: AnswerCache::new(16),
-                    rfm,
-                }),
+                customers,
                 suggestions: Arc::new(Suggestions {
                     projection,
                     ctx,
