@@ -48,7 +48,8 @@ fn bad_settings_say_which() {
             .unwrap_err()
             .to_string()
             .contains("server.listen")
-    );    for poll_ms in [0, 99, 3_600_001] {
+    );
+    for poll_ms in [0, 99, 3_600_001] {
         let mut c = Config::defaults(ServiceName::Suggest);
         c.exchange.poll_ms = poll_ms;
         let err = c.validated(ServiceName::Suggest).unwrap_err().to_string();
