@@ -66,6 +66,20 @@ impl<K: Hash + Eq + Clone, V> AnswerCache<K, V> {
         entries.insert(key.clone(), (version, answer.clone()));
         answer
     }
+
+    /// The cached answer at `version`, if any: with `put`, for answers
+    /// computed by async code (SQL), which `get_or`'s closure cannot run.
+    pub fn get(&self, key: &K, version: u64) -> Option<Arc<V>> {
+        let entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        (entries.get(key))
+            .filter(|(v, _)| *v == version)
+            .map(|(_, answer)| answer.clone())
+    }
+
+    /// Remembers `answer` at `version` (as `get_or` does) and returns it.
+    pub fn put(&self, key: &K, version: u64, answer: V) -> Arc<V> {
+        self.get_or(key, version, || answer)
+    }
 }
 
 #[cfg(test)]
