@@ -276,6 +276,8 @@ pub(crate) async fn assert_figures(
         crate::models::assert_models(gateway, oracle, &q.as_of).await;
         crate::clusters::assert_clusters(gateway, oracle, &q.as_of).await;
     }
+    // After the clusters above: the patterns by cluster need some in service.
+    crate::patterns::assert_patterns(gateway, oracle, queries).await;
 }
 
 /// The synthetic stream of the tests and the filters they check.
