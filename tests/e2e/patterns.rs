@@ -120,7 +120,7 @@ fn items(
 ) -> Vec<PatternItem> {
     let mut list: Vec<(&String, &(i64, i64, i64))> = mine.iter().collect();
     // BTreeMap order is byte order: a stable sort by spend keeps ids ascending.
-    list.sort_by(|a, b| b.1.2.cmp(&a.1.2));
+    list.sort_by_key(|item| std::cmp::Reverse(item.1.2));
     list.truncate(LIMIT as usize);
     (list.into_iter())
         .map(|(id, &(orders, quantity, spend))| {
@@ -275,6 +275,10 @@ async fn assert_dimension(
     }
 }
 
+/// (key, customers, orders, revenue, AOV, orders per customer, mean recency,
+/// mean historical CLV).
+type SummaryRow = (String, i64, i64, i64, f64, f64, f64, f64);
+
 /// Summary by channel and by hour band: per group of orders, the customers
 /// with one there, their orders, spend, recency and spend there before the end.
 async fn assert_summary_by_order(
@@ -298,7 +302,7 @@ async fn assert_summary_by_order(
              SELECT per.g, COUNT(*), SUM(o)::bigint, SUM(r)::bigint, SUM($5::date - last)::bigint, \
                SUM(before.s)::bigint FROM per JOIN before USING (g, customer_id) GROUP BY per.g"
         );
-        let mut want: Vec<(String, i64, i64, i64, f64, f64, f64, f64)> = Oracle::query(&sql, q)
+        let mut want: Vec<SummaryRow> = Oracle::query(&sql, q)
             .fetch_all(&oracle.pool)
             .await
             .expect("summary by order")
