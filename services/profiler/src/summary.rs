@@ -74,16 +74,21 @@ impl Profiler {
         req: &PortraitSummaryRequest,
         dimension: SummaryDimension,
     ) -> Result<PortraitSummary> {
-        let (f, version, scope, total) = self.with(req.filter.as_ref(), |s, f, sel, version| {
-            let span = (f.from, f.to, f.as_of);
-            let (total, _) = (s.customers.book).group_figures(sel, span, 0, |_, _| None);
-            (f.clone(), version, scope_of(s, f, sel), total)
+        let (f, version, scope) = self.with(req.filter.as_ref(), |s, f, sel, version| {
+            (f.clone(), version, scope_of(s, f, sel))
         })?;
         let key = (f.clone(), dimension as i32, 0);
         if let Some(answer) = self.summaries.get(&key, version) {
             return Ok((*answer).clone());
         }
         let figures = order_groups(self.ctx.store(), &scope, dimension, f.as_of).await?;
+        // The total is the other dimensions' (a pass over the customers).
+        let total = self.with(req.filter.as_ref(), |s, f, sel, _| {
+            let span = (f.from, f.to, f.as_of);
+            (s.customers.book)
+                .group_figures(sel, span, 0, |_, _| None)
+                .0
+        })?;
         let all = total.customers;
         let groups: Vec<SummaryGroup> = (1..)
             .zip(figures.iter().skip(1))

@@ -121,11 +121,17 @@ impl Profiler {
         filter: Option<&Filter>,
         dimension: SummaryDimension,
     ) -> Result<Arc<Full>> {
-        let plan = self.plan(filter, dimension)?;
-        let cache_key = (plan.f.clone(), dimension as i32, plan.generation);
-        if let Some(full) = self.patterns.get(&cache_key, plan.version) {
+        // The cache first: the segments alone cost a pass over every customer.
+        let (f, version) = self.with(filter, |_, f, _, version| (f.clone(), version))?;
+        let generation = match dimension {
+            SummaryDimension::Cluster => self.clusters.generation(),
+            _ => 0,
+        };
+        if let Some(full) = (self.patterns).get(&(f, dimension as i32, generation), version) {
             return Ok(full);
         }
+        let plan = self.plan(filter, dimension)?;
+        let cache_key = (plan.f.clone(), dimension as i32, plan.generation);
         let groups = plan.keys.len();
         // One more slot, the last, for every selected customer together.
         let mut sums: Vec<Sums> = (0..=groups).map(|_| Sums::default()).collect();
