@@ -40,6 +40,10 @@ pub struct Profiler {
     association_counts: Arc<AnswerCache<(ResolvedFilter, bool), BasketCounts>>,
     /// Group patterns per (filter, dimension, clusters' generation).
     pub(crate) patterns: Arc<AnswerCache<crate::patterns::PatternsKey, crate::patterns::Full>>,
+    /// One scan of the portrait tables for a group answer at a time: each
+    /// holds a connection of the store's pool (4 on SQLite) for seconds, and
+    /// the consumer and the one-customer queries need theirs.
+    pub(crate) scans: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Profiler {
@@ -57,6 +61,7 @@ impl Profiler {
             summaries: Arc::new(AnswerCache::new(64)),
             association_counts: Arc::new(AnswerCache::new(64)),
             patterns: Arc::new(AnswerCache::new(32)),
+            scans: Arc::new(tokio::sync::Mutex::new(())),
         }
     }
 

@@ -81,6 +81,10 @@ impl Profiler {
         if let Some(answer) = self.summaries.get(&key, version) {
             return Ok((*answer).clone());
         }
+        let _scan = self.scans.lock().await;
+        if let Some(answer) = self.summaries.get(&key, version) {
+            return Ok((*answer).clone());
+        }
         let figures = order_groups(self.ctx.store(), &scope, dimension, f.as_of).await?;
         // The total is the other dimensions' (a pass over the customers).
         let total = self.with(req.filter.as_ref(), |s, f, sel, _| {

@@ -130,8 +130,13 @@ impl Profiler {
         if let Some(full) = (self.patterns).get(&(f, dimension as i32, generation), version) {
             return Ok(full);
         }
+        let _scan = self.scans.lock().await;
         let plan = self.plan(filter, dimension)?;
         let cache_key = (plan.f.clone(), dimension as i32, plan.generation);
+        // A call that waited for the permit may find its answer made meanwhile.
+        if let Some(full) = self.patterns.get(&cache_key, plan.version) {
+            return Ok(full);
+        }
         let groups = plan.keys.len();
         // One more slot, the last, for every selected customer together.
         let mut sums: Vec<Sums> = (0..=groups).map(|_| Sums::default()).collect();
