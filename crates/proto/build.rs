@@ -15,6 +15,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "customer",
         "models",
         "associations",
+        "exchange",
     ]
     .map(|name| root.join(format!("portrait/v1/{name}.proto")));
     for file in &files {

@@ -86,7 +86,7 @@ pub(crate) async fn assert_clusters(
     gateway: &mut PortraitServiceClient<Channel>,
     oracle: &Oracle,
     as_of: &str,
-) {
+) -> Vec<(String, usize)> {
     let got = gateway
         .recompute_clusters(RecomputeClustersRequest {
             as_of_date: as_of.into(),
@@ -154,4 +154,7 @@ pub(crate) async fn assert_clusters(
         let b = profile.behaviour.expect("behaviour");
         assert_eq!(b.cluster as usize, want.labels[i] + 1, "cluster of {id}");
     }
+    (customers.into_iter().zip(&want.labels))
+        .map(|((id, _), l)| (id, l + 1))
+        .collect()
 }

@@ -12,7 +12,7 @@ use tonic::transport::Channel;
 
 use crate::oracle::{Oracle, Q, RfmRow};
 
-async fn all_pages(
+pub(crate) async fn all_pages(
     gateway: &mut PortraitServiceClient<Channel>,
     base: ListCustomersRequest,
 ) -> Vec<CustomerListItem> {

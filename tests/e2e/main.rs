@@ -9,6 +9,7 @@ mod clusters;
 mod customer;
 mod cyrg;
 mod embedded;
+mod exchange;
 mod list;
 mod models;
 mod oracle;

@@ -285,6 +285,7 @@ async fn assert_summary_by_order(
     gateway: &mut PortraitServiceClient<Channel>,
     oracle: &Oracle,
     q: &Q,
+    scores: &BTreeMap<String, f64>,
 ) {
     let channel = "(ARRAY['CHANNEL_WECHAT_MINI','CHANNEL_POS','CHANNEL_MEITUAN','CHANNEL_ELEME','CHANNEL_DOUYIN'])[channel]";
     let band = "CASE WHEN hour >= 6 AND hour < 10 THEN 'HOUR_BAND_BREAKFAST' \
@@ -345,6 +346,7 @@ async fn assert_summary_by_order(
         };
         let got: Vec<_> = answer.groups.iter().map(figures).collect();
         assert_eq!(got, want, "{dimension:?} summary for {q:?}");
+        assert_predicted_clv(oracle, q, by, &answer, scores).await;
         let all = answer.total.as_ref().map_or(0, |t| t.customers);
         let distinct: i64 = Oracle::query(
             &format!("SELECT COUNT(DISTINCT customer_id) FROM raw WHERE customer_id <> '' AND {IN_STORES} AND {FROM} AND {BEFORE_END}"),
@@ -361,6 +363,59 @@ async fn assert_summary_by_order(
     }
 }
 
+/// Each group's (and the total's) scored customers and mean predicted CLV:
+/// the members' scores as the customer list states them (list.rs checks
+/// those), averaged here; sums in another order, so within 1e-9.
+async fn assert_predicted_clv(
+    oracle: &Oracle,
+    q: &Q,
+    by: &str,
+    answer: &portrait_proto::v1::PortraitSummary,
+    scores: &BTreeMap<String, f64>,
+) {
+    let sql = format!(
+        "SELECT DISTINCT {by}, customer_id FROM raw WHERE customer_id <> '' AND {IN_STORES} \
+         AND {FROM} AND {BEFORE_END}"
+    );
+    let mut members: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for r in Oracle::query(&sql, q)
+        .fetch_all(&oracle.pool)
+        .await
+        .expect("members")
+    {
+        let (g, c): (String, String) = (r.get(0), r.get(1));
+        members.entry(String::new()).or_default().push(c.clone());
+        members.entry(g).or_default().push(c);
+    }
+    let total = answer.total.iter().map(|t| (String::new(), t));
+    for (key, got) in answer
+        .groups
+        .iter()
+        .map(|g| (g.key.clone(), g))
+        .chain(total)
+    {
+        let mut ids = members.get(&key).cloned().unwrap_or_default();
+        ids.sort();
+        ids.dedup();
+        let values: Vec<f64> = ids.iter().filter_map(|c| scores.get(c).copied()).collect();
+        assert_eq!(
+            got.scored_customers,
+            values.len() as i64,
+            "scored in {key:?} for {q:?}"
+        );
+        let mean = if values.is_empty() {
+            0.0
+        } else {
+            values.iter().sum::<f64>() / values.len() as f64
+        };
+        assert!(
+            (got.mean_predicted_clv_fen - mean).abs() <= 1e-9 * mean.abs().max(1.0),
+            "mean predicted CLV of {key:?} for {q:?}: {} vs {mean}",
+            got.mean_predicted_clv_fen
+        );
+    }
+}
+
 /// Every figure of the patterns by segment and by cluster, and of the
 /// summary by channel and hour band, for each filter; run after the clusters
 /// were computed.
@@ -370,7 +425,22 @@ pub(crate) async fn assert_patterns(
     queries: &[Q],
 ) {
     for q in queries {
-        assert_summary_by_order(gateway, oracle, q).await;
+        // The scores the profiler pulled from the suggest service (exchange.rs
+        // waited for them), as the customer list states them.
+        let listed = crate::list::all_pages(
+            gateway,
+            portrait_proto::v1::ListCustomersRequest {
+                filter: Some(q.filter()),
+                order_by: portrait_proto::v1::CustomerOrder::CustomerId as i32,
+                ..Default::default()
+            },
+        )
+        .await;
+        let scores: BTreeMap<String, f64> = (listed.iter())
+            .filter(|c| c.scored)
+            .map(|c| (c.customer_id.clone(), c.predicted_clv_fen))
+            .collect();
+        assert_summary_by_order(gateway, oracle, q, &scores).await;
         let rfm = oracle.rfm(q).await;
         let segments: BTreeMap<String, String> = (rfm.iter())
             .map(|r| {

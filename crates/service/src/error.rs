@@ -26,6 +26,12 @@ pub enum Error {
     /// A request named something no accepted order has named.
     #[error("{field} {id:?} not found")]
     NotFound { field: &'static str, id: String },
+    /// A page of an export whose generation has since been replaced.
+    #[error("generation {0:?} is no longer served; start again")]
+    Stale(String),
+    /// The request needs something that has not been computed yet.
+    #[error("{0}")]
+    NotReady(String),
     /// Data this service wrote itself reads back wrong: a bug or a damaged store.
     #[error("corrupt data: {0}")]
     Corrupt(String),
@@ -51,6 +57,9 @@ impl From<Error> for tonic::Status {
             Error::Domain(e) => tonic::Status::invalid_argument(e.to_string()),
             Error::Upstream { status, .. } => status,
             e @ Error::NotFound { .. } => tonic::Status::not_found(e.to_string()),
+            e @ (Error::Stale(_) | Error::NotReady(_)) => {
+                tonic::Status::failed_precondition(e.to_string())
+            }
             Error::Store(e) if e.is_unreachable() => {
                 tracing::warn!(error = %e, "database unreachable");
                 tonic::Status::unavailable("the service's database is unreachable")

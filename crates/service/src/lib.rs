@@ -11,6 +11,7 @@ mod config;
 mod consumer;
 mod customer_projection;
 mod error;
+pub mod exchange;
 mod grpc;
 pub mod http_error;
 mod live;
@@ -22,9 +23,9 @@ mod shutdown;
 mod telemetry;
 
 pub use config::{
-    BusKind, BusSettings, Config, ConsumerSettings, DomainSettings, GatewaySettings,
-    IngestSettings, LogFormat, ServerSettings, ServiceName, StoreSettings, SyncSettings,
-    TelemetrySettings, Topics, parse_hh_mm,
+    BusKind, BusSettings, Config, ConsumerSettings, DomainSettings, ExchangeSettings,
+    GatewaySettings, IngestSettings, LogFormat, ServerSettings, ServiceName, StoreSettings,
+    SyncSettings, TelemetrySettings, Topics, parse_hh_mm,
 };
 pub use config::{ModelKind, ModelPeriod, ModelSettings};
 pub use config::{RfmSettings, RfmThresholds};

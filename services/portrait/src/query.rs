@@ -1,7 +1,7 @@
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use portrait_proto::v1::portrait_service_client::PortraitServiceClient;
-use portrait_proto::v1::{AssociationBasis, AssociationOrder, AssociationsRequest};
+use portrait_proto::v1::{AssociationBasis, AssociationOrder, AssociationsRequest, Channel};
 use portrait_proto::v1::{
     ChannelDistributionRequest, CustomerOrder, CustomerPreferencesRequest, Filter,
     GetCustomerRequest, HourDistributionRequest, ListAnomaliesRequest, ListCustomerDaysRequest,
@@ -165,6 +165,12 @@ pub(crate) struct QueryArgs {
     /// Associations: the measure to rank by.
     #[arg(long, value_enum, default_value_t = RankBy::Lift)]
     rank_by: RankBy,
+    /// Customers: only this cluster (GetClusters' number).
+    #[arg(long, default_value_t = 0)]
+    cluster: i32,
+    /// Customers: only those whose main channel is this one.
+    #[arg(long, value_enum)]
+    main_channel: Option<MainChannel>,
     /// Summary (default city, or store with --by-store) and patterns (default
     /// segment): the groups.
     #[arg(long, value_enum)]
@@ -172,6 +178,27 @@ pub(crate) struct QueryArgs {
     /// Patterns: only this group (a segment's enum name or a cluster number).
     #[arg(long)]
     key: Option<String>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum MainChannel {
+    WechatMini,
+    Pos,
+    Meituan,
+    Eleme,
+    Douyin,
+}
+
+impl From<MainChannel> for Channel {
+    fn from(c: MainChannel) -> Self {
+        match c {
+            MainChannel::WechatMini => Channel::WechatMini,
+            MainChannel::Pos => Channel::Pos,
+            MainChannel::Meituan => Channel::Meituan,
+            MainChannel::Eleme => Channel::Eleme,
+            MainChannel::Douyin => Channel::Douyin,
+        }
+    }
 }
 
 pub(crate) async fn run(args: QueryArgs) -> anyhow::Result<()> {
@@ -315,6 +342,8 @@ pub(crate) async fn run(args: QueryArgs) -> anyhow::Result<()> {
                     at_risk: args.at_risk,
                     id_prefix: args.id.clone().unwrap_or_default(),
                     page_size: args.limit,
+                    cluster: args.cluster,
+                    main_channel: args.main_channel.map_or(0, |c| Channel::from(c) as i32),
                     ..Default::default()
                 })
                 .await,

@@ -8,6 +8,7 @@ mod customer;
 mod patterns;
 mod projection;
 mod queries;
+mod scores;
 mod summary;
 
 use portrait_proto::v1::profiler_query_server::ProfilerQueryServer;
@@ -23,13 +24,18 @@ pub use queries::Profiler;
 pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationToken) -> Result<()> {
     let schedule = shutdown.clone();
     let rfm = portrait_core::RfmParams::resolve(None, &config.rfm.domain())?;
+    let suggest =
+        portrait_service::exchange::peer_channel("gateway.suggest", &config.gateway.suggest)?;
+    let every = std::time::Duration::from_millis(config.exchange.poll_ms);
     portrait_service::run_consumer_service(
         config,
         listener,
         ProfilerProjection::default(),
         move |projection, ctx| {
-            let profiler = Profiler::new(projection, ctx, rfm);
-            profiler.clusters.spawn_schedule(schedule);
+            let profiler = Profiler::new(projection.clone(), ctx, rfm);
+            profiler.clusters.spawn_schedule(schedule.clone());
+            let scores = profiler.scores.clone();
+            scores::follow_scores(scores, projection, suggest, every, schedule);
             portrait_service::Services::new(ProfilerQueryServer::new(profiler))
         },
         shutdown,

@@ -6,13 +6,13 @@ use portrait_proto::v1::profiler_query_server::ProfilerQuery;
 use portrait_proto::v1::{
     Associations, AssociationsRequest, CategoryFigure, Channel, ChannelDistribution,
     ChannelDistributionRequest, ChannelFigure, Clusters, ConsumerStatus, CustomerBehaviour,
-    CustomerBehaviourRequest, CustomerPreferences, CustomerPreferencesRequest, Filter,
-    GetClustersRequest, HourBucket, HourDistribution, HourDistributionRequest,
-    ListAnomaliesRequest, ListAnomaliesResponse, ListCustomerDaysRequest, ListCustomerDaysResponse,
-    ListStoresRequest, ListStoresResponse, Overview, OverviewRequest, PortraitSummary,
-    PortraitSummaryRequest, ProductFigure, ProductOrder, RecomputeClustersRequest, StatusRequest,
-    StoreSummary, TopCategories, TopCategoriesRequest, TopProducts, TopProductsRequest,
-    WeekdayHourBucket,
+    CustomerBehaviourRequest, CustomerLabels, CustomerPreferences, CustomerPreferencesRequest,
+    ExportRequest, Filter, GetClustersRequest, HourBucket, HourDistribution,
+    HourDistributionRequest, ListAnomaliesRequest, ListAnomaliesResponse, ListCustomerDaysRequest,
+    ListCustomerDaysResponse, ListStoresRequest, ListStoresResponse, Overview, OverviewRequest,
+    PortraitSummary, PortraitSummaryRequest, ProductFigure, ProductOrder, RecomputeClustersRequest,
+    StatusRequest, StoreSummary, TopCategories, TopCategoriesRequest, TopProducts,
+    TopProductsRequest, WeekdayHourBucket,
 };
 use portrait_service::{AnswerCache, QueryContext, Result};
 use tonic::{Request, Response, Status};
@@ -33,6 +33,8 @@ pub struct Profiler {
     overviews: Arc<AnswerCache<ResolvedFilter, Overview>>,
     pub(crate) summaries: Arc<AnswerCache<crate::summary::SummaryKey, PortraitSummary>>,
     pub(crate) clusters: Arc<crate::ClusterBook>,
+    /// The suggest service's model scores (the summary's predicted CLV).
+    pub(crate) scores: Arc<crate::scores::ScoreBook>,
     /// `rfm.*` from the configuration: the segments of the summary.
     pub(crate) rfm: portrait_core::RfmParams,
     /// Association counts per (filter, over customers): several stores over
@@ -55,6 +57,7 @@ impl Profiler {
         Self {
             rfm,
             clusters: Arc::new(crate::ClusterBook::new(projection.clone(), ctx.clone())),
+            scores: Arc::default(),
             projection,
             ctx,
             overviews: Arc::new(AnswerCache::new(256)),
@@ -352,6 +355,13 @@ impl ProfilerQuery for Profiler {
     ) -> Result<Response<Clusters>, Status> {
         let day = request.get_ref().as_of_date.as_str();
         Ok(Response::new(self.clusters.recompute(Some(day)).await?))
+    }
+
+    async fn export_customer_labels(
+        &self,
+        request: Request<ExportRequest>,
+    ) -> Result<Response<CustomerLabels>, Status> {
+        Ok(Response::new(self.clusters.export(request.get_ref())?))
     }
 
     async fn get_associations(

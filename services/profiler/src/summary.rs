@@ -41,7 +41,13 @@ impl Profiler {
                 SummaryDimension::Cluster => self.clusters.generation(),
                 _ => 0,
             };
-            let key = (f.clone(), dimension as i32, clusters);
+            let scores = self.scores.current();
+            let key = (
+                f.clone(),
+                dimension as i32,
+                clusters,
+                scores.generation.clone(),
+            );
             let answer = self.summaries.get_or(&key, version, || {
                 let mut keys = Keys::new();
                 // A store's group (cities, stores) or a customer's (segments, clusters).
@@ -55,13 +61,14 @@ impl Profiler {
                     of.get(i as usize).copied().flatten()
                 };
                 let span = (f.from, f.to, f.as_of);
+                let clv = |c: u32| Some(scores.of(c).0).filter(|v| v.is_finite());
                 let (total, figures) =
-                    (s.customers.book).group_figures(sel, span, keys.len(), group_of);
+                    (s.customers.book).group_figures(sel, span, keys.len(), group_of, clv);
                 let all = total.customers;
                 let groups: Vec<SummaryGroup> = (keys.into_iter())
                     .map(|((key, label, city), i)| group(key, label, city, figures[i], all))
                     .collect();
-                answer(f, dimension, total, groups)
+                answer(f, dimension, total, groups, &scores.generation)
             });
             (*answer).clone()
         })
@@ -77,7 +84,8 @@ impl Profiler {
         let (f, version, scope) = self.with(req.filter.as_ref(), |s, f, sel, version| {
             (f.clone(), version, scope_of(s, f, sel))
         })?;
-        let key = (f.clone(), dimension as i32, 0);
+        let scores = self.scores.current();
+        let key = (f.clone(), dimension as i32, 0, scores.generation.clone());
         if let Some(answer) = self.summaries.get(&key, version) {
             return Ok((*answer).clone());
         }
@@ -85,12 +93,26 @@ impl Profiler {
         if let Some(answer) = self.summaries.get(&key, version) {
             return Ok((*answer).clone());
         }
-        let figures = order_groups(self.ctx.store(), &scope, dimension, f.as_of).await?;
+        let live = &self.projection.live;
+        // Each chunk's customers' predicted CLV, named under one read lock.
+        let clv = |ids: &mut dyn Iterator<Item = &str>| {
+            let (state, _) = live.read();
+            let names = state.customers.book.customers();
+            (ids.map(|id| {
+                names
+                    .get(id)
+                    .map(|c| scores.of(c).0)
+                    .filter(|v| v.is_finite())
+            }))
+            .collect::<Vec<_>>()
+        };
+        let figures = order_groups(self.ctx.store(), &scope, dimension, f.as_of, clv).await?;
         // The total is the other dimensions' (a pass over the customers).
         let total = self.with(req.filter.as_ref(), |s, f, sel, _| {
             let span = (f.from, f.to, f.as_of);
+            let clv = |c: u32| Some(scores.of(c).0).filter(|v| v.is_finite());
             (s.customers.book)
-                .group_figures(sel, span, 0, |_, _| None)
+                .group_figures(sel, span, 0, |_, _| None, clv)
                 .0
         })?;
         let all = total.customers;
@@ -101,7 +123,7 @@ impl Profiler {
                 Some(group(key, label, String::new(), *figures, all))
             })
             .collect();
-        let answer = answer(&f, dimension, total, groups);
+        let answer = answer(&f, dimension, total, groups, &scores.generation);
         Ok((*self.summaries.put(&key, version, answer)).clone())
     }
 
@@ -206,6 +228,7 @@ fn answer(
     dimension: SummaryDimension,
     total: GroupFigures,
     groups: Vec<SummaryGroup>,
+    scores_generation: &str,
 ) -> PortraitSummary {
     let all = total.customers;
     let mut groups: Vec<SummaryGroup> = groups.into_iter().filter(|g| g.customers > 0).collect();
@@ -220,12 +243,13 @@ fn answer(
         dimension: dimension as i32,
         total: Some(everyone),
         groups,
+        scores_generation: scores_generation.to_owned(),
     }
 }
 
-/// The cache key of a summary: the filter, the dimension, and the clusters'
-/// generation (0 for the other dimensions).
-pub(crate) type SummaryKey = (ResolvedFilter, i32, u64);
+/// The cache key of a summary: the filter, the dimension, the clusters'
+/// generation (0 for the other dimensions) and the scores'.
+pub(crate) type SummaryKey = (ResolvedFilter, i32, u64, String);
 
 fn group(key: String, label: String, city: String, g: GroupFigures, all: i64) -> SummaryGroup {
     let ratio = |a: i64, b: i64| if b == 0 { 0.0 } else { a as f64 / b as f64 };
@@ -241,5 +265,11 @@ fn group(key: String, label: String, city: String, g: GroupFigures, all: i64) ->
         orders_per_customer: ratio(g.orders, g.customers),
         mean_recency_days: ratio(g.recency_days, g.customers),
         mean_historical_clv_fen: ratio(g.spend_before_end, g.customers),
+        scored_customers: g.scored,
+        mean_predicted_clv_fen: if g.scored == 0 {
+            0.0
+        } else {
+            g.predicted_clv / g.scored as f64
+        },
     }
 }

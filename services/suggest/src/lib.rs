@@ -3,6 +3,7 @@
 //! customer's history, which the suggestions and the customer profile build on.
 
 mod customers;
+mod exchange;
 mod models;
 mod suggestions;
 
@@ -10,9 +11,9 @@ use std::sync::Arc;
 
 use portrait_proto::v1::suggest_query_server::{SuggestQuery, SuggestQueryServer};
 use portrait_proto::v1::{
-    ConsumerStatus, CustomerModel, GetCustomerModelRequest, GetModelFitRequest,
-    ListCustomersRequest, ListCustomersResponse, ListSuggestionsRequest, ListSuggestionsResponse,
-    ModelFit, RefitModelsRequest, StatusRequest,
+    ConsumerStatus, CustomerModel, CustomerScores, ExportRequest, GetCustomerModelRequest,
+    GetModelFitRequest, ListCustomersRequest, ListCustomersResponse, ListSuggestionsRequest,
+    ListSuggestionsResponse, ModelFit, RefitModelsRequest, StatusRequest,
 };
 use portrait_service::{AnswerCache, Config, CustomerProjection, Result};
 use tokio::net::TcpListener;
@@ -20,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
 pub use customers::CustomerList;
+pub use exchange::LabelBook;
 pub use models::{Measured, Models, Score, Served, measure};
 pub use suggestions::Suggestions;
 
@@ -27,22 +29,38 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
     let settings = config.models.clone();
     let rfm = portrait_core::RfmParams::resolve(None, &config.rfm.domain())?;
     let schedule = shutdown.clone();
+    let profiler =
+        portrait_service::exchange::peer_channel("gateway.profiler", &config.gateway.profiler)?;
+    let every = std::time::Duration::from_millis(config.exchange.poll_ms);
     portrait_service::run_consumer_service(
         config,
         listener,
         CustomerProjection::new("suggest"),
         move |projection, ctx| {
             let models = Arc::new(Models::new(projection.clone(), ctx.clone(), settings));
-            models.spawn_schedule(schedule);
+            models.spawn_schedule(schedule.clone());
+            let labels = Arc::new(LabelBook::default());
+            exchange::follow_labels(
+                labels.clone(),
+                projection.clone(),
+                profiler,
+                every,
+                schedule.clone(),
+            );
+            let customers = Arc::new(CustomerList {
+                projection: projection.clone(),
+                ctx: ctx.clone(),
+                models: models.clone(),
+                labels,
+                rows: AnswerCache::new(8),
+                orders: AnswerCache::new(16),
+                ranks: Default::default(),
+                recent: Default::default(),
+                rfm,
+            });
+            customers.spawn_warm(schedule);
             portrait_service::Services::new(SuggestQueryServer::new(Suggest {
-                customers: Arc::new(CustomerList {
-                    projection: projection.clone(),
-                    ctx: ctx.clone(),
-                    models: models.clone(),
-                    rows: AnswerCache::new(8),
-                    orders: AnswerCache::new(16),
-                    rfm,
-                }),
+                customers,
                 suggestions: Arc::new(Suggestions {
                     projection,
                     ctx,
@@ -117,5 +135,12 @@ impl SuggestQuery for Suggest {
         request: Request<ListCustomersRequest>,
     ) -> Result<Response<ListCustomersResponse>, Status> {
         Ok(Response::new(self.customers.list(request.get_ref())?))
+    }
+
+    async fn export_customer_scores(
+        &self,
+        request: Request<ExportRequest>,
+    ) -> Result<Response<CustomerScores>, Status> {
+        Ok(Response::new(self.models.export(request.get_ref())?))
     }
 }

@@ -5,7 +5,7 @@ use crate::memory::{CustomerBook, Selection};
 use crate::{Acc, Day};
 
 /// One group's customers inside a filter, as exact integer sums.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
 pub struct GroupFigures {
     /// Distinct customers with an order at the group's stores inside the filter.
     pub customers: i64,
@@ -16,6 +16,9 @@ pub struct GroupFigures {
     pub recency_days: i64,
     /// Their net spend there on all days before the filter's end.
     pub spend_before_end: i64,
+    /// How many of them have a predicted CLV, and its sum over them.
+    pub scored: i64,
+    pub predicted_clv: f64,
 }
 
 /// A customer's figures at one group while their rows are visited.
@@ -32,13 +35,14 @@ impl CustomerBook {
     /// customers with orders at the selected stores in `[from, to)`.
     /// `group_of(customer, store)` names a row's group (`None`: not counted
     /// in any): by store for cities and stores, by customer for segments and
-    /// clusters.
+    /// clusters. `clv(customer)` is a customer's predicted CLV, if any.
     pub fn group_figures(
         &self,
         sel: &Selection,
         (from, to, as_of): (Option<Day>, Day, Day),
         groups: usize,
         group_of: impl Fn(u32, u32) -> Option<usize>,
+        clv: impl Fn(u32) -> Option<f64>,
     ) -> (GroupFigures, Vec<GroupFigures>) {
         let mut out = vec![GroupFigures::default(); groups];
         let mut total = GroupFigures::default();
@@ -72,6 +76,7 @@ impl CustomerBook {
                     }
                 }
             });
+            let predicted = clv(c);
             for s in seen.iter().filter(|s| s.inside.orders > 0) {
                 let g = if s.group == groups {
                     &mut total
@@ -83,6 +88,10 @@ impl CustomerBook {
                 g.revenue += s.inside.revenue;
                 g.recency_days += i64::from(as_of - s.last);
                 g.spend_before_end += s.before_end;
+                if let Some(v) = predicted {
+                    g.scored += 1;
+                    g.predicted_clv += v;
+                }
             }
         }
         (total, out)
@@ -108,7 +117,9 @@ mod tests {
         book.add("b", 2, 11, acc(1, 30));
         book.add("b", 2, 20, acc(1, 999));
         let group = |_: u32, s: u32| Some(if s < 2 { 0 } else { 1 });
-        let (total, groups) = book.group_figures(&Selection::All, (Some(10), 20, 19), 2, group);
+        let clv = |c: u32| (c == 0).then_some(1.5);
+        let span = (Some(10), 20, 19);
+        let (total, groups) = book.group_figures(&Selection::All, span, 2, group, clv);
         assert_eq!((total.customers, total.orders, total.revenue), (2, 4, 180));
         // a: last 12 → 7; b: last 11 → 8.
         assert_eq!(total.recency_days, 15);
@@ -121,5 +132,8 @@ mod tests {
         );
         // a's store-2 order is before `from`: only b counts there.
         assert_eq!((groups[1].customers, groups[1].spend_before_end), (1, 30));
+        // Only a (dense id 0) is scored: in the total and in group 0.
+        assert_eq!((total.scored, total.predicted_clv), (1, 1.5));
+        assert_eq!((groups[0].scored, groups[1].scored), (1, 0));
     }
 }

@@ -75,6 +75,7 @@ pub struct Config {
     pub ingest: IngestSettings,
     pub models: ModelSettings,
     pub rfm: RfmSettings,
+    pub exchange: ExchangeSettings,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -121,7 +122,8 @@ pub struct ServerSettings {
     pub listen: String,
 }
 
-/// Where the gateway finds the other services.
+/// Where the gateway finds the other services, and the profiler and the
+/// suggest service each other (their exports, `exchange.*`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GatewaySettings {
@@ -173,6 +175,14 @@ pub struct DomainSettings {
 pub struct ConsumerSettings {
     pub batch_size: usize,
     /// How long a poll waits for the first record of a batch.
+    pub poll_ms: u64,
+}
+
+/// How a service reads the figures another one exports (crate::exchange).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExchangeSettings {
+    /// How often a reader asks the owner whether its generation moved.
     pub poll_ms: u64,
 }
 
@@ -232,6 +242,7 @@ impl Config {
             ingest: IngestSettings { commit_delay_ms: 0 },
             models: ModelSettings::defaults(),
             rfm: RfmSettings::defaults(),
+            exchange: ExchangeSettings { poll_ms: 5_000 },
         }
     }
 
@@ -337,6 +348,9 @@ impl Config {
         }
         if !(8..=65_536).contains(&self.domain.max_name_length) {
             return bad("domain.max_name_length must be 8-65536".into());
+        }
+        if !(100..=3_600_000).contains(&self.exchange.poll_ms) {
+            return bad("exchange.poll_ms must be 100-3600000".into());
         }
         if self.consumer.batch_size == 0 || self.consumer.batch_size > 50_000 {
             return bad("consumer.batch_size must be 1-50000".into());

@@ -21,8 +21,8 @@ use std::process::Command;
 use chrono::DateTime;
 use portrait_proto::v1::portrait_service_client::PortraitServiceClient;
 use portrait_proto::v1::{
-    GetCustomerModelRequest, GetModelFitRequest, ModelFit, ModelFitStatus, ModelPeriod,
-    RefitModelsRequest, TransactionModel,
+    Filter, GetCustomerModelRequest, GetModelFitRequest, ModelFit, ModelFitStatus, ModelPeriod,
+    PortraitSummaryRequest, RefitModelsRequest, SummaryDimension, TransactionModel,
 };
 use portrait_synth::ChainSpec;
 use serde_json::Value;
@@ -57,6 +57,56 @@ async fn refit(grpc: &mut Grpc, day: &str) -> ModelFit {
     .await
     .expect("refit")
     .into_inner()
+}
+
+/// The profiler's summary by city, once it has pulled this fit's scores: each
+/// group's mean predicted CLV is the mean of the command's CLV over the
+/// group's customers (all of them are scored: the fit is as of the last day).
+async fn summary_means_the_scores(
+    grpc: &mut Grpc,
+    fit: &ModelFit,
+    orders: &[portrait_proto::v1::Order],
+    rows: &BTreeMap<String, std::collections::HashMap<String, f64>>,
+) {
+    let request = PortraitSummaryRequest {
+        filter: Some(Filter {
+            as_of_date: fit.as_of_date.clone(),
+            ..Filter::default()
+        }),
+        dimension: SummaryDimension::City as i32,
+    };
+    let start = std::time::Instant::now();
+    let summary = loop {
+        let s = (grpc.get_portrait_summary(request.clone()).await)
+            .expect("summary")
+            .into_inner();
+        if s.scores_generation == fit.generation {
+            break s;
+        }
+        assert!(
+            start.elapsed().as_secs() < 60,
+            "the scores never reached the profiler"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    let mut cities: BTreeMap<&str, std::collections::BTreeSet<&str>> = BTreeMap::new();
+    for o in orders.iter().filter(|o| !o.customer_id.is_empty()) {
+        cities.entry(&o.city).or_default().insert(&o.customer_id);
+        cities.entry("").or_default().insert(&o.customer_id);
+    }
+    let total = summary.total.iter().map(|t| ("", t));
+    let groups = summary.groups.iter().map(|g| (g.key.as_str(), g));
+    for (city, got) in total.chain(groups) {
+        let ids = &cities[city];
+        let mean = ids.iter().map(|c| rows[*c]["clv"]).sum::<f64>() / ids.len() as f64;
+        assert_eq!(got.scored_customers, ids.len() as i64, "{city:?}");
+        close(
+            &format!("mean CLV of {city:?}"),
+            got.mean_predicted_clv_fen,
+            mean,
+            1e-6,
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -198,6 +248,7 @@ async fn live_models_equal_the_command_and_lifetimes_on_the_same_orders() {
         .into_inner();
     assert_eq!(&after, before);
 
+    summary_means_the_scores(&mut grpc, &fit, &fed.orders, &rows).await;
     json_routes_answer_as_the_rpcs(addr, &mut grpc, id, &as_of).await;
     against_lifetimes(&tx, &as_of, &fit, &answers, dir.path());
     fed.shutdown.cancel();

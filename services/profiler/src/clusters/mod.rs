@@ -4,6 +4,7 @@
 //! Computed in the background on a schedule and on demand; every customer
 //! then carries its cluster's number.
 
+mod export;
 mod features;
 
 use std::sync::{Arc, PoisonError, RwLock};
@@ -41,6 +42,25 @@ struct Held {
     answer: Clusters,
     /// Cluster number (1..k) per dense customer id; 0 = none.
     labels: Vec<u8>,
+    /// What `ExportCustomerLabels` serves: the customers clustered, by dense
+    /// id in id order, each one's main channel (by dense id), and the
+    /// generation's name, unique across restarts.
+    members: Vec<u32>,
+    main_channel: Vec<u8>,
+    export: String,
+}
+
+impl Held {
+    fn empty() -> Self {
+        Self {
+            generation: 0,
+            answer: Clusters::default(),
+            labels: Vec::new(),
+            members: Vec::new(),
+            main_channel: Vec::new(),
+            export: String::new(),
+        }
+    }
 }
 
 pub struct ClusterBook {
@@ -124,7 +144,7 @@ impl ClusterBook {
         };
         let _one = self.computing.lock().await;
         let (top, habits) = features::habits(self.ctx.store(), as_of).await?;
-        let (rows, names) = {
+        let rows = {
             let (state, _) = self.projection.live.read();
             let days = &state.days;
             let names: Vec<String> = (top.iter())
@@ -136,32 +156,45 @@ impl ClusterBook {
                 )
                 .collect();
             let book = &state.customers.book;
+            let mut main_channel = vec![0_u8; book.customers().len()];
             let rows = (book.customers().sorted())
                 .filter_map(|(name, c)| {
                     let agg = book.agg(c, &Selection::All, None, as_of + 1)?;
                     let h = habits.get(name).copied().unwrap_or_default();
+                    main_channel[c as usize] = export::main_channel(&h);
                     Some((c, features_of(&agg, &h, as_of)))
                 })
                 .collect::<Vec<_>>();
-            (rows, names)
+            (rows, names, main_channel)
         };
+        let (rows, names, main_channel) = rows;
+        let members: Vec<u32> = rows.iter().map(|(c, _)| *c).collect();
         let held = tokio::task::spawn_blocking(move || cluster(rows, top, names, as_of))
             .await
             .map_err(|e| portrait_service::Error::Corrupt(format!("clustering panicked: {e}")))?;
+        let held = Held {
+            members,
+            main_channel,
+            ..held
+        };
         info!(
             customers = held.answer.customers,
             k = held.answer.k,
             status = held.answer.status,
             "clusters computed"
         );
-        let answer = held.answer.clone();
-        let keep = answer.status == ClusterStatus::Computed as i32 || self.held().is_none();
+        let mut held = held;
+        let keep = held.answer.status == ClusterStatus::Computed as i32 || self.held().is_none();
         if keep {
             let mut slot = self.held.write().unwrap_or_else(PoisonError::into_inner);
-            let generation = slot.as_ref().map_or(0, |h| h.generation) + 1;
-            *slot = Some(Arc::new(Held { generation, ..held }));
+            held.generation = slot.as_ref().map_or(0, |h| h.generation) + 1;
+            held.export = format!("{}-{}", portrait_service::now_ms(), held.generation);
+            held.answer.generation.clone_from(&held.export);
+            let answer = held.answer.clone();
+            *slot = Some(Arc::new(held));
+            return Ok(answer);
         }
-        Ok(answer)
+        Ok(held.answer)
     }
 }
 
@@ -222,9 +255,8 @@ fn cluster(
             KS.end()
         );
         return Held {
-            generation: 0,
             answer,
-            labels: Vec::new(),
+            ..Held::empty()
         };
     }
     let s = match segment(&picked, KS, &SETTINGS) {
@@ -233,9 +265,8 @@ fn cluster(
             answer.status = ClusterStatus::Failed as i32;
             answer.reason = e.to_string();
             return Held {
-                generation: 0,
                 answer,
-                labels: Vec::new(),
+                ..Held::empty()
             };
         }
     };
@@ -266,9 +297,9 @@ fn cluster(
         })
         .collect();
     Held {
-        generation: 0,
         answer,
         labels,
+        ..Held::empty()
     }
 }
 

@@ -60,12 +60,14 @@ fn group_expr(dimension: SummaryDimension) -> String {
 
 /// Per group (by enum value, 1..=5): the customers with a counting order in
 /// the group inside the scope, their orders, spend, recency sum as of
-/// `as_of` and spend in the group before the scope's end.
+/// `as_of`, spend in the group before the scope's end, and predicted CLV
+/// (`clv` gives a chunk's customers' by id, `None` = not scored).
 pub(crate) async fn order_groups(
     store: &Store,
     scope: &Scope,
     dimension: SummaryDimension,
     as_of: Day,
+    clv: impl Fn(&mut dyn Iterator<Item = &str>) -> Vec<Option<f64>>,
 ) -> Result<[GroupFigures; 6]> {
     let mut out = [GroupFigures::default(); 6];
     if scope.is_empty() {
@@ -80,7 +82,7 @@ pub(crate) async fn order_groups(
         let mut sql = Sql::for_conn(
             conn,
             &format!(
-                "SELECT {g} AS g, \
+                "SELECT customer_id, {g} AS g, \
                  CAST(SUM(CASE WHEN {inside} THEN orders ELSE 0 END) AS BIGINT), \
                  CAST(SUM(CASE WHEN {inside} THEN revenue ELSE 0 END) AS BIGINT), \
                  CAST(MAX(CASE WHEN {inside} THEN day ELSE NULL END) AS BIGINT), \
@@ -91,22 +93,21 @@ pub(crate) async fn order_groups(
         sql.push(&format!(" GROUP BY customer_id, {g}"));
         sql
     };
+    // Only rows with an order inside count: the others are not kept.
     let parse = |r: &sqlx::any::AnyRow| {
-        Ok((
-            r.try_get::<i64, _>(0)?,
-            r.try_get::<i64, _>(1)?,
-            r.try_get::<i64, _>(2)?,
-            r.try_get::<Option<i64>, _>(3)?,
-            r.try_get::<i64, _>(4)?,
-        ))
+        let n = |i: usize| r.try_get::<i64, _>(i);
+        let last = r.try_get::<Option<i64>, _>(4)?;
+        let row = (r.try_get::<String, _>(0)?, [n(1)?, n(2)?, n(3)?, n(5)?]);
+        Ok(last.map(|last| (row.0, [row.1[0], row.1[1], row.1[2], last, row.1[3]])))
     };
     stream(store, build, parse, |rows| {
-        for &(g, orders, revenue, last, before) in rows.iter() {
-            let (Some(slot), Some(last)) = (usize::try_from(g).ok().filter(|g| *g < 6), last)
-            else {
+        let rows: Vec<_> = rows.drain(..).flatten().collect();
+        let scores = clv(&mut rows.iter().map(|(c, _)| c.as_str()));
+        for ((_, [g, orders, revenue, last, before]), score) in rows.iter().zip(scores) {
+            let Some(slot) = usize::try_from(*g).ok().filter(|g| (1..6).contains(g)) else {
                 continue;
             };
-            if orders <= 0 {
+            if *orders <= 0 {
                 continue;
             }
             let f = &mut out[slot];
@@ -115,6 +116,10 @@ pub(crate) async fn order_groups(
             f.revenue += revenue;
             f.recency_days += i64::from(as_of) - last;
             f.spend_before_end += before;
+            if let Some(v) = score {
+                f.scored += 1;
+                f.predicted_clv += v;
+            }
         }
     })
     .await?;

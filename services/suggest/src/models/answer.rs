@@ -43,6 +43,7 @@ pub(super) fn model_fit(
         Transactions::MbgNbd(m) => (ModelKindProto::MbgNbd, [m.r, m.alpha, m.a, m.b]),
     };
     answer.fitted_at = rfc3339(s.fitted_at);
+    answer.generation = s.generation();
     answer.as_of_date = Calendar::format_day(s.as_of);
     answer.model = model as i32;
     answer.period = match f.terms.period {

@@ -67,6 +67,8 @@ pub struct Served {
     pub fitted_at: DateTime<Utc>,
     pub as_of: Day,
     pub(crate) fit_millis: i64,
+    /// The dense ids with a score, ascending: what an export pages through.
+    pub(crate) scored: std::sync::OnceLock<Vec<u32>>,
 }
 
 /// A customer's scores for lists, rankings and sums (ListCustomers, the portrait summary);
@@ -80,6 +82,19 @@ pub struct Score {
 }
 
 impl Served {
+    /// The fit's name in exports: when it was made, in ms.
+    pub(crate) fn generation(&self) -> String {
+        self.fitted_at.timestamp_millis().to_string()
+    }
+
+    pub(crate) fn scored(&self) -> &[u32] {
+        self.scored.get_or_init(|| {
+            (0..self.fit.triple_of.len() as u32)
+                .filter(|c| self.score(*c).is_some())
+                .collect()
+        })
+    }
+
     /// The scores of dense customer id `c`; `None` when it had no order up to the as-of day
     /// or is newer than the fit.
     pub fn score(&self, c: u32) -> Option<Score> {
@@ -110,7 +125,7 @@ struct Held {
 
 /// The models of one suggest service.
 pub struct Models {
-    projection: Arc<CustomerProjection>,
+    pub(crate) projection: Arc<CustomerProjection>,
     ctx: QueryContext,
     settings: ModelSettings,
     held: RwLock<Held>,
@@ -209,6 +224,7 @@ impl Models {
                     fitted_at: at,
                     as_of,
                     fit_millis,
+                    scored: std::sync::OnceLock::new(),
                 };
                 self.held
                     .write()
