@@ -11,8 +11,9 @@ fn close(got: f64, want: f64) -> bool {
     (got - want).abs() <= 1e-12 * want.abs().max(1.0)
 }
 
-/// The rules for the stores and cities of `q` (associations take no dates),
-/// ranked three ways, with and without thresholds and limits.
+/// The rules for the stores and cities of `q` over all history, and over
+/// customers inside a window, ranked three ways, with and without thresholds
+/// and limits.
 pub(crate) async fn assert_associations(
     gateway: &mut PortraitServiceClient<Channel>,
     oracle: &Oracle,
@@ -26,7 +27,15 @@ pub(crate) async fn assert_associations(
     for basis in [AssociationBasis::Basket, AssociationBasis::Customer] {
         assert_basis(gateway, oracle, &q, basis).await;
     }
-    // Dates are refused naming the field.
+    // Customers who bought both inside a window, counted from the
+    // customer portrait's rows.
+    let window = Q {
+        from: "2025-03-20".into(),
+        to: "2025-04-20".into(),
+        ..q.clone()
+    };
+    assert_basis(gateway, oracle, &window, AssociationBasis::Customer).await;
+    // Baskets take no dates: refused naming the field.
     let dated = Q {
         from: "2025-03-20".into(),
         ..q.clone()
@@ -89,6 +98,10 @@ async fn assert_basis(
         assert_eq!(
             (filter.store_ids, filter.cities),
             (q.stores.clone(), q.cities.clone())
+        );
+        assert_eq!(
+            (filter.from_date, filter.to_date),
+            (q.from.clone(), q.to.clone())
         );
         let rows: Vec<RuleRow> = (got.associations.iter())
             .map(|a| RuleRow {

@@ -475,7 +475,7 @@ impl Oracle {
     /// Baskets (orders with a line) at the filter's stores, all history; or,
     /// with `customers`, the customers with such a basket.
     pub(crate) async fn baskets(&self, q: &Q, customers: bool) -> i64 {
-        let (unit, known) = basis(customers);
+        let (unit, known) = basis(customers, q);
         let sql = format!(
             "SELECT COUNT(DISTINCT {unit})::bigint FROM raw_lines l JOIN raw USING (order_id) WHERE {known} AND {IN_STORES}"
         );
@@ -510,7 +510,7 @@ impl Oracle {
             _ => [lift, confidence, count],
         }
         .join(", ");
-        let (unit, known) = basis(customers);
+        let (unit, known) = basis(customers, q);
         let sql = format!(
             "WITH b AS (SELECT DISTINCT {unit} AS unit, l.product_id FROM raw_lines l JOIN raw USING (order_id) WHERE {known} AND {IN_STORES}), \
              t AS (SELECT COUNT(DISTINCT unit)::bigint AS n FROM b), \
@@ -542,10 +542,19 @@ impl Oracle {
 }
 
 /// What an association counts in: orders, or known customers.
-fn basis(customers: bool) -> (&'static str, &'static str) {
+/// The unit and the orders counted; a window (`q.from`, `q.to`: the test's
+/// own dates) only over customers.
+fn basis(customers: bool, q: &Q) -> (&'static str, String) {
     if customers {
-        ("raw.customer_id", "raw.customer_id <> ''")
+        let mut known = "raw.customer_id <> ''".to_owned();
+        if !q.from.is_empty() {
+            known.push_str(&format!(" AND day >= '{}'::date", q.from));
+        }
+        if !q.to.is_empty() {
+            known.push_str(&format!(" AND day < '{}'::date", q.to));
+        }
+        ("raw.customer_id", known)
     } else {
-        ("order_id", "TRUE")
+        ("order_id", "TRUE".to_owned())
     }
 }

@@ -49,14 +49,25 @@ impl<K: Hash + Eq + Clone, V> AnswerCache<K, V> {
 
     /// The cached answer at `version`, or `compute`'s, remembered.
     pub fn get_or(&self, key: &K, version: u64, compute: impl FnOnce() -> V) -> Arc<V> {
-        let lock = || self.entries.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some((v, answer)) = lock().get(key)
-            && *v == version
-        {
-            return answer.clone();
+        match self.get(key, version) {
+            Some(answer) => answer,
+            None => self.put(key, version, compute()),
         }
-        let answer = Arc::new(compute());
-        let mut entries = lock();
+    }
+
+    /// The cached answer at `version`, if any (for answers computed
+    /// asynchronously, then `put`).
+    pub fn get(&self, key: &K, version: u64) -> Option<Arc<V>> {
+        let entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        (entries.get(key))
+            .filter(|(v, _)| *v == version)
+            .map(|(_, answer)| answer.clone())
+    }
+
+    /// Remembers `answer` at `version`.
+    pub fn put(&self, key: &K, version: u64, answer: V) -> Arc<V> {
+        let answer = Arc::new(answer);
+        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
         // Answers of older versions can never be served again: drop them, so
         // large answers do not pile up while the state keeps moving.
         entries.retain(|_, (v, _)| *v == version);
@@ -65,20 +76,6 @@ impl<K: Hash + Eq + Clone, V> AnswerCache<K, V> {
         }
         entries.insert(key.clone(), (version, answer.clone()));
         answer
-    }
-
-    /// The cached answer at `version`, if any: with `put`, for answers
-    /// computed by async code (SQL), which `get_or`'s closure cannot run.
-    pub fn get(&self, key: &K, version: u64) -> Option<Arc<V>> {
-        let entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
-        (entries.get(key))
-            .filter(|(v, _)| *v == version)
-            .map(|(_, answer)| answer.clone())
-    }
-
-    /// Remembers `answer` at `version` (as `get_or` does) and returns it.
-    pub fn put(&self, key: &K, version: u64, answer: V) -> Arc<V> {
-        self.get_or(key, version, || answer)
     }
 }
 

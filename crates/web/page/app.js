@@ -9,7 +9,7 @@ import {
 import { change, count, num, setZone, today, yuan } from './format.js';
 import { customerNotFound, openCustomer } from './customer.js';
 import { recomputeClusters, renderAssociations, renderClusters } from './insights.js';
-import { loadList } from './list.js';
+import { listRequest, loadList } from './list.js';
 import { renderSummary } from './summary.js';
 import { syncButton } from './sync.js';
 import {
@@ -28,6 +28,7 @@ window.portrait = {
   charts,
   timings,
   state: () => state,
+  listRequest,
   filter: () => apiFilter(state),
   previous: () => previousFilter(apiFilter(state)),
 };
@@ -139,6 +140,7 @@ function showView() {
     b.classList.toggle('on', b.dataset.basis === `ASSOCIATION_BASIS_${state.basis.toUpperCase()}`);
   });
   $('customers-risk').checked = state.atRisk;
+  $('customers-channel').value = state.channel;
 }
 
 /** The summary drilled into a city, or back to every city (''). */
@@ -177,7 +179,7 @@ async function refresh(reason) {
   const panels = state.view === 'customers' ? [
     load('panel-customers', record, async () => loadList(f, state, true), gen),
     load('panel-associations', record, async () => renderAssociations(f, basis), gen),
-    load('panel-clusters', record, async () => renderClusters(), gen),
+    load('panel-clusters', record, async () => renderClusters(state.cluster), gen),
   ] : [
     load('panel-segments', record, async (isCurrent) => {
       const answer = await get('/v1/segments', f);
@@ -285,13 +287,22 @@ function wire() {
   });
   $('customers-sort').addEventListener('change', () => update({ sort: $('customers-sort').value }));
   $('customers-risk').addEventListener('change', () => update({ atRisk: $('customers-risk').checked }));
+  $('customers-cluster').addEventListener('change', () => update({ cluster: $('customers-cluster').value }));
+  $('customers-channel').addEventListener('change', () => update({ channel: $('customers-channel').value }));
+  // A cluster's row lists its customers.
+  $('clusters').addEventListener('click', (e) => {
+    const row = e.target.closest('tr[data-cluster]');
+    if (!row) return;
+    update({ cluster: row.dataset.cluster });
+    $('panel-customers').scrollIntoView({ behavior: 'smooth', block: 'nearest' });
+  });
   document.querySelectorAll('#basis-switch button').forEach((b) => {
     b.addEventListener('click', () => {
       update({ basis: b.dataset.basis.replace('ASSOCIATION_BASIS_', '').toLowerCase() });
     });
   });
   $('clusters-recompute').addEventListener('click', () => {
-    load('panel-clusters', {}, async () => recomputeClusters(apiFilter(state).asOfDate), generation);
+    load('panel-clusters', {}, async () => recomputeClusters(apiFilter(state).asOfDate, state.cluster), generation);
   });
   $('customers-more').addEventListener('click', () => {
     load('panel-customers', {}, async () => loadList(apiFilter(state), state, false), generation);

@@ -36,6 +36,8 @@ export function readUrl(search = window.location.search) {
     view: p.get('view') === 'customers' ? 'customers' : 'overview',
     sort: LIST_ORDERS.includes(p.get('sort')) ? p.get('sort') : 'spend',
     atRisk: p.get('atRisk') === '1',
+    cluster: /^[1-9]$/.test(p.get('cluster') || '') ? p.get('cluster') : '',
+    channel: /^CHANNEL_[A-Z_]+$/.test(p.get('channel') || '') ? p.get('channel') : '',
     basis: p.get('basis') === 'customer' ? 'customer' : 'basket',
     by: ['segment', 'cluster'].includes(p.get('by')) ? p.get('by') : 'city',
   };
@@ -59,6 +61,8 @@ export function toQuery(state) {
   if (state.view !== 'overview') p.set('view', state.view);
   if (state.view === 'customers' && state.sort !== 'spend') p.set('sort', state.sort);
   if (state.view === 'customers' && state.atRisk) p.set('atRisk', '1');
+  if (state.view === 'customers' && state.cluster) p.set('cluster', state.cluster);
+  if (state.view === 'customers' && state.channel) p.set('channel', state.channel);
   if (state.view === 'customers' && state.basis !== 'basket') p.set('basis', state.basis);
   return `?${p.toString()}`;
 }

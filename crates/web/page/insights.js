@@ -25,10 +25,15 @@ export async function renderAssociations(f, basis) {
   return rows.length > 0;
 }
 
-function clusterRows(answer) {
+function clusterRows(answer, selected) {
   $('clusters-when').textContent = answer.computedAt
     ? `${answer.asOfDate} 的数据，k = ${answer.k}，轮廓系数 ${num(answer.silhouette).toFixed(3)}`
     : '尚未计算';
+  $('clusters').dataset.generation = answer.generation || '';
+  const pick = $('customers-cluster');
+  pick.innerHTML = '<option value="">全部</option>' + (answer.clusters || []).map((c) => `
+    <option value="${escape(c.cluster)}">${escape(c.cluster)} ${escape(c.description)}</option>`).join('');
+  pick.value = selected;
   $('clusters').querySelector('tbody').innerHTML = (answer.clusters || []).map((c) => `
     <tr data-cluster="${escape(c.cluster)}" data-customers="${escape(num(c.customers))}">
       <td>${escape(c.cluster)}</td><td>${escape(c.description)}</td>
@@ -37,12 +42,13 @@ function clusterRows(answer) {
   return (answer.clusters || []).length > 0;
 }
 
-/** The clusters in service; false before the first computation. */
-export async function renderClusters() {
-  return clusterRows(await get('/v1/clusters'));
+/** The clusters in service, `selected` chosen in the list's picker; false
+ * before the first computation. */
+export async function renderClusters(selected) {
+  return clusterRows(await get('/v1/clusters'), selected);
 }
 
 /** Recomputes the clusters as of `asOf` and shows them. */
-export async function recomputeClusters(asOf) {
-  return clusterRows(await post('/v1/clusters:recompute', { asOfDate: asOf }));
+export async function recomputeClusters(asOf, selected) {
+  return clusterRows(await post('/v1/clusters:recompute', { asOfDate: asOf }), selected);
 }

@@ -600,6 +600,7 @@ async fn the_page_shows_the_apis_figures_for_every_filter() {
         .collect();
     assert!(!shown.is_empty(), "clusters computed");
     assert_eq!(insights["clusters"], json!(shown), "clusters");
+    check_cluster_lists(&mut grpc, s, &clusters).await;
 
     // No sync source here: the button says why, in words.
     let message = text(&s["sync-error"]["message"]);
@@ -625,4 +626,59 @@ async fn the_page_shows_the_apis_figures_for_every_filter() {
     assert_eq!(unexpected, 0, "console errors: {errors:?}");
     assert!(errors.len() <= 2, "{errors:?}");
     fed.stop().await;
+}
+
+/// The list of the first cluster's customers, then of those whose main channel
+/// is the mini-program: what ListCustomers answers for the same request, on
+/// the clusters the button computed.
+async fn check_cluster_lists(grpc: &mut Grpc, s: &Value, clusters: &Clusters) {
+    for name in ["list-cluster", "list-cluster-channel"] {
+        let state = &s[name];
+        let list = &state["list"];
+        assert_eq!(
+            text(&list["labels"]),
+            clusters.generation,
+            "{name}: fresh labels"
+        );
+        assert_eq!(
+            text(&state["clustersGeneration"]),
+            clusters.generation,
+            "{name}"
+        );
+        let asked = &list["request"];
+        let first = clusters.clusters.first().map(|c| c.cluster.to_string());
+        assert_eq!(
+            Some(text(&asked["cluster"])),
+            first,
+            "{name}: the first row's cluster"
+        );
+        let request = ListCustomersRequest {
+            filter: Some(filter_of(&state["filter"])),
+            order_by: CustomerOrder::from_str_name(&text(&asked["orderBy"])).expect("an order")
+                as i32,
+            at_risk: text(&asked["atRisk"]) == "true",
+            cluster: text(&asked["cluster"]).parse().expect("a cluster"),
+            main_channel: portrait_proto::v1::Channel::from_str_name(&text(&asked["mainChannel"]))
+                .map_or(0, |c| c as i32),
+            page_size: 20,
+            ..Default::default()
+        };
+        let page = grpc
+            .list_customers(request)
+            .await
+            .expect("customers")
+            .into_inner();
+        let ids: Vec<&str> = page
+            .customers
+            .iter()
+            .map(|c| c.customer_id.as_str())
+            .collect();
+        if name == "list-cluster" {
+            assert!(!ids.is_empty(), "{name}: the cluster has customers");
+        } else {
+            assert_eq!(text(&asked["mainChannel"]), "CHANNEL_WECHAT_MINI");
+        }
+        assert_eq!(list["rows"], json!(ids), "{name}");
+        assert_eq!(text(&list["total"]), page.total.to_string(), "{name}");
+    }
 }

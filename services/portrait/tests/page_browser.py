@@ -47,7 +47,10 @@ READ_STATE = """() => {
     list: {
       rows: [...document.querySelectorAll('#customers tbody tr')].map((tr) => tr.dataset.customer),
       total: document.getElementById('customers').dataset.total || '',
+      labels: document.getElementById('customers').dataset.labels || '',
+      request: window.portrait.listRequest(),
     },
+    clustersGeneration: document.getElementById('clusters').dataset.generation || '',
     summary: {
       level: document.getElementById('summary').dataset.level || '',
       rows: [...document.querySelectorAll('#summary tbody tr')].map((tr) => ({ key: tr.dataset.key, customers: tr.dataset.customers })),
@@ -233,6 +236,19 @@ def tour(t, spec):
     page.wait_for_selector("#clusters tbody tr", timeout=30000)
     page.wait_for_function("!document.getElementById('panel-clusters').classList.contains('loading')")
     t.record("insights", "11-insights")
+    # A cluster's row lists its customers, once the suggest service has the
+    # clusters just computed (it polls the profiler every exchange.poll_ms).
+    deadline = time.monotonic() + 60
+    while True:
+        t.act(lambda: page.click("#clusters tbody tr:first-child"))
+        labels = page.evaluate("document.getElementById('customers').dataset.labels")
+        wanted = page.evaluate("document.getElementById('clusters').dataset.generation")
+        if labels == wanted or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    t.record("list-cluster", "11b-list-cluster")
+    t.act(lambda: page.select_option("#customers-channel", "CHANNEL_WECHAT_MINI"))
+    t.record("list-cluster-channel")
     return {"firstLoad": first_load, "tour": touring, "reloadMs": reload_ms, "last": t.timings()}
 
 

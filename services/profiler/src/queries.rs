@@ -21,6 +21,7 @@ use crate::ProfilerProjection;
 use crate::projection::State;
 
 mod associations;
+mod window;
 
 pub(crate) const DEFAULT_TOP: i32 = 10;
 pub(crate) const MAX_TOP: i32 = 1000;
@@ -368,7 +369,7 @@ impl ProfilerQuery for Profiler {
         &self,
         request: Request<AssociationsRequest>,
     ) -> Result<Response<Associations>, Status> {
-        Ok(Response::new(self.associations(request.get_ref())?))
+        Ok(Response::new(self.associations(request.get_ref()).await?))
     }
 
     async fn get_group_patterns(

@@ -38,26 +38,31 @@ fn by_count(x: &Rule, y: &Rule) -> Ordering {
     x.count.cmp(&y.count)
 }
 
-/// The dates a filter may not carry: associations are kept over all history.
-fn no_dates(filter: Option<&Filter>) -> Result<()> {
-    let Some(f) = filter else { return Ok(()) };
+/// Whether a filter asks for a window (customers only: baskets are kept over
+/// all history, and so are customers without one).
+fn windowed(filter: Option<&Filter>, basis: AssociationBasis) -> Result<bool> {
+    let Some(f) = filter else { return Ok(false) };
+    let window = !f.from_date.is_empty() || !f.to_date.is_empty();
+    if window && basis == AssociationBasis::Customer {
+        return Ok(true);
+    }
     for (field, value) in [
         ("filter.from_date", &f.from_date),
         ("filter.to_date", &f.to_date),
         ("filter.as_of_date", &f.as_of_date),
     ] {
         if !value.is_empty() {
-            let reason = "associations are counted over all history; leave it empty";
+            let reason = "basket associations, and customer ones without from_date or \
+                          to_date, are counted over all history; leave it empty";
             return Err(DomainError::invalid(field, reason).into());
         }
     }
-    Ok(())
+    Ok(false)
 }
 
 impl Profiler {
     /// Rules over baskets or customers at the filtered stores, ranked.
-    pub fn associations(&self, req: &AssociationsRequest) -> Result<Associations> {
-        no_dates(req.filter.as_ref())?;
+    pub async fn associations(&self, req: &AssociationsRequest) -> Result<Associations> {
         let basis = match AssociationBasis::try_from(req.basis) {
             Ok(AssociationBasis::Customer) => AssociationBasis::Customer,
             Ok(AssociationBasis::Unspecified | AssociationBasis::Basket) => {
@@ -79,16 +84,23 @@ impl Profiler {
         if req.min_count < 0 {
             return Err(DomainError::invalid("min_count", "must not be negative").into());
         }
+        let window = windowed(req.filter.as_ref(), basis)?;
+        let in_window = match window {
+            true => Some(self.window_counts(req.filter.as_ref()).await?),
+            false => None,
+        };
         self.with(req.filter.as_ref(), |s, f, sel, version| {
             let products = s.days.product_count();
             let customers = basis == AssociationBasis::Customer;
             let key = (f.clone(), customers);
-            let counts = self.association_counts.get_or(&key, version, || {
-                if customers {
-                    s.customer_pairs.counts(sel, products)
-                } else {
-                    s.baskets.counts(sel, products)
-                }
+            let counts = in_window.unwrap_or_else(|| {
+                self.association_counts.get_or(&key, version, || {
+                    if customers {
+                        s.customer_pairs.counts(sel, products)
+                    } else {
+                        s.baskets.counts(sel, products)
+                    }
+                })
             });
             let population = counts.baskets;
             let figures = |r: &Rule| {
@@ -158,11 +170,14 @@ impl Profiler {
             Associations {
                 basis: basis as i32,
                 population,
-                filter: Some(Filter {
-                    store_ids: f.store_ids.clone(),
-                    cities: f.cities.clone(),
-                    as_of_date: Calendar::format_day(f.as_of),
-                    ..Default::default()
+                filter: Some(match window {
+                    true => f.applied(),
+                    false => Filter {
+                        store_ids: f.store_ids.clone(),
+                        cities: f.cities.clone(),
+                        as_of_date: Calendar::format_day(f.as_of),
+                        ..Default::default()
+                    },
                 }),
                 associations,
             }

@@ -7,6 +7,7 @@ mod warm;
 
 use std::sync::Arc;
 
+use portrait_core::memory::CustomerState;
 use portrait_core::{
     Calendar, ChurnWarning, CustomerAgg, ResolvedFilter, Rfm, RfmParams, Segment, churn_warning,
     mask_customer_id, next_page_token, page_size, page_start, rfm_table,
@@ -14,10 +15,8 @@ use portrait_core::{
 use portrait_proto::v1::{
     Channel, CustomerListItem, CustomerOrder, ListCustomersRequest, ListCustomersResponse, Priority,
 };
-use portrait_service::{AnswerCache, CustomerProjection, QueryContext, Result};
-
-use portrait_core::memory::CustomerState;
 use portrait_service::exchange::Borrowed;
+use portrait_service::{AnswerCache, CustomerProjection, QueryContext, Result};
 
 use crate::exchange::LabelBook;
 use crate::models::{Models, Score};

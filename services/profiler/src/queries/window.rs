@@ -1,0 +1,107 @@
+//! Associations over customers inside a date window: who bought both a and b
+//! at the selected stores in [from, to). The counts kept in memory are over
+//! all history, so a window is counted from the customer portrait's
+//! `customer_products` rows when asked, and cached per (filter, version).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use portrait_core::memory::BasketCounts;
+use portrait_proto::v1::Filter;
+use portrait_service::Result;
+use portrait_store::Sql;
+use sqlx::Row;
+
+use super::Profiler;
+
+impl Profiler {
+    pub(super) async fn window_counts(&self, filter: Option<&Filter>) -> Result<Arc<BasketCounts>> {
+        let f = self.ctx.resolve(filter)?;
+        let key = (f.clone(), true);
+        let (version, stores) = {
+            let (state, version) = self.projection.live.read();
+            let sel = state.customers.stores.select(&f);
+            let all = matches!(sel, portrait_core::memory::Selection::All);
+            let stores: Option<Vec<String>> = (!all).then(|| {
+                (0..state.customers.stores.len() as u32)
+                    .filter(|s| sel.contains(*s))
+                    .map(|s| state.customers.stores.name(s).to_owned())
+                    .collect()
+            });
+            (version, stores)
+        };
+        if let Some(counts) = self.association_counts.get(&key, version) {
+            return Ok(counts);
+        }
+        let mut conn = self.ctx.store().acquire().await?;
+        let mut sql = Sql::for_conn(
+            &conn,
+            "SELECT customer_id, product_id FROM customer_products WHERE orders > 0 AND day < ",
+        );
+        sql.bind(i64::from(f.to));
+        if let Some(from) = f.from {
+            sql.push(" AND day >= ").bind(i64::from(from));
+        }
+        match stores.as_deref() {
+            Some([]) => return Ok(Arc::new(BasketCounts::default())),
+            Some(stores) => {
+                sql.push(" AND store_id IN (");
+                for (i, s) in stores.iter().enumerate() {
+                    if i > 0 {
+                        sql.push(", ");
+                    }
+                    sql.bind(s.as_str());
+                }
+                sql.push(")");
+            }
+            None => {}
+        }
+        sql.push(" GROUP BY customer_id, product_id ORDER BY customer_id");
+        let rows = sql.query().fetch_all(&mut *conn).await?;
+        drop(conn);
+        let counts = {
+            let (state, _) = self.projection.live.read();
+            let products = state.days.product_count();
+            let mut out = BasketCounts {
+                baskets: 0,
+                products: vec![0; products],
+                pairs: Vec::new(),
+            };
+            let mut pairs: HashMap<(u32, u32), i64> = HashMap::new();
+            let mut set: Vec<u32> = Vec::new();
+            let mut current: Option<String> = None;
+            let mut close = |set: &mut Vec<u32>, out: &mut BasketCounts| {
+                set.sort_unstable();
+                set.dedup();
+                if set.is_empty() {
+                    return;
+                }
+                out.baskets += 1;
+                for (i, &a) in set.iter().enumerate() {
+                    out.products[a as usize] += 1;
+                    for &b in &set[i + 1..] {
+                        *pairs.entry((a, b)).or_default() += 1;
+                    }
+                }
+                set.clear();
+            };
+            for r in &rows {
+                let customer: String = r.try_get(0)?;
+                let product: String = r.try_get(1)?;
+                if current.as_deref() != Some(customer.as_str()) {
+                    close(&mut set, &mut out);
+                    current = Some(customer);
+                }
+                // A product the state has not applied yet waits for its batch.
+                if let Some(p) = state.days.product_id(&product) {
+                    set.push(p);
+                }
+            }
+            close(&mut set, &mut out);
+            out.pairs = pairs.into_iter().map(|((a, b), n)| (a, b, n)).collect();
+            out.pairs.sort_unstable();
+            out
+        };
+        Ok(self.association_counts.put(&key, version, counts))
+    }
+}
