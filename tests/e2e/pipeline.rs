@@ -277,6 +277,8 @@ pub(crate) async fn assert_figures(
         let clustered = crate::clusters::assert_clusters(gateway, oracle, &q.as_of).await;
         crate::exchange::assert_exchange(gateway, oracle, &q.as_of, &clustered).await;
     }
+    // After the clusters above: the patterns by cluster need some in service.
+    crate::patterns::assert_patterns(gateway, oracle, queries).await;
 }
 
 /// The synthetic stream of the tests and the filters they check.

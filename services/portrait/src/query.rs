@@ -52,6 +52,32 @@ pub(crate) enum What {
     RecomputeClusters,
     /// Product pairs bought together (all history; no dates).
     Associations,
+    /// Hours, weekdays, channels and top items per RFM segment (or --by cluster).
+    Patterns,
+}
+
+/// How `summary` and `patterns` group.
+#[derive(Clone, Copy, ValueEnum)]
+pub(crate) enum By {
+    City,
+    Store,
+    Segment,
+    Cluster,
+    Channel,
+    HourBand,
+}
+
+impl By {
+    fn dimension(self) -> SummaryDimension {
+        match self {
+            By::City => SummaryDimension::City,
+            By::Store => SummaryDimension::Store,
+            By::Segment => SummaryDimension::Segment,
+            By::Cluster => SummaryDimension::Cluster,
+            By::Channel => SummaryDimension::Channel,
+            By::HourBand => SummaryDimension::HourBand,
+        }
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -145,6 +171,13 @@ pub(crate) struct QueryArgs {
     /// Customers: only those whose main channel is this one.
     #[arg(long, value_enum)]
     main_channel: Option<MainChannel>,
+    /// Summary (default city, or store with --by-store) and patterns (default
+    /// segment): the groups.
+    #[arg(long, value_enum)]
+    by: Option<By>,
+    /// Patterns: only this group (a segment's enum name or a cluster number).
+    #[arg(long)]
+    key: Option<String>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -266,10 +299,10 @@ pub(crate) async fn run(args: QueryArgs) -> anyhow::Result<()> {
             client
                 .get_portrait_summary(PortraitSummaryRequest {
                     filter,
-                    dimension: if args.by_store {
-                        SummaryDimension::Store
-                    } else {
-                        SummaryDimension::City
+                    dimension: match (args.by, args.by_store) {
+                        (Some(by), _) => by.dimension(),
+                        (None, true) => SummaryDimension::Store,
+                        (None, false) => SummaryDimension::City,
                     } as i32,
                 })
                 .await,
@@ -346,6 +379,16 @@ pub(crate) async fn run(args: QueryArgs) -> anyhow::Result<()> {
                         RankBy::Confidence => AssociationOrder::Confidence,
                         RankBy::Support => AssociationOrder::Support,
                     } as i32,
+                })
+                .await,
+        ),
+        What::Patterns => to_json(
+            client
+                .get_group_patterns(portrait_proto::v1::GroupPatternsRequest {
+                    filter,
+                    dimension: args.by.unwrap_or(By::Segment).dimension() as i32,
+                    key: args.key.clone().unwrap_or_default(),
+                    limit: args.limit,
                 })
                 .await,
         ),
