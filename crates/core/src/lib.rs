@@ -20,8 +20,8 @@ pub use filter::{
     DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, ResolvedFilter, next_page_token, page_size, page_start,
 };
 pub use fold::{
-    Acc, BasketPairs, CustomerDays, Fold, ProductAcc, ProductInfo, RefundAcc, RefundDays, StoreDays,
-    StoreInfo,
+    Acc, BasketPairs, CustomerDays, Fold, ProductAcc, ProductInfo, RefundAcc, RefundDays,
+    StoreDays, StoreInfo,
 };
 pub use revision::{Decision, Stored, decide, is_live, is_refunded};
 pub use rfm::{

@@ -21,7 +21,7 @@ use crate::queries::Profiler;
 /// Other orders an order is judged against, at least.
 const MIN_OTHER_ORDERS: usize = 5;
 /// Iglewicz and Hoaglin's threshold for a robust z.
-const UNUSUAL_SCORE: f64 = 3.5;
+pub(crate) const UNUSUAL_SCORE: f64 = 3.5;
 /// The prior weight of the preference score, in orders.
 const PREFERENCE_PRIOR_ORDERS: f64 = 3.0;
 const DEFAULT_ITEMS: i32 = 20;
@@ -297,14 +297,15 @@ fn behaviour(orders: &[OrderRow], as_of: Day) -> Result<CustomerBehaviour> {
     b.hours = hour_list(&hours);
     b.weekday_hours = week_list(&week);
     b.channels = channel_list(&channels, b.orders, b.spend_fen);
-    b.unusual_orders = unusual_orders(orders);
+    b.unusual_orders = unusual_orders(orders, UNUSUAL_SCORE);
     Ok(b)
 }
 
 /// Orders far from the customer's other orders in the filter (see
-/// `UnusualOrder`); a history under `MIN_OTHER_ORDERS` or without spread
-/// judges nothing.
-fn unusual_orders(orders: &[OrderRow]) -> Vec<UnusualOrder> {
+/// `UnusualOrder`), |score| at least `min_score`; a history under
+/// `MIN_OTHER_ORDERS` or without spread judges nothing. The chain-wide list
+/// (`crate::anomaly`) judges each customer's orders with this too.
+pub(crate) fn unusual_orders(orders: &[OrderRow], min_score: f64) -> Vec<UnusualOrder> {
     let counted: Vec<&OrderRow> = orders.iter().filter(|o| o.orders > 0).collect();
     let mut out = Vec::new();
     for (i, o) in counted.iter().enumerate() {
@@ -319,7 +320,7 @@ fn unusual_orders(orders: &[OrderRow]) -> Vec<UnusualOrder> {
             continue;
         };
         match robust_z(o.revenue as f64, &stats) {
-            Some(score) if score.abs() >= UNUSUAL_SCORE => out.push(UnusualOrder {
+            Some(score) if score.abs() >= min_score => out.push(UnusualOrder {
                 order_id: o.order_id.clone(),
                 date: Calendar::format_day(o.day),
                 store_id: o.store.clone(),

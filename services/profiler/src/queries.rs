@@ -4,7 +4,7 @@ use portrait_core::memory::{BasketCounts, Selection};
 use portrait_core::{Error as DomainError, ProductAcc, ResolvedFilter};
 use portrait_proto::v1::profiler_query_server::ProfilerQuery;
 use portrait_proto::v1::{
-    Associations, AssociationsRequest, CategoryFigure, Channel, ChannelDistribution,
+    Anomaly, Associations, AssociationsRequest, CategoryFigure, Channel, ChannelDistribution,
     ChannelDistributionRequest, ChannelFigure, Clusters, ConsumerStatus, CustomerBehaviour,
     CustomerBehaviourRequest, CustomerLabels, CustomerPreferences, CustomerPreferencesRequest,
     ExportRequest, Filter, GetClustersRequest, HourBucket, HourDistribution,
@@ -41,6 +41,8 @@ pub struct Profiler {
     /// Association counts per (filter, over customers): several stores over
     /// customers are counted from every chosen customer's set.
     association_counts: Arc<AnswerCache<(ResolvedFilter, bool), BasketCounts>>,
+    /// Customers' unusual orders per (filter, least |score|), read from SQL.
+    pub(crate) unusual_orders: Arc<AnswerCache<crate::anomaly::OrdersKey, Vec<Anomaly>>>,
 }
 
 impl Profiler {
@@ -58,6 +60,7 @@ impl Profiler {
             overviews: Arc::new(AnswerCache::new(256)),
             summaries: Arc::new(AnswerCache::new(64)),
             association_counts: Arc::new(AnswerCache::new(64)),
+            unusual_orders: Arc::new(AnswerCache::new(64)),
         }
     }
 
@@ -325,7 +328,7 @@ impl ProfilerQuery for Profiler {
         &self,
         request: Request<ListAnomaliesRequest>,
     ) -> Result<Response<ListAnomaliesResponse>, Status> {
-        Ok(Response::new(self.anomalies(request.get_ref())?))
+        Ok(Response::new(self.anomalies(request.get_ref()).await?))
     }
 
     async fn get_portrait_summary(

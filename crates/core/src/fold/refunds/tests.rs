@@ -92,7 +92,11 @@ fn a_refund_sent_again_publishes_nothing_and_a_duplicate_event_is_dropped_upstre
 fn a_refund_of_an_order_never_seen_paid_counts_and_cancelling_it_uncounts() {
     let refund = order("o9", "s", T0, 500, OrderStatus::Refunded);
     let e = events(std::slice::from_ref(&refund));
-    assert_eq!(e.len(), 1, "a refund is published even for an unknown order");
+    assert_eq!(
+        e.len(),
+        1,
+        "a refund is published even for an unknown order"
+    );
     assert!(e[0].order.is_none() && e[0].previous.is_none());
     assert_eq!(fold(&e), counts(&[("s", T0, 0, 1)]));
     let cancel = order("o9", "s", T0, 500, OrderStatus::Cancelled);

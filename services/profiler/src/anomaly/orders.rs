@@ -1,0 +1,180 @@
+//! Customers' unusual orders across the chain: every known customer's orders
+//! inside the filter, each judged against the customer's other orders there
+//! by the customer portrait's rule (`crate::customer::unusual_orders`). The
+//! rows come from `customer_orders` one local day at a time, the stores in
+//! the WHERE, and the answer is cached per (filter, least |score|, version).
+
+use std::collections::BTreeMap;
+
+use portrait_core::memory::Selection;
+use portrait_core::{Calendar, Day, ResolvedFilter, mask_customer_id};
+use portrait_proto::v1::{Anomaly, AnomalyKind};
+use portrait_service::Result;
+use portrait_store::Sql;
+use sqlx::Row;
+
+use super::direction;
+use crate::customer::unusual_orders;
+use crate::projection::State;
+use crate::projection::visits::OrderRow;
+use crate::queries::Profiler;
+
+/// The filter (its dates resolved as judged) and the least |score|, as bits.
+pub(crate) type OrdersKey = (ResolvedFilter, u64);
+
+/// More stores than this are filtered after reading, not in the WHERE.
+const MAX_STORES_IN_WHERE: usize = 1000;
+
+/// What the SQL needs from the serving state, taken under its lock.
+pub(super) struct Selected {
+    key: OrdersKey,
+    version: u64,
+    from: Day,
+    to: Day,
+    /// Store id → name of the selected stores; all stores when `all`.
+    names: BTreeMap<String, String>,
+    all: bool,
+    min_score: f64,
+}
+
+impl Selected {
+    pub(super) fn new(
+        s: &State,
+        f: &ResolvedFilter,
+        sel: &Selection,
+        from: Day,
+        min_score: f64,
+        version: u64,
+    ) -> Self {
+        let stores = &s.customers.stores;
+        let names = (0..stores.len() as u32)
+            .filter(|st| sel.contains(*st))
+            .map(|st| {
+                let name = stores.info(st).map_or_else(String::new, |i| i.name.clone());
+                (stores.name(st).to_owned(), name)
+            })
+            .collect();
+        let judged = ResolvedFilter {
+            from: Some(from),
+            ..f.clone()
+        };
+        Self {
+            key: (judged, min_score.to_bits()),
+            version,
+            from,
+            to: f.to,
+            names,
+            all: matches!(sel, Selection::All),
+            min_score,
+        }
+    }
+}
+
+impl Profiler {
+    pub(super) async fn unusual_orders(
+        &self,
+        sel: Selected,
+    ) -> Result<std::sync::Arc<Vec<Anomaly>>> {
+        if let Some(answer) = self.unusual_orders.get(&sel.key, sel.version) {
+            return Ok(answer);
+        }
+        let rows = read_orders(self, &sel).await?;
+        let list = judge(rows, &sel);
+        Ok(self.unusual_orders.put(&sel.key, sel.version, list))
+    }
+}
+
+/// (customer, order row) of every counted order inside the selection.
+async fn read_orders(p: &Profiler, sel: &Selected) -> Result<Vec<(String, OrderRow)>> {
+    let in_where = !sel.all && sel.names.len() <= MAX_STORES_IN_WHERE;
+    if !sel.all && sel.names.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut conn = p.ctx.store().acquire().await?;
+    let mut out = Vec::new();
+    for day in sel.from..sel.to {
+        let head = "SELECT customer_id, order_id, store_id, hour, channel, orders, revenue \
+                    FROM customer_orders WHERE day = ";
+        let mut sql = Sql::for_conn(&conn, head);
+        sql.bind(i64::from(day))
+            .push(" AND orders > 0 AND customer_id <> ''");
+        if in_where {
+            sql.push(" AND store_id IN (");
+            for (i, store) in sel.names.keys().enumerate() {
+                if i > 0 {
+                    sql.push(", ");
+                }
+                sql.bind(store.as_str());
+            }
+            sql.push(")");
+        }
+        for r in sql.query().fetch_all(&mut *conn).await? {
+            let store: String = r.try_get("store_id")?;
+            if !sel.all && !sel.names.contains_key(&store) {
+                continue;
+            }
+            let (hour, channel): (i64, i64) = (r.try_get("hour")?, r.try_get("channel")?);
+            out.push((
+                r.try_get("customer_id")?,
+                OrderRow {
+                    order_id: r.try_get("order_id")?,
+                    day,
+                    store,
+                    hour: u8::try_from(hour).unwrap_or_default(),
+                    channel: i32::try_from(channel).unwrap_or_default(),
+                    orders: r.try_get("orders")?,
+                    revenue: r.try_get("revenue")?,
+                },
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// Each customer's orders judged by the portrait's rule.
+fn judge(mut rows: Vec<(String, OrderRow)>, sel: &Selected) -> Vec<Anomaly> {
+    rows.sort_unstable_by(|(a, x), (b, y)| (a, x.day, &x.order_id).cmp(&(b, y.day, &y.order_id)));
+    let mut out = Vec::new();
+    for group in rows.chunk_by(|(a, _), (b, _)| a == b) {
+        let customer = &group[0].0;
+        let orders: Vec<OrderRow> = group.iter().map(|(_, o)| o.clone()).collect();
+        for u in unusual_orders(&orders, sel.min_score) {
+            // The baseline's first day: the customer's first other order.
+            let first = (orders.iter())
+                .filter(|o| o.order_id != u.order_id)
+                .map(|o| o.day)
+                .min()
+                .unwrap_or_default();
+            let store_name = sel.names.get(&u.store_id).cloned().unwrap_or_default();
+            let masked = mask_customer_id(customer);
+            out.push(Anomaly {
+                kind: AnomalyKind::CustomerOrder as i32,
+                direction: direction(u.score) as i32,
+                reason: format!(
+                    "顾客 {masked} 于 {} 在 {store_name} 的订单 {} 金额 {} 分，其另外 {} 单中位数 {} 分，{}（稳健 Z 值 {:.1}）",
+                    u.date,
+                    u.order_id,
+                    u.amount_fen,
+                    u.baseline_orders,
+                    u.baseline_median_fen,
+                    if u.score > 0.0 { "远高于平常" } else { "远低于平常" },
+                    u.score
+                ),
+                date: u.date,
+                store_id: u.store_id,
+                store_name,
+                value: u.amount_fen,
+                baseline_median: u.baseline_median_fen,
+                baseline_mad: u.baseline_mad_fen,
+                baseline_days: u.baseline_orders,
+                baseline_from_date: Calendar::format_day(first),
+                score: u.score,
+                customer_id: customer.clone(),
+                masked_customer_id: masked,
+                order_id: u.order_id,
+                ..Default::default()
+            });
+        }
+    }
+    out
+}
