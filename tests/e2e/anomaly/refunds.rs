@@ -156,7 +156,15 @@ pub(super) async fn refund_rates(
             {
                 let kind = AnomalyKind::RefundRate as i32;
                 let n = base.len() as i32;
-                let key = (kind, date(*d), store.clone(), counts.1, n, String::new());
+                let key = (
+                    kind,
+                    date(*d),
+                    store.clone(),
+                    counts.1,
+                    n,
+                    "".into(),
+                    "".into(),
+                );
                 want.push((key, m, mad, z));
             }
         }
