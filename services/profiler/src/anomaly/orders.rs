@@ -178,3 +178,72 @@ fn judge(mut rows: Vec<(String, OrderRow)>, sel: &Selected) -> Vec<Anomaly> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(order: &str, day: Day, revenue: i64) -> OrderRow {
+        OrderRow {
+            order_id: order.into(),
+            day,
+            store: "s".into(),
+            hour: 12,
+            channel: 1,
+            orders: 1,
+            revenue,
+        }
+    }
+
+    fn selected(min_score: f64) -> Selected {
+        Selected {
+            key: (
+                ResolvedFilter::resolve(None, 30).unwrap(),
+                min_score.to_bits(),
+            ),
+            version: 0,
+            from: 0,
+            to: 30,
+            names: BTreeMap::from([("s".to_owned(), "S".to_owned())]),
+            all: true,
+            min_score,
+        }
+    }
+
+    #[test]
+    fn each_customer_is_judged_against_their_own_other_orders_only() {
+        // a: 6 orders around 1,000 fen and one of 9,000; b: the same amounts
+        // spread over only 5 orders (4 others: too few to judge).
+        let mut rows: Vec<(String, OrderRow)> = [1_000, 1_010, 990, 1_020, 980, 1_000, 9_000]
+            .iter()
+            .enumerate()
+            .map(|(i, fen)| {
+                (
+                    "vip:alice01".to_owned(),
+                    row(&format!("a{i}"), 3 + i as Day, *fen),
+                )
+            })
+            .collect();
+        rows.extend((0..5).map(|i| ("b".to_owned(), row(&format!("b{i}"), 1, 100 + 9_000 * i))));
+        rows.reverse();
+        let found = judge(rows, &selected(3.5));
+        assert_eq!(found.len(), 1, "{found:?}");
+        let a = &found[0];
+        assert_eq!(
+            (a.order_id.as_str(), a.value, a.date.as_str()),
+            ("a6", 9_000, "1970-01-10")
+        );
+        assert_eq!(
+            (a.customer_id.as_str(), a.masked_customer_id.as_str()),
+            ("vip:alice01", "vip:al****01")
+        );
+        // Others: 980, 990, 1000, 1000, 1010, 1020: median 1,000, MAD 10.
+        assert_eq!(
+            (a.baseline_median, a.baseline_mad, a.baseline_days),
+            (1_000.0, 10.0, 6)
+        );
+        assert_eq!(a.baseline_from_date, "1970-01-04");
+        assert!((a.score - 0.6745 * 8_000.0 / 10.0).abs() < 1e-9);
+        assert_eq!(a.store_name, "S");
+    }
+}
