@@ -178,6 +178,9 @@ pub(crate) struct QueryArgs {
     /// Patterns: only this group (a segment's enum name or a cluster number).
     #[arg(long)]
     key: Option<String>,
+    /// Anomalies: one kind only (default every kind).
+    #[arg(long, value_enum, default_value_t = AnomalyKindArg::All)]
+    kind: AnomalyKindArg,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -291,6 +294,7 @@ pub(crate) async fn run(args: QueryArgs) -> anyhow::Result<()> {
                     filter,
                     page_size: args.limit,
                     min_score: args.min_score,
+                    kind: args.kind.proto() as i32,
                     ..Default::default()
                 })
                 .await,
@@ -408,4 +412,27 @@ fn to_json<T: serde::Serialize>(
 ) -> anyhow::Result<String> {
     let body = r.map_err(|s| anyhow::anyhow!("{:?}: {}", s.code(), s.message()))?;
     serde_json::to_string_pretty(body.get_ref()).context("failed to render the answer as json")
+}
+
+/// `query anomalies --kind`: the `AnomalyKind` listed.
+#[derive(Clone, Copy, ValueEnum)]
+pub(crate) enum AnomalyKindArg {
+    All,
+    StoreOrders,
+    StoreRevenue,
+    RefundRate,
+    CustomerOrder,
+}
+
+impl AnomalyKindArg {
+    fn proto(self) -> portrait_proto::v1::AnomalyKind {
+        use portrait_proto::v1::AnomalyKind as K;
+        match self {
+            AnomalyKindArg::All => K::Unspecified,
+            AnomalyKindArg::StoreOrders => K::StoreOrders,
+            AnomalyKindArg::StoreRevenue => K::StoreRevenue,
+            AnomalyKindArg::RefundRate => K::RefundRate,
+            AnomalyKindArg::CustomerOrder => K::CustomerOrder,
+        }
+    }
 }

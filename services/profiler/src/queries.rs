@@ -4,7 +4,7 @@ use portrait_core::memory::{BasketCounts, Selection};
 use portrait_core::{Error as DomainError, ProductAcc, ResolvedFilter};
 use portrait_proto::v1::profiler_query_server::ProfilerQuery;
 use portrait_proto::v1::{
-    Associations, AssociationsRequest, CategoryFigure, Channel, ChannelDistribution,
+    Anomaly, Associations, AssociationsRequest, CategoryFigure, Channel, ChannelDistribution,
     ChannelDistributionRequest, ChannelFigure, Clusters, ConsumerStatus, CustomerBehaviour,
     CustomerBehaviourRequest, CustomerLabels, CustomerPreferences, CustomerPreferencesRequest,
     ExportRequest, Filter, GetClustersRequest, HourBucket, HourDistribution,
@@ -47,6 +47,8 @@ pub struct Profiler {
     /// holds a connection of the store's pool (4 on SQLite) for seconds, and
     /// the consumer and the one-customer queries need theirs.
     pub(crate) scans: Arc<tokio::sync::Mutex<()>>,
+    /// Customers' unusual orders per (filter, least |score|), read from SQL.
+    pub(crate) unusual_orders: Arc<AnswerCache<crate::anomaly::OrdersKey, Vec<Anomaly>>>,
 }
 
 impl Profiler {
@@ -66,6 +68,7 @@ impl Profiler {
             association_counts: Arc::new(AnswerCache::new(64)),
             patterns: Arc::new(AnswerCache::new(32)),
             scans: Arc::new(tokio::sync::Mutex::new(())),
+            unusual_orders: Arc::new(AnswerCache::new(64)),
         }
     }
 
@@ -333,7 +336,7 @@ impl ProfilerQuery for Profiler {
         &self,
         request: Request<ListAnomaliesRequest>,
     ) -> Result<Response<ListAnomaliesResponse>, Status> {
-        Ok(Response::new(self.anomalies(request.get_ref())?))
+        Ok(Response::new(self.anomalies(request.get_ref()).await?))
     }
 
     async fn get_portrait_summary(
