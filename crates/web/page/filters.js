@@ -39,7 +39,7 @@ export function readUrl(search = window.location.search) {
     cluster: /^[1-9]$/.test(p.get('cluster') || '') ? p.get('cluster') : '',
     channel: /^CHANNEL_[A-Z_]+$/.test(p.get('channel') || '') ? p.get('channel') : '',
     basis: p.get('basis') === 'customer' ? 'customer' : 'basket',
-    by: ['segment', 'cluster'].includes(p.get('by')) ? p.get('by') : 'city',
+    by: ['segment', 'cluster', 'channel', 'hour_band'].includes(p.get('by')) ? p.get('by') : 'city',
   };
 }
 

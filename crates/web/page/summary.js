@@ -24,10 +24,12 @@ function row(g, drillable) {
       num(g.scoredCustomers) ? yuan(g.meanPredictedClvFen) : '—'}</td></tr>`;
 }
 
-const BY = { city: '城市 / 门店', segment: '客户分层', cluster: '客户聚类' };
+const BY = {
+  city: '城市 / 门店', segment: '客户分层', cluster: '客户聚类', channel: '下单渠道', hour_band: '下单时段',
+};
 
-/** Fills the summary for filter `f`: by `by` (city, segment or cluster); by
- * city, the stores of `city` when one is picked. */
+/** Fills the summary for filter `f`: by `by` (city, segment, cluster,
+ * channel or hour band); by city, the stores of `city` when one is picked. */
 export async function renderSummary(f, by, city, onDrill) {
   document.querySelectorAll('#summary-switch button').forEach((b) => {
     b.classList.toggle('on', b.dataset.by === by);
@@ -56,7 +58,7 @@ export async function renderSummary(f, by, city, onDrill) {
   return groups.length > 0;
 }
 
-/** Segments or clusters: no drill-down. */
+/** Segments, clusters, channels or hour bands: no drill-down. */
 async function renderGroups(f, by) {
   const answer = await get('/v1/summary', { ...f, dimension: `SUMMARY_DIMENSION_${by.toUpperCase()}` });
   const groups = answer.groups || [];

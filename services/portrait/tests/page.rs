@@ -478,6 +478,17 @@ async fn the_page_shows_the_apis_figures_for_every_filter() {
         json!([total]),
         "by segment total"
     );
+    // By hour band: the orders' bands, a customer in each they ordered in.
+    let by_band = &s["by-hour-band"];
+    let f = filter_of(&by_band["filter"]);
+    let (rows, total) = summary_rows(&mut grpc, &f, SummaryDimension::HourBand, None).await;
+    assert!(!rows.is_empty());
+    assert_eq!(by_band["summary"]["rows"], json!(rows), "by hour band");
+    assert_eq!(
+        by_band["summary"]["total"],
+        json!([total]),
+        "by hour band total"
+    );
 
     // The clicked slice lists its customers, as ListRfm of that segment does.
     let segment = text(&s["segment"]["clicked"]);
