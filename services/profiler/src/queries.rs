@@ -24,6 +24,21 @@ mod associations;
 mod window;
 
 pub(crate) const DEFAULT_TOP: i32 = 10;
+
+/// A Monday-first 7 × 24 grid as buckets, Monday 00:00 first.
+pub(crate) fn week_buckets(week: &[[portrait_core::Acc; 24]; 7]) -> Vec<WeekdayHourBucket> {
+    (1..)
+        .zip(week)
+        .flat_map(|(weekday, hours)| {
+            (0..).zip(hours).map(move |(hour, a)| WeekdayHourBucket {
+                weekday,
+                hour,
+                orders: a.orders,
+                revenue_fen: a.revenue,
+            })
+        })
+        .collect()
+}
 pub(crate) const MAX_TOP: i32 = 1000;
 
 /// The profiler's query API, answered from its serving state.
@@ -118,17 +133,7 @@ impl Profiler {
                     revenue_fen: a.revenue,
                 })
                 .collect(),
-            weekday_hours: (1..)
-                .zip(s.days.weekday_hours(sel, f.from, f.to))
-                .flat_map(|(weekday, hours)| {
-                    (0..).zip(hours).map(move |(hour, a)| WeekdayHourBucket {
-                        weekday,
-                        hour,
-                        orders: a.orders,
-                        revenue_fen: a.revenue,
-                    })
-                })
-                .collect(),
+            weekday_hours: week_buckets(&s.days.weekday_hours(sel, f.from, f.to)),
         })
     }
 

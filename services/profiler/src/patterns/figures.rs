@@ -4,9 +4,7 @@
 use std::collections::HashMap;
 
 use portrait_core::{Acc, ItemAcc};
-use portrait_proto::v1::{
-    Channel, GroupPattern, HourBucket, PatternChannel, PatternItem, WeekdayHourBucket,
-};
+use portrait_proto::v1::{Channel, GroupPattern, HourBucket, PatternChannel, PatternItem};
 
 /// A group's exact sums; slot 0 of `week` is Monday, of `channels` unused.
 #[derive(Default)]
@@ -118,17 +116,7 @@ pub(crate) fn pattern(
                 revenue_fen: a.revenue,
             })
             .collect(),
-        weekday_hours: (1..)
-            .zip(&s.week)
-            .flat_map(|(weekday, hours)| {
-                (0..).zip(hours).map(move |(hour, a)| WeekdayHourBucket {
-                    weekday,
-                    hour,
-                    orders: a.orders,
-                    revenue_fen: a.revenue,
-                })
-            })
-            .collect(),
+        weekday_hours: crate::queries::week_buckets(&s.week),
         channels,
         line_spend_fen: s.line_spend,
         categories: top(&s.categories, &total.categories, names.1),
