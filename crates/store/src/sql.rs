@@ -81,6 +81,19 @@ impl Sql {
         self
     }
 
+    /// ` AND column IN (…)` with one bound value each; `values` must not be
+    /// empty (an empty `IN ()` is not SQL).
+    pub fn and_in(&mut self, column: &str, values: &[String]) -> &mut Self {
+        self.push(&format!(" AND {column} IN ("));
+        for (i, v) in values.iter().enumerate() {
+            if i > 0 {
+                self.push(", ");
+            }
+            self.bind(v.as_str());
+        }
+        self.push(")")
+    }
+
     pub fn text(&self) -> &str {
         &self.text
     }

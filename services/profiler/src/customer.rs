@@ -4,9 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use portrait_core::{
-    Calendar, Day, Error as DomainError, ItemAcc, ResolvedFilter, mask_customer_id, page_size,
-};
+use portrait_core::{Calendar, Day, ItemAcc, ResolvedFilter, mask_customer_id, page_size};
 use portrait_models::anomaly::{robust_stats_sorted, robust_z};
 use portrait_proto::v1::{
     Channel, CustomerBehaviour, CustomerBehaviourRequest, CustomerChannel, CustomerDay,
@@ -162,14 +160,7 @@ impl Profiler {
         &self,
         req: &CustomerPreferencesRequest,
     ) -> Result<CustomerPreferences> {
-        let limit = match req.limit {
-            0 => DEFAULT_ITEMS,
-            n if (1..=MAX_ITEMS).contains(&n) => n,
-            _ => {
-                let reason = format!("must be 0 (= {DEFAULT_ITEMS}) to {MAX_ITEMS}");
-                return Err(DomainError::invalid("limit", reason).into());
-            }
-        } as usize;
+        let limit = crate::queries::items_limit(req.limit, DEFAULT_ITEMS, MAX_ITEMS)?;
         let found = self.found(&req.customer_id, req.filter.as_ref()).await?;
         let orders: i64 = found.rows.orders.iter().map(|o| o.orders).sum();
         let products = sum_items(&found.rows.products)?;

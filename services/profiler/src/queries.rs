@@ -215,11 +215,16 @@ impl Profiler {
 
 /// A ranking request's limit: 0 = the default, else 1 to `MAX_TOP`.
 fn ranking_limit(limit: i32) -> Result<usize> {
+    items_limit(limit, DEFAULT_TOP, MAX_TOP)
+}
+
+/// A request's `limit`: 0 = `default`, else 1 to `max`.
+pub(crate) fn items_limit(limit: i32, default: i32, max: i32) -> Result<usize> {
     match limit {
-        0 => Ok(DEFAULT_TOP as usize),
-        n if (1..=MAX_TOP).contains(&n) => Ok(n as usize),
+        0 => Ok(default as usize),
+        n if (1..=max).contains(&n) => Ok(n as usize),
         _ => {
-            let reason = format!("must be between 1 and {MAX_TOP}");
+            let reason = format!("must be 0 (= {default}) to {max}");
             Err(DomainError::invalid("limit", reason).into())
         }
     }

@@ -61,14 +61,7 @@ impl Profiler {
                 return Err(DomainError::invalid("dimension", reason).into());
             }
         };
-        let limit = match req.limit {
-            0 => DEFAULT_ITEMS,
-            n if (1..=MAX_ITEMS).contains(&n) => n,
-            _ => {
-                let reason = format!("must be 0 (= {DEFAULT_ITEMS}) to {MAX_ITEMS}");
-                return Err(DomainError::invalid("limit", reason).into());
-            }
-        } as usize;
+        let limit = crate::queries::items_limit(req.limit, DEFAULT_ITEMS, MAX_ITEMS)?;
         let full = self.full_patterns(req.filter.as_ref(), dimension).await?;
         if !req.key.is_empty() && !full.keys.contains(&req.key) {
             let reason = format!("no group {:?} in this dimension", req.key);

@@ -28,14 +28,7 @@ impl Scope {
             sql.push(" AND day >= ").bind(i64::from(from));
         }
         if let Some(stores) = &self.stores {
-            sql.push(" AND store_id IN (");
-            for (i, s) in stores.iter().enumerate() {
-                if i > 0 {
-                    sql.push(", ");
-                }
-                sql.bind(s.as_str());
-            }
-            sql.push(")");
+            sql.and_in("store_id", stores);
         }
     }
 

@@ -47,14 +47,7 @@ impl Profiler {
         match stores.as_deref() {
             Some([]) => return Ok(Arc::new(BasketCounts::default())),
             Some(stores) => {
-                sql.push(" AND store_id IN (");
-                for (i, s) in stores.iter().enumerate() {
-                    if i > 0 {
-                        sql.push(", ");
-                    }
-                    sql.bind(s.as_str());
-                }
-                sql.push(")");
+                sql.and_in("store_id", stores);
             }
             None => {}
         }
