@@ -146,6 +146,30 @@ impl KafkaBus {
         })?
     }
 
+    pub(crate) async fn bounds(&self, topic: &str) -> Result<Vec<crate::Bounds>> {
+        let bus = self.clone();
+        let topic = topic.to_owned();
+        tokio::task::spawn_blocking(move || {
+            let consumer: BaseConsumer = base_config(&bus.brokers).create()?;
+            bus.partitions_of(&consumer, &topic)?
+                .into_iter()
+                .map(|partition| {
+                    let (start, end) = consumer.fetch_watermarks(&topic, partition, TIMEOUT)?;
+                    Ok(crate::Bounds {
+                        partition,
+                        start,
+                        end,
+                    })
+                })
+                .collect()
+        })
+        .await
+        .map_err(|e| Error::Topic {
+            topic: String::new(),
+            reason: format!("watermark task failed: {e}"),
+        })?
+    }
+
     pub(crate) async fn consumer(
         &self,
         topic: &str,
