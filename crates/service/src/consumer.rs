@@ -10,7 +10,10 @@ use prost::Message as _;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, error, info, info_span, warn};
 
-use crate::{Config, Live, Projection, Result, Topics, metrics};
+use crate::{Config, Live, Projection, Result, Topics, log_check, metrics};
+
+/// How often the consumer compares its positions with the log's bounds.
+const CHECK_EVERY: Duration = Duration::from_secs(1);
 
 /// Where a consumer stands, as of its last commit; what status answers from.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -18,6 +21,48 @@ pub struct Progress {
     pub positions: BTreeMap<i32, i64>,
     pub events_applied: i64,
     pub dead_lettered: i64,
+    /// The publication followed; records of an older one are skipped.
+    pub epoch: i64,
+    /// Why the consumer stopped applying (the log went backwards), if it did.
+    pub condition: Option<String>,
+}
+
+/// The header carrying an event's publication (absent = 0).
+pub const EPOCH_HEADER: &str = "portrait-epoch";
+
+/// Shared by the consumer loop and `Rebuild`: one of them changes the store
+/// at a time, and a rebuild makes the loop start over.
+#[derive(Debug)]
+pub(crate) struct Control {
+    pub(crate) writing: tokio::sync::Mutex<()>,
+    pub(crate) generation: std::sync::atomic::AtomicU64,
+    pub(crate) restart: tokio::sync::Notify,
+    pub(crate) serving: tokio::sync::watch::Sender<bool>,
+}
+
+impl Control {
+    pub(crate) fn new() -> Self {
+        Self {
+            writing: tokio::sync::Mutex::new(()),
+            generation: std::sync::atomic::AtomicU64::new(0),
+            restart: tokio::sync::Notify::new(),
+            serving: tokio::sync::watch::Sender::new(true),
+        }
+    }
+
+    fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Health and the metric follow the condition.
+    pub(crate) fn report(&self, service: &str, condition: Option<&str>) {
+        self.serving.send_replace(condition.is_none());
+        if let Some(m) = metrics::get() {
+            m.log_condition
+                .with_label_values(&[service])
+                .set(i64::from(condition.is_some()));
+        }
+    }
 }
 
 /// Opens a consumer's store and brings its tables up to date.
@@ -43,6 +88,7 @@ pub(crate) async fn load<P: Projection>(
     let mut conn = store.acquire().await?;
     let positions = portrait_store::load_positions(&mut conn, topic).await?;
     let counters = portrait_store::load_counters(&mut conn).await?;
+    let log = portrait_store::load_log_state(&mut conn).await?;
     drop(conn);
     projection.load(store).await?;
     let counter = |name: &str| counters.get(name).copied().unwrap_or(0);
@@ -50,6 +96,8 @@ pub(crate) async fn load<P: Projection>(
         positions: positions.into_iter().collect(),
         events_applied: counter("events_applied"),
         dead_lettered: counter("dead_lettered"),
+        epoch: log.epoch,
+        condition: log.condition,
     });
     info!(
         service = projection.name(),
@@ -65,6 +113,14 @@ pub(crate) struct ConsumerParts<P> {
     pub(crate) store: Store,
     pub(crate) bus: Bus,
     pub(crate) progress: Arc<Live<Progress>>,
+    pub(crate) control: Arc<Control>,
+}
+
+/// How a consume run ended without an error.
+enum Exit {
+    Shutdown,
+    /// A rebuild reset the store and the serving state: read from the start.
+    Restart,
 }
 
 struct Loop<'a, P> {
@@ -116,7 +172,12 @@ pub(crate) async fn run_consumer<P: Projection>(
             l.consume(&shutdown).await
         };
         match run.await {
-            Ok(()) => break,
+            Ok(Exit::Shutdown) => break,
+            Ok(Exit::Restart) => {
+                fresh = true;
+                backoff = FIRST_BACKOFF;
+                info!(service, "consumer starting over after a rebuild");
+            }
             Err(e) => {
                 fresh = false;
                 // A run that went well for a while starts the backoff afresh.
@@ -136,40 +197,102 @@ pub(crate) async fn run_consumer<P: Projection>(
 }
 
 impl<P: Projection> Loop<'_, P> {
-    async fn consume(&self, shutdown: &CancellationToken) -> Result<()> {
+    async fn consume(&self, shutdown: &CancellationToken) -> Result<Exit> {
         let topic = &self.topics.orders;
+        let service = self.parts.projection.name();
+        let control = &self.parts.control;
+        let generation = control.generation();
+        // Registered first, so a rebuild finishing meanwhile still wakes us.
+        let restarted = control.restart.notified();
+        tokio::pin!(restarted);
+        let halted = self.parts.progress.read().0.condition.clone();
+        control.report(service, halted.as_deref());
+        if let Some(condition) = halted {
+            warn!(service, %condition, "consumer stopped: the log went backwards; run `portrait rebuild`");
+            return Ok(tokio::select! {
+                _ = shutdown.cancelled() => Exit::Shutdown,
+                _ = &mut restarted => Exit::Restart,
+            });
+        }
         self.parts.bus.ensure_topic(topic).await?;
         let positions: Vec<(i32, i64)> = {
             let (p, _) = self.parts.progress.read();
             p.positions.iter().map(|(k, v)| (*k, *v)).collect()
         };
-        info!(
-            service = self.parts.projection.name(),
-            ?positions,
-            "consumer resuming"
-        );
+        info!(service, ?positions, "consumer resuming");
+        let mut watch = log_check::Watch::default();
+        let mut checked: Option<std::time::Instant> = None;
         let mut consumer = self.parts.bus.consumer(topic, &positions).await?;
         loop {
+            if checked.is_none_or(|t| t.elapsed() >= CHECK_EVERY) {
+                checked = Some(std::time::Instant::now());
+                if self.check(&mut watch, generation).await? {
+                    return Ok(tokio::select! {
+                        _ = shutdown.cancelled() => Exit::Shutdown,
+                        _ = &mut restarted => Exit::Restart,
+                    });
+                }
+            }
             let batch = tokio::select! {
-                _ = shutdown.cancelled() => return Ok(()),
+                _ = shutdown.cancelled() => return Ok(Exit::Shutdown),
+                _ = &mut restarted => return Ok(Exit::Restart),
                 batch = consumer.next_batch(self.batch_size, self.poll) => batch?,
             };
             if batch.is_empty() {
                 continue;
             }
-            let span = info_span!(
-                "apply batch",
-                service = self.parts.projection.name(),
-                records = batch.len()
-            );
+            let span = info_span!("apply batch", service, records = batch.len());
             crate::extract_parent(&span, &batch[0].headers);
-            self.apply(batch).instrument(span).await?;
+            if !self.apply(batch, generation).instrument(span).await? {
+                return Ok(Exit::Restart);
+            }
         }
     }
 
-    async fn apply(&self, batch: Vec<Record>) -> Result<()> {
+    /// Compares the stored positions with the log; on a broken rule records
+    /// the condition (store, progress, health, metric) and returns true.
+    async fn check(&self, watch: &mut log_check::Watch, generation: u64) -> Result<bool> {
+        let topic = &self.topics.orders;
+        let bounds = self.parts.bus.bounds(topic).await?;
+        let positions = self.parts.progress.read().0.positions.clone();
+        let Some(condition) = watch.check(topic, &positions, &bounds) else {
+            return Ok(false);
+        };
+        let service = self.parts.projection.name();
+        let control = &self.parts.control;
+        let _writing = control.writing.lock().await;
+        if control.generation() != generation {
+            return Ok(false);
+        }
+        let mut state = {
+            let (p, _) = self.parts.progress.read();
+            portrait_store::LogState {
+                epoch: p.epoch,
+                condition: None,
+            }
+        };
+        state.condition = Some(condition.clone());
+        let mut tx = self.parts.store.begin().await?;
+        portrait_store::save_log_state(&mut tx, &state).await?;
+        tx.commit().await?;
+        self.parts
+            .progress
+            .update(|p| p.condition = Some(condition.clone()));
+        control.report(service, Some(&condition));
+        error!(service, %condition, "the log went backwards: applying stopped; answers stay as they were until `portrait rebuild`");
+        Ok(true)
+    }
+
+    /// Applies one batch; false when a rebuild came first (nothing written).
+    async fn apply(&self, batch: Vec<Record>, generation: u64) -> Result<bool> {
         let (projection, store) = (&self.parts.projection, &self.parts.store);
         let service = projection.name();
+        let _writing = self.parts.control.writing.lock().await;
+        if self.parts.control.generation() != generation {
+            return Ok(false);
+        }
+        let epoch = self.parts.progress.read().0.epoch;
+        let mut stale = 0_i64;
         let mut next: BTreeMap<i32, i64> = BTreeMap::new();
         let mut events = Vec::with_capacity(batch.len());
         let mut dead = Vec::new();
@@ -177,6 +300,11 @@ impl<P: Projection> Loop<'_, P> {
         for record in &batch {
             let pos = next.entry(record.partition).or_default();
             *pos = (*pos).max(record.offset + 1);
+            if epoch_of(record) < epoch {
+                // Its order is in the fresh publication this consumer follows.
+                stale += 1;
+                continue;
+            }
             match decode(record, now, &self.limits) {
                 Ok(event) => events.push(event),
                 Err(reason) => {
@@ -214,6 +342,7 @@ impl<P: Projection> Loop<'_, P> {
             &[
                 ("events_applied", fresh),
                 ("duplicates_skipped", skipped),
+                ("stale_skipped", stale),
                 ("dead_lettered", dead_count),
             ],
         )
@@ -246,8 +375,19 @@ impl<P: Projection> Loop<'_, P> {
             dead = dead_count,
             "batch applied"
         );
-        Ok(())
+        Ok(true)
     }
+}
+
+/// The publication a record belongs to; records without the header were
+/// published before the first rebuild.
+fn epoch_of(record: &Record) -> i64 {
+    record
+        .headers
+        .iter()
+        .find(|(k, _)| k == EPOCH_HEADER)
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0)
 }
 
 /// Decodes and checks one record; the error is the reason a person reads in the DLQ.
