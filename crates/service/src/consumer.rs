@@ -123,6 +123,12 @@ enum Exit {
     Restart,
 }
 
+enum Batch {
+    Applied,
+    Restart,
+    Halted,
+}
+
 struct Loop<'a, P> {
     parts: &'a ConsumerParts<P>,
     calendar: Calendar,
@@ -209,10 +215,7 @@ impl<P: Projection> Loop<'_, P> {
         control.report(service, halted.as_deref());
         if let Some(condition) = halted {
             warn!(service, %condition, "consumer stopped: the log went backwards; run `portrait rebuild`");
-            return Ok(tokio::select! {
-                _ = shutdown.cancelled() => Exit::Shutdown,
-                _ = &mut restarted => Exit::Restart,
-            });
+            return Ok(stopped(shutdown, restarted).await);
         }
         self.parts.bus.ensure_topic(topic).await?;
         let positions: Vec<(i32, i64)> = {
@@ -227,10 +230,7 @@ impl<P: Projection> Loop<'_, P> {
             if checked.is_none_or(|t| t.elapsed() >= CHECK_EVERY) {
                 checked = Some(std::time::Instant::now());
                 if self.check(&mut watch, generation).await? {
-                    return Ok(tokio::select! {
-                        _ = shutdown.cancelled() => Exit::Shutdown,
-                        _ = &mut restarted => Exit::Restart,
-                    });
+                    return Ok(stopped(shutdown, restarted).await);
                 }
             }
             let batch = tokio::select! {
@@ -243,8 +243,12 @@ impl<P: Projection> Loop<'_, P> {
             }
             let span = info_span!("apply batch", service, records = batch.len());
             crate::extract_parent(&span, &batch[0].headers);
-            if !self.apply(batch, generation).instrument(span).await? {
-                return Ok(Exit::Restart);
+            match self.apply(batch, generation).instrument(span).await? {
+                Batch::Applied => {}
+                Batch::Restart => return Ok(Exit::Restart),
+                Batch::Halted => {
+                    return Ok(stopped(shutdown, restarted).await);
+                }
             }
         }
     }
@@ -258,20 +262,28 @@ impl<P: Projection> Loop<'_, P> {
         let Some(condition) = watch.check(topic, &positions, &bounds) else {
             return Ok(false);
         };
-        let service = self.parts.projection.name();
+        self.halt(condition, generation).await
+    }
+
+    /// Records why applying stopped: in the store (a restart keeps it), the
+    /// progress (status), health and the metric. False if a rebuild came first.
+    async fn halt(&self, condition: String, generation: u64) -> Result<bool> {
         let control = &self.parts.control;
         let _writing = control.writing.lock().await;
         if control.generation() != generation {
             return Ok(false);
         }
-        let mut state = {
-            let (p, _) = self.parts.progress.read();
-            portrait_store::LogState {
-                epoch: p.epoch,
-                condition: None,
-            }
+        self.halt_locked(condition).await?;
+        Ok(true)
+    }
+
+    async fn halt_locked(&self, condition: String) -> Result<()> {
+        let service = self.parts.projection.name();
+        let control = &self.parts.control;
+        let state = portrait_store::LogState {
+            epoch: self.parts.progress.read().0.epoch,
+            condition: Some(condition.clone()),
         };
-        state.condition = Some(condition.clone());
         let mut tx = self.parts.store.begin().await?;
         portrait_store::save_log_state(&mut tx, &state).await?;
         tx.commit().await?;
@@ -280,18 +292,30 @@ impl<P: Projection> Loop<'_, P> {
             .update(|p| p.condition = Some(condition.clone()));
         control.report(service, Some(&condition));
         error!(service, %condition, "the log went backwards: applying stopped; answers stay as they were until `portrait rebuild`");
-        Ok(true)
+        Ok(())
     }
 
-    /// Applies one batch; false when a rebuild came first (nothing written).
-    async fn apply(&self, batch: Vec<Record>, generation: u64) -> Result<bool> {
+    /// Applies one batch, unless a rebuild came first or the batch shows the
+    /// log went backwards (then nothing is written but the condition).
+    async fn apply(&self, batch: Vec<Record>, generation: u64) -> Result<Batch> {
         let (projection, store) = (&self.parts.projection, &self.parts.store);
         let service = projection.name();
         let _writing = self.parts.control.writing.lock().await;
         if self.parts.control.generation() != generation {
-            return Ok(false);
+            return Ok(Batch::Restart);
         }
-        let epoch = self.parts.progress.read().0.epoch;
+        let (epoch, behind) = {
+            let (p, _) = self.parts.progress.read();
+            let records = batch.iter().map(|r| (r.partition, r.offset));
+            (
+                p.epoch,
+                log_check::record_behind(&self.topics.orders, &p.positions, records),
+            )
+        };
+        if let Some(condition) = behind {
+            self.halt_locked(condition).await?;
+            return Ok(Batch::Halted);
+        }
         let mut stale = 0_i64;
         let mut next: BTreeMap<i32, i64> = BTreeMap::new();
         let mut events = Vec::with_capacity(batch.len());
@@ -375,7 +399,18 @@ impl<P: Projection> Loop<'_, P> {
             dead = dead_count,
             "batch applied"
         );
-        Ok(true)
+        Ok(Batch::Applied)
+    }
+}
+
+/// Stopped by a condition: waits for a rebuild (or the end).
+async fn stopped(
+    shutdown: &CancellationToken,
+    restarted: std::pin::Pin<&mut tokio::sync::futures::Notified<'_>>,
+) -> Exit {
+    tokio::select! {
+        _ = shutdown.cancelled() => Exit::Shutdown,
+        _ = restarted => Exit::Restart,
     }
 }
 

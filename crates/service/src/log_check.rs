@@ -36,6 +36,24 @@ impl Watch {
     }
 }
 
+/// A record read below the position already stored for its partition: the
+/// client was reset to the start of a log that went backwards (librdkafka
+/// does so when the stored offset is out of range) before a check saw it.
+pub(crate) fn record_behind(
+    topic: &str,
+    positions: &BTreeMap<i32, i64>,
+    records: impl IntoIterator<Item = (i32, i64)>,
+) -> Option<String> {
+    records.into_iter().find_map(|(partition, offset)| {
+        let pos = positions.get(&partition).copied()?;
+        (offset < pos).then(|| {
+            format!(
+                "{topic} partition {partition}: read offset {offset} below the stored position {pos}; the log was emptied or re-created"
+            )
+        })
+    })
+}
+
 fn broken(topic: &str, b: &Bounds, stored: Option<i64>, previous: Option<i64>) -> Option<String> {
     let at = format!("{topic} partition {}", b.partition);
     if let Some(pos) = stored
@@ -85,8 +103,14 @@ mod tests {
     #[test]
     fn a_healthy_log_passes() {
         let mut w = Watch::default();
-        assert_eq!(w.check("t", &pos(&[(0, 5)]), &[b(0, 0, 10), b(1, 0, 3)]), None);
-        assert_eq!(w.check("t", &pos(&[(0, 10)]), &[b(0, 0, 12), b(1, 0, 3)]), None);
+        assert_eq!(
+            w.check("t", &pos(&[(0, 5)]), &[b(0, 0, 10), b(1, 0, 3)]),
+            None
+        );
+        assert_eq!(
+            w.check("t", &pos(&[(0, 10)]), &[b(0, 0, 12), b(1, 0, 3)]),
+            None
+        );
         // At the very end, and a retention cut exactly at the position.
         assert_eq!(w.check("t", &pos(&[(0, 12)]), &[b(0, 12, 12)]), None);
     }
@@ -108,6 +132,21 @@ mod tests {
         assert_eq!(w.check("t", &pos(&[]), &[b(0, 0, 100)]), None);
         let found = w.check("t", &pos(&[]), &[b(0, 0, 40)]).unwrap_or_default();
         assert!(found.contains("from 100 to 40"), "{found}");
+    }
+
+    #[test]
+    fn a_record_below_the_stored_position_is_caught() {
+        let stored = pos(&[(0, 10), (2, 4)]);
+        assert_eq!(
+            record_behind("t", &stored, [(0, 10), (0, 11), (1, 0), (2, 4)]),
+            None
+        );
+        let found = record_behind("t", &stored, [(0, 10), (2, 3)]).unwrap_or_default();
+        assert!(found.contains("partition 2"), "{found}");
+        assert!(
+            found.contains("read offset 3 below the stored position 4"),
+            "{found}"
+        );
     }
 
     #[test]

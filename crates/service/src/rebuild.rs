@@ -46,7 +46,13 @@ impl<P: Projection> Rebuilder<P> {
         self.control.generation.fetch_add(1, Ordering::AcqRel);
         self.control.report(service, None);
         self.control.restart.notify_waiters();
-        info!(service, epoch, tables = emptied.len(), cleared = cleared.as_deref().unwrap_or(""), "projection reset for a fresh publication");
+        info!(
+            service,
+            epoch,
+            tables = emptied.len(),
+            cleared = cleared.as_deref().unwrap_or(""),
+            "projection reset for a fresh publication"
+        );
         Ok(RebuildResult {
             service: service.to_owned(),
             epoch,

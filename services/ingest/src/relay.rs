@@ -51,11 +51,12 @@ pub async fn relay(
 }
 
 async fn publish_some(store: &Store, bus: &Bus, topic: &str) -> portrait_service::Result<usize> {
-    let rows =
-        sqlx::query("SELECT id, msg_key, payload, traceparent, epoch FROM outbox ORDER BY id LIMIT $1")
-            .bind(BATCH)
-            .fetch_all(store.pool())
-            .await?;
+    let rows = sqlx::query(
+        "SELECT id, msg_key, payload, traceparent, epoch FROM outbox ORDER BY id LIMIT $1",
+    )
+    .bind(BATCH)
+    .fetch_all(store.pool())
+    .await?;
     if rows.is_empty() {
         return Ok(0);
     }
@@ -70,10 +71,7 @@ async fn publish_some(store: &Store, bus: &Bus, topic: &str) -> portrait_service
             headers.push(("traceparent".to_owned(), traceparent));
         }
         if epoch > 0 {
-            headers.push((
-                portrait_service::EPOCH_HEADER.to_owned(),
-                epoch.to_string(),
-            ));
+            headers.push((portrait_service::EPOCH_HEADER.to_owned(), epoch.to_string()));
         }
         messages.push(Message {
             key: r.try_get(1)?,

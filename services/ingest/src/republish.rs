@@ -73,9 +73,8 @@ impl Republisher {
             for r in &rows {
                 let id: String = r.try_get(0)?;
                 let payload: Vec<u8> = r.try_get(2)?;
-                let order = Order::decode(payload.as_slice()).map_err(|e| {
-                    Error::Corrupt(format!("stored order {id} is unreadable: {e}"))
-                })?;
+                let order = Order::decode(payload.as_slice())
+                    .map_err(|e| Error::Corrupt(format!("stored order {id} is unreadable: {e}")))?;
                 let key = order.customer_id.clone();
                 let event = OrderEvent {
                     order_id: id,
@@ -112,7 +111,12 @@ impl Republisher {
             .try_get(0)?;
         tx.commit().await?;
         self.outbox.notify_one();
-        info!(epoch, orders, outbox_pending = pending, "fresh publication queued");
+        info!(
+            epoch,
+            orders,
+            outbox_pending = pending,
+            "fresh publication queued"
+        );
         Ok(RepublishResult {
             epoch,
             orders,

@@ -193,7 +193,13 @@ pub(crate) async fn current_epoch(tx: &mut Tx) -> Result<i64> {
 
 /// `head ($1, $2), ($3, $4) tail` for `rows` rows of `columns` values.
 /// `anonymous` marks for SQLite, as [`portrait_store::Sql::for_conn`] explains.
-pub(crate) fn insert_text(head: &str, columns: usize, rows: usize, tail: &str, anonymous: bool) -> String {
+pub(crate) fn insert_text(
+    head: &str,
+    columns: usize,
+    rows: usize,
+    tail: &str,
+    anonymous: bool,
+) -> String {
     let mut text = String::with_capacity(head.len() + tail.len() + rows * columns * 6);
     text.push_str(head);
     for row in 0..rows {
