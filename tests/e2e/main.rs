@@ -15,6 +15,7 @@ mod models;
 mod oracle;
 mod page_sync;
 mod pipeline;
+mod rebuild;
 mod rfm;
 mod stack;
 mod summary;
