@@ -115,7 +115,7 @@ pub async fn reset_tables(conn: &mut AnyConnection) -> Result<Vec<String>> {
     let list = if crate::is_sqlite(conn) {
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
     } else {
-        "SELECT tablename AS name FROM pg_tables WHERE schemaname = current_schema() ORDER BY tablename"
+        "SELECT CAST(tablename AS TEXT) AS name FROM pg_tables WHERE schemaname = current_schema() ORDER BY tablename"
     };
     let rows = sqlx::query(list).fetch_all(&mut *conn).await?;
     let mut emptied = Vec::new();
