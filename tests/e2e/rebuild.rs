@@ -38,10 +38,7 @@ async fn health(stack: &Stack, service: &str, name: &str) -> ServingStatus {
 }
 
 /// Waits until every consumer reports a condition; returns that status.
-async fn wait_condition(
-    stack: &Stack,
-    gateway: &mut PortraitServiceClient<Channel>,
-) -> SyncStatus {
+async fn wait_condition(stack: &Stack, gateway: &mut PortraitServiceClient<Channel>) -> SyncStatus {
     let mut last = None;
     for _ in 0..600 {
         if let Ok(s) = gateway.get_sync_status(SyncStatusRequest {}).await {
@@ -62,7 +59,8 @@ async fn wait_condition(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_emptied_log_is_reported_and_rebuild_makes_every_figure_exact() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let Some(mut broker) = portrait_testkit::broker::OwnBroker::start(&dir.path().join("tansu.log"))
+    let Some(mut broker) =
+        portrait_testkit::broker::OwnBroker::start(&dir.path().join("tansu.log"))
     else {
         return;
     };
@@ -99,7 +97,10 @@ async fn an_emptied_log_is_reported_and_rebuild_makes_every_figure_exact() {
     submit(&mut ingest, &orders[cut..]).await;
 
     let stopped = wait_condition(&stack, &mut gateway).await;
-    assert!(!stopped.caught_up, "never caught up while orders are missing");
+    assert!(
+        !stopped.caught_up,
+        "never caught up while orders are missing"
+    );
     for c in &stopped.consumers {
         assert!(
             c.condition.contains("orders.v1 partition"),

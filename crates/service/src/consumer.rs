@@ -10,6 +10,7 @@ use prost::Message as _;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, error, info, info_span, warn};
 
+use crate::rebuild::{Control, epoch_of, stopped};
 use crate::{Config, Live, Projection, Result, Topics, log_check, metrics};
 
 /// How often the consumer compares its positions with the log's bounds.
@@ -25,44 +26,6 @@ pub struct Progress {
     pub epoch: i64,
     /// Why the consumer stopped applying (the log went backwards), if it did.
     pub condition: Option<String>,
-}
-
-/// The header carrying an event's publication (absent = 0).
-pub const EPOCH_HEADER: &str = "portrait-epoch";
-
-/// Shared by the consumer loop and `Rebuild`: one of them changes the store
-/// at a time, and a rebuild makes the loop start over.
-#[derive(Debug)]
-pub(crate) struct Control {
-    pub(crate) writing: tokio::sync::Mutex<()>,
-    pub(crate) generation: std::sync::atomic::AtomicU64,
-    pub(crate) restart: tokio::sync::Notify,
-    pub(crate) serving: tokio::sync::watch::Sender<bool>,
-}
-
-impl Control {
-    pub(crate) fn new() -> Self {
-        Self {
-            writing: tokio::sync::Mutex::new(()),
-            generation: std::sync::atomic::AtomicU64::new(0),
-            restart: tokio::sync::Notify::new(),
-            serving: tokio::sync::watch::Sender::new(true),
-        }
-    }
-
-    fn generation(&self) -> u64 {
-        self.generation.load(std::sync::atomic::Ordering::Acquire)
-    }
-
-    /// Health and the metric follow the condition.
-    pub(crate) fn report(&self, service: &str, condition: Option<&str>) {
-        self.serving.send_replace(condition.is_none());
-        if let Some(m) = metrics::get() {
-            m.log_condition
-                .with_label_values(&[service])
-                .set(i64::from(condition.is_some()));
-        }
-    }
 }
 
 /// Opens a consumer's store and brings its tables up to date.
@@ -117,7 +80,7 @@ pub(crate) struct ConsumerParts<P> {
 }
 
 /// How a consume run ended without an error.
-enum Exit {
+pub(crate) enum Exit {
     Shutdown,
     /// A rebuild reset the store and the serving state: read from the start.
     Restart,
@@ -401,28 +364,6 @@ impl<P: Projection> Loop<'_, P> {
         );
         Ok(Batch::Applied)
     }
-}
-
-/// Stopped by a condition: waits for a rebuild (or the end).
-async fn stopped(
-    shutdown: &CancellationToken,
-    restarted: std::pin::Pin<&mut tokio::sync::futures::Notified<'_>>,
-) -> Exit {
-    tokio::select! {
-        _ = shutdown.cancelled() => Exit::Shutdown,
-        _ = restarted => Exit::Restart,
-    }
-}
-
-/// The publication a record belongs to; records without the header were
-/// published before the first rebuild.
-fn epoch_of(record: &Record) -> i64 {
-    record
-        .headers
-        .iter()
-        .find(|(k, _)| k == EPOCH_HEADER)
-        .and_then(|(_, v)| v.parse().ok())
-        .unwrap_or(0)
 }
 
 /// Decodes and checks one record; the error is the reason a person reads in the DLQ.

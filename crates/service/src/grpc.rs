@@ -85,7 +85,7 @@ impl Services {
     }
 
     /// One more gRPC service on the same server.
-    pub fn add<S>(mut self, service: S) -> Self
+    pub fn and<S>(mut self, service: S) -> Self
     where
         S: tower::Service<http::Request<tonic::body::Body>, Error = Infallible>
             + NamedService

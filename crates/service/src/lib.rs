@@ -31,12 +31,13 @@ pub use config::{
 };
 pub use config::{ModelKind, ModelPeriod, ModelSettings};
 pub use config::{RfmSettings, RfmThresholds};
-pub use consumer::{EPOCH_HEADER, Progress, open_store};
+pub use consumer::{Progress, open_store};
 pub use customer_projection::CustomerProjection;
 pub use error::{Error, Result, http_status};
 pub use grpc::{Services, bind, serve};
 pub use live::{AnswerCache, Live};
 pub use projection::Projection;
+pub use rebuild::EPOCH_HEADER;
 pub use runner::{QueryContext, run_consumer_service, run_main, serve_until};
 pub use shutdown::shutdown_token;
 pub use telemetry::{TelemetryGuard, extract_parent, init_telemetry, inject_current};

@@ -5,16 +5,78 @@
 //! skipping records of older publications.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 
+use portrait_bus::Record;
 use portrait_proto::v1::consumer_admin_server::ConsumerAdmin;
 use portrait_proto::v1::{RebuildRequest, RebuildResult};
 use portrait_store::{LogState, Store};
+use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 use tracing::info;
 
-use crate::consumer::{Control, load};
-use crate::{Live, Progress, Projection, Result};
+use crate::consumer::{Exit, load};
+use crate::{Live, Progress, Projection, Result, metrics};
+
+/// The header carrying an event's publication (absent = 0).
+pub const EPOCH_HEADER: &str = "portrait-epoch";
+
+/// Shared by the consumer loop and `Rebuild`: one of them changes the store
+/// at a time, and a rebuild makes the loop start over.
+#[derive(Debug)]
+pub(crate) struct Control {
+    pub(crate) writing: tokio::sync::Mutex<()>,
+    pub(crate) generation: AtomicU64,
+    pub(crate) restart: tokio::sync::Notify,
+    pub(crate) serving: tokio::sync::watch::Sender<bool>,
+}
+
+impl Control {
+    pub(crate) fn new() -> Self {
+        Self {
+            writing: tokio::sync::Mutex::new(()),
+            generation: AtomicU64::new(0),
+            restart: tokio::sync::Notify::new(),
+            serving: tokio::sync::watch::Sender::new(true),
+        }
+    }
+
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Health and the metric follow the condition.
+    pub(crate) fn report(&self, service: &str, condition: Option<&str>) {
+        self.serving.send_replace(condition.is_none());
+        if let Some(m) = metrics::get() {
+            m.log_condition
+                .with_label_values(&[service])
+                .set(i64::from(condition.is_some()));
+        }
+    }
+}
+
+/// Stopped by a condition: waits for a rebuild (or the end).
+pub(crate) async fn stopped(
+    shutdown: &CancellationToken,
+    restarted: std::pin::Pin<&mut tokio::sync::futures::Notified<'_>>,
+) -> Exit {
+    tokio::select! {
+        _ = shutdown.cancelled() => Exit::Shutdown,
+        _ = restarted => Exit::Restart,
+    }
+}
+
+/// The publication a record belongs to; records without the header were
+/// published before the first rebuild.
+pub(crate) fn epoch_of(record: &Record) -> i64 {
+    record
+        .headers
+        .iter()
+        .find(|(k, _)| k == EPOCH_HEADER)
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0)
+}
 
 pub(crate) struct Rebuilder<P> {
     pub(crate) projection: Arc<P>,

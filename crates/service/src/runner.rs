@@ -9,7 +9,8 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
-use crate::consumer::{ConsumerParts, Control, load, run_consumer};
+use crate::consumer::{ConsumerParts, load, run_consumer};
+use crate::rebuild::Control;
 use crate::{
     Config, Live, Progress, Projection, Result, Services, bind, metrics, open_store, serve,
 };
@@ -162,7 +163,7 @@ pub async fn run_consumer_service<P: Projection>(
         },
     )
     .with_serving(control.serving.subscribe())
-    .add(ConsumerAdminServer::new(rebuilder));
+    .and(ConsumerAdminServer::new(rebuilder));
     let local = shutdown.child_token();
     let consumer = {
         let (config, local) = (config.clone(), local.clone());

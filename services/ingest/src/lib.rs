@@ -60,7 +60,7 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
     let services = portrait_service::Services::new(
         IngestServiceServer::new(ingest).max_decoding_message_size(MAX_MESSAGE_BYTES),
     )
-    .add(admin);
+    .and(admin);
     let served =
         portrait_service::serve_until("ingest", listener, &config, services, local.clone()).await;
     local.cancel();
