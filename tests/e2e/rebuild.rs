@@ -56,6 +56,75 @@ async fn wait_condition(stack: &Stack, gateway: &mut PortraitServiceClient<Chann
     );
 }
 
+/// Runs `portrait rebuild ARGS` against a stack whose services listen at
+/// `urls` (ingest, profiler, rfm, suggest); returns what it printed.
+fn rebuild(stack: &Stack, urls: [String; 4], args: &[&str]) -> String {
+    let [ingest, profiler, rfm, suggest] = urls;
+    let out = Command::new(bin_dir().join("portrait"))
+        .arg("rebuild")
+        .args(args)
+        .args(["--gateway", &stack.url("gateway")])
+        .env_remove("PORTRAIT_CONFIG")
+        .env("PORTRAIT__GATEWAY__INGEST", ingest)
+        .env("PORTRAIT__GATEWAY__PROFILER", profiler)
+        .env("PORTRAIT__GATEWAY__RFM", rfm)
+        .env("PORTRAIT__GATEWAY__SUGGEST", suggest)
+        .output()
+        .expect("portrait rebuild runs");
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "portrait rebuild failed: {said}\n{}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        stack.logs()
+    );
+    said
+}
+
+/// Rebuilding one healthy service of the embedded stack: it starts over from
+/// the fresh publication while the others skip it as duplicates, and every
+/// figure stays exact, also for orders after it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rebuilding_one_service_of_the_embedded_stack_keeps_every_figure_exact() {
+    let Some(oracle_db) = portrait_testkit::postgres::fresh_database().await else {
+        return;
+    };
+    let oracle = Oracle::new(&oracle_db).await;
+    let (orders, queries) = scenario();
+    let mut stack = Stack::embedded();
+    stack.start_all();
+    let mut ingest = IngestServiceClient::new(stack.channel("ingest").await);
+    let mut gateway = PortraitServiceClient::new(stack.channel("gateway").await);
+    let half = orders.len() / 2;
+    submit(&mut ingest, &orders[..half]).await;
+    stack.wait_caught_up().await;
+
+    let base = stack.ports["gateway"];
+    let url = |offset: u16| format!("http://127.0.0.1:{}", base + offset);
+    let said = rebuild(&stack, [url(1), url(2), url(3), url(4)], &["profiler"]);
+    assert!(said.contains("fresh publication 1 queued"), "{said}");
+    assert!(said.contains("profiler: emptied"), "{said}");
+    assert!(
+        !said.contains("rfm:"),
+        "only the profiler is rebuilt: {said}"
+    );
+
+    let status = stack.wait_caught_up().await;
+    let epochs: Vec<(&str, i64)> = status
+        .consumers
+        .iter()
+        .map(|c| (c.service.as_str(), c.epoch))
+        .collect();
+    assert_eq!(epochs, [("profiler", 1), ("rfm", 0), ("suggest", 0)]);
+    oracle.load(&accepted(&orders[..half])).await;
+    assert_figures(&mut gateway, &oracle, &queries).await;
+
+    submit(&mut ingest, &orders[half..]).await;
+    stack.wait_caught_up().await;
+    oracle.load(&accepted(&orders)).await;
+    assert_figures(&mut gateway, &oracle, &queries).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_emptied_log_is_reported_and_rebuild_makes_every_figure_exact() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -139,22 +208,8 @@ async fn an_emptied_log_is_reported_and_rebuild_makes_every_figure_exact() {
         .expect("overview still answers");
 
     // The documented recovery.
-    let out = Command::new(bin_dir().join("portrait"))
-        .args(["rebuild", "--all", "--gateway", &stack.url("gateway")])
-        .env_remove("PORTRAIT_CONFIG")
-        .env("PORTRAIT__GATEWAY__INGEST", stack.url("ingest"))
-        .env("PORTRAIT__GATEWAY__PROFILER", stack.url("profiler"))
-        .env("PORTRAIT__GATEWAY__RFM", stack.url("rfm"))
-        .env("PORTRAIT__GATEWAY__SUGGEST", stack.url("suggest"))
-        .output()
-        .expect("portrait rebuild runs");
-    let said = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "portrait rebuild failed: {said}\n{}\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        stack.logs()
-    );
+    let urls = ["ingest", "profiler", "rfm", "suggest"].map(|s| stack.url(s));
+    let said = rebuild(&stack, urls, &["--all"]);
     assert!(said.contains("fresh publication 1 queued"), "{said}");
     assert!(said.contains("caught up"), "{said}");
 
