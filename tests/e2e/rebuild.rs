@@ -240,3 +240,64 @@ async fn an_emptied_log_is_reported_and_rebuild_makes_every_figure_exact() {
     oracle.load(&accepted(&all)).await;
     assert_figures(&mut gateway, &oracle, &queries).await;
 }
+
+/// The embedded log emptied while `portrait run` was down (its file replaced,
+/// say): on start every consumer reports it, and `portrait rebuild --all` makes
+/// every figure exact again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_emptied_embedded_log_is_reported_and_rebuilt() {
+    let Some(oracle_db) = portrait_testkit::postgres::fresh_database().await else {
+        return;
+    };
+    let oracle = Oracle::new(&oracle_db).await;
+    let (orders, queries) = scenario();
+    let mut stack = Stack::embedded();
+    stack.start_all();
+    let mut ingest = IngestServiceClient::new(stack.channel("ingest").await);
+    let cut = orders.len() * 2 / 3;
+    submit(&mut ingest, &orders[..cut]).await;
+    let published = stack
+        .wait_caught_up()
+        .await
+        .ingest
+        .expect("ingest status")
+        .events_published;
+
+    stack.kill9("portrait");
+    let log = stack.dir.path().join("data").join("log.db");
+    let options = sqlx::sqlite::SqliteConnectOptions::new().filename(&log);
+    let pool = sqlx::SqlitePool::connect_with(options)
+        .await
+        .expect("the embedded log opens");
+    let deleted = sqlx::query("DELETE FROM log")
+        .execute(&pool)
+        .await
+        .expect("log emptied")
+        .rows_affected();
+    assert_eq!(deleted, published as u64, "the log held every event");
+    pool.close().await;
+
+    stack.start_all();
+    let mut ingest = IngestServiceClient::new(stack.channel("ingest").await);
+    let mut gateway = PortraitServiceClient::new(stack.channel("gateway").await);
+    submit(&mut ingest, &orders[cut..]).await;
+    let stopped = wait_condition(&stack, &mut gateway).await;
+    assert!(!stopped.caught_up);
+    for c in &stopped.consumers {
+        assert!(
+            c.condition.contains("orders.v1 partition 0"),
+            "{}: {}",
+            c.service,
+            c.condition
+        );
+    }
+
+    let base = stack.ports["gateway"];
+    let url = |offset: u16| format!("http://127.0.0.1:{}", base + offset);
+    let said = rebuild(&stack, [url(1), url(2), url(3), url(4)], &["--all"]);
+    assert!(said.contains("caught up"), "{said}");
+    let status = stack.wait_caught_up().await;
+    assert!(status.condition.is_empty(), "{status:?}");
+    oracle.load(&accepted(&orders)).await;
+    assert_figures(&mut gateway, &oracle, &queries).await;
+}
