@@ -135,3 +135,49 @@ impl<P: Projection> ConsumerAdmin for Rebuilder<P> {
         ))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn health_and_the_metric_follow_the_condition() {
+        let control = Control::new();
+        let serving = control.serving.subscribe();
+        let gauge = || {
+            metrics::get()
+                .map(|m| m.log_condition.with_label_values(&["unit"]).get())
+                .unwrap_or(-1)
+        };
+        control.report(
+            "unit",
+            Some("t partition 0: stored position 9 is beyond the log's end 3"),
+        );
+        assert!(!*serving.borrow());
+        assert_eq!(gauge(), 1);
+        control.report("unit", None);
+        assert!(*serving.borrow());
+        assert_eq!(gauge(), 0);
+    }
+
+    #[test]
+    fn an_event_without_the_header_belongs_to_the_first_publication() {
+        let record = |headers: Vec<(String, String)>| Record {
+            topic: "t".into(),
+            partition: 0,
+            offset: 0,
+            key: "c".into(),
+            payload: Vec::new(),
+            headers,
+        };
+        assert_eq!(epoch_of(&record(Vec::new())), 0);
+        assert_eq!(
+            epoch_of(&record(vec![(EPOCH_HEADER.into(), "3".into())])),
+            3
+        );
+        assert_eq!(
+            epoch_of(&record(vec![("traceparent".into(), "00-x".into())])),
+            0
+        );
+    }
+}
