@@ -28,11 +28,14 @@ async fn embedded_stack_equals_sql_oracle_through_kill() {
     submit(&mut ingest, &orders[..2 * third]).await;
     stack.wait_caught_up().await;
     oracle.load(&accepted(&orders[..2 * third])).await;
+    crate::anomaly::load_refunds(&oracle, &orders[..2 * third]).await;
     let mut gateway = PortraitServiceClient::new(stack.channel("gateway").await);
     assert_figures(&mut gateway, &oracle, &queries).await;
 
     submit(&mut ingest, &orders[2 * third..]).await;
     stack.wait_caught_up().await;
     oracle.load(&accepted(&orders)).await;
+    crate::anomaly::load_refunds(&oracle, &orders).await;
     assert_figures(&mut gateway, &oracle, &queries).await;
+    crate::anomaly::assert_refund_wave_flagged(&mut gateway, &orders, &queries[0].as_of).await;
 }

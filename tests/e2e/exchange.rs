@@ -184,11 +184,15 @@ async fn assert_predicted_clv(
         members.entry(r.get(0)).or_default().insert(r.get(1));
     }
     let all: BTreeSet<String> = members.values().flatten().cloned().collect();
-    let groups = summary.groups.iter().map(|g| (g.key.clone(), g));
-    let total = summary.total.as_ref().map(|t| (String::new(), t));
+    // A store without a city is in the group keyed "": the total is apart.
+    let groups = summary.groups.iter().map(|g| (Some(g.key.clone()), g));
+    let total = summary.total.as_ref().map(|t| (None, t));
     let mut scored_anywhere = 0;
     for (key, got) in groups.chain(total) {
-        let ids = if key.is_empty() { &all } else { &members[&key] };
+        let ids = match &key {
+            Some(city) => &members[city],
+            None => &all,
+        };
         let values: Vec<f64> = ids
             .iter()
             .filter_map(|c| clv.get(c.as_str()).copied())

@@ -14,6 +14,7 @@ mod list;
 mod models;
 mod oracle;
 mod page_sync;
+mod patterns;
 mod pipeline;
 mod rebuild;
 mod rfm;

@@ -277,6 +277,8 @@ pub(crate) async fn assert_figures(
         let clustered = crate::clusters::assert_clusters(gateway, oracle, &q.as_of).await;
         crate::exchange::assert_exchange(gateway, oracle, &q.as_of, &clustered).await;
     }
+    // After the clusters above: the patterns by cluster need some in service.
+    crate::patterns::assert_patterns(gateway, oracle, queries).await;
 }
 
 /// The synthetic stream of the tests and the filters they check.
@@ -285,6 +287,7 @@ pub(crate) fn scenario() -> (Vec<Order>, Vec<Q>) {
     spec.start_ms = START_MS;
     let (chain, orders) = portrait_synth::generate(&spec);
     assert!(orders.len() > 500, "a big enough stream: {}", orders.len());
+    let orders = crate::anomaly::refund_wave(orders);
     assert!(
         orders
             .iter()
@@ -340,6 +343,7 @@ async fn distributed_pipeline_equals_sql_oracle_through_kill_and_bad_input() {
     submit(&mut ingest, &orders[..half]).await;
     let status = stack.wait_caught_up().await;
     oracle.load(&accepted(&orders[..half])).await;
+    crate::anomaly::load_refunds(&oracle, &orders[..half]).await;
     assert_figures(&mut gateway, &oracle, &queries).await;
     let published = status.ingest.expect("ingest status").events_published;
 
@@ -438,6 +442,7 @@ async fn distributed_pipeline_equals_sql_oracle_through_kill_and_bad_input() {
     stack.start("profiler");
     stack.wait_caught_up().await;
     oracle.load(&accepted(&orders)).await;
+    crate::anomaly::load_refunds(&oracle, &orders).await;
     assert_figures(&mut gateway, &oracle, &queries).await;
 
     // And once more after killing the rfm consumer while it is applying.
@@ -457,6 +462,7 @@ async fn distributed_pipeline_equals_sql_oracle_through_kill_and_bad_input() {
     let mut all = orders.clone();
     all.extend(wave);
     oracle.load(&accepted(&all)).await;
+    crate::anomaly::load_refunds(&oracle, &all).await;
     assert_figures(&mut gateway, &oracle, &queries).await;
 
     // Ingest killed with SIGKILL while a wave streams in (possibly between
@@ -485,5 +491,7 @@ async fn distributed_pipeline_equals_sql_oracle_through_kill_and_bad_input() {
     stack.wait_caught_up().await;
     all.extend(moved);
     oracle.load(&accepted(&all)).await;
+    crate::anomaly::load_refunds(&oracle, &all).await;
     assert_figures(&mut gateway, &oracle, &queries).await;
+    crate::anomaly::assert_refund_wave_flagged(&mut gateway, &orders, &queries[0].as_of).await;
 }

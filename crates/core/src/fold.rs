@@ -188,6 +188,13 @@ impl<A: Fold, B: Fold> Fold for (A, B) {
         self.0.add(calendar, order, sign);
         self.1.add(calendar, order, sign);
     }
+
+    // Each part sees the whole event: a part may read more of it than the
+    // two versions (`RefundDays`).
+    fn apply(&mut self, calendar: &Calendar, event: &OrderEvent) {
+        self.0.apply(calendar, event);
+        self.1.apply(calendar, event);
+    }
 }
 
 /// Three folds fed the same events.
@@ -196,6 +203,12 @@ impl<A: Fold, B: Fold, C: Fold> Fold for (A, B, C) {
         self.0.add(calendar, order, sign);
         self.1.add(calendar, order, sign);
         self.2.add(calendar, order, sign);
+    }
+
+    fn apply(&mut self, calendar: &Calendar, event: &OrderEvent) {
+        self.0.apply(calendar, event);
+        self.1.apply(calendar, event);
+        self.2.apply(calendar, event);
     }
 }
 
@@ -206,6 +219,32 @@ impl<A: Fold, B: Fold, C: Fold, D: Fold> Fold for (A, B, C, D) {
         self.1.add(calendar, order, sign);
         self.2.add(calendar, order, sign);
         self.3.add(calendar, order, sign);
+    }
+
+    fn apply(&mut self, calendar: &Calendar, event: &OrderEvent) {
+        self.0.apply(calendar, event);
+        self.1.apply(calendar, event);
+        self.2.apply(calendar, event);
+        self.3.apply(calendar, event);
+    }
+}
+
+/// Five folds fed the same events.
+impl<A: Fold, B: Fold, C: Fold, D: Fold, E: Fold> Fold for (A, B, C, D, E) {
+    fn add(&mut self, calendar: &Calendar, order: &Order, sign: i64) {
+        self.0.add(calendar, order, sign);
+        self.1.add(calendar, order, sign);
+        self.2.add(calendar, order, sign);
+        self.3.add(calendar, order, sign);
+        self.4.add(calendar, order, sign);
+    }
+
+    fn apply(&mut self, calendar: &Calendar, event: &OrderEvent) {
+        self.0.apply(calendar, event);
+        self.1.apply(calendar, event);
+        self.2.apply(calendar, event);
+        self.3.apply(calendar, event);
+        self.4.apply(calendar, event);
     }
 }
 
@@ -268,3 +307,6 @@ impl BasketPairs {
 
 #[cfg(test)]
 mod basket_tests;
+
+mod refunds;
+pub use refunds::{RefundAcc, RefundDays};

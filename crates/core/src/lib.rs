@@ -20,9 +20,10 @@ pub use filter::{
     DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, ResolvedFilter, next_page_token, page_size, page_start,
 };
 pub use fold::{
-    Acc, BasketPairs, CustomerDays, Fold, ProductAcc, ProductInfo, StoreDays, StoreInfo,
+    Acc, BasketPairs, CustomerDays, Fold, ProductAcc, ProductInfo, RefundAcc, RefundDays,
+    StoreDays, StoreInfo,
 };
-pub use revision::{Decision, Stored, decide, is_live};
+pub use revision::{Decision, Stored, decide, is_live, is_refunded};
 pub use rfm::{
     CustomerAgg, Fixed, MAX_FIXED_FREQUENCY, MAX_FIXED_MONETARY_FEN, MAX_WINDOW_DAYS, PageToken,
     Rfm, RfmDefaults, RfmKey, RfmOrder, RfmParams, RfmTable, ScoreSelection, Segment, Threshold,

@@ -201,7 +201,7 @@ mod tests {
                 order_id: "o1".into(),
                 revision: 1,
                 order: Some(first.clone()),
-                previous: None,
+                ..Default::default()
             },
         );
         v.apply(
@@ -211,6 +211,7 @@ mod tests {
                 revision: 2,
                 order: Some(second.clone()),
                 previous: Some(first),
+                ..Default::default()
             },
         );
         v.prune();

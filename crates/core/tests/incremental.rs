@@ -5,7 +5,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use portrait_core::{
-    Calendar, CustomerDays, Decision, Fold, Limits, StoreDays, Stored, decide, validate_order,
+    Calendar, CustomerDays, Decision, Fold, Limits, RefundAcc, RefundDays, StoreDays, Stored,
+    decide, is_refunded, validate_order,
 };
 use portrait_proto::v1::{Channel, Order, OrderEvent, OrderLine, OrderStatus};
 use proptest::prelude::*;
@@ -98,16 +99,17 @@ fn scenario() -> impl Strategy<Value = (Vec<Sub>, Vec<usize>, Vec<u64>, Vec<usiz
     })
 }
 
-type Tables = (CustomerDays, StoreDays);
+type Tables = (CustomerDays, StoreDays, RefundDays);
 
 fn numeric(d: &Tables) -> Tables {
-    let (mut c, mut s) = d.clone();
+    let (mut c, mut s, mut r) = d.clone();
     c.prune();
     s.prune();
+    r.prune();
     c.stores.clear();
     s.product_info.clear();
     s.category_names.clear();
-    (c, s)
+    (c, s, r)
 }
 
 fn merge<K: Ord + Clone, V: Default + Copy>(
@@ -126,6 +128,7 @@ fn merge_tables(into: &mut Tables, from: &Tables) {
     merge(&mut into.1.channels, &from.1.channels, |a, b| a.add(b));
     merge(&mut into.1.products, &from.1.products, |a, b| a.add(b));
     merge(&mut into.1.categories, &from.1.categories, |a, b| a.add(b));
+    merge(&mut into.2.rows, &from.2.rows, |a, b| a.add(b));
 }
 
 /// Far enough after the generated orders that none is in the future.
@@ -182,6 +185,7 @@ proptest! {
             }
             batch.0.prune();
             batch.1.prune();
+            batch.2.prune();
             merge_tables(&mut tables, &batch);
         }
 
@@ -192,8 +196,15 @@ proptest! {
                 order_id: s.order.order_id.clone(),
                 revision: 1,
                 order: Some(s.order.clone()),
-                previous: None,
+                ..Default::default()
             });
+        }
+        // The refund counts: every order whose latest version is refunded,
+        // at its store and day, whether or not it was ever seen paid.
+        for s in stored.values().filter(|s| is_refunded(&s.order)) {
+            let day = calendar.day(s.order.placed_at_ms);
+            let by = RefundAcc { paid: 0, refunded: 1 };
+            scratch.2.rows.entry((s.order.store_id.clone(), day)).or_default().add(by);
         }
         prop_assert_eq!(numeric(&tables), numeric(&scratch));
     }

@@ -380,10 +380,16 @@ fn decode(
     if event.revision < 1 {
         return Err(format!("event.revision {} is not positive", event.revision));
     }
-    if event.order.is_none() && event.previous.is_none() {
-        return Err("event has neither order nor previous".into());
+    let versions = [
+        ("order", &event.order),
+        ("previous", &event.previous),
+        ("refunded", &event.refunded),
+        ("previous_refunded", &event.previous_refunded),
+    ];
+    if versions.iter().all(|(_, v)| v.is_none()) {
+        return Err("event has neither order nor previous nor a refunded version".into());
     }
-    for (name, version) in [("order", &event.order), ("previous", &event.previous)] {
+    for (name, version) in versions {
         if let Some(o) = version {
             if o.order_id != event.order_id {
                 return Err(format!("event.{name}.order_id differs from event.order_id"));

@@ -97,4 +97,14 @@ mod tests {
         live.update(|s| *s += 1);
         assert_eq!(ask(&live), 50);
     }
+
+    #[test]
+    fn put_answers_get_at_its_version_only() {
+        let cache = AnswerCache::new(2);
+        assert!(cache.get(&"q", 1).is_none());
+        assert_eq!(*cache.put(&"q", 1, 7), 7);
+        assert_eq!(cache.get(&"q", 1).as_deref(), Some(&7));
+        assert!(cache.get(&"q", 2).is_none());
+        assert!(cache.get(&"other", 1).is_none());
+    }
 }

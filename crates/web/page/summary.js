@@ -19,7 +19,9 @@ function row(g, drillable) {
     <td class="num">${yuan(g.averageOrderValueFen)}</td>
     <td class="num">${num(g.ordersPerCustomer).toFixed(2)}</td>
     <td class="num">${num(g.meanRecencyDays).toFixed(1)} 天</td>
-    <td class="num">${yuan(g.meanHistoricalClvFen)}</td></tr>`;
+    <td class="num">${yuan(g.meanHistoricalClvFen)}</td>
+    <td class="num" data-predicted="${escape(num(g.scoredCustomers) ? num(g.meanPredictedClvFen) : '')}">${
+      num(g.scoredCustomers) ? yuan(g.meanPredictedClvFen) : '—'}</td></tr>`;
 }
 
 const BY = { city: '城市 / 门店', segment: '客户分层', cluster: '客户聚类' };

@@ -437,4 +437,14 @@ impl PortraitService for Gateway {
             .await
             .map_err(|s| upstream("profiler", s))
     }
+    async fn get_group_patterns(
+        &self,
+        r: Request<portrait_proto::v1::GroupPatternsRequest>,
+    ) -> Result<Response<portrait_proto::v1::GroupPatterns>, Status> {
+        self.profiler
+            .clone()
+            .get_group_patterns(r.into_inner())
+            .await
+            .map_err(|s| upstream("profiler", s))
+    }
 }

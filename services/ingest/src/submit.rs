@@ -79,6 +79,8 @@ impl Ingest {
                             .order
                             .as_ref()
                             .or(event.previous.as_ref())
+                            .or(event.refunded.as_ref())
+                            .or(event.previous_refunded.as_ref())
                             .map(|o| o.customer_id.clone())
                             .unwrap_or_default();
                         events.push((key, event.encode_to_vec()));

@@ -134,6 +134,37 @@ def panels(f):
             SELECT m.product_id, m.o, m.q, m.s,
                    (n.n * (m.s / (SELECT sum(s) FROM m)) / (ch.s / (SELECT sum(s) FROM ch)) + 3) / (n.n + 3) AS score
             FROM m JOIN ch USING (product_id), n ORDER BY score DESC, m.s DESC, m.product_id LIMIT 20""",
+        # Per RFM segment (mean thresholds): the weekday x hour x channel
+        # shape of its orders, and its top 10 products and categories by spend
+        # with their lift over all customers.
+        "group patterns by segment": f"""
+            WITH c AS {per_customer}, mean AS (SELECT avg(r) AS ar, avg(f) AS af, avg(m) AS am FROM c),
+            seg AS (SELECT customer_id, (r < ar)::int * 4 + (f > af)::int * 2 + (m > am)::int AS g FROM c, mean),
+            o AS (SELECT i.*, seg.g FROM {inside} i JOIN seg USING (customer_id)),
+            shape AS (SELECT g, isodow(day) AS wd, hour, channel, count(*) AS n, sum(net_amount_fen) AS s
+                      FROM o GROUP BY ALL),
+            items AS (SELECT o.g, 'p' || l.product_id AS id, count(DISTINCT seq) AS n, sum(l.quantity) AS q,
+                             sum(l.net_amount_fen) AS s FROM lines l JOIN o USING (seq) GROUP BY ALL
+                      UNION ALL
+                      SELECT o.g, 'c' || l.category_id, count(DISTINCT seq), sum(l.quantity), sum(l.net_amount_fen)
+                      FROM lines l JOIN o USING (seq) GROUP BY ALL),
+            everyone AS (SELECT id, sum(s) AS s FROM items GROUP BY id),
+            ranked AS (SELECT i.g, i.id, i.n, i.q, i.s,
+                              (i.s / sum(i.s) OVER (PARTITION BY i.g, left(i.id, 1)))
+                              / (e.s / sum(e.s) OVER (PARTITION BY left(e.id, 1))) AS lift,
+                              row_number() OVER (PARTITION BY i.g, left(i.id, 1) ORDER BY i.s DESC, i.id) AS k
+                       FROM items i JOIN everyone e USING (id))
+            SELECT (SELECT list((g, wd, hour, channel, n, s)) FROM shape),
+                   list((g, id, n, q, s, lift)) FROM ranked WHERE k <= 10""",
+        # Per channel: its customers, orders, spend, mean recency and their
+        # spend through it before the end.
+        "summary by channel": f"""
+            WITH per AS (SELECT channel, customer_id, count(*) AS o, sum(net_amount_fen) AS r, max(day) AS last
+                         FROM {inside} WHERE customer_id IS NOT NULL GROUP BY ALL),
+            before AS (SELECT channel, customer_id, sum(net_amount_fen) AS s
+                       FROM {scope} WHERE customer_id IS NOT NULL GROUP BY ALL)
+            SELECT channel, count(*), sum(o), sum(r), avg(date_diff('day', last, {as_of})), avg(before.s)
+            FROM per JOIN before USING (channel, customer_id) GROUP BY channel""",
     }
 
 

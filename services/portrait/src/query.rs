@@ -52,6 +52,32 @@ pub(crate) enum What {
     RecomputeClusters,
     /// Product pairs bought together (all history; no dates).
     Associations,
+    /// Hours, weekdays, channels and top items per RFM segment (or --by cluster).
+    Patterns,
+}
+
+/// How `summary` and `patterns` group.
+#[derive(Clone, Copy, ValueEnum)]
+pub(crate) enum By {
+    City,
+    Store,
+    Segment,
+    Cluster,
+    Channel,
+    HourBand,
+}
+
+impl By {
+    fn dimension(self) -> SummaryDimension {
+        match self {
+            By::City => SummaryDimension::City,
+            By::Store => SummaryDimension::Store,
+            By::Segment => SummaryDimension::Segment,
+            By::Cluster => SummaryDimension::Cluster,
+            By::Channel => SummaryDimension::Channel,
+            By::HourBand => SummaryDimension::HourBand,
+        }
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -145,6 +171,16 @@ pub(crate) struct QueryArgs {
     /// Customers: only those whose main channel is this one.
     #[arg(long, value_enum)]
     main_channel: Option<MainChannel>,
+    /// Summary (default city, or store with --by-store) and patterns (default
+    /// segment): the groups.
+    #[arg(long, value_enum)]
+    by: Option<By>,
+    /// Patterns: only this group (a segment's enum name or a cluster number).
+    #[arg(long)]
+    key: Option<String>,
+    /// Anomalies: one kind only (default every kind).
+    #[arg(long, value_enum, default_value_t = AnomalyKindArg::All)]
+    kind: AnomalyKindArg,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -258,6 +294,7 @@ pub(crate) async fn run(args: QueryArgs) -> anyhow::Result<()> {
                     filter,
                     page_size: args.limit,
                     min_score: args.min_score,
+                    kind: args.kind.proto() as i32,
                     ..Default::default()
                 })
                 .await,
@@ -266,10 +303,10 @@ pub(crate) async fn run(args: QueryArgs) -> anyhow::Result<()> {
             client
                 .get_portrait_summary(PortraitSummaryRequest {
                     filter,
-                    dimension: if args.by_store {
-                        SummaryDimension::Store
-                    } else {
-                        SummaryDimension::City
+                    dimension: match (args.by, args.by_store) {
+                        (Some(by), _) => by.dimension(),
+                        (None, true) => SummaryDimension::Store,
+                        (None, false) => SummaryDimension::City,
                     } as i32,
                 })
                 .await,
@@ -349,6 +386,16 @@ pub(crate) async fn run(args: QueryArgs) -> anyhow::Result<()> {
                 })
                 .await,
         ),
+        What::Patterns => to_json(
+            client
+                .get_group_patterns(portrait_proto::v1::GroupPatternsRequest {
+                    filter,
+                    dimension: args.by.unwrap_or(By::Segment).dimension() as i32,
+                    key: args.key.clone().unwrap_or_default(),
+                    limit: args.limit,
+                })
+                .await,
+        ),
     }?;
     println!("{json}");
     Ok(())
@@ -365,4 +412,27 @@ fn to_json<T: serde::Serialize>(
 ) -> anyhow::Result<String> {
     let body = r.map_err(|s| anyhow::anyhow!("{:?}: {}", s.code(), s.message()))?;
     serde_json::to_string_pretty(body.get_ref()).context("failed to render the answer as json")
+}
+
+/// `query anomalies --kind`: the `AnomalyKind` listed.
+#[derive(Clone, Copy, ValueEnum)]
+pub(crate) enum AnomalyKindArg {
+    All,
+    StoreOrders,
+    StoreRevenue,
+    RefundRate,
+    CustomerOrder,
+}
+
+impl AnomalyKindArg {
+    fn proto(self) -> portrait_proto::v1::AnomalyKind {
+        use portrait_proto::v1::AnomalyKind as K;
+        match self {
+            AnomalyKindArg::All => K::Unspecified,
+            AnomalyKindArg::StoreOrders => K::StoreOrders,
+            AnomalyKindArg::StoreRevenue => K::StoreRevenue,
+            AnomalyKindArg::RefundRate => K::RefundRate,
+            AnomalyKindArg::CustomerOrder => K::CustomerOrder,
+        }
+    }
 }

@@ -4,7 +4,7 @@
 
 use std::process::Command;
 
-const PANELS: [&str; 11] = [
+const PANELS: [&str; 13] = [
     "overview",
     "segments",
     "hours",
@@ -16,6 +16,8 @@ const PANELS: [&str; 11] = [
     "customer days",
     "customer preferences",
     "customer list page",
+    "group patterns by segment",
+    "summary by channel",
 ];
 
 #[test]

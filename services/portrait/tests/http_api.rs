@@ -271,6 +271,22 @@ async fn portrait_routes(addr: SocketAddr, grpc: &mut Grpc, c: &Case, customer: 
             .as_array()
             .is_some_and(|a| !a.is_empty())
     );
+    let by_segment = [("dimension", "SUMMARY_DIMENSION_SEGMENT"), ("limit", "3")];
+    let http = get(addr, &at("/v1/patterns", &by_segment)).await;
+    let rpc = grpc.get_group_patterns(portrait_proto::v1::GroupPatternsRequest {
+        filter: f(),
+        dimension: SummaryDimension::Segment as i32,
+        limit: 3,
+        ..Default::default()
+    });
+    same("patterns by segment", &http, rpc.await);
+    let by_channel = [("dimension", "SUMMARY_DIMENSION_CHANNEL")];
+    let http = get(addr, &at("/v1/summary", &by_channel)).await;
+    let rpc = grpc.get_portrait_summary(PortraitSummaryRequest {
+        filter: f(),
+        dimension: SummaryDimension::Channel as i32,
+    });
+    same("summary by channel", &http, rpc.await);
     rfm_settings_routes(addr, grpc, c).await;
 }
 
@@ -502,6 +518,12 @@ async fn bad_input_names_the_field_and_unknown_routes_are_404() {
             "filter.asOfDate",
         ),
         ("GET", "/v1/associations?minSupport=2", None, "minSupport"),
+        (
+            "GET",
+            "/v1/patterns?dimension=SUMMARY_DIMENSION_CITY",
+            None,
+            "dimension",
+        ),
         ("GET", "/v1/rfm?pageToken=a&pageToken=b", None, "pageToken"),
         (
             "GET",

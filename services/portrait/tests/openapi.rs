@@ -40,6 +40,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/models:refit"),
     ("get", "/v1/customers/{customerId}/model"),
     ("get", "/v1/associations"),
+    ("get", "/v1/patterns"),
 ];
 
 fn refs(v: &Value, out: &mut Vec<String>) {

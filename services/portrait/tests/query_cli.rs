@@ -243,6 +243,24 @@ async fn query_prints_canonical_json() {
         assert_eq!(p["count"], Value::String(w.count.to_string()));
         assert_eq!(p["lift"].as_f64(), Some(w.lift));
     }
+    for (kind, name) in [
+        ("customer-order", "ANOMALY_KIND_CUSTOMER_ORDER"),
+        ("refund-rate", "ANOMALY_KIND_REFUND_RATE"),
+    ] {
+        let args = [
+            "anomalies",
+            "--kind",
+            kind,
+            "--min-score",
+            "0.01",
+            "--as-of",
+            &fed.as_of,
+        ];
+        let printed = query(addr, &args).await;
+        let listed = printed["anomalies"].as_array().expect("anomalies");
+        assert!(!listed.is_empty(), "the chain has {kind} anomalies");
+        assert!(listed.iter().all(|a| a["kind"] == name), "{printed}");
+    }
     fed.stop().await;
 }
 

@@ -1,6 +1,7 @@
-//! Stores' days far from their own recent days: each day's orders and revenue
-//! scored against the store's previous 28 days by a robust z (median / MAD),
-//! from the store-day figures in memory.
+//! Unusual days and orders: each store's daily orders, revenue and refund
+//! rate scored against the store's previous 28 days by a robust z (median /
+//! MAD), from the store-day figures in memory; and customers' orders against
+//! their other orders in the filter, read from `customer_orders`.
 
 use portrait_core::{
     Acc, Calendar, Day, Error as DomainError, next_page_token, page_size, page_start,
@@ -13,6 +14,11 @@ use portrait_service::Result;
 
 use crate::queries::Profiler;
 
+mod orders;
+mod refund_rate;
+
+pub(crate) use orders::OrdersKey;
+
 /// Days before the judged day that make its baseline.
 pub(crate) const BASELINE_DAYS: Day = 28;
 /// A store younger than this (in days with a baseline) is not judged.
@@ -23,7 +29,7 @@ const DEFAULT_WINDOW: Day = 30;
 const DEFAULT_MIN_SCORE: f64 = 3.5;
 
 impl Profiler {
-    pub fn anomalies(&self, req: &ListAnomaliesRequest) -> Result<ListAnomaliesResponse> {
+    pub async fn anomalies(&self, req: &ListAnomaliesRequest) -> Result<ListAnomaliesResponse> {
         let size = page_size("page_size", req.page_size)?;
         let start = page_start(&req.page_token)?;
         let kind = AnomalyKind::try_from(req.kind)
@@ -37,10 +43,15 @@ impl Profiler {
             }
         };
         let kinds: Vec<AnomalyKind> = match kind {
-            AnomalyKind::Unspecified => vec![AnomalyKind::StoreOrders, AnomalyKind::StoreRevenue],
+            AnomalyKind::Unspecified => vec![
+                AnomalyKind::StoreOrders,
+                AnomalyKind::StoreRevenue,
+                AnomalyKind::RefundRate,
+                AnomalyKind::CustomerOrder,
+            ],
             k => vec![k],
         };
-        let (mut all, f) = self.with(req.filter.as_ref(), |s, f, sel, _| {
+        let (mut all, f, orders) = self.with(req.filter.as_ref(), |s, f, sel, version| {
             let from = f.from.unwrap_or(f.to - DEFAULT_WINDOW);
             let stores = &s.customers.stores;
             let mut all = Vec::new();
@@ -48,16 +59,32 @@ impl Profiler {
                 let days: Vec<(Day, Acc)> = s.days.store_days(store).collect();
                 let (id, name) = (stores.name(store), store_name(s, store));
                 for &k in &kinds {
-                    all.extend(judge(&days, from, f.to, k, min_score, id, &name)?);
+                    match k {
+                        AnomalyKind::StoreOrders | AnomalyKind::StoreRevenue => {
+                            all.extend(judge(&days, from, f.to, k, min_score, id, &name)?);
+                        }
+                        AnomalyKind::RefundRate => {
+                            let refunds = s.refunds.days(store);
+                            let store = (id, name.as_str());
+                            all.extend(refund_rate::judge(refunds, from, f.to, min_score, store)?);
+                        }
+                        _ => {}
+                    }
                 }
             }
-            Ok::<_, portrait_service::Error>((all, f.clone()))
+            let orders = (kinds.contains(&AnomalyKind::CustomerOrder))
+                .then(|| orders::Selected::new(s, f, sel, from, min_score, version));
+            Ok::<_, portrait_service::Error>((all, f.clone(), orders))
         })??;
+        if let Some(selected) = orders {
+            all.extend(self.unusual_orders(selected).await?.iter().cloned());
+        }
         all.sort_by(|a, b| {
             (b.score.abs().total_cmp(&a.score.abs()))
                 .then_with(|| b.date.cmp(&a.date))
                 .then_with(|| a.store_id.cmp(&b.store_id))
                 .then(a.kind.cmp(&b.kind))
+                .then_with(|| a.order_id.cmp(&b.order_id))
         });
         let total = all.len();
         let page: Vec<Anomaly> = all.drain(start.min(total)..).take(size).collect();
@@ -104,8 +131,7 @@ fn judge(
             continue;
         }
         let history: Vec<f64> = (base_from..day).map(|d| on(d) as f64).collect();
-        let stats = robust_stats(&history)
-            .map_err(|e| portrait_service::Error::Corrupt(format!("anomaly baseline: {e}")))?;
+        let stats = robust_stats(&history).map_err(corrupt)?;
         let v = on(day);
         let Some(score) = robust_z(v as f64, &stats) else {
             continue;
@@ -121,11 +147,7 @@ fn judge(
         };
         out.push(Anomaly {
             kind: kind as i32,
-            direction: if spike {
-                AnomalyDirection::Spike
-            } else {
-                AnomalyDirection::Collapse
-            } as i32,
+            direction: direction(score) as i32,
             reason: format!(
                 "{store_name} {date} {what} {v} {unit}，前 {} 天中位数 {}，{}（稳健 Z 值 {score:.1}）",
                 history.len(),
@@ -141,9 +163,22 @@ fn judge(
             baseline_days: history.len() as i32,
             baseline_from_date: Calendar::format_day(base_from),
             score,
+            ..Default::default()
         });
     }
     Ok(out)
+}
+
+fn direction(score: f64) -> AnomalyDirection {
+    if score > 0.0 {
+        AnomalyDirection::Spike
+    } else {
+        AnomalyDirection::Collapse
+    }
+}
+
+fn corrupt(e: portrait_models::Error) -> portrait_service::Error {
+    portrait_service::Error::Corrupt(format!("anomaly baseline: {e}"))
 }
 
 #[cfg(test)]

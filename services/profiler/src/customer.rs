@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use portrait_core::{
     Calendar, Day, Error as DomainError, ItemAcc, ResolvedFilter, mask_customer_id, page_size,
 };
-use portrait_models::anomaly::{robust_stats, robust_z};
+use portrait_models::anomaly::{robust_stats_sorted, robust_z};
 use portrait_proto::v1::{
     Channel, CustomerBehaviour, CustomerBehaviourRequest, CustomerChannel, CustomerDay,
     CustomerHour, CustomerPreferences, CustomerPreferencesRequest, CustomerWeekdayHour, Filter,
@@ -21,7 +21,7 @@ use crate::queries::Profiler;
 /// Other orders an order is judged against, at least.
 const MIN_OTHER_ORDERS: usize = 5;
 /// Iglewicz and Hoaglin's threshold for a robust z.
-const UNUSUAL_SCORE: f64 = 3.5;
+pub(crate) const UNUSUAL_SCORE: f64 = 3.5;
 /// The prior weight of the preference score, in orders.
 const PREFERENCE_PRIOR_ORDERS: f64 = 3.0;
 const DEFAULT_ITEMS: i32 = 20;
@@ -297,29 +297,34 @@ fn behaviour(orders: &[OrderRow], as_of: Day) -> Result<CustomerBehaviour> {
     b.hours = hour_list(&hours);
     b.weekday_hours = week_list(&week);
     b.channels = channel_list(&channels, b.orders, b.spend_fen);
-    b.unusual_orders = unusual_orders(orders);
+    b.unusual_orders = unusual_orders(orders, UNUSUAL_SCORE);
     Ok(b)
 }
 
 /// Orders far from the customer's other orders in the filter (see
-/// `UnusualOrder`); a history under `MIN_OTHER_ORDERS` or without spread
-/// judges nothing.
-fn unusual_orders(orders: &[OrderRow]) -> Vec<UnusualOrder> {
+/// `UnusualOrder`), |score| at least `min_score`; a history under
+/// `MIN_OTHER_ORDERS` or without spread judges nothing. The chain-wide list
+/// (`crate::anomaly`) judges each customer's orders with this too.
+pub(crate) fn unusual_orders(orders: &[OrderRow], min_score: f64) -> Vec<UnusualOrder> {
     let counted: Vec<&OrderRow> = orders.iter().filter(|o| o.orders > 0).collect();
     let mut out = Vec::new();
-    for (i, o) in counted.iter().enumerate() {
-        let others: Vec<f64> = (counted.iter().enumerate())
-            .filter(|(j, _)| *j != i)
-            .map(|(_, x)| x.revenue as f64)
-            .collect();
-        if others.len() < MIN_OTHER_ORDERS {
-            return out;
-        }
-        let Ok(stats) = robust_stats(&others) else {
-            continue;
-        };
-        match robust_z(o.revenue as f64, &stats) {
-            Some(score) if score.abs() >= UNUSUAL_SCORE => out.push(UnusualOrder {
+    if counted.len() <= MIN_OTHER_ORDERS {
+        return out;
+    }
+    // Every order's others are the customer's amounts sorted, less one copy
+    // of its own: sorted once here, so each history costs O(n), not a sort.
+    let mut sorted: Vec<f64> = counted.iter().map(|o| o.revenue as f64).collect();
+    sorted.sort_unstable_by(f64::total_cmp);
+    let (mut others, mut dev) = (Vec::with_capacity(sorted.len()), Vec::new());
+    for o in &counted {
+        let amount = o.revenue as f64;
+        let at = sorted.partition_point(|v| *v < amount);
+        others.clear();
+        others.extend_from_slice(&sorted[..at]);
+        others.extend_from_slice(&sorted[at + 1..]);
+        let stats = robust_stats_sorted(&others, &mut dev);
+        match robust_z(amount, &stats) {
+            Some(score) if score.abs() >= min_score => out.push(UnusualOrder {
                 order_id: o.order_id.clone(),
                 date: Calendar::format_day(o.day),
                 store_id: o.store.clone(),

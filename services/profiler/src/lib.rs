@@ -5,6 +5,7 @@
 mod anomaly;
 mod clusters;
 mod customer;
+mod patterns;
 mod projection;
 mod queries;
 mod scores;

@@ -6,7 +6,8 @@ use portrait_core::memory::{BasketBook, CHANNEL_SLOTS, CustomerPairs, CustomerSt
 use std::collections::BTreeMap;
 
 use portrait_core::{
-    Acc, BasketPairs, CustomerDays, CustomerVisits, Day, ProductAcc, ProductInfo, StoreDays,
+    Acc, BasketPairs, CustomerDays, CustomerVisits, Day, ProductAcc, ProductInfo, RefundDays,
+    StoreDays,
 };
 use portrait_service::{Live, Projection, Result};
 use portrait_store::{
@@ -22,7 +23,8 @@ const MIGRATIONS: &[Migration] = migrations!(
         "0002_category_days",
         "0003_store_days_by_day",
         "0004_customer_visits",
-        "0005_baskets"
+        "0005_baskets",
+        "0006_refund_days"
     ]
 );
 
@@ -32,10 +34,11 @@ pub(crate) struct State {
     pub(crate) days: StoreBook,
     pub(crate) baskets: BasketBook,
     pub(crate) customer_pairs: CustomerPairs,
+    pub(crate) refunds: refunds::RefundBook,
 }
 
 impl State {
-    fn apply(&mut self, (customers, days, visits, baskets): &Delta) {
+    fn apply(&mut self, (customers, days, visits, baskets, refund_days): &Delta) {
         self.customers.apply(customers);
         let stores = &mut self.customers.stores;
         for (id, info) in &days.product_info {
@@ -59,13 +62,21 @@ impl State {
                 .add_category(stores.id(store), *day, category, *acc);
         }
         baskets::apply(self, baskets, visits);
+        refunds::apply(self, refund_days);
     }
 }
 
 /// Customer days, store days, the customer portrait's rows (kept in the
 /// tables only: `crate::customer` reads them per customer, but their product
-/// rows also feed the associations over customers), and the basket counts.
-type Delta = (CustomerDays, StoreDays, CustomerVisits, BasketPairs);
+/// rows also feed the associations over customers), the basket counts and
+/// the refund counts.
+type Delta = (
+    CustomerDays,
+    StoreDays,
+    CustomerVisits,
+    BasketPairs,
+    RefundDays,
+);
 
 #[derive(Debug, Default)]
 pub struct ProfilerProjection {
@@ -91,13 +102,15 @@ impl Projection for ProfilerProjection {
         delta.1.prune();
         delta.2.prune();
         delta.3.prune();
+        delta.4.prune();
     }
 
     async fn write(&self, conn: &mut AnyConnection, delta: &Self::Delta) -> Result<()> {
         write_customer_days(conn, &delta.0).await?;
         write_store_days(conn, &delta.1).await?;
         visits::write_visits(conn, &delta.2).await?;
-        baskets::write(conn, &delta.3).await
+        baskets::write(conn, &delta.3).await?;
+        refunds::write(conn, &delta.4).await
     }
 
     async fn load(&self, store: &Store) -> Result<()> {
@@ -107,9 +120,11 @@ impl Projection for ProfilerProjection {
             days: StoreBook::default(),
             baskets: BasketBook::default(),
             customer_pairs: CustomerPairs::default(),
+            refunds: refunds::RefundBook::default(),
         };
         load_store_days(store.pool(), &mut state).await?;
         baskets::load(store.pool(), &mut state).await?;
+        refunds::load(store.pool(), &mut state).await?;
         self.live.replace(state);
         Ok(())
     }
@@ -321,6 +336,7 @@ fn corrupt(column: &str, value: i64) -> portrait_store::Error {
 }
 
 mod baskets;
+mod refunds;
 #[cfg(test)]
 mod tests;
 pub(crate) mod visits;

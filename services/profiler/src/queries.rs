@@ -4,7 +4,7 @@ use portrait_core::memory::{BasketCounts, Selection};
 use portrait_core::{Error as DomainError, ProductAcc, ResolvedFilter};
 use portrait_proto::v1::profiler_query_server::ProfilerQuery;
 use portrait_proto::v1::{
-    Associations, AssociationsRequest, CategoryFigure, Channel, ChannelDistribution,
+    Anomaly, Associations, AssociationsRequest, CategoryFigure, Channel, ChannelDistribution,
     ChannelDistributionRequest, ChannelFigure, Clusters, ConsumerStatus, CustomerBehaviour,
     CustomerBehaviourRequest, CustomerLabels, CustomerPreferences, CustomerPreferencesRequest,
     ExportRequest, Filter, GetClustersRequest, HourBucket, HourDistribution,
@@ -41,6 +41,14 @@ pub struct Profiler {
     /// Association counts per (filter, over customers): several stores over
     /// customers are counted from every chosen customer's set.
     association_counts: Arc<AnswerCache<(ResolvedFilter, bool), BasketCounts>>,
+    /// Group patterns per (filter, dimension, clusters' generation).
+    pub(crate) patterns: Arc<AnswerCache<crate::patterns::PatternsKey, crate::patterns::Full>>,
+    /// One scan of the portrait tables for a group answer at a time: each
+    /// holds a connection of the store's pool (4 on SQLite) for seconds, and
+    /// the consumer and the one-customer queries need theirs.
+    pub(crate) scans: Arc<tokio::sync::Mutex<()>>,
+    /// Customers' unusual orders per (filter, least |score|), read from SQL.
+    pub(crate) unusual_orders: Arc<AnswerCache<crate::anomaly::OrdersKey, Vec<Anomaly>>>,
 }
 
 impl Profiler {
@@ -58,6 +66,9 @@ impl Profiler {
             overviews: Arc::new(AnswerCache::new(256)),
             summaries: Arc::new(AnswerCache::new(64)),
             association_counts: Arc::new(AnswerCache::new(64)),
+            patterns: Arc::new(AnswerCache::new(32)),
+            scans: Arc::new(tokio::sync::Mutex::new(())),
+            unusual_orders: Arc::new(AnswerCache::new(64)),
         }
     }
 
@@ -325,14 +336,14 @@ impl ProfilerQuery for Profiler {
         &self,
         request: Request<ListAnomaliesRequest>,
     ) -> Result<Response<ListAnomaliesResponse>, Status> {
-        Ok(Response::new(self.anomalies(request.get_ref())?))
+        Ok(Response::new(self.anomalies(request.get_ref()).await?))
     }
 
     async fn get_portrait_summary(
         &self,
         request: Request<PortraitSummaryRequest>,
     ) -> Result<Response<PortraitSummary>, Status> {
-        Ok(Response::new(self.summary(request.get_ref())?))
+        Ok(Response::new(self.summary(request.get_ref()).await?))
     }
 
     async fn get_clusters(
@@ -362,5 +373,12 @@ impl ProfilerQuery for Profiler {
         request: Request<AssociationsRequest>,
     ) -> Result<Response<Associations>, Status> {
         Ok(Response::new(self.associations(request.get_ref()).await?))
+    }
+
+    async fn get_group_patterns(
+        &self,
+        request: Request<portrait_proto::v1::GroupPatternsRequest>,
+    ) -> Result<Response<portrait_proto::v1::GroupPatterns>, Status> {
+        Ok(Response::new(self.group_patterns(request.get_ref()).await?))
     }
 }

@@ -1,22 +1,27 @@
 //! The portrait summary by city, store, RFM segment or cluster: one pass over
-//! the selected stores' customers (`CustomerBook::group_figures`), cached per
+//! the selected stores' customers (`CustomerBook::group_figures`); by channel
+//! or hour band: one grouped statement over `customer_orders`. Cached per
 //! filter, dimension and version.
 
 use std::collections::BTreeMap;
 
 use portrait_core::memory::{GroupFigures, Selection};
 use portrait_core::{Error as DomainError, ResolvedFilter, Segment, rfm_table};
-use portrait_proto::v1::{PortraitSummary, PortraitSummaryRequest, SummaryDimension, SummaryGroup};
+use portrait_proto::v1::{
+    PortraitSummary, PortraitSummaryRequest, RfmThresholds, SummaryDimension, SummaryGroup,
+};
 use portrait_service::Result;
 
+use crate::patterns::by_order::{key_of, order_groups};
+use crate::patterns::sql::Scope;
 use crate::projection::State;
 use crate::queries::Profiler;
 
 /// (key, label, city) of each group, and its index.
-type Keys = BTreeMap<(String, String, String), usize>;
+pub(crate) type Keys = BTreeMap<(String, String, String), usize>;
 
 impl Profiler {
-    pub fn summary(&self, req: &PortraitSummaryRequest) -> Result<PortraitSummary> {
+    pub async fn summary(&self, req: &PortraitSummaryRequest) -> Result<PortraitSummary> {
         let dimension = match SummaryDimension::try_from(req.dimension) {
             Ok(SummaryDimension::Unspecified) => SummaryDimension::City,
             Ok(d) => d,
@@ -25,6 +30,12 @@ impl Profiler {
                 return Err(DomainError::invalid("dimension", reason).into());
             }
         };
+        if matches!(
+            dimension,
+            SummaryDimension::Channel | SummaryDimension::HourBand
+        ) {
+            return self.summary_by_order(req, dimension).await;
+        }
         self.with(req.filter.as_ref(), |s, f, sel, version| {
             let clusters = match dimension {
                 SummaryDimension::Cluster => self.clusters.generation(),
@@ -41,7 +52,7 @@ impl Profiler {
                 let mut keys = Keys::new();
                 // A store's group (cities, stores) or a customer's (segments, clusters).
                 let (by_customer, of) = match dimension {
-                    SummaryDimension::Segment => (true, self.segments_of(s, f, &mut keys)),
+                    SummaryDimension::Segment => (true, self.segments_of(s, f, &mut keys).0),
                     SummaryDimension::Cluster => (true, self.clusters_of(&mut keys)),
                     _ => (false, stores_of(s, sel, dimension, &mut keys)),
                 };
@@ -54,31 +65,76 @@ impl Profiler {
                 let (total, figures) =
                     (s.customers.book).group_figures(sel, span, keys.len(), group_of, clv);
                 let all = total.customers;
-                let mut groups: Vec<SummaryGroup> = (keys.into_iter())
+                let groups: Vec<SummaryGroup> = (keys.into_iter())
                     .map(|((key, label, city), i)| group(key, label, city, figures[i], all))
-                    .filter(|g| g.customers > 0)
                     .collect();
-                groups.sort_by(|a, b| {
-                    b.customers
-                        .cmp(&a.customers)
-                        .then_with(|| a.key.cmp(&b.key))
-                });
-                let everyone = group(String::new(), "全部".into(), String::new(), total, all);
-                PortraitSummary {
-                    filter: Some(f.applied()),
-                    dimension: dimension as i32,
-                    total: Some(everyone),
-                    groups,
-                    scores_generation: scores.generation.clone(),
-                }
+                answer(f, dimension, total, groups, &scores.generation)
             });
             (*answer).clone()
         })
     }
 
+    /// By channel or hour band: groups of orders, read from `customer_orders`
+    /// by one grouped statement; the total is the store dimensions' (memory).
+    async fn summary_by_order(
+        &self,
+        req: &PortraitSummaryRequest,
+        dimension: SummaryDimension,
+    ) -> Result<PortraitSummary> {
+        let (f, version, scope) = self.with(req.filter.as_ref(), |s, f, sel, version| {
+            (f.clone(), version, scope_of(s, f, sel))
+        })?;
+        let scores = self.scores.current();
+        let key = (f.clone(), dimension as i32, 0, scores.generation.clone());
+        if let Some(answer) = self.summaries.get(&key, version) {
+            return Ok((*answer).clone());
+        }
+        let _scan = self.scans.lock().await;
+        if let Some(answer) = self.summaries.get(&key, version) {
+            return Ok((*answer).clone());
+        }
+        let live = &self.projection.live;
+        // Each chunk's customers' predicted CLV, named under one read lock.
+        let clv = |ids: &mut dyn Iterator<Item = &str>| {
+            let (state, _) = live.read();
+            let names = state.customers.book.customers();
+            (ids.map(|id| {
+                names
+                    .get(id)
+                    .map(|c| scores.of(c).0)
+                    .filter(|v| v.is_finite())
+            }))
+            .collect::<Vec<_>>()
+        };
+        let figures = order_groups(self.ctx.store(), &scope, dimension, f.as_of, clv).await?;
+        // The total is the other dimensions' (a pass over the customers).
+        let total = self.with(req.filter.as_ref(), |s, f, sel, _| {
+            let span = (f.from, f.to, f.as_of);
+            let clv = |c: u32| Some(scores.of(c).0).filter(|v| v.is_finite());
+            (s.customers.book)
+                .group_figures(sel, span, 0, |_, _| None, clv)
+                .0
+        })?;
+        let all = total.customers;
+        let groups: Vec<SummaryGroup> = (1..)
+            .zip(figures.iter().skip(1))
+            .filter_map(|(g, figures)| {
+                let (key, label) = key_of(dimension, g)?;
+                Some(group(key, label, String::new(), *figures, all))
+            })
+            .collect();
+        let answer = answer(&f, dimension, total, groups, &scores.generation);
+        Ok((*self.summaries.put(&key, version, answer)).clone())
+    }
+
     /// Each customer's RFM segment in the filter (the configured rfm.*), by
     /// dense id; the 8 segments are the groups, in enum order.
-    fn segments_of(&self, s: &State, f: &ResolvedFilter, keys: &mut Keys) -> Vec<Option<usize>> {
+    pub(crate) fn segments_of(
+        &self,
+        s: &State,
+        f: &ResolvedFilter,
+        keys: &mut Keys,
+    ) -> (Vec<Option<usize>>, RfmThresholds) {
         for (i, seg) in Segment::ALL.iter().enumerate() {
             let name =
                 portrait_proto::v1::Segment::try_from(*seg as i32).map_or("", |p| p.as_str_name());
@@ -92,20 +148,38 @@ impl Profiler {
         for r in &table.customers {
             of[r.customer as usize] = Some(r.segment as usize - 1);
         }
-        of
+        let th = &table.thresholds;
+        let thresholds = RfmThresholds {
+            kind: th.kind.proto() as i32,
+            recency_days: th.recency_days.value(),
+            frequency: th.frequency.value(),
+            monetary_fen: th.monetary_fen.value(),
+            window_days: self.rfm.window_days as i32,
+        };
+        (of, thresholds)
     }
 
     /// Each customer's cluster in service, by dense id.
     fn clusters_of(&self, keys: &mut Keys) -> Vec<Option<usize>> {
         let (answer, labels, _) = self.clusters.labels();
-        for c in &answer.clusters {
-            let key = (c.cluster.to_string(), c.description.clone(), String::new());
-            keys.insert(key, c.cluster as usize - 1);
-        }
-        (labels.iter())
-            .map(|l| (*l > 0).then(|| usize::from(*l) - 1))
-            .collect()
+        cluster_groups(&answer, &labels, keys)
     }
+}
+
+/// The clusters of `answer` as groups (key = number, label = description),
+/// and each customer's group from `labels` (by dense id, 0 = none).
+pub(crate) fn cluster_groups(
+    answer: &portrait_proto::v1::Clusters,
+    labels: &[u8],
+    keys: &mut Keys,
+) -> Vec<Option<usize>> {
+    for c in &answer.clusters {
+        let key = (c.cluster.to_string(), c.description.clone(), String::new());
+        keys.insert(key, c.cluster as usize - 1);
+    }
+    (labels.iter())
+        .map(|l| (*l > 0).then(|| usize::from(*l) - 1))
+        .collect()
 }
 
 /// Each selected store's group: its city, or itself.
@@ -131,6 +205,46 @@ fn stores_of(
         *slot = Some(*keys.entry(key).or_insert(next));
     }
     of
+}
+
+/// The rows of the customer portrait's tables a filter selects.
+pub(crate) fn scope_of(s: &State, f: &ResolvedFilter, sel: &Selection) -> Scope {
+    let stores = &s.customers.stores;
+    let names = sel.ids().map(|ids| {
+        (ids.into_iter())
+            .map(|i| stores.name(i).to_owned())
+            .collect()
+    });
+    Scope {
+        stores: names,
+        from: f.from,
+        to: f.to,
+    }
+}
+
+/// The answer: the groups with a customer, most customers first, then key.
+fn answer(
+    f: &ResolvedFilter,
+    dimension: SummaryDimension,
+    total: GroupFigures,
+    groups: Vec<SummaryGroup>,
+    scores_generation: &str,
+) -> PortraitSummary {
+    let all = total.customers;
+    let mut groups: Vec<SummaryGroup> = groups.into_iter().filter(|g| g.customers > 0).collect();
+    groups.sort_by(|a, b| {
+        b.customers
+            .cmp(&a.customers)
+            .then_with(|| a.key.cmp(&b.key))
+    });
+    let everyone = group(String::new(), "全部".into(), String::new(), total, all);
+    PortraitSummary {
+        filter: Some(f.applied()),
+        dimension: dimension as i32,
+        total: Some(everyone),
+        groups,
+        scores_generation: scores_generation.to_owned(),
+    }
 }
 
 /// The cache key of a summary: the filter, the dimension, the clusters'

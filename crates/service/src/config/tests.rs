@@ -49,6 +49,12 @@ fn bad_settings_say_which() {
             .to_string()
             .contains("server.listen")
     );
+    for poll_ms in [0, 99, 3_600_001] {
+        let mut c = Config::defaults(ServiceName::Suggest);
+        c.exchange.poll_ms = poll_ms;
+        let err = c.validated(ServiceName::Suggest).unwrap_err().to_string();
+        assert!(err.contains("exchange.poll_ms"), "{err}");
+    }
 }
 
 #[test]

@@ -79,6 +79,7 @@ pub(super) fn call(gateway: &Arc<Gateway>, rpc: &str) -> Option<Call> {
         "RefitModels" => to!(refit_models),
         "GetCustomerModel" => to!(get_customer_model),
         "GetAssociations" => to!(get_associations),
+        "GetGroupPatterns" => to!(get_group_patterns),
         _ => return None,
     })
 }

@@ -118,6 +118,7 @@ pub(crate) const ROUTES: &[Route] = &[
     },
     get("/v1/customers/{customerId}/model", "GetCustomerModel"),
     get("/v1/associations", "GetAssociations"),
+    get("/v1/patterns", "GetGroupPatterns"),
 ];
 
 /// A route with what serving it needs.

@@ -15,7 +15,7 @@ use serde::Serialize;
 use super::report::date;
 use super::stack::Endpoints;
 
-pub(crate) const PANELS: [&str; 11] = [
+pub(crate) const PANELS: [&str; 13] = [
     "overview",
     "segments",
     "hours",
@@ -27,6 +27,8 @@ pub(crate) const PANELS: [&str; 11] = [
     "customer days",
     "customer preferences",
     "customer list page",
+    "group patterns by segment",
+    "summary by channel",
 ];
 
 /// A named filter; serialised for the DuckDB script, which applies the same rule.
@@ -252,11 +254,27 @@ pub(crate) async fn measure(
                         })
                         .await
                         .is_ok(),
-                    _ => client
+                    10 => client
                         .list_customers(ListCustomersRequest {
                             filter: filter.clone(),
                             page_size: 100,
                             ..Default::default()
+                        })
+                        .await
+                        .is_ok(),
+                    // Cached per version: the first call is the uncached one.
+                    11 => client
+                        .get_group_patterns(portrait_proto::v1::GroupPatternsRequest {
+                            filter: filter.clone(),
+                            dimension: portrait_proto::v1::SummaryDimension::Segment as i32,
+                            ..Default::default()
+                        })
+                        .await
+                        .is_ok(),
+                    _ => client
+                        .get_portrait_summary(portrait_proto::v1::PortraitSummaryRequest {
+                            filter: filter.clone(),
+                            dimension: portrait_proto::v1::SummaryDimension::Channel as i32,
                         })
                         .await
                         .is_ok(),
