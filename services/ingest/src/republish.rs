@@ -3,8 +3,9 @@
 //! publication of it is everything a consumer needs to start over exactly.
 //!
 //! Under the writer lock and in one transaction: the epoch moves on, and every
-//! order that counts is queued as an event carrying its latest version and
-//! revision (no previous version: a rebuilt consumer starts empty), behind
+//! order that counts (paid, or refunded: the refund counts) is queued as an
+//! event carrying its latest version and revision as `order` or `refunded`
+//! (no previous version: a rebuilt consumer starts empty), behind
 //! whatever the outbox already holds. Events queued earlier keep their older
 //! epoch, which a rebuilt consumer skips: their changes are in the snapshot.
 //! Consumers not rebuilt apply everything and skip the snapshot's events as
@@ -12,6 +13,7 @@
 
 use std::sync::Arc;
 
+use portrait_core::{is_live, is_refunded};
 use portrait_proto::v1::ingest_admin_server::IngestAdmin;
 use portrait_proto::v1::{Order, OrderEvent, RepublishRequest, RepublishResult};
 use portrait_service::{Error, Result};
@@ -61,7 +63,7 @@ impl Republisher {
         loop {
             let rows = sqlx::query(
                 "SELECT order_id, revision, payload FROM orders \
-                 WHERE live <> 0 AND order_id > $1 ORDER BY order_id LIMIT $2",
+                 WHERE revision > 0 AND order_id > $1 ORDER BY order_id LIMIT $2",
             )
             .bind(after.as_str())
             .bind(PAGE)
@@ -75,12 +77,19 @@ impl Republisher {
                 let payload: Vec<u8> = r.try_get(2)?;
                 let order = Order::decode(payload.as_slice())
                     .map_err(|e| Error::Corrupt(format!("stored order {id} is unreadable: {e}")))?;
+                let (live, refunded) = (is_live(&order), is_refunded(&order));
+                if !live && !refunded {
+                    // Cancelled: counted nowhere, so nothing to publish.
+                    continue;
+                }
                 let key = order.customer_id.clone();
                 let event = OrderEvent {
                     order_id: id,
                     revision: r.try_get(1)?,
-                    order: Some(order),
+                    order: live.then(|| order.clone()),
                     previous: None,
+                    refunded: refunded.then_some(order),
+                    previous_refunded: None,
                 };
                 events.push((key, event.encode_to_vec()));
             }
@@ -103,7 +112,7 @@ impl Republisher {
                 }
                 query.execute(&mut *tx).await?;
             }
-            orders += rows.len() as i64;
+            orders += events.len() as i64;
         }
         let pending: i64 = sqlx::query("SELECT CAST(COUNT(*) AS BIGINT) FROM outbox")
             .fetch_one(&mut *tx)
