@@ -117,11 +117,13 @@ async fn rebuilding_one_service_of_the_embedded_stack_keeps_every_figure_exact()
         .collect();
     assert_eq!(epochs, [("profiler", 1), ("rfm", 0), ("suggest", 0)]);
     oracle.load(&accepted(&orders[..half])).await;
+    crate::anomaly::load_refunds(&oracle, &orders[..half]).await;
     assert_figures(&mut gateway, &oracle, &queries).await;
 
     submit(&mut ingest, &orders[half..]).await;
     stack.wait_caught_up().await;
     oracle.load(&accepted(&orders)).await;
+    crate::anomaly::load_refunds(&oracle, &orders).await;
     assert_figures(&mut gateway, &oracle, &queries).await;
 }
 
@@ -222,6 +224,7 @@ async fn an_emptied_log_is_reported_and_rebuild_makes_every_figure_exact() {
         assert_eq!(health(&stack, service, name).await, ServingStatus::Serving);
     }
     oracle.load(&accepted(&orders)).await;
+    crate::anomaly::load_refunds(&oracle, &orders).await;
     assert_figures(&mut gateway, &oracle, &queries).await;
 
     // Orders after the rebuild are applied as usual.
@@ -238,6 +241,7 @@ async fn an_emptied_log_is_reported_and_rebuild_makes_every_figure_exact() {
     let mut all = orders.clone();
     all.extend(again);
     oracle.load(&accepted(&all)).await;
+    crate::anomaly::load_refunds(&oracle, &all).await;
     assert_figures(&mut gateway, &oracle, &queries).await;
 }
 
@@ -299,5 +303,6 @@ async fn an_emptied_embedded_log_is_reported_and_rebuilt() {
     let status = stack.wait_caught_up().await;
     assert!(status.condition.is_empty(), "{status:?}");
     oracle.load(&accepted(&orders)).await;
+    crate::anomaly::load_refunds(&oracle, &orders).await;
     assert_figures(&mut gateway, &oracle, &queries).await;
 }
