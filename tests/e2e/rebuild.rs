@@ -63,7 +63,7 @@ fn rebuild(stack: &Stack, urls: [String; 4], args: &[&str]) -> String {
     let out = Command::new(bin_dir().join("portrait"))
         .arg("rebuild")
         .args(args)
-        .args(["--gateway", &stack.url("gateway")])
+        .args(["--gateway", &stack.url("gateway"), "--timeout-secs", "120"])
         .env_remove("PORTRAIT_CONFIG")
         .env("PORTRAIT__GATEWAY__INGEST", ingest)
         .env("PORTRAIT__GATEWAY__PROFILER", profiler)

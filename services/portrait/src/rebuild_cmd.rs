@@ -36,6 +36,9 @@ pub(crate) struct RebuildArgs {
     /// Return once the fresh publication is queued, without waiting.
     #[arg(long)]
     no_wait: bool,
+    /// Give up waiting after this many seconds (0 = wait as long as it takes).
+    #[arg(long, default_value_t = 0)]
+    timeout_secs: u64,
 }
 
 pub(crate) async fn run(args: RebuildArgs) -> anyhow::Result<()> {
@@ -94,7 +97,18 @@ pub(crate) async fn run(args: RebuildArgs) -> anyhow::Result<()> {
     if args.no_wait {
         return Ok(());
     }
-    follow(&args.gateway, &names, published.orders).await
+    let waiting = follow(&args.gateway, &names, published.orders);
+    if args.timeout_secs == 0 {
+        return waiting.await;
+    }
+    tokio::time::timeout(Duration::from_secs(args.timeout_secs), waiting)
+        .await
+        .map_err(|_| {
+            anyhow::anyhow!(
+                "not caught up after {} s; the rebuild goes on: follow it with `portrait query status`",
+                args.timeout_secs
+            )
+        })?
 }
 
 /// Waits until the gateway says caught up, showing the slowest rebuilt
