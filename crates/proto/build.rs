@@ -16,6 +16,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "models",
         "associations",
         "exchange",
+        "rebuild",
     ]
     .map(|name| root.join(format!("portrait/v1/{name}.proto")));
     for file in &files {

@@ -16,6 +16,7 @@ mod oracle;
 mod page_sync;
 mod patterns;
 mod pipeline;
+mod rebuild;
 mod rfm;
 mod stack;
 mod summary;

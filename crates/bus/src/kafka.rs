@@ -1,6 +1,7 @@
 //! Kafka through rdkafka. No consumer groups and no transactions: consumers
 //! assign partitions themselves at the offsets their stores hold.
 
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use futures::future::join_all;
@@ -23,6 +24,9 @@ pub(crate) struct KafkaBus {
     brokers: String,
     partitions: i32,
     producer: FutureProducer,
+    /// One client for the watermarks, made on first use: consumers ask every
+    /// second, and a client per question costs threads and a connection.
+    probe: Arc<Mutex<Option<Arc<BaseConsumer>>>>,
 }
 
 fn base_config(brokers: &str) -> ClientConfig {
@@ -53,7 +57,18 @@ impl KafkaBus {
             brokers: brokers.to_owned(),
             partitions,
             producer,
+            probe: Arc::default(),
         })
+    }
+
+    fn probe(&self) -> Result<Arc<BaseConsumer>> {
+        let mut slot = self.probe.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(probe) = slot.as_ref() {
+            return Ok(probe.clone());
+        }
+        let probe: Arc<BaseConsumer> = Arc::new(base_config(&self.brokers).create()?);
+        *slot = Some(probe.clone());
+        Ok(probe)
     }
 
     pub(crate) async fn ensure_topic(&self, topic: &str) -> Result<()> {
@@ -137,6 +152,30 @@ impl KafkaBus {
             bus.partitions_of(&consumer, &topic)?
                 .into_iter()
                 .map(|p| Ok((p, consumer.fetch_watermarks(&topic, p, TIMEOUT)?.1)))
+                .collect()
+        })
+        .await
+        .map_err(|e| Error::Topic {
+            topic: String::new(),
+            reason: format!("watermark task failed: {e}"),
+        })?
+    }
+
+    pub(crate) async fn bounds(&self, topic: &str) -> Result<Vec<crate::Bounds>> {
+        let bus = self.clone();
+        let topic = topic.to_owned();
+        tokio::task::spawn_blocking(move || {
+            let consumer = bus.probe()?;
+            bus.partitions_of(&consumer, &topic)?
+                .into_iter()
+                .map(|partition| {
+                    let (start, end) = consumer.fetch_watermarks(&topic, partition, TIMEOUT)?;
+                    Ok(crate::Bounds {
+                        partition,
+                        start,
+                        end,
+                    })
+                })
                 .collect()
         })
         .await

@@ -47,6 +47,14 @@ pub struct Record {
     pub headers: Vec<(String, String)>,
 }
 
+/// One partition's extent: offsets `start..end` can be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bounds {
+    pub partition: i32,
+    pub start: i64,
+    pub end: i64,
+}
+
 /// A connection to the log; cheap to clone.
 #[derive(Clone)]
 pub struct Bus(Inner);
@@ -97,6 +105,17 @@ impl Bus {
         match &self.0 {
             Inner::Kafka(k) => k.end_offsets(topic).await,
             Inner::Embedded(l) => l.end_offsets(topic).await,
+        }
+    }
+
+    /// Per partition, the first offset still in the log and the offset the
+    /// next record will get: what a consumer compares its stored positions
+    /// with to notice a log that went backwards (emptied, re-created, or cut
+    /// by retention).
+    pub async fn bounds(&self, topic: &str) -> Result<Vec<Bounds>> {
+        match &self.0 {
+            Inner::Kafka(k) => k.bounds(topic).await,
+            Inner::Embedded(l) => l.bounds(topic).await,
         }
     }
 

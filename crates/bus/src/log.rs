@@ -114,6 +114,21 @@ impl LogBus {
         Ok(vec![(0, next)])
     }
 
+    pub(crate) async fn bounds(&self, topic: &str) -> Result<Vec<crate::Bounds>> {
+        let row = sqlx::query(
+            "SELECT COALESCE(MIN(offset), 0), COALESCE(MAX(offset) + 1, 0) FROM log WHERE topic = ?",
+        )
+        .bind(topic)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(self.fail())?;
+        Ok(vec![crate::Bounds {
+            partition: 0,
+            start: row.try_get(0).map_err(self.fail())?,
+            end: row.try_get(1).map_err(self.fail())?,
+        }])
+    }
+
     pub(crate) fn consumer(&self, topic: &str, start: &[(i32, i64)]) -> LogConsumer {
         LogConsumer {
             log: self.clone(),

@@ -202,7 +202,38 @@ macro_rules! both {
     };
 }
 
+/// A partition's bounds: where reading can start and where the next record goes.
+async fn bounds_follow_the_log(bus: Bus) {
+    let topic = unique_topic("bounds");
+    bus.ensure_topic(&topic).await.expect("topic");
+    let before = bus.bounds(&topic).await.expect("bounds");
+    assert!(!before.is_empty(), "every partition is listed");
+    assert!(
+        before.iter().all(|b| b.start == 0 && b.end == 0),
+        "{before:?}"
+    );
+    let messages: Vec<Message> = (0..12).map(|n| msg(&format!("k{}", n % 4), n)).collect();
+    bus.publish(&topic, &messages).await.expect("publish");
+    let records = read(&bus, &topic, &[], 12).await;
+    let mut next: BTreeMap<i32, i64> = BTreeMap::new();
+    for r in &records {
+        next.insert(r.partition, r.offset + 1);
+    }
+    let after = bus.bounds(&topic).await.expect("bounds");
+    for b in &after {
+        assert_eq!(b.start, 0, "{after:?}");
+        assert_eq!(
+            b.end,
+            next.get(&b.partition).copied().unwrap_or(0),
+            "{after:?}"
+        );
+    }
+    let ends: Vec<(i32, i64)> = after.iter().map(|b| (b.partition, b.end)).collect();
+    assert_eq!(ends, bus.end_offsets(&topic).await.expect("ends"));
+}
+
 both!(
+    bounds_follow_the_log,
     order_per_key_and_round_trip,
     resume_from_positions,
     empty_wait_and_concurrent_publishers

@@ -10,7 +10,11 @@ use prost::Message as _;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, error, info, info_span, warn};
 
-use crate::{Config, Live, Projection, Result, Topics, metrics};
+use crate::rebuild::{Control, epoch_of, stopped};
+use crate::{Config, Live, Projection, Result, Topics, log_check, metrics};
+
+/// How often the consumer compares its positions with the log's bounds.
+const CHECK_EVERY: Duration = Duration::from_secs(1);
 
 /// Where a consumer stands, as of its last commit; what status answers from.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -18,6 +22,10 @@ pub struct Progress {
     pub positions: BTreeMap<i32, i64>,
     pub events_applied: i64,
     pub dead_lettered: i64,
+    /// The publication followed; records of an older one are skipped.
+    pub epoch: i64,
+    /// Why the consumer stopped applying (the log went backwards), if it did.
+    pub condition: Option<String>,
 }
 
 /// Opens a consumer's store and brings its tables up to date.
@@ -43,6 +51,7 @@ pub(crate) async fn load<P: Projection>(
     let mut conn = store.acquire().await?;
     let positions = portrait_store::load_positions(&mut conn, topic).await?;
     let counters = portrait_store::load_counters(&mut conn).await?;
+    let log = portrait_store::load_log_state(&mut conn).await?;
     drop(conn);
     projection.load(store).await?;
     let counter = |name: &str| counters.get(name).copied().unwrap_or(0);
@@ -50,6 +59,8 @@ pub(crate) async fn load<P: Projection>(
         positions: positions.into_iter().collect(),
         events_applied: counter("events_applied"),
         dead_lettered: counter("dead_lettered"),
+        epoch: log.epoch,
+        condition: log.condition,
     });
     info!(
         service = projection.name(),
@@ -65,6 +76,20 @@ pub(crate) struct ConsumerParts<P> {
     pub(crate) store: Store,
     pub(crate) bus: Bus,
     pub(crate) progress: Arc<Live<Progress>>,
+    pub(crate) control: Arc<Control>,
+}
+
+/// How a consume run ended without an error.
+pub(crate) enum Exit {
+    Shutdown,
+    /// A rebuild reset the store and the serving state: read from the start.
+    Restart,
+}
+
+enum Batch {
+    Applied,
+    Restart,
+    Halted,
 }
 
 struct Loop<'a, P> {
@@ -116,7 +141,12 @@ pub(crate) async fn run_consumer<P: Projection>(
             l.consume(&shutdown).await
         };
         match run.await {
-            Ok(()) => break,
+            Ok(Exit::Shutdown) => break,
+            Ok(Exit::Restart) => {
+                fresh = true;
+                backoff = FIRST_BACKOFF;
+                info!(service, "consumer starting over after a rebuild");
+            }
             Err(e) => {
                 fresh = false;
                 // A run that went well for a while starts the backoff afresh.
@@ -136,40 +166,120 @@ pub(crate) async fn run_consumer<P: Projection>(
 }
 
 impl<P: Projection> Loop<'_, P> {
-    async fn consume(&self, shutdown: &CancellationToken) -> Result<()> {
+    async fn consume(&self, shutdown: &CancellationToken) -> Result<Exit> {
         let topic = &self.topics.orders;
+        let service = self.parts.projection.name();
+        let control = &self.parts.control;
+        let generation = control.generation();
+        // Registered first, so a rebuild finishing meanwhile still wakes us.
+        let restarted = control.restart.notified();
+        tokio::pin!(restarted);
+        let halted = self.parts.progress.read().0.condition.clone();
+        control.report(service, halted.as_deref());
+        if let Some(condition) = halted {
+            warn!(service, %condition, "consumer stopped: the log went backwards; run `portrait rebuild`");
+            return Ok(stopped(shutdown, restarted).await);
+        }
         self.parts.bus.ensure_topic(topic).await?;
         let positions: Vec<(i32, i64)> = {
             let (p, _) = self.parts.progress.read();
             p.positions.iter().map(|(k, v)| (*k, *v)).collect()
         };
-        info!(
-            service = self.parts.projection.name(),
-            ?positions,
-            "consumer resuming"
-        );
+        info!(service, ?positions, "consumer resuming");
+        let mut watch = log_check::Watch::default();
+        let mut checked: Option<std::time::Instant> = None;
         let mut consumer = self.parts.bus.consumer(topic, &positions).await?;
         loop {
+            if checked.is_none_or(|t| t.elapsed() >= CHECK_EVERY) {
+                checked = Some(std::time::Instant::now());
+                if self.check(&mut watch, generation).await? {
+                    return Ok(stopped(shutdown, restarted).await);
+                }
+            }
             let batch = tokio::select! {
-                _ = shutdown.cancelled() => return Ok(()),
+                _ = shutdown.cancelled() => return Ok(Exit::Shutdown),
+                _ = &mut restarted => return Ok(Exit::Restart),
                 batch = consumer.next_batch(self.batch_size, self.poll) => batch?,
             };
             if batch.is_empty() {
                 continue;
             }
-            let span = info_span!(
-                "apply batch",
-                service = self.parts.projection.name(),
-                records = batch.len()
-            );
+            let span = info_span!("apply batch", service, records = batch.len());
             crate::extract_parent(&span, &batch[0].headers);
-            self.apply(batch).instrument(span).await?;
+            match self.apply(batch, generation).instrument(span).await? {
+                Batch::Applied => {}
+                Batch::Restart => return Ok(Exit::Restart),
+                Batch::Halted => {
+                    return Ok(stopped(shutdown, restarted).await);
+                }
+            }
         }
     }
 
-    async fn apply(&self, batch: Vec<Record>) -> Result<()> {
+    /// Compares the stored positions with the log; on a broken rule records
+    /// the condition (store, progress, health, metric) and returns true.
+    async fn check(&self, watch: &mut log_check::Watch, generation: u64) -> Result<bool> {
+        let topic = &self.topics.orders;
+        let bounds = self.parts.bus.bounds(topic).await?;
+        let positions = self.parts.progress.read().0.positions.clone();
+        let Some(condition) = watch.check(topic, &positions, &bounds) else {
+            return Ok(false);
+        };
+        self.halt(condition, generation).await
+    }
+
+    /// Records why applying stopped: in the store (a restart keeps it), the
+    /// progress (status), health and the metric. False if a rebuild came first.
+    async fn halt(&self, condition: String, generation: u64) -> Result<bool> {
+        let control = &self.parts.control;
+        let _writing = control.writing.lock().await;
+        if control.generation() != generation {
+            return Ok(false);
+        }
+        self.halt_locked(condition).await?;
+        Ok(true)
+    }
+
+    async fn halt_locked(&self, condition: String) -> Result<()> {
+        let service = self.parts.projection.name();
+        let control = &self.parts.control;
+        let state = portrait_store::LogState {
+            epoch: self.parts.progress.read().0.epoch,
+            condition: Some(condition.clone()),
+        };
+        let mut tx = self.parts.store.begin().await?;
+        portrait_store::save_log_state(&mut tx, &state).await?;
+        tx.commit().await?;
+        self.parts
+            .progress
+            .update(|p| p.condition = Some(condition.clone()));
+        control.report(service, Some(&condition));
+        error!(service, %condition, "the log went backwards: applying stopped; answers stay as they were until `portrait rebuild`");
+        Ok(())
+    }
+
+    /// Applies one batch, unless a rebuild came first or the batch shows the
+    /// log went backwards (then nothing is written but the condition).
+    async fn apply(&self, batch: Vec<Record>, generation: u64) -> Result<Batch> {
         let (projection, store) = (&self.parts.projection, &self.parts.store);
         let service = projection.name();
+        let _writing = self.parts.control.writing.lock().await;
+        if self.parts.control.generation() != generation {
+            return Ok(Batch::Restart);
+        }
+        let (epoch, behind) = {
+            let (p, _) = self.parts.progress.read();
+            let records = batch.iter().map(|r| (r.partition, r.offset));
+            (
+                p.epoch,
+                log_check::record_behind(&self.topics.orders, &p.positions, records),
+            )
+        };
+        if let Some(condition) = behind {
+            self.halt_locked(condition).await?;
+            return Ok(Batch::Halted);
+        }
+        let mut stale = 0_i64;
         let mut next: BTreeMap<i32, i64> = BTreeMap::new();
         let mut events = Vec::with_capacity(batch.len());
         let mut dead = Vec::new();
@@ -177,6 +287,11 @@ impl<P: Projection> Loop<'_, P> {
         for record in &batch {
             let pos = next.entry(record.partition).or_default();
             *pos = (*pos).max(record.offset + 1);
+            if epoch_of(record) < epoch {
+                // Its order is in the fresh publication this consumer follows.
+                stale += 1;
+                continue;
+            }
             match decode(record, now, &self.limits) {
                 Ok(event) => events.push(event),
                 Err(reason) => {
@@ -214,6 +329,7 @@ impl<P: Projection> Loop<'_, P> {
             &[
                 ("events_applied", fresh),
                 ("duplicates_skipped", skipped),
+                ("stale_skipped", stale),
                 ("dead_lettered", dead_count),
             ],
         )
@@ -246,7 +362,7 @@ impl<P: Projection> Loop<'_, P> {
             dead = dead_count,
             "batch applied"
         );
-        Ok(())
+        Ok(Batch::Applied)
     }
 }
 

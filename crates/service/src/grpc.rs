@@ -59,6 +59,9 @@ pub struct Services {
     routes: Routes,
     names: Vec<&'static str>,
     http: Option<axum::Router>,
+    /// False while the service cannot answer truthfully (its log went
+    /// backwards): health says NOT_SERVING for every service listed above.
+    serving: Option<tokio::sync::watch::Receiver<bool>>,
 }
 
 impl Services {
@@ -77,7 +80,31 @@ impl Services {
             routes: Routes::new(service),
             names: vec![S::NAME],
             http: None,
+            serving: None,
         }
+    }
+
+    /// One more gRPC service on the same server.
+    pub fn and<S>(mut self, service: S) -> Self
+    where
+        S: tower::Service<http::Request<tonic::body::Body>, Error = Infallible>
+            + NamedService
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Response: axum::response::IntoResponse,
+        S::Future: Send + 'static,
+    {
+        self.routes = self.routes.add_service(service);
+        self.names.push(S::NAME);
+        self
+    }
+
+    /// Health follows `serving` for the services listed so far.
+    pub fn with_serving(mut self, serving: tokio::sync::watch::Receiver<bool>) -> Self {
+        self.serving = Some(serving);
+        self
     }
 
     /// HTTP/1.1 (and HTTP/2) routes on the same port. Their paths must not
@@ -111,8 +138,28 @@ pub async fn serve(
     services: Services,
     shutdown: CancellationToken,
 ) -> Result<()> {
-    let (_reporter, health) = tonic_health::server::health_reporter();
+    let (reporter, health) = tonic_health::server::health_reporter();
     let mut names = services.names;
+    let health_task = services.serving.map(|mut serving| {
+        let served = names.clone();
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            loop {
+                let status = if *serving.borrow_and_update() {
+                    tonic_health::ServingStatus::Serving
+                } else {
+                    tonic_health::ServingStatus::NotServing
+                };
+                for name in &served {
+                    reporter.set_service_status(*name, status).await;
+                }
+                tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    changed = serving.changed() => if changed.is_err() { break },
+                }
+            }
+        })
+    });
     names.extend([
         tonic_health::pb::health_server::SERVICE_NAME,
         tonic_reflection::pb::v1::server_reflection_server::SERVICE_NAME,
@@ -161,5 +208,8 @@ pub async fn serve(
         .add_routes(routes)
         .serve_with_incoming_shutdown(incoming, shutdown.cancelled_owned())
         .await?;
+    if let Some(task) = health_task {
+        task.abort();
+    }
     Ok(())
 }

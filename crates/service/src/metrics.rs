@@ -16,6 +16,7 @@ pub struct Metrics {
     pub dead_lettered: IntCounterVec,
     pub batch_size: HistogramVec,
     pub lag: IntGaugeVec,
+    pub log_condition: IntGaugeVec,
     pub rpc_seconds: HistogramVec,
     pub rpc_errors: IntCounterVec,
     pub orders_submitted: IntCounterVec,
@@ -62,6 +63,14 @@ fn build() -> std::result::Result<Metrics, prometheus::Error> {
         &["service"],
     )?;
     registry.register(Box::new(lag.clone()))?;
+    let log_condition = IntGaugeVec::new(
+        Opts::new(
+            "portrait_log_condition",
+            "1 while the consumer has stopped because its log went backwards",
+        ),
+        &["service"],
+    )?;
+    registry.register(Box::new(log_condition.clone()))?;
     let rpc_seconds = HistogramVec::new(
         HistogramOpts::new("portrait_rpc_seconds", "gRPC call latency by method").buckets(vec![
             0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 5.0,
@@ -81,6 +90,7 @@ fn build() -> std::result::Result<Metrics, prometheus::Error> {
         dead_lettered,
         batch_size,
         lag,
+        log_condition,
         rpc_seconds,
         rpc_errors,
         orders_submitted,

@@ -2,6 +2,7 @@ use std::sync::Arc;
 
 use portrait_bus::Bus;
 use portrait_core::{Calendar, ResolvedFilter};
+use portrait_proto::v1::consumer_admin_server::ConsumerAdminServer;
 use portrait_proto::v1::{ConsumerStatus, Filter, PartitionLag};
 use portrait_store::Store;
 use tokio::net::TcpListener;
@@ -9,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::info;
 
 use crate::consumer::{ConsumerParts, load, run_consumer};
+use crate::rebuild::Control;
 use crate::{
     Config, Live, Progress, Projection, Result, Services, bind, metrics, open_store, serve,
 };
@@ -116,6 +118,8 @@ impl QueryContext {
             lag,
             events_applied: progress.events_applied,
             dead_lettered: progress.dead_lettered,
+            condition: progress.condition.unwrap_or_default(),
+            epoch: progress.epoch,
         })
     }
 }
@@ -137,6 +141,15 @@ pub async fn run_consumer_service<P: Projection>(
     let progress = Arc::new(Live::<Progress>::default());
     let projection = Arc::new(projection);
     load(&*projection, &store, &topic, &progress).await?;
+    let control = Arc::new(Control::new());
+    control.report(service, progress.read().0.condition.as_deref());
+    let rebuilder = crate::rebuild::Rebuilder {
+        projection: projection.clone(),
+        store: store.clone(),
+        topic: topic.clone(),
+        progress: progress.clone(),
+        control: control.clone(),
+    };
     let services = services(
         projection.clone(),
         QueryContext {
@@ -148,7 +161,9 @@ pub async fn run_consumer_service<P: Projection>(
             store: store.clone(),
             max_id_length: config.domain.max_id_length,
         },
-    );
+    )
+    .with_serving(control.serving.subscribe())
+    .and(ConsumerAdminServer::new(rebuilder));
     let local = shutdown.child_token();
     let consumer = {
         let (config, local) = (config.clone(), local.clone());
@@ -157,6 +172,7 @@ pub async fn run_consumer_service<P: Projection>(
             store: store.clone(),
             bus,
             progress,
+            control,
         };
         tokio::spawn(async move { run_consumer(parts, &config, local).await })
     };

@@ -67,3 +67,68 @@ pub async fn load_counters(conn: &mut AnyConnection) -> Result<Counters> {
         .map(|r| Ok((r.try_get("name")?, r.try_get("value")?)))
         .collect()
 }
+
+/// The consumer's log state: the publication it follows and why it stopped.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct LogState {
+    pub epoch: i64,
+    pub condition: Option<String>,
+}
+
+pub async fn load_log_state(conn: &mut AnyConnection) -> Result<LogState> {
+    let rows = sqlx::query("SELECT name, value, note FROM log_state")
+        .fetch_all(conn)
+        .await?;
+    let mut state = LogState::default();
+    for r in &rows {
+        let name: String = r.try_get("name")?;
+        match name.as_str() {
+            "epoch" => state.epoch = r.try_get("value")?,
+            "condition" => state.condition = Some(r.try_get("note")?),
+            _ => {}
+        }
+    }
+    Ok(state)
+}
+
+pub async fn save_log_state(conn: &mut AnyConnection, state: &LogState) -> Result<()> {
+    sqlx::query("DELETE FROM log_state")
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("INSERT INTO log_state (name, value, note) VALUES ('epoch', $1, '')")
+        .bind(state.epoch)
+        .execute(&mut *conn)
+        .await?;
+    if let Some(condition) = &state.condition {
+        sqlx::query("INSERT INTO log_state (name, value, note) VALUES ('condition', 0, $1)")
+            .bind(condition.as_str())
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Empties every table of this database but the migrations' record: the
+/// projection, its positions, applied revisions, counters and log state.
+/// What `portrait rebuild` does before the service reads a fresh publication.
+pub async fn reset_tables(conn: &mut AnyConnection) -> Result<Vec<String>> {
+    let list = if crate::is_sqlite(conn) {
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
+    } else {
+        "SELECT CAST(tablename AS TEXT) AS name FROM pg_tables WHERE schemaname = current_schema() ORDER BY tablename"
+    };
+    let rows = sqlx::query(list).fetch_all(&mut *conn).await?;
+    let mut emptied = Vec::new();
+    for r in &rows {
+        let name: String = r.try_get("name")?;
+        if name == "portrait_migrations" {
+            continue;
+        }
+        // Names come from the catalog, not from a caller; quoted all the same.
+        sqlx::query(&format!("DELETE FROM \"{}\"", name.replace('"', "\"\"")))
+            .execute(&mut *conn)
+            .await?;
+        emptied.push(name);
+    }
+    Ok(emptied)
+}

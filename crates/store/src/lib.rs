@@ -21,7 +21,10 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, ConnectOptions};
 
 pub use applied::Applied;
-pub use consumer::{Counters, add_counters, load_counters, load_positions, save_positions};
+pub use consumer::{
+    Counters, LogState, add_counters, load_counters, load_log_state, load_positions, reset_tables,
+    save_log_state, save_positions,
+};
 pub use customer_days::{CUSTOMER_DAYS_MIGRATIONS, load_customer_days, write_customer_days};
 pub use error::{Error, Result};
 pub use migrate::{CONSUMER_MIGRATIONS, Migration};

@@ -29,7 +29,8 @@ pub const CONSUMER_MIGRATIONS: &[Migration] = migrations!(
         "0001_positions",
         "0002_applied",
         "0003_counters",
-        "0004_applied_clustered"
+        "0004_applied_clustered",
+        "0005_log_state"
     ]
 );
 

@@ -323,7 +323,73 @@ async fn rekeying_keeps_every_row(store: Store) {
     assert!(applied.insert("o1", 3));
 }
 
+/// The log state survives a reconnect; a reset empties every table but the
+/// migrations' record, which stays so the service starts without migrating.
+async fn log_state_and_reset(store: Store) {
+    migrated(&store).await;
+    let mut conn = store.pool().acquire().await.expect("conn");
+    let none = portrait_store::load_log_state(&mut conn)
+        .await
+        .expect("load");
+    assert_eq!(none, portrait_store::LogState::default());
+    let stopped = portrait_store::LogState {
+        epoch: 2,
+        condition: Some("t partition 1: stored position 9 is beyond the log's end 3".into()),
+    };
+    portrait_store::save_log_state(&mut conn, &stopped)
+        .await
+        .expect("save");
+    portrait_store::save_positions(&mut conn, "t", &[(1, 9)])
+        .await
+        .expect("positions");
+    portrait_store::add_counters(&mut conn, &[("events_applied", 4)])
+        .await
+        .expect("counters");
+    assert_eq!(
+        portrait_store::load_log_state(&mut conn)
+            .await
+            .expect("load"),
+        stopped
+    );
+    let emptied = portrait_store::reset_tables(&mut conn)
+        .await
+        .expect("reset");
+    for table in [
+        "positions",
+        "applied",
+        "counters",
+        "log_state",
+        "customer_days",
+        "stores",
+    ] {
+        assert!(emptied.iter().any(|t| t == table), "{table} in {emptied:?}");
+    }
+    assert!(!emptied.iter().any(|t| t == "portrait_migrations"));
+    assert_eq!(
+        portrait_store::load_log_state(&mut conn)
+            .await
+            .expect("load"),
+        portrait_store::LogState::default()
+    );
+    assert_eq!(
+        portrait_store::load_positions(&mut conn, "t")
+            .await
+            .expect("positions"),
+        []
+    );
+    assert!(
+        portrait_store::load_counters(&mut conn)
+            .await
+            .expect("counters")
+            .is_empty()
+    );
+    drop(conn);
+    // Migrating again finds every migration recorded and changes nothing.
+    migrated(&store).await;
+}
+
 both!(
+    log_state_and_reset,
     customer_days_add_up_and_load_back,
     rekeying_keeps_every_row,
     positions_and_applied_commit_together,

@@ -19,3 +19,86 @@ pub fn unique_topic(prefix: &str) -> String {
         NEXT.fetch_add(1, Ordering::Relaxed)
     )
 }
+
+/// A broker of the test's own, for tests that restart it: the tansu binary
+/// `tests/run` built, listening on a fixed loopback port with its log in
+/// memory, so a restart comes back with an empty log.
+pub struct OwnBroker {
+    binary: String,
+    port: u16,
+    child: Option<std::process::Child>,
+    log: std::path::PathBuf,
+}
+
+impl OwnBroker {
+    /// `None` (after saying the test is skipped) without `PORTRAIT_TEST_TANSU`.
+    pub fn start(log: &std::path::Path) -> Option<Self> {
+        let binary = crate::server_env("PORTRAIT_TEST_TANSU", "the tansu binary")?;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free loopback port");
+        let mut broker = Self {
+            binary,
+            port,
+            child: None,
+            log: log.to_owned(),
+        };
+        broker.restart();
+        Some(broker)
+    }
+
+    /// `host:port` for `bus.brokers`.
+    pub fn address(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Kills the broker (SIGKILL) and starts it again on the same port: every
+    /// topic and record is gone.
+    pub fn restart(&mut self) {
+        self.stop();
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .expect("broker log file");
+        let url = format!("tcp://{}", self.address());
+        let child = std::process::Command::new(&self.binary)
+            .args([
+                "broker",
+                "--listener-url",
+                &url,
+                "--advertised-listener-url",
+                &url,
+                "--storage-engine",
+                "memory://tansu/",
+            ])
+            .stdout(std::process::Stdio::from(
+                file.try_clone().expect("broker log file"),
+            ))
+            .stderr(std::process::Stdio::from(file))
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", self.binary));
+        self.child = Some(child);
+        for _ in 0..200 {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("tansu did not listen on {}", self.address());
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for OwnBroker {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

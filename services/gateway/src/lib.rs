@@ -245,11 +245,22 @@ impl PortraitService for Gateway {
                 .map_err(|s| upstream("suggest", s))?
                 .into_inner(),
         ];
-        let caught_up = ingest.outbox_pending == 0 && consumers.iter().all(|c| c.lag == 0);
+        // A consumer stopped by a log that went backwards has no lag against
+        // the new log, yet misses orders: never caught up while it holds.
+        let condition = consumers
+            .iter()
+            .filter(|c| !c.condition.is_empty())
+            .map(|c| format!("{}: {}", c.service, c.condition))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let caught_up = ingest.outbox_pending == 0
+            && condition.is_empty()
+            && consumers.iter().all(|c| c.lag == 0);
         Ok(Response::new(SyncStatus {
             ingest: Some(ingest),
             consumers,
             caught_up,
+            condition,
             time_zone: self.time_zone.clone(),
             today: portrait_core::Calendar::format_day(
                 self.calendar.day(portrait_service::now_ms()),

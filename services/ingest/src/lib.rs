@@ -8,9 +8,11 @@
 
 mod api;
 mod relay;
+mod republish;
 mod submit;
 
 use portrait_bus::Bus;
+use portrait_proto::v1::ingest_admin_server::IngestAdminServer;
 use portrait_proto::v1::ingest_service_server::IngestServiceServer;
 use portrait_service::{Config, Result};
 use portrait_store::{Migration, Store, migrations};
@@ -23,7 +25,12 @@ pub use submit::Ingest;
 
 const MIGRATIONS: &[Migration] = migrations!(
     "migrations",
-    ["0001_orders", "0002_outbox", "0003_counters"]
+    [
+        "0001_orders",
+        "0002_outbox",
+        "0003_counters",
+        "0004_outbox_epoch"
+    ]
 );
 
 pub async fn open_store(url: &str) -> Result<Store> {
@@ -49,9 +56,11 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
         ingest.outbox_signal(),
         local.clone(),
     ));
+    let admin = IngestAdminServer::new(republish::Republisher::new(&ingest));
     let services = portrait_service::Services::new(
         IngestServiceServer::new(ingest).max_decoding_message_size(MAX_MESSAGE_BYTES),
-    );
+    )
+    .and(admin);
     let served =
         portrait_service::serve_until("ingest", listener, &config, services, local.clone()).await;
     local.cancel();

@@ -51,11 +51,12 @@ pub async fn relay(
 }
 
 async fn publish_some(store: &Store, bus: &Bus, topic: &str) -> portrait_service::Result<usize> {
-    let rows =
-        sqlx::query("SELECT id, msg_key, payload, traceparent FROM outbox ORDER BY id LIMIT $1")
-            .bind(BATCH)
-            .fetch_all(store.pool())
-            .await?;
+    let rows = sqlx::query(
+        "SELECT id, msg_key, payload, traceparent, epoch FROM outbox ORDER BY id LIMIT $1",
+    )
+    .bind(BATCH)
+    .fetch_all(store.pool())
+    .await?;
     if rows.is_empty() {
         return Ok(0);
     }
@@ -64,14 +65,18 @@ async fn publish_some(store: &Store, bus: &Bus, topic: &str) -> portrait_service
     for r in &rows {
         last = r.try_get(0)?;
         let traceparent: String = r.try_get(3)?;
+        let epoch: i64 = r.try_get(4)?;
+        let mut headers = Vec::new();
+        if !traceparent.is_empty() {
+            headers.push(("traceparent".to_owned(), traceparent));
+        }
+        if epoch > 0 {
+            headers.push((portrait_service::EPOCH_HEADER.to_owned(), epoch.to_string()));
+        }
         messages.push(Message {
             key: r.try_get(1)?,
             payload: r.try_get(2)?,
-            headers: if traceparent.is_empty() {
-                Vec::new()
-            } else {
-                vec![("traceparent".to_owned(), traceparent)]
-            },
+            headers,
         });
     }
     bus.publish(topic, &messages).await?;

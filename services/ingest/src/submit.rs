@@ -95,25 +95,27 @@ impl Ingest {
             }
         }
         let published = events.len();
+        let epoch = current_epoch(&mut tx).await?;
         // Many rows per statement: one round trip to the database per
         // statement instead of one per row. A statement's rows get their
         // outbox ids in the order listed, so events keep their order.
         let params = portrait_store::PARAMS_PER_STATEMENT;
         let anonymous = portrait_store::is_sqlite(&tx);
-        for rows in events.chunks(params / 3) {
+        for rows in events.chunks(params / 4) {
             let text = insert_text(
-                "INSERT INTO outbox (msg_key, payload, traceparent) VALUES ",
-                3,
+                "INSERT INTO outbox (msg_key, payload, traceparent, epoch) VALUES ",
+                4,
                 rows.len(),
                 "",
                 anonymous,
             );
-            let mut query = sqlx::query(&text).persistent(rows.len() == params / 3);
+            let mut query = sqlx::query(&text).persistent(rows.len() == params / 4);
             for (key, payload) in rows {
                 query = query
                     .bind(key.as_str())
                     .bind(payload.as_slice())
-                    .bind(trace.as_str());
+                    .bind(trace.as_str())
+                    .bind(epoch);
             }
             query.execute(&mut *tx).await?;
         }
@@ -160,6 +162,10 @@ impl Ingest {
         Ok(responses)
     }
 
+    pub(crate) fn parts(&self) -> (Store, Arc<Mutex<()>>, Arc<Notify>) {
+        (self.store.clone(), self.write.clone(), self.outbox.clone())
+    }
+
     pub async fn status(&self) -> Result<IngestStatus> {
         let row = sqlx::query(
             "SELECT (SELECT CAST(COUNT(*) AS BIGINT) FROM orders), (SELECT CAST(COUNT(*) AS BIGINT) FROM outbox)",
@@ -176,9 +182,26 @@ impl Ingest {
     }
 }
 
+/// The publication new events join (0 until the first `portrait rebuild`).
+pub(crate) async fn current_epoch(tx: &mut Tx) -> Result<i64> {
+    let row = sqlx::query("SELECT value FROM counters WHERE name = 'epoch'")
+        .fetch_optional(&mut **tx)
+        .await?;
+    Ok(match row {
+        Some(r) => r.try_get(0)?,
+        None => 0,
+    })
+}
+
 /// `head ($1, $2), ($3, $4) tail` for `rows` rows of `columns` values.
 /// `anonymous` marks for SQLite, as [`portrait_store::Sql::for_conn`] explains.
-fn insert_text(head: &str, columns: usize, rows: usize, tail: &str, anonymous: bool) -> String {
+pub(crate) fn insert_text(
+    head: &str,
+    columns: usize,
+    rows: usize,
+    tail: &str,
+    anonymous: bool,
+) -> String {
     let mut text = String::with_capacity(head.len() + tail.len() + rows * columns * 6);
     text.push_str(head);
     for row in 0..rows {

@@ -7,6 +7,7 @@ mod follow;
 mod import_cmd;
 mod models_cmd;
 mod query;
+mod rebuild_cmd;
 mod sync_cmd;
 
 use std::path::PathBuf;
@@ -50,6 +51,9 @@ enum Command {
     Import(import_cmd::ImportArgs),
     /// Print the data-quality report of the last sync job.
     Quality(sync_cmd::QualityArgs),
+    /// Heal consumers whose log went backwards: a fresh publication of every
+    /// order from ingest, the services' projections emptied and rebuilt from it.
+    Rebuild(rebuild_cmd::RebuildArgs),
     /// Fit customer models on a transactions file.
     #[command(subcommand)]
     Models(Models),
@@ -90,5 +94,6 @@ async fn main() -> anyhow::Result<()> {
         Command::Import(args) => import_cmd::import(args).await,
         Command::Quality(args) => sync_cmd::quality(args).await,
         Command::Models(Models::Btyd(args)) => models_cmd::run(&args),
+        Command::Rebuild(args) => rebuild_cmd::run(args).await,
     }
 }

@@ -24,9 +24,17 @@ fn served(service: ServiceName) -> BTreeSet<String> {
         ServiceName::Rfm => "portrait.v1.RfmQuery",
         ServiceName::Suggest => "portrait.v1.SuggestQuery",
     };
+    // `portrait rebuild`'s halves: ingest republishes, a consumer starts over.
+    let admin = match service {
+        ServiceName::Gateway => None,
+        ServiceName::Ingest => Some("portrait.v1.IngestAdmin"),
+        _ => Some("portrait.v1.ConsumerAdmin"),
+    };
     [own, HEALTH, REFLECTION_V1, REFLECTION_V1ALPHA]
+        .into_iter()
+        .chain(admin)
         .map(str::to_owned)
-        .into()
+        .collect()
 }
 
 /// The services a server lists, and for each the services declared by the
