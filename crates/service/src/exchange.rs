@@ -71,6 +71,8 @@ pub fn export_page(
 #[derive(Debug, Default)]
 pub struct Borrowed<T> {
     pub generation: String,
+    /// The reader's state incarnation the dense ids belong to.
+    incarnation: u64,
     values: Vec<T>,
 }
 
@@ -86,11 +88,23 @@ impl<T: Copy + Default> Borrowed<T> {
 pub struct BorrowedBook<T>(RwLock<Arc<Borrowed<T>>>);
 
 impl<T: Copy + Default> BorrowedBook<T> {
-    pub fn current(&self) -> Arc<Borrowed<T>> {
-        self.0
+    /// The figures for the reader's state `incarnation`; none (an empty
+    /// generation) when they were keyed by the ids of another one.
+    pub fn current(&self, incarnation: u64) -> Arc<Borrowed<T>> {
+        let held = self
+            .0
             .read()
             .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+            .clone();
+        if held.incarnation == incarnation {
+            held
+        } else {
+            Arc::new(Borrowed {
+                generation: String::new(),
+                incarnation,
+                values: Vec::new(),
+            })
+        }
     }
 
     /// Serves a generation: each item's dense id here (`None`: a customer
@@ -99,7 +113,7 @@ impl<T: Copy + Default> BorrowedBook<T> {
     pub fn replace(
         &self,
         what: &'static str,
-        generation: String,
+        (generation, incarnation): (String, u64),
         customers: usize,
         items: impl IntoIterator<Item = (Option<u32>, T)>,
     ) {
@@ -115,8 +129,11 @@ impl<T: Copy + Default> BorrowedBook<T> {
             }
         }
         info!(what, generation = %generation, known, unknown, "borrowed figures in service");
-        *self.0.write().unwrap_or_else(PoisonError::into_inner) =
-            Arc::new(Borrowed { generation, values });
+        *self.0.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(Borrowed {
+            generation,
+            incarnation,
+            values,
+        });
     }
 }
 
@@ -154,13 +171,14 @@ impl ExportPage for CustomerScores {
     }
 }
 
-/// Polls an owner's export every `every` until `shutdown`; each new
-/// generation, whole, goes to `apply`.
+/// Polls an owner's export every `every` until `shutdown`; each generation
+/// other than `known()` (the one the reader holds for its current state),
+/// whole, goes to `apply`.
 pub fn spawn_follow<P, F, Fut>(
     what: &'static str,
     every: Duration,
     shutdown: CancellationToken,
-    mut fetch: F,
+    (mut fetch, known): (F, impl Fn() -> String + Send + 'static),
     mut apply: impl FnMut(String, Vec<P::Item>) + Send + 'static,
 ) where
     P: ExportPage,
@@ -168,13 +186,11 @@ pub fn spawn_follow<P, F, Fut>(
     Fut: Future<Output = Result<P, tonic::Status>> + Send,
 {
     tokio::spawn(async move {
-        let mut known = String::new();
         let mut failing = false;
         loop {
-            match pull(&known, &mut fetch).await {
+            match pull(&known(), &mut fetch).await {
                 Ok(Some((generation, items))) => {
                     info!(what, generation = %generation, items = items.len(), "generation pulled");
-                    known.clone_from(&generation);
                     apply(generation, items);
                     failing = false;
                 }
@@ -264,6 +280,23 @@ mod tests {
         );
         assert!(export_page("g1", 5, &req("", "g1", "9", 2)).is_err());
         assert!(export_page("g1", 5, &req("", "", "", 50_001)).is_err());
+    }
+
+    #[test]
+    fn borrowed_figures_belong_to_one_incarnation_of_the_state() {
+        let book = BorrowedBook::<u8>::default();
+        let items = [(Some(0), 7), (Some(2), 9), (None, 1), (Some(5), 3)];
+        book.replace("test", ("g1".into(), 4), 3, items);
+        let now = book.current(4);
+        assert_eq!(
+            (now.generation.as_str(), now.of(0), now.of(1), now.of(2)),
+            ("g1", 7, 0, 9)
+        );
+        // Out of range (5) and unknown (None) customers are left out.
+        assert_eq!(now.of(5), 0);
+        // After a reload the ids are new: nothing, and no generation held.
+        let later = book.current(5);
+        assert_eq!((later.generation.as_str(), later.of(0)), ("", 0));
     }
 
     #[tokio::test]

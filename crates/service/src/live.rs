@@ -4,11 +4,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard};
 
 /// A projection's serving state with a version that moves on every change,
-/// so answers can be cached per (question, version).
+/// so answers can be cached per (question, version), and an incarnation that
+/// moves when the state is replaced whole (a load, a rebuild): dense ids are
+/// handed out anew then, so anything kept by dense id beside the state (a
+/// fit, clusters, borrowed figures) belongs to one incarnation only.
 #[derive(Debug, Default)]
 pub struct Live<S> {
     state: RwLock<S>,
     version: AtomicU64,
+    incarnation: AtomicU64,
 }
 
 impl<S> Live<S> {
@@ -28,7 +32,16 @@ impl<S> Live<S> {
     }
 
     pub fn replace(&self, state: S) {
-        self.update(|s| *s = state);
+        self.update(|s| {
+            *s = state;
+            // Under the write lock: a reader holding the state sees its own.
+            self.incarnation.fetch_add(1, Ordering::AcqRel);
+        });
+    }
+
+    /// Read while holding the state (`read`) to get that state's.
+    pub fn incarnation(&self) -> u64 {
+        self.incarnation.load(Ordering::Acquire)
     }
 }
 
@@ -82,6 +95,17 @@ impl<K: Hash + Eq + Clone, V> AnswerCache<K, V> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_replaced_state_is_a_new_incarnation() {
+        let live = Live::<i32>::default();
+        let before = live.incarnation();
+        live.update(|s| *s += 1);
+        assert_eq!(live.incarnation(), before);
+        live.replace(9);
+        assert_eq!(live.incarnation(), before + 1);
+        assert_eq!(*live.read().0, 9);
+    }
 
     #[test]
     fn cache_answers_only_at_the_same_version() {

@@ -33,19 +33,24 @@ pub(crate) fn follow_scores(
     shutdown: CancellationToken,
 ) {
     let client = SuggestQueryClient::new(suggest).max_decoding_message_size(64 << 20);
+    let fetch = move |req| {
+        let mut client = client.clone();
+        async move { Ok(client.export_customer_scores(req).await?.into_inner()) }
+    };
+    let (held, live) = (book.clone(), projection.clone());
+    let known = move || held.current(live.live.incarnation()).generation.clone();
     spawn_follow(
         "model scores",
         every,
         shutdown,
-        move |req| {
-            let mut client = client.clone();
-            async move { Ok(client.export_customer_scores(req).await?.into_inner()) }
-        },
+        (fetch, known),
         move |generation, items| {
             let (state, _) = projection.live.read();
+            let incarnation = projection.live.incarnation();
             let names = state.customers.book.customers();
             let items =
                 (items.iter()).map(|s| (names.get(&s.customer_id), Clv(s.predicted_clv_fen)));
+            let generation = (generation, incarnation);
             book.replace("model scores", generation, names.len(), items);
         },
     );

@@ -41,7 +41,7 @@ impl Profiler {
                 SummaryDimension::Cluster => self.clusters.generation(),
                 _ => 0,
             };
-            let scores = self.scores.current();
+            let scores = self.scores.current(self.projection.live.incarnation());
             let key = (
                 f.clone(),
                 dimension as i32,
@@ -84,7 +84,7 @@ impl Profiler {
         let (f, version, scope) = self.with(req.filter.as_ref(), |s, f, sel, version| {
             (f.clone(), version, scope_of(s, f, sel))
         })?;
-        let scores = self.scores.current();
+        let scores = self.scores.current(self.projection.live.incarnation());
         let key = (f.clone(), dimension as i32, 0, scores.generation.clone());
         if let Some(answer) = self.summaries.get(&key, version) {
             return Ok((*answer).clone());

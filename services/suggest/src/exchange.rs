@@ -63,16 +63,20 @@ pub(crate) fn follow_labels(
     shutdown: CancellationToken,
 ) {
     let client = ProfilerQueryClient::new(profiler).max_decoding_message_size(64 << 20);
+    let fetch = move |req| {
+        let mut client = client.clone();
+        async move { Ok(client.export_customer_labels(req).await?.into_inner()) }
+    };
+    let (held, live) = (book.clone(), projection.clone());
+    let known = move || held.current(live.live.incarnation()).generation.clone();
     spawn_follow(
         "customer labels",
         every,
         shutdown,
-        move |req| {
-            let mut client = client.clone();
-            async move { Ok(client.export_customer_labels(req).await?.into_inner()) }
-        },
+        (fetch, known),
         move |generation, items| {
             let (state, _) = projection.live.read();
+            let incarnation = projection.live.incarnation();
             let names = state.book.customers();
             let byte = |v: i32| u8::try_from(v).unwrap_or(0);
             let items = (items.iter()).map(|l| {
@@ -81,6 +85,7 @@ pub(crate) fn follow_labels(
                     (byte(l.cluster), byte(l.main_channel)),
                 )
             });
+            let generation = (generation, incarnation);
             book.replace("customer labels", generation, names.len(), items);
         },
     );

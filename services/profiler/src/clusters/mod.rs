@@ -48,6 +48,8 @@ struct Held {
     members: Vec<u32>,
     main_channel: Vec<u8>,
     export: String,
+    /// The state incarnation the dense ids belong to.
+    incarnation: u64,
 }
 
 impl Held {
@@ -59,6 +61,7 @@ impl Held {
             members: Vec::new(),
             main_channel: Vec::new(),
             export: String::new(),
+            incarnation: 0,
         }
     }
 }
@@ -95,11 +98,16 @@ impl ClusterBook {
         });
     }
 
+    /// The clusters in service, if computed on the state as it is: labels
+    /// by dense id mean nothing once the state was replaced whole.
     fn held(&self) -> Option<Arc<Held>> {
-        self.held
+        let now = self.projection.live.incarnation();
+        (self
+            .held
             .read()
             .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+            .clone())
+        .filter(|h| h.incarnation == now)
     }
 
     pub fn answer(&self) -> Clusters {
@@ -146,6 +154,7 @@ impl ClusterBook {
         let (top, habits) = features::habits(self.ctx.store(), as_of).await?;
         let rows = {
             let (state, _) = self.projection.live.read();
+            let incarnation = self.projection.live.incarnation();
             let days = &state.days;
             let names: Vec<String> = (top.iter())
                 .map(
@@ -165,9 +174,9 @@ impl ClusterBook {
                     Some((c, features_of(&agg, &h, as_of)))
                 })
                 .collect::<Vec<_>>();
-            (rows, names, main_channel)
+            (rows, names, main_channel, incarnation)
         };
-        let (rows, names, main_channel) = rows;
+        let (rows, names, main_channel, incarnation) = rows;
         let members: Vec<u32> = rows.iter().map(|(c, _)| *c).collect();
         let held = tokio::task::spawn_blocking(move || cluster(rows, top, names, as_of))
             .await
@@ -175,6 +184,7 @@ impl ClusterBook {
         let held = Held {
             members,
             main_channel,
+            incarnation,
             ..held
         };
         info!(

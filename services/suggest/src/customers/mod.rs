@@ -97,11 +97,11 @@ impl CustomerList {
             ),
         };
         self.ctx.id_text("id_prefix", &req.id_prefix)?;
-        let labels = self.labels.current();
-        let (cluster, channel) = selected_labels(req, &labels)?;
         let f = self.ctx.resolve(req.filter.as_ref())?;
         // One version throughout: the cached order indexes that version's rows.
         let (state, version) = self.projection.live.read();
+        let labels = self.labels.current(self.projection.live.incarnation());
+        let (cluster, channel) = selected_labels(req, &labels)?;
         let rows = self.rows(&state, version, &f);
         let served = self.models.served();
         let score = |c: u32| served.as_ref().and_then(|s| s.score(c));

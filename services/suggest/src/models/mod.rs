@@ -69,6 +69,8 @@ pub struct Served {
     pub(crate) fit_millis: i64,
     /// The dense ids with a score, ascending: what an export pages through.
     pub(crate) scored: std::sync::OnceLock<Vec<u32>>,
+    /// The state incarnation those dense ids belong to.
+    pub(crate) incarnation: u64,
 }
 
 /// A customer's scores for lists, rankings and sums (ListCustomers, the portrait summary);
@@ -174,7 +176,9 @@ impl Models {
 
     /// The fit in service, if any (for other answers built on the scores).
     pub fn served(&self) -> Option<Arc<Served>> {
-        self.held().served.clone()
+        // Scores by dense id mean nothing once the state was replaced whole.
+        let now = self.projection.live.incarnation();
+        self.held().served.clone().filter(|s| s.incarnation == now)
     }
 
     pub fn fit_answer(&self) -> ModelFit {
@@ -198,11 +202,15 @@ impl Models {
         let projection = self.projection.clone();
         let started = Instant::now();
         let outcome = tokio::task::spawn_blocking(move || {
-            let collected = {
+            let (collected, incarnation) = {
                 let (state, _) = projection.live.read();
-                collect::collect(&state.book, as_of, terms.period)
+                let incarnation = projection.live.incarnation();
+                (
+                    collect::collect(&state.book, as_of, terms.period),
+                    incarnation,
+                )
             };
-            fit::fit(&collected, terms)
+            fit::fit(&collected, terms).map(|fit| (fit, incarnation))
         })
         .await
         .unwrap_or_else(|e| Err(Refusal::Failed(format!("the fit stopped: {e}"))));
@@ -210,7 +218,7 @@ impl Models {
         let at = Utc::now();
         let day = Calendar::format_day(as_of);
         let attempt = match outcome {
-            Ok(fit) => {
+            Ok((fit, incarnation)) => {
                 info!(
                     as_of = %day,
                     customers = fit.customers,
@@ -225,6 +233,7 @@ impl Models {
                     as_of,
                     fit_millis,
                     scored: std::sync::OnceLock::new(),
+                    incarnation,
                 };
                 self.held
                     .write()
