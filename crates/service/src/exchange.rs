@@ -137,6 +137,49 @@ impl<T: Copy + Default> BorrowedBook<T> {
     }
 }
 
+/// A pulled generation keyed by the reader's state: that state's
+/// incarnation, its customer count, and each item's dense id there (`None`:
+/// not seen yet) with its figure.
+pub struct Keyed<T> {
+    pub incarnation: u64,
+    pub customers: usize,
+    pub items: Vec<(Option<u32>, T)>,
+}
+
+impl<T: Copy + Default + Send + Sync + 'static> BorrowedBook<T> {
+    /// Follows an owner's export into this book every `every` until
+    /// `shutdown`: `fetch` asks the owner for one page, `incarnation` reads
+    /// the reader's current one, `key` keys a pulled generation by the
+    /// reader's state (read once, under its lock). A generation already held
+    /// for the current incarnation is not pulled again; after a reload it is.
+    pub fn follow<P, F, Fut>(
+        self: &Arc<Self>,
+        what: &'static str,
+        (every, shutdown): (Duration, CancellationToken),
+        fetch: F,
+        incarnation: impl Fn() -> u64 + Send + 'static,
+        mut key: impl FnMut(Vec<P::Item>) -> Keyed<T> + Send + 'static,
+    ) where
+        P: ExportPage,
+        F: FnMut(ExportRequest) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<P, tonic::Status>> + Send,
+    {
+        let held = self.clone();
+        let known = move || held.current(incarnation()).generation.clone();
+        let book = self.clone();
+        spawn_follow(
+            what,
+            every,
+            shutdown,
+            (fetch, known),
+            move |generation, items| {
+                let k = key(items);
+                book.replace(what, (generation, k.incarnation), k.customers, k.items);
+            },
+        );
+    }
+}
+
 /// One page of an export, whatever it carries.
 pub trait ExportPage: Send + 'static {
     type Item: Send + 'static;
@@ -174,7 +217,7 @@ impl ExportPage for CustomerScores {
 /// Polls an owner's export every `every` until `shutdown`; each generation
 /// other than `known()` (the one the reader holds for its current state),
 /// whole, goes to `apply`.
-pub fn spawn_follow<P, F, Fut>(
+fn spawn_follow<P, F, Fut>(
     what: &'static str,
     every: Duration,
     shutdown: CancellationToken,

@@ -34,8 +34,7 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
         move |projection, ctx| {
             let profiler = Profiler::new(projection.clone(), ctx, rfm);
             profiler.clusters.spawn_schedule(schedule.clone());
-            let scores = profiler.scores.clone();
-            scores::follow_scores(scores, projection, suggest, every, schedule);
+            scores::follow_scores(&profiler.scores, projection, suggest, every, schedule);
             portrait_service::Services::new(ProfilerQueryServer::new(profiler))
         },
         shutdown,

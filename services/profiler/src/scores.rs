@@ -4,8 +4,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use portrait_proto::v1::CustomerScore;
 use portrait_proto::v1::suggest_query_client::SuggestQueryClient;
-use portrait_service::exchange::{BorrowedBook, spawn_follow};
+use portrait_service::exchange::{BorrowedBook, Keyed};
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
 
@@ -26,7 +27,7 @@ pub(crate) type ScoreBook = BorrowedBook<Clv>;
 
 /// Follows the suggest service's scores every `every` until `shutdown`.
 pub(crate) fn follow_scores(
-    book: Arc<ScoreBook>,
+    book: &Arc<ScoreBook>,
     projection: Arc<ProfilerProjection>,
     suggest: Channel,
     every: Duration,
@@ -37,21 +38,22 @@ pub(crate) fn follow_scores(
         let mut client = client.clone();
         async move { Ok(client.export_customer_scores(req).await?.into_inner()) }
     };
-    let (held, live) = (book.clone(), projection.clone());
-    let known = move || held.current(live.live.incarnation()).generation.clone();
-    spawn_follow(
+    let live = projection.clone();
+    book.follow(
         "model scores",
-        every,
-        shutdown,
-        (fetch, known),
-        move |generation, items| {
+        (every, shutdown),
+        fetch,
+        move || live.live.incarnation(),
+        move |items: Vec<CustomerScore>| {
             let (state, _) = projection.live.read();
-            let incarnation = projection.live.incarnation();
             let names = state.customers.book.customers();
-            let items =
-                (items.iter()).map(|s| (names.get(&s.customer_id), Clv(s.predicted_clv_fen)));
-            let generation = (generation, incarnation);
-            book.replace("model scores", generation, names.len(), items);
+            Keyed {
+                incarnation: projection.live.incarnation(),
+                customers: names.len(),
+                items: (items.iter())
+                    .map(|s| (names.get(&s.customer_id), Clv(s.predicted_clv_fen)))
+                    .collect(),
+            }
         },
     );
 }

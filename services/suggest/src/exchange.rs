@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use portrait_proto::v1::profiler_query_client::ProfilerQueryClient;
-use portrait_proto::v1::{CustomerScore, CustomerScores, ExportRequest};
-use portrait_service::exchange::{BorrowedBook, export_page, spawn_follow};
+use portrait_proto::v1::{CustomerLabel, CustomerScore, CustomerScores, ExportRequest};
+use portrait_service::exchange::{BorrowedBook, Keyed, export_page};
 use portrait_service::{CustomerProjection, Result};
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
@@ -56,7 +56,7 @@ impl Models {
 
 /// Follows the profiler's labels every `every` until `shutdown`.
 pub(crate) fn follow_labels(
-    book: Arc<LabelBook>,
+    book: &Arc<LabelBook>,
     projection: Arc<CustomerProjection>,
     profiler: Channel,
     every: Duration,
@@ -67,26 +67,28 @@ pub(crate) fn follow_labels(
         let mut client = client.clone();
         async move { Ok(client.export_customer_labels(req).await?.into_inner()) }
     };
-    let (held, live) = (book.clone(), projection.clone());
-    let known = move || held.current(live.live.incarnation()).generation.clone();
-    spawn_follow(
+    let live = projection.clone();
+    book.follow(
         "customer labels",
-        every,
-        shutdown,
-        (fetch, known),
-        move |generation, items| {
+        (every, shutdown),
+        fetch,
+        move || live.live.incarnation(),
+        move |items: Vec<CustomerLabel>| {
             let (state, _) = projection.live.read();
-            let incarnation = projection.live.incarnation();
             let names = state.book.customers();
             let byte = |v: i32| u8::try_from(v).unwrap_or(0);
-            let items = (items.iter()).map(|l| {
-                (
-                    names.get(&l.customer_id),
-                    (byte(l.cluster), byte(l.main_channel)),
-                )
-            });
-            let generation = (generation, incarnation);
-            book.replace("customer labels", generation, names.len(), items);
+            Keyed {
+                incarnation: projection.live.incarnation(),
+                customers: names.len(),
+                items: (items.iter())
+                    .map(|l| {
+                        (
+                            names.get(&l.customer_id),
+                            (byte(l.cluster), byte(l.main_channel)),
+                        )
+                    })
+                    .collect(),
+            }
         },
     );
 }

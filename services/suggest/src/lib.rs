@@ -41,7 +41,7 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
             models.spawn_schedule(schedule.clone());
             let labels = Arc::new(LabelBook::default());
             exchange::follow_labels(
-                labels.clone(),
+                &labels,
                 projection.clone(),
                 profiler,
                 every,
