@@ -467,28 +467,19 @@ async fn the_page_shows_the_apis_figures_for_every_filter() {
     assert!(!rows.is_empty(), "the city has stores");
     assert_eq!(drilled["summary"]["rows"], json!(rows), "the city's stores");
 
-    // By segment: the summary's segment groups.
-    let by_segment = &s["by-segment"];
-    let f = filter_of(&by_segment["filter"]);
-    let (rows, total) = summary_rows(&mut grpc, &f, SummaryDimension::Segment, None).await;
-    assert!(!rows.is_empty());
-    assert_eq!(by_segment["summary"]["rows"], json!(rows), "by segment");
-    assert_eq!(
-        by_segment["summary"]["total"],
-        json!([total]),
-        "by segment total"
-    );
-    // By hour band: the orders' bands, a customer in each they ordered in.
-    let by_band = &s["by-hour-band"];
-    let f = filter_of(&by_band["filter"]);
-    let (rows, total) = summary_rows(&mut grpc, &f, SummaryDimension::HourBand, None).await;
-    assert!(!rows.is_empty());
-    assert_eq!(by_band["summary"]["rows"], json!(rows), "by hour band");
-    assert_eq!(
-        by_band["summary"]["total"],
-        json!([total]),
-        "by hour band total"
-    );
+    // By segment (the summary's segment groups) and by hour band (the
+    // orders' bands, a customer in each they ordered in).
+    for (name, dimension) in [
+        ("by-segment", SummaryDimension::Segment),
+        ("by-hour-band", SummaryDimension::HourBand),
+    ] {
+        let state = &s[name];
+        let f = filter_of(&state["filter"]);
+        let (rows, total) = summary_rows(&mut grpc, &f, dimension, None).await;
+        assert!(!rows.is_empty(), "{name}");
+        assert_eq!(state["summary"]["rows"], json!(rows), "{name}");
+        assert_eq!(state["summary"]["total"], json!([total]), "{name} total");
+    }
 
     // The clicked slice lists its customers, as ListRfm of that segment does.
     let segment = text(&s["segment"]["clicked"]);
