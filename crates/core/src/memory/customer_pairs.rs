@@ -93,6 +93,52 @@ impl PairTally {
     }
 }
 
+/// Association counts from whole product sets, one per customer (or basket):
+/// how many sets there are, hold each product, hold each pair.
+pub struct SetCounts {
+    out: BasketCounts,
+    pairs: PairTally,
+}
+
+impl SetCounts {
+    pub fn new(products: usize) -> Self {
+        Self {
+            out: BasketCounts {
+                baskets: 0,
+                products: vec![0; products],
+                pairs: Vec::new(),
+            },
+            pairs: PairTally::new(products),
+        }
+    }
+
+    /// Counts one set (its products in any order, repeats allowed); an empty
+    /// one is no set. Leaves `set` sorted and deduplicated.
+    pub fn add(&mut self, set: &mut Vec<u32>) {
+        set.sort_unstable();
+        set.dedup();
+        if set.is_empty() {
+            return;
+        }
+        self.out.baskets += 1;
+        for (i, a) in set.iter().enumerate() {
+            if let Some(slot) = self.out.products.get_mut(*a as usize) {
+                *slot += 1;
+            }
+            for b in &set[i + 1..] {
+                self.pairs.add(*a, *b);
+            }
+        }
+    }
+
+    pub fn finish(self) -> BasketCounts {
+        BasketCounts {
+            pairs: self.pairs.into_sorted(),
+            ..self.out
+        }
+    }
+}
+
 impl CustomerPairs {
     /// Adds `n` orders containing `product` at `store` to `customer`'s counts.
     pub fn add(&mut self, customer: u32, store: u32, product: u32, n: i64) {
@@ -241,11 +287,6 @@ impl CustomerPairs {
         if (0..self.stores.len()).all(|s| !bought_at(s) || sel.contains(s as u32)) {
             return sum([&self.chain], products);
         }
-        let mut out = BasketCounts {
-            baskets: 0,
-            products: vec![0; products],
-            pairs: Vec::new(),
-        };
         let mut visited: Vec<u32> = (chosen.iter())
             .filter_map(|s| self.visitors.get(*s as usize))
             .flatten()
@@ -253,7 +294,7 @@ impl CustomerPairs {
             .collect();
         visited.sort_unstable();
         visited.dedup();
-        let mut pairs = PairTally::new(products);
+        let mut counts = SetCounts::new(products);
         let mut bought: Vec<u32> = Vec::new();
         for rows in visited
             .iter()
@@ -265,23 +306,9 @@ impl CustomerPairs {
                     .filter(|r| r.2 > 0 && sel.contains(r.0))
                     .map(|r| r.1),
             );
-            if bought.is_empty() {
-                continue;
-            }
-            bought.sort_unstable();
-            bought.dedup();
-            out.baskets += 1;
-            for (i, a) in bought.iter().enumerate() {
-                if let Some(slot) = out.products.get_mut(*a as usize) {
-                    *slot += 1;
-                }
-                for b in &bought[i + 1..] {
-                    pairs.add(*a, *b);
-                }
-            }
+            counts.add(&mut bought);
         }
-        out.pairs = pairs.into_sorted();
-        out
+        counts.finish()
     }
 
     /// Gives back the room vectors grew into; after a load.

@@ -12,7 +12,7 @@ mod store_days;
 mod stores;
 
 pub use baskets::{BasketBook, BasketCounts};
-pub use customer_pairs::CustomerPairs;
+pub use customer_pairs::{CustomerPairs, SetCounts};
 pub use customers::{BookLoader, CustomerBook, Reach};
 pub use groups::GroupFigures;
 pub use intern::Interner;

@@ -3,10 +3,9 @@
 //! all history, so a window is counted from the customer portrait's
 //! `customer_products` rows when asked, and cached per (filter, version).
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
-use portrait_core::memory::BasketCounts;
+use portrait_core::memory::{BasketCounts, SetCounts};
 use portrait_proto::v1::Filter;
 use portrait_service::Result;
 use portrait_store::Sql;
@@ -57,34 +56,15 @@ impl Profiler {
         let counts = {
             let (state, _) = self.projection.live.read();
             let products = state.days.product_count();
-            let mut out = BasketCounts {
-                baskets: 0,
-                products: vec![0; products],
-                pairs: Vec::new(),
-            };
-            let mut pairs: HashMap<(u32, u32), i64> = HashMap::new();
+            let mut counts = SetCounts::new(products);
             let mut set: Vec<u32> = Vec::new();
             let mut current: Option<String> = None;
-            let mut close = |set: &mut Vec<u32>, out: &mut BasketCounts| {
-                set.sort_unstable();
-                set.dedup();
-                if set.is_empty() {
-                    return;
-                }
-                out.baskets += 1;
-                for (i, &a) in set.iter().enumerate() {
-                    out.products[a as usize] += 1;
-                    for &b in &set[i + 1..] {
-                        *pairs.entry((a, b)).or_default() += 1;
-                    }
-                }
-                set.clear();
-            };
             for r in &rows {
                 let customer: String = r.try_get(0)?;
                 let product: String = r.try_get(1)?;
                 if current.as_deref() != Some(customer.as_str()) {
-                    close(&mut set, &mut out);
+                    counts.add(&mut set);
+                    set.clear();
                     current = Some(customer);
                 }
                 // A product the state has not applied yet waits for its batch.
@@ -92,10 +72,8 @@ impl Profiler {
                     set.push(p);
                 }
             }
-            close(&mut set, &mut out);
-            out.pairs = pairs.into_iter().map(|((a, b), n)| (a, b, n)).collect();
-            out.pairs.sort_unstable();
-            out
+            counts.add(&mut set);
+            counts.finish()
         };
         Ok(self.association_counts.put(&key, version, counts))
     }
