@@ -351,7 +351,7 @@ async fn log_state_and_reset(store: Store) {
             .expect("load"),
         stopped
     );
-    let emptied = portrait_store::reset_tables(&mut conn)
+    let emptied = portrait_store::reset_tables(&mut conn, &[])
         .await
         .expect("reset");
     for table in [
