@@ -8,6 +8,7 @@ mod associations;
 mod clusters;
 mod customer;
 mod cyrg;
+mod effect;
 mod embedded;
 mod exchange;
 mod list;
