@@ -224,8 +224,8 @@ async fn assert_effect(
             s.3 + revenue,
         );
     }
-    let treated = e.treated.clone().unwrap_or_default();
-    let held = e.control.clone().unwrap_or_default();
+    let treated = e.treated.unwrap_or_default();
+    let held = e.control.unwrap_or_default();
     for (group, served) in [(false, &treated), (true, &held)] {
         let (n, responders, orders, revenue) = sums[&group];
         assert_eq!(
@@ -253,13 +253,13 @@ async fn assert_effect(
         treated.response_rate > held.response_rate,
         "the scenario's treated buy more"
     );
-    let lift = e.lift.clone().expect("a lift with both groups");
+    let lift = e.lift.expect("a lift with both groups");
     close(
         lift.rate_difference,
         treated.response_rate - held.response_rate,
         "difference",
     );
-    let realised = e.realised.clone().expect("realised");
+    let realised = e.realised.expect("realised");
     let nt = treated.customers as f64;
     close(
         realised.extra_responders,

@@ -440,8 +440,8 @@ impl Tracker {
         let mut pooled = [(0i64, 0i64); 2];
         for a in &finished {
             let e = self.effect(&a.id).await?;
-            for (slot, g) in pooled.iter_mut().zip([&e.treated, &e.control]) {
-                let g = g.clone().unwrap_or_default();
+            for (slot, g) in pooled.iter_mut().zip([e.treated, e.control]) {
+                let g = g.unwrap_or_default();
                 slot.0 += g.responders;
                 slot.1 += g.customers;
             }
