@@ -19,7 +19,7 @@ pub(crate) struct EffectArgs {
     control_percent: Option<i32>,
     /// Adopt: the days tracked from today on, 1-365 (default 30).
     #[arg(long)]
-    window_days: Option<i32>,
+    tracking_days: Option<i32>,
     /// Members: one group only.
     #[arg(long, value_enum)]
     group: Option<GroupArg>,
@@ -47,7 +47,7 @@ pub(super) async fn run(
                 .adopt_suggestion(AdoptSuggestionRequest {
                     id: id()?,
                     control_percent: e.control_percent,
-                    window_days: e.window_days,
+                    window_days: e.tracking_days,
                 })
                 .await,
         ),
