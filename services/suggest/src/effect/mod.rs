@@ -8,6 +8,8 @@ mod audience;
 mod hash;
 mod stats;
 mod store;
+#[cfg(test)]
+mod tests;
 
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
