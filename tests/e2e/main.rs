@@ -9,6 +9,7 @@ mod clusters;
 mod customer;
 mod cyrg;
 mod effect;
+mod effect_oracle;
 mod embedded;
 mod exchange;
 mod list;
