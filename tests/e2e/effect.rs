@@ -181,8 +181,9 @@ async fn effect(gateway: &mut PortraitServiceClient<Channel>) -> SuggestionEffec
         .into_inner()
 }
 
-/// The scenario on a running stack; `process` is what kill -9 hits.
-async fn scenario(stack: &mut Stack, oracle: &Oracle, process: &'static str) {
+/// The scenario on a running stack; `process` is what kill -9 hits, `urls`
+/// where `portrait rebuild` finds ingest, profiler, rfm and suggest.
+async fn scenario(stack: &mut Stack, oracle: &Oracle, process: &'static str, urls: [String; 4]) {
     let now = portrait_proto_now();
     let mut ingest = IngestServiceClient::new(stack.channel("ingest").await);
     let mut gateway = PortraitServiceClient::new(stack.channel("gateway").await);
@@ -292,6 +293,23 @@ async fn scenario(stack: &mut Stack, oracle: &Oracle, process: &'static str) {
         "effect after kill -9"
     );
 
+    // A rebuild of the suggest service empties its projection, not the
+    // adoptions: the same members and, once caught up, the same effect.
+    let said = crate::rebuild::rebuild(stack, urls, &["suggest"]);
+    assert!(said.contains("suggest: emptied"), "{said}");
+    assert!(!said.contains("suggestion_members"), "{said}");
+    stack.wait_caught_up().await;
+    assert_eq!(
+        members(&mut gateway).await,
+        frozen,
+        "members after a rebuild"
+    );
+    assert_eq!(
+        effect(&mut gateway).await,
+        retracted,
+        "effect after a rebuild"
+    );
+
     let dismissed = gateway
         .dismiss_suggestion(DismissSuggestionRequest { id: ID.into() })
         .await
@@ -320,7 +338,9 @@ async fn embedded_effect_equals_sql_through_kill() {
     let oracle = Oracle::new(&oracle_db).await;
     let mut stack = Stack::embedded();
     stack.start_all();
-    scenario(&mut stack, &oracle, "portrait").await;
+    let base = stack.ports["gateway"];
+    let urls = [1, 2, 3, 4].map(|offset| format!("http://127.0.0.1:{}", base + offset));
+    scenario(&mut stack, &oracle, "portrait", urls).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -338,5 +358,6 @@ async fn distributed_effect_equals_sql_through_kill() {
     let oracle = Oracle::new(&stores.remove("oracle").unwrap_or_default()).await;
     let mut stack = Stack::new(stores, brokers);
     stack.start_all();
-    scenario(&mut stack, &oracle, "suggest").await;
+    let urls = ["ingest", "profiler", "rfm", "suggest"].map(|s| stack.url(s));
+    scenario(&mut stack, &oracle, "suggest", urls).await;
 }
