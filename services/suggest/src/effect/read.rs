@@ -23,11 +23,15 @@ impl Tracker {
             .unwrap_or_else(PoisonError::into_inner);
         let mut suggestions: Vec<AdoptedSuggestion> =
             list.iter().map(|a| a.answer(today)).collect();
-        suggestions.sort_by(|a, b| {
-            (b.adopted_at_ms.max(b.dismissed_at_ms))
-                .cmp(&a.adopted_at_ms.max(a.dismissed_at_ms))
-                .then_with(|| a.id.cmp(&b.id))
-        });
+        // Newest adoption first; one dismissed unadopted by its dismissal.
+        let when = |a: &AdoptedSuggestion| {
+            if a.adopted_at_ms > 0 {
+                a.adopted_at_ms
+            } else {
+                a.dismissed_at_ms
+            }
+        };
+        suggestions.sort_by(|a, b| when(b).cmp(&when(a)).then_with(|| a.id.cmp(&b.id)));
         Ok(ListAdoptedSuggestionsResponse { suggestions })
     }
 
@@ -37,7 +41,7 @@ impl Tracker {
             Some(a) if a.adopted_at_ms > 0 => Ok(a),
             _ => Err(Error::NotFound {
                 field: "id",
-                id: format!("{id} (no adoption)"),
+                id: id.to_owned(),
             }),
         }
     }
@@ -86,17 +90,27 @@ impl Tracker {
 
     pub async fn effect(&self, id: &str) -> Result<SuggestionEffect> {
         let a = self.adopted_one(id).await?;
-        let r = self.resolved(&a).await?;
         let today = self.today();
-        let (state, version) = self.projection.live.read();
         let key = (a.id.clone(), today, a.dismissed_at_ms);
-        let answer = self.effects.get_or(&key, version, || {
-            let mut e = answer::effect(&state.book, &a, &r);
-            e.suggestion = Some(a.answer(today));
-            e.days_elapsed = (today - a.adopted_day + 1).clamp(0, a.window_days);
-            e
-        });
-        Ok((*answer).clone())
+        // The members' dense ids belong to one incarnation: a reload between
+        // resolving them and reading the state means resolving again.
+        for _ in 0..3 {
+            let r = self.resolved(&a).await?;
+            let (state, version) = self.projection.live.read();
+            if self.projection.live.incarnation() != r.incarnation {
+                continue;
+            }
+            let answer = self.effects.get_or(&key, version, || {
+                let mut e = answer::effect(&state.book, &a, &r);
+                e.suggestion = Some(a.answer(today));
+                e.days_elapsed = (today - a.adopted_day + 1).clamp(0, a.window_days);
+                e
+            });
+            return Ok((*answer).clone());
+        }
+        Err(Error::NotReady(
+            "the customer state is being reloaded; ask again".into(),
+        ))
     }
 
     pub async fn members(
