@@ -14,6 +14,7 @@ use portrait_proto::v1::{
     RefitModelsRequest,
 };
 
+mod effect;
 mod rfm;
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -54,6 +55,16 @@ pub(crate) enum What {
     Associations,
     /// Hours, weekdays, channels and top items per RFM segment (or --by cluster).
     Patterns,
+    /// Adopt suggestion ID: freeze its audience, hold out --control-percent.
+    Adopt,
+    /// Dismiss suggestion ID.
+    Dismiss,
+    /// The effect of adopted suggestion ID: treated vs control, lift, realised vs expected.
+    Effect,
+    /// The adopted and dismissed suggestions, newest first.
+    Adopted,
+    /// The frozen audience of adopted suggestion ID (--group control: who not to contact).
+    Members,
 }
 
 /// How `summary` and `patterns` group.
@@ -181,6 +192,8 @@ pub(crate) struct QueryArgs {
     /// Anomalies: one kind only (default every kind).
     #[arg(long, value_enum, default_value_t = AnomalyKindArg::All)]
     kind: AnomalyKindArg,
+    #[command(flatten)]
+    effect: effect::EffectArgs,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -396,6 +409,9 @@ pub(crate) async fn run(args: QueryArgs) -> anyhow::Result<()> {
                 })
                 .await,
         ),
+        What::Adopt | What::Dismiss | What::Effect | What::Adopted | What::Members => {
+            effect::run(&mut client, &args).await
+        }
     }?;
     println!("{json}");
     Ok(())

@@ -41,6 +41,11 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/customers/{customerId}/model"),
     ("get", "/v1/associations"),
     ("get", "/v1/patterns"),
+    ("post", "/v1/suggestions:adopt"),
+    ("post", "/v1/suggestions:dismiss"),
+    ("get", "/v1/adoptions"),
+    ("get", "/v1/adoptions/{id}/effect"),
+    ("get", "/v1/adoptions/{id}/members"),
 ];
 
 fn refs(v: &Value, out: &mut Vec<String>) {

@@ -119,6 +119,19 @@ pub(crate) const ROUTES: &[Route] = &[
     get("/v1/customers/{customerId}/model", "GetCustomerModel"),
     get("/v1/associations", "GetAssociations"),
     get("/v1/patterns", "GetGroupPatterns"),
+    Route {
+        verb: Verb::Post,
+        path: "/v1/suggestions:adopt",
+        rpc: "AdoptSuggestion",
+    },
+    Route {
+        verb: Verb::Post,
+        path: "/v1/suggestions:dismiss",
+        rpc: "DismissSuggestion",
+    },
+    get("/v1/adoptions", "ListAdoptedSuggestions"),
+    get("/v1/adoptions/{id}/effect", "GetSuggestionEffect"),
+    get("/v1/adoptions/{id}/members", "ListSuggestionMembers"),
 ];
 
 /// A route with what serving it needs.
