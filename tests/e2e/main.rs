@@ -15,6 +15,7 @@ mod exchange;
 mod list;
 mod models;
 mod oracle;
+mod outage;
 mod page_sync;
 mod patterns;
 mod pipeline;

@@ -192,6 +192,17 @@ impl Stack {
         }
     }
 
+    /// The services whose process has ended, and how.
+    pub(crate) fn exited(&mut self) -> Vec<(&'static str, std::process::ExitStatus)> {
+        let mut out = Vec::new();
+        for (name, child) in &mut self.children {
+            if let Ok(Some(status)) = child.try_wait() {
+                out.push((*name, status));
+            }
+        }
+        out
+    }
+
     pub(crate) fn url(&self, service: &str) -> String {
         format!("http://127.0.0.1:{}", self.ports[service])
     }
@@ -244,10 +255,8 @@ impl Stack {
 impl Drop for Stack {
     fn drop(&mut self) {
         if std::thread::panicking() {
-            for (name, child) in &mut self.children {
-                if let Ok(Some(status)) = child.try_wait() {
-                    eprintln!("--- {name} had exited: {status}");
-                }
+            for (name, status) in self.exited() {
+                eprintln!("--- {name} had exited: {status}");
             }
             eprintln!("{}", self.logs());
         }

@@ -25,7 +25,13 @@ const TIMEOUT: Duration = Duration::from_secs(10);
 pub(crate) struct KafkaBus {
     brokers: String,
     partitions: i32,
-    producer: FutureProducer,
+    /// Replaced after a failed publish: an idempotent producer that lost
+    /// its broker can stay fenced (`ProducerFenced`, `UnknownProducerId`)
+    /// for good, while a new one starts a fresh producer id.
+    /// (generation, producer): the generation tells a failed producer from
+    /// one that another publish already put in its place.
+    producer: Arc<Mutex<(u64, FutureProducer)>>,
+    producer_config: ClientConfig,
     /// One client for the watermarks, made on first use: consumers ask every
     /// second, and a client per question costs threads and a connection.
     probe: Arc<Mutex<Option<Arc<BaseConsumer>>>>,
@@ -58,7 +64,8 @@ impl KafkaBus {
         Ok(Self {
             brokers: brokers.to_owned(),
             partitions,
-            producer,
+            producer: Arc::new(Mutex::new((0, producer))),
+            producer_config: config,
             probe: Arc::default(),
         })
     }
@@ -108,6 +115,41 @@ impl KafkaBus {
     }
 
     pub(crate) async fn publish(&self, topic: &str, messages: &[Message]) -> Result<()> {
+        let (generation, producer) = self
+            .producer
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        let sent = self.send(&producer, topic, messages).await;
+        if let Err(e) = &sent {
+            self.replace_producer(generation, e);
+        }
+        sent
+    }
+
+    fn replace_producer(&self, failed: u64, error: &Error) {
+        let fresh: FutureProducer = match self.producer_config.create() {
+            Ok(p) => p,
+            Err(e) => {
+                warn!(error = %e, "could not make a new kafka producer; keeping the old one");
+                return;
+            }
+        };
+        let mut slot = self.producer.lock().unwrap_or_else(PoisonError::into_inner);
+        // Another publish may have replaced it already.
+        if slot.0 == failed {
+            warn!(%error, "publishing failed; the next attempt uses a new kafka producer");
+            let (_, old) = std::mem::replace(&mut *slot, (failed + 1, fresh));
+            close_in_background(old);
+        }
+    }
+
+    async fn send(
+        &self,
+        producer: &FutureProducer,
+        topic: &str,
+        messages: &[Message],
+    ) -> Result<()> {
         let deliveries = messages.iter().map(|m| {
             let mut headers = OwnedHeaders::new_with_capacity(m.headers.len());
             for (k, v) in &m.headers {
@@ -121,8 +163,7 @@ impl KafkaBus {
                 .payload(&m.payload)
                 .headers(headers);
             // Queue-full waits instead of failing: the batch is bounded by the caller.
-            self.producer
-                .send(record, rdkafka::util::Timeout::After(TIMEOUT))
+            producer.send(record, rdkafka::util::Timeout::After(TIMEOUT))
         });
         for delivery in join_all(deliveries).await {
             delivery.map_err(|(e, _)| e)?;

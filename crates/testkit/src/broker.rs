@@ -22,17 +22,29 @@ pub fn unique_topic(prefix: &str) -> String {
 
 /// A broker of the test's own, for tests that restart it: the tansu binary
 /// `tests/run` built, listening on a fixed loopback port with its log in
-/// memory, so a restart comes back with an empty log.
+/// memory (a restart comes back with an empty log) or, made by `durable`, in
+/// a SQLite file (a restart keeps every record).
 pub struct OwnBroker {
     binary: String,
     port: u16,
     child: Option<std::process::Child>,
     log: std::path::PathBuf,
+    /// The directory of the durable log's file; `None` keeps it in memory.
+    durable: Option<std::path::PathBuf>,
 }
 
 impl OwnBroker {
     /// `None` (after saying the test is skipped) without `PORTRAIT_TEST_TANSU`.
     pub fn start(log: &std::path::Path) -> Option<Self> {
+        Self::launch(log, None)
+    }
+
+    /// Like `start`, with the log kept in `dir/tansu.db` across restarts.
+    pub fn durable(dir: &std::path::Path, log: &std::path::Path) -> Option<Self> {
+        Self::launch(log, Some(dir.to_owned()))
+    }
+
+    fn launch(log: &std::path::Path, durable: Option<std::path::PathBuf>) -> Option<Self> {
         let binary = crate::server_env("PORTRAIT_TEST_TANSU", "the tansu binary")?;
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
@@ -43,6 +55,7 @@ impl OwnBroker {
             port,
             child: None,
             log: log.to_owned(),
+            durable,
         };
         broker.restart();
         Some(broker)
@@ -54,9 +67,17 @@ impl OwnBroker {
     }
 
     /// Kills the broker (SIGKILL) and starts it again on the same port: every
-    /// topic and record is gone.
+    /// topic and record is gone unless the broker is durable.
     pub fn restart(&mut self) {
         self.stop();
+        self.start_again();
+    }
+
+    /// Starts the broker after `stop` (a no-op while it runs).
+    pub fn start_again(&mut self) {
+        if self.child.is_some() {
+            return;
+        }
         let file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -71,8 +92,14 @@ impl OwnBroker {
                 "--advertised-listener-url",
                 &url,
                 "--storage-engine",
-                "memory://tansu/",
+                if self.durable.is_some() {
+                    "sqlite://tansu.db"
+                } else {
+                    "memory://tansu/"
+                },
             ])
+            // tansu opens a sqlite:// path relative to its working directory.
+            .current_dir(self.durable.clone().unwrap_or_else(std::env::temp_dir))
             .stdout(std::process::Stdio::from(
                 file.try_clone().expect("broker log file"),
             ))
@@ -89,7 +116,8 @@ impl OwnBroker {
         panic!("tansu did not listen on {}", self.address());
     }
 
-    fn stop(&mut self) {
+    /// Kills the broker (SIGKILL).
+    pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
