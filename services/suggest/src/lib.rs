@@ -1,5 +1,5 @@
-//! The suggest service: marketing suggestions from the order stream (the churn warning
-//! today), and the customer models (BG/NBD or MBG/NBD with Gamma-Gamma) fitted over every
+//! The suggest service: marketing suggestions from the order stream (six types, each
+//! with its audience and expected effect), and the customer models (BG/NBD or MBG/NBD with Gamma-Gamma) fitted over every
 //! customer's history, which the suggestions and the customer profile build on.
 
 mod customers;
@@ -12,8 +12,9 @@ use std::sync::Arc;
 use portrait_proto::v1::suggest_query_server::{SuggestQuery, SuggestQueryServer};
 use portrait_proto::v1::{
     ConsumerStatus, CustomerModel, CustomerScores, ExportRequest, GetCustomerModelRequest,
-    GetModelFitRequest, ListCustomersRequest, ListCustomersResponse, ListSuggestionsRequest,
-    ListSuggestionsResponse, ModelFit, RefitModelsRequest, StatusRequest,
+    GetModelFitRequest, ListCustomersRequest, ListCustomersResponse, ListSuggestionAudienceRequest,
+    ListSuggestionAudienceResponse, ListSuggestionsRequest, ListSuggestionsResponse, ModelFit,
+    RefitModelsRequest, StatusRequest,
 };
 use portrait_service::{AnswerCache, Config, CustomerProjection, Result};
 use tokio::net::TcpListener;
@@ -27,6 +28,7 @@ pub use suggestions::Suggestions;
 
 pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationToken) -> Result<()> {
     let settings = config.models.clone();
+    let suggest = config.suggest.clone();
     let rfm = portrait_core::RfmParams::resolve(None, &config.rfm.domain())?;
     let schedule = shutdown.clone();
     let profiler =
@@ -43,7 +45,7 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
             exchange::follow_labels(
                 &labels,
                 projection.clone(),
-                profiler,
+                profiler.clone(),
                 every,
                 schedule.clone(),
             );
@@ -60,12 +62,8 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
             });
             customers.spawn_warm(schedule);
             portrait_service::Services::new(SuggestQueryServer::new(Suggest {
+                suggestions: Arc::new(Suggestions::new(customers.clone(), profiler, suggest)),
                 customers,
-                suggestions: Arc::new(Suggestions {
-                    projection,
-                    ctx,
-                    warnings: AnswerCache::new(8),
-                }),
                 models,
             }))
         },
@@ -87,14 +85,23 @@ impl SuggestQuery for Suggest {
         &self,
         request: Request<ListSuggestionsRequest>,
     ) -> Result<Response<ListSuggestionsResponse>, Status> {
-        Ok(Response::new(self.suggestions.list(request.get_ref())?))
+        Ok(Response::new(
+            self.suggestions.list(request.get_ref()).await?,
+        ))
+    }
+
+    async fn list_suggestion_audience(
+        &self,
+        request: Request<ListSuggestionAudienceRequest>,
+    ) -> Result<Response<ListSuggestionAudienceResponse>, Status> {
+        Ok(Response::new(self.suggestions.audience(request.get_ref())?))
     }
 
     async fn get_status(
         &self,
         _request: Request<StatusRequest>,
     ) -> Result<Response<ConsumerStatus>, Status> {
-        Ok(Response::new(self.suggestions.ctx.status().await?))
+        Ok(Response::new(self.suggestions.ctx().status().await?))
     }
 
     async fn get_model_fit(

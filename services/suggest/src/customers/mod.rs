@@ -36,9 +36,9 @@ pub(crate) type OrderKey = (
 /// One customer of a filter: the figures every order and selection needs.
 #[derive(Debug, Clone)]
 pub(crate) struct Row {
-    agg: CustomerAgg,
-    rfm: Rfm,
-    risk: Option<ChurnWarning>,
+    pub(crate) agg: CustomerAgg,
+    pub(crate) rfm: Rfm,
+    pub(crate) risk: Option<ChurnWarning>,
 }
 
 /// The customer lists of one service.
@@ -60,7 +60,12 @@ pub struct CustomerList {
 
 impl CustomerList {
     /// Every customer of the filter, by dense id, once per state version.
-    fn rows(&self, state: &CustomerState, version: u64, f: &ResolvedFilter) -> Arc<Vec<Row>> {
+    pub(crate) fn rows(
+        &self,
+        state: &CustomerState,
+        version: u64,
+        f: &ResolvedFilter,
+    ) -> Arc<Vec<Row>> {
         self.rows.get_or(f, version, || {
             let sel = state.stores.select(f);
             // The configured rfm.* window and thresholds, as ListRfm applies
@@ -190,7 +195,12 @@ fn selected_labels(
     Ok((cluster, channel))
 }
 
-fn item(id: &str, r: &Row, score: Option<Score>, labels: &Borrowed<(u8, u8)>) -> CustomerListItem {
+pub(crate) fn item(
+    id: &str,
+    r: &Row,
+    score: Option<Score>,
+    labels: &Borrowed<(u8, u8)>,
+) -> CustomerListItem {
     let (cluster, main_channel) = labels.of(r.agg.customer);
     CustomerListItem {
         cluster: cluster.into(),

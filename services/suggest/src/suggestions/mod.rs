@@ -1,0 +1,259 @@
+//! The marketing suggestions (docs/architecture.md §3 "Suggestions"): every
+//! type over the filter's customers, each with its audience, priority and
+//! expected effect, and the audience paged.
+
+mod habits;
+mod plan;
+mod rates;
+mod text;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use portrait_core::memory::CustomerState;
+use portrait_core::{Calendar, Day, ResolvedFilter, next_page_token, page_size, page_start};
+use portrait_proto::v1::{
+    ListSuggestionAudienceRequest, ListSuggestionAudienceResponse, ListSuggestionsRequest,
+    ListSuggestionsResponse, Priority, Suggestion, SuggestionScope, SuggestionStatus,
+    SuggestionType,
+};
+use portrait_service::{AnswerCache, Result, SuggestSettings};
+use tonic::transport::Channel;
+
+use crate::customers::CustomerList;
+pub(crate) use habits::Habits;
+use plan::{Inputs, Plan};
+
+/// A plan with when it was computed.
+pub(crate) struct Planned {
+    plan: Plan,
+    at: DateTime<Utc>,
+}
+
+/// The suggestions of one service.
+pub struct Suggestions {
+    customers: Arc<CustomerList>,
+    /// Per (filter, the fit's time in ms) and state version.
+    plans: AnswerCache<(ResolvedFilter, i64), Planned>,
+    habits: Arc<Habits>,
+    settings: SuggestSettings,
+}
+
+impl Suggestions {
+    pub(crate) fn new(
+        customers: Arc<CustomerList>,
+        profiler: Channel,
+        settings: SuggestSettings,
+    ) -> Self {
+        let timeout = Duration::from_millis(settings.profiler_timeout_ms);
+        Self {
+            customers,
+            plans: AnswerCache::new(8),
+            habits: Arc::new(Habits::new(profiler, timeout)),
+            settings,
+        }
+    }
+
+    pub(crate) fn ctx(&self) -> &portrait_service::QueryContext {
+        &self.customers.ctx
+    }
+
+    /// The plan of `f` at the state's version, with the state it was read under.
+    fn planned(&self, state: &CustomerState, version: u64, f: &ResolvedFilter) -> Arc<Planned> {
+        let list = &self.customers;
+        let served = list.models.served();
+        let fit = served
+            .as_ref()
+            .map_or(0, |s| s.fitted_at.timestamp_millis());
+        self.plans.get_or(&(f.clone(), fit), version, || {
+            let rows = list.rows(state, version, f);
+            let rank = list.ranks.of(state.book.customers());
+            let sel = state.stores.select(f);
+            let (from, to) = list.rfm.clip(f.from, f.to, f.as_of);
+            let score = |c: u32| served.as_ref().and_then(|s| s.score(c));
+            let inputs = Inputs {
+                rows: &rows,
+                score: served.as_ref().map(|_| &score as &dyn Fn(u32) -> _),
+                book: &state.book,
+                sel: &sel,
+                from,
+                to,
+                rank: &rank,
+                settings: &self.settings,
+            };
+            Planned {
+                plan: plan::plan(&inputs),
+                at: Utc::now(),
+            }
+        })
+    }
+
+    pub async fn list(&self, req: &ListSuggestionsRequest) -> Result<ListSuggestionsResponse> {
+        let size = page_size("page_size", req.page_size)?;
+        let start = page_start(&req.page_token)?;
+        let kind = SuggestionType::try_from(req.r#type).map_err(|_| invalid("type"))?;
+        let min_priority =
+            Priority::try_from(req.min_priority).map_err(|_| invalid("min_priority"))?;
+        let f = self.ctx().resolve(req.filter.as_ref())?;
+        // Before the state is read: no lock is held across the wait.
+        let habits = self.habits.get(&f).await;
+        let (state, version) = self.customers.projection.live.read();
+        let planned = self.planned(&state, version, &f);
+        let mut all: Vec<Suggestion> = (planned.plan.drafts.iter())
+            .filter(|d| kind == SuggestionType::Unspecified || d.kind == kind)
+            .map(|d| self.suggestion(d, &f, &state, &planned, &habits))
+            .filter(|s| s.priority >= min_priority as i32)
+            .collect();
+        all.sort_by(|a, b| {
+            (b.priority.cmp(&a.priority))
+                .then(b.value_at_stake_fen.total_cmp(&a.value_at_stake_fen))
+                .then_with(|| a.id.cmp(&b.id))
+        });
+        let total = all.len();
+        let suggestions: Vec<Suggestion> = all.into_iter().skip(start).take(size).collect();
+        Ok(ListSuggestionsResponse {
+            next_page_token: next_page_token(start + suggestions.len(), total),
+            suggestions,
+            total: total as i64,
+            filter: Some(f.applied()),
+            notes: planned.plan.notes.clone(),
+        })
+    }
+
+    pub fn audience(
+        &self,
+        req: &ListSuggestionAudienceRequest,
+    ) -> Result<ListSuggestionAudienceResponse> {
+        let size = page_size("page_size", req.page_size)?;
+        let start = page_start(&req.page_token)?;
+        if req.suggestion_id.is_empty() {
+            return Err(portrait_core::Error::invalid("suggestion_id", "must not be empty").into());
+        }
+        let f = self.ctx().resolve(req.filter.as_ref())?;
+        // The habits only colour the suggestion's words: what is held, no wait.
+        let (held, error, _) = self.habits.peek(&f);
+        let habits =
+            held.ok_or_else(|| error.unwrap_or_else(|| "画像服务的群体习惯尚未取得".into()));
+        let list = &self.customers;
+        let (state, version) = list.projection.live.read();
+        let planned = self.planned(&state, version, &f);
+        let found = (planned.plan.drafts.iter())
+            .map(|d| (d, self.suggestion(d, &f, &state, &planned, &habits)))
+            .find(|(_, s)| s.id == req.suggestion_id);
+        let Some((draft, suggestion)) = found else {
+            return Err(portrait_service::Error::NotFound {
+                field: "suggestion_id",
+                id: req.suggestion_id.clone(),
+            });
+        };
+        let rows = list.rows(&state, version, &f);
+        let served = list.models.served();
+        let labels = list.labels.current(list.projection.live.incarnation());
+        let names = state.book.customers();
+        let customers = (draft.audience.iter().skip(start).take(size))
+            .map(|&i| {
+                let r = &rows[i as usize];
+                let score = served.as_ref().and_then(|s| s.score(r.agg.customer));
+                crate::customers::item(names.name(r.agg.customer), r, score, &labels)
+            })
+            .collect::<Vec<_>>();
+        let total = draft.audience.len();
+        Ok(ListSuggestionAudienceResponse {
+            next_page_token: next_page_token(start + customers.len(), total),
+            customers,
+            total: total as i64,
+            suggestion: Some(suggestion),
+        })
+    }
+
+    fn suggestion(
+        &self,
+        d: &plan::Draft,
+        f: &ResolvedFilter,
+        state: &CustomerState,
+        planned: &Planned,
+        habits: &std::result::Result<Arc<portrait_proto::v1::GroupPatterns>, String>,
+    ) -> Suggestion {
+        let (scope, scope_key) = scope(f);
+        let audience_key = text::audience_key(d);
+        let store = d.store.and_then(|s| {
+            let info = state.stores.info(s)?;
+            Some((info.name.as_str(), info.city.as_str()))
+        });
+        let context = text::Context {
+            settings: &self.settings,
+            habits,
+            store,
+        };
+        let (title, content, omitted) = text::words(d, &context);
+        let effect = text::effect(d);
+        // Nurture has no spend at stake yet: what it is expected to bring.
+        let value = match d.kind {
+            SuggestionType::SecondPurchase => effect.expected_extra_revenue_fen as f64,
+            _ => d.value_at_stake,
+        };
+        let valid_until = f
+            .as_of
+            .saturating_add(Day::try_from(self.settings.valid_days).unwrap_or(Day::MAX));
+        Suggestion {
+            id: id(d.kind, scope, &scope_key, &audience_key),
+            r#type: d.kind as i32,
+            title,
+            content,
+            priority: text::priority(value, &self.settings) as i32,
+            value_at_stake_fen: value,
+            expected_effect: Some(effect),
+            audience_size: d.audience.len() as i64,
+            scope: scope as i32,
+            scope_key,
+            audience_key,
+            created_at: planned.at.to_rfc3339_opts(SecondsFormat::Millis, true),
+            valid_until: Calendar::format_day(valid_until),
+            status: SuggestionStatus::New as i32,
+            figures: text::figures(d),
+            omitted,
+        }
+    }
+}
+
+/// The filter's stores as a scope: the chain, its cities, or its stores
+/// (and cities), each list sorted.
+fn scope(f: &ResolvedFilter) -> (SuggestionScope, String) {
+    let sorted = |v: &[String]| {
+        let mut v = v.to_vec();
+        v.sort();
+        v.dedup();
+        v.join(",")
+    };
+    match (f.store_ids.is_empty(), f.cities.is_empty()) {
+        (true, true) => (SuggestionScope::Chain, String::new()),
+        (true, false) => (SuggestionScope::City, sorted(&f.cities)),
+        (false, true) => (SuggestionScope::Store, sorted(&f.store_ids)),
+        (false, false) => (
+            SuggestionScope::Store,
+            format!("{};{}", sorted(&f.store_ids), sorted(&f.cities)),
+        ),
+    }
+}
+
+/// `<type>-<16 hex digits>`: FNV-1a over the scope and the audience key, so
+/// the same campaign keeps its id while its figures move, and the id is safe
+/// in a URL path.
+pub(crate) fn id(
+    kind: SuggestionType,
+    scope: SuggestionScope,
+    key: &str,
+    audience: &str,
+) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let text = format!("{}|{}|{key}|{audience}", kind as i32, scope as i32);
+    for b in text.bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{}-{h:016x}", text::slug(kind))
+}
+
+fn invalid(field: &str) -> portrait_service::Error {
+    portrait_core::Error::invalid(field, "unknown value").into()
+}

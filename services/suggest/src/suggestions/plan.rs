@@ -1,0 +1,448 @@
+//! Who each suggestion reaches and the figures it rests on: one pass over the
+//! filter's customers (ListCustomers' rows) with the fit's scores, no strings.
+//! The words come later (`text`), so a cached plan holds only integers.
+
+use portrait_core::memory::{CustomerBook, Selection};
+use portrait_core::{Day, Segment};
+use portrait_proto::v1::SuggestionType;
+use portrait_service::SuggestSettings;
+
+use crate::customers::Row;
+use crate::models::Score;
+
+/// What a plan is computed over.
+pub(crate) struct Inputs<'a> {
+    pub(crate) rows: &'a [Row],
+    /// The fit's scores by dense customer id; `None` without a fit in service.
+    pub(crate) score: Option<&'a dyn Fn(u32) -> Option<Score>>,
+    pub(crate) book: &'a CustomerBook,
+    pub(crate) sel: &'a Selection,
+    /// The rows' days: the filter clipped by the configured RFM window.
+    pub(crate) from: Option<Day>,
+    pub(crate) to: Day,
+    /// Each dense id's rank in id order: ties in an audience go by id.
+    pub(crate) rank: &'a [u32],
+    pub(crate) settings: &'a SuggestSettings,
+}
+
+/// The figures a suggestion's content and effect rest on (keys in the API).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Figure {
+    Customers,
+    CustomerShare,
+    SpendFen,
+    SpendShare,
+    AovFen,
+    MeanRecencyDays,
+    MeanOrders,
+    AtRiskValueFen,
+    LostPurchases,
+    MeanAliveProbability,
+    MeanGapDays,
+    OfferFen,
+    FromSegment,
+    FromTopClv,
+    ClvThresholdFen,
+    MeanPredictedClvFen,
+    StoreOrders,
+    SecondOrderGapDays,
+    GapSample,
+}
+
+impl Figure {
+    pub(crate) fn key(self) -> &'static str {
+        match self {
+            Figure::Customers => "customers",
+            Figure::CustomerShare => "customer_share",
+            Figure::SpendFen => "spend_fen",
+            Figure::SpendShare => "spend_share",
+            Figure::AovFen => "aov_fen",
+            Figure::MeanRecencyDays => "mean_recency_days",
+            Figure::MeanOrders => "mean_orders",
+            Figure::AtRiskValueFen => "at_risk_value_fen",
+            Figure::LostPurchases => "lost_purchases",
+            Figure::MeanAliveProbability => "mean_alive_probability",
+            Figure::MeanGapDays => "mean_gap_days",
+            Figure::OfferFen => "offer_fen",
+            Figure::FromSegment => "from_segment",
+            Figure::FromTopClv => "from_top_clv",
+            Figure::ClvThresholdFen => "clv_threshold_fen",
+            Figure::MeanPredictedClvFen => "mean_predicted_clv_fen",
+            Figure::StoreOrders => "store_orders",
+            Figure::SecondOrderGapDays => "second_order_gap_days",
+            Figure::GapSample => "gap_sample",
+        }
+    }
+
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            Figure::Customers => "客户数",
+            Figure::CustomerShare => "客户占比",
+            Figure::SpendFen => "消费额",
+            Figure::SpendShare => "消费占比",
+            Figure::AovFen => "客单价",
+            Figure::MeanRecencyDays => "平均未消费天数",
+            Figure::MeanOrders => "人均订单",
+            Figure::AtRiskValueFen => "流失风险金额",
+            Figure::LostPurchases => "预计流失购买次数",
+            Figure::MeanAliveProbability => "平均活跃概率",
+            Figure::MeanGapDays => "平均下单间隔天数",
+            Figure::OfferFen => "建议券额",
+            Figure::FromSegment => "重要价值客户",
+            Figure::FromTopClv => "预测价值前10%",
+            Figure::ClvThresholdFen => "前10%预测价值门槛",
+            Figure::MeanPredictedClvFen => "平均预测价值",
+            Figure::StoreOrders => "常去门店订单",
+            Figure::SecondOrderGapDays => "首单到二单中位天数",
+            Figure::GapSample => "二单样本客户",
+        }
+    }
+}
+
+/// One suggestion before its words.
+#[derive(Debug, Clone)]
+pub(crate) struct Draft {
+    pub(crate) kind: SuggestionType,
+    /// The audience inside the scope: a segment, or the type's one audience.
+    pub(crate) segment: Option<Segment>,
+    /// Indices into the rows, by spend in the filter (most first), then id.
+    pub(crate) audience: Vec<u32>,
+    pub(crate) spend: i64,
+    pub(crate) orders: i64,
+    pub(crate) value_at_stake: f64,
+    pub(crate) figures: Vec<(Figure, f64)>,
+    /// The store of most of the audience's orders (VIP service).
+    pub(crate) store: Option<u32>,
+}
+
+impl Draft {
+    fn new(kind: SuggestionType, rows: &[Row], rank: &[u32], mut audience: Vec<u32>) -> Self {
+        let (mut spend, mut orders) = (0_i64, 0_i64);
+        for &i in &audience {
+            let a = &rows[i as usize].agg;
+            spend += a.revenue;
+            orders += a.orders;
+        }
+        audience.sort_unstable_by_key(|&i| {
+            let a = &rows[i as usize].agg;
+            (std::cmp::Reverse(a.revenue), rank[a.customer as usize])
+        });
+        Self {
+            kind,
+            segment: None,
+            audience,
+            spend,
+            orders,
+            value_at_stake: 0.0,
+            figures: Vec::new(),
+            store: None,
+        }
+    }
+
+    /// Net spend / orders of the audience in the filter; 0 without orders.
+    pub(crate) fn aov(&self) -> f64 {
+        if self.orders == 0 {
+            0.0
+        } else {
+            self.spend as f64 / self.orders as f64
+        }
+    }
+
+    pub(crate) fn figure(&self, f: Figure) -> Option<f64> {
+        self.figures.iter().find(|(k, _)| *k == f).map(|(_, v)| *v)
+    }
+
+    fn mean(&self, rows: &[Row], value: impl Fn(&Row) -> f64) -> f64 {
+        let n = self.audience.len().max(1) as f64;
+        self.audience
+            .iter()
+            .map(|&i| value(&rows[i as usize]))
+            .sum::<f64>()
+            / n
+    }
+}
+
+/// Every suggestion of the filter, and what could not be judged.
+#[derive(Debug, Default)]
+pub(crate) struct Plan {
+    pub(crate) drafts: Vec<Draft>,
+    pub(crate) notes: Vec<String>,
+}
+
+pub(crate) fn plan(x: &Inputs) -> Plan {
+    let rows = x.rows;
+    let total_spend: i64 = rows.iter().map(|r| r.agg.revenue).sum();
+    let mut out = Plan::default();
+    let mut keep = |d: Option<Draft>| out.drafts.extend(d);
+    keep(vip(x, total_spend));
+    for segment in Segment::ALL {
+        keep(segment_strategy(x, segment, total_spend));
+    }
+    match x.score {
+        Some(score) => keep(churn(x, score)),
+        None => out
+            .notes
+            .push("流失预警需要客户模型的活跃概率，当前没有在用的模型拟合，暂不判断".into()),
+    }
+    keep(second_purchase(x));
+    keep(win_back(x));
+    out.notes
+        .push("个性化推荐尚未提供：需要画像服务按客户给出“买了A未买B”的名单".into());
+    out
+}
+
+fn indices(rows: &[Row], keep: impl Fn(&Row) -> bool) -> Vec<u32> {
+    (rows.iter().enumerate())
+        .filter(|(_, r)| keep(r))
+        .map(|(i, _)| i as u32)
+        .collect()
+}
+
+/// A coupon of `part` of `fen`, in whole yuan (rounded down), at least ¥1.
+fn offer(fen: f64, part: f64) -> f64 {
+    ((fen * part / 100.0).floor() * 100.0).max(100.0)
+}
+
+fn share(part: f64, whole: f64) -> f64 {
+    if whole == 0.0 { 0.0 } else { part / whole }
+}
+
+/// 重要价值客户 and the top decile by predicted CLV (the fit's scored customers
+/// of the filter: the ⌈n/10⌉ largest, ties at the edge included).
+fn vip(x: &Inputs, total_spend: i64) -> Option<Draft> {
+    let rows = x.rows;
+    let clv = |r: &Row| {
+        x.score
+            .and_then(|s| s(r.agg.customer))
+            .map(|s| s.predicted_clv_fen)
+    };
+    let mut scored: Vec<f32> = rows.iter().filter_map(clv).collect();
+    let edge = if scored.is_empty() {
+        None
+    } else {
+        let k = scored.len().div_ceil(10);
+        let (_, nth, _) = scored.select_nth_unstable_by(k - 1, |a, b| b.total_cmp(a));
+        Some(*nth)
+    };
+    let top = |r: &Row| edge.is_some_and(|e| clv(r).is_some_and(|v| v >= e));
+    let valued = |r: &Row| r.rfm.segment == Segment::ImportantValue;
+    let audience = indices(rows, |r| valued(r) || top(r));
+    if audience.is_empty() {
+        return None;
+    }
+    let mut d = Draft::new(SuggestionType::VipService, rows, x.rank, audience);
+    let from_segment = d
+        .audience
+        .iter()
+        .filter(|&&i| valued(&rows[i as usize]))
+        .count();
+    let from_top = d
+        .audience
+        .iter()
+        .filter(|&&i| top(&rows[i as usize]))
+        .count();
+    let clvs: Vec<f64> = (d.audience.iter())
+        .filter_map(|&i| clv(&rows[i as usize]).map(f64::from))
+        .collect();
+    // The store of most of their orders in the filter (ties: lower store id).
+    let mut per_store: Vec<i64> = Vec::new();
+    for &i in &d.audience {
+        x.book
+            .rows(rows[i as usize].agg.customer, |day, store, acc| {
+                let inside = x.from.is_none_or(|f| day >= f) && day < x.to;
+                if acc.orders > 0 && inside && x.sel.contains(store) {
+                    let s = store as usize;
+                    if per_store.len() <= s {
+                        per_store.resize(s + 1, 0);
+                    }
+                    per_store[s] += acc.orders;
+                }
+            });
+    }
+    let best = (per_store.iter().enumerate())
+        .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(&a.0)))
+        .filter(|(_, n)| **n > 0);
+    d.store = best.map(|(s, _)| s as u32);
+    d.value_at_stake = d.spend as f64;
+    d.figures = vec![
+        (Figure::Customers, d.audience.len() as f64),
+        (Figure::FromSegment, from_segment as f64),
+        (Figure::FromTopClv, from_top as f64),
+        (Figure::SpendFen, d.spend as f64),
+        (
+            Figure::SpendShare,
+            share(d.spend as f64, total_spend as f64),
+        ),
+        (Figure::AovFen, d.aov()),
+    ];
+    if let Some(e) = edge {
+        d.figures.push((Figure::ClvThresholdFen, f64::from(e)));
+        let mean = clvs.iter().sum::<f64>() / clvs.len().max(1) as f64;
+        d.figures.push((Figure::MeanPredictedClvFen, mean));
+    }
+    if let Some((_, n)) = best {
+        d.figures.push((Figure::StoreOrders, *n as f64));
+    }
+    Some(d)
+}
+
+/// Each RFM segment with customers.
+fn segment_strategy(x: &Inputs, segment: Segment, total_spend: i64) -> Option<Draft> {
+    let rows = x.rows;
+    let audience = indices(rows, |r| r.rfm.segment == segment);
+    if audience.is_empty() {
+        return None;
+    }
+    let mut d = Draft::new(SuggestionType::SegmentStrategy, rows, x.rank, audience);
+    d.segment = Some(segment);
+    d.value_at_stake = d.spend as f64;
+    d.figures = vec![
+        (Figure::Customers, d.audience.len() as f64),
+        (
+            Figure::CustomerShare,
+            share(d.audience.len() as f64, rows.len() as f64),
+        ),
+        (Figure::SpendFen, d.spend as f64),
+        (
+            Figure::SpendShare,
+            share(d.spend as f64, total_spend as f64),
+        ),
+        (Figure::AovFen, d.aov()),
+        (
+            Figure::MeanRecencyDays,
+            d.mean(rows, |r| r.rfm.recency_days as f64),
+        ),
+        (Figure::MeanOrders, d.mean(rows, |r| r.agg.orders as f64)),
+    ];
+    Some(d)
+}
+
+/// Overdue by their own rhythm (the churn rule) and P(alive) below the
+/// threshold. At risk: AOV × the purchases the model expects them to lose,
+/// E/p − E (what an alive customer would buy in the horizon, minus E).
+fn churn(x: &Inputs, score: &dyn Fn(u32) -> Option<Score>) -> Option<Draft> {
+    let rows = x.rows;
+    let below = x.settings.churn_alive_below;
+    let alive = |r: &Row| score(r.agg.customer).map(|s| s.alive_probability);
+    let audience = indices(rows, |r| {
+        r.risk.is_some() && alive(r).is_some_and(|p| p < below)
+    });
+    if audience.is_empty() {
+        return None;
+    }
+    let mut d = Draft::new(SuggestionType::ChurnWarning, rows, x.rank, audience);
+    let (mut lost_total, mut at_risk) = (0.0, 0.0);
+    for &i in &d.audience {
+        let r = &rows[i as usize];
+        let Some(s) = score(r.agg.customer) else {
+            continue;
+        };
+        let p = s.alive_probability;
+        let lost = if p > 0.0 {
+            s.expected_purchases * (1.0 - p) / p
+        } else {
+            0.0
+        };
+        lost_total += lost;
+        at_risk += lost * r.agg.revenue as f64 / r.agg.orders as f64;
+    }
+    let n = d.audience.len() as f64;
+    // A recall coupon of a tenth of the value each customer puts at risk.
+    let offer = offer(at_risk / n, 0.1);
+    d.value_at_stake = at_risk;
+    d.figures = vec![
+        (Figure::Customers, n),
+        (Figure::AtRiskValueFen, at_risk),
+        (Figure::LostPurchases, lost_total),
+        (
+            Figure::MeanAliveProbability,
+            d.mean(rows, |r| alive(r).unwrap_or(0.0)),
+        ),
+        (
+            Figure::MeanRecencyDays,
+            d.mean(rows, |r| r.rfm.recency_days as f64),
+        ),
+        (
+            Figure::MeanGapDays,
+            d.mean(rows, |r| r.risk.as_ref().map_or(0.0, |w| w.mean_gap_days)),
+        ),
+        (Figure::SpendFen, d.spend as f64),
+        (Figure::AovFen, d.aov()),
+        (Figure::OfferFen, offer),
+    ];
+    Some(d)
+}
+
+/// One order in the filter, placed at most `suggest.nurture_days` ago. When:
+/// the median days from a first to a second order day among the filter's
+/// customers with two order days or more.
+fn second_purchase(x: &Inputs) -> Option<Draft> {
+    let rows = x.rows;
+    let days = x.settings.nurture_days;
+    let audience = indices(rows, |r| r.agg.orders == 1 && r.rfm.recency_days <= days);
+    if audience.is_empty() {
+        return None;
+    }
+    let mut d = Draft::new(SuggestionType::SecondPurchase, rows, x.rank, audience);
+    let mut gaps: Vec<i64> = Vec::new();
+    for r in rows.iter().filter(|r| r.agg.last_day > r.agg.first_day) {
+        // The second order day: the earliest day after the first with an order.
+        let mut second = r.agg.last_day;
+        x.book.rows(r.agg.customer, |day, store, acc| {
+            let inside = x.from.is_none_or(|f| day >= f) && day < x.to;
+            if acc.orders > 0 && inside && x.sel.contains(store) && day > r.agg.first_day {
+                second = second.min(day);
+            }
+        });
+        gaps.push(i64::from(second) - i64::from(r.agg.first_day));
+    }
+    d.value_at_stake = 0.0; // set from the expected effect (text::effect)
+    d.figures = vec![
+        (Figure::Customers, d.audience.len() as f64),
+        (Figure::SpendFen, d.spend as f64),
+        (Figure::AovFen, d.aov()),
+        (
+            Figure::MeanRecencyDays,
+            d.mean(rows, |r| r.rfm.recency_days as f64),
+        ),
+        (Figure::OfferFen, offer(d.aov(), 0.1)),
+    ];
+    if !gaps.is_empty() {
+        gaps.sort_unstable();
+        let n = gaps.len();
+        let median = (gaps[n.div_ceil(2) - 1] + gaps[(n + 2) / 2 - 1]) as f64 / 2.0;
+        d.figures.push((Figure::SecondOrderGapDays, median));
+        d.figures.push((Figure::GapSample, n as f64));
+    }
+    Some(d)
+}
+
+/// High spend, low recency (重要保持 / 重要挽留), away `suggest.win_back_days` or more.
+fn win_back(x: &Inputs) -> Option<Draft> {
+    let rows = x.rows;
+    let days = x.settings.win_back_days;
+    let lapsed = |r: &Row| {
+        matches!(
+            r.rfm.segment,
+            Segment::ImportantKeep | Segment::ImportantWinBack
+        ) && r.rfm.recency_days >= days
+    };
+    let audience = indices(rows, lapsed);
+    if audience.is_empty() {
+        return None;
+    }
+    let mut d = Draft::new(SuggestionType::WinBack, rows, x.rank, audience);
+    d.value_at_stake = d.spend as f64;
+    d.figures = vec![
+        (Figure::Customers, d.audience.len() as f64),
+        (Figure::SpendFen, d.spend as f64),
+        (Figure::AovFen, d.aov()),
+        (
+            Figure::MeanRecencyDays,
+            d.mean(rows, |r| r.rfm.recency_days as f64),
+        ),
+        (Figure::MeanOrders, d.mean(rows, |r| r.agg.orders as f64)),
+        (Figure::OfferFen, offer(d.aov(), 0.2)),
+    ];
+    Some(d)
+}
