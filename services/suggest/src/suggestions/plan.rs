@@ -114,6 +114,13 @@ pub(crate) fn plan(x: &Inputs) -> Plan {
     }
     keep(second_purchase(x));
     keep(win_back(x));
+    // Every audience's share of the filter's spend, whatever its type.
+    for d in out.drafts.iter_mut() {
+        if d.figure(Figure::SpendShare).is_none() {
+            let part = share(d.spend as f64, total_spend as f64);
+            d.figures.push((Figure::SpendShare, part));
+        }
+    }
     out.notes
         .push("个性化推荐尚未提供：需要画像服务按客户给出“买了A未买B”的名单".into());
     out
