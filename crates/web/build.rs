@@ -27,6 +27,7 @@ const PAGE_FILES: &[&str] = &[
     "summary.js",
     "list.js",
     "insights.js",
+    "suggestions.js",
 ];
 
 /// Files taken from node_modules: (path inside node_modules, name served).

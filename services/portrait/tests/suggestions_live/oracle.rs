@@ -282,7 +282,7 @@ pub(crate) fn suggestions(all: &[Customer], scores: &Scores) -> Vec<Expected> {
             f.insert("offer_fen", offer(f["aov_fen"], 0.1));
             if !gaps.is_empty() {
                 let n = gaps.len();
-                let median = (gaps[(n + 1) / 2 - 1] + gaps[(n + 2) / 2 - 1]) as f64 / 2.0;
+                let median = (gaps[n.div_ceil(2) - 1] + gaps[(n + 2) / 2 - 1]) as f64 / 2.0;
                 f.insert("second_order_gap_days", median);
                 f.insert("gap_sample", n as f64);
             }
