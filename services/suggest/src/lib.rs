@@ -94,7 +94,9 @@ impl SuggestQuery for Suggest {
         &self,
         request: Request<ListSuggestionAudienceRequest>,
     ) -> Result<Response<ListSuggestionAudienceResponse>, Status> {
-        Ok(Response::new(self.suggestions.audience(request.get_ref())?))
+        Ok(Response::new(
+            self.suggestions.audience(request.get_ref()).await?,
+        ))
     }
 
     async fn get_status(

@@ -22,6 +22,9 @@ pub(crate) enum Figure {
     StoreOrders,
     SecondOrderGapDays,
     GapSample,
+    Lift,
+    Confidence,
+    RuleCount,
 }
 
 impl Figure {
@@ -46,6 +49,9 @@ impl Figure {
             Figure::StoreOrders => "store_orders",
             Figure::SecondOrderGapDays => "second_order_gap_days",
             Figure::GapSample => "gap_sample",
+            Figure::Lift => "lift",
+            Figure::Confidence => "confidence",
+            Figure::RuleCount => "rule_count",
         }
     }
 
@@ -70,6 +76,9 @@ impl Figure {
             Figure::StoreOrders => "常去门店订单",
             Figure::SecondOrderGapDays => "首单到二单中位天数",
             Figure::GapSample => "二单样本客户",
+            Figure::Lift => "提升度",
+            Figure::Confidence => "置信度",
+            Figure::RuleCount => "同时购买客户",
         }
     }
 }

@@ -2,8 +2,8 @@
 //! type over the filter's customers, each with its audience, priority and
 //! expected effect, and the audience paged.
 
+mod fetched;
 mod figure;
-mod habits;
 mod plan;
 mod rates;
 mod text;
@@ -15,15 +15,14 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use portrait_core::memory::CustomerState;
 use portrait_core::{Calendar, Day, ResolvedFilter, next_page_token, page_size, page_start};
 use portrait_proto::v1::{
-    ListSuggestionAudienceRequest, ListSuggestionAudienceResponse, ListSuggestionsRequest,
-    ListSuggestionsResponse, Priority, Suggestion, SuggestionScope, SuggestionStatus,
-    SuggestionType,
+    CrossSell, GroupPatterns, ListSuggestionAudienceRequest, ListSuggestionAudienceResponse,
+    ListSuggestionsRequest, ListSuggestionsResponse, Priority, Suggestion, SuggestionScope,
+    SuggestionStatus, SuggestionType,
 };
 use portrait_service::{AnswerCache, Result, SuggestSettings};
 use tonic::transport::Channel;
 
 use crate::customers::CustomerList;
-pub(crate) use habits::Habits;
 use plan::{Inputs, Plan};
 
 /// A plan with when it was computed.
@@ -35,9 +34,11 @@ pub(crate) struct Planned {
 /// The suggestions of one service.
 pub struct Suggestions {
     customers: Arc<CustomerList>,
-    /// Per (filter, the fit's time in ms) and state version.
-    plans: AnswerCache<(ResolvedFilter, i64), Planned>,
-    habits: Arc<Habits>,
+    /// Per (filter, the fit's time in ms, the cross-sell answer's number)
+    /// and state version.
+    plans: AnswerCache<(ResolvedFilter, i64, u64), Planned>,
+    habits: Arc<fetched::Fetched<GroupPatterns>>,
+    cross: Arc<fetched::Fetched<CrossSell>>,
     settings: SuggestSettings,
 }
 
@@ -51,7 +52,8 @@ impl Suggestions {
         Self {
             customers,
             plans: AnswerCache::new(8),
-            habits: Arc::new(Habits::new(profiler, timeout)),
+            habits: Arc::new(fetched::habits(profiler.clone(), timeout)),
+            cross: Arc::new(fetched::cross_sell(profiler, timeout)),
             settings,
         }
     }
@@ -61,13 +63,20 @@ impl Suggestions {
     }
 
     /// The plan of `f` at the state's version, with the state it was read under.
-    fn planned(&self, state: &CustomerState, version: u64, f: &ResolvedFilter) -> Arc<Planned> {
+    fn planned(
+        &self,
+        state: &CustomerState,
+        version: u64,
+        f: &ResolvedFilter,
+        cross: &fetched::Held<CrossSell>,
+    ) -> Arc<Planned> {
         let list = &self.customers;
         let served = list.models.served();
         let fit = served
             .as_ref()
             .map_or(0, |s| s.fitted_at.timestamp_millis());
-        self.plans.get_or(&(f.clone(), fit), version, || {
+        let answer = cross.as_ref().map_or(0, |(_, n)| *n);
+        self.plans.get_or(&(f.clone(), fit, answer), version, || {
             let rows = list.rows(state, version, f);
             let rank = list.ranks.of(state.book.customers());
             let sel = state.stores.select(f);
@@ -82,6 +91,8 @@ impl Suggestions {
                 to,
                 rank: &rank,
                 settings: &self.settings,
+                cross: cross.as_ref().map(|(c, _)| &**c).map_err(String::as_str),
+                names: state.book.customers(),
             };
             Planned {
                 plan: plan::plan(&inputs),
@@ -98,9 +109,9 @@ impl Suggestions {
             Priority::try_from(req.min_priority).map_err(|_| invalid("min_priority"))?;
         let f = self.ctx().resolve(req.filter.as_ref())?;
         // Before the state is read: no lock is held across the wait.
-        let habits = self.habits.get(&f).await;
+        let (habits, cross) = tokio::join!(self.habits.get(&f), self.cross.get(&f));
         let (state, version) = self.customers.projection.live.read();
-        let planned = self.planned(&state, version, &f);
+        let planned = self.planned(&state, version, &f, &cross);
         let mut all: Vec<Suggestion> = (planned.plan.drafts.iter())
             .filter(|d| kind == SuggestionType::Unspecified || d.kind == kind)
             .map(|d| self.suggestion(d, &f, &state, &planned, &habits))
@@ -122,7 +133,7 @@ impl Suggestions {
         })
     }
 
-    pub fn audience(
+    pub async fn audience(
         &self,
         req: &ListSuggestionAudienceRequest,
     ) -> Result<ListSuggestionAudienceResponse> {
@@ -133,12 +144,18 @@ impl Suggestions {
         }
         let f = self.ctx().resolve(req.filter.as_ref())?;
         // The habits only colour the suggestion's words: what is held, no wait.
-        let (held, error, _) = self.habits.peek(&f);
-        let habits =
-            held.ok_or_else(|| error.unwrap_or_else(|| "画像服务的群体习惯尚未取得".into()));
+        let (habits, _) = self.habits.peek(&f);
+        // A recommendation needs the rules it was listed with.
+        let cross = match req
+            .suggestion_id
+            .starts_with(text::slug(SuggestionType::Recommendation))
+        {
+            true => self.cross.get(&f).await,
+            false => self.cross.peek(&f).0,
+        };
         let list = &self.customers;
         let (state, version) = list.projection.live.read();
-        let planned = self.planned(&state, version, &f);
+        let planned = self.planned(&state, version, &f, &cross);
         let found = (planned.plan.drafts.iter())
             .map(|d| (d, self.suggestion(d, &f, &state, &planned, &habits)))
             .find(|(_, s)| s.id == req.suggestion_id);
@@ -174,7 +191,7 @@ impl Suggestions {
         f: &ResolvedFilter,
         state: &CustomerState,
         planned: &Planned,
-        habits: &std::result::Result<Arc<portrait_proto::v1::GroupPatterns>, String>,
+        habits: &fetched::Held<GroupPatterns>,
     ) -> Suggestion {
         let (scope, scope_key) = scope(f);
         let audience_key = text::audience_key(d);
@@ -189,9 +206,12 @@ impl Suggestions {
         };
         let (title, content, omitted) = text::words(d, &context);
         let effect = text::effect(d);
-        // Nurture has no spend at stake yet: what it is expected to bring.
+        // Nurture and recommendations put no spend at stake: what they are
+        // expected to bring.
         let value = match d.kind {
-            SuggestionType::SecondPurchase => effect.expected_extra_revenue_fen as f64,
+            SuggestionType::SecondPurchase | SuggestionType::Recommendation => {
+                effect.expected_extra_revenue_fen as f64
+            }
             _ => d.value_at_stake,
         };
         let valid_until = f

@@ -2,9 +2,9 @@
 //! filter's customers (ListCustomers' rows) with the fit's scores, no strings.
 //! The words come later (`text`), so a cached plan holds only integers.
 
-use portrait_core::memory::{CustomerBook, Selection};
+use portrait_core::memory::{CustomerBook, Interner, Selection};
 use portrait_core::{Day, Segment};
-use portrait_proto::v1::SuggestionType;
+use portrait_proto::v1::{Association, CrossSell, SuggestionType};
 use portrait_service::SuggestSettings;
 
 use crate::customers::Row;
@@ -25,6 +25,10 @@ pub(crate) struct Inputs<'a> {
     /// Each dense id's rank in id order: ties in an audience go by id.
     pub(crate) rank: &'a [u32],
     pub(crate) settings: &'a SuggestSettings,
+    /// The profiler's strongest customer rules with who has not acted on
+    /// them, or why there are none.
+    pub(crate) cross: Result<&'a CrossSell, &'a str>,
+    pub(crate) names: &'a Interner,
 }
 
 /// One suggestion before its words.
@@ -41,6 +45,8 @@ pub(crate) struct Draft {
     pub(crate) figures: Vec<(Figure, f64)>,
     /// The store of most of the audience's orders (VIP service).
     pub(crate) store: Option<u32>,
+    /// The rule a recommendation acts on.
+    pub(crate) rule: Option<Association>,
 }
 
 impl Draft {
@@ -64,6 +70,7 @@ impl Draft {
             value_at_stake: 0.0,
             figures: Vec::new(),
             store: None,
+            rule: None,
         }
     }
 
@@ -114,6 +121,13 @@ pub(crate) fn plan(x: &Inputs) -> Plan {
     }
     keep(second_purchase(x));
     keep(win_back(x));
+    match x.cross {
+        Ok(cross) if cross.rules.is_empty() => out
+            .notes
+            .push("个性化推荐：所选门店没有足够多客户共同购买的商品组合".into()),
+        Ok(cross) => out.drafts.extend(recommendations(x, cross)),
+        Err(why) => out.notes.push(format!("个性化推荐：{why}")),
+    }
     // Every audience's share of the filter's spend, whatever its type.
     for d in out.drafts.iter_mut() {
         if d.figure(Figure::SpendShare).is_none() {
@@ -121,8 +135,6 @@ pub(crate) fn plan(x: &Inputs) -> Plan {
             d.figures.push((Figure::SpendShare, part));
         }
     }
-    out.notes
-        .push("个性化推荐尚未提供：需要画像服务按客户给出“买了A未买B”的名单".into());
     out
 }
 
@@ -350,6 +362,38 @@ fn second_purchase(x: &Inputs) -> Option<Draft> {
         d.figures.push((Figure::GapSample, n as f64));
     }
     Some(d)
+}
+
+/// Per rule a → b of the profiler's strongest (by lift, over customers at the
+/// filter's stores, all history): the filter's customers who bought a and
+/// never b there.
+fn recommendations(x: &Inputs, cross: &CrossSell) -> Vec<Draft> {
+    let rows = x.rows;
+    // The rows are in dense-id order (the customer list's).
+    let position = |c: u32| rows.binary_search_by_key(&c, |r| r.agg.customer).ok();
+    (cross.rules.iter())
+        .filter_map(|r| {
+            let rule = r.rule.clone()?;
+            let audience: Vec<u32> = (r.customer_ids.iter())
+                .filter_map(|id| position(x.names.get(id)?))
+                .map(|i| i as u32)
+                .collect();
+            if audience.is_empty() {
+                return None;
+            }
+            let mut d = Draft::new(SuggestionType::Recommendation, rows, x.rank, audience);
+            d.figures = vec![
+                (Figure::Customers, d.audience.len() as f64),
+                (Figure::SpendFen, d.spend as f64),
+                (Figure::AovFen, d.aov()),
+                (Figure::Lift, rule.lift),
+                (Figure::Confidence, rule.confidence),
+                (Figure::RuleCount, rule.count as f64),
+            ];
+            d.rule = Some(rule);
+            Some(d)
+        })
+        .collect()
 }
 
 /// High spend, low recency (重要保持 / 重要挽留), away `suggest.win_back_days` or more.

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use portrait_core::memory::{CustomerBook, Selection};
 use portrait_core::{Acc, Segment, ThresholdRule, churn_warning, rfm_table};
-use portrait_proto::v1::SuggestionType;
+use portrait_proto::v1::{Association, CrossSell, CrossSellRule, SuggestionType};
 use portrait_service::SuggestSettings;
 
 use super::{Figure, Inputs, Plan, plan};
@@ -55,6 +55,15 @@ fn settings() -> SuggestSettings {
 
 /// The plan of `who` minus `without`, with scores when `scored`.
 fn plan_of(without: &[&str], scored: bool) -> (Plan, Vec<String>) {
+    plan_with(without, scored, Err("画像服务不可用"))
+}
+
+/// The same with the profiler's cross-sell answer.
+fn plan_with(
+    without: &[&str],
+    scored: bool,
+    cross: Result<&CrossSell, &str>,
+) -> (Plan, Vec<String>) {
     let who: Vec<&Who> = ALL.iter().filter(|w| !without.contains(&w.0)).collect();
     let mut book = CustomerBook::default();
     for (name, days, ..) in &who {
@@ -109,6 +118,8 @@ fn plan_of(without: &[&str], scored: bool) -> (Plan, Vec<String>) {
         to: AS_OF + 1,
         rank: &rank,
         settings: &s,
+        cross,
+        names,
     };
     let ids: Vec<String> = rows
         .iter()
@@ -202,4 +213,61 @@ fn no_audience_no_suggestion() {
     assert!(p.0.notes.iter().any(|n| n.contains("流失预警")));
     // The types are all still there with their audiences present.
     assert!(audience(&plan_of(&["vip"], true), SuggestionType::VipService).is_some());
+}
+
+#[test]
+fn recommendations_reach_the_filters_customers_without_the_consequent() {
+    let rule = |a: &str, b: &str, ids: &[&str]| CrossSellRule {
+        rule: Some(Association {
+            antecedent_id: a.into(),
+            consequent_id: b.into(),
+            count: 30,
+            lift: 2.5,
+            confidence: 0.4,
+            ..Association::default()
+        }),
+        customer_ids: ids.iter().map(|c| (*c).to_owned()).collect(),
+    };
+    let cross = CrossSell {
+        population: 100,
+        rules: vec![
+            // "elsewhere" has no order in the filter: not reached.
+            rule("p1", "p2", &["elsewhere", "new", "lapsed"]),
+            rule("p3", "p4", &["elsewhere"]),
+        ],
+    };
+    let p = plan_with(&[], true, Ok(&cross));
+    let drafts: Vec<_> = (p.0.drafts.iter())
+        .filter(|d| d.kind == SuggestionType::Recommendation)
+        .collect();
+    assert_eq!(
+        drafts.len(),
+        1,
+        "the rule without an audience does not fire"
+    );
+    let d = drafts[0];
+    let who: Vec<&str> = d
+        .audience
+        .iter()
+        .map(|&i| p.1[i as usize].as_str())
+        .collect();
+    assert_eq!(who, ["lapsed", "new"], "by spend, most first");
+    assert_eq!(d.figure(Figure::Lift), Some(2.5));
+    assert_eq!(d.figure(Figure::RuleCount), Some(30.0));
+    // ¥405 over 3 orders.
+    assert_eq!(d.figure(Figure::AovFen), Some(40_500.0 / 3.0));
+    // No rules, or no answer: no recommendation, and the notes say why.
+    let empty = CrossSell::default();
+    for p in [plan_with(&[], true, Ok(&empty)), plan_of(&[], true)] {
+        assert!(
+            p.0.drafts
+                .iter()
+                .all(|d| d.kind != SuggestionType::Recommendation)
+        );
+        assert!(
+            p.0.notes.iter().any(|n| n.starts_with("个性化推荐")),
+            "{:?}",
+            p.0.notes
+        );
+    }
 }

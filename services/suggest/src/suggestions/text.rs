@@ -24,8 +24,12 @@ pub(crate) fn slug(kind: SuggestionType) -> &'static str {
     }
 }
 
-/// The audience key inside a scope: the segment's enum name, else "all".
+/// The audience key inside a scope: the segment's enum name, a
+/// recommendation's rule as `antecedent>consequent` (product ids), else "all".
 pub(crate) fn audience_key(d: &Draft) -> String {
+    if let Some(r) = &d.rule {
+        return format!("{}>{}", r.antecedent_id, r.consequent_id);
+    }
     d.segment
         .and_then(|s| portrait_proto::v1::Segment::try_from(s as i32).ok())
         .map_or_else(|| "all".to_owned(), |s| s.as_str_name().to_owned())
@@ -65,7 +69,7 @@ pub(crate) fn priority(value: f64, s: &SuggestSettings) -> Priority {
 pub(crate) struct Context<'a> {
     pub(crate) settings: &'a SuggestSettings,
     /// The segments' habits, or why there are none.
-    pub(crate) habits: &'a Result<std::sync::Arc<GroupPatterns>, String>,
+    pub(crate) habits: &'a super::fetched::Held<GroupPatterns>,
     /// The VIP audience's favourite store: (name, city).
     pub(crate) store: Option<(&'a str, &'a str)>,
 }
@@ -77,7 +81,7 @@ pub(crate) fn words(d: &Draft, x: &Context) -> (String, String, Vec<String>) {
     let mut omitted = Vec::new();
     let mut habits = |segments: &[Segment], what: &str| -> Option<Habit> {
         match x.habits {
-            Ok(p) => {
+            Ok((p, _)) => {
                 let h = Habit::of(p, segments);
                 if h.is_none() {
                     omitted.push(format!("{what}：画像服务没有该群体的数据"));
@@ -200,9 +204,25 @@ pub(crate) fn words(d: &Draft, x: &Context) -> (String, String, Vec<String>) {
             );
             (format!("沉睡唤醒：{n} 位高价值沉睡客户"), content, omitted)
         }
-        SuggestionType::Recommendation | SuggestionType::Unspecified => {
-            (String::new(), String::new(), omitted)
+        SuggestionType::Recommendation => {
+            let (a, b) = d.rule.as_ref().map_or(("", ""), |r| {
+                (r.antecedent_name.as_str(), r.consequent_name.as_str())
+            });
+            let content = format!(
+                "买过「{a}」的 {n} 位客户（筛选期内有消费）还没有买过「{b}」。在所选门店，买过「{a}」的客户中有 {} 也买了「{b}」（{:.0} 位），提升度 {:.2}：他们比一般客户更可能接受它。建议：向这 {n} 位客户推荐「{b}」，配「{a}」的组合优惠；按响应率 {} 预计约 {:.1} 位接受。",
+                pct(f(Figure::Confidence)),
+                f(Figure::RuleCount),
+                f(Figure::Lift),
+                pct(response_rate(d.kind).0),
+                n as f64 * response_rate(d.kind).0,
+            );
+            (
+                format!("个性化推荐：向 {n} 位客户推荐「{b}」"),
+                content,
+                omitted,
+            )
         }
+        SuggestionType::Unspecified => (String::new(), String::new(), omitted),
     }
 }
 
