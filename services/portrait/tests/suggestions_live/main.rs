@@ -139,6 +139,7 @@ fn check(s: &Suggestion, want: &oracle::Expected, what: &str) {
     let said = match s.r#type() {
         SuggestionType::ChurnWarning => yuan(want.figures["at_risk_value_fen"]),
         SuggestionType::SecondPurchase => yuan(want.figures["aov_fen"]),
+        SuggestionType::Recommendation => format!("提升度 {:.2}", want.figures["lift"]),
         _ => spend,
     };
     assert!(
@@ -206,28 +207,33 @@ async fn suggestions_equal_a_recompute_over_the_orders() {
         if !from.is_empty() {
             all = oracle::customers(&last_day_orders(&fed.orders, &as_of), cities, day);
         }
-        let want = oracle::suggestions(&all, &scores);
+        let mut want = oracle::suggestions(&all, &scores);
+        want.extend(oracle::recommendations(&fed.orders, cities, &all));
         let ask = ListSuggestionsRequest {
             filter: Some(filter.clone()),
             page_size: 1000,
             ..Default::default()
         };
-        let got = grpc
-            .list_suggestions(ask.clone())
-            .await
-            .expect("list")
-            .into_inner();
-        assert!(
-            got.notes.iter().any(|n| n.contains("个性化推荐")),
-            "{name}: {:?}",
-            got.notes
-        );
+        // The profiler's answers arrive in the background: ask until the
+        // recommendations no longer wait for them.
+        let started = std::time::Instant::now();
+        let got = loop {
+            let got = (grpc.list_suggestions(ask.clone()).await)
+                .expect("list")
+                .into_inner();
+            if !got.notes.iter().any(|n| n.contains("画像服务")) {
+                break got;
+            }
+            assert!(started.elapsed().as_secs() < 60, "{name}: {:?}", got.notes);
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        };
         let kinds = [
             SuggestionType::VipService,
             SuggestionType::SegmentStrategy,
             SuggestionType::ChurnWarning,
             SuggestionType::SecondPurchase,
             SuggestionType::WinBack,
+            SuggestionType::Recommendation,
         ];
         for kind in kinds {
             let key = kind.as_str_name();

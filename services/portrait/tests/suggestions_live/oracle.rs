@@ -320,3 +320,85 @@ pub(crate) fn suggestions(all: &[Customer], scores: &Scores) -> Vec<Expected> {
     ));
     out
 }
+
+/// The recommendations: the top 3 customer rules a → b by lift (then
+/// confidence, count, ids) over every customer's product set at the stores in
+/// `cities` (all history), with at least 20 customers holding both; each
+/// reaches the filter's customers (`all`) who hold a and not b.
+pub(crate) fn recommendations(
+    orders: &[Order],
+    cities: &[&str],
+    all: &[Customer],
+) -> Vec<Expected> {
+    let mut city: HashMap<&str, (i64, &str)> = HashMap::new();
+    for o in orders {
+        let e = city.entry(&o.store_id).or_insert((o.placed_at_ms, &o.city));
+        if o.placed_at_ms >= e.0 {
+            *e = (o.placed_at_ms, &o.city);
+        }
+    }
+    let mut sets: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for o in orders.iter().filter(|o| !o.customer_id.is_empty()) {
+        if cities.is_empty() || cities.contains(&city[o.store_id.as_str()].1) {
+            let set = sets.entry(&o.customer_id).or_default();
+            set.extend(o.lines.iter().map(|l| l.product_id.as_str()));
+        }
+    }
+    sets.retain(|_, s| !s.is_empty());
+    let population = sets.len() as i64;
+    let mut single: BTreeMap<&str, i64> = BTreeMap::new();
+    let mut pairs: BTreeMap<(&str, &str), i64> = BTreeMap::new();
+    for set in sets.values() {
+        for a in set {
+            *single.entry(a).or_default() += 1;
+            for b in
+                set.range::<&str, _>((std::ops::Bound::Excluded(a), std::ops::Bound::Unbounded))
+            {
+                *pairs.entry((a, b)).or_default() += 1;
+            }
+        }
+    }
+    // (a, b, count, n_a, n_b) in both directions.
+    let mut rules: Vec<(&str, &str, i64, i64, i64)> = Vec::new();
+    for (&(a, b), &n) in pairs.iter().filter(|(_, n)| **n >= 20) {
+        rules.push((a, b, n, single[a], single[b]));
+        rules.push((b, a, n, single[b], single[a]));
+    }
+    rules.sort_by(|x, y| {
+        let lift = |r: &(&str, &str, i64, i64, i64), s: &(&str, &str, i64, i64, i64)| {
+            i128::from(r.2) * i128::from(s.3) * i128::from(s.4)
+        };
+        let conf = |r: &(&str, &str, i64, i64, i64), s: &(&str, &str, i64, i64, i64)| {
+            i128::from(r.2) * i128::from(s.3)
+        };
+        (lift(y, x).cmp(&lift(x, y)))
+            .then(conf(y, x).cmp(&conf(x, y)))
+            .then(y.2.cmp(&x.2))
+            .then(x.0.cmp(y.0))
+            .then(x.1.cmp(y.1))
+    });
+    let mut out = Vec::new();
+    for &(a, b, n, n_a, n_b) in rules.iter().take(3) {
+        let holds = |c: &Customer, p: &str| sets.get(c.id.as_str()).is_some_and(|s| s.contains(p));
+        let members: Vec<&Customer> = all.iter().filter(|c| holds(c, a) && !holds(c, b)).collect();
+        let key = format!("{a}>{b}");
+        let lift = (n * population) as f64 / (n_a * n_b) as f64;
+        let e = expected(
+            "SUGGESTION_TYPE_RECOMMENDATION",
+            &key,
+            0.08,
+            all,
+            members,
+            |_, f| {
+                f.insert("lift", lift);
+                f.insert("confidence", n as f64 / n_a as f64);
+                f.insert("rule_count", n as f64);
+            },
+        );
+        out.extend(e.map(|mut e| {
+            e.value = (e.audience.len() as f64 * e.rate * e.aov).round();
+            e
+        }));
+    }
+    out
+}
