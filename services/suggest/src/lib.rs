@@ -24,7 +24,7 @@ use tonic::{Request, Response, Status};
 pub use customers::CustomerList;
 pub use exchange::LabelBook;
 pub use models::{Measured, Models, Score, Served, measure};
-pub use suggestions::Suggestions;
+pub use suggestions::{PlanTimes, Suggestions, measure_plan};
 
 pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationToken) -> Result<()> {
     let settings = config.models.clone();

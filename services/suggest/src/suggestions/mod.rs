@@ -4,6 +4,7 @@
 
 mod fetched;
 mod figure;
+mod measure;
 mod plan;
 mod rates;
 mod text;
@@ -23,6 +24,7 @@ use portrait_service::{AnswerCache, Result, SuggestSettings};
 use tonic::transport::Channel;
 
 use crate::customers::CustomerList;
+pub use measure::{PlanTimes, measure_plan};
 use plan::{Inputs, Plan};
 
 /// A plan with when it was computed.
@@ -78,7 +80,6 @@ impl Suggestions {
         let answer = cross.as_ref().map_or(0, |(_, n)| *n);
         self.plans.get_or(&(f.clone(), fit, answer), version, || {
             let rows = list.rows(state, version, f);
-            let rank = list.ranks.of(state.book.customers());
             let sel = state.stores.select(f);
             let (from, to) = list.rfm.clip(f.from, f.to, f.as_of);
             let score = |c: u32| served.as_ref().and_then(|s| s.score(c));
@@ -89,7 +90,6 @@ impl Suggestions {
                 sel: &sel,
                 from,
                 to,
-                rank: &rank,
                 settings: &self.settings,
                 cross: cross.as_ref().map(|(c, _)| &**c).map_err(String::as_str),
                 names: state.book.customers(),
@@ -169,7 +169,8 @@ impl Suggestions {
         let served = list.models.served();
         let labels = list.labels.current(list.projection.live.incarnation());
         let names = state.book.customers();
-        let customers = (draft.audience.iter().skip(start).take(size))
+        let rank = list.ranks.of(names);
+        let customers = (draft.ordered(&rows, &rank).iter().skip(start).take(size))
             .map(|&i| {
                 let r = &rows[i as usize];
                 let score = served.as_ref().and_then(|s| s.score(r.agg.customer));

@@ -2,6 +2,8 @@
 //! filter's customers (ListCustomers' rows) with the fit's scores, no strings.
 //! The words come later (`text`), so a cached plan holds only integers.
 
+use std::sync::OnceLock;
+
 use portrait_core::memory::{CustomerBook, Interner, Selection};
 use portrait_core::{Day, Segment};
 use portrait_proto::v1::{Association, CrossSell, SuggestionType};
@@ -22,8 +24,6 @@ pub(crate) struct Inputs<'a> {
     /// The rows' days: the filter clipped by the configured RFM window.
     pub(crate) from: Option<Day>,
     pub(crate) to: Day,
-    /// Each dense id's rank in id order: ties in an audience go by id.
-    pub(crate) rank: &'a [u32],
     pub(crate) settings: &'a SuggestSettings,
     /// The profiler's strongest customer rules with who has not acted on
     /// them, or why there are none.
@@ -37,8 +37,11 @@ pub(crate) struct Draft {
     pub(crate) kind: SuggestionType,
     /// The audience inside the scope: a segment, or the type's one audience.
     pub(crate) segment: Option<Segment>,
-    /// Indices into the rows, by spend in the filter (most first), then id.
+    /// Indices into the rows, ascending.
     pub(crate) audience: Vec<u32>,
+    /// The audience by spend in the filter (most first), then id: sorted when
+    /// first paged, not for every plan (a sort of every customer at 1M).
+    ordered: OnceLock<Vec<u32>>,
     pub(crate) spend: i64,
     pub(crate) orders: i64,
     pub(crate) value_at_stake: f64,
@@ -50,21 +53,18 @@ pub(crate) struct Draft {
 }
 
 impl Draft {
-    fn new(kind: SuggestionType, rows: &[Row], rank: &[u32], mut audience: Vec<u32>) -> Self {
+    fn new(kind: SuggestionType, rows: &[Row], audience: Vec<u32>) -> Self {
         let (mut spend, mut orders) = (0_i64, 0_i64);
         for &i in &audience {
             let a = &rows[i as usize].agg;
             spend += a.revenue;
             orders += a.orders;
         }
-        audience.sort_unstable_by_key(|&i| {
-            let a = &rows[i as usize].agg;
-            (std::cmp::Reverse(a.revenue), rank[a.customer as usize])
-        });
         Self {
             kind,
             segment: None,
             audience,
+            ordered: OnceLock::new(),
             spend,
             orders,
             value_at_stake: 0.0,
@@ -72,6 +72,19 @@ impl Draft {
             store: None,
             rule: None,
         }
+    }
+
+    /// The audience by spend in the filter, most first, then by `rank` (each
+    /// dense id's rank in id order); `rows` are the plan's.
+    pub(crate) fn ordered(&self, rows: &[Row], rank: &[u32]) -> &[u32] {
+        self.ordered.get_or_init(|| {
+            let mut v = self.audience.clone();
+            v.sort_unstable_by_key(|&i| {
+                let a = &rows[i as usize].agg;
+                (std::cmp::Reverse(a.revenue), rank[a.customer as usize])
+            });
+            v
+        })
     }
 
     /// Net spend / orders of the audience in the filter; 0 without orders.
@@ -177,7 +190,7 @@ fn vip(x: &Inputs, total_spend: i64) -> Option<Draft> {
     if audience.is_empty() {
         return None;
     }
-    let mut d = Draft::new(SuggestionType::VipService, rows, x.rank, audience);
+    let mut d = Draft::new(SuggestionType::VipService, rows, audience);
     let from_segment = d
         .audience
         .iter()
@@ -240,7 +253,7 @@ fn segment_strategy(x: &Inputs, segment: Segment, total_spend: i64) -> Option<Dr
     if audience.is_empty() {
         return None;
     }
-    let mut d = Draft::new(SuggestionType::SegmentStrategy, rows, x.rank, audience);
+    let mut d = Draft::new(SuggestionType::SegmentStrategy, rows, audience);
     d.segment = Some(segment);
     d.value_at_stake = d.spend as f64;
     d.figures = vec![
@@ -277,7 +290,7 @@ fn churn(x: &Inputs, score: &dyn Fn(u32) -> Option<Score>) -> Option<Draft> {
     if audience.is_empty() {
         return None;
     }
-    let mut d = Draft::new(SuggestionType::ChurnWarning, rows, x.rank, audience);
+    let mut d = Draft::new(SuggestionType::ChurnWarning, rows, audience);
     let (mut lost_total, mut at_risk) = (0.0, 0.0);
     for &i in &d.audience {
         let r = &rows[i as usize];
@@ -330,7 +343,7 @@ fn second_purchase(x: &Inputs) -> Option<Draft> {
     if audience.is_empty() {
         return None;
     }
-    let mut d = Draft::new(SuggestionType::SecondPurchase, rows, x.rank, audience);
+    let mut d = Draft::new(SuggestionType::SecondPurchase, rows, audience);
     let mut gaps: Vec<i64> = Vec::new();
     for r in rows.iter().filter(|r| r.agg.last_day > r.agg.first_day) {
         // The second order day: the earliest day after the first with an order.
@@ -374,14 +387,15 @@ fn recommendations(x: &Inputs, cross: &CrossSell) -> Vec<Draft> {
     (cross.rules.iter())
         .filter_map(|r| {
             let rule = r.rule.clone()?;
-            let audience: Vec<u32> = (r.customer_ids.iter())
+            let mut audience: Vec<u32> = (r.customer_ids.iter())
                 .filter_map(|id| position(x.names.get(id)?))
                 .map(|i| i as u32)
                 .collect();
+            audience.sort_unstable();
             if audience.is_empty() {
                 return None;
             }
-            let mut d = Draft::new(SuggestionType::Recommendation, rows, x.rank, audience);
+            let mut d = Draft::new(SuggestionType::Recommendation, rows, audience);
             d.figures = vec![
                 (Figure::Customers, d.audience.len() as f64),
                 (Figure::SpendFen, d.spend as f64),
@@ -410,7 +424,7 @@ fn win_back(x: &Inputs) -> Option<Draft> {
     if audience.is_empty() {
         return None;
     }
-    let mut d = Draft::new(SuggestionType::WinBack, rows, x.rank, audience);
+    let mut d = Draft::new(SuggestionType::WinBack, rows, audience);
     d.value_at_stake = d.spend as f64;
     d.figures = vec![
         (Figure::Customers, d.audience.len() as f64),

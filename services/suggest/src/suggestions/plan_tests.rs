@@ -54,16 +54,12 @@ fn settings() -> SuggestSettings {
 }
 
 /// The plan of `who` minus `without`, with scores when `scored`.
-fn plan_of(without: &[&str], scored: bool) -> (Plan, Vec<String>) {
+fn plan_of(without: &[&str], scored: bool) -> Planned {
     plan_with(without, scored, Err("画像服务不可用"))
 }
 
 /// The same with the profiler's cross-sell answer.
-fn plan_with(
-    without: &[&str],
-    scored: bool,
-    cross: Result<&CrossSell, &str>,
-) -> (Plan, Vec<String>) {
+fn plan_with(without: &[&str], scored: bool, cross: Result<&CrossSell, &str>) -> Planned {
     let who: Vec<&Who> = ALL.iter().filter(|w| !without.contains(&w.0)).collect();
     let mut book = CustomerBook::default();
     for (name, days, ..) in &who {
@@ -116,7 +112,6 @@ fn plan_with(
         sel: &Selection::All,
         from: None,
         to: AS_OF + 1,
-        rank: &rank,
         settings: &s,
         cross,
         names,
@@ -125,17 +120,36 @@ fn plan_with(
         .iter()
         .map(|r| names.name(r.agg.customer).to_owned())
         .collect();
-    (plan(&inputs), ids)
+    let plan = plan(&inputs);
+    Planned {
+        plan,
+        ids,
+        rows,
+        rank,
+    }
 }
 
-fn audience(p: &(Plan, Vec<String>), kind: SuggestionType) -> Option<Vec<&str>> {
-    let d = p.0.drafts.iter().find(|d| d.kind == kind)?;
-    Some(
-        d.audience
+/// A plan with what orders its audiences: the rows and each id's rank.
+struct Planned {
+    plan: Plan,
+    ids: Vec<String>,
+    rows: Vec<Row>,
+    rank: Vec<u32>,
+}
+
+impl Planned {
+    fn names(&self, d: &super::Draft) -> Vec<&str> {
+        let order = d.ordered(&self.rows, &self.rank);
+        order
             .iter()
-            .map(|&i| p.1[i as usize].as_str())
-            .collect(),
-    )
+            .map(|&i| self.ids[i as usize].as_str())
+            .collect()
+    }
+}
+
+fn audience(p: &Planned, kind: SuggestionType) -> Option<Vec<&str>> {
+    let d = p.plan.drafts.iter().find(|d| d.kind == kind)?;
+    Some(p.names(d))
 }
 
 #[test]
@@ -154,12 +168,12 @@ fn each_type_fires_on_its_audience() {
     );
     assert_eq!(audience(&p, SuggestionType::WinBack), Some(vec!["lapsed"]));
     // Ordered by spend, most first, then id: churn and churn-alive tie.
-    let keep: Vec<&str> = (p.0.drafts.iter())
+    let keep: Vec<&str> = (p.plan.drafts.iter())
         .filter(|d| d.segment == Some(Segment::GeneralKeep))
-        .flat_map(|d| d.audience.iter().map(|&i| p.1[i as usize].as_str()))
+        .flat_map(|d| p.names(d))
         .collect();
     assert_eq!(keep, ["churn", "churn-alive"]);
-    let segments: BTreeSet<Segment> = p.0.drafts.iter().filter_map(|d| d.segment).collect();
+    let segments: BTreeSet<Segment> = p.plan.drafts.iter().filter_map(|d| d.segment).collect();
     let want = [
         Segment::ImportantValue,
         Segment::ImportantWinBack,
@@ -173,7 +187,7 @@ fn each_type_fires_on_its_audience() {
 #[test]
 fn figures_by_hand() {
     let p = plan_of(&[], true);
-    let draft = |k| p.0.drafts.iter().find(|d| d.kind == k).expect("draft");
+    let draft = |k| p.plan.drafts.iter().find(|d| d.kind == k).expect("draft");
     let churn = draft(SuggestionType::ChurnWarning);
     // Lost purchases 2 · 0.9 / 0.1 = 18 at AOV ¥10: ¥180 at risk, a ¥18 coupon.
     assert!((churn.figure(Figure::LostPurchases).unwrap() - 18.0).abs() < 1e-9);
@@ -210,7 +224,7 @@ fn no_audience_no_suggestion() {
     // No fit in service: no churn warning, and the answer says why.
     let p = plan_of(&[], false);
     assert_eq!(audience(&p, SuggestionType::ChurnWarning), None);
-    assert!(p.0.notes.iter().any(|n| n.contains("流失预警")));
+    assert!(p.plan.notes.iter().any(|n| n.contains("流失预警")));
     // The types are all still there with their audiences present.
     assert!(audience(&plan_of(&["vip"], true), SuggestionType::VipService).is_some());
 }
@@ -237,7 +251,7 @@ fn recommendations_reach_the_filters_customers_without_the_consequent() {
         ],
     };
     let p = plan_with(&[], true, Ok(&cross));
-    let drafts: Vec<_> = (p.0.drafts.iter())
+    let drafts: Vec<_> = (p.plan.drafts.iter())
         .filter(|d| d.kind == SuggestionType::Recommendation)
         .collect();
     assert_eq!(
@@ -246,11 +260,7 @@ fn recommendations_reach_the_filters_customers_without_the_consequent() {
         "the rule without an audience does not fire"
     );
     let d = drafts[0];
-    let who: Vec<&str> = d
-        .audience
-        .iter()
-        .map(|&i| p.1[i as usize].as_str())
-        .collect();
+    let who = p.names(d);
     assert_eq!(who, ["lapsed", "new"], "by spend, most first");
     assert_eq!(d.figure(Figure::Lift), Some(2.5));
     assert_eq!(d.figure(Figure::RuleCount), Some(30.0));
@@ -260,14 +270,15 @@ fn recommendations_reach_the_filters_customers_without_the_consequent() {
     let empty = CrossSell::default();
     for p in [plan_with(&[], true, Ok(&empty)), plan_of(&[], true)] {
         assert!(
-            p.0.drafts
+            p.plan
+                .drafts
                 .iter()
                 .all(|d| d.kind != SuggestionType::Recommendation)
         );
         assert!(
-            p.0.notes.iter().any(|n| n.starts_with("个性化推荐")),
+            p.plan.notes.iter().any(|n| n.starts_with("个性化推荐")),
             "{:?}",
-            p.0.notes
+            p.plan.notes
         );
     }
 }
