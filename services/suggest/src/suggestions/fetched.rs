@@ -160,3 +160,30 @@ impl<T: Send + Sync + 'static> Fetched<T> {
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A profiler that does not answer costs a list at most the timeout and
+    /// gives a reason, never an error.
+    #[tokio::test]
+    async fn an_unreachable_profiler_is_a_reason_within_the_timeout() {
+        let nowhere = Channel::from_static("http://127.0.0.1:9").connect_lazy();
+        let habits = Arc::new(habits(nowhere, Duration::from_millis(300)));
+        let f = ResolvedFilter::resolve(None, 20_000).expect("filter");
+        let started = Instant::now();
+        let held = habits.get(&f).await;
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
+        let why = held.expect_err("nothing to hold");
+        assert!(why.contains("画像服务"), "{why}");
+        // Asked again at once: no new fetch (RETRY), the same reason, no wait.
+        let started = Instant::now();
+        assert!(habits.get(&f).await.is_err());
+        assert!(started.elapsed() < Duration::from_millis(200));
+    }
+}

@@ -282,3 +282,36 @@ fn recommendations_reach_the_filters_customers_without_the_consequent() {
         );
     }
 }
+
+#[test]
+fn without_the_profiler_the_words_say_what_is_left_out() {
+    use crate::suggestions::fetched::Held;
+    use crate::suggestions::text::{Context, words};
+    let p = plan_of(&[], true);
+    let settings = settings();
+    let habits: Held<portrait_proto::v1::GroupPatterns> =
+        Err("画像服务不可用（Unavailable）".into());
+    let x = Context {
+        settings: &settings,
+        habits: &habits,
+        store: None,
+    };
+    for d in &p.plan.drafts {
+        let (title, content, omitted) = words(d, &x);
+        assert!(!title.is_empty() && !content.is_empty(), "{:?}", d.kind);
+        let habitual = matches!(
+            d.kind,
+            SuggestionType::VipService | SuggestionType::SegmentStrategy | SuggestionType::WinBack
+        );
+        assert_eq!(
+            omitted.len(),
+            usize::from(habitual),
+            "{:?}: {omitted:?}",
+            d.kind
+        );
+        assert!(
+            omitted.iter().all(|o| o.contains("Unavailable")),
+            "{omitted:?}"
+        );
+    }
+}
