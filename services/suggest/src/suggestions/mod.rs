@@ -2,6 +2,7 @@
 //! type over the filter's customers, each with its audience, priority and
 //! expected effect, and the audience paged.
 
+mod audiences;
 mod fetched;
 mod figure;
 mod measure;

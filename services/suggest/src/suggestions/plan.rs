@@ -12,6 +12,7 @@ use portrait_service::SuggestSettings;
 use crate::customers::Row;
 use crate::models::Score;
 
+use super::audiences::{churn, recommendations, second_purchase, win_back};
 pub(crate) use super::figure::Figure;
 
 /// What a plan is computed over.
@@ -53,7 +54,7 @@ pub(crate) struct Draft {
 }
 
 impl Draft {
-    fn new(kind: SuggestionType, rows: &[Row], audience: Vec<u32>) -> Self {
+    pub(super) fn new(kind: SuggestionType, rows: &[Row], audience: Vec<u32>) -> Self {
         let (mut spend, mut orders) = (0_i64, 0_i64);
         for &i in &audience {
             let a = &rows[i as usize].agg;
@@ -100,7 +101,7 @@ impl Draft {
         self.figures.iter().find(|(k, _)| *k == f).map(|(_, v)| *v)
     }
 
-    fn mean(&self, rows: &[Row], value: impl Fn(&Row) -> f64) -> f64 {
+    pub(super) fn mean(&self, rows: &[Row], value: impl Fn(&Row) -> f64) -> f64 {
         let n = self.audience.len().max(1) as f64;
         self.audience
             .iter()
@@ -151,7 +152,7 @@ pub(crate) fn plan(x: &Inputs) -> Plan {
     out
 }
 
-fn indices(rows: &[Row], keep: impl Fn(&Row) -> bool) -> Vec<u32> {
+pub(super) fn indices(rows: &[Row], keep: impl Fn(&Row) -> bool) -> Vec<u32> {
     (rows.iter().enumerate())
         .filter(|(_, r)| keep(r))
         .map(|(i, _)| i as u32)
@@ -159,11 +160,11 @@ fn indices(rows: &[Row], keep: impl Fn(&Row) -> bool) -> Vec<u32> {
 }
 
 /// A coupon of `part` of `fen`, in whole yuan (rounded down), at least ¥1.
-fn offer(fen: f64, part: f64) -> f64 {
+pub(super) fn offer(fen: f64, part: f64) -> f64 {
     ((fen * part / 100.0).floor() * 100.0).max(100.0)
 }
 
-fn share(part: f64, whole: f64) -> f64 {
+pub(super) fn share(part: f64, whole: f64) -> f64 {
     if whole == 0.0 { 0.0 } else { part / whole }
 }
 
@@ -273,169 +274,6 @@ fn segment_strategy(x: &Inputs, segment: Segment, total_spend: i64) -> Option<Dr
             d.mean(rows, |r| r.rfm.recency_days as f64),
         ),
         (Figure::MeanOrders, d.mean(rows, |r| r.agg.orders as f64)),
-    ];
-    Some(d)
-}
-
-/// Overdue by their own rhythm (the churn rule) and P(alive) below the
-/// threshold. At risk: AOV × the purchases the model expects them to lose,
-/// E/p − E (what an alive customer would buy in the horizon, minus E).
-fn churn(x: &Inputs, score: &dyn Fn(u32) -> Option<Score>) -> Option<Draft> {
-    let rows = x.rows;
-    let below = x.settings.churn_alive_below;
-    let alive = |r: &Row| score(r.agg.customer).map(|s| s.alive_probability);
-    let audience = indices(rows, |r| {
-        r.risk.is_some() && alive(r).is_some_and(|p| p < below)
-    });
-    if audience.is_empty() {
-        return None;
-    }
-    let mut d = Draft::new(SuggestionType::ChurnWarning, rows, audience);
-    let (mut lost_total, mut at_risk) = (0.0, 0.0);
-    for &i in &d.audience {
-        let r = &rows[i as usize];
-        let Some(s) = score(r.agg.customer) else {
-            continue;
-        };
-        let p = s.alive_probability;
-        let lost = if p > 0.0 {
-            s.expected_purchases * (1.0 - p) / p
-        } else {
-            0.0
-        };
-        lost_total += lost;
-        at_risk += lost * r.agg.revenue as f64 / r.agg.orders as f64;
-    }
-    let n = d.audience.len() as f64;
-    // A recall coupon of a tenth of the value each customer puts at risk.
-    let offer = offer(at_risk / n, 0.1);
-    d.value_at_stake = at_risk;
-    d.figures = vec![
-        (Figure::Customers, n),
-        (Figure::AtRiskValueFen, at_risk),
-        (Figure::LostPurchases, lost_total),
-        (
-            Figure::MeanAliveProbability,
-            d.mean(rows, |r| alive(r).unwrap_or(0.0)),
-        ),
-        (
-            Figure::MeanRecencyDays,
-            d.mean(rows, |r| r.rfm.recency_days as f64),
-        ),
-        (
-            Figure::MeanGapDays,
-            d.mean(rows, |r| r.risk.as_ref().map_or(0.0, |w| w.mean_gap_days)),
-        ),
-        (Figure::SpendFen, d.spend as f64),
-        (Figure::AovFen, d.aov()),
-        (Figure::OfferFen, offer),
-    ];
-    Some(d)
-}
-
-/// One order in the filter, placed at most `suggest.nurture_days` ago. When:
-/// the median days from a first to a second order day among the filter's
-/// customers with two order days or more.
-fn second_purchase(x: &Inputs) -> Option<Draft> {
-    let rows = x.rows;
-    let days = x.settings.nurture_days;
-    let audience = indices(rows, |r| r.agg.orders == 1 && r.rfm.recency_days <= days);
-    if audience.is_empty() {
-        return None;
-    }
-    let mut d = Draft::new(SuggestionType::SecondPurchase, rows, audience);
-    let mut gaps: Vec<i64> = Vec::new();
-    for r in rows.iter().filter(|r| r.agg.last_day > r.agg.first_day) {
-        // The second order day: the earliest day after the first with an order.
-        let mut second = r.agg.last_day;
-        x.book.rows(r.agg.customer, |day, store, acc| {
-            let inside = x.from.is_none_or(|f| day >= f) && day < x.to;
-            if acc.orders > 0 && inside && x.sel.contains(store) && day > r.agg.first_day {
-                second = second.min(day);
-            }
-        });
-        gaps.push(i64::from(second) - i64::from(r.agg.first_day));
-    }
-    d.value_at_stake = 0.0; // set from the expected effect (text::effect)
-    d.figures = vec![
-        (Figure::Customers, d.audience.len() as f64),
-        (Figure::SpendFen, d.spend as f64),
-        (Figure::AovFen, d.aov()),
-        (
-            Figure::MeanRecencyDays,
-            d.mean(rows, |r| r.rfm.recency_days as f64),
-        ),
-        (Figure::OfferFen, offer(d.aov(), 0.1)),
-    ];
-    if !gaps.is_empty() {
-        gaps.sort_unstable();
-        let n = gaps.len();
-        let median = (gaps[n.div_ceil(2) - 1] + gaps[(n + 2) / 2 - 1]) as f64 / 2.0;
-        d.figures.push((Figure::SecondOrderGapDays, median));
-        d.figures.push((Figure::GapSample, n as f64));
-    }
-    Some(d)
-}
-
-/// Per rule a → b of the profiler's strongest (by lift, over customers at the
-/// filter's stores, all history): the filter's customers who bought a and
-/// never b there.
-fn recommendations(x: &Inputs, cross: &CrossSell) -> Vec<Draft> {
-    let rows = x.rows;
-    // The rows are in dense-id order (the customer list's).
-    let position = |c: u32| rows.binary_search_by_key(&c, |r| r.agg.customer).ok();
-    (cross.rules.iter())
-        .filter_map(|r| {
-            let rule = r.rule.clone()?;
-            let mut audience: Vec<u32> = (r.customer_ids.iter())
-                .filter_map(|id| position(x.names.get(id)?))
-                .map(|i| i as u32)
-                .collect();
-            audience.sort_unstable();
-            if audience.is_empty() {
-                return None;
-            }
-            let mut d = Draft::new(SuggestionType::Recommendation, rows, audience);
-            d.figures = vec![
-                (Figure::Customers, d.audience.len() as f64),
-                (Figure::SpendFen, d.spend as f64),
-                (Figure::AovFen, d.aov()),
-                (Figure::Lift, rule.lift),
-                (Figure::Confidence, rule.confidence),
-                (Figure::RuleCount, rule.count as f64),
-            ];
-            d.rule = Some(rule);
-            Some(d)
-        })
-        .collect()
-}
-
-/// High spend, low recency (重要保持 / 重要挽留), away `suggest.win_back_days` or more.
-fn win_back(x: &Inputs) -> Option<Draft> {
-    let rows = x.rows;
-    let days = x.settings.win_back_days;
-    let lapsed = |r: &Row| {
-        matches!(
-            r.rfm.segment,
-            Segment::ImportantKeep | Segment::ImportantWinBack
-        ) && r.rfm.recency_days >= days
-    };
-    let audience = indices(rows, lapsed);
-    if audience.is_empty() {
-        return None;
-    }
-    let mut d = Draft::new(SuggestionType::WinBack, rows, audience);
-    d.value_at_stake = d.spend as f64;
-    d.figures = vec![
-        (Figure::Customers, d.audience.len() as f64),
-        (Figure::SpendFen, d.spend as f64),
-        (Figure::AovFen, d.aov()),
-        (
-            Figure::MeanRecencyDays,
-            d.mean(rows, |r| r.rfm.recency_days as f64),
-        ),
-        (Figure::MeanOrders, d.mean(rows, |r| r.agg.orders as f64)),
-        (Figure::OfferFen, offer(d.aov(), 0.2)),
     ];
     Some(d)
 }
