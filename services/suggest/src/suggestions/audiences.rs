@@ -3,8 +3,9 @@
 //! profiler's cross-sell rules (docs/architecture.md §3 "Suggestions").
 
 use portrait_core::Segment;
-use portrait_proto::v1::{CrossSell, SuggestionType};
+use portrait_proto::v1::SuggestionType;
 
+use super::fetched::CrossRules;
 use super::plan::{Draft, Figure, Inputs, indices, offer};
 use crate::customers::Row;
 use crate::models::Score;
@@ -112,18 +113,17 @@ pub(super) fn second_purchase(x: &Inputs) -> Option<Draft> {
 /// Per rule a → b of the profiler's strongest (by lift, over customers at the
 /// filter's stores, all history): the filter's customers who bought a and
 /// never b there.
-pub(super) fn recommendations(x: &Inputs, cross: &CrossSell) -> Vec<Draft> {
+pub(super) fn recommendations(x: &Inputs, cross: &CrossRules) -> Vec<Draft> {
     let rows = x.rows;
     // The rows are in dense-id order (the customer list's).
     let position = |c: u32| rows.binary_search_by_key(&c, |r| r.agg.customer).ok();
     (cross.rules.iter())
-        .filter_map(|r| {
-            let rule = r.rule.clone()?;
-            let mut audience: Vec<u32> = (r.customer_ids.iter())
-                .filter_map(|id| position(x.names.get(id)?))
+        .filter_map(|(rule, customers)| {
+            let rule = rule.clone();
+            let audience: Vec<u32> = (customers.iter())
+                .filter_map(|&c| position(c))
                 .map(|i| i as u32)
                 .collect();
-            audience.sort_unstable();
             if audience.is_empty() {
                 return None;
             }

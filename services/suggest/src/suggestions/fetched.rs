@@ -14,8 +14,9 @@ use std::time::{Duration, Instant};
 use portrait_core::ResolvedFilter;
 use portrait_proto::v1::profiler_query_client::ProfilerQueryClient;
 use portrait_proto::v1::{
-    CrossSell, CrossSellRequest, GroupPatterns, GroupPatternsRequest, SummaryDimension,
+    Association, CrossSellRequest, GroupPatterns, GroupPatternsRequest, SummaryDimension,
 };
+use portrait_service::CustomerProjection;
 use tonic::Status;
 use tonic::transport::Channel;
 use tracing::debug;
@@ -76,17 +77,48 @@ pub(crate) fn habits(profiler: Channel, timeout: Duration) -> Fetched<GroupPatte
     })
 }
 
+/// The profiler's cross-sell rules with their audiences as this service's
+/// dense ids (of one state incarnation): no customer's id is kept as a string.
+#[derive(Debug, Default)]
+pub(crate) struct CrossRules {
+    /// Each rule with its customers, ascending; customers this service has
+    /// not consumed yet are left out.
+    pub(crate) rules: Vec<(Association, Vec<u32>)>,
+    pub(crate) incarnation: u64,
+}
+
 /// The strongest customer rules at a filter's stores with who has not acted on them.
-pub(crate) fn cross_sell(profiler: Channel, timeout: Duration) -> Fetched<CrossSell> {
+pub(crate) fn cross_sell(
+    profiler: Channel,
+    timeout: Duration,
+    projection: Arc<CustomerProjection>,
+) -> Fetched<CrossRules> {
     let client = ProfilerQueryClient::new(profiler).max_decoding_message_size(256 << 20);
     Fetched::new(timeout, move |f: ResolvedFilter| {
         let mut client = client.clone();
+        let projection = projection.clone();
         let request = CrossSellRequest {
             filter: Some(f.applied()),
             rules: 0,
             min_count: 0,
         };
-        Box::pin(async move { Ok(client.get_cross_sell(request).await?.into_inner()) })
+        Box::pin(async move {
+            let answer = client.get_cross_sell(request).await?.into_inner();
+            let (state, _) = projection.live.read();
+            let names = state.book.customers();
+            let rules = (answer.rules.into_iter())
+                .filter_map(|r| {
+                    let mut ids: Vec<u32> =
+                        r.customer_ids.iter().filter_map(|c| names.get(c)).collect();
+                    ids.sort_unstable();
+                    Some((r.rule?, ids))
+                })
+                .collect();
+            Ok(CrossRules {
+                rules,
+                incarnation: projection.live.incarnation(),
+            })
+        })
     })
 }
 

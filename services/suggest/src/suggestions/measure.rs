@@ -62,7 +62,6 @@ pub fn measure_plan(
         to: as_of + 1,
         settings,
         cross: Err("not measured here: the profiler's part"),
-        names,
     };
     let planned = plan(&inputs);
     let plan_time = started.elapsed();

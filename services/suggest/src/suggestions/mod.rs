@@ -17,7 +17,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use portrait_core::memory::CustomerState;
 use portrait_core::{Calendar, Day, ResolvedFilter, next_page_token, page_size, page_start};
 use portrait_proto::v1::{
-    CrossSell, GroupPatterns, ListSuggestionAudienceRequest, ListSuggestionAudienceResponse,
+    GroupPatterns, ListSuggestionAudienceRequest, ListSuggestionAudienceResponse,
     ListSuggestionsRequest, ListSuggestionsResponse, Priority, Suggestion, SuggestionScope,
     SuggestionStatus, SuggestionType,
 };
@@ -41,7 +41,7 @@ pub struct Suggestions {
     /// and state version.
     plans: AnswerCache<(ResolvedFilter, i64, u64), Planned>,
     habits: Arc<fetched::Fetched<GroupPatterns>>,
-    cross: Arc<fetched::Fetched<CrossSell>>,
+    cross: Arc<fetched::Fetched<fetched::CrossRules>>,
     settings: SuggestSettings,
 }
 
@@ -52,11 +52,12 @@ impl Suggestions {
         settings: SuggestSettings,
     ) -> Self {
         let timeout = Duration::from_millis(settings.profiler_timeout_ms);
+        let projection = customers.projection.clone();
         Self {
             customers,
             plans: AnswerCache::new(8),
             habits: Arc::new(fetched::habits(profiler.clone(), timeout)),
-            cross: Arc::new(fetched::cross_sell(profiler, timeout)),
+            cross: Arc::new(fetched::cross_sell(profiler, timeout, projection)),
             settings,
         }
     }
@@ -71,7 +72,7 @@ impl Suggestions {
         state: &CustomerState,
         version: u64,
         f: &ResolvedFilter,
-        cross: &fetched::Held<CrossSell>,
+        cross: &fetched::Held<fetched::CrossRules>,
     ) -> Arc<Planned> {
         let list = &self.customers;
         let served = list.models.served();
@@ -79,6 +80,7 @@ impl Suggestions {
             .as_ref()
             .map_or(0, |s| s.fitted_at.timestamp_millis());
         let answer = cross.as_ref().map_or(0, |(_, n)| *n);
+        let incarnation = list.projection.live.incarnation();
         self.plans.get_or(&(f.clone(), fit, answer), version, || {
             let rows = list.rows(state, version, f);
             let sel = state.stores.select(f);
@@ -92,8 +94,11 @@ impl Suggestions {
                 from,
                 to,
                 settings: &self.settings,
-                cross: cross.as_ref().map(|(c, _)| &**c).map_err(String::as_str),
-                names: state.book.customers(),
+                cross: match cross {
+                    Ok((c, _)) if c.incarnation == incarnation => Ok(&**c),
+                    Ok(_) => Err("画像服务的关联名单属于重载前的状态，正在重新获取"),
+                    Err(why) => Err(why.as_str()),
+                },
             };
             Planned {
                 plan: plan::plan(&inputs),

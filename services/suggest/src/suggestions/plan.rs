@@ -4,11 +4,12 @@
 
 use std::sync::OnceLock;
 
-use portrait_core::memory::{CustomerBook, Interner, Selection};
+use portrait_core::memory::{CustomerBook, Selection};
 use portrait_core::{Day, Segment};
-use portrait_proto::v1::{Association, CrossSell, SuggestionType};
+use portrait_proto::v1::{Association, SuggestionType};
 use portrait_service::SuggestSettings;
 
+use super::fetched::CrossRules;
 use crate::customers::Row;
 use crate::models::Score;
 
@@ -28,8 +29,7 @@ pub(crate) struct Inputs<'a> {
     pub(crate) settings: &'a SuggestSettings,
     /// The profiler's strongest customer rules with who has not acted on
     /// them, or why there are none.
-    pub(crate) cross: Result<&'a CrossSell, &'a str>,
-    pub(crate) names: &'a Interner,
+    pub(crate) cross: Result<&'a CrossRules, &'a str>,
 }
 
 /// One suggestion before its words.

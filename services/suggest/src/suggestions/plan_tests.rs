@@ -6,7 +6,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use portrait_core::memory::{CustomerBook, Selection};
 use portrait_core::{Acc, Segment, ThresholdRule, churn_warning, rfm_table};
-use portrait_proto::v1::{Association, CrossSell, CrossSellRule, SuggestionType};
+use portrait_proto::v1::{Association, SuggestionType};
+
+use crate::suggestions::fetched::CrossRules;
 use portrait_service::SuggestSettings;
 
 use super::{Figure, Inputs, Plan, plan};
@@ -58,8 +60,11 @@ fn plan_of(without: &[&str], scored: bool) -> Planned {
     plan_with(without, scored, Err("画像服务不可用"))
 }
 
+/// The profiler's cross-sell rules: (antecedent, consequent, customers).
+type Rules<'a> = [(&'a str, &'a str, &'a [&'a str])];
+
 /// The same with the profiler's cross-sell answer.
-fn plan_with(without: &[&str], scored: bool, cross: Result<&CrossSell, &str>) -> Planned {
+fn plan_with(without: &[&str], scored: bool, cross: Result<&Rules, &str>) -> Planned {
     let who: Vec<&Who> = ALL.iter().filter(|w| !without.contains(&w.0)).collect();
     let mut book = CustomerBook::default();
     for (name, days, ..) in &who {
@@ -105,6 +110,25 @@ fn plan_with(without: &[&str], scored: bool, cross: Result<&CrossSell, &str>) ->
         rank
     };
     let s = settings();
+    // The profiler's rules (a, b, customers) as the fetch keeps them: dense ids.
+    let cross_rules = cross.map(|rules| CrossRules {
+        rules: (rules.iter())
+            .map(|(a, b, ids)| {
+                let rule = Association {
+                    antecedent_id: (*a).into(),
+                    consequent_id: (*b).into(),
+                    count: 30,
+                    lift: 2.5,
+                    confidence: 0.4,
+                    ..Association::default()
+                };
+                let mut dense: Vec<u32> = ids.iter().filter_map(|c| names.get(c)).collect();
+                dense.sort_unstable();
+                (rule, dense)
+            })
+            .collect(),
+        incarnation: 0,
+    });
     let inputs = Inputs {
         rows: &rows,
         score: scored.then_some(&score as &dyn Fn(u32) -> Option<Score>),
@@ -113,8 +137,7 @@ fn plan_with(without: &[&str], scored: bool, cross: Result<&CrossSell, &str>) ->
         from: None,
         to: AS_OF + 1,
         settings: &s,
-        cross,
-        names,
+        cross: cross_rules.as_ref().map_err(|e| *e),
     };
     let ids: Vec<String> = rows
         .iter()
@@ -231,26 +254,12 @@ fn no_audience_no_suggestion() {
 
 #[test]
 fn recommendations_reach_the_filters_customers_without_the_consequent() {
-    let rule = |a: &str, b: &str, ids: &[&str]| CrossSellRule {
-        rule: Some(Association {
-            antecedent_id: a.into(),
-            consequent_id: b.into(),
-            count: 30,
-            lift: 2.5,
-            confidence: 0.4,
-            ..Association::default()
-        }),
-        customer_ids: ids.iter().map(|c| (*c).to_owned()).collect(),
-    };
-    let cross = CrossSell {
-        population: 100,
-        rules: vec![
-            // "elsewhere" has no order in the filter: not reached.
-            rule("p1", "p2", &["elsewhere", "new", "lapsed"]),
-            rule("p3", "p4", &["elsewhere"]),
-        ],
-    };
-    let p = plan_with(&[], true, Ok(&cross));
+    let cross: &[(&str, &str, &[&str])] = &[
+        // "elsewhere" has no order in the filter: not reached.
+        ("p1", "p2", &["elsewhere", "new", "lapsed"]),
+        ("p3", "p4", &["elsewhere"]),
+    ];
+    let p = plan_with(&[], true, Ok(cross));
     let drafts: Vec<_> = (p.plan.drafts.iter())
         .filter(|d| d.kind == SuggestionType::Recommendation)
         .collect();
@@ -267,8 +276,7 @@ fn recommendations_reach_the_filters_customers_without_the_consequent() {
     // ¥405 over 3 orders.
     assert_eq!(d.figure(Figure::AovFen), Some(40_500.0 / 3.0));
     // No rules, or no answer: no recommendation, and the notes say why.
-    let empty = CrossSell::default();
-    for p in [plan_with(&[], true, Ok(&empty)), plan_of(&[], true)] {
+    for p in [plan_with(&[], true, Ok(&[])), plan_of(&[], true)] {
         assert!(
             p.plan
                 .drafts
