@@ -280,6 +280,10 @@ pub(crate) fn suggestions(all: &[Customer], scores: &Scores) -> Vec<Expected> {
                 mean(m.iter().map(|c| c.recency as f64)),
             );
             f.insert("offer_fen", offer(f["aov_fen"], 0.1));
+            let expected: Vec<f64> = m.iter().filter_map(|c| score(c).map(|s| s.1)).collect();
+            if !expected.is_empty() {
+                f.insert("mean_expected_purchases", mean(expected.into_iter()));
+            }
             if !gaps.is_empty() {
                 let n = gaps.len();
                 let median = (gaps[n.div_ceil(2) - 1] + gaps[(n + 2) / 2 - 1]) as f64 / 2.0;

@@ -107,6 +107,17 @@ pub(super) fn second_purchase(x: &Inputs) -> Option<Draft> {
         d.figures.push((Figure::SecondOrderGapDays, median));
         d.figures.push((Figure::GapSample, n as f64));
     }
+    // The model's expectation for them: purchases over its horizon.
+    if let Some(score) = x.score {
+        let expected: Vec<f64> = (d.audience.iter())
+            .filter_map(|&i| score(rows[i as usize].agg.customer))
+            .map(|s| s.expected_purchases)
+            .collect();
+        if !expected.is_empty() {
+            let mean = expected.iter().sum::<f64>() / expected.len() as f64;
+            d.figures.push((Figure::MeanExpectedPurchases, mean));
+        }
+    }
     Some(d)
 }
 

@@ -25,6 +25,7 @@ pub(crate) enum Figure {
     Lift,
     Confidence,
     RuleCount,
+    MeanExpectedPurchases,
 }
 
 impl Figure {
@@ -52,6 +53,7 @@ impl Figure {
             Figure::Lift => "lift",
             Figure::Confidence => "confidence",
             Figure::RuleCount => "rule_count",
+            Figure::MeanExpectedPurchases => "mean_expected_purchases",
         }
     }
 
@@ -79,6 +81,7 @@ impl Figure {
             Figure::Lift => "提升度",
             Figure::Confidence => "置信度",
             Figure::RuleCount => "同时购买客户",
+            Figure::MeanExpectedPurchases => "模型预计平均购买次数",
         }
     }
 }

@@ -175,8 +175,12 @@ pub(crate) fn words(d: &Draft, x: &Context) -> (String, String, Vec<String>) {
                     )
                 },
             );
+            let model = d.figure(Figure::MeanExpectedPurchases).map_or_else(
+                || "（暂无模型预测）".to_owned(),
+                |e| format!("模型预计他们在预测期内平均还会购买 {e:.2} 次，"),
+            );
             let content = format!(
-                "{n} 位客户在筛选期内只下过一单，且距今不超过 {} 天（平均 {:.1} 天），首单平均 {}。{timing}建议：发放第二单专享券 {}（约为首单金额的十分之一）。",
+                "{n} 位客户在筛选期内只下过一单，且距今不超过 {} 天（平均 {:.1} 天），首单平均 {}。{model}{timing}建议：发放第二单专享券 {}（约为首单金额的十分之一）。",
                 x.settings.nurture_days,
                 f(Figure::MeanRecencyDays),
                 yuan(f(Figure::AovFen)),
@@ -241,6 +245,7 @@ struct Habit {
     hour: i32,
     channel: &'static str,
     categories: String,
+    products: String,
 }
 
 impl Habit {
@@ -263,6 +268,7 @@ impl Habit {
                 names.push(&c.name);
             }
         }
+        let products: Vec<&str> = g.products.iter().take(3).map(|p| p.name.as_str()).collect();
         Some(Habit {
             hour: hour.hour,
             channel: channel_label(channel.channel),
@@ -271,12 +277,17 @@ impl Habit {
             } else {
                 names.join("、")
             },
+            products: products.join("、"),
         })
     }
 
     fn sentence(&self) -> String {
+        let products = match self.products.is_empty() {
+            true => String::new(),
+            false => format!("，常点{}", self.products),
+        };
         format!(
-            "最常在 {} 点下单，主要渠道{}，偏爱{}",
+            "最常在 {} 点下单，主要渠道{}，偏爱{}{products}",
             self.hour, self.channel, self.categories
         )
     }
