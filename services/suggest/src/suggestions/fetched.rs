@@ -159,6 +159,14 @@ impl<T: Send + Sync + 'static> Fetched<T> {
         (held, s.pending)
     }
 
+    /// Makes the answer held for `f` stale: the next ask fetches again.
+    pub(crate) fn expire(&self, f: &ResolvedFilter) {
+        let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(slot) = slots.get_mut(f) {
+            slot.asked = None;
+        }
+    }
+
     /// Starts a fetch for `f` unless one runs or the last answer is fresh.
     fn ask(self: &Arc<Self>, f: &ResolvedFilter) {
         let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);

@@ -117,6 +117,11 @@ impl Suggestions {
         // Before the state is read: no lock is held across the wait.
         let (habits, cross) = tokio::join!(self.habits.get(&f), self.cross.get(&f));
         let (state, version) = self.customers.projection.live.read();
+        // Dense ids of a replaced state mean nothing: fetch them again.
+        let now = self.customers.projection.live.incarnation();
+        if cross.as_ref().is_ok_and(|(c, _)| c.incarnation != now) {
+            self.cross.expire(&f);
+        }
         let planned = self.planned(&state, version, &f, &cross);
         let mut all: Vec<Suggestion> = (planned.plan.drafts.iter())
             .filter(|d| kind == SuggestionType::Unspecified || d.kind == kind)
