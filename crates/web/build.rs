@@ -28,6 +28,7 @@ const PAGE_FILES: &[&str] = &[
     "list.js",
     "insights.js",
     "suggestions.js",
+    "effect.js",
 ];
 
 /// Files taken from node_modules: (path inside node_modules, name served).

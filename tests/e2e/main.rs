@@ -8,6 +8,8 @@ mod associations;
 mod clusters;
 mod customer;
 mod cyrg;
+mod effect;
+mod effect_oracle;
 mod embedded;
 mod exchange;
 mod list;

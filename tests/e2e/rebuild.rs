@@ -38,7 +38,7 @@ async fn health(stack: &Stack, service: &str, name: &str) -> ServingStatus {
 }
 
 /// Waits until every consumer reports a condition; returns that status.
-async fn wait_condition(stack: &Stack, gateway: &mut PortraitServiceClient<Channel>) -> SyncStatus {
+async fn wait_condition(gateway: &mut PortraitServiceClient<Channel>) -> SyncStatus {
     let mut last = None;
     for _ in 0..600 {
         if let Ok(s) = gateway.get_sync_status(SyncStatusRequest {}).await {
@@ -50,15 +50,13 @@ async fn wait_condition(stack: &Stack, gateway: &mut PortraitServiceClient<Chann
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    panic!(
-        "the consumers never reported the emptied log: {last:?}\n{}",
-        stack.logs()
-    );
+    // The stack prints its logs when a test panics.
+    panic!("the consumers never reported the emptied log: {last:?}");
 }
 
 /// Runs `portrait rebuild ARGS` against a stack whose services listen at
 /// `urls` (ingest, profiler, rfm, suggest); returns what it printed.
-fn rebuild(stack: &Stack, urls: [String; 4], args: &[&str]) -> String {
+pub(crate) fn rebuild(stack: &Stack, urls: [String; 4], args: &[&str]) -> String {
     let [ingest, profiler, rfm, suggest] = urls;
     let out = Command::new(bin_dir().join("portrait"))
         .arg("rebuild")
@@ -167,7 +165,7 @@ async fn an_emptied_log_is_reported_and_rebuild_makes_every_figure_exact() {
     let mut ingest = IngestServiceClient::new(stack.channel("ingest").await);
     submit(&mut ingest, &orders[cut..]).await;
 
-    let stopped = wait_condition(&stack, &mut gateway).await;
+    let stopped = wait_condition(&mut gateway).await;
     assert!(
         !stopped.caught_up,
         "never caught up while orders are missing"
@@ -285,7 +283,7 @@ async fn an_emptied_embedded_log_is_reported_and_rebuilt() {
     let mut ingest = IngestServiceClient::new(stack.channel("ingest").await);
     let mut gateway = PortraitServiceClient::new(stack.channel("gateway").await);
     submit(&mut ingest, &orders[cut..]).await;
-    let stopped = wait_condition(&stack, &mut gateway).await;
+    let stopped = wait_condition(&mut gateway).await;
     assert!(!stopped.caught_up);
     for c in &stopped.consumers {
         assert!(

@@ -228,7 +228,9 @@ impl Stack {
             .map(|s| {
                 let text = std::fs::read_to_string(self.dir.path().join(format!("{s}.log")))
                     .unwrap_or_default();
-                let tail: Vec<&str> = text.lines().rev().take(30).collect();
+                // librdkafka repeats its connection errors; our own lines say more.
+                let ours = text.lines().filter(|l| !l.contains("librdkafka"));
+                let tail: Vec<&str> = ours.rev().take(30).collect();
                 format!(
                     "--- {s} ---\n{}",
                     tail.into_iter().rev().collect::<Vec<_>>().join("\n")
@@ -242,6 +244,11 @@ impl Stack {
 impl Drop for Stack {
     fn drop(&mut self) {
         if std::thread::panicking() {
+            for (name, child) in &mut self.children {
+                if let Ok(Some(status)) = child.try_wait() {
+                    eprintln!("--- {name} had exited: {status}");
+                }
+            }
             eprintln!("{}", self.logs());
         }
         for (_, mut child) in std::mem::take(&mut self.children) {

@@ -1,19 +1,21 @@
 //! Kafka through rdkafka. No consumer groups and no transactions: consumers
 //! assign partitions themselves at the offsets their stores hold.
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::future::join_all;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
 use rdkafka::consumer::{BaseConsumer, Consumer, StreamConsumer};
+use rdkafka::error::KafkaError;
 use rdkafka::message::{Header, Headers, Message as _, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{Offset, TopicPartitionList};
-use tracing::debug;
+use tracing::{debug, info, warn};
 
 use crate::{Error, Message, Record, Result};
 
@@ -69,6 +71,17 @@ impl KafkaBus {
         let probe: Arc<BaseConsumer> = Arc::new(base_config(&self.brokers).create()?);
         *slot = Some(probe.clone());
         Ok(probe)
+    }
+
+    fn drop_probe(&self) {
+        let old = self
+            .probe
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(old) = old {
+            close_in_background(old);
+        }
     }
 
     pub(crate) async fn ensure_topic(&self, topic: &str) -> Result<()> {
@@ -166,17 +179,25 @@ impl KafkaBus {
         let topic = topic.to_owned();
         tokio::task::spawn_blocking(move || {
             let consumer = bus.probe()?;
-            bus.partitions_of(&consumer, &topic)?
-                .into_iter()
-                .map(|partition| {
-                    let (start, end) = consumer.fetch_watermarks(&topic, partition, TIMEOUT)?;
-                    Ok(crate::Bounds {
-                        partition,
-                        start,
-                        end,
+            let bounds = bus.partitions_of(&consumer, &topic).and_then(|partitions| {
+                partitions
+                    .into_iter()
+                    .map(|partition| {
+                        let (start, end) = consumer.fetch_watermarks(&topic, partition, TIMEOUT)?;
+                        Ok(crate::Bounds {
+                            partition,
+                            start,
+                            end,
+                        })
                     })
-                })
-                .collect()
+                    .collect()
+            });
+            if bounds.is_err() {
+                // The next question gets a fresh client: this one may have
+                // cached a topic that is gone (see `KafkaConsumer`).
+                bus.drop_probe();
+            }
+            bounds
         })
         .await
         .map_err(|e| Error::Topic {
@@ -190,6 +211,20 @@ impl KafkaBus {
         topic: &str,
         start: &[(i32, i64)],
     ) -> Result<KafkaConsumer> {
+        let next: BTreeMap<i32, i64> = start.iter().copied().collect();
+        let consumer = self.assigned(topic, &next).await?;
+        Ok(KafkaConsumer {
+            bus: self.clone(),
+            topic: topic.to_owned(),
+            next,
+            consumer: Some(consumer),
+            retry_at: None,
+        })
+    }
+
+    /// A client assigned to every partition of `topic`, at `next` where
+    /// known and at the log's start elsewhere.
+    async fn assigned(&self, topic: &str, next: &BTreeMap<i32, i64>) -> Result<StreamConsumer> {
         let consumer: StreamConsumer = base_config(&self.brokers)
             // Required by librdkafka even though no group is ever joined or committed.
             .set("group.id", "portrait-unused")
@@ -208,41 +243,142 @@ impl KafkaBus {
             .map_err(|e| Error::Topic {
                 topic: topic.to_owned(),
                 reason: format!("metadata task failed: {e}"),
-            })??
+            })?
+        };
+        let partitions = match partitions {
+            Ok(p) => p,
+            Err(e) => {
+                close_in_background(consumer);
+                return Err(e);
+            }
         };
         let mut list = TopicPartitionList::new();
         for p in partitions {
-            let offset = start
-                .iter()
-                .find(|(q, _)| *q == p)
-                .map_or(Offset::Beginning, |(_, o)| Offset::Offset(*o));
+            let offset = next
+                .get(&p)
+                .map_or(Offset::Beginning, |o| Offset::Offset(*o));
             list.add_partition_offset(topic, p, offset)?;
         }
         consumer.assign(&list)?;
-        debug!(topic, ?start, "kafka consumer assigned");
-        Ok(KafkaConsumer { consumer })
+        debug!(topic, ?next, "kafka consumer assigned");
+        Ok(consumer)
     }
 }
 
+/// Drops a librdkafka client on a thread of its own: closing waits for the
+/// group coordinator, up to the session timeout (45 s) while the broker is
+/// away, which on an async worker stalls every task scheduled there.
+fn close_in_background<T: Send + 'static>(client: T) {
+    let spawned = std::thread::Builder::new()
+        .name("kafka-client-close".into())
+        .spawn(move || drop(client));
+    if let Err(e) = spawned {
+        warn!(error = %e, "could not close a kafka client on its own thread; leaking it");
+    }
+}
+
+/// A consumer that outlives its client: when the broker goes away it drops
+/// the client and makes a new one at the offsets after what it returned.
+/// librdkafka 2.12 would reconnect by itself, but a client that saw the topic
+/// before it was re-created (new topic id) can crash in its metadata cache.
 pub(crate) struct KafkaConsumer {
-    consumer: StreamConsumer,
+    bus: KafkaBus,
+    topic: String,
+    /// Per partition, the offset after the last record returned.
+    next: BTreeMap<i32, i64>,
+    consumer: Option<StreamConsumer>,
+    /// When to try a new client after the last one was dropped.
+    retry_at: Option<Instant>,
+}
+
+impl Drop for KafkaConsumer {
+    fn drop(&mut self) {
+        if let Some(consumer) = self.consumer.take() {
+            close_in_background(consumer);
+        }
+    }
+}
+
+const RECONNECT_EVERY: Duration = Duration::from_secs(1);
+
+/// Errors of a broker gone away: the client is replaced, the consumer loop
+/// goes on (and keeps checking the log), nothing is reloaded.
+fn disconnected(e: &KafkaError) -> bool {
+    matches!(
+        e.rdkafka_error_code(),
+        Some(
+            RDKafkaErrorCode::AllBrokersDown
+                | RDKafkaErrorCode::BrokerTransportFailure
+                | RDKafkaErrorCode::BrokerNotAvailable
+                | RDKafkaErrorCode::NetworkException
+                | RDKafkaErrorCode::UnknownTopicOrPartition
+                | RDKafkaErrorCode::UnknownTopic
+                | RDKafkaErrorCode::UnknownPartition
+        )
+    )
 }
 
 impl KafkaConsumer {
     pub(crate) async fn next_batch(&mut self, max: usize, wait: Duration) -> Result<Vec<Record>> {
+        let started = Instant::now();
         let mut out = Vec::new();
-        let Ok(first) = tokio::time::timeout(wait, self.consumer.recv()).await else {
+        if self.consumer.is_none() && !self.reconnect().await {
+            tokio::time::sleep(wait).await;
+            return Ok(out);
+        }
+        let Some(consumer) = self.consumer.as_ref() else {
             return Ok(out);
         };
-        out.push(owned(first?));
-        // Take what is already fetched, without waiting for more.
+        let mut lost = None;
+        // Take what is already fetched after the first, without waiting for more.
         while out.len() < max {
-            match tokio::time::timeout(Duration::from_millis(2), self.consumer.recv()).await {
-                Ok(m) => out.push(owned(m?)),
+            let limit = if out.is_empty() {
+                wait.saturating_sub(started.elapsed())
+            } else {
+                Duration::from_millis(2)
+            };
+            match tokio::time::timeout(limit, consumer.recv()).await {
                 Err(_) => break,
+                Ok(Ok(m)) => out.push(owned(m)),
+                Ok(Err(e)) if disconnected(&e) => {
+                    lost = Some(e);
+                    break;
+                }
+                Ok(Err(e)) => return Err(e.into()),
             }
         }
+        for r in &out {
+            self.next.insert(r.partition, r.offset + 1);
+        }
+        if let Some(e) = lost {
+            warn!(topic = %self.topic, error = %e, "lost the broker; consuming again with a new client");
+            if let Some(old) = self.consumer.take() {
+                close_in_background(old);
+            }
+            self.retry_at = Some(Instant::now() + RECONNECT_EVERY);
+        }
         Ok(out)
+    }
+
+    /// True once a new client is assigned; false to wait (too early, or the
+    /// broker or topic is not back yet).
+    async fn reconnect(&mut self) -> bool {
+        if self.retry_at.is_some_and(|t| Instant::now() < t) {
+            return false;
+        }
+        match self.bus.assigned(&self.topic, &self.next).await {
+            Ok(consumer) => {
+                info!(topic = %self.topic, next = ?self.next, "consuming again");
+                self.consumer = Some(consumer);
+                self.retry_at = None;
+                true
+            }
+            Err(e) => {
+                debug!(topic = %self.topic, error = %e, "the broker is not back yet");
+                self.retry_at = Some(Instant::now() + RECONNECT_EVERY);
+                false
+            }
+        }
     }
 }
 

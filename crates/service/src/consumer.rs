@@ -193,6 +193,8 @@ impl<P: Projection> Loop<'_, P> {
             if checked.is_none_or(|t| t.elapsed() >= CHECK_EVERY) {
                 checked = Some(std::time::Instant::now());
                 if self.check(&mut watch, generation).await? {
+                    // Its client has seen the old log; a rebuild makes a new one.
+                    drop(consumer);
                     return Ok(stopped(shutdown, restarted).await);
                 }
             }
@@ -210,6 +212,7 @@ impl<P: Projection> Loop<'_, P> {
                 Batch::Applied => {}
                 Batch::Restart => return Ok(Exit::Restart),
                 Batch::Halted => {
+                    drop(consumer);
                     return Ok(stopped(shutdown, restarted).await);
                 }
             }
@@ -220,7 +223,15 @@ impl<P: Projection> Loop<'_, P> {
     /// the condition (store, progress, health, metric) and returns true.
     async fn check(&self, watch: &mut log_check::Watch, generation: u64) -> Result<bool> {
         let topic = &self.topics.orders;
-        let bounds = self.parts.bus.bounds(topic).await?;
+        // The broker being away is not a reason to start over (the client
+        // reconnects by itself); the next check looks again.
+        let bounds = match self.parts.bus.bounds(topic).await {
+            Ok(bounds) => bounds,
+            Err(e) => {
+                warn!(service = self.parts.projection.name(), error = %e, "could not read the log's bounds; checking again shortly");
+                return Ok(false);
+            }
+        };
         let positions = self.parts.progress.read().0.positions.clone();
         let Some(condition) = watch.check(topic, &positions, &bounds) else {
             return Ok(false);

@@ -13,6 +13,9 @@ use crate::{Live, Projection, Result};
 pub struct CustomerProjection {
     name: &'static str,
     pub live: Live<CustomerState>,
+    /// A service's own tables beside the component's: (scope, migrations).
+    own: Vec<(&'static str, &'static [Migration])>,
+    kept: &'static [&'static str],
 }
 
 impl CustomerProjection {
@@ -20,7 +23,22 @@ impl CustomerProjection {
         Self {
             name,
             live: Live::default(),
+            own: Vec::new(),
+            kept: &[],
         }
+    }
+
+    /// Adds a scope of the service's own tables, migrated after the
+    /// component's; `kept` are those of them a rebuild must not empty.
+    pub fn with_tables(
+        mut self,
+        scope: &'static str,
+        migrations: &'static [Migration],
+        kept: &'static [&'static str],
+    ) -> Self {
+        self.own.push((scope, migrations));
+        self.kept = kept;
+        self
     }
 }
 
@@ -32,7 +50,13 @@ impl Projection for CustomerProjection {
     }
 
     fn migrations(&self) -> Vec<(&'static str, &'static [Migration])> {
-        vec![("customer_days", CUSTOMER_DAYS_MIGRATIONS)]
+        let mut scopes = vec![("customer_days", CUSTOMER_DAYS_MIGRATIONS)];
+        scopes.extend(self.own.iter().copied());
+        scopes
+    }
+
+    fn kept_tables(&self) -> &'static [&'static str] {
+        self.kept
     }
 
     fn prune(delta: &mut Self::Delta) {

@@ -32,6 +32,13 @@ pub enum Error {
     /// The request needs something that has not been computed yet.
     #[error("{0}")]
     NotReady(String),
+    /// A request would create what exists already (adopting a suggestion twice).
+    #[error("{field} {id:?} already exists")]
+    AlreadyExists { field: &'static str, id: String },
+    /// The request does not fit the state of what it names (adopting a
+    /// dismissed suggestion).
+    #[error("{0}")]
+    Conflict(String),
     /// Data this service wrote itself reads back wrong: a bug or a damaged store.
     #[error("corrupt data: {0}")]
     Corrupt(String),
@@ -57,7 +64,8 @@ impl From<Error> for tonic::Status {
             Error::Domain(e) => tonic::Status::invalid_argument(e.to_string()),
             Error::Upstream { status, .. } => status,
             e @ Error::NotFound { .. } => tonic::Status::not_found(e.to_string()),
-            e @ (Error::Stale(_) | Error::NotReady(_)) => {
+            e @ Error::AlreadyExists { .. } => tonic::Status::already_exists(e.to_string()),
+            e @ (Error::Stale(_) | Error::NotReady(_) | Error::Conflict(_)) => {
                 tonic::Status::failed_precondition(e.to_string())
             }
             Error::Store(e) if e.is_unreachable() => {

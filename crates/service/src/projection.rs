@@ -21,6 +21,12 @@ pub trait Projection: Send + Sync + 'static {
     /// Named migrations by scope, applied in this order; each list is append-only.
     fn migrations(&self) -> Vec<(&'static str, &'static [Migration])>;
 
+    /// Tables a rebuild keeps: state that is not a projection of the log
+    /// (a marketer's decisions), which a fresh publication cannot restore.
+    fn kept_tables(&self) -> &'static [&'static str] {
+        &[]
+    }
+
     /// Drops rows whose changes cancelled out within the batch.
     fn prune(delta: &mut Self::Delta);
 

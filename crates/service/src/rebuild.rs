@@ -97,7 +97,7 @@ impl<P: Projection> Rebuilder<P> {
         let _writing = self.control.writing.lock().await;
         let cleared = self.progress.read().0.condition.clone();
         let mut tx = self.store.begin().await?;
-        let emptied = portrait_store::reset_tables(&mut tx).await?;
+        let emptied = portrait_store::reset_tables(&mut tx, self.projection.kept_tables()).await?;
         let state = LogState {
             epoch,
             condition: None,

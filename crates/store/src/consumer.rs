@@ -108,10 +108,10 @@ pub async fn save_log_state(conn: &mut AnyConnection, state: &LogState) -> Resul
     Ok(())
 }
 
-/// Empties every table of this database but the migrations' record: the
-/// projection, its positions, applied revisions, counters and log state.
+/// Empties every table of this database but the migrations' record and
+/// `kept`: the projection, its positions, applied revisions, counters and log state.
 /// What `portrait rebuild` does before the service reads a fresh publication.
-pub async fn reset_tables(conn: &mut AnyConnection) -> Result<Vec<String>> {
+pub async fn reset_tables(conn: &mut AnyConnection, kept: &[&str]) -> Result<Vec<String>> {
     let list = if crate::is_sqlite(conn) {
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
     } else {
@@ -121,7 +121,7 @@ pub async fn reset_tables(conn: &mut AnyConnection) -> Result<Vec<String>> {
     let mut emptied = Vec::new();
     for r in &rows {
         let name: String = r.try_get("name")?;
-        if name == "portrait_migrations" {
+        if name == "portrait_migrations" || kept.contains(&name.as_str()) {
             continue;
         }
         // Names come from the catalog, not from a caller; quoted all the same.

@@ -345,15 +345,30 @@ async fn log_state_and_reset(store: Store) {
     portrait_store::add_counters(&mut conn, &[("events_applied", 4)])
         .await
         .expect("counters");
+    // A table a service keeps through a rebuild (a marketer's decisions).
+    sqlx::query("CREATE TABLE decisions (id TEXT PRIMARY KEY)")
+        .execute(&mut *conn)
+        .await
+        .expect("create");
+    sqlx::query("INSERT INTO decisions (id) VALUES ('kept')")
+        .execute(&mut *conn)
+        .await
+        .expect("insert");
     assert_eq!(
         portrait_store::load_log_state(&mut conn)
             .await
             .expect("load"),
         stopped
     );
-    let emptied = portrait_store::reset_tables(&mut conn)
+    let emptied = portrait_store::reset_tables(&mut conn, &["decisions"])
         .await
         .expect("reset");
+    assert!(!emptied.iter().any(|t| t == "decisions"), "{emptied:?}");
+    let kept: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM decisions")
+        .fetch_one(&mut *conn)
+        .await
+        .expect("count");
+    assert_eq!(kept, 1, "a kept table keeps its rows");
     for table in [
         "positions",
         "applied",

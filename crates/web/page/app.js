@@ -14,6 +14,7 @@ import { renderSummary } from './summary.js';
 import { syncButton } from './sync.js';
 import { appendCustomers, renderQuality } from './tables.js';
 import { renderSuggestions, wireSuggestions } from './suggestions.js';
+import { wireEffects } from './effect.js';
 
 const CUSTOMERS_PAGE = 20;
 let state = readUrl();
@@ -352,7 +353,7 @@ async function start() {
     const names = [...new Set(list.map((s) => s.city).filter(Boolean))].sort((a, b) => a.localeCompare(b, 'zh-CN'));
     cities.options(names.map((c) => ({ value: c, label: c })));
   }).catch((e) => banner(`门店列表加载失败：${describe(e)}`));
-  await Promise.all([listed, refresh('load'), loadQuality()]);
+  await Promise.all([listed, refresh('load'), loadQuality(), wireEffects()]);
 }
 
 start();

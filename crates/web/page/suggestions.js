@@ -18,15 +18,15 @@ function sortValue(s, key) {
     case 'audience': return num(s.audienceSize);
     case 'type': return SUGGESTION_TYPES[s.type] || s.type;
     case 'content': return s.title;
-    default: return num(s.expectedEffect?.expectedExtraRevenueFen);
+    default: return num(s.expectedEffect?.extraRevenueFen);
   }
 }
 
 function effect(e) {
   if (!e) return '—';
   const rate = `${(num(e.responseRate) * 100).toFixed(1)}%`;
-  return `触达 ${count(e.customersReached)} 人 · 预计响应 ${num(e.expectedResponders).toFixed(1)} 人（${rate}）
-    · 增加 ${num(e.expectedExtraOrders).toFixed(1)} 单 · 增收 ${yuan(e.expectedExtraRevenueFen)}`;
+  return `触达 ${count(e.reached)} 人 · 预计响应 ${num(e.responders).toFixed(1)} 人（${rate}）
+    · 增加 ${num(e.extraOrders).toFixed(1)} 单 · 增收 ${yuan(e.extraRevenueFen)}`;
 }
 
 function draw() {
@@ -45,9 +45,9 @@ function draw() {
     const p = PRIORITIES[s.priority] || { label: '—', css: 'low' };
     const e = s.expectedEffect || {};
     const omitted = (s.omitted || []).map((o) => `<p class="muted">未含：${escape(o)}</p>`).join('');
-    return `<tr data-suggestion="${escape(s.id)}" data-type="${escape(s.type)}" data-priority="${escape(s.priority)}"
-        data-audience="${escape(num(s.audienceSize))}" data-revenue="${escape(num(e.expectedExtraRevenueFen))}"
-        data-responders="${escape(num(e.expectedResponders))}">
+    return `<tr data-suggestion="${escape(s.id)}" data-suggestion-id="${escape(s.id)}" data-type="${escape(s.type)}" data-priority="${escape(s.priority)}"
+        data-audience="${escape(num(s.audienceSize))}" data-revenue="${escape(num(e.extraRevenueFen))}"
+        data-responders="${escape(num(e.responders))}">
       <td>${escape(SUGGESTION_TYPES[s.type] || s.type)}</td>
       <td><strong>${escape(s.title)}</strong><p class="muted">${escape(s.content)}</p>${omitted}</td>
       <td><span class="tag ${p.css}">${p.label}</span></td>

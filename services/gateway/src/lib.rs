@@ -457,4 +457,59 @@ impl PortraitService for Gateway {
             .await
             .map_err(|s| upstream("suggest", s))
     }
+
+    async fn adopt_suggestion(
+        &self,
+        r: Request<portrait_proto::v1::AdoptSuggestionRequest>,
+    ) -> Result<Response<portrait_proto::v1::AdoptedSuggestion>, Status> {
+        self.suggest
+            .clone()
+            .adopt_suggestion(r.into_inner())
+            .await
+            .map_err(|s| upstream("suggest", s))
+    }
+
+    async fn dismiss_suggestion(
+        &self,
+        r: Request<portrait_proto::v1::DismissSuggestionRequest>,
+    ) -> Result<Response<portrait_proto::v1::AdoptedSuggestion>, Status> {
+        self.suggest
+            .clone()
+            .dismiss_suggestion(r.into_inner())
+            .await
+            .map_err(|s| upstream("suggest", s))
+    }
+
+    async fn get_suggestion_effect(
+        &self,
+        r: Request<portrait_proto::v1::GetSuggestionEffectRequest>,
+    ) -> Result<Response<portrait_proto::v1::SuggestionEffect>, Status> {
+        self.suggest
+            .clone()
+            .get_suggestion_effect(r.into_inner())
+            .await
+            .map_err(|s| upstream("suggest", s))
+    }
+
+    async fn list_adopted_suggestions(
+        &self,
+        r: Request<portrait_proto::v1::ListAdoptedSuggestionsRequest>,
+    ) -> Result<Response<portrait_proto::v1::ListAdoptedSuggestionsResponse>, Status> {
+        self.suggest
+            .clone()
+            .list_adopted_suggestions(r.into_inner())
+            .await
+            .map_err(|s| upstream("suggest", s))
+    }
+
+    async fn list_suggestion_members(
+        &self,
+        r: Request<portrait_proto::v1::ListSuggestionMembersRequest>,
+    ) -> Result<Response<portrait_proto::v1::ListSuggestionMembersResponse>, Status> {
+        self.suggest
+            .clone()
+            .list_suggestion_members(r.into_inner())
+            .await
+            .map_err(|s| upstream("suggest", s))
+    }
 }

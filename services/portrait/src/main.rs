@@ -43,7 +43,7 @@ enum Command {
     /// Time the whole system on a synthetic chain at a given scale, side by side with DuckDB.
     Bench(bench::BenchArgs),
     /// Ask a running gateway and print the answer as JSON.
-    Query(query::QueryArgs),
+    Query(Box<query::QueryArgs>),
     /// Sync from the chain's order database: on a running stack, or in-process with --source.
     Sync(sync_cmd::SyncArgs),
     /// Load a CSV or JSONL export of the source (one row per order line) into a
@@ -89,7 +89,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Demo(args) => demo::run(args).await,
         Command::Bench(args) => bench::run(args).await,
-        Command::Query(args) => query::run(args).await,
+        Command::Query(args) => query::run(*args).await,
         Command::Sync(args) => sync_cmd::sync(args).await,
         Command::Import(args) => import_cmd::import(args).await,
         Command::Quality(args) => sync_cmd::quality(args).await,

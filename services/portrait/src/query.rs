@@ -14,6 +14,7 @@ use portrait_proto::v1::{
     RefitModelsRequest,
 };
 
+mod effect;
 mod rfm;
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -56,6 +57,16 @@ pub(crate) enum What {
     Patterns,
     /// The customers of one suggestion, by spend: suggestion-audience ID (a suggestion's id).
     SuggestionAudience,
+    /// Adopt suggestion ID: freeze its audience, hold out --control-percent.
+    Adopt,
+    /// Dismiss suggestion ID.
+    Dismiss,
+    /// The effect of adopted suggestion ID: treated vs control, lift, realised vs expected.
+    Effect,
+    /// The adopted and dismissed suggestions, newest first.
+    Adopted,
+    /// The frozen audience of adopted suggestion ID (--group control: who not to contact).
+    Members,
 }
 
 /// How `summary` and `patterns` group.
@@ -184,6 +195,8 @@ pub(crate) struct QueryArgs {
     /// Anomalies: one kind only (default every kind).
     #[arg(long, value_enum, default_value_t = AnomalyKindArg::All)]
     kind: AnomalyKindArg,
+    #[command(flatten)]
+    effect: effect::EffectArgs,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -411,6 +424,9 @@ pub(crate) async fn run(args: QueryArgs) -> anyhow::Result<()> {
                 })
                 .await,
         ),
+        What::Adopt | What::Dismiss | What::Effect | What::Adopted | What::Members => {
+            effect::run(&mut client, &args).await
+        }
     }?;
     println!("{json}");
     Ok(())

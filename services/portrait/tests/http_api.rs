@@ -384,6 +384,7 @@ async fn every_route_answers_as_grpc_does() {
     for case in cases(&fed) {
         portrait_routes(addr, &mut grpc, &case, &customer).await;
     }
+    effect_routes(addr, &mut grpc).await;
     // An unknown customer is a 404 like gRPC's NOT_FOUND.
     let http = get(addr, "/v1/customers/nobody").await;
     let rpc = grpc.get_customer(GetCustomerRequest {
@@ -609,4 +610,44 @@ fn snake(field: &str) -> String {
             }
         })
         .collect()
+}
+
+/// Adopting over HTTP, then the effect, the adoptions and the members as gRPC
+/// answers them; adopting again is a 409, bad input a 400 naming the field.
+async fn effect_routes(addr: SocketAddr, grpc: &mut Grpc) {
+    let id = "churn_warning:high";
+    let body = json!({"id": id, "controlPercent": 20, "windowDays": 14}).to_string();
+    let adopted = request(addr, "POST", "/v1/suggestions:adopt", Some(&body)).await;
+    assert_eq!(adopted.status, 200, "{}", adopted.body);
+    assert_eq!(adopted.body["status"], "SUGGESTION_STATUS_ADOPTED");
+    assert_eq!(adopted.body["windowDays"], 14);
+    let again = request(addr, "POST", "/v1/suggestions:adopt", Some(&body)).await;
+    assert_eq!(again.status, 409, "{}", again.body);
+    let bad = json!({"id": id, "controlPercent": 80}).to_string();
+    let bad = request(addr, "POST", "/v1/suggestions:adopt", Some(&bad)).await;
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    assert_eq!(
+        bad.body["details"][0]["fieldViolations"][0]["field"],
+        "controlPercent"
+    );
+    let http = get(addr, &format!("/v1/adoptions/{id}/effect")).await;
+    let rpc = grpc.get_suggestion_effect(GetSuggestionEffectRequest { id: id.into() });
+    same("effect", &http, rpc.await);
+    let http = get(addr, "/v1/adoptions").await;
+    let rpc = grpc.list_adopted_suggestions(ListAdoptedSuggestionsRequest {});
+    same("adoptions", &http, rpc.await);
+    let http = get(
+        addr,
+        &format!("/v1/adoptions/{id}/members?group=EFFECT_GROUP_CONTROL&pageSize=5"),
+    )
+    .await;
+    let rpc = grpc.list_suggestion_members(ListSuggestionMembersRequest {
+        id: id.into(),
+        group: EffectGroup::Control as i32,
+        page_size: 5,
+        page_token: String::new(),
+    });
+    same("control members", &http, rpc.await);
+    let http = get(addr, "/v1/adoptions/churn_warning:nobody/effect").await;
+    assert_eq!(http.status, 404, "{}", http.body);
 }

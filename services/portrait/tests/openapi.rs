@@ -42,6 +42,11 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/associations"),
     ("get", "/v1/patterns"),
     ("get", "/v1/suggestions/{suggestionId}/audience"),
+    ("post", "/v1/suggestions:adopt"),
+    ("post", "/v1/suggestions:dismiss"),
+    ("get", "/v1/adoptions"),
+    ("get", "/v1/adoptions/{id}/effect"),
+    ("get", "/v1/adoptions/{id}/members"),
 ];
 
 fn refs(v: &Value, out: &mut Vec<String>) {

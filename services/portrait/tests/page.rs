@@ -197,7 +197,7 @@ async fn check(grpc: &mut Grpc, name: &str, state: &Value) -> Overview {
                 s.r#type().as_str_name().to_owned(),
                 s.priority().as_str_name().to_owned(),
                 s.audience_size.to_string(),
-                revenue.expected_extra_revenue_fen.to_string(),
+                revenue.extra_revenue_fen.to_string(),
             ]
         })
         .collect();
@@ -465,6 +465,7 @@ async fn the_page_shows_the_apis_figures_for_every_filter() {
     );
 
     check_audience(&mut grpc, s).await;
+    check_effect(&mut grpc, &s["adopted"]).await;
 
     // The city's row drilled into its stores.
     let drilled = &s["drilled"];
@@ -733,4 +734,47 @@ async fn check_cluster_lists(grpc: &mut Grpc, s: &Value, clusters: &Clusters) {
         assert_eq!(list["rows"], json!(ids), "{name}");
         assert_eq!(text(&list["total"]), page.total.to_string(), "{name}");
     }
+}
+
+/// The adopt button adopted the first suggestion row's id, and the effect
+/// view shows GetSuggestionEffect's groups for it.
+async fn check_effect(grpc: &mut Grpc, state: &Value) {
+    let effects = &state["effects"];
+    let id = text(&effects["picked"]);
+    assert_eq!(text(&effects["adoptButtons"][0]), id, "{effects}");
+    assert_eq!(effects["adoptions"], json!([id]), "{effects}");
+    let e = grpc
+        .get_suggestion_effect(GetSuggestionEffectRequest { id: id.clone() })
+        .await
+        .expect("the adopted suggestion's effect")
+        .into_inner();
+    let group = |name: &str, g: Option<GroupOutcome>| {
+        let g = g.unwrap_or_default();
+        json!({
+            "group": name,
+            "customers": g.customers.to_string(),
+            "responders": g.responders.to_string(),
+            "responseRate": g.response_rate.to_string(),
+            "orders": g.orders.to_string(),
+            "revenueFen": g.revenue_fen.to_string(),
+            "revenuePerCustomerFen": g.revenue_per_customer_fen.to_string(),
+        })
+    };
+    let shown: Vec<Value> = (effects["groups"].as_array().into_iter().flatten())
+        .map(|g| {
+            let mut g = g.clone();
+            // Doubles as the page got them, printed the Rust way.
+            for key in ["responseRate", "revenuePerCustomerFen"] {
+                let v: f64 = text(&g[key]).parse().expect("a number");
+                g[key] = json!(v.to_string());
+            }
+            g
+        })
+        .collect();
+    assert_eq!(
+        shown,
+        vec![group("treated", e.treated), group("control", e.control)],
+        "the effect view"
+    );
+    assert!(e.treated.is_some_and(|g| g.customers > 0), "an audience");
 }

@@ -80,6 +80,17 @@ READ_STATE = """() => {
         days: ids('customer-days', 'date'),
       };
     })(),
+    effects: {
+      picked: document.body.dataset.effects || '',
+      adoptions: [...document.querySelectorAll('#adoptions tbody tr')].map((tr) => tr.dataset.adoption),
+      adoptButtons: [...document.querySelectorAll('#suggestions button[data-adopt]')].map((b) => b.dataset.adopt),
+      groups: [...document.querySelectorAll('#effect-groups tbody tr')].map((tr) => {
+        const g = { group: tr.dataset.group };
+        tr.querySelectorAll('td[data-field]').forEach((td) => { g[td.dataset.field] = td.dataset.value; });
+        return g;
+      }),
+      message: document.getElementById('effect-message').textContent,
+    },
   };
 }"""
 
@@ -146,6 +157,14 @@ def tour(t, spec):
 
     t.act(lambda: page.click("#presets button[data-range=all]"))
     t.record("all")
+
+    # The first suggestion row adopted: the effect panel follows it.
+    page.click("#suggestions tbody tr:first-child button[data-adopt]")
+    page.wait_for_function("document.body.dataset.effects && document.body.dataset.effects !== 'none'"
+                           " && document.querySelector('#effect-groups')", timeout=30000)
+    page.wait_for_function("!document.getElementById('panel-effects').classList.contains('loading')")
+    page.locator("#panel-effects").scroll_into_view_if_needed()
+    t.record("adopted", "01b-suggestion-effect")
 
     page.click("#city-select .summary")
     t.act(lambda: page.click(f"#city-select input[value='{spec['city']}']"))

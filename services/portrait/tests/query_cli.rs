@@ -261,7 +261,50 @@ async fn query_prints_canonical_json() {
         assert!(!listed.is_empty(), "the chain has {kind} anomalies");
         assert!(listed.iter().all(|a| a["kind"] == name), "{printed}");
     }
+    effect_queries(addr, &mut grpc).await;
     fed.stop().await;
+}
+
+/// The suggestion loop's subcommands print enum names and the rpc's figures.
+async fn effect_queries(
+    addr: std::net::SocketAddr,
+    grpc: &mut PortraitServiceClient<tonic::transport::Channel>,
+) {
+    let id = "churn_warning:high";
+    let args = [
+        "adopt",
+        id,
+        "--control-percent",
+        "25",
+        "--tracking-days",
+        "7",
+    ];
+    let adopted = query(addr, &args).await;
+    assert_eq!(adopted["status"], "SUGGESTION_STATUS_ADOPTED");
+    assert_eq!(adopted["type"], "SUGGESTION_TYPE_CHURN_WARNING");
+    assert_eq!(adopted["controlPercent"], 25);
+    assert_eq!(adopted["windowDays"], 7);
+    let effect = query(addr, &["effect", id]).await;
+    let want = grpc
+        .get_suggestion_effect(portrait_proto::v1::GetSuggestionEffectRequest { id: id.into() })
+        .await
+        .expect("effect")
+        .into_inner();
+    let treated = want.treated.unwrap_or_default();
+    assert_eq!(
+        effect["treated"]["customers"],
+        Value::String(treated.customers.to_string())
+    );
+    let members = query(addr, &["members", id, "--group", "control", "--limit", "3"]).await;
+    let listed = members["members"].as_array().expect("members");
+    assert!(
+        listed.iter().all(|m| m["group"] == "EFFECT_GROUP_CONTROL"),
+        "{members}"
+    );
+    let dismissed = query(addr, &["dismiss", id]).await;
+    assert_eq!(dismissed["status"], "SUGGESTION_STATUS_DISMISSED");
+    let adopted = query(addr, &["adopted"]).await;
+    assert_eq!(adopted["suggestions"][0]["id"], id);
 }
 
 fn fed_filter(as_of: &str) -> Filter {

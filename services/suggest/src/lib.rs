@@ -3,6 +3,7 @@
 //! customer's history, which the suggestions and the customer profile build on.
 
 mod customers;
+mod effect;
 mod exchange;
 mod models;
 mod suggestions;
@@ -10,6 +11,11 @@ mod suggestions;
 use std::sync::Arc;
 
 use portrait_proto::v1::suggest_query_server::{SuggestQuery, SuggestQueryServer};
+use portrait_proto::v1::{
+    AdoptSuggestionRequest, AdoptedSuggestion, DismissSuggestionRequest,
+    GetSuggestionEffectRequest, ListAdoptedSuggestionsRequest, ListAdoptedSuggestionsResponse,
+    ListSuggestionMembersRequest, ListSuggestionMembersResponse, SuggestionEffect,
+};
 use portrait_proto::v1::{
     ConsumerStatus, CustomerModel, CustomerScores, ExportRequest, GetCustomerModelRequest,
     GetModelFitRequest, ListCustomersRequest, ListCustomersResponse, ListSuggestionAudienceRequest,
@@ -22,6 +28,7 @@ use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
 pub use customers::CustomerList;
+pub use effect::{Audience, Expected, Tracker, bucket, is_control};
 pub use exchange::LabelBook;
 pub use models::{Measured, Models, Score, Served, measure};
 pub use suggestions::{PlanTimes, Suggestions, measure_plan};
@@ -37,7 +44,11 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
     portrait_service::run_consumer_service(
         config,
         listener,
-        CustomerProjection::new("suggest"),
+        CustomerProjection::new("suggest").with_tables(
+            "effect",
+            effect::EFFECT_MIGRATIONS,
+            effect::KEPT_TABLES,
+        ),
         move |projection, ctx| {
             let models = Arc::new(Models::new(projection.clone(), ctx.clone(), settings));
             models.spawn_schedule(schedule.clone());
@@ -61,10 +72,13 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
                 rfm,
             });
             customers.spawn_warm(schedule);
+            let suggestions = Arc::new(Suggestions::new(customers.clone(), profiler, suggest));
+            let effects = Arc::new(Tracker::new(projection, ctx, suggestions.clone()));
             portrait_service::Services::new(SuggestQueryServer::new(Suggest {
-                suggestions: Arc::new(Suggestions::new(customers.clone(), profiler, suggest)),
                 customers,
+                suggestions,
                 models,
+                effects,
             }))
         },
         shutdown,
@@ -77,6 +91,7 @@ pub struct Suggest {
     customers: Arc<CustomerList>,
     suggestions: Arc<Suggestions>,
     models: Arc<Models>,
+    effects: Arc<Tracker>,
 }
 
 #[tonic::async_trait]
@@ -95,7 +110,7 @@ impl SuggestQuery for Suggest {
         request: Request<ListSuggestionAudienceRequest>,
     ) -> Result<Response<ListSuggestionAudienceResponse>, Status> {
         Ok(Response::new(
-            self.suggestions.audience(request.get_ref()).await?,
+            self.suggestions.audience_page(request.get_ref()).await?,
         ))
     }
 
@@ -151,5 +166,46 @@ impl SuggestQuery for Suggest {
         request: Request<ExportRequest>,
     ) -> Result<Response<CustomerScores>, Status> {
         Ok(Response::new(self.models.export(request.get_ref())?))
+    }
+
+    async fn adopt_suggestion(
+        &self,
+        request: Request<AdoptSuggestionRequest>,
+    ) -> Result<Response<AdoptedSuggestion>, Status> {
+        Ok(Response::new(self.effects.adopt(request.get_ref()).await?))
+    }
+
+    async fn dismiss_suggestion(
+        &self,
+        request: Request<DismissSuggestionRequest>,
+    ) -> Result<Response<AdoptedSuggestion>, Status> {
+        Ok(Response::new(
+            self.effects.dismiss(&request.get_ref().id).await?,
+        ))
+    }
+
+    async fn get_suggestion_effect(
+        &self,
+        request: Request<GetSuggestionEffectRequest>,
+    ) -> Result<Response<SuggestionEffect>, Status> {
+        Ok(Response::new(
+            self.effects.effect(&request.get_ref().id).await?,
+        ))
+    }
+
+    async fn list_adopted_suggestions(
+        &self,
+        _request: Request<ListAdoptedSuggestionsRequest>,
+    ) -> Result<Response<ListAdoptedSuggestionsResponse>, Status> {
+        Ok(Response::new(self.effects.adopted().await?))
+    }
+
+    async fn list_suggestion_members(
+        &self,
+        request: Request<ListSuggestionMembersRequest>,
+    ) -> Result<Response<ListSuggestionMembersResponse>, Status> {
+        Ok(Response::new(
+            self.effects.members(request.get_ref()).await?,
+        ))
     }
 }

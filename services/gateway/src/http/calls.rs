@@ -81,6 +81,11 @@ pub(super) fn call(gateway: &Arc<Gateway>, rpc: &str) -> Option<Call> {
         "GetAssociations" => to!(get_associations),
         "GetGroupPatterns" => to!(get_group_patterns),
         "ListSuggestionAudience" => to!(list_suggestion_audience),
+        "AdoptSuggestion" => to!(adopt_suggestion),
+        "DismissSuggestion" => to!(dismiss_suggestion),
+        "GetSuggestionEffect" => to!(get_suggestion_effect),
+        "ListAdoptedSuggestions" => to!(list_adopted_suggestions),
+        "ListSuggestionMembers" => to!(list_suggestion_members),
         _ => return None,
     })
 }

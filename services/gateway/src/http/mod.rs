@@ -123,6 +123,19 @@ pub(crate) const ROUTES: &[Route] = &[
         "/v1/suggestions/{suggestionId}/audience",
         "ListSuggestionAudience",
     ),
+    Route {
+        verb: Verb::Post,
+        path: "/v1/suggestions:adopt",
+        rpc: "AdoptSuggestion",
+    },
+    Route {
+        verb: Verb::Post,
+        path: "/v1/suggestions:dismiss",
+        rpc: "DismissSuggestion",
+    },
+    get("/v1/adoptions", "ListAdoptedSuggestions"),
+    get("/v1/adoptions/{id}/effect", "GetSuggestionEffect"),
+    get("/v1/adoptions/{id}/members", "ListSuggestionMembers"),
 ];
 
 /// A route with what serving it needs.

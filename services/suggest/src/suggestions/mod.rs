@@ -2,6 +2,7 @@
 //! type over the filter's customers, each with its audience, priority and
 //! expected effect, and the audience paged.
 
+mod adopt;
 mod audiences;
 mod fetched;
 mod figure;
@@ -36,7 +37,7 @@ pub(crate) struct Planned {
 
 /// The suggestions of one service.
 pub struct Suggestions {
-    customers: Arc<CustomerList>,
+    pub(crate) customers: Arc<CustomerList>,
     /// Per (filter, the fit's time in ms, the cross-sell answer's number)
     /// and state version.
     plans: AnswerCache<(ResolvedFilter, i64, u64), Planned>,
@@ -144,7 +145,7 @@ impl Suggestions {
         })
     }
 
-    pub async fn audience(
+    pub async fn audience_page(
         &self,
         req: &ListSuggestionAudienceRequest,
     ) -> Result<ListSuggestionAudienceResponse> {
@@ -222,7 +223,7 @@ impl Suggestions {
         // expected to bring.
         let value = match d.kind {
             SuggestionType::SecondPurchase | SuggestionType::Recommendation => {
-                effect.expected_extra_revenue_fen as f64
+                effect.extra_revenue_fen as f64
             }
             _ => d.value_at_stake,
         };
@@ -230,7 +231,7 @@ impl Suggestions {
             .as_of
             .saturating_add(Day::try_from(self.settings.valid_days).unwrap_or(Day::MAX));
         Suggestion {
-            id: id(d.kind, scope, &scope_key, &audience_key),
+            id: id(d.kind, f, &audience_key),
             r#type: d.kind as i32,
             title,
             content,
@@ -270,23 +271,88 @@ fn scope(f: &ResolvedFilter) -> (SuggestionScope, String) {
     }
 }
 
-/// `<type>-<16 hex digits>`: FNV-1a over the scope and the audience key, so
-/// the same campaign keeps its id while its figures move, and the id is safe
-/// in a URL path.
-pub(crate) fn id(
-    kind: SuggestionType,
-    scope: SuggestionScope,
-    key: &str,
-    audience: &str,
-) -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    let text = format!("{}|{}|{key}|{audience}", kind as i32, scope as i32);
-    for b in text.bytes() {
-        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+/// `<type>:<audience key>`, then `@city:<cities>` or `@store:<store ids>`
+/// (`;city:<cities>` when the filter names both; each list sorted,
+/// comma-separated), nothing for the chain: the same campaign keeps its id
+/// while its figures move, and the filter's stores can be read back from it
+/// (`scope_of`). The filter's dates are not in it.
+pub(crate) fn id(kind: SuggestionType, f: &ResolvedFilter, audience: &str) -> String {
+    let sorted = |v: &[String]| {
+        let mut v = v.to_vec();
+        v.sort();
+        v.dedup();
+        v.join(",")
+    };
+    let at = match (f.store_ids.is_empty(), f.cities.is_empty()) {
+        (true, true) => String::new(),
+        (true, false) => format!("@city:{}", sorted(&f.cities)),
+        (false, true) => format!("@store:{}", sorted(&f.store_ids)),
+        (false, false) => format!("@store:{};city:{}", sorted(&f.store_ids), sorted(&f.cities)),
+    };
+    format!("{}:{audience}{at}", text::slug(kind))
+}
+
+/// The stores and cities an id names (dates left to their defaults); `None`
+/// for text that is not such an id.
+pub(crate) fn scope_of(id: &str) -> Option<portrait_proto::v1::Filter> {
+    let (_, rest) = id.split_once(':')?;
+    let mut filter = portrait_proto::v1::Filter::default();
+    let Some((_, at)) = rest.rsplit_once('@') else {
+        return Some(filter);
+    };
+    for part in at.split(';') {
+        let list = |v: &str| v.split(',').map(str::to_owned).collect::<Vec<_>>();
+        match part.split_once(':')? {
+            ("store", v) => filter.store_ids = list(v),
+            ("city", v) => filter.cities = list(v),
+            _ => return None,
+        }
     }
-    format!("{}-{h:016x}", text::slug(kind))
+    Some(filter)
 }
 
 fn invalid(field: &str) -> portrait_service::Error {
     portrait_core::Error::invalid(field, "unknown value").into()
+}
+
+#[cfg(test)]
+mod tests {
+    use portrait_proto::v1::Filter;
+
+    use super::*;
+
+    /// An id names its type, audience and stores, and gives the stores back.
+    #[test]
+    fn ids_round_trip_their_scope() {
+        let filter = |stores: &[&str], cities: &[&str]| Filter {
+            store_ids: stores.iter().map(|s| (*s).to_owned()).collect(),
+            cities: cities.iter().map(|s| (*s).to_owned()).collect(),
+            ..Filter::default()
+        };
+        let cases = [
+            (filter(&[], &[]), "churn:all"),
+            (filter(&[], &["北京", "上海"]), "churn:all@city:上海,北京"),
+            (filter(&["s2", "s1"], &[]), "churn:all@store:s1,s2"),
+            (filter(&["s1"], &["上海"]), "churn:all@store:s1;city:上海"),
+        ];
+        for (given, want) in cases {
+            let f = ResolvedFilter::resolve(Some(&given), 20_000).expect("filter");
+            let id = id(SuggestionType::ChurnWarning, &f, "all");
+            assert_eq!(id, want);
+            let back = scope_of(&id).expect("a scope");
+            let sorted = |mut v: Vec<String>| {
+                v.sort();
+                v
+            };
+            assert_eq!(sorted(back.store_ids), sorted(given.store_ids), "{id}");
+            assert_eq!(sorted(back.cities), sorted(given.cities), "{id}");
+        }
+        let rule = id(
+            SuggestionType::Recommendation,
+            &ResolvedFilter::resolve(None, 1).expect("f"),
+            "a:1>b@2",
+        );
+        assert_eq!(rule, "recommend:a:1>b@2");
+        assert!(scope_of("no id").is_none());
+    }
 }

@@ -43,14 +43,14 @@ pub(crate) fn effect(d: &Draft) -> ExpectedEffect {
     let orders = responders * ORDERS_PER_RESPONDER;
     let per_order = d.aov();
     ExpectedEffect {
-        customers_reached: reached,
+        reached,
         response_rate: rate,
         response_rate_source: source,
-        expected_responders: responders,
-        expected_extra_orders: orders,
+        responders,
+        extra_orders: orders,
         orders_per_responder: ORDERS_PER_RESPONDER,
         // `as` saturates; the product of an audience's orders and AOV fits.
-        expected_extra_revenue_fen: (orders * per_order).round() as i64,
+        extra_revenue_fen: (orders * per_order).round() as i64,
         revenue_per_order_fen: per_order,
     }
 }
