@@ -59,6 +59,8 @@ function draw() {
 /** The suggestions of a ListSuggestions answer; false when there are none. */
 export function renderSuggestions(answer) {
   rows = answer.suggestions || [];
+  // Adopting a row (effect.js) sends the filter its audience was computed for.
+  $('suggestions').dataset.filter = JSON.stringify(answer.filter || {});
   const notes = (answer.notes || []).join('；');
   $('suggestions-total').textContent = `共 ${count(answer.total)} 条建议${notes ? `（${notes}）` : ''}`;
   draw();

@@ -305,6 +305,44 @@ async fn suggestions_equal_a_recompute_over_the_orders() {
         assert!(*fired > 0, "{key} never fired");
     }
     assert!(seen["SUGGESTION_TYPE_WIN_BACK"].1 > 0 && seen["SUGGESTION_TYPE_CHURN_WARNING"].1 > 0);
+    // Adopting a suggestion with the filter it was listed for freezes that
+    // audience and that expected effect (the effect tracking's own tests
+    // cover what follows).
+    // A dated view: its audience is not the all-history one.
+    let from = (day - chrono::Duration::days(100)).format("%Y-%m-%d");
+    let filter = Filter {
+        from_date: from.to_string(),
+        as_of_date: as_of.clone(),
+        ..Filter::default()
+    };
+    let listed = grpc
+        .list_suggestions(ListSuggestionsRequest {
+            filter: Some(filter.clone()),
+            r#type: SuggestionType::WinBack as i32,
+            ..Default::default()
+        })
+        .await
+        .expect("list")
+        .into_inner();
+    let s = listed.suggestions.first().expect("a win-back suggestion");
+    let adopted = grpc
+        .adopt_suggestion(portrait_proto::v1::AdoptSuggestionRequest {
+            id: s.id.clone(),
+            control_percent: Some(10),
+            window_days: Some(30),
+            filter: Some(filter),
+        })
+        .await
+        .expect("adopt")
+        .into_inner();
+    let members = adopted.treated_customers + adopted.control_customers;
+    assert_eq!(members, s.audience_size, "the adopted audience");
+    let got = adopted.expected.expect("expected");
+    let want = s.expected_effect.clone().expect("effect");
+    assert_eq!(
+        (got.reached, got.extra_revenue_fen),
+        (want.reached, want.extra_revenue_fen)
+    );
     // An unknown id is NOT_FOUND naming the field.
     let unknown = grpc
         .list_suggestion_audience(ListSuggestionAudienceRequest {

@@ -1,7 +1,8 @@
-//! What the effect tracking reads of a suggestion by its id alone: its
-//! audience (dense ids) and expected effect, for the filter the id names (its
-//! stores and cities, as of today over all history).
+//! What the effect tracking reads of a suggestion by its id: its audience
+//! (dense ids) and expected effect, at the stores and cities the id names, for
+//! the dates of the list's filter (as of today over all history without one).
 
+use portrait_proto::v1::Filter;
 use portrait_service::Result;
 
 use super::{Suggestions, scope_of, text};
@@ -11,13 +12,18 @@ impl Suggestions {
     /// The audience of suggestion `id`; `None` for an id no suggestion has.
     /// The profiler's parts are what is held (no wait): a recommendation is
     /// found once a list has fetched its rules.
-    pub fn audience(&self, id: &str) -> Result<Option<Audience>> {
+    pub fn audience(&self, id: &str, seen: Option<&Filter>) -> Result<Option<Audience>> {
         if id.starts_with("churn_warning:") {
             return self.legacy_audience(id);
         }
-        let Some(filter) = scope_of(id) else {
+        let Some(mut filter) = scope_of(id) else {
             return Ok(None);
         };
+        if let Some(seen) = seen {
+            filter.from_date.clone_from(&seen.from_date);
+            filter.to_date.clone_from(&seen.to_date);
+            filter.as_of_date.clone_from(&seen.as_of_date);
+        }
         let f = self.ctx().resolve(Some(&filter))?;
         let (habits, _) = self.habits.peek(&f);
         let (cross, _) = self.cross.peek(&f);
