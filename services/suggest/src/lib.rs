@@ -100,18 +100,23 @@ impl SuggestQuery for Suggest {
         &self,
         request: Request<ListSuggestionsRequest>,
     ) -> Result<Response<ListSuggestionsResponse>, Status> {
-        Ok(Response::new(
-            self.suggestions.list(request.get_ref()).await?,
-        ))
+        let mut answer = self.suggestions.list(request.get_ref()).await?;
+        // Adoption moves a suggestion on: its status is the effect tracking's.
+        for s in &mut answer.suggestions {
+            s.status = self.effects.status(&s.id).0 as i32;
+        }
+        Ok(Response::new(answer))
     }
 
     async fn list_suggestion_audience(
         &self,
         request: Request<ListSuggestionAudienceRequest>,
     ) -> Result<Response<ListSuggestionAudienceResponse>, Status> {
-        Ok(Response::new(
-            self.suggestions.audience_page(request.get_ref()).await?,
-        ))
+        let mut answer = self.suggestions.audience_page(request.get_ref()).await?;
+        if let Some(s) = answer.suggestion.as_mut() {
+            s.status = self.effects.status(&s.id).0 as i32;
+        }
+        Ok(Response::new(answer))
     }
 
     async fn get_status(

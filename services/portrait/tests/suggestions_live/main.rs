@@ -343,6 +343,17 @@ async fn suggestions_equal_a_recompute_over_the_orders() {
         (got.reached, got.extra_revenue_fen),
         (want.reached, want.extra_revenue_fen)
     );
+    let again = grpc
+        .list_suggestions(ListSuggestionsRequest {
+            filter: listed.filter.clone(),
+            r#type: SuggestionType::WinBack as i32,
+            ..Default::default()
+        })
+        .await
+        .expect("list")
+        .into_inner();
+    let status = again.suggestions.first().map(|s| s.status());
+    assert_eq!(status, Some(portrait_proto::v1::SuggestionStatus::Adopted));
     // An unknown id is NOT_FOUND naming the field.
     let unknown = grpc
         .list_suggestion_audience(ListSuggestionAudienceRequest {
