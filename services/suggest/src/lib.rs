@@ -86,6 +86,16 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
     .await
 }
 
+/// Every suggestion type the lists make.
+const SUGGESTION_TYPES: [portrait_proto::v1::SuggestionType; 6] = [
+    portrait_proto::v1::SuggestionType::VipService,
+    portrait_proto::v1::SuggestionType::SegmentStrategy,
+    portrait_proto::v1::SuggestionType::ChurnWarning,
+    portrait_proto::v1::SuggestionType::Recommendation,
+    portrait_proto::v1::SuggestionType::SecondPurchase,
+    portrait_proto::v1::SuggestionType::WinBack,
+];
+
 #[derive(Clone)]
 pub struct Suggest {
     customers: Arc<CustomerList>,
@@ -100,6 +110,18 @@ impl SuggestQuery for Suggest {
         &self,
         request: Request<ListSuggestionsRequest>,
     ) -> Result<Response<ListSuggestionsResponse>, Status> {
+        // The measured response rates of the types with finished adoptions.
+        let mut tracked = suggestions::Tracked::new();
+        for kind in SUGGESTION_TYPES {
+            match self.effects.response_rate(kind).await {
+                Ok(Some((rate, source))) => tracked.push((kind, rate, source)),
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "tracked response rate unavailable; the prior stands")
+                }
+            }
+        }
+        self.suggestions.set_tracked(tracked);
         let mut answer = self.suggestions.list(request.get_ref()).await?;
         // Adoption moves a suggestion on: its status is the effect tracking's.
         for s in &mut answer.suggestions {

@@ -28,6 +28,7 @@ use tonic::transport::Channel;
 use crate::customers::CustomerList;
 pub use measure::{PlanTimes, measure_plan};
 use plan::{Inputs, Plan};
+pub(crate) use rates::Tracked;
 
 /// A plan with when it was computed.
 pub(crate) struct Planned {
@@ -44,9 +45,20 @@ pub struct Suggestions {
     habits: Arc<fetched::Fetched<GroupPatterns>>,
     cross: Arc<fetched::Fetched<fetched::CrossRules>>,
     settings: SuggestSettings,
+    /// The effect tracking's measured response rates, as last given.
+    tracked: std::sync::RwLock<rates::Tracked>,
 }
 
 impl Suggestions {
+    /// The measured response rates the next answers assume (the effect
+    /// tracking's, refreshed by the service before each list).
+    pub(crate) fn set_tracked(&self, tracked: rates::Tracked) {
+        *self
+            .tracked
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = tracked;
+    }
+
     pub(crate) fn new(
         customers: Arc<CustomerList>,
         profiler: Channel,
@@ -60,6 +72,7 @@ impl Suggestions {
             habits: Arc::new(fetched::habits(profiler.clone(), timeout)),
             cross: Arc::new(fetched::cross_sell(profiler, timeout, projection)),
             settings,
+            tracked: std::sync::RwLock::default(),
         }
     }
 
@@ -212,13 +225,21 @@ impl Suggestions {
             let info = state.stores.info(s)?;
             Some((info.name.as_str(), info.city.as_str()))
         });
+        let rate = {
+            let tracked = self
+                .tracked
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            rates::response_rate(d.kind, &tracked)
+        };
         let context = text::Context {
             settings: &self.settings,
             habits,
             store,
+            rate: rate.0,
         };
         let (title, content, omitted) = text::words(d, &context);
-        let effect = text::effect(d);
+        let effect = text::effect(d, rate);
         // Nurture and recommendations put no spend at stake: what they are
         // expected to bring.
         let value = match d.kind {

@@ -303,6 +303,7 @@ fn without_the_profiler_the_words_say_what_is_left_out() {
         settings: &settings,
         habits: &habits,
         store: None,
+        rate: 0.1,
     };
     for d in &p.plan.drafts {
         let (title, content, omitted) = words(d, &x);

@@ -9,7 +9,7 @@ use portrait_proto::v1::{
 use portrait_service::SuggestSettings;
 
 use super::plan::{Draft, Figure};
-use super::rates::{ORDERS_PER_RESPONDER, response_rate};
+use super::rates::ORDERS_PER_RESPONDER;
 
 /// The type's short name in ids.
 pub(crate) fn slug(kind: SuggestionType) -> &'static str {
@@ -36,8 +36,7 @@ pub(crate) fn audience_key(d: &Draft) -> String {
 }
 
 /// The expected effect of acting on `d` (docs/architecture.md §3).
-pub(crate) fn effect(d: &Draft) -> ExpectedEffect {
-    let (rate, source) = response_rate(d.kind);
+pub(crate) fn effect(d: &Draft, (rate, source): (f64, String)) -> ExpectedEffect {
     let reached = d.audience.len() as i64;
     let responders = reached as f64 * rate;
     let orders = responders * ORDERS_PER_RESPONDER;
@@ -72,6 +71,8 @@ pub(crate) struct Context<'a> {
     pub(crate) habits: &'a super::fetched::Held<GroupPatterns>,
     /// The VIP audience's favourite store: (name, city).
     pub(crate) store: Option<(&'a str, &'a str)>,
+    /// The response rate the expected effect assumes.
+    pub(crate) rate: f64,
 }
 
 /// The title, content and what was left out of it.
@@ -217,8 +218,8 @@ pub(crate) fn words(d: &Draft, x: &Context) -> (String, String, Vec<String>) {
                 pct(f(Figure::Confidence)),
                 f(Figure::RuleCount),
                 f(Figure::Lift),
-                pct(response_rate(d.kind).0),
-                n as f64 * response_rate(d.kind).0,
+                pct(x.rate),
+                n as f64 * x.rate,
             );
             (
                 format!("个性化推荐：向 {n} 位客户推荐「{b}」"),
