@@ -27,6 +27,7 @@ const PAGE_FILES: &[&str] = &[
     "summary.js",
     "list.js",
     "insights.js",
+    "suggestions.js",
     "effect.js",
 ];
 

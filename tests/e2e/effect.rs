@@ -140,6 +140,7 @@ async fn adopt(
             id: id.into(),
             control_percent,
             window_days,
+            filter: None,
         })
         .await
         .map(tonic::Response::into_inner)

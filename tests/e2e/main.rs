@@ -22,6 +22,7 @@ mod pipeline;
 mod rebuild;
 mod rfm;
 mod stack;
+mod suggestions;
 mod summary;
 mod sync;
 mod sync_live;

@@ -6,8 +6,8 @@ use portrait_proto::v1::ingest_service_client::IngestServiceClient;
 use portrait_proto::v1::portrait_service_client::PortraitServiceClient;
 use portrait_proto::v1::{
     ChannelDistributionRequest, HourDistributionRequest, IngestStatusRequest, ListRfmRequest,
-    ListSuggestionsRequest, Order, OrderStatus, OverviewRequest, ProductOrder,
-    SegmentDistributionRequest, SubmitOrderRequest, TopCategoriesRequest, TopProductsRequest,
+    Order, OrderStatus, OverviewRequest, ProductOrder, SegmentDistributionRequest,
+    SubmitOrderRequest, TopCategoriesRequest, TopProductsRequest,
 };
 use portrait_synth::ChainSpec;
 use tonic::transport::Channel;
@@ -228,42 +228,7 @@ pub(crate) async fn assert_figures(
         assert_eq!(got, want, "rfm of segment {segment} for {q:?}");
         crate::rfm::assert_rfm_settings(gateway, oracle, q).await;
 
-        let suggestions = gateway
-            .list_suggestions(ListSuggestionsRequest {
-                filter: filter.clone(),
-                page_size: 1000,
-                ..Default::default()
-            })
-            .await
-            .expect("suggestions")
-            .into_inner();
-        let mut got: Vec<(String, i64, i32)> = suggestions
-            .suggestions
-            .iter()
-            .map(|s| (s.customer_id.clone(), s.days_since_last_order, s.priority))
-            .collect();
-        got.sort();
-        let want_churn = oracle.churn(q).await;
-        assert_eq!(got, want_churn, "churn warnings for {q:?}");
-        // The groups: per priority, the oracle's warned customers and their spend.
-        let mut want_groups: Vec<(i32, i64, i64)> = Vec::new();
-        for priority in [3, 2, 1] {
-            let members: Vec<&str> = (want_churn.iter())
-                .filter(|(_, _, p)| *p == priority)
-                .map(|(c, _, _)| c.as_str())
-                .collect();
-            let spend = (want_rfm.iter())
-                .filter(|r| members.contains(&r.customer_id.as_str()))
-                .map(|r| r.monetary)
-                .sum();
-            if !members.is_empty() {
-                want_groups.push((priority, members.len() as i64, spend));
-            }
-        }
-        let got_groups: Vec<(i32, i64, i64)> = (suggestions.groups.iter())
-            .map(|g| (g.priority, g.customers, g.monetary_fen))
-            .collect();
-        assert_eq!(got_groups, want_groups, "suggestion groups for {q:?}");
+        crate::suggestions::assert_suggestions(gateway, oracle, q).await;
 
         crate::customer::assert_customers(gateway, oracle, q).await;
         crate::anomaly::assert_anomalies(gateway, oracle, q).await;

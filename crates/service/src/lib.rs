@@ -24,6 +24,7 @@ mod runner;
 mod shutdown;
 mod telemetry;
 
+pub use config::SuggestSettings;
 pub use config::{
     BusKind, BusSettings, Config, ConsumerSettings, DomainSettings, ExchangeSettings,
     GatewaySettings, IngestSettings, LogFormat, ServerSettings, ServiceName, StoreSettings,

@@ -12,9 +12,8 @@ import { recomputeClusters, renderAssociations, renderClusters } from './insight
 import { listRequest, loadList } from './list.js';
 import { renderSummary } from './summary.js';
 import { syncButton } from './sync.js';
-import {
-  appendCustomers, renderQuality, renderSuggestions, sortableSuggestions,
-} from './tables.js';
+import { appendCustomers, renderQuality } from './tables.js';
+import { renderSuggestions, wireSuggestions } from './suggestions.js';
 import { wireEffects } from './effect.js';
 
 const CUSTOMERS_PAGE = 20;
@@ -206,7 +205,7 @@ async function refresh(reason) {
     }, gen),
     load('panel-summary', record, async () => renderSummary(f, state.by, state.drill, drillTo), gen),
     load('panel-suggestions', record, async (isCurrent) => {
-      const answer = await get('/v1/suggestions', { ...f, pageSize: 1 });
+      const answer = await get('/v1/suggestions', { ...f, pageSize: 100 });
       return isCurrent() ? renderSuggestions(answer) : true;
     }, gen),
   ];
@@ -329,7 +328,7 @@ function wire() {
     showControls();
     refresh('history');
   });
-  sortableSuggestions();
+  wireSuggestions(() => apiFilter(state), pickCustomer);
   syncButton(async () => {
     await Promise.all([refresh('sync'), loadQuality()]);
   });

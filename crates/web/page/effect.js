@@ -56,7 +56,9 @@ function hookSuggestionRows() {
     e.stopPropagation();
     const id = button.dataset.adopt;
     try {
-      await post('/v1/suggestions:adopt', { id });
+      // The filter the list was computed for: its dates pick the audience.
+      const filter = JSON.parse(table.dataset.filter || '{}');
+      await post('/v1/suggestions:adopt', { id, filter });
       $('effect-message').textContent = `已采纳 ${id}：对照组请勿触达`;
     } catch (err) {
       const known = err instanceof ApiError && err.code === 6;

@@ -9,7 +9,8 @@ const $ = (id) => document.getElementById(id);
 let token = '';
 let lastRequest = {};
 
-function row(c) {
+/** One customer of a list (ListCustomers, a suggestion's audience). */
+export function customerRow(c) {
   const risk = PRIORITIES[c.risk];
   return `<tr data-customer="${escape(c.customerId)}">
     <td>${escape(c.maskedCustomerId)}</td>
@@ -36,7 +37,7 @@ export async function loadList(f, state, replace) {
   };
   const page = await get('/v1/customers', { ...lastRequest, pageSize: PAGE, pageToken: token });
   const body = $('customers').querySelector('tbody');
-  const rows = (page.customers || []).map(row).join('');
+  const rows = (page.customers || []).map(customerRow).join('');
   if (replace) body.innerHTML = rows; else body.insertAdjacentHTML('beforeend', rows);
   token = page.nextPageToken || '';
   $('customers-more').classList.toggle('hidden', !token);

@@ -1,63 +1,10 @@
-// The tables: marketing suggestions (sortable), a segment's customers, and
-// the data-quality report of the last sync.
+// The tables: a segment's customers and the data-quality report of the last
+// sync (the suggestions have their own module, suggestions.js).
 
 import {
-  FINDING_KINDS, PRIORITIES, SUGGESTION_TYPES, SYNC_MODES, SYNC_STATES,
+  FINDING_KINDS, SYNC_MODES, SYNC_STATES,
   count, dateTime, escape, num, yuan,
 } from './format.js';
-
-let suggestionRows = [];
-let sort = { key: 'priority', desc: true };
-
-function sortValue(row, key) {
-  switch (key) {
-    case 'priority': return PRIORITIES[row.priority]?.rank ?? 0;
-    case 'audience': return num(row.customers);
-    case 'type': return SUGGESTION_TYPES[row.type] || row.type;
-    case 'content': return row.action;
-    default: return row.expectedEffect;
-  }
-}
-
-function drawSuggestions() {
-  const table = document.getElementById('suggestions');
-  const rows = [...suggestionRows].sort((a, b) => {
-    const x = sortValue(a, sort.key);
-    const y = sortValue(b, sort.key);
-    const order = typeof x === 'number' ? x - y : String(x).localeCompare(String(y), 'zh-CN');
-    return sort.desc ? -order : order;
-  });
-  table.querySelectorAll('th').forEach((th) => {
-    th.classList.toggle('asc', th.dataset.sort === sort.key && !sort.desc);
-    th.classList.toggle('desc', th.dataset.sort === sort.key && sort.desc);
-  });
-  table.querySelector('tbody').innerHTML = rows.map((g) => {
-    const p = PRIORITIES[g.priority] || { label: '—', css: 'low' };
-    return `<tr data-priority="${escape(g.priority)}" data-customers="${escape(num(g.customers))}">
-      <td>${escape(SUGGESTION_TYPES[g.type] || g.type)}</td>
-      <td>${escape(g.action)}</td>
-      <td><span class="tag ${p.css}">${p.label}</span></td>
-      <td>${escape(g.expectedEffect)}</td>
-      <td class="num">${count(g.customers)} 人</td></tr>`;
-  }).join('');
-}
-
-/** The suggestion groups of a ListSuggestions answer; false when empty. */
-export function renderSuggestions(answer) {
-  suggestionRows = answer.groups || [];
-  document.getElementById('suggestions-total').textContent = `共 ${count(answer.total)} 位客户需要关注`;
-  drawSuggestions();
-  return suggestionRows.length > 0;
-}
-
-export function sortableSuggestions() {
-  document.querySelector('#suggestions thead').addEventListener('click', (e) => {
-    const key = e.target.closest('th')?.dataset.sort;
-    if (!key) return;
-    sort = { key, desc: sort.key === key ? !sort.desc : true };
-    drawSuggestions();
-  });
-}
 
 /** Rows of a ListRfm page, appended to the segment's customer table. */
 export function appendCustomers(answer, replace) {

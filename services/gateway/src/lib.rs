@@ -447,6 +447,16 @@ impl PortraitService for Gateway {
             .await
             .map_err(|s| upstream("profiler", s))
     }
+    async fn list_suggestion_audience(
+        &self,
+        r: Request<portrait_proto::v1::ListSuggestionAudienceRequest>,
+    ) -> Result<Response<portrait_proto::v1::ListSuggestionAudienceResponse>, Status> {
+        self.suggest
+            .clone()
+            .list_suggestion_audience(r.into_inner())
+            .await
+            .map_err(|s| upstream("suggest", s))
+    }
 
     async fn adopt_suggestion(
         &self,

@@ -71,15 +71,28 @@ def panels(f):
             SELECT customer_id, r, f, m,
                    ntile(5) OVER (ORDER BY r DESC), ntile(5) OVER (ORDER BY f), ntile(5) OVER (ORDER BY m)
             FROM {per_customer} ORDER BY customer_id LIMIT 100""",
+        # Every suggestion's audience and figures but the model's parts (P(alive),
+        # CLV) and the profiler's (habits, cross-sell): per customer R, F, M
+        # and the mean thresholds, then per segment and type counts and spend,
+        # and the median first-to-second order gap.
         "first suggestions page": f"""
-            WITH c AS (SELECT customer_id, count(*) AS n, min(day) AS first, max(day) AS last,
-                              sum(net_amount_fen) AS m
-                       FROM {inside} WHERE customer_id IS NOT NULL GROUP BY customer_id),
-            g AS (SELECT *, date_diff('day', first, last) / (n - 1) AS gap,
-                         date_diff('day', last, {as_of}) AS since FROM c WHERE n >= 2)
-            SELECT customer_id, since, gap, n, m, since / greatest(gap, 1) AS overdue, count(*) OVER () AS total
-            FROM g WHERE since > 2 * gap
-            ORDER BY overdue DESC, customer_id LIMIT 100""",
+            WITH inside AS {inside},
+            c AS (SELECT customer_id, count(*) AS f, sum(net_amount_fen) AS m,
+                         min(day) AS first, max(day) AS last,
+                         date_diff('day', max(day), {as_of}) AS r
+                  FROM inside WHERE customer_id IS NOT NULL GROUP BY customer_id),
+            s AS (SELECT c.*, r < ar AS hr, f > af AS hf, m > am AS hm
+                  FROM c, (SELECT avg(r) AS ar, avg(f) AS af, avg(m) AS am FROM c)),
+            d AS (SELECT customer_id, day, row_number() OVER (PARTITION BY customer_id ORDER BY day) AS k
+                  FROM (SELECT DISTINCT customer_id, day FROM inside WHERE customer_id IS NOT NULL)),
+            gap AS (SELECT median(date_diff('day', a.day, b.day)) AS g
+                    FROM d a JOIN d b USING (customer_id) WHERE a.k = 1 AND b.k = 2)
+            SELECT hr, hf, hm, count(*), sum(m),
+                   count(*) FILTER (WHERE hm AND NOT hr AND r >= 60) AS win_back,
+                   count(*) FILTER (WHERE f = 1 AND r <= 30) AS nurture,
+                   count(*) FILTER (WHERE f >= 3 AND r * (f - 1) > 2 * date_diff('day', first, last)) AS overdue,
+                   any_value((SELECT g FROM gap))
+            FROM s GROUP BY ALL""",
         # One customer's portrait, as GetCustomer computes it: sums, gaps,
         # favourites, hours, weekday x hour and channels.
         "customer profile": f"""

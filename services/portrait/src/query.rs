@@ -55,6 +55,8 @@ pub(crate) enum What {
     Associations,
     /// Hours, weekdays, channels and top items per RFM segment (or --by cluster).
     Patterns,
+    /// The customers of one suggestion, by spend: suggestion-audience ID (a suggestion's id).
+    SuggestionAudience,
     /// Adopt suggestion ID: freeze its audience, hold out --control-percent.
     Adopt,
     /// Dismiss suggestion ID.
@@ -120,7 +122,8 @@ pub(crate) enum ListOrder {
 #[derive(Args)]
 pub(crate) struct QueryArgs {
     what: What,
-    /// The customer id, for customer, customer-days, preferences and customer-model.
+    /// The customer id, for customer, customer-days, preferences and customer-model; the
+    /// suggestion id for suggestion-audience.
     id: Option<String>,
     /// The gateway's address.
     #[arg(
@@ -406,6 +409,18 @@ pub(crate) async fn run(args: QueryArgs) -> anyhow::Result<()> {
                     dimension: args.by.unwrap_or(By::Segment).dimension() as i32,
                     key: args.key.clone().unwrap_or_default(),
                     limit: args.limit,
+                })
+                .await,
+        ),
+        What::SuggestionAudience => to_json(
+            client
+                .list_suggestion_audience(portrait_proto::v1::ListSuggestionAudienceRequest {
+                    suggestion_id: args.id.clone().context(
+                        "this query needs a suggestion id: portrait query suggestion-audience ID",
+                    )?,
+                    filter,
+                    page_size: args.limit,
+                    page_token: String::new(),
                 })
                 .await,
         ),

@@ -184,6 +184,22 @@ async fn portrait_routes(addr: SocketAddr, grpc: &mut Grpc, c: &Case, customer: 
         ..Default::default()
     });
     same("suggestions", &http, rpc.await);
+    // One suggestion's audience; the id is a path segment.
+    let listed = grpc.list_suggestions(ListSuggestionsRequest {
+        filter: f(),
+        ..Default::default()
+    });
+    let listed = listed.await.expect("suggestions").into_inner();
+    let id = listed.suggestions.first().expect("a suggestion").id.clone();
+    let path = format!("/v1/suggestions/{id}/audience");
+    let http = get(addr, &at(&path, &[("pageSize", "7")])).await;
+    let rpc = grpc.list_suggestion_audience(portrait_proto::v1::ListSuggestionAudienceRequest {
+        suggestion_id: id,
+        filter: f(),
+        page_size: 7,
+        page_token: String::new(),
+    });
+    same("suggestion audience", &http, rpc.await);
 
     // One customer's portrait; the id is a path segment.
     let path = format!("/v1/customers/{customer}");

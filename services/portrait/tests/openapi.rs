@@ -41,6 +41,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/customers/{customerId}/model"),
     ("get", "/v1/associations"),
     ("get", "/v1/patterns"),
+    ("get", "/v1/suggestions/{suggestionId}/audience"),
     ("post", "/v1/suggestions:adopt"),
     ("post", "/v1/suggestions:dismiss"),
     ("get", "/v1/adoptions"),

@@ -183,16 +183,22 @@ async fn check(grpc: &mut Grpc, name: &str, state: &Value) -> Overview {
     let suggestions = grpc
         .list_suggestions(ListSuggestionsRequest {
             filter: req(),
-            page_size: 1,
+            page_size: 100,
             ..Default::default()
         })
         .await
         .expect("suggestions")
         .into_inner();
-    let want: Vec<(String, String)> = (suggestions.groups.iter())
-        .map(|g| {
-            let p = Priority::try_from(g.priority).expect("a priority");
-            (p.as_str_name().to_owned(), g.customers.to_string())
+    let want: Vec<[String; 5]> = (suggestions.suggestions.iter())
+        .map(|s| {
+            let revenue = s.expected_effect.as_ref().expect("effect");
+            [
+                s.id.clone(),
+                s.r#type().as_str_name().to_owned(),
+                s.priority().as_str_name().to_owned(),
+                s.audience_size.to_string(),
+                revenue.extra_revenue_fen.to_string(),
+            ]
         })
         .collect();
     if text(&state["summary"]["level"]) == "city" {
@@ -205,8 +211,8 @@ async fn check(grpc: &mut Grpc, name: &str, state: &Value) -> Overview {
         );
     }
 
-    let shown: Vec<(String, String)> = (state["suggestions"].as_array().into_iter().flatten())
-        .map(|r| (text(&r["priority"]), text(&r["customers"])))
+    let shown: Vec<[String; 5]> = (state["suggestions"].as_array().into_iter().flatten())
+        .map(|r| ["id", "type", "priority", "audience", "revenue"].map(|k| text(&r[k])))
         .collect();
     assert_eq!(shown, want, "{name}: suggestions");
     overview
@@ -458,6 +464,7 @@ async fn the_page_shows_the_apis_figures_for_every_filter() {
         "a reload keeps the view"
     );
 
+    check_audience(&mut grpc, s).await;
     check_effect(&mut grpc, &s["adopted"]).await;
 
     // The city's row drilled into its stores.
@@ -630,6 +637,48 @@ async fn the_page_shows_the_apis_figures_for_every_filter() {
     assert_eq!(unexpected, 0, "console errors: {errors:?}");
     assert!(errors.len() <= 2, "{errors:?}");
     fed.stop().await;
+}
+
+/// A suggestion's audience as the page opened it (a page of 20, then two):
+/// ListSuggestionAudience's pages for that suggestion and the page's filter.
+async fn check_audience(grpc: &mut Grpc, s: &Value) {
+    let opened = &s["audience"]["audience"];
+    assert_eq!(opened["open"], json!(true), "the audience opened");
+    let id = text(&opened["suggestion"]);
+    let first = &s["audience"]["suggestions"][0];
+    assert_eq!(text(&first["id"]), id, "the first suggestion's audience");
+    let mut want: Vec<String> = Vec::new();
+    let mut token = String::new();
+    let mut total = 0;
+    for _ in 0..2 {
+        let page = grpc
+            .list_suggestion_audience(ListSuggestionAudienceRequest {
+                suggestion_id: id.clone(),
+                filter: Some(filter_of(&s["audience"]["filter"])),
+                page_size: 20,
+                page_token: token,
+            })
+            .await
+            .expect("audience")
+            .into_inner();
+        want.extend(page.customers.into_iter().map(|c| c.customer_id));
+        total = page.total;
+        token = page.next_page_token;
+        if token.is_empty() {
+            break;
+        }
+    }
+    assert_eq!(text(&opened["total"]), total.to_string(), "audience total");
+    let rows =
+        |v: &Value| -> Vec<String> { (v.as_array().into_iter().flatten()).map(text).collect() };
+    assert_eq!(
+        rows(&opened["rows"]),
+        want[..want.len().min(20)],
+        "audience page"
+    );
+    if let Some(more) = s.get("audience-more") {
+        assert_eq!(rows(&more["audience"]["rows"]), want, "audience pages");
+    }
 }
 
 /// The list of the first cluster's customers, then of those whose main channel

@@ -38,7 +38,14 @@ READ_STATE = """() => {
     products: products ? { names: products.yAxis[0].data, values: products.series[0].data } : null,
     channels: option('channels') ? option('channels').series[0].data.map((d) => ({ channel: d.channel, value: d.value })) : [],
     suggestions: [...document.querySelectorAll('#suggestions tbody tr')].map((tr) => ({
-      priority: tr.dataset.priority, customers: tr.dataset.customers, text: tr.innerText })),
+      id: tr.dataset.suggestion, type: tr.dataset.type, priority: tr.dataset.priority,
+      audience: tr.dataset.audience, revenue: tr.dataset.revenue, text: tr.innerText })),
+    audience: {
+      suggestion: document.getElementById('suggestion-audience').dataset.suggestion || '',
+      total: document.getElementById('suggestion-audience').dataset.total || '',
+      open: !document.getElementById('suggestion-audience').classList.contains('hidden'),
+      rows: [...document.querySelectorAll('#suggestion-audience-table tbody tr')].map((tr) => tr.dataset.customer),
+    },
     customers: [...document.querySelectorAll('#segment-customers tbody tr')].map((tr) => tr.dataset.customer),
     panels,
     banner: document.getElementById('page-error').textContent,
@@ -206,6 +213,16 @@ def tour(t, spec):
     page.wait_for_function("!document.getElementById('panel-segment-customers').classList.contains('loading')")
     t.record("segment", "04-segment-customers")
     t.states["segment"]["clicked"] = spot["segment"]
+
+    # A suggestion's audience, opened from its row and paged.
+    page.click("#suggestions tbody tr:first-child .audience-open")
+    page.wait_for_selector("#suggestion-audience-table tbody tr", timeout=10000)
+    t.record("audience", "04b-suggestion-audience")
+    if page.is_visible("#suggestion-audience-more"):
+        page.click("#suggestion-audience-more")
+        page.wait_for_function("document.querySelectorAll('#suggestion-audience-table tbody tr').length > 20", timeout=10000)
+        t.record("audience-more")
+    page.click("#suggestion-audience-close")
 
     # A listed customer's portrait in the drawer, then one found by search.
     drawer_done = "!['', 'loading'].includes(document.getElementById('customer-drawer').dataset.state)"

@@ -21,6 +21,7 @@ use crate::ProfilerProjection;
 use crate::projection::State;
 
 mod associations;
+mod cross_sell;
 mod window;
 
 pub(crate) const DEFAULT_TOP: i32 = 10;
@@ -390,5 +391,12 @@ impl ProfilerQuery for Profiler {
         request: Request<portrait_proto::v1::GroupPatternsRequest>,
     ) -> Result<Response<portrait_proto::v1::GroupPatterns>, Status> {
         Ok(Response::new(self.group_patterns(request.get_ref()).await?))
+    }
+
+    async fn get_cross_sell(
+        &self,
+        request: Request<portrait_proto::v1::CrossSellRequest>,
+    ) -> Result<Response<portrait_proto::v1::CrossSell>, Status> {
+        Ok(Response::new(self.cross_sell(request.get_ref()).await?))
     }
 }

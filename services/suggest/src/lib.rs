@@ -1,5 +1,5 @@
-//! The suggest service: marketing suggestions from the order stream (the churn warning
-//! today), and the customer models (BG/NBD or MBG/NBD with Gamma-Gamma) fitted over every
+//! The suggest service: marketing suggestions from the order stream (six types, each
+//! with its audience and expected effect), and the customer models (BG/NBD or MBG/NBD with Gamma-Gamma) fitted over every
 //! customer's history, which the suggestions and the customer profile build on.
 
 mod customers;
@@ -18,8 +18,9 @@ use portrait_proto::v1::{
 };
 use portrait_proto::v1::{
     ConsumerStatus, CustomerModel, CustomerScores, ExportRequest, GetCustomerModelRequest,
-    GetModelFitRequest, ListCustomersRequest, ListCustomersResponse, ListSuggestionsRequest,
-    ListSuggestionsResponse, ModelFit, RefitModelsRequest, StatusRequest,
+    GetModelFitRequest, ListCustomersRequest, ListCustomersResponse, ListSuggestionAudienceRequest,
+    ListSuggestionAudienceResponse, ListSuggestionsRequest, ListSuggestionsResponse, ModelFit,
+    RefitModelsRequest, StatusRequest,
 };
 use portrait_service::{AnswerCache, Config, CustomerProjection, Result};
 use tokio::net::TcpListener;
@@ -30,10 +31,11 @@ pub use customers::CustomerList;
 pub use effect::{Audience, Expected, Tracker, bucket, is_control};
 pub use exchange::LabelBook;
 pub use models::{Measured, Models, Score, Served, measure};
-pub use suggestions::Suggestions;
+pub use suggestions::{PlanTimes, Suggestions, measure_plan};
 
 pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationToken) -> Result<()> {
     let settings = config.models.clone();
+    let suggest = config.suggest.clone();
     let rfm = portrait_core::RfmParams::resolve(None, &config.rfm.domain())?;
     let schedule = shutdown.clone();
     let profiler =
@@ -54,7 +56,7 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
             exchange::follow_labels(
                 &labels,
                 projection.clone(),
-                profiler,
+                profiler.clone(),
                 every,
                 schedule.clone(),
             );
@@ -70,11 +72,7 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
                 rfm,
             });
             customers.spawn_warm(schedule);
-            let suggestions = Arc::new(Suggestions {
-                projection: projection.clone(),
-                ctx: ctx.clone(),
-                warnings: AnswerCache::new(8),
-            });
+            let suggestions = Arc::new(Suggestions::new(customers.clone(), profiler, suggest));
             let effects = Arc::new(Tracker::new(projection, ctx, suggestions.clone()));
             portrait_service::Services::new(SuggestQueryServer::new(Suggest {
                 customers,
@@ -87,6 +85,16 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
     )
     .await
 }
+
+/// Every suggestion type the lists make.
+const SUGGESTION_TYPES: [portrait_proto::v1::SuggestionType; 6] = [
+    portrait_proto::v1::SuggestionType::VipService,
+    portrait_proto::v1::SuggestionType::SegmentStrategy,
+    portrait_proto::v1::SuggestionType::ChurnWarning,
+    portrait_proto::v1::SuggestionType::Recommendation,
+    portrait_proto::v1::SuggestionType::SecondPurchase,
+    portrait_proto::v1::SuggestionType::WinBack,
+];
 
 #[derive(Clone)]
 pub struct Suggest {
@@ -102,14 +110,42 @@ impl SuggestQuery for Suggest {
         &self,
         request: Request<ListSuggestionsRequest>,
     ) -> Result<Response<ListSuggestionsResponse>, Status> {
-        Ok(Response::new(self.suggestions.list(request.get_ref())?))
+        // The measured response rates of the types with finished adoptions.
+        let mut tracked = suggestions::Tracked::new();
+        for kind in SUGGESTION_TYPES {
+            match self.effects.response_rate(kind).await {
+                Ok(Some((rate, source))) => tracked.push((kind, rate, source)),
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "tracked response rate unavailable; the prior stands")
+                }
+            }
+        }
+        self.suggestions.set_tracked(tracked);
+        let mut answer = self.suggestions.list(request.get_ref()).await?;
+        // Adoption moves a suggestion on: its status is the effect tracking's.
+        for s in &mut answer.suggestions {
+            s.status = self.effects.status(&s.id).0 as i32;
+        }
+        Ok(Response::new(answer))
+    }
+
+    async fn list_suggestion_audience(
+        &self,
+        request: Request<ListSuggestionAudienceRequest>,
+    ) -> Result<Response<ListSuggestionAudienceResponse>, Status> {
+        let mut answer = self.suggestions.audience_page(request.get_ref()).await?;
+        if let Some(s) = answer.suggestion.as_mut() {
+            s.status = self.effects.status(&s.id).0 as i32;
+        }
+        Ok(Response::new(answer))
     }
 
     async fn get_status(
         &self,
         _request: Request<StatusRequest>,
     ) -> Result<Response<ConsumerStatus>, Status> {
-        Ok(Response::new(self.suggestions.ctx.status().await?))
+        Ok(Response::new(self.suggestions.ctx().status().await?))
     }
 
     async fn get_model_fit(

@@ -311,6 +311,33 @@ impl CustomerPairs {
         counts.finish()
     }
 
+    /// The customers whose set at the selected stores holds `a` and not `b`,
+    /// ascending: the audience of the recommendation "a → b".
+    pub fn holding_not(&self, sel: &Selection, a: u32, b: u32) -> Vec<u32> {
+        let holds = |rows: &[(u32, u32, i32)], p: u32| {
+            rows.iter()
+                .any(|r| r.1 == p && r.2 > 0 && sel.contains(r.0))
+        };
+        let candidates: Vec<u32> = match sel {
+            Selection::All => (0..self.customers.len() as u32).collect(),
+            Selection::Only(_) => {
+                let mut v: Vec<u32> = (self.visitors.iter().enumerate())
+                    .filter(|(s, _)| sel.contains(*s as u32))
+                    .flat_map(|(_, c)| c.iter().copied())
+                    .collect();
+                v.sort_unstable();
+                v.dedup();
+                v
+            }
+        };
+        (candidates.into_iter())
+            .filter(|c| {
+                let rows = self.customers.get(*c as usize).map_or(&[][..], |v| v);
+                holds(rows, a) && !holds(rows, b)
+            })
+            .collect()
+    }
+
     /// Gives back the room vectors grew into; after a load.
     pub fn compact(&mut self) {
         self.customers.iter_mut().for_each(Vec::shrink_to_fit);
@@ -415,6 +442,30 @@ mod tests {
             live.add(1, 2, 3, 1);
             loaded.add(1, 2, 3, 1);
             prop_assert_eq!(loaded.counts(&Selection::All, 5), live.counts(&Selection::All, 5));
+        }
+    }
+
+    proptest! {
+        /// The customers holding a and not b are those of a fresh recompute
+        /// from the final per-row totals, for the chain and some stores.
+        #[test]
+        fn holding_not_equals_recompute(
+            ops in prop::collection::vec((0u32..6, 0u32..3, 0u32..4, prop::bool::ANY), 0..80),
+        ) {
+            let mut pairs = CustomerPairs::default();
+            let mut rows: BTreeMap<(u32, u32, u32), i64> = BTreeMap::new();
+            for (c, s, p, up) in ops {
+                let n = if up { 1 } else { -1 };
+                pairs.add(c, s, p, n);
+                *rows.entry((c, s, p)).or_default() += n;
+            }
+            for sel in [Selection::All, Selection::Only(vec![false, true, true])] {
+                let holds = |c: u32, p: u32| {
+                    rows.iter().any(|(&(rc, s, rp), &n)| rc == c && rp == p && n > 0 && sel.contains(s))
+                };
+                let want: Vec<u32> = (0..6).filter(|&c| holds(c, 1) && !holds(c, 2)).collect();
+                prop_assert_eq!(pairs.holding_not(&sel, 1, 2), want);
+            }
         }
     }
 

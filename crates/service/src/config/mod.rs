@@ -8,10 +8,12 @@ use crate::{Error, Result};
 
 mod models;
 mod rfm;
+mod suggest;
 mod sync;
 
 pub use models::{ModelKind, ModelPeriod, ModelSettings};
 pub use rfm::{RfmSettings, RfmThresholds};
+pub use suggest::SuggestSettings;
 pub use sync::{SyncSettings, parse_hh_mm};
 
 /// The five services; each has its own default port and store file.
@@ -76,6 +78,7 @@ pub struct Config {
     pub models: ModelSettings,
     pub rfm: RfmSettings,
     pub exchange: ExchangeSettings,
+    pub suggest: SuggestSettings,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -243,6 +246,7 @@ impl Config {
             models: ModelSettings::defaults(),
             rfm: RfmSettings::defaults(),
             exchange: ExchangeSettings { poll_ms: 5_000 },
+            suggest: SuggestSettings::defaults(),
         }
     }
 
@@ -327,6 +331,7 @@ impl Config {
         self.sync.validate()?;
         self.models.validate()?;
         self.rfm.validate()?;
+        self.suggest.validate()?;
         if !(0..=60 * 24 * 366).contains(&self.domain.max_future_minutes) {
             return bad("domain.max_future_minutes must be 0-527040".into());
         }

@@ -80,6 +80,7 @@ pub(super) fn call(gateway: &Arc<Gateway>, rpc: &str) -> Option<Call> {
         "GetCustomerModel" => to!(get_customer_model),
         "GetAssociations" => to!(get_associations),
         "GetGroupPatterns" => to!(get_group_patterns),
+        "ListSuggestionAudience" => to!(list_suggestion_audience),
         "AdoptSuggestion" => to!(adopt_suggestion),
         "DismissSuggestion" => to!(dismiss_suggestion),
         "GetSuggestionEffect" => to!(get_suggestion_effect),

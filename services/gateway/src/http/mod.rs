@@ -119,6 +119,10 @@ pub(crate) const ROUTES: &[Route] = &[
     get("/v1/customers/{customerId}/model", "GetCustomerModel"),
     get("/v1/associations", "GetAssociations"),
     get("/v1/patterns", "GetGroupPatterns"),
+    get(
+        "/v1/suggestions/{suggestionId}/audience",
+        "ListSuggestionAudience",
+    ),
     Route {
         verb: Verb::Post,
         path: "/v1/suggestions:adopt",

@@ -48,6 +48,7 @@ pub(super) async fn run(
                     id: id()?,
                     control_percent: e.control_percent,
                     window_days: e.tracking_days,
+                    filter: None,
                 })
                 .await,
         ),

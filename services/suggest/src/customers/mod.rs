@@ -7,10 +7,11 @@ mod warm;
 
 use std::sync::Arc;
 
-use portrait_core::memory::CustomerState;
+use portrait_core::memory::{CustomerBook, CustomerState, Selection};
 use portrait_core::{
-    Calendar, ChurnWarning, CustomerAgg, ResolvedFilter, Rfm, RfmParams, Segment, churn_warning,
-    mask_customer_id, next_page_token, page_size, page_start, rfm_table,
+    Calendar, ChurnWarning, CustomerAgg, Day, ResolvedFilter, Rfm, RfmParams, Segment,
+    ThresholdRule, churn_warning, mask_customer_id, next_page_token, page_size, page_start,
+    rfm_table,
 };
 use portrait_proto::v1::{
     Channel, CustomerListItem, CustomerOrder, ListCustomersRequest, ListCustomersResponse, Priority,
@@ -36,9 +37,28 @@ pub(crate) type OrderKey = (
 /// One customer of a filter: the figures every order and selection needs.
 #[derive(Debug, Clone)]
 pub(crate) struct Row {
-    agg: CustomerAgg,
-    rfm: Rfm,
-    risk: Option<ChurnWarning>,
+    pub(crate) agg: CustomerAgg,
+    pub(crate) rfm: Rfm,
+    pub(crate) risk: Option<ChurnWarning>,
+}
+
+/// The customers with an order at the selected stores in `[from, to)`, by
+/// dense id, with their RFM as of `as_of` and the churn rule.
+pub(crate) fn rows_of(
+    book: &CustomerBook,
+    sel: &Selection,
+    (from, to, as_of): (Option<Day>, Day, Day),
+    thresholds: ThresholdRule,
+) -> Vec<Row> {
+    let aggs = book.aggs(sel, from, to);
+    let table = rfm_table(&aggs, as_of, thresholds);
+    (aggs.into_iter().zip(table.customers))
+        .map(|(agg, rfm)| Row {
+            risk: churn_warning(&agg, as_of),
+            agg,
+            rfm,
+        })
+        .collect()
 }
 
 /// The customer lists of one service.
@@ -60,21 +80,18 @@ pub struct CustomerList {
 
 impl CustomerList {
     /// Every customer of the filter, by dense id, once per state version.
-    fn rows(&self, state: &CustomerState, version: u64, f: &ResolvedFilter) -> Arc<Vec<Row>> {
+    pub(crate) fn rows(
+        &self,
+        state: &CustomerState,
+        version: u64,
+        f: &ResolvedFilter,
+    ) -> Arc<Vec<Row>> {
         self.rows.get_or(f, version, || {
             let sel = state.stores.select(f);
             // The configured rfm.* window and thresholds, as ListRfm applies
             // them when a request names none: the same segments.
             let (from, to) = self.rfm.clip(f.from, f.to, f.as_of);
-            let aggs = state.book.aggs(&sel, from, to);
-            let table = rfm_table(&aggs, f.as_of, self.rfm.thresholds);
-            (aggs.into_iter().zip(table.customers))
-                .map(|(agg, rfm)| Row {
-                    risk: churn_warning(&agg, f.as_of),
-                    agg,
-                    rfm,
-                })
-                .collect()
+            rows_of(&state.book, &sel, (from, to, f.as_of), self.rfm.thresholds)
         })
     }
 
@@ -190,7 +207,12 @@ fn selected_labels(
     Ok((cluster, channel))
 }
 
-fn item(id: &str, r: &Row, score: Option<Score>, labels: &Borrowed<(u8, u8)>) -> CustomerListItem {
+pub(crate) fn item(
+    id: &str,
+    r: &Row,
+    score: Option<Score>,
+    labels: &Borrowed<(u8, u8)>,
+) -> CustomerListItem {
     let (cluster, main_channel) = labels.of(r.agg.customer);
     CustomerListItem {
         cluster: cluster.into(),

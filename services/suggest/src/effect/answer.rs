@@ -54,6 +54,7 @@ pub(super) fn expected(e: &Expected, scale: f64) -> ExpectedEffect {
         extra_orders: e.extra_orders * scale,
         extra_revenue_fen: (e.extra_revenue_fen as f64 * scale).round() as i64,
         response_rate: e.response_rate,
+        ..ExpectedEffect::default()
     }
 }
 

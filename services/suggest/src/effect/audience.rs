@@ -1,10 +1,11 @@
-//! A STAND-IN for the suggestion types' audiences (helper `types` provides
-//! the real `Suggestions::audience` at merge; this one only serves the effect
-//! tracking until then): the churn warnings of one priority, chain-wide or at
-//! one city or store, as of today over all history.
+//! What the effect tracking reads of a suggestion (`Suggestions::audience`,
+//! in suggestions/adopt.rs), and the stand-in audiences the effect tests were
+//! written against, kept until they adopt real suggestion ids: the churn
+//! warnings of one priority, chain-wide or at one city or store, as of today
+//! over all history.
 //!
-//! Ids: `churn_warning:<high|medium|low>`, optionally `@city:<name>` or
-//! `@store:<store id>`.
+//! Stand-in ids: `churn_warning:<high|medium|low>`, optionally `@city:<name>`
+//! or `@store:<store id>`.
 
 use portrait_core::{CustomerAgg, churn_warning};
 use portrait_proto::v1::{Filter, Priority, SuggestionType};
@@ -36,8 +37,8 @@ pub struct Audience {
 const PRIOR_RESPONSE_RATE: f64 = 0.05;
 
 impl Suggestions {
-    /// The audience of suggestion `id`; None for an id no suggestion has.
-    pub fn audience(&self, id: &str) -> Result<Option<Audience>> {
+    /// The stand-in audience of `id`; None for an id it does not have.
+    pub(crate) fn legacy_audience(&self, id: &str) -> Result<Option<Audience>> {
         let Some((head, scope)) = parse(id) else {
             return Ok(None);
         };
@@ -54,8 +55,8 @@ impl Suggestions {
             Some(_) => return Ok(None),
             None => {}
         }
-        let f = self.ctx.resolve(Some(&filter))?;
-        let (state, _) = self.projection.live.read();
+        let f = self.ctx().resolve(Some(&filter))?;
+        let (state, _) = self.customers.projection.live.read();
         let sel = state.stores.select(&f);
         let chosen: Vec<CustomerAgg> = (state.book.aggs(&sel, f.from, f.to).into_iter())
             .filter(|a| churn_warning(a, f.as_of).is_some_and(|w| w.priority == priority))

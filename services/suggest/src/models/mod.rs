@@ -60,6 +60,26 @@ pub fn measure(
     }
 }
 
+/// Collects and fits `book` as a refit does, straight into a fit to serve (for the
+/// suggestions' benchmark); `None` when the data cannot be fitted.
+pub(crate) fn collect_and_fit(
+    book: &portrait_core::memory::CustomerBook,
+    as_of: Day,
+    settings: &ModelSettings,
+) -> Option<Served> {
+    let terms = Terms::of(settings);
+    let collected = collect::collect(book, as_of, terms.period);
+    let fit = fit::fit(&collected, terms).ok()?;
+    Some(Served {
+        fit,
+        fitted_at: Utc::now(),
+        as_of,
+        fit_millis: 0,
+        scored: std::sync::OnceLock::new(),
+        incarnation: 0,
+    })
+}
+
 /// A fit in service with when and as of which day it was made.
 #[derive(Debug)]
 pub struct Served {

@@ -1,0 +1,229 @@
+//! What the suggestions borrow from the profiler per filter: the segments'
+//! habits (GetGroupPatterns) and the cross-sell rules with their customers
+//! (GetCrossSell), which only the profiler can compute. Fetched in the
+//! background and kept per filter, so a list waits at most
+//! `suggest.profiler_timeout_ms` and never fails for want of them.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use portrait_core::ResolvedFilter;
+use portrait_proto::v1::profiler_query_client::ProfilerQueryClient;
+use portrait_proto::v1::{
+    Association, CrossSellRequest, GroupPatterns, GroupPatternsRequest, SummaryDimension,
+};
+use portrait_service::CustomerProjection;
+use tonic::Status;
+use tonic::transport::Channel;
+use tracing::debug;
+
+/// An answer younger than this is used without asking again.
+const FRESH: Duration = Duration::from_secs(60);
+/// After a failure, the profiler is asked again no sooner than this.
+const RETRY: Duration = Duration::from_secs(5);
+const POLL: Duration = Duration::from_millis(25);
+/// Filters remembered; more and the settled ones are forgotten.
+const KEPT: usize = 32;
+
+/// Every answer fetched gets a number: plans built on one name it in their key.
+static ANSWERS: AtomicU64 = AtomicU64::new(1);
+
+type Answer<T> = Pin<Box<dyn Future<Output = Result<T, Status>> + Send>>;
+type Fetch<T> = Box<dyn Fn(ResolvedFilter) -> Answer<T> + Send + Sync>;
+
+struct Slot<T> {
+    value: Option<(Arc<T>, u64)>,
+    error: Option<String>,
+    asked: Option<Instant>,
+    pending: bool,
+}
+
+impl<T> Default for Slot<T> {
+    fn default() -> Self {
+        Self {
+            value: None,
+            error: None,
+            asked: None,
+            pending: false,
+        }
+    }
+}
+
+/// An answer with the number of its fetch, or why there is none.
+pub(crate) type Held<T> = Result<(Arc<T>, u64), String>;
+
+pub(crate) struct Fetched<T> {
+    fetch: Fetch<T>,
+    slots: Mutex<HashMap<ResolvedFilter, Slot<T>>>,
+    timeout: Duration,
+}
+
+/// The segments' habits for a filter.
+pub(crate) fn habits(profiler: Channel, timeout: Duration) -> Fetched<GroupPatterns> {
+    let client = ProfilerQueryClient::new(profiler).max_decoding_message_size(64 << 20);
+    Fetched::new(timeout, move |f: ResolvedFilter| {
+        let mut client = client.clone();
+        let request = GroupPatternsRequest {
+            filter: Some(f.applied()),
+            dimension: SummaryDimension::Segment as i32,
+            key: String::new(),
+            limit: 5,
+        };
+        Box::pin(async move { Ok(client.get_group_patterns(request).await?.into_inner()) })
+    })
+}
+
+/// The profiler's cross-sell rules with their audiences as this service's
+/// dense ids (of one state incarnation): no customer's id is kept as a string.
+#[derive(Debug, Default)]
+pub(crate) struct CrossRules {
+    /// Each rule with its customers, ascending; customers this service has
+    /// not consumed yet are left out.
+    pub(crate) rules: Vec<(Association, Vec<u32>)>,
+    pub(crate) incarnation: u64,
+}
+
+/// The strongest customer rules at a filter's stores with who has not acted on them.
+pub(crate) fn cross_sell(
+    profiler: Channel,
+    timeout: Duration,
+    projection: Arc<CustomerProjection>,
+) -> Fetched<CrossRules> {
+    let client = ProfilerQueryClient::new(profiler).max_decoding_message_size(256 << 20);
+    Fetched::new(timeout, move |f: ResolvedFilter| {
+        let mut client = client.clone();
+        let projection = projection.clone();
+        let request = CrossSellRequest {
+            filter: Some(f.applied()),
+            rules: 0,
+            min_count: 0,
+        };
+        Box::pin(async move {
+            let answer = client.get_cross_sell(request).await?.into_inner();
+            let (state, _) = projection.live.read();
+            let names = state.book.customers();
+            let rules = (answer.rules.into_iter())
+                .filter_map(|r| {
+                    let mut ids: Vec<u32> =
+                        r.customer_ids.iter().filter_map(|c| names.get(c)).collect();
+                    ids.sort_unstable();
+                    Some((r.rule?, ids))
+                })
+                .collect();
+            Ok(CrossRules {
+                rules,
+                incarnation: projection.live.incarnation(),
+            })
+        })
+    })
+}
+
+impl<T: Send + Sync + 'static> Fetched<T> {
+    fn new(
+        timeout: Duration,
+        fetch: impl Fn(ResolvedFilter) -> Answer<T> + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            fetch: Box::new(fetch),
+            slots: Mutex::default(),
+            timeout,
+        }
+    }
+
+    /// The answer for `f`, waiting at most the timeout.
+    pub(crate) async fn get(self: &Arc<Self>, f: &ResolvedFilter) -> Held<T> {
+        let deadline = Instant::now() + self.timeout;
+        self.ask(f);
+        loop {
+            let (held, pending) = self.peek(f);
+            if !pending || Instant::now() >= deadline {
+                return held;
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
+    /// What is held for `f` now, without asking, and whether a fetch runs.
+    pub(crate) fn peek(&self, f: &ResolvedFilter) -> (Held<T>, bool) {
+        let slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(s) = slots.get(f) else {
+            return (Err("画像服务的数据尚未取得".into()), false);
+        };
+        let held = s.value.clone().ok_or_else(|| {
+            (s.error.clone()).unwrap_or_else(|| "画像服务未在时限内给出数据".into())
+        });
+        (held, s.pending)
+    }
+
+    /// Makes the answer held for `f` stale: the next ask fetches again.
+    pub(crate) fn expire(&self, f: &ResolvedFilter) {
+        let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(slot) = slots.get_mut(f) {
+            slot.asked = None;
+        }
+    }
+
+    /// Starts a fetch for `f` unless one runs or the last answer is fresh.
+    fn ask(self: &Arc<Self>, f: &ResolvedFilter) {
+        let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+        if slots.len() >= KEPT && !slots.contains_key(f) {
+            slots.retain(|_, s| s.pending);
+        }
+        let slot = slots.entry(f.clone()).or_default();
+        let wait = if slot.error.is_some() { RETRY } else { FRESH };
+        if slot.pending || slot.asked.is_some_and(|t| t.elapsed() < wait) {
+            return;
+        }
+        slot.pending = true;
+        slot.asked = Some(Instant::now());
+        let (this, f) = (self.clone(), f.clone());
+        let answer = (self.fetch)(f.clone());
+        tokio::spawn(async move {
+            let answer = answer.await;
+            let mut slots = this.slots.lock().unwrap_or_else(PoisonError::into_inner);
+            let slot = slots.entry(f).or_default();
+            slot.pending = false;
+            match answer {
+                Ok(value) => {
+                    slot.value = Some((Arc::new(value), ANSWERS.fetch_add(1, Ordering::Relaxed)));
+                    slot.error = None;
+                }
+                Err(status) => {
+                    debug!(code = ?status.code(), message = status.message(), "a profiler answer for suggestions failed");
+                    slot.error = Some(format!("画像服务不可用（{:?}）", status.code()));
+                }
+            }
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A profiler that does not answer costs a list at most the timeout and
+    /// gives a reason, never an error.
+    #[tokio::test]
+    async fn an_unreachable_profiler_is_a_reason_within_the_timeout() {
+        let nowhere = Channel::from_static("http://127.0.0.1:9").connect_lazy();
+        let habits = Arc::new(habits(nowhere, Duration::from_millis(300)));
+        let f = ResolvedFilter::resolve(None, 20_000).expect("filter");
+        let started = Instant::now();
+        let held = habits.get(&f).await;
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
+        let why = held.expect_err("nothing to hold");
+        assert!(why.contains("画像服务"), "{why}");
+        // Asked again at once: no new fetch (RETRY), the same reason, no wait.
+        let started = Instant::now();
+        assert!(habits.get(&f).await.is_err());
+        assert!(started.elapsed() < Duration::from_millis(200));
+    }
+}
