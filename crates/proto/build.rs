@@ -17,6 +17,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "associations",
         "exchange",
         "rebuild",
+        "segments",
     ]
     .map(|name| root.join(format!("portrait/v1/{name}.proto")));
     for file in &files {

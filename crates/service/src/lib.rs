@@ -31,6 +31,7 @@ pub use config::{
 };
 pub use config::{ModelKind, ModelPeriod, ModelSettings};
 pub use config::{RfmSettings, RfmThresholds};
+pub use config::SegmentSettings;
 pub use consumer::{Progress, open_store};
 pub use customer_projection::CustomerProjection;
 pub use error::{Error, Result, http_status};

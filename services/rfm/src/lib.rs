@@ -20,14 +20,19 @@ use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
 mod list;
+pub mod segments;
 
 pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationToken) -> Result<()> {
     let defaults = config.rfm.domain();
+    let published = RfmParams::resolve(None, &defaults)?;
+    let publisher = (config.clone(), shutdown.clone());
     portrait_service::run_consumer_service(
         config,
         listener,
         CustomerProjection::new("rfm"),
         |projection, ctx| {
+            let (config, shutdown) = publisher;
+            segments::spawn(&config, published, projection.clone(), ctx.clone(), shutdown);
             portrait_service::Services::new(RfmQueryServer::new(Rfm {
                 projection,
                 ctx,
@@ -139,7 +144,7 @@ impl Rfm {
 }
 
 /// What an answer's segments compare against, as the API states it.
-fn thresholds(t: &RfmTable, params: &RfmParams) -> RfmThresholds {
+pub(crate) fn thresholds(t: &RfmTable, params: &RfmParams) -> RfmThresholds {
     let th = &t.thresholds;
     RfmThresholds {
         kind: th.kind.proto() as i32,

@@ -8,10 +8,12 @@ use crate::{Error, Result};
 
 mod models;
 mod rfm;
+mod segments;
 mod sync;
 
 pub use models::{ModelKind, ModelPeriod, ModelSettings};
 pub use rfm::{RfmSettings, RfmThresholds};
+pub use segments::SegmentSettings;
 pub use sync::{SyncSettings, parse_hh_mm};
 
 /// The five services; each has its own default port and store file.
@@ -76,6 +78,7 @@ pub struct Config {
     pub models: ModelSettings,
     pub rfm: RfmSettings,
     pub exchange: ExchangeSettings,
+    pub segments: SegmentSettings,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -106,6 +109,8 @@ pub struct BusSettings {
 pub struct Topics {
     pub orders: String,
     pub dlq: String,
+    /// Segment transitions, published by the rfm service.
+    pub segments: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -243,6 +248,7 @@ impl Config {
             models: ModelSettings::defaults(),
             rfm: RfmSettings::defaults(),
             exchange: ExchangeSettings { poll_ms: 5_000 },
+            segments: SegmentSettings::defaults(),
         }
     }
 
@@ -327,6 +333,7 @@ impl Config {
         self.sync.validate()?;
         self.models.validate()?;
         self.rfm.validate()?;
+        self.segments.validate()?;
         if !(0..=60 * 24 * 366).contains(&self.domain.max_future_minutes) {
             return bad("domain.max_future_minutes must be 0-527040".into());
         }
@@ -394,6 +401,7 @@ impl Config {
         Topics {
             orders: format!("{p}{}", portrait_core::ORDERS_TOPIC),
             dlq: format!("{p}{}", portrait_core::DLQ_TOPIC),
+            segments: format!("{p}{}", portrait_core::SEGMENTS_TOPIC),
         }
     }
 
