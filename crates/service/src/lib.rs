@@ -21,9 +21,11 @@ mod projection;
 mod rebuild;
 mod rpc_metrics;
 mod runner;
+mod segment_flows;
 mod shutdown;
 mod telemetry;
 
+pub use config::SegmentSettings;
 pub use config::{
     BusKind, BusSettings, Config, ConsumerSettings, DomainSettings, ExchangeSettings,
     GatewaySettings, IngestSettings, LogFormat, ServerSettings, ServiceName, StoreSettings,
@@ -31,7 +33,6 @@ pub use config::{
 };
 pub use config::{ModelKind, ModelPeriod, ModelSettings};
 pub use config::{RfmSettings, RfmThresholds};
-pub use config::SegmentSettings;
 pub use consumer::{Progress, open_store};
 pub use customer_projection::CustomerProjection;
 pub use error::{Error, Result, http_status};
@@ -40,6 +41,7 @@ pub use live::{AnswerCache, Live};
 pub use projection::Projection;
 pub use rebuild::EPOCH_HEADER;
 pub use runner::{QueryContext, run_consumer_service, run_main, serve_until};
+pub use segment_flows::{Flows, SegmentFlowFollower};
 pub use shutdown::shutdown_token;
 pub use telemetry::{TelemetryGuard, extract_parent, init_telemetry, inject_current};
 

@@ -54,6 +54,8 @@ pub(crate) enum What {
     Associations,
     /// Hours, weekdays, channels and top items per RFM segment (or --by cluster).
     Patterns,
+    /// Segment transitions per day, from → to (--from, --to: days of the transitions).
+    SegmentFlows,
 }
 
 /// How `summary` and `patterns` group.
@@ -393,6 +395,14 @@ pub(crate) async fn run(args: QueryArgs) -> anyhow::Result<()> {
                     dimension: args.by.unwrap_or(By::Segment).dimension() as i32,
                     key: args.key.clone().unwrap_or_default(),
                     limit: args.limit,
+                })
+                .await,
+        ),
+        What::SegmentFlows => to_json(
+            client
+                .get_segment_flows(portrait_proto::v1::SegmentFlowsRequest {
+                    from_date: args.from.clone().unwrap_or_default(),
+                    to_date: args.to.clone().unwrap_or_default(),
                 })
                 .await,
         ),

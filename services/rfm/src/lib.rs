@@ -32,7 +32,13 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
         CustomerProjection::new("rfm"),
         |projection, ctx| {
             let (config, shutdown) = publisher;
-            segments::spawn(&config, published, projection.clone(), ctx.clone(), shutdown);
+            segments::spawn(
+                &config,
+                published,
+                projection.clone(),
+                ctx.clone(),
+                shutdown,
+            );
             portrait_service::Services::new(RfmQueryServer::new(Rfm {
                 projection,
                 ctx,

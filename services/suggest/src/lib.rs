@@ -32,11 +32,13 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
     let profiler =
         portrait_service::exchange::peer_channel("gateway.profiler", &config.gateway.profiler)?;
     let every = std::time::Duration::from_millis(config.exchange.poll_ms);
+    let segment_flows = portrait_service::SegmentFlowFollower::new(&config, shutdown.clone());
     portrait_service::run_consumer_service(
         config,
         listener,
         CustomerProjection::new("suggest"),
         move |projection, ctx| {
+            let segment_flows = segment_flows.serve(ctx.store());
             let models = Arc::new(Models::new(projection.clone(), ctx.clone(), settings));
             models.spawn_schedule(schedule.clone());
             let labels = Arc::new(LabelBook::default());
@@ -68,6 +70,7 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
                 }),
                 models,
             }))
+            .and(segment_flows)
         },
         shutdown,
     )

@@ -80,6 +80,7 @@ pub(super) fn call(gateway: &Arc<Gateway>, rpc: &str) -> Option<Call> {
         "GetCustomerModel" => to!(get_customer_model),
         "GetAssociations" => to!(get_associations),
         "GetGroupPatterns" => to!(get_group_patterns),
+        "GetSegmentFlows" => to!(get_segment_flows),
         _ => return None,
     })
 }

@@ -119,6 +119,7 @@ pub(crate) const ROUTES: &[Route] = &[
     get("/v1/customers/{customerId}/model", "GetCustomerModel"),
     get("/v1/associations", "GetAssociations"),
     get("/v1/patterns", "GetGroupPatterns"),
+    get("/v1/segments/flows", "GetSegmentFlows"),
 ];
 
 /// A route with what serving it needs.

@@ -84,7 +84,10 @@ pub fn chain_table(state: &CustomerState, as_of: Day, params: &RfmParams) -> Rfm
 pub fn diff(published: &[Place], table: &RfmTable) -> Vec<Change> {
     let mut out = Vec::new();
     let mut rows = table.customers.iter().peekable();
-    let last = table.customers.last().map_or(0, |r| r.customer as usize + 1);
+    let last = table
+        .customers
+        .last()
+        .map_or(0, |r| r.customer as usize + 1);
     for c in 0..published.len().max(last) {
         let before = published.get(c).copied().unwrap_or_default();
         let after = match rows.peek() {

@@ -166,8 +166,10 @@ impl Publisher {
             return Ok(Some((version, 0)));
         }
         let last = self.last_sequence + events.len() as i64;
-        let rows: Vec<(SegmentTransition, Place)> =
-            events.iter().map(|(e, _, place)| (e.clone(), *place)).collect();
+        let rows: Vec<(SegmentTransition, Place)> = events
+            .iter()
+            .map(|(e, _, place)| (e.clone(), *place))
+            .collect();
         outbox::commit(self.ctx.store(), &rows, last).await?;
         for (_, customer, place) in &events {
             match customer {
@@ -248,7 +250,11 @@ impl Publisher {
             out.push((e, Some(c.customer), c.after));
         }
         for (name, place) in &self.orphans {
-            out.push((event(name, *place, Place::default()), None, Place::default()));
+            out.push((
+                event(name, *place, Place::default()),
+                None,
+                Place::default(),
+            ));
         }
         Some((version, out))
     }
