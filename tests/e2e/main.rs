@@ -18,6 +18,7 @@ mod patterns;
 mod pipeline;
 mod rebuild;
 mod rfm;
+mod segments;
 mod stack;
 mod summary;
 mod sync;

@@ -18,6 +18,7 @@ pub(crate) struct FlowBook {
     /// Per partition, the highest sequence number applied.
     pub(crate) last: BTreeMap<i32, i64>,
     pub(crate) applied: i64,
+    pub(crate) duplicates: i64,
 }
 
 /// What one batch of records changes.
@@ -83,6 +84,7 @@ impl FlowBook {
         }
         self.last.extend(&b.last);
         self.applied += b.applied;
+        self.duplicates += b.duplicates;
         self.prune(keep_from);
     }
 
@@ -182,7 +184,7 @@ mod tests {
                 ("2026-01-03".into(), 3, 1, 2),
             ]
         );
-        assert_eq!(book.applied, 6);
+        assert_eq!((book.applied, book.duplicates), (6, 3));
         assert_eq!(book.last_sequence(), 6);
         assert!(book.flows(None, Some(day("2026-01-03"))).is_empty());
     }

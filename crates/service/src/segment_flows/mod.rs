@@ -95,6 +95,7 @@ impl Flows {
             transitions_applied: book.applied,
             last_sequence: book.last_sequence(),
             days_kept: i32::try_from(self.days).unwrap_or(i32::MAX),
+            duplicates_skipped: book.duplicates,
         })
     }
 }
@@ -250,10 +251,9 @@ async fn load(store: &Store, topic: &str, flows: &Flows) -> Result<Vec<(i32, i64
     let mut conn = store.acquire().await?;
     let positions = portrait_store::load_positions(&mut conn, topic).await?;
     let counters = portrait_store::load_counters(&mut conn).await?;
-    book.applied = counters
-        .get("segment_transitions_applied")
-        .copied()
-        .unwrap_or(0);
+    let counter = |name: &str| counters.get(name).copied().unwrap_or(0);
+    book.applied = counter("segment_transitions_applied");
+    book.duplicates = counter("segment_duplicates_skipped");
     *flows.book.write().unwrap_or_else(PoisonError::into_inner) = book;
     Ok(positions)
 }

@@ -172,15 +172,12 @@ impl Publisher {
             .collect();
         outbox::commit(self.ctx.store(), &rows, last).await?;
         for (_, customer, place) in &events {
-            match customer {
-                Some(c) => {
-                    let c = *c as usize;
-                    if self.places.len() <= c {
-                        self.places.resize(c + 1, Place::default());
-                    }
-                    self.places[c] = *place;
+            if let Some(c) = customer {
+                let c = *c as usize;
+                if self.places.len() <= c {
+                    self.places.resize(c + 1, Place::default());
                 }
-                None => {}
+                self.places[c] = *place;
             }
         }
         self.orphans.clear();
