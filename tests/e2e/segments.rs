@@ -281,6 +281,8 @@ async fn distributed_segment_transitions_fold_to_the_recompute_through_kill() {
     let oracle = Oracle::new(&stores.remove("oracle").unwrap_or_default()).await;
     let mut stack = Stack::new(stores, brokers);
     stack.set_env("PORTRAIT__SEGMENTS__DEBOUNCE_MS", "300");
+    // A window between the relay's publishing and its deleting, for the kill below.
+    stack.set_env("PORTRAIT__SEGMENTS__RELAY_DELAY_MS", "2000");
     stack.start_all();
     let bus = Bus::connect(&BusConfig::Kafka {
         brokers: stack.brokers.clone(),
@@ -317,7 +319,50 @@ async fn distributed_segment_transitions_fold_to_the_recompute_through_kill() {
     oracle.load(&accepted(&orders)).await;
     let folded = assert_segments(&oracle, &bus, &topic).await;
     assert_flows(&mut gateway, &folded).await;
+
+    // Retractions (customers leave), and the rfm service killed once the
+    // relay has published them but before it deleted them: the restarted
+    // relay sends them again, with the same numbers.
+    let refunds: Vec<Order> = (accepted(&orders).into_iter().step_by(7).take(150))
+        .map(|o| Order {
+            status: portrait_proto::v1::OrderStatus::Refunded as i32,
+            ..o
+        })
+        .collect();
+    let published = topic_end(&bus, &topic).await;
+    submit_in(&mut ingest, &refunds).await;
+    for _ in 0..300 {
+        if topic_end(&bus, &topic).await > published {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        topic_end(&bus, &topic).await > published,
+        "the refunds move someone"
+    );
+    stack.kill9("rfm");
+    stack.start("rfm");
+    stack.wait_caught_up().await;
+    let mut all = orders.clone();
+    all.extend(refunds);
+    oracle.load(&accepted(&all)).await;
+    let folded = assert_segments(&oracle, &bus, &topic).await;
+    assert!(
+        folded.resent > 0,
+        "the kill fell between publishing and deleting"
+    );
+    assert!(
+        (folded.events.iter()).any(|e| e.kind == TransitionKind::Left as i32),
+        "some customer left every segment"
+    );
+    assert_flows(&mut gateway, &folded).await;
     resend(&mut gateway, &bus, &topic, 40).await;
+}
+
+async fn topic_end(bus: &Bus, topic: &str) -> i64 {
+    let ends = bus.end_offsets(topic).await.expect("segments topic ends");
+    ends.iter().map(|(_, end)| end).sum()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

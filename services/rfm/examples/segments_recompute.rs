@@ -87,10 +87,20 @@ fn main() {
             orders: 1,
             revenue: 5_000,
         };
-        batch.rows.entry((id, "s1".into(), today)).or_default().add(acc);
+        batch
+            .rows
+            .entry((id, "s1".into(), today))
+            .or_default()
+            .add(acc);
     }
     state.apply(&batch);
-    step("after a batch of 1,000 orders", &state, today, &params, &mut places);
+    step(
+        "after a batch of 1,000 orders",
+        &state,
+        today,
+        &params,
+        &mut places,
+    );
     step("the next day", &state, today + 1, &params, &mut places);
     println!(
         "published places in memory: {} bytes a customer, {:.1} MB",

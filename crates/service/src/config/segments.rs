@@ -13,6 +13,10 @@ pub struct SegmentSettings {
     pub debounce_ms: u64,
     /// Days of transitions the suggest service keeps as flows.
     pub flow_days: i64,
+    /// Test and diagnostic setting: the relay waits this long between
+    /// publishing and deleting what it published, so a kill in between
+    /// re-sends. 0 in production.
+    pub relay_delay_ms: u64,
 }
 
 impl SegmentSettings {
@@ -20,6 +24,7 @@ impl SegmentSettings {
         Self {
             debounce_ms: 5_000,
             flow_days: 90,
+            relay_delay_ms: 0,
         }
     }
 
@@ -34,6 +39,12 @@ impl SegmentSettings {
             return Err(Error::Config(format!(
                 "segments.flow_days must be 1-3660, not {}",
                 self.flow_days
+            )));
+        }
+        if self.relay_delay_ms > 60_000 {
+            return Err(Error::Config(format!(
+                "segments.relay_delay_ms must be 0-60000, not {}",
+                self.relay_delay_ms
             )));
         }
         Ok(())

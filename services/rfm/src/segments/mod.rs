@@ -43,7 +43,8 @@ pub(crate) fn spawn(
     let bus = config.bus_config();
     let topic = config.topics().segments;
     let debounce = Duration::from_millis(config.segments.debounce_ms);
-    tokio::spawn(publisher.run(bus, topic, debounce, shutdown));
+    let delay = Duration::from_millis(config.segments.relay_delay_ms);
+    tokio::spawn(publisher.run(bus, topic, (debounce, delay), shutdown));
 }
 
 struct Publisher {
@@ -65,7 +66,7 @@ impl Publisher {
         mut self,
         bus: portrait_bus::BusConfig,
         topic: String,
-        debounce: Duration,
+        (debounce, relay_delay): (Duration, Duration),
         shutdown: CancellationToken,
     ) {
         let store = self.ctx.store().clone();
@@ -91,6 +92,7 @@ impl Publisher {
             bus,
             topic,
             wake.clone(),
+            relay_delay,
             shutdown.clone(),
         ));
         let calendar = *self.ctx.calendar();
@@ -152,52 +154,46 @@ impl Publisher {
         Ok(())
     }
 
-    /// One recompute, diff and commit; the state version computed and the
-    /// events committed, or None when the state was replaced meanwhile.
+    /// One recompute and diff, committed in chunks of at most `CHUNK`
+    /// transitions; the state version computed and the transitions committed,
+    /// or None when the state was replaced meanwhile.
     async fn publish(&mut self, day: Day) -> Result<Option<(u64, usize)>> {
         if self.incarnation != Some(self.projection.live.incarnation()) {
             self.reload().await?;
         }
-        let Some((version, events)) = self.transitions(day) else {
+        let Some(found) = self.recompute(day) else {
             self.incarnation = None;
             return Ok(None);
         };
-        if events.is_empty() {
-            return Ok(Some((version, 0)));
+        let mut committed = 0;
+        for chunk in found.changes.chunks(CHUNK) {
+            let Some(events) = self.events(chunk, &found) else {
+                self.incarnation = None;
+                return Ok(None);
+            };
+            committed += self.commit(events).await?;
         }
-        let last = self.last_sequence + events.len() as i64;
-        let rows: Vec<(SegmentTransition, Place)> = events
-            .iter()
-            .map(|(e, _, place)| (e.clone(), *place))
-            .collect();
-        outbox::commit(self.ctx.store(), &rows, last).await?;
-        for (_, customer, place) in &events {
-            if let Some(c) = customer {
-                let c = *c as usize;
-                if self.places.len() <= c {
-                    self.places.resize(c + 1, Place::default());
-                }
-                self.places[c] = *place;
-            }
+        if !self.orphans.is_empty() {
+            let events = (self.orphans.iter())
+                .map(|(name, place)| (name.as_str(), None, *place, Place::default()))
+                .collect::<Vec<_>>();
+            let events = self.event_rows(events, &found);
+            committed += self.commit(events).await?;
+            self.orphans.clear();
         }
-        self.orphans.clear();
-        self.last_sequence = last;
-        info!(
-            transitions = events.len(),
-            last_sequence = last,
-            as_of = %Calendar::format_day(day),
-            "segment transitions committed"
-        );
-        Ok(Some((version, events.len())))
+        if committed > 0 {
+            info!(
+                transitions = committed,
+                last_sequence = self.last_sequence,
+                as_of = %found.as_of_date,
+                "segment transitions committed"
+            );
+        }
+        Ok(Some((found.version, committed)))
     }
 
-    /// The events of one recompute, each with its customer's dense id (None
-    /// for an orphan) and new place; None when the state's incarnation moved.
-    #[allow(clippy::type_complexity)]
-    fn transitions(
-        &mut self,
-        day: Day,
-    ) -> Option<(u64, Vec<(SegmentTransition, Option<u32>, Place)>)> {
+    /// The assignment now and what moved since the last publication.
+    fn recompute(&mut self, day: Day) -> Option<Found> {
         let (state, version) = self.projection.live.read();
         if Some(self.projection.live.incarnation()) != self.incarnation {
             return None;
@@ -219,40 +215,92 @@ impl Publisher {
         }
         self.orphans = orphans;
         let table = chain_table(&state, day, &self.params);
-        let thresholds = crate::thresholds(&table, &self.params);
-        let as_of_date = Calendar::format_day(day);
+        Some(Found {
+            version,
+            changes: diff(&self.places, &table),
+            thresholds: crate::thresholds(&table, &self.params),
+            as_of_date: Calendar::format_day(day),
+        })
+    }
+
+    /// A chunk's events; the names are read under the state's lock, so the
+    /// whole list of a day change never holds a million strings at once.
+    fn events(&self, chunk: &[Change], found: &Found) -> Option<Vec<EventRow>> {
+        let (state, _) = self.projection.live.read();
+        if Some(self.projection.live.incarnation()) != self.incarnation {
+            return None;
+        }
+        let names = state.book.customers();
+        let rows = (chunk.iter())
+            .map(|c| (names.name(c.customer), Some(c.customer), c.before, c.after))
+            .collect();
+        Some(self.event_rows(rows, found))
+    }
+
+    fn event_rows(
+        &self,
+        rows: Vec<(&str, Option<u32>, Place, Place)>,
+        found: &Found,
+    ) -> Vec<EventRow> {
         let now = portrait_service::now_ms();
         let mut sequence = self.last_sequence;
-        let mut event = |customer_id: &str, before: Place, after: Place| {
-            sequence += 1;
-            let kind = match (before.is_none(), after.is_none()) {
-                (true, _) => TransitionKind::Entered,
-                (_, true) => TransitionKind::Left,
-                _ => TransitionKind::Moved,
-            };
-            SegmentTransition {
-                sequence,
-                customer_id: customer_id.to_owned(),
-                kind: kind as i32,
-                as_of_date: as_of_date.clone(),
-                before: before.proto(),
-                after: after.proto(),
-                thresholds: Some(thresholds),
-                published_at_ms: now,
-            }
-        };
-        let mut out = Vec::new();
-        for c in diff(&self.places, &table) {
-            let e = event(names.name(c.customer), c.before, c.after);
-            out.push((e, Some(c.customer), c.after));
-        }
-        for (name, place) in &self.orphans {
-            out.push((
-                event(name, *place, Place::default()),
-                None,
-                Place::default(),
-            ));
-        }
-        Some((version, out))
+        rows.into_iter()
+            .map(|(customer_id, customer, before, after)| {
+                sequence += 1;
+                let kind = match (before.is_none(), after.is_none()) {
+                    (true, _) => TransitionKind::Entered,
+                    (_, true) => TransitionKind::Left,
+                    _ => TransitionKind::Moved,
+                };
+                let event = SegmentTransition {
+                    sequence,
+                    customer_id: customer_id.to_owned(),
+                    kind: kind as i32,
+                    as_of_date: found.as_of_date.clone(),
+                    before: before.proto(),
+                    after: after.proto(),
+                    thresholds: Some(found.thresholds),
+                    published_at_ms: now,
+                };
+                (event, customer, after)
+            })
+            .collect()
     }
+
+    /// The events, the customers' new places and the last sequence number
+    /// in one transaction; then the same in memory.
+    async fn commit(&mut self, events: Vec<EventRow>) -> Result<usize> {
+        let last = self.last_sequence + events.len() as i64;
+        let rows: Vec<(SegmentTransition, Place)> = events
+            .iter()
+            .map(|(e, _, place)| (e.clone(), *place))
+            .collect();
+        outbox::commit(self.ctx.store(), &rows, last).await?;
+        for (_, customer, place) in &events {
+            if let Some(c) = customer {
+                let c = *c as usize;
+                if self.places.len() <= c {
+                    self.places.resize(c + 1, Place::default());
+                }
+                self.places[c] = *place;
+            }
+        }
+        self.last_sequence = last;
+        Ok(events.len())
+    }
+}
+
+/// An event, its customer's dense id (None for an orphan) and new place.
+type EventRow = (SegmentTransition, Option<u32>, Place);
+
+/// Transitions per transaction at most: bounds the memory of a day change
+/// or a first publication at a million customers.
+const CHUNK: usize = 20_000;
+
+/// What one recompute found, before any of it is committed.
+struct Found {
+    version: u64,
+    changes: Vec<Change>,
+    thresholds: portrait_proto::v1::RfmThresholds,
+    as_of_date: String,
 }

@@ -25,11 +25,12 @@ pub(crate) async fn relay(
     bus: Bus,
     topic: String,
     wake: Arc<Notify>,
+    delay: Duration,
     shutdown: CancellationToken,
 ) {
     let mut backoff = Duration::from_millis(100);
     loop {
-        match publish_some(&store, &bus, &topic).await {
+        match publish_some(&store, &bus, &topic, delay).await {
             Ok(n) if n > 0 => {
                 backoff = Duration::from_millis(100);
                 continue;
@@ -50,7 +51,7 @@ pub(crate) async fn relay(
     info!("segment relay stopped");
 }
 
-async fn publish_some(store: &Store, bus: &Bus, topic: &str) -> Result<usize> {
+async fn publish_some(store: &Store, bus: &Bus, topic: &str, delay: Duration) -> Result<usize> {
     let rows = sqlx::query(
         "SELECT seq, customer_id, payload FROM published_segment_outbox ORDER BY seq LIMIT $1",
     )
@@ -74,6 +75,9 @@ async fn publish_some(store: &Store, bus: &Bus, topic: &str) -> Result<usize> {
         });
     }
     bus.publish(topic, &messages).await?;
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
     let mut tx = store.begin().await?;
     sqlx::query("DELETE FROM published_segment_outbox WHERE seq <= $1")
         .bind(last)
