@@ -58,7 +58,7 @@ async fn wait_condition(stack: &Stack, gateway: &mut PortraitServiceClient<Chann
 
 /// Runs `portrait rebuild ARGS` against a stack whose services listen at
 /// `urls` (ingest, profiler, rfm, suggest); returns what it printed.
-fn rebuild(stack: &Stack, urls: [String; 4], args: &[&str]) -> String {
+pub(crate) fn rebuild(stack: &Stack, urls: [String; 4], args: &[&str]) -> String {
     let [ingest, profiler, rfm, suggest] = urls;
     let out = Command::new(bin_dir().join("portrait"))
         .arg("rebuild")

@@ -6,6 +6,7 @@
 
 mod book;
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
@@ -22,6 +23,10 @@ use crate::{Config, Result};
 use book::FlowBook;
 
 const MIGRATIONS: &[Migration] = migrations!("migrations/segment_flows", ["0001_segment_flows"]);
+
+const APPLIED: &str = "applied";
+const DUPLICATES: &str = "duplicates_skipped";
+const UNREADABLE: &str = "unreadable";
 
 /// Records per transaction at most.
 const BATCH: usize = 5_000;
@@ -137,7 +142,7 @@ async fn run(f: &SegmentFlowFollower, store: &Store, flows: &Flows) -> Result<()
     store.migrate("segment_flows", MIGRATIONS).await?;
     let bus = Bus::connect(&f.bus).await?;
     bus.ensure_topic(&f.topic).await?;
-    let positions = load(store, &f.topic, flows).await?;
+    let positions = load(store, flows).await?;
     let mut consumer = bus.consumer(&f.topic, &positions).await?;
     loop {
         let records = tokio::select! {
@@ -167,32 +172,40 @@ async fn run(f: &SegmentFlowFollower, store: &Store, flows: &Flows) -> Result<()
             add.collect(),
         )
         .await?;
-        let last = batch
-            .last
-            .iter()
-            .map(|(&p, &s)| vec![Arg::from(i64::from(p)), Arg::from(s)]);
+        // Every partition read: its next offset, and its last sequence (a
+        // partition of unreadable records only keeps the one it had).
+        let parts = batch.positions.iter().map(|(&p, &next)| {
+            let last = batch.last.get(&p).copied().unwrap_or(0);
+            vec![Arg::from(i64::from(p)), Arg::from(next), Arg::from(last)]
+        });
         upsert(
             &mut tx,
             "followed_segment_sequences",
             &["part"],
-            &["last_sequence"],
+            &["next_offset", "last_sequence"],
             false,
-            last.collect(),
+            parts.collect(),
         )
         .await?;
         sqlx::query("DELETE FROM followed_segment_flows WHERE day < $1")
             .bind(i64::from(keep_from))
             .execute(&mut *tx)
             .await?;
-        let positions: Vec<(i32, i64)> = batch.positions.iter().map(|(&p, &o)| (p, o)).collect();
-        portrait_store::save_positions(&mut tx, &f.topic, &positions).await?;
-        portrait_store::add_counters(
+        let counters = [
+            (APPLIED, batch.applied),
+            (DUPLICATES, batch.duplicates),
+            (UNREADABLE, batch.unreadable),
+        ];
+        let counters = counters
+            .iter()
+            .map(|&(name, n)| vec![Arg::from(name), Arg::from(n)]);
+        upsert(
             &mut tx,
-            &[
-                ("segment_transitions_applied", batch.applied),
-                ("segment_duplicates_skipped", batch.duplicates),
-                ("segment_transitions_unreadable", batch.unreadable),
-            ],
+            "followed_segment_counters",
+            &["name"],
+            &["value"],
+            true,
+            counters.collect(),
         )
         .await?;
         tx.commit().await?;
@@ -210,7 +223,7 @@ async fn run(f: &SegmentFlowFollower, store: &Store, flows: &Flows) -> Result<()
 }
 
 /// Replaces the book with the store's and returns the positions to read from.
-async fn load(store: &Store, topic: &str, flows: &Flows) -> Result<Vec<(i32, i64)>> {
+async fn load(store: &Store, flows: &Flows) -> Result<Vec<(i32, i64)>> {
     let mut book = FlowBook::default();
     let columns = ["day", "from_segment", "to_segment", "customers"];
     let keys = [
@@ -236,24 +249,35 @@ async fn load(store: &Store, topic: &str, flows: &Flows) -> Result<Vec<(i32, i64
         },
     )
     .await?;
+    let mut positions = Vec::new();
     scan(
         store.pool(),
         "followed_segment_sequences",
         &[Key::Int("part")],
-        &["part", "last_sequence"],
+        &["part", "next_offset", "last_sequence"],
         |r| {
             let part = i32::try_from(r.int("part")?).unwrap_or(0);
             book.last.insert(part, r.int("last_sequence")?);
+            positions.push((part, r.int("next_offset")?));
             Ok(())
         },
     )
     .await?;
-    let mut conn = store.acquire().await?;
-    let positions = portrait_store::load_positions(&mut conn, topic).await?;
-    let counters = portrait_store::load_counters(&mut conn).await?;
+    let mut counters = BTreeMap::new();
+    scan(
+        store.pool(),
+        "followed_segment_counters",
+        &[Key::Text("name")],
+        &["name", "value"],
+        |r| {
+            counters.insert(r.text("name")?.to_owned(), r.int("value")?);
+            Ok(())
+        },
+    )
+    .await?;
     let counter = |name: &str| counters.get(name).copied().unwrap_or(0);
-    book.applied = counter("segment_transitions_applied");
-    book.duplicates = counter("segment_duplicates_skipped");
+    book.applied = counter(APPLIED);
+    book.duplicates = counter(DUPLICATES);
     *flows.book.write().unwrap_or_else(PoisonError::into_inner) = book;
     Ok(positions)
 }

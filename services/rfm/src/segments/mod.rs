@@ -108,6 +108,8 @@ impl Publisher {
             if done == Some((version, day)) {
                 continue;
             }
+            // The state the lag speaks of: a rebuild after the check empties it.
+            let checked = self.projection.live.incarnation();
             // A state still catching up (a backlog, a rebuild) is not news.
             match self.ctx.status().await {
                 Ok(s) if s.lag == 0 && s.condition.is_empty() => {}
@@ -117,7 +119,7 @@ impl Publisher {
                     continue;
                 }
             }
-            match self.publish(day).await {
+            match self.publish(day, checked).await {
                 Ok(Some((version, n))) => {
                     done = Some((version, day));
                     if n > 0 {
@@ -157,11 +159,14 @@ impl Publisher {
     /// One recompute and diff, committed in chunks of at most `CHUNK`
     /// transitions; the state version computed and the transitions committed,
     /// or None when the state was replaced meanwhile.
-    async fn publish(&mut self, day: Day) -> Result<Option<(u64, usize)>> {
-        if self.incarnation != Some(self.projection.live.incarnation()) {
+    async fn publish(&mut self, day: Day, checked: u64) -> Result<Option<(u64, usize)>> {
+        if self.projection.live.incarnation() != checked {
+            return Ok(None);
+        }
+        if self.incarnation != Some(checked) {
             self.reload().await?;
         }
-        let Some(found) = self.recompute(day) else {
+        let Some(found) = self.recompute(day, checked) else {
             self.incarnation = None;
             return Ok(None);
         };
@@ -193,9 +198,10 @@ impl Publisher {
     }
 
     /// The assignment now and what moved since the last publication.
-    fn recompute(&mut self, day: Day) -> Option<Found> {
+    fn recompute(&mut self, day: Day, checked: u64) -> Option<Found> {
         let (state, version) = self.projection.live.read();
-        if Some(self.projection.live.incarnation()) != self.incarnation {
+        let now = self.projection.live.incarnation();
+        if now != checked || Some(now) != self.incarnation {
             return None;
         }
         let names = state.book.customers();
