@@ -41,6 +41,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/customers/{customerId}/model"),
     ("get", "/v1/associations"),
     ("get", "/v1/patterns"),
+    ("get", "/v1/segments/flows"),
 ];
 
 fn refs(v: &Value, out: &mut Vec<String>) {
