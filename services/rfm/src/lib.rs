@@ -25,20 +25,17 @@ pub mod segments;
 pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationToken) -> Result<()> {
     let defaults = config.rfm.domain();
     let published = RfmParams::resolve(None, &defaults)?;
-    let publisher = (config.clone(), shutdown.clone());
+    let ingest =
+        portrait_service::exchange::peer_channel("gateway.ingest", &config.gateway.ingest)?;
+    let publisher = (config.clone(), ingest, shutdown.clone());
     portrait_service::run_consumer_service(
         config,
         listener,
         CustomerProjection::new("rfm"),
         |projection, ctx| {
-            let (config, shutdown) = publisher;
-            segments::spawn(
-                &config,
-                published,
-                projection.clone(),
-                ctx.clone(),
-                shutdown,
-            );
+            let (config, ingest, shutdown) = publisher;
+            let parts = (projection.clone(), ctx.clone(), ingest);
+            segments::spawn(&config, published, parts, shutdown);
             portrait_service::Services::new(RfmQueryServer::new(Rfm {
                 projection,
                 ctx,

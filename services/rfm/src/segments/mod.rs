@@ -14,10 +14,12 @@ use std::time::Duration;
 
 use portrait_bus::Bus;
 use portrait_core::{Calendar, Day, RfmParams};
-use portrait_proto::v1::{SegmentTransition, TransitionKind};
+use portrait_proto::v1::ingest_service_client::IngestServiceClient;
+use portrait_proto::v1::{IngestStatusRequest, SegmentTransition, TransitionKind};
 use portrait_service::{Config, CustomerProjection, QueryContext, Result};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
+use tonic::transport::Channel;
 use tracing::{error, info, warn};
 
 pub use assign::{Change, Place, chain_table, diff};
@@ -27,18 +29,19 @@ pub use relay::SEQUENCE_HEADER;
 pub(crate) fn spawn(
     config: &Config,
     params: RfmParams,
-    projection: Arc<CustomerProjection>,
-    ctx: QueryContext,
+    (projection, ctx, ingest): (Arc<CustomerProjection>, QueryContext, Channel),
     shutdown: CancellationToken,
 ) {
     let publisher = Publisher {
         projection,
         params,
         ctx,
+        ingest: IngestServiceClient::new(ingest),
         places: Vec::new(),
         orphans: Vec::new(),
         incarnation: None,
         last_sequence: 0,
+        epoch: 0,
     };
     let bus = config.bus_config();
     let topic = config.topics().segments;
@@ -51,6 +54,8 @@ struct Publisher {
     projection: Arc<CustomerProjection>,
     ctx: QueryContext,
     params: RfmParams,
+    /// Asked, after a rebuild, whether the fresh publication is all out.
+    ingest: IngestServiceClient<Channel>,
     /// The last published place of each customer, by dense id of the state's
     /// `incarnation`.
     places: Vec<Place>,
@@ -59,6 +64,8 @@ struct Publisher {
     orphans: Vec<(String, Place)>,
     incarnation: Option<u64>,
     last_sequence: i64,
+    /// The orders' publication (`portrait rebuild`'s epoch) last published from.
+    epoch: i64,
 }
 
 impl Publisher {
@@ -110,16 +117,16 @@ impl Publisher {
             }
             // The state the lag speaks of: a rebuild after the check empties it.
             let checked = self.projection.live.incarnation();
-            // A state still catching up (a backlog, a rebuild) is not news.
-            match self.ctx.status().await {
-                Ok(s) if s.lag == 0 && s.condition.is_empty() => {}
-                Ok(_) => continue,
-                Err(e) => {
-                    warn!(error = %e, "segment publisher cannot tell the lag");
-                    continue;
-                }
+            if self.incarnation != Some(checked)
+                && let Err(e) = self.reload().await
+            {
+                error!(error = %e, "published segments not loaded; retrying");
+                continue;
             }
-            match self.publish(day, checked).await {
+            let Some(epoch) = self.caught_up().await else {
+                continue;
+            };
+            match self.publish(day, checked, epoch).await {
                 Ok(Some((version, n))) => {
                     done = Some((version, day));
                     if n > 0 {
@@ -138,6 +145,42 @@ impl Publisher {
         info!("segment publisher stopped");
     }
 
+    /// The epoch of the orders the state follows, when it has applied all
+    /// of them: a state still catching up (a backlog, a restart, a rebuild)
+    /// is not news. After a rebuild the log may end before ingest has
+    /// published the whole fresh publication, so until the first publication
+    /// from a new epoch, ingest's outbox must be empty too.
+    async fn caught_up(&mut self) -> Option<i64> {
+        let status = self.status().await?;
+        if status.epoch == self.epoch {
+            return (status.lag == 0).then_some(status.epoch);
+        }
+        // Ingest queued the whole publication before the rebuild began:
+        // once its outbox is empty, a lag of 0 asked afterwards means applied.
+        match self.ingest.get_ingest_status(IngestStatusRequest {}).await {
+            Ok(i) if i.get_ref().outbox_pending == 0 => {}
+            Ok(_) => return None,
+            Err(e) => {
+                warn!(error = %e, "segment publisher cannot ask ingest whether a rebuild's publication is out");
+                return None;
+            }
+        }
+        let after = self.status().await?;
+        (after.lag == 0 && after.epoch == status.epoch).then_some(after.epoch)
+    }
+
+    /// The consumer's status, unless it stopped applying.
+    async fn status(&self) -> Option<portrait_proto::v1::ConsumerStatus> {
+        match self.ctx.status().await {
+            Ok(s) if s.condition.is_empty() => Some(s),
+            Ok(_) => None,
+            Err(e) => {
+                warn!(error = %e, "segment publisher cannot tell the lag");
+                None
+            }
+        }
+    }
+
     /// Reads what was last published and keys it by the state's dense ids.
     async fn reload(&mut self) -> Result<()> {
         let published = outbox::load(self.ctx.store()).await?;
@@ -153,13 +196,19 @@ impl Publisher {
         }
         self.incarnation = Some(self.projection.live.incarnation());
         self.last_sequence = published.last_sequence;
+        self.epoch = published.epoch;
         Ok(())
     }
 
     /// One recompute and diff, committed in chunks of at most `CHUNK`
     /// transitions; the state version computed and the transitions committed,
     /// or None when the state was replaced meanwhile.
-    async fn publish(&mut self, day: Day, checked: u64) -> Result<Option<(u64, usize)>> {
+    async fn publish(
+        &mut self,
+        day: Day,
+        checked: u64,
+        epoch: i64,
+    ) -> Result<Option<(u64, usize)>> {
         if self.projection.live.incarnation() != checked {
             return Ok(None);
         }
@@ -170,21 +219,29 @@ impl Publisher {
             self.incarnation = None;
             return Ok(None);
         };
+        // A rebuild replaces the state a moment before the positions its lag
+        // is read from: asked again after the recompute, the lag tells.
+        if self.caught_up().await != Some(epoch) || self.projection.live.incarnation() != checked {
+            return Ok(None);
+        }
         let mut committed = 0;
         for chunk in found.changes.chunks(CHUNK) {
             let Some(events) = self.events(chunk, &found) else {
                 self.incarnation = None;
                 return Ok(None);
             };
-            committed += self.commit(events).await?;
+            committed += self.commit(events, epoch).await?;
         }
         if !self.orphans.is_empty() {
             let events = (self.orphans.iter())
                 .map(|(name, place)| (name.as_str(), None, *place, Place::default()))
                 .collect::<Vec<_>>();
             let events = self.event_rows(events, &found);
-            committed += self.commit(events).await?;
+            committed += self.commit(events, epoch).await?;
             self.orphans.clear();
+        }
+        if epoch != self.epoch {
+            self.commit(Vec::new(), epoch).await?;
         }
         if committed > 0 {
             info!(
@@ -275,13 +332,13 @@ impl Publisher {
 
     /// The events, the customers' new places and the last sequence number
     /// in one transaction; then the same in memory.
-    async fn commit(&mut self, events: Vec<EventRow>) -> Result<usize> {
+    async fn commit(&mut self, events: Vec<EventRow>, epoch: i64) -> Result<usize> {
         let last = self.last_sequence + events.len() as i64;
         let rows: Vec<(SegmentTransition, Place)> = events
             .iter()
             .map(|(e, _, place)| (e.clone(), *place))
             .collect();
-        outbox::commit(self.ctx.store(), &rows, last).await?;
+        outbox::commit(self.ctx.store(), &rows, last, epoch).await?;
         for (_, customer, place) in &events {
             if let Some(c) = customer {
                 let c = *c as usize;
@@ -292,6 +349,7 @@ impl Publisher {
             }
         }
         self.last_sequence = last;
+        self.epoch = epoch;
         Ok(events.len())
     }
 }

@@ -12,12 +12,16 @@ pub(crate) const MIGRATIONS: &[Migration] =
     migrations!("migrations/segments", ["0001_published_segments"]);
 
 const SEQUENCE: &str = "last_sequence";
+/// The publication of the orders (`portrait rebuild`'s epoch) the assignment
+/// was last computed from.
+const EPOCH: &str = "epoch";
 
-/// What the store says was published: every customer's place by id, and the
-/// last sequence number.
+/// What the store says was published: every customer's place by id, the
+/// last sequence number and the orders' epoch.
 pub(crate) struct Published {
     pub(crate) places: Vec<(String, Place)>,
     pub(crate) last_sequence: i64,
+    pub(crate) epoch: i64,
 }
 
 pub(crate) async fn load(store: &Store) -> Result<Published> {
@@ -55,25 +59,32 @@ pub(crate) async fn load(store: &Store) -> Result<Published> {
         },
     )
     .await?;
-    let last_sequence = sqlx::query("SELECT value FROM published_segment_state WHERE name = $1")
-        .bind(SEQUENCE)
-        .fetch_optional(store.pool())
+    let (mut last_sequence, mut epoch) = (0, 0);
+    for r in sqlx::query("SELECT name, value FROM published_segment_state")
+        .fetch_all(store.pool())
         .await?
-        .map(|r| r.try_get::<i64, _>(0))
-        .transpose()?
-        .unwrap_or(0);
+    {
+        let (name, value): (String, i64) = (r.try_get(0)?, r.try_get(1)?);
+        match name.as_str() {
+            SEQUENCE => last_sequence = value,
+            EPOCH => epoch = value,
+            _ => {}
+        }
+    }
     Ok(Published {
         places,
         last_sequence,
+        epoch,
     })
 }
 
 /// One transaction: each customer's new place, their event in the outbox,
-/// and the last sequence number. Either all of it lands or none.
+/// the last sequence number and the epoch. Either all of it lands or none.
 pub(crate) async fn commit(
     store: &Store,
     events: &[(SegmentTransition, Place)],
     last_sequence: i64,
+    epoch: i64,
 ) -> Result<()> {
     let mut places = Vec::with_capacity(events.len());
     let mut outbox = Vec::with_capacity(events.len());
@@ -125,7 +136,10 @@ pub(crate) async fn commit(
         &["name"],
         &["value"],
         false,
-        vec![vec![Arg::from(SEQUENCE), Arg::from(last_sequence)]],
+        vec![
+            vec![Arg::from(SEQUENCE), Arg::from(last_sequence)],
+            vec![Arg::from(EPOCH), Arg::from(epoch)],
+        ],
     )
     .await?;
     tx.commit().await?;
