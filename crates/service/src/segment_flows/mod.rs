@@ -214,6 +214,16 @@ async fn run(f: &SegmentFlowFollower, store: &Store, flows: &Flows) -> Result<()
             .write()
             .unwrap_or_else(PoisonError::into_inner)
             .apply(&batch, keep_from);
+        if let Some(m) = crate::metrics::get() {
+            for (outcome, n) in [
+                ("applied", batch.applied),
+                ("duplicate", batch.duplicates),
+                ("unreadable", batch.unreadable),
+            ] {
+                let n = u64::try_from(n).unwrap_or(0);
+                m.segment_records.with_label_values(&[outcome]).inc_by(n);
+            }
+        }
         tracing::debug!(
             applied = batch.applied,
             duplicates = batch.duplicates,

@@ -350,6 +350,12 @@ impl Publisher {
         }
         self.last_sequence = last;
         self.epoch = epoch;
+        if let Some(m) = portrait_service::metrics::get() {
+            for (e, _, _) in &events {
+                let kind = e.kind().as_str_name();
+                m.segment_transitions.with_label_values(&[kind]).inc();
+            }
+        }
         Ok(events.len())
     }
 }
