@@ -262,10 +262,6 @@ async fn resend(gateway: &mut PortraitServiceClient<Channel>, bus: &Bus, topic: 
     );
 }
 
-async fn submit_in(ingest: &mut IngestServiceClient<Channel>, orders: &[Order]) {
-    submit(ingest, orders).await;
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn distributed_segment_transitions_fold_to_the_recompute_through_kill() {
     let Some(brokers) = portrait_testkit::broker::kafka_brokers() else {
@@ -297,7 +293,7 @@ async fn distributed_segment_transitions_fold_to_the_recompute_through_kill() {
     let mut gateway = PortraitServiceClient::new(stack.channel("gateway").await);
 
     let first = orders.len() * 2 / 5;
-    submit_in(&mut ingest, &orders[..first]).await;
+    submit(&mut ingest, &orders[..first]).await;
     stack.wait_caught_up().await;
     oracle.load(&accepted(&orders[..first])).await;
     let folded = assert_segments(&oracle, &bus, &topic).await;
@@ -307,7 +303,7 @@ async fn distributed_segment_transitions_fold_to_the_recompute_through_kill() {
     let rest = &orders[first..];
     let waves: Vec<&[Order]> = rest.chunks(rest.len() / 4 + 1).collect();
     for (i, wave) in waves.iter().enumerate() {
-        submit_in(&mut ingest, wave).await;
+        submit(&mut ingest, wave).await;
         // Soon after a wave: the publisher may be recomputing, committing or
         // relaying; each time a little later.
         tokio::time::sleep(Duration::from_millis(150 * i as u64 + 250)).await;
@@ -330,7 +326,7 @@ async fn distributed_segment_transitions_fold_to_the_recompute_through_kill() {
         })
         .collect();
     let published = topic_end(&bus, &topic).await;
-    submit_in(&mut ingest, &refunds).await;
+    submit(&mut ingest, &refunds).await;
     for _ in 0..300 {
         if topic_end(&bus, &topic).await > published {
             break;
@@ -386,12 +382,12 @@ async fn embedded_segment_transitions_fold_to_the_recompute_through_kill() {
 
     let half = orders.len() / 2;
     let mut ingest = IngestServiceClient::new(stack.channel("ingest").await);
-    submit_in(&mut ingest, &orders[..half]).await;
+    submit(&mut ingest, &orders[..half]).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     stack.kill9("portrait");
     stack.start_all();
     let mut ingest = IngestServiceClient::new(stack.channel("ingest").await);
-    submit_in(&mut ingest, &orders[half..]).await;
+    submit(&mut ingest, &orders[half..]).await;
     stack.wait_caught_up().await;
     oracle.load(&accepted(&orders)).await;
     let folded = assert_segments(&oracle, &bus, topic).await;
