@@ -18,6 +18,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "exchange",
         "rebuild",
         "effect",
+        "segments",
     ]
     .map(|name| root.join(format!("portrait/v1/{name}.proto")));
     for file in &files {

@@ -21,6 +21,7 @@ mod patterns;
 mod pipeline;
 mod rebuild;
 mod rfm;
+mod segments;
 mod stack;
 mod suggestions;
 mod summary;

@@ -153,6 +153,13 @@ impl Stack {
         }
     }
 
+    /// One more `PORTRAIT__…` setting for every process started from now on.
+    pub(crate) fn set_env(&mut self, key: &str, value: &str) {
+        for spec in self.specs.values_mut() {
+            spec.env.push((key.to_owned(), value.to_owned()));
+        }
+    }
+
     pub(crate) fn start(&mut self, service: &'static str) {
         let log = self.dir.path().join(format!("{service}.log"));
         let file = std::fs::OpenOptions::new()

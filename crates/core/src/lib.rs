@@ -36,3 +36,5 @@ pub use visits::{CustomerVisits, ItemAcc, ItemKey, VisitKey, mask_customer_id};
 pub const ORDERS_TOPIC: &str = "orders.v1";
 /// Topic of records a consumer could not decode or validate.
 pub const DLQ_TOPIC: &str = "orders.dlq.v1";
+/// Topic of chain-wide segment transitions, keyed by customer id.
+pub const SEGMENTS_TOPIC: &str = "segments.v1";

@@ -21,9 +21,11 @@ mod projection;
 mod rebuild;
 mod rpc_metrics;
 mod runner;
+mod segment_flows;
 mod shutdown;
 mod telemetry;
 
+pub use config::SegmentSettings;
 pub use config::SuggestSettings;
 pub use config::{
     BusKind, BusSettings, Config, ConsumerSettings, DomainSettings, ExchangeSettings,
@@ -40,6 +42,7 @@ pub use live::{AnswerCache, Live};
 pub use projection::Projection;
 pub use rebuild::EPOCH_HEADER;
 pub use runner::{QueryContext, run_consumer_service, run_main, serve_until};
+pub use segment_flows::{Flows, SegmentFlowFollower};
 pub use shutdown::shutdown_token;
 pub use telemetry::{TelemetryGuard, extract_parent, init_telemetry, inject_current};
 

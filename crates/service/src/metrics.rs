@@ -20,6 +20,10 @@ pub struct Metrics {
     pub rpc_seconds: HistogramVec,
     pub rpc_errors: IntCounterVec,
     pub orders_submitted: IntCounterVec,
+    /// Segment transitions committed by the rfm service, by kind.
+    pub segment_transitions: IntCounterVec,
+    /// segments.v1 records a follower read, by outcome (applied, duplicate, unreadable).
+    pub segment_records: IntCounterVec,
 }
 
 fn build() -> std::result::Result<Metrics, prometheus::Error> {
@@ -83,6 +87,16 @@ fn build() -> std::result::Result<Metrics, prometheus::Error> {
         "gRPC calls answered with an error status, by method and code",
         &["method", "code"],
     )?;
+    let segment_transitions = counter(
+        "portrait_segment_transitions_total",
+        "segment transitions committed for segments.v1",
+        &["kind"],
+    )?;
+    let segment_records = counter(
+        "portrait_segment_records_total",
+        "segments.v1 records read by a follower",
+        &["outcome"],
+    )?;
     Ok(Metrics {
         registry,
         events_applied,
@@ -94,6 +108,8 @@ fn build() -> std::result::Result<Metrics, prometheus::Error> {
         rpc_seconds,
         rpc_errors,
         orders_submitted,
+        segment_transitions,
+        segment_records,
     })
 }
 

@@ -108,8 +108,10 @@ pub async fn save_log_state(conn: &mut AnyConnection, state: &LogState) -> Resul
     Ok(())
 }
 
-/// Empties every table of this database but the migrations' record and
-/// `kept`: the projection, its positions, applied revisions, counters and log state.
+/// Empties every table of this database but the migrations' record, `kept`
+/// (a service's own records, e.g. the marketer's adoptions) and the
+/// `published_*` / `followed_*` tables: the projection, its positions,
+/// applied revisions, counters and log state.
 /// What `portrait rebuild` does before the service reads a fresh publication.
 pub async fn reset_tables(conn: &mut AnyConnection, kept: &[&str]) -> Result<Vec<String>> {
     let list = if crate::is_sqlite(conn) {
@@ -121,7 +123,14 @@ pub async fn reset_tables(conn: &mut AnyConnection, kept: &[&str]) -> Result<Vec
     let mut emptied = Vec::new();
     for r in &rows {
         let name: String = r.try_get("name")?;
-        if name == "portrait_migrations" || kept.contains(&name.as_str()) {
+        // published_* and followed_* tables record what a service published
+        // to or read from another log than orders.v1 (segments.v1): a fresh
+        // publication of the orders changes none of it.
+        if name == "portrait_migrations"
+            || kept.contains(&name.as_str())
+            || name.starts_with("published_")
+            || name.starts_with("followed_")
+        {
             continue;
         }
         // Names come from the catalog, not from a caller; quoted all the same.

@@ -12,6 +12,7 @@ use portrait_proto::v1::ingest_service_client::IngestServiceClient;
 use portrait_proto::v1::portrait_service_server::{PortraitService, PortraitServiceServer};
 use portrait_proto::v1::profiler_query_client::ProfilerQueryClient;
 use portrait_proto::v1::rfm_query_client::RfmQueryClient;
+use portrait_proto::v1::segment_flows_query_client::SegmentFlowsQueryClient;
 use portrait_proto::v1::suggest_query_client::SuggestQueryClient;
 use portrait_proto::v1::{Associations, AssociationsRequest};
 use portrait_proto::v1::{
@@ -51,6 +52,8 @@ pub struct Gateway {
     phone_key: String,
     /// `domain.max_id_length`: the longest query that can name a customer.
     max_id_length: usize,
+    /// The suggest service's follower of segments.v1.
+    segment_flows: SegmentFlowsQueryClient<Channel>,
 }
 
 fn channel(key: &str, url: &str) -> Result<Channel> {
@@ -78,6 +81,7 @@ impl Gateway {
             calendar: config.calendar(),
             phone_key: config.sync.phone_key.clone(),
             max_id_length: config.domain.max_id_length,
+            segment_flows: SegmentFlowsQueryClient::new(channel("gateway.suggest", &g.suggest)?),
         })
     }
 }
@@ -509,6 +513,17 @@ impl PortraitService for Gateway {
         self.suggest
             .clone()
             .list_suggestion_members(r.into_inner())
+            .await
+            .map_err(|s| upstream("suggest", s))
+    }
+
+    async fn get_segment_flows(
+        &self,
+        r: Request<portrait_proto::v1::SegmentFlowsRequest>,
+    ) -> Result<Response<portrait_proto::v1::SegmentFlows>, Status> {
+        self.segment_flows
+            .clone()
+            .get_segment_flows(r.into_inner())
             .await
             .map_err(|s| upstream("suggest", s))
     }

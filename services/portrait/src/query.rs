@@ -67,6 +67,8 @@ pub(crate) enum What {
     Adopted,
     /// The frozen audience of adopted suggestion ID (--group control: who not to contact).
     Members,
+    /// Segment transitions per day, from → to (--from, --to: days of the transitions).
+    SegmentFlows,
 }
 
 /// How `summary` and `patterns` group.
@@ -427,6 +429,14 @@ pub(crate) async fn run(args: QueryArgs) -> anyhow::Result<()> {
         What::Adopt | What::Dismiss | What::Effect | What::Adopted | What::Members => {
             effect::run(&mut client, &args).await
         }
+        What::SegmentFlows => to_json(
+            client
+                .get_segment_flows(portrait_proto::v1::SegmentFlowsRequest {
+                    from_date: args.from.clone().unwrap_or_default(),
+                    to_date: args.to.clone().unwrap_or_default(),
+                })
+                .await,
+        ),
     }?;
     println!("{json}");
     Ok(())

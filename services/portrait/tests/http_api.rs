@@ -463,6 +463,30 @@ async fn every_route_answers_as_grpc_does() {
     let http = get(addr, "/v1/sync/qualityReport").await;
     let rpc = grpc.get_data_quality_report(GetDataQualityReportRequest { job_id: 0 });
     same("quality report", &http, rpc.await);
+    // Segment flows move while the publisher catches up: compared once two
+    // HTTP answers around the rpc agree.
+    let flows = "/v1/segments/flows?fromDate=2020-01-01";
+    for attempt in 0..50 {
+        let http = get(addr, flows).await;
+        let rpc = grpc
+            .get_segment_flows(SegmentFlowsRequest {
+                from_date: "2020-01-01".into(),
+                to_date: String::new(),
+            })
+            .await;
+        if get(addr, flows).await.body == http.body || attempt == 49 {
+            same("segment flows", &http, rpc);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let http = get(addr, "/v1/segments/flows?toDate=2026-02-30").await;
+    let rpc = grpc.get_segment_flows(SegmentFlowsRequest {
+        from_date: String::new(),
+        to_date: "2026-02-30".into(),
+    });
+    same("segment flows, a bad date", &http, rpc.await);
+    assert_eq!(http.status, 400);
     // No sync job ran: NOT_FOUND, a 404.
     let http = get(addr, "/v1/sync/jobs/7").await;
     same(

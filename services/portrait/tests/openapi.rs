@@ -47,6 +47,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/adoptions"),
     ("get", "/v1/adoptions/{id}/effect"),
     ("get", "/v1/adoptions/{id}/members"),
+    ("get", "/v1/segments/flows"),
 ];
 
 fn refs(v: &Value, out: &mut Vec<String>) {

@@ -262,6 +262,34 @@ async fn query_prints_canonical_json() {
         assert!(listed.iter().all(|a| a["kind"] == name), "{printed}");
     }
     effect_queries(addr, &mut grpc).await;
+    // The publisher's first recompute comes within segments.debounce_ms.
+    let mut printed = Value::Null;
+    for _ in 0..100 {
+        printed = query(addr, &["segment-flows", "--from", "2000-01-01"]).await;
+        if printed["flows"].as_array().is_some_and(|f| !f.is_empty()) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert_eq!(
+        keys(&printed),
+        [
+            "daysKept",
+            "duplicatesSkipped",
+            "flows",
+            "lastSequence",
+            "transitionsApplied"
+        ]
+    );
+    let flows = printed["flows"].as_array().expect("flows");
+    assert!(!flows.is_empty(), "customers entered segments: {printed}");
+    let entered = |f: &&Value| f["from"] == "SEGMENT_UNSPECIFIED";
+    assert!(flows.iter().any(|f| entered(&f)), "{printed}");
+    for f in flows {
+        assert_eq!(keys(f), ["customers", "date", "from", "to"]);
+        assert!(f["to"].as_str().is_some_and(|s| s.starts_with("SEGMENT_")));
+        assert!(f["customers"].is_string(), "int64 as a string: {f}");
+    }
     fed.stop().await;
 }
 

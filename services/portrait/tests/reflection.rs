@@ -30,9 +30,12 @@ fn served(service: ServiceName) -> BTreeSet<String> {
         ServiceName::Ingest => Some("portrait.v1.IngestAdmin"),
         _ => Some("portrait.v1.ConsumerAdmin"),
     };
+    // The suggest service follows segments.v1 and answers its flows.
+    let follower = (service == ServiceName::Suggest).then_some("portrait.v1.SegmentFlowsQuery");
     [own, HEALTH, REFLECTION_V1, REFLECTION_V1ALPHA]
         .into_iter()
         .chain(admin)
+        .chain(follower)
         .map(str::to_owned)
         .collect()
 }

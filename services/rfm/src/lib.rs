@@ -20,14 +20,22 @@ use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
 mod list;
+pub mod segments;
 
 pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationToken) -> Result<()> {
     let defaults = config.rfm.domain();
+    let published = RfmParams::resolve(None, &defaults)?;
+    let ingest =
+        portrait_service::exchange::peer_channel("gateway.ingest", &config.gateway.ingest)?;
+    let publisher = (config.clone(), ingest, shutdown.clone());
     portrait_service::run_consumer_service(
         config,
         listener,
         CustomerProjection::new("rfm"),
         |projection, ctx| {
+            let (config, ingest, shutdown) = publisher;
+            let parts = (projection.clone(), ctx.clone(), ingest);
+            segments::spawn(&config, published, parts, shutdown);
             portrait_service::Services::new(RfmQueryServer::new(Rfm {
                 projection,
                 ctx,
@@ -139,7 +147,7 @@ impl Rfm {
 }
 
 /// What an answer's segments compare against, as the API states it.
-fn thresholds(t: &RfmTable, params: &RfmParams) -> RfmThresholds {
+pub(crate) fn thresholds(t: &RfmTable, params: &RfmParams) -> RfmThresholds {
     let th = &t.thresholds;
     RfmThresholds {
         kind: th.kind.proto() as i32,

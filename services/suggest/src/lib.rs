@@ -41,6 +41,7 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
     let profiler =
         portrait_service::exchange::peer_channel("gateway.profiler", &config.gateway.profiler)?;
     let every = std::time::Duration::from_millis(config.exchange.poll_ms);
+    let segment_flows = portrait_service::SegmentFlowFollower::new(&config, shutdown.clone());
     portrait_service::run_consumer_service(
         config,
         listener,
@@ -50,6 +51,7 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
             effect::KEPT_TABLES,
         ),
         move |projection, ctx| {
+            let segment_flows = segment_flows.serve(ctx.store());
             let models = Arc::new(Models::new(projection.clone(), ctx.clone(), settings));
             models.spawn_schedule(schedule.clone());
             let labels = Arc::new(LabelBook::default());
@@ -80,6 +82,7 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
                 models,
                 effects,
             }))
+            .and(segment_flows)
         },
         shutdown,
     )

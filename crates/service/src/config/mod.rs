@@ -8,11 +8,13 @@ use crate::{Error, Result};
 
 mod models;
 mod rfm;
+mod segments;
 mod suggest;
 mod sync;
 
 pub use models::{ModelKind, ModelPeriod, ModelSettings};
 pub use rfm::{RfmSettings, RfmThresholds};
+pub use segments::SegmentSettings;
 pub use suggest::SuggestSettings;
 pub use sync::{SyncSettings, parse_hh_mm};
 
@@ -79,6 +81,7 @@ pub struct Config {
     pub rfm: RfmSettings,
     pub exchange: ExchangeSettings,
     pub suggest: SuggestSettings,
+    pub segments: SegmentSettings,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -109,6 +112,8 @@ pub struct BusSettings {
 pub struct Topics {
     pub orders: String,
     pub dlq: String,
+    /// Segment transitions, published by the rfm service.
+    pub segments: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -247,6 +252,7 @@ impl Config {
             rfm: RfmSettings::defaults(),
             exchange: ExchangeSettings { poll_ms: 5_000 },
             suggest: SuggestSettings::defaults(),
+            segments: SegmentSettings::defaults(),
         }
     }
 
@@ -332,6 +338,7 @@ impl Config {
         self.models.validate()?;
         self.rfm.validate()?;
         self.suggest.validate()?;
+        self.segments.validate()?;
         if !(0..=60 * 24 * 366).contains(&self.domain.max_future_minutes) {
             return bad("domain.max_future_minutes must be 0-527040".into());
         }
@@ -399,6 +406,7 @@ impl Config {
         Topics {
             orders: format!("{p}{}", portrait_core::ORDERS_TOPIC),
             dlq: format!("{p}{}", portrait_core::DLQ_TOPIC),
+            segments: format!("{p}{}", portrait_core::SEGMENTS_TOPIC),
         }
     }
 

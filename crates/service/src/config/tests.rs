@@ -186,3 +186,33 @@ fn rfm_thresholds_come_from_the_environment_by_name() {
         .to_string();
     assert!(err.contains("rfm.thresholds"), "{err}");
 }
+
+#[test]
+fn segment_settings_default_to_five_seconds_and_ninety_days_and_bad_ones_say_which_key() {
+    let c = Config::defaults(ServiceName::Rfm)
+        .validated(ServiceName::Rfm)
+        .unwrap();
+    assert_eq!(
+        (
+            c.segments.debounce_ms,
+            c.segments.flow_days,
+            c.segments.relay_delay_ms
+        ),
+        (5_000, 90, 0)
+    );
+    assert_eq!(c.topics().segments, "segments.v1");
+    type Break = fn(&mut crate::SegmentSettings);
+    let cases: Vec<(Break, &str)> = vec![
+        (|s| s.debounce_ms = 10, "segments.debounce_ms"),
+        (|s| s.debounce_ms = 3_600_001, "segments.debounce_ms"),
+        (|s| s.flow_days = 0, "segments.flow_days"),
+        (|s| s.flow_days = 3_661, "segments.flow_days"),
+        (|s| s.relay_delay_ms = 60_001, "segments.relay_delay_ms"),
+    ];
+    for (break_it, key) in cases {
+        let mut c = Config::defaults(ServiceName::Suggest);
+        break_it(&mut c.segments);
+        let err = c.validated(ServiceName::Suggest).unwrap_err().to_string();
+        assert!(err.contains(key), "{key}: {err}");
+    }
+}

@@ -86,6 +86,7 @@ pub(super) fn call(gateway: &Arc<Gateway>, rpc: &str) -> Option<Call> {
         "GetSuggestionEffect" => to!(get_suggestion_effect),
         "ListAdoptedSuggestions" => to!(list_adopted_suggestions),
         "ListSuggestionMembers" => to!(list_suggestion_members),
+        "GetSegmentFlows" => to!(get_segment_flows),
         _ => return None,
     })
 }

@@ -136,6 +136,7 @@ pub(crate) const ROUTES: &[Route] = &[
     get("/v1/adoptions", "ListAdoptedSuggestions"),
     get("/v1/adoptions/{id}/effect", "GetSuggestionEffect"),
     get("/v1/adoptions/{id}/members", "ListSuggestionMembers"),
+    get("/v1/segments/flows", "GetSegmentFlows"),
 ];
 
 /// A route with what serving it needs.

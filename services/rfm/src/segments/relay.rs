@@ -1,0 +1,94 @@
+//! Publishes the transitions outbox to `segments.v1` in sequence order and
+//! deletes what the log acknowledged. A crash between the two sends the same
+//! records again, with the same sequence numbers, which consumers drop.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use portrait_bus::{Bus, Message};
+use portrait_proto::v1::SegmentTransition;
+use portrait_service::{Error, Result};
+use portrait_store::Store;
+use prost::Message as _;
+use sqlx::Row;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info};
+
+/// The header carrying a transition's sequence number.
+pub const SEQUENCE_HEADER: &str = "portrait-sequence";
+
+const BATCH: i64 = 2000;
+
+pub(crate) async fn relay(
+    store: Store,
+    bus: Bus,
+    topic: String,
+    wake: Arc<Notify>,
+    delay: Duration,
+    shutdown: CancellationToken,
+) {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        match publish_some(&store, &bus, &topic, delay).await {
+            Ok(n) if n > 0 => {
+                backoff = Duration::from_millis(100);
+                continue;
+            }
+            Ok(_) => backoff = Duration::from_millis(100),
+            Err(e) => {
+                error!(error = %e, retry_in_ms = backoff.as_millis() as u64, "segment relay failed");
+                backoff = (backoff * 2).min(Duration::from_secs(10));
+            }
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = wake.notified() => {}
+            // Also a poll: a wake-up sent while publishing is not lost for long.
+            _ = tokio::time::sleep(backoff.max(Duration::from_secs(1))) => {}
+        }
+    }
+    info!("segment relay stopped");
+}
+
+async fn publish_some(store: &Store, bus: &Bus, topic: &str, delay: Duration) -> Result<usize> {
+    let rows = sqlx::query(
+        "SELECT seq, customer_id, payload FROM published_segment_outbox ORDER BY seq LIMIT $1",
+    )
+    .bind(BATCH)
+    .fetch_all(store.pool())
+    .await?;
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let mut last = 0_i64;
+    let mut messages = Vec::with_capacity(rows.len());
+    for r in &rows {
+        last = r.try_get(0)?;
+        let json: String = r.try_get(2)?;
+        let event: SegmentTransition = serde_json::from_str(&json)
+            .map_err(|e| Error::Corrupt(format!("segment outbox row {last}: {e}")))?;
+        messages.push(Message {
+            key: r.try_get(1)?,
+            payload: event.encode_to_vec(),
+            headers: vec![(SEQUENCE_HEADER.to_owned(), last.to_string())],
+        });
+    }
+    bus.publish(topic, &messages).await?;
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    let mut tx = store.begin().await?;
+    sqlx::query("DELETE FROM published_segment_outbox WHERE seq <= $1")
+        .bind(last)
+        .execute(&mut *tx)
+        .await?;
+    portrait_store::add_counters(
+        &mut tx,
+        &[("segment_transitions_published", messages.len() as i64)],
+    )
+    .await?;
+    tx.commit().await?;
+    tracing::debug!(events = messages.len(), "segment transitions published");
+    Ok(messages.len())
+}
