@@ -251,10 +251,14 @@ async fn resend(gateway: &mut PortraitServiceClient<Channel>, bus: &Bus, topic: 
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
-    assert_eq!(
-        after.duplicates_skipped,
-        before.duplicates_skipped + again.len() as i64,
-        "every re-sent record is dropped"
+    // At least: the relay may still be re-sending what it published before
+    // a kill (dropped too, the flows stay).
+    assert!(
+        after.duplicates_skipped >= before.duplicates_skipped + again.len() as i64,
+        "every re-sent record is dropped: {} before, {} re-sent, {} after",
+        before.duplicates_skipped,
+        again.len(),
+        after.duplicates_skipped
     );
     assert_eq!(
         (after.flows, after.transitions_applied),
