@@ -32,9 +32,6 @@ pub(crate) struct KafkaBus {
     /// one that another publish already put in its place.
     producer: Arc<Mutex<(u64, FutureProducer)>>,
     producer_config: ClientConfig,
-    /// One client for the watermarks, made on first use: consumers ask every
-    /// second, and a client per question costs threads and a connection.
-    probe: Arc<Mutex<Option<Arc<BaseConsumer>>>>,
 }
 
 fn base_config(brokers: &str) -> ClientConfig {
@@ -66,29 +63,7 @@ impl KafkaBus {
             partitions,
             producer: Arc::new(Mutex::new((0, producer))),
             producer_config: config,
-            probe: Arc::default(),
         })
-    }
-
-    fn probe(&self) -> Result<Arc<BaseConsumer>> {
-        let mut slot = self.probe.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(probe) = slot.as_ref() {
-            return Ok(probe.clone());
-        }
-        let probe: Arc<BaseConsumer> = Arc::new(base_config(&self.brokers).create()?);
-        *slot = Some(probe.clone());
-        Ok(probe)
-    }
-
-    fn drop_probe(&self) {
-        let old = self
-            .probe
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        if let Some(old) = old {
-            close_in_background(old);
-        }
     }
 
     pub(crate) async fn ensure_topic(&self, topic: &str) -> Result<()> {
@@ -218,27 +193,22 @@ impl KafkaBus {
     pub(crate) async fn bounds(&self, topic: &str) -> Result<Vec<crate::Bounds>> {
         let bus = self.clone();
         let topic = topic.to_owned();
+        // A client per question, though asked every second: a client that
+        // lives across a topic's re-creation can crash librdkafka 2.12.1 (see
+        // `KafkaConsumer`), and an idle one would not notice the broker leave.
         tokio::task::spawn_blocking(move || {
-            let consumer = bus.probe()?;
-            let bounds = bus.partitions_of(&consumer, &topic).and_then(|partitions| {
-                partitions
-                    .into_iter()
-                    .map(|partition| {
-                        let (start, end) = consumer.fetch_watermarks(&topic, partition, TIMEOUT)?;
-                        Ok(crate::Bounds {
-                            partition,
-                            start,
-                            end,
-                        })
+            let consumer: BaseConsumer = base_config(&bus.brokers).create()?;
+            bus.partitions_of(&consumer, &topic)?
+                .into_iter()
+                .map(|partition| {
+                    let (start, end) = consumer.fetch_watermarks(&topic, partition, TIMEOUT)?;
+                    Ok(crate::Bounds {
+                        partition,
+                        start,
+                        end,
                     })
-                    .collect()
-            });
-            if bounds.is_err() {
-                // The next question gets a fresh client: this one may have
-                // cached a topic that is gone (see `KafkaConsumer`).
-                bus.drop_probe();
-            }
-            bounds
+                })
+                .collect()
         })
         .await
         .map_err(|e| Error::Topic {
