@@ -6,8 +6,6 @@
 //! recompute of the documented hash; retractions inside the window leave the
 //! effect, and a kill -9 changes nothing.
 
-use std::collections::BTreeMap;
-
 use chrono::{FixedOffset, TimeZone};
 use portrait_proto::v1::ingest_service_client::IngestServiceClient;
 use portrait_proto::v1::portrait_service_client::PortraitServiceClient;
@@ -349,15 +347,9 @@ async fn distributed_effect_equals_sql_through_kill() {
     let Some(brokers) = portrait_testkit::broker::kafka_brokers() else {
         return;
     };
-    let mut stores = BTreeMap::new();
-    for s in ["ingest", "profiler", "rfm", "suggest", "oracle"] {
-        let Some(url) = portrait_testkit::postgres::fresh_database().await else {
-            return;
-        };
-        stores.insert(s, url);
-    }
-    let oracle = Oracle::new(&stores.remove("oracle").unwrap_or_default()).await;
-    let mut stack = Stack::new(stores, brokers);
+    let Some((mut stack, oracle)) = Stack::distributed(brokers).await else {
+        return;
+    };
     stack.start_all();
     let urls = ["ingest", "profiler", "rfm", "suggest"].map(|s| stack.url(s));
     scenario(&mut stack, &oracle, "suggest", urls).await;

@@ -2,13 +2,11 @@
 //! restarts anything. Ingest keeps accepting into its outbox, the relay and
 //! the consumers carry on by themselves, and every figure ends exact.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use portrait_proto::v1::ingest_service_client::IngestServiceClient;
 use portrait_proto::v1::portrait_service_client::PortraitServiceClient;
 
-use crate::oracle::Oracle;
 use crate::pipeline::{accepted, assert_figures, scenario, submit};
 use crate::stack::Stack;
 
@@ -20,15 +18,9 @@ async fn a_broker_restart_is_ridden_out_without_restarting_anything() {
     else {
         return;
     };
-    let mut stores = BTreeMap::new();
-    for s in ["ingest", "profiler", "rfm", "suggest", "oracle"] {
-        let Some(url) = portrait_testkit::postgres::fresh_database().await else {
-            return;
-        };
-        stores.insert(s, url);
-    }
-    let oracle = Oracle::new(&stores.remove("oracle").unwrap_or_default()).await;
-    let mut stack = Stack::new(stores, broker.address());
+    let Some((mut stack, oracle)) = Stack::distributed(broker.address()).await else {
+        return;
+    };
     stack.start_all();
     let (orders, queries) = scenario();
     let mut ingest = IngestServiceClient::new(stack.channel("ingest").await);

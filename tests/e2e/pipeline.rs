@@ -1,4 +1,3 @@
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use portrait_bus::{Bus, BusConfig, Message};
@@ -287,15 +286,9 @@ async fn distributed_pipeline_equals_sql_oracle_through_kill_and_bad_input() {
     let Some(brokers) = portrait_testkit::broker::kafka_brokers() else {
         return;
     };
-    let mut stores = BTreeMap::new();
-    for s in ["ingest", "profiler", "rfm", "suggest", "oracle"] {
-        let Some(url) = portrait_testkit::postgres::fresh_database().await else {
-            return;
-        };
-        stores.insert(s, url);
-    }
-    let oracle = Oracle::new(&stores.remove("oracle").unwrap_or_default()).await;
-    let mut stack = Stack::new(stores, brokers);
+    let Some((mut stack, oracle)) = Stack::distributed(brokers).await else {
+        return;
+    };
     stack.start_all();
 
     let (orders, queries) = scenario();

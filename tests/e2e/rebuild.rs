@@ -3,7 +3,6 @@
 //! serving figures that silently miss orders, and `portrait rebuild --all`
 //! must bring every figure back to the oracle's.
 
-use std::collections::BTreeMap;
 use std::process::Command;
 use std::time::Duration;
 
@@ -133,15 +132,9 @@ async fn an_emptied_log_is_reported_and_rebuild_makes_every_figure_exact() {
     else {
         return;
     };
-    let mut stores = BTreeMap::new();
-    for s in ["ingest", "profiler", "rfm", "suggest", "oracle"] {
-        let Some(url) = portrait_testkit::postgres::fresh_database().await else {
-            return;
-        };
-        stores.insert(s, url);
-    }
-    let oracle = Oracle::new(&stores.remove("oracle").unwrap_or_default()).await;
-    let mut stack = Stack::new(stores, broker.address());
+    let Some((mut stack, oracle)) = Stack::distributed(broker.address()).await else {
+        return;
+    };
     stack.start_all();
     let (orders, queries) = scenario();
     let mut ingest = IngestServiceClient::new(stack.channel("ingest").await);

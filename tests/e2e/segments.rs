@@ -271,15 +271,9 @@ async fn distributed_segment_transitions_fold_to_the_recompute_through_kill() {
     let Some(brokers) = portrait_testkit::broker::kafka_brokers() else {
         return;
     };
-    let mut stores = BTreeMap::new();
-    for s in ["ingest", "profiler", "rfm", "suggest", "oracle"] {
-        let Some(url) = portrait_testkit::postgres::fresh_database().await else {
-            return;
-        };
-        stores.insert(s, url);
-    }
-    let oracle = Oracle::new(&stores.remove("oracle").unwrap_or_default()).await;
-    let mut stack = Stack::new(stores, brokers);
+    let Some((mut stack, oracle)) = Stack::distributed(brokers).await else {
+        return;
+    };
     stack.set_env("PORTRAIT__SEGMENTS__DEBOUNCE_MS", "300");
     // A window between the relay's publishing and its deleting, for the kill below.
     stack.set_env("PORTRAIT__SEGMENTS__RELAY_DELAY_MS", "2000");

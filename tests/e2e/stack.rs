@@ -46,6 +46,18 @@ pub(crate) fn bin_dir() -> PathBuf {
 
 impl Stack {
     /// `stores` maps each service (but the gateway) to its database URL.
+    /// The five processes on a fresh PostgreSQL database each and the broker
+    /// at `brokers` (not started yet), beside an oracle on a database of its
+    /// own; `None` (the test is skipped) without PostgreSQL.
+    pub(crate) async fn distributed(brokers: String) -> Option<(Self, crate::oracle::Oracle)> {
+        let mut stores = BTreeMap::new();
+        for s in ["ingest", "profiler", "rfm", "suggest", "oracle"] {
+            stores.insert(s, portrait_testkit::postgres::fresh_database().await?);
+        }
+        let oracle = crate::oracle::Oracle::new(&stores.remove("oracle").unwrap_or_default()).await;
+        Some((Self::new(stores, brokers), oracle))
+    }
+
     pub(crate) fn new(stores: BTreeMap<&'static str, String>, brokers: String) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let ports: BTreeMap<&'static str, u16> =

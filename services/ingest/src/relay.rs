@@ -18,25 +18,14 @@ pub async fn relay(
     wake: Arc<Notify>,
     shutdown: CancellationToken,
 ) {
-    let mut backoff = Duration::from_millis(100);
-    loop {
-        match publish_some(&store, &bus, &topic).await {
-            Ok(n) if n > 0 => {
-                backoff = Duration::from_millis(100);
-                continue;
-            }
-            Ok(_) => {}
-            Err(e) => {
-                error!(error = %e, retry_in_ms = backoff.as_millis() as u64, "outbox relay failed");
-                backoff = (backoff * 2).min(Duration::from_secs(10));
-            }
-        }
-        tokio::select! {
-            _ = shutdown.cancelled() => break,
-            _ = wake.notified() => {}
-            _ = tokio::time::sleep(backoff) => {}
-        }
-    }
+    portrait_service::relay_loop(
+        "outbox",
+        Duration::from_millis(100),
+        wake,
+        &shutdown,
+        || publish_some(&store, &bus, &topic),
+    )
+    .await;
     loop {
         match publish_some(&store, &bus, &topic).await {
             Ok(0) => break,

@@ -13,7 +13,7 @@ use prost::Message as _;
 use sqlx::Row;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
-use tracing::{error, info};
+use tracing::info;
 
 /// The header carrying a transition's sequence number.
 pub const SEQUENCE_HEADER: &str = "portrait-sequence";
@@ -28,26 +28,10 @@ pub(crate) async fn relay(
     delay: Duration,
     shutdown: CancellationToken,
 ) {
-    let mut backoff = Duration::from_millis(100);
-    loop {
-        match publish_some(&store, &bus, &topic, delay).await {
-            Ok(n) if n > 0 => {
-                backoff = Duration::from_millis(100);
-                continue;
-            }
-            Ok(_) => backoff = Duration::from_millis(100),
-            Err(e) => {
-                error!(error = %e, retry_in_ms = backoff.as_millis() as u64, "segment relay failed");
-                backoff = (backoff * 2).min(Duration::from_secs(10));
-            }
-        }
-        tokio::select! {
-            _ = shutdown.cancelled() => break,
-            _ = wake.notified() => {}
-            // Also a poll: a wake-up sent while publishing is not lost for long.
-            _ = tokio::time::sleep(backoff.max(Duration::from_secs(1))) => {}
-        }
-    }
+    portrait_service::relay_loop("segments", Duration::from_secs(1), wake, &shutdown, || {
+        publish_some(&store, &bus, &topic, delay)
+    })
+    .await;
     info!("segment relay stopped");
 }
 
