@@ -1,5 +1,5 @@
-//! Effect tracking end to end (issue 10): a chain with a churn-warning
-//! audience, the suggestion adopted with a control group, then orders where
+//! Effect tracking end to end (issue 10): a chain with a win-back audience,
+//! the suggestion adopted with a control group, then orders where
 //! the treated members buy more than the control ones. The effect the
 //! gateway reports must equal plain SQL over the raw orders of the frozen
 //! members, its intervals a recompute in Python (scipy), the control group a
@@ -23,7 +23,8 @@ use crate::oracle::Oracle;
 use crate::pipeline::{accepted, submit};
 use crate::stack::Stack;
 
-pub(crate) const ID: &str = "churn_warning:high";
+/// The win-back suggestion over all stores, as `ListSuggestions` names it.
+pub(crate) const ID: &str = "winback:all";
 const DAY_MS: i64 = 86_400_000;
 const AUDIENCE: usize = 240;
 const CONTROL_PERCENT: i32 = 30;
@@ -59,13 +60,15 @@ fn order(id: String, customer: &str, placed_at_ms: i64, fen: i64) -> Order {
     }
 }
 
-/// The audience: three orders 100, 90 and 80 days ago (a 10-day rhythm, 80
-/// days away: a high churn warning); and customers in their rhythm, who are not.
+/// The audience: three orders 100, 90 and 80 days ago of ¥30–33 each (every
+/// one above the mean spend, away longer than the mean and 60 days, as
+/// often as everyone: 重要挽留, lapsed, so win-back); and customers with
+/// three small orders in the last month, who are not.
 fn history(now: i64) -> Vec<Order> {
     let mut out = Vec::new();
     for c in 0..AUDIENCE {
         for (k, ago) in [100, 90, 80].into_iter().enumerate() {
-            let fen = 2_000 + (c as i64 * 37 + k as i64 * 11) % 3_000;
+            let fen = 3_000 + (c as i64 * 37 + k as i64 * 11) % 300;
             out.push(order(
                 format!("fx-h{c}-{k}"),
                 &format!("fx-{c:03}"),
@@ -207,7 +210,7 @@ async fn scenario(stack: &mut Stack, oracle: &Oracle, process: &'static str, url
     for id in [
         "churn_warning:medium",
         "no_such_type:high",
-        "churn_warning:high@city:无此城",
+        "winback:all@city:无此城",
     ] {
         let err = adopt(&mut gateway, id, None, None)
             .await
@@ -227,7 +230,7 @@ async fn scenario(stack: &mut Stack, oracle: &Oracle, process: &'static str, url
         AUDIENCE as i64
     );
     assert_eq!(adopted.status, SuggestionStatus::Adopted as i32);
-    assert_eq!(adopted.r#type, "SUGGESTION_TYPE_CHURN_WARNING");
+    assert_eq!(adopted.r#type, "SUGGESTION_TYPE_WIN_BACK");
     let today = FixedOffset::east_opt(8 * 3600)
         .and_then(|z| z.timestamp_millis_opt(now).single())
         .map(|t| t.date_naive())

@@ -13,8 +13,6 @@ const STATUS = {
   SUGGESTION_STATUS_DISMISSED: { label: '已放弃', css: 'low' },
 };
 
-const PRIORITY_IDS = { PRIORITY_HIGH: 'high', PRIORITY_MEDIUM: 'medium', PRIORITY_LOW: 'low' };
-
 let picked = '';
 
 const $ = (id) => document.getElementById(id);
@@ -26,12 +24,9 @@ function state(kind, text) {
   el.querySelector('.state').textContent = text || '';
 }
 
-/** A row's suggestion id: its own when the panel gives one, else the churn
- * warning group of its priority (the stand-in ids until every type has its own). */
+/** A row's suggestion id, as the panel gives it. */
 function suggestionId(row) {
-  if (row.dataset.suggestionId) return row.dataset.suggestionId;
-  const priority = PRIORITY_IDS[row.dataset.priority];
-  return priority ? `churn_warning:${priority}` : '';
+  return row.dataset.suggestionId || '';
 }
 
 /** Adds the adopt button to every suggestion row, whenever the rows are drawn. */

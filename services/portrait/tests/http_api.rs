@@ -639,7 +639,8 @@ fn snake(field: &str) -> String {
 /// Adopting over HTTP, then the effect, the adoptions and the members as gRPC
 /// answers them; adopting again is a 409, bad input a 400 naming the field.
 async fn effect_routes(addr: SocketAddr, grpc: &mut Grpc) {
-    let id = "churn_warning:high";
+    let id = a_suggestion_id(grpc).await;
+    let id = id.as_str();
     let body = json!({"id": id, "controlPercent": 20, "windowDays": 14}).to_string();
     let adopted = request(addr, "POST", "/v1/suggestions:adopt", Some(&body)).await;
     assert_eq!(adopted.status, 200, "{}", adopted.body);
@@ -672,6 +673,20 @@ async fn effect_routes(addr: SocketAddr, grpc: &mut Grpc) {
         page_token: String::new(),
     });
     same("control members", &http, rpc.await);
-    let http = get(addr, "/v1/adoptions/churn_warning:nobody/effect").await;
+    let http = get(addr, "/v1/adoptions/churn:nobody/effect").await;
     assert_eq!(http.status, 404, "{}", http.body);
+}
+
+/// The id of a suggestion the chain has now (not a recommendation, whose
+/// rules come from the profiler), as `ListSuggestions` names it.
+async fn a_suggestion_id(grpc: &mut PortraitServiceClient<Channel>) -> String {
+    let listed = grpc
+        .list_suggestions(ListSuggestionsRequest::default())
+        .await
+        .expect("suggestions")
+        .into_inner();
+    (listed.suggestions.into_iter())
+        .find(|s| s.r#type != SuggestionType::Recommendation as i32)
+        .expect("a suggestion to adopt")
+        .id
 }

@@ -298,7 +298,17 @@ async fn effect_queries(
     addr: std::net::SocketAddr,
     grpc: &mut PortraitServiceClient<tonic::transport::Channel>,
 ) {
-    let id = "churn_warning:high";
+    let listed = grpc
+        .list_suggestions(portrait_proto::v1::ListSuggestionsRequest::default())
+        .await
+        .expect("suggestions")
+        .into_inner();
+    let recommendation = portrait_proto::v1::SuggestionType::Recommendation as i32;
+    let (id, kind) = (listed.suggestions.iter())
+        .find(|s| s.r#type != recommendation)
+        .map(|s| (s.id.clone(), s.r#type().as_str_name()))
+        .expect("a suggestion to adopt");
+    let id = id.as_str();
     let args = [
         "adopt",
         id,
@@ -309,7 +319,7 @@ async fn effect_queries(
     ];
     let adopted = query(addr, &args).await;
     assert_eq!(adopted["status"], "SUGGESTION_STATUS_ADOPTED");
-    assert_eq!(adopted["type"], "SUGGESTION_TYPE_CHURN_WARNING");
+    assert_eq!(adopted["type"], kind);
     assert_eq!(adopted["controlPercent"], 25);
     assert_eq!(adopted["windowDays"], 7);
     let effect = query(addr, &["effect", id]).await;

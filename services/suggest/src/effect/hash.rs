@@ -33,7 +33,7 @@ mod tests {
         // SHA-256("s\0c") = 9fd330ab872e9c26… (sha256sum); its first 8 bytes % 100.
         assert_eq!(bucket("s", "c"), (0x9fd3_30ab_872e_9c26_u64 % 100) as u8);
         let control = (0..10_000)
-            .filter(|i| is_control("churn_warning:high", &format!("c{i:05}"), 10))
+            .filter(|i| is_control("churn:all", &format!("c{i:05}"), 10))
             .count();
         assert!((850..1150).contains(&control), "{control}");
         assert!(!is_control("x", "y", 0));

@@ -58,7 +58,7 @@ fn group_figures_equal_a_plain_recompute() {
         }
     }
     book.compact();
-    let id = "churn_warning:high";
+    let id = "churn:all";
     let hashed = Instant::now();
     let members: Vec<(u32, bool)> = (names.iter())
         .map(|n| {

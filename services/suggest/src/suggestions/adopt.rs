@@ -13,9 +13,6 @@ impl Suggestions {
     /// The profiler's parts are what is held (no wait): a recommendation is
     /// found once a list has fetched its rules.
     pub fn audience(&self, id: &str, seen: Option<&Filter>) -> Result<Option<Audience>> {
-        if id.starts_with("churn_warning:") {
-            return self.legacy_audience(id);
-        }
         let Some(mut filter) = scope_of(id) else {
             return Ok(None);
         };
