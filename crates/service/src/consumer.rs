@@ -29,8 +29,11 @@ pub struct Progress {
 }
 
 /// Opens a consumer's store and brings its tables up to date.
-pub async fn open_store<P: Projection>(url: &str, projection: &P) -> Result<Store> {
-    let store = Store::connect(url).await?;
+pub async fn open_store<P: Projection>(
+    settings: &crate::config::StoreSettings,
+    projection: &P,
+) -> Result<Store> {
+    let store = Store::connect_with(&settings.url, settings.acquire_timeout()).await?;
     store
         .migrate("consumer", portrait_store::CONSUMER_MIGRATIONS)
         .await?;

@@ -135,7 +135,7 @@ pub async fn run_consumer_service<P: Projection>(
     shutdown: CancellationToken,
 ) -> Result<()> {
     let service = projection.name();
-    let store = open_store(&config.store.url, &projection).await?;
+    let store = open_store(&config.store, &projection).await?;
     let bus = Bus::connect(&config.bus_config()).await?;
     let topic = config.topics().orders;
     let progress = Arc::new(Live::<Progress>::default());

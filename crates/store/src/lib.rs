@@ -16,6 +16,7 @@ mod sql;
 mod upsert;
 
 use std::str::FromStr;
+use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, ConnectOptions};
@@ -53,9 +54,22 @@ pub struct Store {
     backend: Backend,
 }
 
+/// How long a query waits for a database connection by default
+/// (`store.acquire_timeout_ms`): a database that is away is said at once,
+/// not after sqlx's 30 s.
+pub const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
+
 impl Store {
-    /// Connects to `sqlite://path` (created if missing) or `postgres://…`.
+    /// Connects to `sqlite://path` (created if missing) or `postgres://…`,
+    /// waiting at most [`DEFAULT_ACQUIRE_TIMEOUT`] for a connection.
     pub async fn connect(url: &str) -> Result<Self> {
+        Self::connect_with(url, DEFAULT_ACQUIRE_TIMEOUT).await
+    }
+
+    /// Connects as `connect` does; a query waits at most `acquire_timeout`
+    /// for a connection, then fails as unreachable (`Error::is_unreachable`)
+    /// instead of hanging while the database is away.
+    pub async fn connect_with(url: &str, acquire_timeout: Duration) -> Result<Self> {
         sqlx::any::install_default_drivers();
         let backend = if url.starts_with("sqlite:") {
             Backend::Sqlite
@@ -75,6 +89,7 @@ impl Store {
             .log_statements(tracing::log::LevelFilter::Trace);
         let pool = AnyPoolOptions::new()
             .max_connections(max)
+            .acquire_timeout(acquire_timeout)
             .after_connect(move |conn: &mut sqlx::AnyConnection, _meta| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {

@@ -33,15 +33,15 @@ const MIGRATIONS: &[Migration] = migrations!(
     ]
 );
 
-pub async fn open_store(url: &str) -> Result<Store> {
-    let store = Store::connect(url).await?;
+pub async fn open_store(settings: &portrait_service::StoreSettings) -> Result<Store> {
+    let store = Store::connect_with(&settings.url, settings.acquire_timeout()).await?;
     store.migrate("ingest", MIGRATIONS).await?;
     Ok(store)
 }
 
 /// Serves the ingest API and relays the outbox to the log until `shutdown`.
 pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationToken) -> Result<()> {
-    let store = open_store(&config.store.url).await?;
+    let store = open_store(&config.store).await?;
     let bus = Bus::connect(&config.bus_config()).await?;
     let topic = config.topics().orders;
     bus.ensure_topic(&topic).await?;

@@ -121,6 +121,15 @@ pub struct Topics {
 pub struct StoreSettings {
     /// `sqlite://…` or `postgres://…`; empty = `sqlite://<data_dir>/<service>.db`.
     pub url: String,
+    /// How long a query waits for a connection before it answers that the
+    /// database is unreachable (UNAVAILABLE).
+    pub acquire_timeout_ms: u64,
+}
+
+impl StoreSettings {
+    pub fn acquire_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.acquire_timeout_ms)
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -215,7 +224,10 @@ impl Config {
                 topic_prefix: String::new(),
                 max_batch_records: 0,
             },
-            store: StoreSettings { url: String::new() },
+            store: StoreSettings {
+                url: String::new(),
+                acquire_timeout_ms: 2_000,
+            },
             server: ServerSettings {
                 listen: format!("127.0.0.1:{}", service.default_port()),
             },
@@ -360,6 +372,9 @@ impl Config {
         }
         if !(8..=65_536).contains(&self.domain.max_name_length) {
             return bad("domain.max_name_length must be 8-65536".into());
+        }
+        if !(100..=600_000).contains(&self.store.acquire_timeout_ms) {
+            return bad("store.acquire_timeout_ms must be 100-600000".into());
         }
         if !(100..=3_600_000).contains(&self.exchange.poll_ms) {
             return bad("exchange.poll_ms must be 100-3600000".into());

@@ -55,6 +55,12 @@ fn bad_settings_say_which() {
         let err = c.validated(ServiceName::Suggest).unwrap_err().to_string();
         assert!(err.contains("exchange.poll_ms"), "{err}");
     }
+    for ms in [0, 99, 600_001] {
+        let mut c = Config::defaults(ServiceName::Profiler);
+        c.store.acquire_timeout_ms = ms;
+        let err = c.validated(ServiceName::Profiler).unwrap_err().to_string();
+        assert!(err.contains("store.acquire_timeout_ms"), "{err}");
+    }
 }
 
 #[test]

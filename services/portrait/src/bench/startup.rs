@@ -37,7 +37,11 @@ pub(crate) async fn each(data_dir: &Path) -> anyhow::Result<Vec<Load>> {
 }
 
 async fn time<P: Projection>(url: &str, projection: P) -> anyhow::Result<Duration> {
-    let store = portrait_service::open_store(url, &projection).await?;
+    let settings = portrait_service::StoreSettings {
+        url: url.to_owned(),
+        acquire_timeout_ms: 2_000,
+    };
+    let store = portrait_service::open_store(&settings, &projection).await?;
     let started = Instant::now();
     projection.load(&store).await?;
     let took = started.elapsed();
