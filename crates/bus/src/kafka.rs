@@ -3,21 +3,20 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures::future::join_all;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
 use rdkafka::consumer::{BaseConsumer, Consumer, StreamConsumer};
-use rdkafka::error::KafkaError;
-use rdkafka::message::{Header, Headers, Message as _, OwnedHeaders};
+use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{Offset, TopicPartitionList};
-use tracing::{debug, info, warn};
+use tracing::{debug, warn};
 
-use crate::{Error, Message, Record, Result};
+use crate::{Error, Message, Result};
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -217,25 +216,13 @@ impl KafkaBus {
         })?
     }
 
-    pub(crate) async fn consumer(
-        &self,
-        topic: &str,
-        start: &[(i32, i64)],
-    ) -> Result<KafkaConsumer> {
-        let next: BTreeMap<i32, i64> = start.iter().copied().collect();
-        let consumer = self.assigned(topic, &next).await?;
-        Ok(KafkaConsumer {
-            bus: self.clone(),
-            topic: topic.to_owned(),
-            next,
-            consumer: Some(consumer),
-            retry_at: None,
-        })
-    }
-
     /// A client assigned to every partition of `topic`, at `next` where
     /// known and at the log's start elsewhere.
-    async fn assigned(&self, topic: &str, next: &BTreeMap<i32, i64>) -> Result<StreamConsumer> {
+    pub(crate) async fn assigned(
+        &self,
+        topic: &str,
+        next: &BTreeMap<i32, i64>,
+    ) -> Result<StreamConsumer> {
         let consumer: StreamConsumer = base_config(&self.brokers)
             // Required by librdkafka even though no group is ever joined or committed.
             .set("group.id", "portrait-unused")
@@ -279,143 +266,11 @@ impl KafkaBus {
 /// Drops a librdkafka client on a thread of its own: closing waits for the
 /// group coordinator, up to the session timeout (45 s) while the broker is
 /// away, which on an async worker stalls every task scheduled there.
-fn close_in_background<T: Send + 'static>(client: T) {
+pub(crate) fn close_in_background<T: Send + 'static>(client: T) {
     let spawned = std::thread::Builder::new()
         .name("kafka-client-close".into())
         .spawn(move || drop(client));
     if let Err(e) = spawned {
         warn!(error = %e, "could not close a kafka client on its own thread; leaking it");
-    }
-}
-
-/// A consumer that outlives its client: when the broker goes away it drops
-/// the client and makes a new one at the offsets after what it returned.
-/// librdkafka 2.12 would reconnect by itself, but a client that saw the topic
-/// before it was re-created (new topic id) can crash in its metadata cache.
-pub(crate) struct KafkaConsumer {
-    bus: KafkaBus,
-    topic: String,
-    /// Per partition, the offset after the last record returned.
-    next: BTreeMap<i32, i64>,
-    consumer: Option<StreamConsumer>,
-    /// When to try a new client after the last one was dropped.
-    retry_at: Option<Instant>,
-}
-
-impl Drop for KafkaConsumer {
-    fn drop(&mut self) {
-        if let Some(consumer) = self.consumer.take() {
-            close_in_background(consumer);
-        }
-    }
-}
-
-const RECONNECT_EVERY: Duration = Duration::from_secs(1);
-
-/// Errors of a broker gone away: the client is replaced, the consumer loop
-/// goes on (and keeps checking the log), nothing is reloaded.
-fn disconnected(e: &KafkaError) -> bool {
-    matches!(
-        e.rdkafka_error_code(),
-        Some(
-            RDKafkaErrorCode::AllBrokersDown
-                | RDKafkaErrorCode::BrokerTransportFailure
-                | RDKafkaErrorCode::BrokerNotAvailable
-                | RDKafkaErrorCode::NetworkException
-                | RDKafkaErrorCode::UnknownTopicOrPartition
-                | RDKafkaErrorCode::UnknownTopic
-                | RDKafkaErrorCode::UnknownPartition
-        )
-    )
-}
-
-impl KafkaConsumer {
-    pub(crate) async fn next_batch(&mut self, max: usize, wait: Duration) -> Result<Vec<Record>> {
-        let started = Instant::now();
-        let mut out = Vec::new();
-        if self.consumer.is_none() && !self.reconnect().await {
-            tokio::time::sleep(wait).await;
-            return Ok(out);
-        }
-        let Some(consumer) = self.consumer.as_ref() else {
-            return Ok(out);
-        };
-        let mut lost = None;
-        // Take what is already fetched after the first, without waiting for more.
-        while out.len() < max {
-            let limit = if out.is_empty() {
-                wait.saturating_sub(started.elapsed())
-            } else {
-                Duration::from_millis(2)
-            };
-            match tokio::time::timeout(limit, consumer.recv()).await {
-                Err(_) => break,
-                Ok(Ok(m)) => out.push(owned(m)),
-                Ok(Err(e)) if disconnected(&e) => {
-                    lost = Some(e);
-                    break;
-                }
-                Ok(Err(e)) => return Err(e.into()),
-            }
-        }
-        for r in &out {
-            self.next.insert(r.partition, r.offset + 1);
-        }
-        if let Some(e) = lost {
-            warn!(topic = %self.topic, error = %e, "lost the broker; consuming again with a new client");
-            if let Some(old) = self.consumer.take() {
-                close_in_background(old);
-            }
-            self.retry_at = Some(Instant::now() + RECONNECT_EVERY);
-        }
-        Ok(out)
-    }
-
-    /// True once a new client is assigned; false to wait (too early, or the
-    /// broker or topic is not back yet).
-    async fn reconnect(&mut self) -> bool {
-        if self.retry_at.is_some_and(|t| Instant::now() < t) {
-            return false;
-        }
-        match self.bus.assigned(&self.topic, &self.next).await {
-            Ok(consumer) => {
-                info!(topic = %self.topic, next = ?self.next, "consuming again");
-                self.consumer = Some(consumer);
-                self.retry_at = None;
-                true
-            }
-            Err(e) => {
-                debug!(topic = %self.topic, error = %e, "the broker is not back yet");
-                self.retry_at = Some(Instant::now() + RECONNECT_EVERY);
-                false
-            }
-        }
-    }
-}
-
-fn owned(m: rdkafka::message::BorrowedMessage<'_>) -> Record {
-    let headers = m
-        .headers()
-        .map(|h| {
-            h.iter()
-                .map(|h| {
-                    (
-                        h.key.to_owned(),
-                        String::from_utf8_lossy(h.value.unwrap_or_default()).into_owned(),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    Record {
-        topic: m.topic().to_owned(),
-        partition: m.partition(),
-        offset: m.offset(),
-        key: m
-            .key()
-            .map(|k| String::from_utf8_lossy(k).into_owned())
-            .unwrap_or_default(),
-        payload: m.payload().map(<[u8]>::to_vec).unwrap_or_default(),
-        headers,
     }
 }

@@ -8,6 +8,7 @@
 
 mod error;
 mod kafka;
+mod kafka_consumer;
 mod log;
 
 use std::path::PathBuf;
@@ -122,7 +123,9 @@ impl Bus {
     /// Reads `topic` from the given next offsets; unlisted partitions from the start.
     pub async fn consumer(&self, topic: &str, start: &[(i32, i64)]) -> Result<Consumer> {
         Ok(Consumer(match &self.0 {
-            Inner::Kafka(k) => ConsumerInner::Kafka(Box::new(k.consumer(topic, start).await?)),
+            Inner::Kafka(k) => ConsumerInner::Kafka(Box::new(
+                kafka_consumer::KafkaConsumer::new(k, topic, start).await?,
+            )),
             Inner::Embedded(l) => ConsumerInner::Embedded(l.consumer(topic, start)),
         }))
     }
@@ -131,7 +134,7 @@ impl Bus {
 pub struct Consumer(ConsumerInner);
 
 enum ConsumerInner {
-    Kafka(Box<kafka::KafkaConsumer>),
+    Kafka(Box<kafka_consumer::KafkaConsumer>),
     Embedded(log::LogConsumer),
 }
 
