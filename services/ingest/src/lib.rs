@@ -49,18 +49,23 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
         std::time::Duration::from_millis(config.ingest.commit_delay_ms),
     );
     let local = shutdown.child_token();
+    // Health says NOT_SERVING while the relay fails; orders are still taken
+    // into the outbox meanwhile (the overall health "" stays SERVING).
+    let (progressing, serving) = tokio::sync::watch::channel(true);
     let relay_task = tokio::spawn(relay(
         store.clone(),
         bus,
         topic,
         ingest.outbox_signal(),
+        progressing,
         local.clone(),
     ));
     let admin = IngestAdminServer::new(republish::Republisher::new(&ingest));
     let services = portrait_service::Services::new(
         IngestServiceServer::new(ingest).max_decoding_message_size(MAX_MESSAGE_BYTES),
     )
-    .and(admin);
+    .and(admin)
+    .with_serving(serving);
     let served =
         portrait_service::serve_until("ingest", listener, &config, services, local.clone()).await;
     local.cancel();

@@ -4,7 +4,7 @@ use std::time::Duration;
 use portrait_bus::{Bus, Message};
 use portrait_store::Store;
 use sqlx::Row;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info};
 
@@ -16,12 +16,14 @@ pub async fn relay(
     bus: Bus,
     topic: String,
     wake: Arc<Notify>,
+    progressing: watch::Sender<bool>,
     shutdown: CancellationToken,
 ) {
     portrait_service::relay_loop(
         "outbox",
         Duration::from_millis(100),
         wake,
+        &progressing,
         &shutdown,
         || publish_some(&store, &bus, &topic),
     )

@@ -28,9 +28,17 @@ pub(crate) async fn relay(
     delay: Duration,
     shutdown: CancellationToken,
 ) {
-    portrait_service::relay_loop("segments", Duration::from_secs(1), wake, &shutdown, || {
-        publish_some(&store, &bus, &topic, delay)
-    })
+    // The rfm service's health follows its orders consumer; a failing
+    // segments relay says so in its log (and re-sends, which consumers drop).
+    let (progressing, _) = tokio::sync::watch::channel(true);
+    portrait_service::relay_loop(
+        "segments",
+        Duration::from_secs(1),
+        wake,
+        &progressing,
+        &shutdown,
+        || publish_some(&store, &bus, &topic, delay),
+    )
     .await;
     info!("segment relay stopped");
 }
