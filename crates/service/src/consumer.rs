@@ -232,6 +232,9 @@ impl<P: Projection> Loop<'_, P> {
             Ok(bounds) => bounds,
             Err(e) => {
                 warn!(service = self.parts.projection.name(), error = %e, "could not read the log's bounds; checking again shortly");
+                // A topic deleted or lost with the broker's storage: made
+                // again (empty), so the next check can say the log went back.
+                let _ = self.parts.bus.ensure_topic(topic).await;
                 return Ok(false);
             }
         };
