@@ -214,8 +214,10 @@ mod tests {
         let f = ResolvedFilter::resolve(None, 20_000).expect("filter");
         let started = Instant::now();
         let held = habits.get(&f).await;
+        // Far above the 0.3 s asked for, far below a hang: a loaded CI machine
+        // must not fail it.
         assert!(
-            started.elapsed() < Duration::from_secs(2),
+            started.elapsed() < Duration::from_secs(10),
             "{:?}",
             started.elapsed()
         );
@@ -224,6 +226,6 @@ mod tests {
         // Asked again at once: no new fetch (RETRY), the same reason, no wait.
         let started = Instant::now();
         assert!(habits.get(&f).await.is_err());
-        assert!(started.elapsed() < Duration::from_millis(200));
+        assert!(started.elapsed() < Duration::from_secs(2));
     }
 }
