@@ -100,6 +100,11 @@ def cmd_fit(args):
         summary["frequency"], summary["recency"], summary["T"])
     out["expected_purchases"] = bg.conditional_expected_number_of_purchases_up_to_time(
         args.horizon, summary["frequency"], summary["recency"], summary["T"])
+    period_days = {"D": 1.0, "W": 7.0, "M": 365.2425 / 12.0}[args.freq]
+    for days in (30, 90):
+        out[f"expected_purchases_{days}d"] = (
+            bg.conditional_expected_number_of_purchases_up_to_time(
+                days / period_days, summary["frequency"], summary["recency"], summary["T"]))
     out["expected_spend"] = gg.conditional_expected_average_profit(
         summary["frequency"], summary["monetary_value"])
     out["clv"] = gg.customer_lifetime_value(

@@ -405,6 +405,16 @@ fn against_lifetimes(
             got.expected_purchases,
             want["expected_purchases"],
         );
+        abs(
+            "expected_purchases_30d",
+            got.expected_purchases_30d,
+            want["expected_purchases_30d"],
+        );
+        abs(
+            "expected_purchases_90d",
+            got.expected_purchases_90d,
+            want["expected_purchases_90d"],
+        );
         close(
             &format!("{id} expected_spend"),
             got.expected_average_spend_fen,

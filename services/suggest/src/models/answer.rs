@@ -100,6 +100,8 @@ pub(super) fn customer_model(id: &str, served: Option<&Served>, c: u32) -> Custo
             recency: x.summary.recency,
             age: x.summary.age,
             monetary_fen: x.summary.monetary,
+            expected_purchases_30d: x.expected_days[0],
+            expected_purchases_90d: x.expected_days[1],
         },
     }
 }

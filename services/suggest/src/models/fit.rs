@@ -242,6 +242,8 @@ pub(crate) struct CustomerFigures {
     pub summary: CustomerSummary,
     pub alive: f64,
     pub expected: f64,
+    /// Expected purchases in the next 30 and 90 days.
+    pub expected_days: [f64; 2],
     pub spend: f64,
     pub clv: f64,
 }
@@ -262,10 +264,15 @@ pub(crate) fn customer(fit: &Fit, c: u32) -> Option<Result<CustomerFigures, Stri
             terms.discount_rate,
             terms.period,
         )?;
+        let in_days = |days: f64| {
+            fit.transactions
+                .expected_purchases(days / terms.period.days(), &summary)
+        };
         Ok::<_, portrait_models::Error>(CustomerFigures {
             summary,
             alive: t.alive,
             expected: t.expected,
+            expected_days: [in_days(30.0)?, in_days(90.0)?],
             spend,
             clv,
         })
