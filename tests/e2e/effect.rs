@@ -334,10 +334,9 @@ fn portrait_proto_now() -> i64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn embedded_effect_equals_sql_through_kill() {
-    let Some(oracle_db) = portrait_testkit::postgres::fresh_database().await else {
+    let Some(oracle) = Oracle::fresh().await else {
         return;
     };
-    let oracle = Oracle::new(&oracle_db).await;
     let mut stack = Stack::embedded();
     stack.start_all();
     let base = stack.ports["gateway"];

@@ -10,10 +10,9 @@ use crate::stack::Stack;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn embedded_stack_equals_sql_oracle_through_kill() {
-    let Some(oracle_db) = portrait_testkit::postgres::fresh_database().await else {
+    let Some(oracle) = Oracle::fresh().await else {
         return;
     };
-    let oracle = Oracle::new(&oracle_db).await;
     let (orders, queries) = scenario();
     let mut stack = Stack::embedded();
     stack.start_all();

@@ -136,6 +136,12 @@ impl From<portrait_proto::v1::CustomerRfm> for RfmRow {
 }
 
 impl Oracle {
+    /// An oracle on a fresh database of its own; `None` (the test is skipped)
+    /// without PostgreSQL.
+    pub(crate) async fn fresh() -> Option<Self> {
+        Some(Self::new(&portrait_testkit::postgres::fresh_database().await?).await)
+    }
+
     pub(crate) async fn new(url: &str) -> Self {
         let pool = PgPool::connect(url).await.expect("oracle database");
         for ddl in [

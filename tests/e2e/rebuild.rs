@@ -83,10 +83,9 @@ pub(crate) fn rebuild(stack: &Stack, urls: [String; 4], args: &[&str]) -> String
 /// figure stays exact, also for orders after it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rebuilding_one_service_of_the_embedded_stack_keeps_every_figure_exact() {
-    let Some(oracle_db) = portrait_testkit::postgres::fresh_database().await else {
+    let Some(oracle) = Oracle::fresh().await else {
         return;
     };
-    let oracle = Oracle::new(&oracle_db).await;
     let (orders, queries) = scenario();
     let mut stack = Stack::embedded();
     stack.start_all();
@@ -237,10 +236,9 @@ async fn an_emptied_log_is_reported_and_rebuild_makes_every_figure_exact() {
 /// every figure exact again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_emptied_embedded_log_is_reported_and_rebuilt() {
-    let Some(oracle_db) = portrait_testkit::postgres::fresh_database().await else {
+    let Some(oracle) = Oracle::fresh().await else {
         return;
     };
-    let oracle = Oracle::new(&oracle_db).await;
     let (orders, queries) = scenario();
     let mut stack = Stack::embedded();
     stack.start_all();

@@ -214,10 +214,9 @@ async fn configured_settings_are_the_default_and_requests_override_them() {
     use crate::pipeline::{accepted, scenario, submit};
     use crate::stack::Stack;
 
-    let Some(oracle_db) = portrait_testkit::postgres::fresh_database().await else {
+    let Some(oracle) = Oracle::fresh().await else {
         return;
     };
-    let oracle = Oracle::new(&oracle_db).await;
     let (orders, queries) = scenario();
     let env = [
         ("PORTRAIT__RFM__WINDOW_DAYS", "40"),

@@ -361,10 +361,9 @@ async fn topic_end(bus: &Bus, topic: &str) -> i64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn embedded_segment_transitions_fold_to_the_recompute_through_kill() {
-    let Some(oracle_db) = portrait_testkit::postgres::fresh_database().await else {
+    let Some(oracle) = Oracle::fresh().await else {
         return;
     };
-    let oracle = Oracle::new(&oracle_db).await;
     let (orders, _) = scenario();
     let mut stack = Stack::embedded_with(vec![(
         "PORTRAIT__SEGMENTS__DEBOUNCE_MS".into(),

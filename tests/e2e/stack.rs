@@ -51,10 +51,10 @@ impl Stack {
     /// own; `None` (the test is skipped) without PostgreSQL.
     pub(crate) async fn distributed(brokers: String) -> Option<(Self, crate::oracle::Oracle)> {
         let mut stores = BTreeMap::new();
-        for s in ["ingest", "profiler", "rfm", "suggest", "oracle"] {
+        for s in ["ingest", "profiler", "rfm", "suggest"] {
             stores.insert(s, portrait_testkit::postgres::fresh_database().await?);
         }
-        let oracle = crate::oracle::Oracle::new(&stores.remove("oracle").unwrap_or_default()).await;
+        let oracle = crate::oracle::Oracle::fresh().await?;
         Some((Self::new(stores, brokers), oracle))
     }
 
