@@ -42,7 +42,7 @@ pub use grpc::{Services, bind, serve};
 pub use live::{AnswerCache, Live};
 pub use projection::Projection;
 pub use rebuild::EPOCH_HEADER;
-pub use relay::relay_loop;
+pub use relay::{Outbox, publish_outbox, relay_loop};
 pub use runner::{QueryContext, run_consumer_service, run_main, serve_until};
 pub use segment_flows::{Flows, SegmentFlowFollower};
 pub use shutdown::shutdown_token;

@@ -1,18 +1,72 @@
-//! The loop every outbox relay runs: publish what is waiting, again at once
-//! while there is more, otherwise wait for a wake-up or a poll; failures back
-//! off up to 10 s. Each relay keeps its own step (what it reads, how it
-//! publishes, what it deletes).
+//! What every outbox relay runs: the loop (publish what is waiting, again at
+//! once while there is more, otherwise wait for a wake-up or a poll; failures
+//! back off up to 10 s) and the step (read rows in order, publish them, delete
+//! and count them). Each relay says only how a row becomes a record.
 
 use std::fmt::Display;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use portrait_bus::{Bus, Message};
+use portrait_store::Store;
+use sqlx::Row;
+use sqlx::any::AnyRow;
 use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
 use tracing::error;
 
+use crate::Result;
+
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+
+/// One outbox table as its relay reads it.
+pub struct Outbox {
+    /// Selects at most `$1` rows in publishing order; column 0 is the row's
+    /// position (an id or a sequence number).
+    pub select: &'static str,
+    /// Deletes every row up to position `$1`.
+    pub delete: &'static str,
+    /// The counter of records published.
+    pub counter: &'static str,
+}
+
+/// One relay step: publishes up to `batch` rows of `outbox` to `topic`, then
+/// deletes them and counts them in one transaction; returns how many. A crash
+/// in between publishes them again, which consumers drop. `hold` waits
+/// between publishing and deleting (a test opens that window with it).
+pub async fn publish_outbox(
+    store: &Store,
+    bus: &Bus,
+    topic: &str,
+    outbox: &Outbox,
+    batch: i64,
+    hold: Duration,
+    message: impl Fn(&AnyRow) -> Result<Message>,
+) -> Result<usize> {
+    let rows = sqlx::query(outbox.select)
+        .bind(batch)
+        .fetch_all(store.pool())
+        .await?;
+    let Some(last) = rows.last() else {
+        return Ok(0);
+    };
+    let last: i64 = last.try_get(0)?;
+    let messages = rows.iter().map(message).collect::<Result<Vec<_>>>()?;
+    bus.publish(topic, &messages).await?;
+    if !hold.is_zero() {
+        tokio::time::sleep(hold).await;
+    }
+    let mut tx = store.begin().await?;
+    sqlx::query(outbox.delete)
+        .bind(last)
+        .execute(&mut *tx)
+        .await?;
+    portrait_store::add_counters(&mut tx, &[(outbox.counter, messages.len() as i64)]).await?;
+    tx.commit().await?;
+    tracing::debug!(topic, records = messages.len(), "outbox published");
+    Ok(messages.len())
+}
 
 /// Runs `step` (which returns how many records it published) until
 /// `shutdown`. `idle` is the poll when nothing waits: a wake-up sent while a

@@ -41,20 +41,14 @@ pub async fn relay(
     info!("outbox relay stopped");
 }
 
+const OUTBOX: portrait_service::Outbox = portrait_service::Outbox {
+    select: "SELECT id, msg_key, payload, traceparent, epoch FROM outbox ORDER BY id LIMIT $1",
+    delete: "DELETE FROM outbox WHERE id <= $1",
+    counter: "events_published",
+};
+
 async fn publish_some(store: &Store, bus: &Bus, topic: &str) -> portrait_service::Result<usize> {
-    let rows = sqlx::query(
-        "SELECT id, msg_key, payload, traceparent, epoch FROM outbox ORDER BY id LIMIT $1",
-    )
-    .bind(BATCH)
-    .fetch_all(store.pool())
-    .await?;
-    if rows.is_empty() {
-        return Ok(0);
-    }
-    let mut last = 0_i64;
-    let mut messages = Vec::with_capacity(rows.len());
-    for r in &rows {
-        last = r.try_get(0)?;
+    portrait_service::publish_outbox(store, bus, topic, &OUTBOX, BATCH, Duration::ZERO, |r| {
         let traceparent: String = r.try_get(3)?;
         let epoch: i64 = r.try_get(4)?;
         let mut headers = Vec::new();
@@ -64,20 +58,11 @@ async fn publish_some(store: &Store, bus: &Bus, topic: &str) -> portrait_service
         if epoch > 0 {
             headers.push((portrait_service::EPOCH_HEADER.to_owned(), epoch.to_string()));
         }
-        messages.push(Message {
+        Ok(Message {
             key: r.try_get(1)?,
             payload: r.try_get(2)?,
             headers,
-        });
-    }
-    bus.publish(topic, &messages).await?;
-    let mut tx = store.begin().await?;
-    sqlx::query("DELETE FROM outbox WHERE id <= $1")
-        .bind(last)
-        .execute(&mut *tx)
-        .await?;
-    portrait_store::add_counters(&mut tx, &[("events_published", messages.len() as i64)]).await?;
-    tx.commit().await?;
-    tracing::debug!(events = messages.len(), "outbox published");
-    Ok(messages.len())
+        })
+    })
+    .await
 }

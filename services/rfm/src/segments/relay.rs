@@ -43,44 +43,23 @@ pub(crate) async fn relay(
     info!("segment relay stopped");
 }
 
+const OUTBOX: portrait_service::Outbox = portrait_service::Outbox {
+    select: "SELECT seq, customer_id, payload FROM published_segment_outbox ORDER BY seq LIMIT $1",
+    delete: "DELETE FROM published_segment_outbox WHERE seq <= $1",
+    counter: "segment_transitions_published",
+};
+
 async fn publish_some(store: &Store, bus: &Bus, topic: &str, delay: Duration) -> Result<usize> {
-    let rows = sqlx::query(
-        "SELECT seq, customer_id, payload FROM published_segment_outbox ORDER BY seq LIMIT $1",
-    )
-    .bind(BATCH)
-    .fetch_all(store.pool())
-    .await?;
-    if rows.is_empty() {
-        return Ok(0);
-    }
-    let mut last = 0_i64;
-    let mut messages = Vec::with_capacity(rows.len());
-    for r in &rows {
-        last = r.try_get(0)?;
+    portrait_service::publish_outbox(store, bus, topic, &OUTBOX, BATCH, delay, |r| {
+        let seq: i64 = r.try_get(0)?;
         let json: String = r.try_get(2)?;
         let event: SegmentTransition = serde_json::from_str(&json)
-            .map_err(|e| Error::Corrupt(format!("segment outbox row {last}: {e}")))?;
-        messages.push(Message {
+            .map_err(|e| Error::Corrupt(format!("segment outbox row {seq}: {e}")))?;
+        Ok(Message {
             key: r.try_get(1)?,
             payload: event.encode_to_vec(),
-            headers: vec![(SEQUENCE_HEADER.to_owned(), last.to_string())],
-        });
-    }
-    bus.publish(topic, &messages).await?;
-    if !delay.is_zero() {
-        tokio::time::sleep(delay).await;
-    }
-    let mut tx = store.begin().await?;
-    sqlx::query("DELETE FROM published_segment_outbox WHERE seq <= $1")
-        .bind(last)
-        .execute(&mut *tx)
-        .await?;
-    portrait_store::add_counters(
-        &mut tx,
-        &[("segment_transitions_published", messages.len() as i64)],
-    )
-    .await?;
-    tx.commit().await?;
-    tracing::debug!(events = messages.len(), "segment transitions published");
-    Ok(messages.len())
+            headers: vec![(SEQUENCE_HEADER.to_owned(), seq.to_string())],
+        })
+    })
+    .await
 }
