@@ -172,23 +172,6 @@ impl KafkaBus {
         Ok(ids)
     }
 
-    pub(crate) async fn end_offsets(&self, topic: &str) -> Result<Vec<(i32, i64)>> {
-        let bus = self.clone();
-        let topic = topic.to_owned();
-        tokio::task::spawn_blocking(move || {
-            let consumer: BaseConsumer = base_config(&bus.brokers).create()?;
-            bus.partitions_of(&consumer, &topic)?
-                .into_iter()
-                .map(|p| Ok((p, consumer.fetch_watermarks(&topic, p, TIMEOUT)?.1)))
-                .collect()
-        })
-        .await
-        .map_err(|e| Error::Topic {
-            topic: String::new(),
-            reason: format!("watermark task failed: {e}"),
-        })?
-    }
-
     pub(crate) async fn bounds(&self, topic: &str) -> Result<Vec<crate::Bounds>> {
         let bus = self.clone();
         let topic = topic.to_owned();

@@ -103,10 +103,8 @@ impl Bus {
 
     /// Per partition, the offset the next record will get.
     pub async fn end_offsets(&self, topic: &str) -> Result<Vec<(i32, i64)>> {
-        match &self.0 {
-            Inner::Kafka(k) => k.end_offsets(topic).await,
-            Inner::Embedded(l) => l.end_offsets(topic).await,
-        }
+        let bounds = self.bounds(topic).await?;
+        Ok(bounds.into_iter().map(|b| (b.partition, b.end)).collect())
     }
 
     /// Per partition, the first offset still in the log and the offset the

@@ -104,16 +104,6 @@ impl LogBus {
         Ok(())
     }
 
-    pub(crate) async fn end_offsets(&self, topic: &str) -> Result<Vec<(i32, i64)>> {
-        let next: i64 = sqlx::query("SELECT COALESCE(MAX(offset) + 1, 0) FROM log WHERE topic = ?")
-            .bind(topic)
-            .fetch_one(&self.pool)
-            .await
-            .and_then(|r| r.try_get(0))
-            .map_err(self.fail())?;
-        Ok(vec![(0, next)])
-    }
-
     pub(crate) async fn bounds(&self, topic: &str) -> Result<Vec<crate::Bounds>> {
         let row = sqlx::query(
             "SELECT COALESCE(MIN(offset), 0), COALESCE(MAX(offset) + 1, 0) FROM log WHERE topic = ?",
