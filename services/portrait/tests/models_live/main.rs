@@ -251,6 +251,7 @@ async fn live_models_equal_the_command_and_lifetimes_on_the_same_orders() {
     summary_means_the_scores(&mut grpc, &fit, &fed.orders, &rows).await;
     json_routes_answer_as_the_rpcs(addr, &mut grpc, id, &as_of).await;
     against_lifetimes(&tx, &as_of, &fit, &answers, dir.path());
+    holdout_against_lifetimes(&tx, &as_of, &fit);
     fed.shutdown.cancel();
     fed.stack.wait().await.expect("clean stop");
 }
@@ -426,6 +427,56 @@ fn against_lifetimes(
             got.predicted_clv_fen,
             want["clv"],
             1e-2,
+        );
+    }
+}
+
+/// The calibration/holdout table equals lifetimes' on the same CSV: who is in each row and what
+/// they bought exactly, the calibration fit and its predictions to the tolerances above.
+fn holdout_against_lifetimes(tx: &Path, as_of: &str, fit: &ModelFit) {
+    let h = fit.holdout.as_ref().expect("models.holdout_days defaults to 90");
+    assert_eq!(h.status(), ModelFitStatus::Fitted, "{h:?}");
+    let as_of_day = chrono::NaiveDate::parse_from_str(as_of, "%Y-%m-%d").expect("a day");
+    let calibration_end = (as_of_day - chrono::TimeDelta::days(90)).to_string();
+    assert_eq!(h.calibration_end, calibration_end);
+    let Some(python) = python() else {
+        return;
+    };
+    let theirs: Value = serde_json::from_str(&output(
+        Command::new(python)
+            .arg(reference_script())
+            .args(["holdout", "--freq", "W", "--calibration-end"])
+            .arg(&calibration_end)
+            .args(["--observation-end", as_of, "--csv"])
+            .arg(tx),
+    ))
+    .expect("reference json");
+    assert_eq!(h.duration_periods, theirs["duration_periods"].as_f64().expect("duration"));
+    let p = h.parameters.expect("calibration parameters");
+    for (name, got) in [("r", p.r), ("alpha", p.alpha), ("a", p.a), ("b", p.b)] {
+        let want = theirs["parameters"][name].as_f64().expect("a parameter");
+        close(&format!("holdout {name}"), got, want, 0.01);
+    }
+    let want_rows = theirs["rows"].as_array().expect("rows");
+    assert_eq!(h.rows.len(), want_rows.len(), "{h:?}");
+    let total = h.total.as_ref().map(|t| (t, &theirs["total"]));
+    assert!(total.is_some_and(|(t, _)| (t.frequency, t.and_more) == (0, true)));
+    let rows = h.rows.iter().zip(want_rows).chain(total);
+    for (got, want) in rows {
+        let what = format!("holdout row {} (and more: {})", got.frequency, got.and_more);
+        eprintln!("{what}: {got:?}, lifetimes {want}");
+        if want.get("frequency").is_some() {
+            assert_eq!(got.frequency, want["frequency"].as_i64().expect("x"), "{what}");
+            assert_eq!(got.and_more, want["and_more"].as_bool().expect("and_more"), "{what}");
+        }
+        assert_eq!(got.customers, want["customers"].as_i64().expect("n"), "{what}");
+        let actual = want["actual_purchases"].as_f64().expect("actual");
+        close(&format!("{what} actual"), got.actual_purchases, actual, 1e-12);
+        let predicted = want["predicted_purchases"].as_f64().expect("predicted");
+        assert!(
+            (got.predicted_purchases - predicted).abs() < 1e-3,
+            "{what} predicted: service {}, lifetimes {predicted}",
+            got.predicted_purchases
         );
     }
 }

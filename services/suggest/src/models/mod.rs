@@ -5,6 +5,7 @@
 mod answer;
 mod collect;
 mod fit;
+mod holdout;
 
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
@@ -72,6 +73,7 @@ pub(crate) fn collect_and_fit(
     let fit = fit::fit(&collected, terms).ok()?;
     Some(Served {
         fit,
+        holdout: None,
         fitted_at: Utc::now(),
         as_of,
         fit_millis: 0,
@@ -84,6 +86,8 @@ pub(crate) fn collect_and_fit(
 #[derive(Debug)]
 pub struct Served {
     pub(crate) fit: fit::Fit,
+    /// The check on held-out days; `None` when `models.holdout_days` is 0.
+    pub(crate) holdout: Option<Result<holdout::Holdout, Refusal>>,
     pub fitted_at: DateTime<Utc>,
     pub as_of: Day,
     pub(crate) fit_millis: i64,
@@ -222,15 +226,23 @@ impl Models {
         let projection = self.projection.clone();
         let started = Instant::now();
         let outcome = tokio::task::spawn_blocking(move || {
-            let (collected, incarnation) = {
+            let (collected, gathered, incarnation) = {
                 let (state, _) = projection.live.read();
                 let incarnation = projection.live.incarnation();
+                let gathered = (terms.holdout_days > 0)
+                    .then(|| holdout::gather(&state.book, as_of, terms.holdout_days, terms));
                 (
                     collect::collect(&state.book, as_of, terms.period),
+                    gathered,
                     incarnation,
                 )
             };
-            fit::fit(&collected, terms).map(|fit| (fit, incarnation))
+            let fit = fit::fit(&collected, terms)?;
+            drop(collected);
+            // The check fits the kind that won on all the data, so it checks the model in service.
+            let kind = fit.chosen_kind();
+            let checked = gathered.map(|g| holdout::check(&g, terms, kind));
+            Ok((fit, checked, incarnation))
         })
         .await
         .unwrap_or_else(|e| Err(Refusal::Failed(format!("the fit stopped: {e}"))));
@@ -238,7 +250,7 @@ impl Models {
         let at = Utc::now();
         let day = Calendar::format_day(as_of);
         let attempt = match outcome {
-            Ok((fit, incarnation)) => {
+            Ok((fit, holdout, incarnation)) => {
                 info!(
                     as_of = %day,
                     customers = fit.customers,
@@ -249,6 +261,7 @@ impl Models {
                 );
                 let served = Served {
                     fit,
+                    holdout,
                     fitted_at: at,
                     as_of,
                     fit_millis,
