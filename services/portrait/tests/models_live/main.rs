@@ -14,6 +14,9 @@ mod support;
 
 mod lives;
 
+#[path = "../page/models.rs"]
+mod page_models;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -252,6 +255,7 @@ async fn live_models_equal_the_command_and_lifetimes_on_the_same_orders() {
     json_routes_answer_as_the_rpcs(addr, &mut grpc, id, &as_of).await;
     against_lifetimes(&tx, &as_of, &fit, &answers, dir.path());
     holdout_against_lifetimes(&tx, &as_of, &fit);
+    page_shows_the_fit(addr, &mut grpc, &as_of, &answers).await;
     fed.shutdown.cancel();
     fed.stack.wait().await.expect("clean stop");
 }
@@ -479,4 +483,41 @@ fn holdout_against_lifetimes(tx: &Path, as_of: &str, fit: &ModelFit) {
             got.predicted_purchases
         );
     }
+}
+
+/// The page's model panel and a customer's drawer with a fit in service (the tour's chain
+/// cannot be fitted, so only here is the fitted branch shown).
+async fn page_shows_the_fit(
+    addr: std::net::SocketAddr,
+    grpc: &mut Grpc,
+    as_of: &str,
+    answers: &BTreeMap<String, portrait_proto::v1::CustomerModel>,
+) {
+    let Some(python) = portrait_testkit::browser::python() else {
+        return;
+    };
+    let (id, model) = answers.iter().next().expect("a customer");
+    let spec = serde_json::json!({
+        "mode": "models",
+        "url": format!("http://{addr}"),
+        "asOf": as_of,
+        "customerId": id,
+        "screenshots": portrait_testkit::browser::screenshots(env!("CARGO_TARGET_TMPDIR"), "models"),
+    })
+    .to_string();
+    let report = tokio::task::spawn_blocking(move || {
+        portrait_testkit::browser::drive(&python, &spec)
+    })
+    .await
+    .expect("the browser ran");
+    let report: Value = serde_json::from_str(&report).expect("a JSON report");
+    let state = &report["states"]["models"];
+    assert!(page_models::check_model_panel(grpc, state).await, "a fit in service");
+    page_models::check_flows_panel(grpc, state).await;
+    let facts = &state["drawer"]["facts"];
+    let fact = |k: &str| facts[k].as_str().and_then(|v| v.parse::<f64>().ok());
+    assert_eq!(fact("expected30d"), Some(model.expected_purchases_30d), "{facts}");
+    assert_eq!(fact("expected90d"), Some(model.expected_purchases_90d), "{facts}");
+    assert_eq!(fact("alive"), Some(model.alive_probability), "{facts}");
+    assert_eq!(report["errors"], serde_json::json!([]), "console errors");
 }
