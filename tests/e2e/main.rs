@@ -10,6 +10,7 @@ mod customer;
 mod cyrg;
 mod effect;
 mod effect_oracle;
+mod effect_tracked;
 mod embedded;
 mod exchange;
 mod list;

@@ -438,7 +438,10 @@ fn against_lifetimes(
 /// The calibration/holdout table equals lifetimes' on the same CSV: who is in each row and what
 /// they bought exactly, the calibration fit and its predictions to the tolerances above.
 fn holdout_against_lifetimes(tx: &Path, as_of: &str, fit: &ModelFit) {
-    let h = fit.holdout.as_ref().expect("models.holdout_days defaults to 90");
+    let h = fit
+        .holdout
+        .as_ref()
+        .expect("models.holdout_days defaults to 90");
     assert_eq!(h.status(), ModelFitStatus::Fitted, "{h:?}");
     let as_of_day = chrono::NaiveDate::parse_from_str(as_of, "%Y-%m-%d").expect("a day");
     let calibration_end = (as_of_day - chrono::TimeDelta::days(90)).to_string();
@@ -455,7 +458,10 @@ fn holdout_against_lifetimes(tx: &Path, as_of: &str, fit: &ModelFit) {
             .arg(tx),
     ))
     .expect("reference json");
-    assert_eq!(h.duration_periods, theirs["duration_periods"].as_f64().expect("duration"));
+    assert_eq!(
+        h.duration_periods,
+        theirs["duration_periods"].as_f64().expect("duration")
+    );
     let p = h.parameters.expect("calibration parameters");
     for (name, got) in [("r", p.r), ("alpha", p.alpha), ("a", p.a), ("b", p.b)] {
         let want = theirs["parameters"][name].as_f64().expect("a parameter");
@@ -470,12 +476,29 @@ fn holdout_against_lifetimes(tx: &Path, as_of: &str, fit: &ModelFit) {
         let what = format!("holdout row {} (and more: {})", got.frequency, got.and_more);
         eprintln!("{what}: {got:?}, lifetimes {want}");
         if want.get("frequency").is_some() {
-            assert_eq!(got.frequency, want["frequency"].as_i64().expect("x"), "{what}");
-            assert_eq!(got.and_more, want["and_more"].as_bool().expect("and_more"), "{what}");
+            assert_eq!(
+                got.frequency,
+                want["frequency"].as_i64().expect("x"),
+                "{what}"
+            );
+            assert_eq!(
+                got.and_more,
+                want["and_more"].as_bool().expect("and_more"),
+                "{what}"
+            );
         }
-        assert_eq!(got.customers, want["customers"].as_i64().expect("n"), "{what}");
+        assert_eq!(
+            got.customers,
+            want["customers"].as_i64().expect("n"),
+            "{what}"
+        );
         let actual = want["actual_purchases"].as_f64().expect("actual");
-        close(&format!("{what} actual"), got.actual_purchases, actual, 1e-12);
+        close(
+            &format!("{what} actual"),
+            got.actual_purchases,
+            actual,
+            1e-12,
+        );
         let predicted = want["predicted_purchases"].as_f64().expect("predicted");
         assert!(
             (got.predicted_purchases - predicted).abs() < 1e-3,
@@ -505,19 +528,29 @@ async fn page_shows_the_fit(
         "screenshots": portrait_testkit::browser::screenshots(env!("CARGO_TARGET_TMPDIR"), "models"),
     })
     .to_string();
-    let report = tokio::task::spawn_blocking(move || {
-        portrait_testkit::browser::drive(&python, &spec)
-    })
-    .await
-    .expect("the browser ran");
+    let report =
+        tokio::task::spawn_blocking(move || portrait_testkit::browser::drive(&python, &spec))
+            .await
+            .expect("the browser ran");
     let report: Value = serde_json::from_str(&report).expect("a JSON report");
     let state = &report["states"]["models"];
-    assert!(page_models::check_model_panel(grpc, state).await, "a fit in service");
+    assert!(
+        page_models::check_model_panel(grpc, state).await,
+        "a fit in service"
+    );
     page_models::check_flows_panel(grpc, state).await;
     let facts = &state["drawer"]["facts"];
     let fact = |k: &str| facts[k].as_str().and_then(|v| v.parse::<f64>().ok());
-    assert_eq!(fact("expected30d"), Some(model.expected_purchases_30d), "{facts}");
-    assert_eq!(fact("expected90d"), Some(model.expected_purchases_90d), "{facts}");
+    assert_eq!(
+        fact("expected30d"),
+        Some(model.expected_purchases_30d),
+        "{facts}"
+    );
+    assert_eq!(
+        fact("expected90d"),
+        Some(model.expected_purchases_90d),
+        "{facts}"
+    );
     assert_eq!(fact("alive"), Some(model.alive_probability), "{facts}");
     assert_eq!(report["errors"], serde_json::json!([]), "console errors");
 }

@@ -18,7 +18,10 @@ fn day_shift(day: &str, days: i64) -> String {
 /// The fit panel shows GetModelFit: its status and model, and the holdout table row by row
 /// (customers exactly, the means as the JSON mapping printed them). Returns whether a fit
 /// was in service.
-pub(crate) async fn check_model_panel(grpc: &mut PortraitServiceClient<Channel>, state: &Value) -> bool {
+pub(crate) async fn check_model_panel(
+    grpc: &mut PortraitServiceClient<Channel>,
+    state: &Value,
+) -> bool {
     let shown = &state["model"];
     let fit = grpc
         .get_model_fit(GetModelFitRequest {})
@@ -81,7 +84,9 @@ pub(crate) async fn check_flows_panel(grpc: &mut PortraitServiceClient<Channel>,
             Ok(portrait_proto::v1::Segment::Unspecified) | Err(_) => String::new(),
             Ok(s) => s.as_str_name().to_owned(),
         };
-        *sums.entry(format!("{}>{}", name(f.from), name(f.to))).or_default() += f.customers;
+        *sums
+            .entry(format!("{}>{}", name(f.from), name(f.to)))
+            .or_default() += f.customers;
     }
     let mut want: Vec<(String, i64)> = sums.into_iter().collect();
     want.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));

@@ -157,7 +157,10 @@ fn failed(what: &str, e: portrait_models::Error) -> Refusal {
 }
 
 /// Fits the transaction model of `kind` on `data`; `Auto` fits both and keeps the more likely.
-pub(crate) fn fit_transactions(kind: ModelKind, data: &[CustomerSummary]) -> Result<Chosen, Refusal> {
+pub(crate) fn fit_transactions(
+    kind: ModelKind,
+    data: &[CustomerSummary],
+) -> Result<Chosen, Refusal> {
     let bg = || {
         BgNbd::fit(data)
             .map(|f| (Transactions::BgNbd(f.params), f.log_likelihood))

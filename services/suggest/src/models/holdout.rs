@@ -101,7 +101,12 @@ pub(crate) fn check(g: &Gathered, terms: Terms, kind: ModelKind) -> Result<Holdo
 
     // Customers sharing (x, t_x, T) share a prediction: compute it once per triple.
     let mut keyed: Vec<((u32, Day, Day), u32)> = (present.iter())
-        .map(|&(c, p)| ((p.frequency, p.last - p.first, end - p.first), g.holdout[c as usize]))
+        .map(|&(c, p)| {
+            (
+                (p.frequency, p.last - p.first, end - p.first),
+                g.holdout[c as usize],
+            )
+        })
         .collect();
     keyed.sort_unstable_by_key(|k| k.0);
     let mut rows: Vec<Row> = (0..=ROWS)
