@@ -24,6 +24,7 @@ mod rebuild;
 mod rfm;
 mod segments;
 mod stack;
+mod store_outage;
 mod suggestions;
 mod summary;
 mod sync;

@@ -31,6 +31,10 @@ pub struct Measured {
     /// Distinct (x, t_x, T): what the likelihood sums over.
     pub triples: usize,
     pub outcome: Result<(), String>,
+    /// The holdout check's read (under the lock in the service) and its fit and table.
+    pub holdout_gather: Duration,
+    pub holdout_check: Duration,
+    pub holdout: Result<(), String>,
 }
 
 /// Collects and fits `book` as of `as_of` as a refit does, timing each half: for the
@@ -47,6 +51,13 @@ pub fn measure(
     let started = Instant::now();
     let outcome = fit::fit(&collected, terms);
     let fit = started.elapsed();
+    let started = Instant::now();
+    let gathered = holdout::gather(book, as_of, settings.holdout_days, terms);
+    let holdout_gather = started.elapsed();
+    let started = Instant::now();
+    let kind = outcome.as_ref().map_or(terms.kind, |f| f.chosen_kind());
+    let holdout = holdout::check(&gathered, terms, kind);
+    let holdout_check = started.elapsed();
     let present = collected.customers.iter().flatten();
     let (customers, repeat_customers) = present.fold((0, 0), |(n, r), p| {
         (n + 1, r + usize::from(p.frequency > 0))
@@ -58,6 +69,9 @@ pub fn measure(
         repeat_customers,
         triples: outcome.as_ref().map_or(0, |f| f.triples.len()),
         outcome: outcome.map(|_| ()).map_err(|e| format!("{e:?}")),
+        holdout_gather,
+        holdout_check,
+        holdout: holdout.map(|_| ()).map_err(|e| format!("{e:?}")),
     }
 }
 
