@@ -5,6 +5,7 @@
 
 mod anomaly;
 mod associations;
+mod backup;
 mod clusters;
 mod customer;
 mod cyrg;
