@@ -391,3 +391,6 @@ async fn held_positions(
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests;
