@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use portrait_proto::v1::ingest_service_client::IngestServiceClient;
 use portrait_proto::v1::portrait_service_client::PortraitServiceClient;
-use portrait_proto::v1::{Order, OrderEvent, SubmitOrderRequest};
+use portrait_proto::v1::{Order, OrderEvent, OrderStatus, SubmitOrderRequest};
 use prost::Message;
 use sqlx::{Connection, Row};
 
@@ -37,7 +37,9 @@ fn said(out: &Output) -> String {
 }
 
 /// What an order's figures rest on, as the test and the events both carry it.
-fn key(o: &Order) -> (String, String, String, i64, i64, i32) {
+type Key = (String, String, String, i64, i64, i32);
+
+fn key(o: &Order) -> Key {
     (
         o.order_id.clone(),
         o.customer_id.clone(),
@@ -48,10 +50,28 @@ fn key(o: &Order) -> (String, String, String, i64, i64, i32) {
     )
 }
 
-/// The live orders a backup will deliver: the events of its log copy and of
-/// its ingest copy's outbox (rows not yet published when it was copied), each
-/// order at its highest revision. Read with plain SQL and protobuf decoding.
-async fn orders_in_backup(dir: &Path) -> Vec<(String, String, String, i64, i64, i32)> {
+/// Each order's latest version in `orders`: live (paid) or refunded; a
+/// cancelled order counts nowhere and is left out, as if never sent.
+fn latest(orders: &[Order]) -> Vec<(bool, Key)> {
+    let mut by_id: BTreeMap<&str, &Order> = BTreeMap::new();
+    for o in orders {
+        by_id.insert(&o.order_id, o);
+    }
+    by_id
+        .into_values()
+        .filter_map(|o| match OrderStatus::try_from(o.status) {
+            Ok(OrderStatus::Paid) => Some((true, key(o))),
+            Ok(OrderStatus::Refunded) => Some((false, key(o))),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The orders a backup will deliver: the events of its log copy and of its
+/// ingest copy's outbox (rows not yet published when it was copied), each
+/// order at its highest revision, live or refunded. Read with plain SQL and
+/// protobuf decoding.
+async fn orders_in_backup(dir: &Path) -> Vec<(bool, Key)> {
     let mut events = Vec::new();
     for (file, sql) in [
         (
@@ -73,19 +93,22 @@ async fn orders_in_backup(dir: &Path) -> Vec<(String, String, String, i64, i64, 
             events.push(OrderEvent::decode(payload.as_slice()).expect("an order event"));
         }
     }
-    let mut latest: BTreeMap<String, OrderEvent> = BTreeMap::new();
+    let mut by_id: BTreeMap<String, OrderEvent> = BTreeMap::new();
     for e in events {
-        if latest
+        if by_id
             .get(&e.order_id)
             .is_none_or(|l| l.revision < e.revision)
         {
-            latest.insert(e.order_id.clone(), e);
+            by_id.insert(e.order_id.clone(), e);
         }
     }
-    latest
+    by_id
         .values()
-        .filter_map(|e| e.order.as_ref())
-        .map(key)
+        .filter_map(|e| match (&e.order, &e.refunded) {
+            (Some(o), _) => Some((true, key(o))),
+            (None, Some(r)) => Some((false, key(r))),
+            (None, None) => None,
+        })
         .collect()
 }
 
@@ -216,7 +239,7 @@ async fn embedded_backup_while_serving_then_restore_answers_as_before_and_applie
     // acknowledged before it started and the last one sent when it ended.
     let held = orders_in_backup(&backup).await;
     let k = (before..=after.min(cut))
-        .find(|&k| accepted(&orders[..k]).iter().map(key).collect::<Vec<_>>() == held)
+        .find(|&k| latest(&orders[..k]) == held)
         .unwrap_or_else(|| {
             panic!("the backup holds no prefix of the stream between {before} and {after}")
         });
