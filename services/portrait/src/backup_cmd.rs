@@ -25,6 +25,7 @@
 //! producer; the shorter that window the better (§9 says what it means).
 
 mod restore;
+mod trim;
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -39,7 +40,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 use sqlx::{Connection, Row};
 
 use portrait::embedded;
-use portrait_service::{Config, ServiceName};
+use portrait_service::{Config, ServiceName, Topics};
 
 pub(crate) use restore::{RestoreArgs, restore};
 
@@ -66,6 +67,10 @@ pub(crate) struct Manifest {
     pub log_ends: BTreeMap<String, i64>,
     /// Every log position a copied store holds.
     pub positions: Vec<Position>,
+    /// Per topic, the records deleted from the log copy because their
+    /// producer's copy did not know them (published after it was copied).
+    #[serde(default)]
+    pub trimmed: BTreeMap<String, i64>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -206,7 +211,7 @@ pub(crate) async fn backup(args: BackupArgs) -> anyhow::Result<()> {
     let configs = embedded::configs(args.data_dir.as_deref(), None)
         .context("failed to load configuration")?;
     let parts = parts(&configs)?;
-    let segments_topic = configs[0].topics().segments;
+    let topics = configs[0].topics();
     let dir = &args.dir;
     if dir.exists() {
         let mut entries = std::fs::read_dir(dir)
@@ -219,7 +224,7 @@ pub(crate) async fn backup(args: BackupArgs) -> anyhow::Result<()> {
     }
     std::fs::create_dir_all(dir)
         .with_context(|| format!("failed to create the backup dir {}", dir.display()))?;
-    let result = write_backup(dir, &parts, &segments_topic).await;
+    let result = write_backup(dir, &parts, &topics).await;
     if result.is_err() {
         // A backup without its manifest is refused by restore anyway; removing
         // the copies keeps anyone from mistaking them for one.
@@ -240,14 +245,28 @@ pub(crate) async fn backup(args: BackupArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn write_backup(
-    dir: &Path,
-    parts: &[Part],
-    segments_topic: &str,
-) -> anyhow::Result<Manifest> {
+async fn write_backup(dir: &Path, parts: &[Part], topics: &Topics) -> anyhow::Result<Manifest> {
+    let live_log = parts
+        .iter()
+        .find(|p| p.role == "log")
+        .map(|p| p.path.clone())
+        .context("failed to find the log among the files")?;
+    // Per producer copied: its topic, the live log's end just before, its copy.
+    let mut marks: Vec<(String, i64, PathBuf, trim::Kind)> = Vec::new();
+    let mut trimmed = BTreeMap::new();
     let mut copied = Vec::new();
     for (i, part) in parts.iter().enumerate() {
         let name = file_name(&part.path)?;
+        let producer = match part.role.as_str() {
+            "ingest" => Some((&topics.orders, trim::Kind::Orders)),
+            "rfm" => Some((&topics.segments, trim::Kind::Segments)),
+            _ => None,
+        };
+        if let Some((topic, kind)) = producer.filter(|_| part.path.is_file() && live_log.is_file())
+        {
+            let mark = trim::live_end(&live_log, topic).await?;
+            marks.push((topic.clone(), mark, dir.join(&name), kind));
+        }
         if !part.path.is_file() {
             anyhow::ensure!(
                 !part.required,
@@ -278,6 +297,23 @@ async fn write_backup(
                 )
             })?;
         conn.close().await.ok();
+        if part.role == "log" {
+            let producers: Vec<trim::Producer<'_>> = marks
+                .iter()
+                .map(|(topic, mark, copy, kind)| trim::Producer {
+                    topic,
+                    mark: *mark,
+                    copy,
+                    kind: *kind,
+                })
+                .collect();
+            trimmed = trim::trim(&target, &producers).await?;
+            for (topic, n) in trimmed.iter().filter(|(_, n)| **n > 0) {
+                eprintln!(
+                    "    {topic}: {n} records published after their producer's copy left out"
+                );
+            }
+        }
         let (sha256, bytes) = sha256_file(&target)?;
         eprintln!(
             "[{}/{}] {}: {name}, {bytes} bytes, sha256 {}",
@@ -300,7 +336,7 @@ async fn write_backup(
     let log_ends = log_ends(&dir.join(&log.file)).await?;
     let mut positions = Vec::new();
     for f in &copied {
-        positions.extend(held_positions(&dir.join(&f.file), &f.file, segments_topic).await?);
+        positions.extend(held_positions(&dir.join(&f.file), &f.file, &topics.segments).await?);
     }
     for p in &positions {
         let end = log_ends.get(&p.topic).copied().unwrap_or(0);
@@ -320,6 +356,7 @@ async fn write_backup(
         files: copied,
         log_ends,
         positions,
+        trimmed,
     };
     let text = serde_json::to_vec_pretty(&manifest).context("failed to write the manifest")?;
     let tmp = dir.join(format!("{MANIFEST}.tmp"));
