@@ -20,9 +20,9 @@
 //! 5. the log last: every position a store copied before holds is at or
 //!    below the copied log's end, which is checked before the manifest is written.
 //!
-//! Producers go as late as they can because an event published between a
-//! producer's copy and the log's is in the log but unknown to the restored
-//! producer; the shorter that window the better (§9 says what it means).
+//! An event published between a producer's copy and the log's is in the log
+//! copy but unknown to the producer's copy; `trim` leaves it out. Producers go
+//! as late as they can so that the backup is as recent as possible.
 
 mod restore;
 mod trim;
