@@ -24,6 +24,7 @@
 //! copy but unknown to the producer's copy; `trim` leaves it out. Producers go
 //! as late as they can so that the backup is as recent as possible.
 
+mod positions;
 mod restore;
 mod trim;
 
@@ -36,8 +37,8 @@ use std::time::Duration;
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use sqlx::Connection;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
-use sqlx::{Connection, Row};
 
 use portrait::embedded;
 use portrait_service::{Config, ServiceName, Topics};
@@ -333,10 +334,10 @@ async fn write_backup(dir: &Path, parts: &[Part], topics: &Topics) -> anyhow::Re
         .iter()
         .find(|f| f.role == "log")
         .context("failed to copy the log")?;
-    let log_ends = log_ends(&dir.join(&log.file)).await?;
+    let log_ends = positions::log_ends(&dir.join(&log.file)).await?;
     let mut positions = Vec::new();
     for f in &copied {
-        positions.extend(held_positions(&dir.join(&f.file), &f.file, &topics.segments).await?);
+        positions.extend(positions::held(&dir.join(&f.file), &f.file, &topics.segments).await?);
     }
     for p in &positions {
         let end = log_ends.get(&p.topic).copied().unwrap_or(0);
@@ -368,65 +369,6 @@ async fn write_backup(dir: &Path, parts: &[Part], topics: &Topics) -> anyhow::Re
     std::fs::rename(&tmp, dir.join(MANIFEST))
         .with_context(|| format!("failed to write {}", dir.join(MANIFEST).display()))?;
     Ok(manifest)
-}
-
-async fn log_ends(path: &Path) -> anyhow::Result<BTreeMap<String, i64>> {
-    let mut conn = open(path, true).await?;
-    let rows = sqlx::query("SELECT topic, MAX(offset) + 1 FROM log GROUP BY topic")
-        .fetch_all(&mut conn)
-        .await
-        .with_context(|| format!("failed to read the log ends of {}", path.display()))?;
-    rows.iter()
-        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
-        .collect::<Result<_, sqlx::Error>>()
-        .with_context(|| format!("failed to read the log ends of {}", path.display()))
-}
-
-/// The consumer positions (`positions`) and the segment follower's
-/// (`followed_segment_sequences`) a copied store holds.
-async fn held_positions(
-    path: &Path,
-    file: &str,
-    segments_topic: &str,
-) -> anyhow::Result<Vec<Position>> {
-    let mut conn = open(path, true).await?;
-    let fail = || format!("failed to read the log positions of {}", path.display());
-    let tables: Vec<String> =
-        sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table'")
-            .fetch_all(&mut conn)
-            .await
-            .with_context(fail)?;
-    let mut out = Vec::new();
-    let has = |t: &str| tables.iter().any(|n| n == t);
-    if has("positions") {
-        for r in sqlx::query("SELECT topic, part, next_offset FROM positions")
-            .fetch_all(&mut conn)
-            .await
-            .with_context(fail)?
-        {
-            out.push(Position {
-                file: file.to_owned(),
-                topic: r.try_get(0).with_context(fail)?,
-                partition: r.try_get::<i64, _>(1).with_context(fail)? as i32,
-                next_offset: r.try_get(2).with_context(fail)?,
-            });
-        }
-    }
-    if has("followed_segment_sequences") {
-        for r in sqlx::query("SELECT part, next_offset FROM followed_segment_sequences")
-            .fetch_all(&mut conn)
-            .await
-            .with_context(fail)?
-        {
-            out.push(Position {
-                file: file.to_owned(),
-                topic: segments_topic.to_owned(),
-                partition: r.try_get::<i64, _>(0).with_context(fail)? as i32,
-                next_offset: r.try_get(1).with_context(fail)?,
-            });
-        }
-    }
-    Ok(out)
 }
 
 #[cfg(test)]
