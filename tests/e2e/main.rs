@@ -5,6 +5,8 @@
 
 mod anomaly;
 mod associations;
+mod backup;
+mod backup_pg;
 mod clusters;
 mod customer;
 mod cyrg;
