@@ -101,9 +101,13 @@ impl Services {
         self
     }
 
-    /// Health follows `serving` for the services listed so far.
+    /// Health follows `serving` for the services listed so far; given more
+    /// than once, it is SERVING only while every one is true.
     pub fn with_serving(mut self, serving: tokio::sync::watch::Receiver<bool>) -> Self {
-        self.serving = Some(serving);
+        self.serving = Some(match self.serving.take() {
+            Some(before) => all_of(before, serving),
+            None => serving,
+        });
         self
     }
 
@@ -114,6 +118,34 @@ impl Services {
         self.http = Some(router);
         self
     }
+}
+
+/// True while both are; follows either until both senders are gone.
+fn all_of(
+    mut a: tokio::sync::watch::Receiver<bool>,
+    mut b: tokio::sync::watch::Receiver<bool>,
+) -> tokio::sync::watch::Receiver<bool> {
+    let both = |a: &tokio::sync::watch::Receiver<bool>, b: &tokio::sync::watch::Receiver<bool>| {
+        *a.borrow() && *b.borrow()
+    };
+    let (tx, rx) = tokio::sync::watch::channel(both(&a, &b));
+    tokio::spawn(async move {
+        loop {
+            let changed = tokio::select! {
+                c = a.changed() => c,
+                c = b.changed() => c,
+            };
+            if changed.is_err() {
+                break;
+            }
+            let now = both(&a, &b);
+            tx.send_if_modified(|v| std::mem::replace(v, now) != now);
+            if tx.is_closed() {
+                break;
+            }
+        }
+    });
+    rx
 }
 
 // Both reflection versions list the same services: grpcurl and tonic speak
@@ -212,4 +244,34 @@ pub async fn serve(
         task.abort();
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use tokio::sync::watch;
+
+    #[tokio::test]
+    async fn health_given_twice_is_serving_only_while_both_are() {
+        let (a, ra) = watch::channel(true);
+        let (b, rb) = watch::channel(true);
+        let mut all = super::all_of(ra, rb);
+        assert!(*all.borrow());
+        for (x, y, want) in [
+            (false, true, false),
+            (false, false, false),
+            (true, false, false),
+            (true, true, true),
+        ] {
+            a.send_replace(x);
+            b.send_replace(y);
+            let settled = tokio::time::timeout(Duration::from_secs(5), async {
+                while *all.borrow_and_update() != want {
+                    all.changed().await.expect("combined sender alive");
+                }
+            });
+            settled.await.expect("the combined health follows");
+        }
+    }
 }

@@ -35,7 +35,9 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
         |projection, ctx| {
             let (config, ingest, shutdown) = publisher;
             let parts = (projection.clone(), ctx.clone(), ingest);
-            segments::spawn(&config, published, parts, shutdown);
+            // Health also follows the segments relay: NOT_SERVING while it cannot publish.
+            let (relaying, relay_health) = tokio::sync::watch::channel(true);
+            segments::spawn(&config, published, parts, relaying, shutdown);
             portrait_service::Services::new(RfmQueryServer::new(Rfm {
                 projection,
                 ctx,
@@ -43,6 +45,7 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
                 tables: Arc::new(AnswerCache::new(8)),
                 orders: Arc::new(AnswerCache::new(8)),
             }))
+            .with_serving(relay_health)
         },
         shutdown,
     )

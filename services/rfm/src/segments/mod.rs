@@ -30,6 +30,7 @@ pub(crate) fn spawn(
     config: &Config,
     params: RfmParams,
     (projection, ctx, ingest): (Arc<CustomerProjection>, QueryContext, Channel),
+    relaying: tokio::sync::watch::Sender<bool>,
     shutdown: CancellationToken,
 ) {
     let publisher = Publisher {
@@ -47,7 +48,7 @@ pub(crate) fn spawn(
     let topic = config.topics().segments;
     let debounce = Duration::from_millis(config.segments.debounce_ms);
     let delay = Duration::from_millis(config.segments.relay_delay_ms);
-    tokio::spawn(publisher.run(bus, topic, (debounce, delay), shutdown));
+    tokio::spawn(publisher.run(bus, topic, (debounce, delay), relaying, shutdown));
 }
 
 struct Publisher {
@@ -74,6 +75,7 @@ impl Publisher {
         bus: portrait_bus::BusConfig,
         topic: String,
         (debounce, relay_delay): (Duration, Duration),
+        relaying: tokio::sync::watch::Sender<bool>,
         shutdown: CancellationToken,
     ) {
         let store = self.ctx.store().clone();
@@ -86,7 +88,10 @@ impl Publisher {
             };
             match setup.await {
                 Ok(bus) => break bus,
-                Err(e) => error!(error = %e, "segment publisher cannot start; retrying"),
+                Err(e) => {
+                    relaying.send_replace(false);
+                    error!(error = %e, "segment publisher cannot start; retrying");
+                }
             }
             tokio::select! {
                 _ = shutdown.cancelled() => return,
@@ -100,6 +105,7 @@ impl Publisher {
             topic,
             wake.clone(),
             relay_delay,
+            relaying,
             shutdown.clone(),
         ));
         let calendar = *self.ctx.calendar();

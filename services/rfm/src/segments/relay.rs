@@ -26,11 +26,11 @@ pub(crate) async fn relay(
     topic: String,
     wake: Arc<Notify>,
     delay: Duration,
+    progressing: tokio::sync::watch::Sender<bool>,
     shutdown: CancellationToken,
 ) {
-    // The rfm service's health follows its orders consumer; a failing
-    // segments relay says so in its log (and re-sends, which consumers drop).
-    let (progressing, _) = tokio::sync::watch::channel(true);
+    // The rfm service's health follows this too (see `run`); a failed publish
+    // is sent again, and consumers drop what they have.
     portrait_service::relay_loop(
         "segments",
         Duration::from_secs(1),
