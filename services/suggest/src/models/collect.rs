@@ -69,7 +69,7 @@ pub(crate) fn collect(book: &CustomerBook, as_of: Day, period: Period) -> Collec
 }
 
 /// Groups (period start, fen) rows into a customer's periods.
-fn periods(rows: &mut [(Day, i64)]) -> Option<Periods> {
+pub(super) fn periods(rows: &mut [(Day, i64)]) -> Option<Periods> {
     rows.sort_unstable_by_key(|r| r.0);
     let (&(first, first_fen), rest) = rows.split_first()?;
     let mut p = Periods {

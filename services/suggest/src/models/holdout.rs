@@ -49,29 +49,56 @@ pub(crate) struct Gathered {
     holdout: Vec<u32>,
 }
 
-pub(crate) fn gather(book: &CustomerBook, as_of: Day, days: u32, terms: Terms) -> Gathered {
+/// Reads every customer's rows once, under the state's lock: the population as of `as_of`
+/// (what `collect::collect` gives) and, for the check, as of the calibration end with each
+/// customer's holdout periods.
+pub(crate) fn gather(
+    book: &CustomerBook,
+    as_of: Day,
+    days: u32,
+    terms: Terms,
+) -> (Collected, Gathered) {
+    let period = terms.period;
     let calibration_end = as_of.saturating_sub(i32::try_from(days).unwrap_or(i32::MAX));
-    let collected = collect::collect(book, calibration_end, terms.period);
-    let mut periods: Vec<Day> = Vec::new();
-    let holdout = (0..book.customers().len() as u32)
-        .map(|c| {
-            periods.clear();
-            book.rows(c, |day, _, acc| {
-                if acc.orders > 0 && day > calibration_end && day <= as_of {
-                    periods.push(period_start(terms.period, day));
+    let n = book.customers().len();
+    let (mut all, mut calibration) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    let mut holdout = Vec::with_capacity(n);
+    let (mut rows, mut before, mut after) = (Vec::new(), Vec::new(), Vec::new());
+    for c in 0..n as u32 {
+        rows.clear();
+        before.clear();
+        after.clear();
+        book.rows(c, |day, _, acc| {
+            if acc.orders > 0 && day <= as_of {
+                let start = period_start(period, day);
+                rows.push((start, acc.revenue));
+                if day <= calibration_end {
+                    before.push((start, acc.revenue));
+                } else {
+                    after.push(start);
                 }
-            });
-            periods.sort_unstable();
-            periods.dedup();
-            periods.len() as u32
-        })
-        .collect();
-    Gathered {
+            }
+        });
+        all.push(collect::periods(&mut rows));
+        calibration.push(collect::periods(&mut before));
+        after.sort_unstable();
+        after.dedup();
+        holdout.push(after.len() as u32);
+    }
+    let collected = Collected {
+        end: period_start(period, as_of),
+        customers: all,
+    };
+    let gathered = Gathered {
         calibration_end,
         as_of,
-        collected,
+        collected: Collected {
+            end: period_start(period, calibration_end),
+            customers: calibration,
+        },
         holdout,
-    }
+    };
+    (collected, gathered)
 }
 
 /// Fits `kind` on the calibration population and tabulates its holdout predictions.
@@ -157,4 +184,78 @@ pub(crate) fn check(g: &Gathered, terms: Terms, kind: ModelKind) -> Result<Holdo
         rows,
         total,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use portrait_core::Acc;
+    use portrait_models::summary::Period;
+
+    use super::*;
+
+    #[test]
+    fn one_pass_reads_what_collect_reads_at_both_ends_and_counts_holdout_periods() {
+        let mut book = CustomerBook::default();
+        // (customer, day, orders): a retracted day, a zero-order row, days after as_of.
+        let rows: [(&str, Day, i64); 10] = [
+            ("a", 20_000, 1),
+            ("a", 20_001, 2),
+            ("a", 20_020, 1),
+            ("a", 20_021, 1),
+            ("a", 20_040, 1),
+            ("b", 20_030, 1),
+            ("b", 20_031, 0),
+            ("c", 20_005, 1),
+            ("c", 20_050, 1),
+            ("c", 20_060, 1),
+        ];
+        for (c, day, orders) in rows {
+            book.add(
+                c,
+                0,
+                day,
+                Acc {
+                    orders,
+                    revenue: 100 * orders,
+                },
+            );
+        }
+        let as_of = 20_045;
+        for period in [Period::Day, Period::Week, Period::Month] {
+            let terms = Terms {
+                kind: ModelKind::BgNbd,
+                period,
+                horizon: 1.0,
+                clv_months: 1,
+                discount_rate: 0.0,
+                min_customers: 2,
+                holdout_days: 25,
+            };
+            let (all, g) = gather(&book, as_of, 25, terms);
+            assert_eq!(all.end, collect::collect(&book, as_of, period).end);
+            assert_eq!(
+                all.customers,
+                collect::collect(&book, as_of, period).customers
+            );
+            let calibration = collect::collect(&book, 20_020, period);
+            assert_eq!(g.calibration_end, 20_020);
+            assert_eq!(g.collected.customers, calibration.customers, "{period:?}");
+            assert_eq!(g.collected.end, calibration.end, "{period:?}");
+            // Distinct periods after day 20,020 up to 20,045, by hand.
+            let distinct = |days: &[Day]| {
+                let mut p: Vec<Day> = days.iter().map(|d| period_start(period, *d)).collect();
+                p.sort_unstable();
+                p.dedup();
+                p.len() as u32
+            };
+            let name = |c: &str| book.customers().get(c).expect("known") as usize;
+            assert_eq!(
+                g.holdout[name("a")],
+                distinct(&[20_021, 20_040]),
+                "{period:?}"
+            );
+            assert_eq!(g.holdout[name("b")], distinct(&[20_030]), "{period:?}");
+            assert_eq!(g.holdout[name("c")], 0, "{period:?}");
+        }
+    }
 }

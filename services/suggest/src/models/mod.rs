@@ -31,7 +31,8 @@ pub struct Measured {
     /// Distinct (x, t_x, T): what the likelihood sums over.
     pub triples: usize,
     pub outcome: Result<(), String>,
-    /// The holdout check's read (under the lock in the service) and its fit and table.
+    /// The one read of the rows with the check on (instead of `collect`; under the lock in
+    /// the service), and the check's fit and table.
     pub holdout_gather: Duration,
     pub holdout_check: Duration,
     pub holdout: Result<(), String>,
@@ -52,8 +53,10 @@ pub fn measure(
     let outcome = fit::fit(&collected, terms);
     let fit = started.elapsed();
     let started = Instant::now();
-    let gathered = holdout::gather(book, as_of, settings.holdout_days, terms);
+    let (both, gathered) = holdout::gather(book, as_of, settings.holdout_days, terms);
     let holdout_gather = started.elapsed();
+    // The one pass the service makes with the check on reads what `collect` does.
+    debug_assert_eq!(both.customers, collected.customers);
     let started = Instant::now();
     let kind = outcome.as_ref().map_or(terms.kind, |f| f.chosen_kind());
     let holdout = holdout::check(&gathered, terms, kind);
@@ -243,13 +246,14 @@ impl Models {
             let (collected, gathered, incarnation) = {
                 let (state, _) = projection.live.read();
                 let incarnation = projection.live.incarnation();
-                let gathered = (terms.holdout_days > 0)
-                    .then(|| holdout::gather(&state.book, as_of, terms.holdout_days, terms));
-                (
-                    collect::collect(&state.book, as_of, terms.period),
-                    gathered,
-                    incarnation,
-                )
+                let (collected, gathered) = match terms.holdout_days {
+                    0 => (collect::collect(&state.book, as_of, terms.period), None),
+                    days => {
+                        let (c, g) = holdout::gather(&state.book, as_of, days, terms);
+                        (c, Some(g))
+                    }
+                };
+                (collected, gathered, incarnation)
             };
             let fit = fit::fit(&collected, terms)?;
             drop(collected);
