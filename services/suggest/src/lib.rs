@@ -73,8 +73,9 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
                 recent: Default::default(),
                 rfm,
             });
-            customers.spawn_warm(schedule);
+            customers.spawn_warm(schedule.clone());
             let suggestions = Arc::new(Suggestions::new(customers.clone(), profiler, suggest));
+            suggestions.spawn_warm(schedule);
             let effects = Arc::new(Tracker::new(projection, ctx, suggestions.clone()));
             portrait_service::Services::new(SuggestQueryServer::new(Suggest {
                 customers,

@@ -79,7 +79,7 @@ pub(crate) fn habits(profiler: Channel, timeout: Duration) -> Fetched<GroupPatte
 
 /// The profiler's cross-sell rules with their audiences as this service's
 /// dense ids (of one state incarnation): no customer's id is kept as a string.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, PartialEq)]
 pub(crate) struct CrossRules {
     /// Each rule with its customers, ascending; customers this service has
     /// not consumed yet are left out.
@@ -122,7 +122,7 @@ pub(crate) fn cross_sell(
     })
 }
 
-impl<T: Send + Sync + 'static> Fetched<T> {
+impl<T: PartialEq + Send + Sync + 'static> Fetched<T> {
     fn new(
         timeout: Duration,
         fetch: impl Fn(ResolvedFilter) -> Answer<T> + Send + Sync + 'static,
@@ -189,7 +189,11 @@ impl<T: Send + Sync + 'static> Fetched<T> {
             slot.pending = false;
             match answer {
                 Ok(value) => {
-                    slot.value = Some((Arc::new(value), ANSWERS.fetch_add(1, Ordering::Relaxed)));
+                    // The same answer again keeps its number, so the plans built on it stay.
+                    if slot.value.as_ref().is_none_or(|(held, _)| **held != value) {
+                        let number = ANSWERS.fetch_add(1, Ordering::Relaxed);
+                        slot.value = Some((Arc::new(value), number));
+                    }
                     slot.error = None;
                 }
                 Err(status) => {
@@ -204,6 +208,27 @@ impl<T: Send + Sync + 'static> Fetched<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Plans are keyed by the answer's number: the same answer fetched again keeps it (the
+    /// plans stay), a different one gets a new one.
+    #[tokio::test]
+    async fn the_same_answer_keeps_its_number_and_a_new_one_gets_another() {
+        let queue = Arc::new(Mutex::new(vec![7, 7, 8]));
+        let next = queue.clone();
+        let fetched = Arc::new(Fetched::new(Duration::from_secs(5), move |_| {
+            let value: i32 = next.lock().expect("queue").remove(0);
+            Box::pin(async move { Ok(value) })
+        }));
+        let f = ResolvedFilter::resolve(None, 20_000).expect("filter");
+        let (_, first) = fetched.get(&f).await.expect("an answer");
+        fetched.expire(&f);
+        let (_, again) = fetched.get(&f).await.expect("an answer");
+        assert_eq!(again, first, "the same answer");
+        fetched.expire(&f);
+        let (value, other) = fetched.get(&f).await.expect("an answer");
+        assert_eq!((*value, other == first), (8, false));
+        assert!(queue.lock().expect("queue").is_empty(), "three fetches");
+    }
 
     /// A profiler that does not answer costs a list at most the timeout and
     /// gives a reason, never an error.

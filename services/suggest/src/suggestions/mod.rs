@@ -10,6 +10,7 @@ mod measure;
 mod plan;
 mod rates;
 mod text;
+mod warm;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -47,6 +48,8 @@ pub struct Suggestions {
     settings: SuggestSettings,
     /// The effect tracking's measured response rates, as last given.
     tracked: std::sync::RwLock<rates::Tracked>,
+    /// The filters listed lately, whose plans are kept warm.
+    recent: warm::Recent,
 }
 
 impl Suggestions {
@@ -73,6 +76,7 @@ impl Suggestions {
             cross: Arc::new(fetched::cross_sell(profiler, timeout, projection)),
             settings,
             tracked: std::sync::RwLock::default(),
+            recent: warm::Recent::default(),
         }
     }
 
@@ -128,6 +132,7 @@ impl Suggestions {
         let min_priority =
             Priority::try_from(req.min_priority).map_err(|_| invalid("min_priority"))?;
         let f = self.ctx().resolve(req.filter.as_ref())?;
+        self.recent.asked(req.filter.as_ref());
         // Before the state is read: no lock is held across the wait.
         let (habits, cross) = tokio::join!(self.habits.get(&f), self.cross.get(&f));
         let (state, version) = self.customers.projection.live.read();
