@@ -136,6 +136,7 @@ fn reflection(served: &[&'static str]) -> tonic_reflection::server::Builder<'sta
 pub async fn serve(
     listener: TcpListener,
     services: Services,
+    auth: std::sync::Arc<portrait_auth::Authenticator>,
     shutdown: CancellationToken,
 ) -> Result<()> {
     let (reporter, health) = tonic_health::server::health_reporter();
@@ -198,6 +199,7 @@ pub async fn serve(
     });
     tonic::transport::Server::builder()
         .layer(crate::rpc_metrics::RpcMetricsLayer)
+        .layer(crate::auth_layer::AuthLayer { auth })
         .accept_http1(http1)
         .initial_stream_window_size(STREAM_WINDOW)
         .initial_connection_window_size(CONNECTION_WINDOW)

@@ -4,6 +4,7 @@
 
 mod customer;
 mod http;
+mod scope;
 mod sync;
 
 use std::sync::Arc;
@@ -33,18 +34,18 @@ use portrait_proto::v1::{
     ModelFit, PortraitSummary, PortraitSummaryRequest, RecomputeClustersRequest,
     RefitModelsRequest,
 };
+use portrait_service::PeerChannel;
 use portrait_service::{Config, Error, Result};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use tonic::transport::{Channel, Endpoint};
 use tonic::{Request, Response, Status, Streaming};
 
 #[derive(Clone)]
 pub struct Gateway {
-    ingest: IngestServiceClient<Channel>,
-    profiler: ProfilerQueryClient<Channel>,
-    rfm: RfmQueryClient<Channel>,
-    suggest: SuggestQueryClient<Channel>,
+    ingest: IngestServiceClient<PeerChannel>,
+    profiler: ProfilerQueryClient<PeerChannel>,
+    rfm: RfmQueryClient<PeerChannel>,
+    suggest: SuggestQueryClient<PeerChannel>,
     sync: portrait_sync::Sync,
     time_zone: String,
     calendar: portrait_core::Calendar,
@@ -53,21 +54,16 @@ pub struct Gateway {
     /// `domain.max_id_length`: the longest query that can name a customer.
     max_id_length: usize,
     /// The suggest service's follower of segments.v1.
-    segment_flows: SegmentFlowsQueryClient<Channel>,
-}
-
-fn channel(key: &str, url: &str) -> Result<Channel> {
-    let endpoint = Endpoint::from_shared(url.to_owned())
-        .map_err(|e| Error::Config(format!("{key} {url:?}: {e}")))?
-        .connect_timeout(std::time::Duration::from_secs(5))
-        .timeout(std::time::Duration::from_secs(60));
-    // Lazy, so the gateway starts before the services and reconnects after them.
-    Ok(endpoint.connect_lazy())
+    segment_flows: SegmentFlowsQueryClient<PeerChannel>,
 }
 
 impl Gateway {
     pub async fn new(config: &Config, shutdown: CancellationToken) -> Result<Self> {
         let g = &config.gateway;
+        // Lazy, so the gateway starts before the services and reconnects
+        // after them; each call carries the service token.
+        let channel =
+            |key: &str, url: &str| portrait_service::exchange::peer_channel(key, url, &config.auth);
         let sync = portrait_sync::Sync::open(config, &g.ingest, shutdown)
             .await
             .map_err(|e| Error::Config(format!("sync: {e}")))?;
@@ -125,7 +121,7 @@ impl PortraitService for Gateway {
     ) -> Result<Response<Overview>, Status> {
         self.profiler
             .clone()
-            .get_overview(r.into_inner())
+            .get_overview(self.scoped(r).await?)
             .await
             .map_err(|s| upstream("profiler", s))
     }
@@ -136,7 +132,7 @@ impl PortraitService for Gateway {
     ) -> Result<Response<SegmentDistribution>, Status> {
         self.rfm
             .clone()
-            .get_segment_distribution(r.into_inner())
+            .get_segment_distribution(self.scoped(r).await?)
             .await
             .map_err(|s| upstream("rfm", s))
     }
@@ -147,7 +143,7 @@ impl PortraitService for Gateway {
     ) -> Result<Response<HourDistribution>, Status> {
         self.profiler
             .clone()
-            .get_hour_distribution(r.into_inner())
+            .get_hour_distribution(self.scoped(r).await?)
             .await
             .map_err(|s| upstream("profiler", s))
     }
@@ -158,7 +154,7 @@ impl PortraitService for Gateway {
     ) -> Result<Response<ChannelDistribution>, Status> {
         self.profiler
             .clone()
-            .get_channel_distribution(r.into_inner())
+            .get_channel_distribution(self.scoped(r).await?)
             .await
             .map_err(|s| upstream("profiler", s))
     }
@@ -169,7 +165,7 @@ impl PortraitService for Gateway {
     ) -> Result<Response<TopProducts>, Status> {
         self.profiler
             .clone()
-            .get_top_products(r.into_inner())
+            .get_top_products(self.scoped(r).await?)
             .await
             .map_err(|s| upstream("profiler", s))
     }
@@ -180,7 +176,7 @@ impl PortraitService for Gateway {
     ) -> Result<Response<TopCategories>, Status> {
         self.profiler
             .clone()
-            .get_top_categories(r.into_inner())
+            .get_top_categories(self.scoped(r).await?)
             .await
             .map_err(|s| upstream("profiler", s))
     }
@@ -191,7 +187,7 @@ impl PortraitService for Gateway {
     ) -> Result<Response<ListRfmResponse>, Status> {
         self.rfm
             .clone()
-            .list_rfm(r.into_inner())
+            .list_rfm(self.scoped(r).await?)
             .await
             .map_err(|s| upstream("rfm", s))
     }
@@ -202,7 +198,7 @@ impl PortraitService for Gateway {
     ) -> Result<Response<ListSuggestionsResponse>, Status> {
         self.suggest
             .clone()
-            .list_suggestions(r.into_inner())
+            .list_suggestions(self.scoped(r).await?)
             .await
             .map_err(|s| upstream("suggest", s))
     }
@@ -213,7 +209,7 @@ impl PortraitService for Gateway {
     ) -> Result<Response<ListStoresResponse>, Status> {
         self.profiler
             .clone()
-            .list_stores(r.into_inner())
+            .list_stores(self.scoped(r).await?)
             .await
             .map_err(|s| upstream("profiler", s))
     }
@@ -276,28 +272,36 @@ impl PortraitService for Gateway {
         &self,
         r: Request<TriggerSyncRequest>,
     ) -> Result<Response<TriggerSyncResponse>, Status> {
-        self.sync_trigger(r.into_inner()).await.map(Response::new)
+        self.sync_trigger(self.scoped(r).await?)
+            .await
+            .map(Response::new)
     }
 
     async fn get_sync_job(
         &self,
         r: Request<GetSyncJobRequest>,
     ) -> Result<Response<SyncJob>, Status> {
-        self.sync_job(r.into_inner()).await.map(Response::new)
+        self.sync_job(self.scoped(r).await?)
+            .await
+            .map(Response::new)
     }
 
     async fn list_sync_jobs(
         &self,
         r: Request<ListSyncJobsRequest>,
     ) -> Result<Response<ListSyncJobsResponse>, Status> {
-        self.sync_jobs(r.into_inner()).await.map(Response::new)
+        self.sync_jobs(self.scoped(r).await?)
+            .await
+            .map(Response::new)
     }
 
     async fn get_data_quality_report(
         &self,
         r: Request<GetDataQualityReportRequest>,
     ) -> Result<Response<DataQualityReport>, Status> {
-        self.sync_report(r.into_inner()).await.map(Response::new)
+        self.sync_report(self.scoped(r).await?)
+            .await
+            .map(Response::new)
     }
 
     async fn import_orders(
@@ -311,7 +315,7 @@ impl PortraitService for Gateway {
         &self,
         r: Request<GetCustomerRequest>,
     ) -> Result<Response<CustomerProfile>, Status> {
-        self.profile(r.into_inner()).await.map(Response::new)
+        self.profile(self.scoped(r).await?).await.map(Response::new)
     }
 
     async fn list_customer_days(
@@ -320,7 +324,7 @@ impl PortraitService for Gateway {
     ) -> Result<Response<ListCustomerDaysResponse>, Status> {
         self.profiler
             .clone()
-            .list_customer_days(r.into_inner())
+            .list_customer_days(self.scoped(r).await?)
             .await
             .map_err(|s| upstream("profiler", s))
     }
@@ -331,7 +335,7 @@ impl PortraitService for Gateway {
     ) -> Result<Response<CustomerPreferences>, Status> {
         self.profiler
             .clone()
-            .get_customer_preferences(r.into_inner())
+            .get_customer_preferences(self.scoped(r).await?)
             .await
             .map_err(|s| upstream("profiler", s))
     }
@@ -342,7 +346,7 @@ impl PortraitService for Gateway {
     ) -> Result<Response<ListAnomaliesResponse>, Status> {
         self.profiler
             .clone()
-            .list_anomalies(r.into_inner())
+            .list_anomalies(self.scoped(r).await?)
             .await
             .map_err(|s| upstream("profiler", s))
     }
@@ -353,7 +357,7 @@ impl PortraitService for Gateway {
     ) -> Result<Response<ListCustomersResponse>, Status> {
         self.suggest
             .clone()
-            .list_customers(r.into_inner())
+            .list_customers(self.scoped(r).await?)
             .await
             .map_err(|s| upstream("suggest", s))
     }
@@ -364,7 +368,7 @@ impl PortraitService for Gateway {
     ) -> Result<Response<Clusters>, Status> {
         self.profiler
             .clone()
-            .get_clusters(r.into_inner())
+            .get_clusters(self.scoped(r).await?)
             .await
             .map_err(|s| upstream("profiler", s))
     }
@@ -375,7 +379,7 @@ impl PortraitService for Gateway {
     ) -> Result<Response<Clusters>, Status> {
         self.profiler
             .clone()
-            .recompute_clusters(r.into_inner())
+            .recompute_clusters(self.scoped(r).await?)
             .await
             .map_err(|s| upstream("profiler", s))
     }
@@ -384,7 +388,7 @@ impl PortraitService for Gateway {
         &self,
         r: Request<FindCustomerRequest>,
     ) -> Result<Response<FindCustomerResponse>, Status> {
-        self.find(r.into_inner()).await.map(Response::new)
+        self.find(self.scoped(r).await?).await.map(Response::new)
     }
 
     async fn get_portrait_summary(
@@ -393,7 +397,7 @@ impl PortraitService for Gateway {
     ) -> Result<Response<PortraitSummary>, Status> {
         self.profiler
             .clone()
-            .get_portrait_summary(r.into_inner())
+            .get_portrait_summary(self.scoped(r).await?)
             .await
             .map_err(|s| upstream("profiler", s))
     }
@@ -404,7 +408,7 @@ impl PortraitService for Gateway {
     ) -> Result<Response<ModelFit>, Status> {
         self.suggest
             .clone()
-            .get_model_fit(r.into_inner())
+            .get_model_fit(self.scoped(r).await?)
             .await
             .map_err(|s| upstream("suggest", s))
     }
@@ -415,7 +419,7 @@ impl PortraitService for Gateway {
     ) -> Result<Response<ModelFit>, Status> {
         self.suggest
             .clone()
-            .refit_models(r.into_inner())
+            .refit_models(self.scoped(r).await?)
             .await
             .map_err(|s| upstream("suggest", s))
     }
@@ -426,7 +430,7 @@ impl PortraitService for Gateway {
     ) -> Result<Response<CustomerModel>, Status> {
         self.suggest
             .clone()
-            .get_customer_model(r.into_inner())
+            .get_customer_model(self.scoped(r).await?)
             .await
             .map_err(|s| upstream("suggest", s))
     }
@@ -437,7 +441,7 @@ impl PortraitService for Gateway {
     ) -> Result<Response<Associations>, Status> {
         self.profiler
             .clone()
-            .get_associations(r.into_inner())
+            .get_associations(self.scoped(r).await?)
             .await
             .map_err(|s| upstream("profiler", s))
     }
@@ -447,7 +451,7 @@ impl PortraitService for Gateway {
     ) -> Result<Response<portrait_proto::v1::GroupPatterns>, Status> {
         self.profiler
             .clone()
-            .get_group_patterns(r.into_inner())
+            .get_group_patterns(self.scoped(r).await?)
             .await
             .map_err(|s| upstream("profiler", s))
     }
@@ -457,7 +461,7 @@ impl PortraitService for Gateway {
     ) -> Result<Response<portrait_proto::v1::ListSuggestionAudienceResponse>, Status> {
         self.suggest
             .clone()
-            .list_suggestion_audience(r.into_inner())
+            .list_suggestion_audience(self.scoped(r).await?)
             .await
             .map_err(|s| upstream("suggest", s))
     }
@@ -468,7 +472,7 @@ impl PortraitService for Gateway {
     ) -> Result<Response<portrait_proto::v1::AdoptedSuggestion>, Status> {
         self.suggest
             .clone()
-            .adopt_suggestion(r.into_inner())
+            .adopt_suggestion(self.scoped(r).await?)
             .await
             .map_err(|s| upstream("suggest", s))
     }
@@ -479,7 +483,7 @@ impl PortraitService for Gateway {
     ) -> Result<Response<portrait_proto::v1::AdoptedSuggestion>, Status> {
         self.suggest
             .clone()
-            .dismiss_suggestion(r.into_inner())
+            .dismiss_suggestion(self.scoped(r).await?)
             .await
             .map_err(|s| upstream("suggest", s))
     }
@@ -490,7 +494,7 @@ impl PortraitService for Gateway {
     ) -> Result<Response<portrait_proto::v1::SuggestionEffect>, Status> {
         self.suggest
             .clone()
-            .get_suggestion_effect(r.into_inner())
+            .get_suggestion_effect(self.scoped(r).await?)
             .await
             .map_err(|s| upstream("suggest", s))
     }
@@ -501,7 +505,7 @@ impl PortraitService for Gateway {
     ) -> Result<Response<portrait_proto::v1::ListAdoptedSuggestionsResponse>, Status> {
         self.suggest
             .clone()
-            .list_adopted_suggestions(r.into_inner())
+            .list_adopted_suggestions(self.scoped(r).await?)
             .await
             .map_err(|s| upstream("suggest", s))
     }
@@ -512,7 +516,7 @@ impl PortraitService for Gateway {
     ) -> Result<Response<portrait_proto::v1::ListSuggestionMembersResponse>, Status> {
         self.suggest
             .clone()
-            .list_suggestion_members(r.into_inner())
+            .list_suggestion_members(self.scoped(r).await?)
             .await
             .map_err(|s| upstream("suggest", s))
     }
@@ -523,7 +527,7 @@ impl PortraitService for Gateway {
     ) -> Result<Response<portrait_proto::v1::SegmentFlows>, Status> {
         self.segment_flows
             .clone()
-            .get_segment_flows(r.into_inner())
+            .get_segment_flows(self.scoped(r).await?)
             .await
             .map_err(|s| upstream("suggest", s))
     }

@@ -9,6 +9,7 @@ mod models_cmd;
 mod query;
 mod rebuild_cmd;
 mod sync_cmd;
+mod token;
 
 use std::path::PathBuf;
 
@@ -73,8 +74,9 @@ async fn main() -> anyhow::Result<()> {
             data_dir,
             base_port,
         } => {
-            let configs = embedded::configs(data_dir.as_deref(), base_port)
+            let mut configs = embedded::configs(data_dir.as_deref(), base_port)
                 .context("failed to load configuration")?;
+            let admin = embedded::prepare_auth(&mut configs)?;
             let _telemetry = portrait_service::init_telemetry("portrait", &configs[0].telemetry)
                 .context("failed to start telemetry")?;
             let shutdown = portrait_service::shutdown_token();
@@ -85,6 +87,13 @@ async fn main() -> anyhow::Result<()> {
                 "portrait is running; the gateway listens on {0} (gRPC, JSON under /v1/, the 客群画像 page at http://{0}/). Ctrl-C stops it.",
                 stack.gateway_addr
             );
+            if let Some(token) = admin {
+                eprintln!(
+                    "open http://{}/ and log in with {token}\n(kept in {}; for the CLI: export PORTRAIT_TOKEN={token})",
+                    stack.gateway_addr,
+                    embedded::ADMIN_TOKEN_FILE
+                );
+            }
             stack.wait().await
         }
         Command::Demo(args) => demo::run(args).await,

@@ -134,6 +134,14 @@ pub(crate) struct QueryArgs {
         env = "PORTRAIT_GATEWAY"
     )]
     gateway: String,
+    /// The bearer token (an API key or a JWT); `portrait run` prints one.
+    #[arg(
+        long,
+        env = "PORTRAIT_TOKEN",
+        default_value = "",
+        hide_env_values = true
+    )]
+    token: String,
     /// Only these stores (repeatable).
     #[arg(long = "store")]
     stores: Vec<String>,
@@ -223,9 +231,12 @@ impl From<MainChannel> for Channel {
 }
 
 pub(crate) async fn run(args: QueryArgs) -> anyhow::Result<()> {
-    let mut client = PortraitServiceClient::connect(args.gateway.clone())
+    let channel = tonic::transport::Channel::from_shared(args.gateway.clone())
+        .with_context(|| format!("bad gateway address {:?}", args.gateway))?
+        .connect()
         .await
         .with_context(|| format!("failed to connect to the gateway at {}", args.gateway))?;
+    let mut client = PortraitServiceClient::new(crate::token::authed(channel, &args.token)?);
     let filter = Some(Filter {
         store_ids: args.stores.clone(),
         cities: args.cities.clone(),

@@ -262,6 +262,16 @@ async fn serve(b: Arc<Bound>, schema: Arc<Schema>, request: Request) -> Response
 
 async fn answer(b: &Bound, schema: &Schema, request: Request) -> Result<Value, Status> {
     let (mut parts, body) = request.into_parts();
+    // The layer authenticated the caller (portrait-service's auth layer);
+    // the route knows its rpc, so the policy is checked here.
+    let principal = parts
+        .extensions
+        .get::<portrait_auth::Principal>()
+        .ok_or_else(|| Status::unauthenticated("missing token"))?;
+    principal
+        .authorize(&portrait_auth::gateway_path(b.route.rpc))
+        .map_err(|e| Status::permission_denied(e.to_string()))?;
+    let extensions = std::mem::take(&mut parts.extensions);
     let path = RawPathParams::from_request_parts(&mut parts, &())
         .await
         .map_err(|e| invalid("path", e.body_text()))?;
@@ -282,7 +292,7 @@ async fn answer(b: &Bound, schema: &Schema, request: Request) -> Result<Value, S
         }
     };
     let json = params::request_json(schema, &b.accepted, parts.uri.query(), &path, body)?;
-    (b.call)(json, MetadataMap::from_headers(parts.headers)).await
+    (b.call)(json, MetadataMap::from_headers(parts.headers), extensions).await
 }
 
 #[cfg(test)]

@@ -1,0 +1,156 @@
+//! Authentication written once: a tower layer on every server reads the
+//! bearer token, turns it into a `Principal` (request extensions), and for
+//! gRPC paths checks the policy table. The gateway's JSON routes check the
+//! same table by their rpc (they know which one they call).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use portrait_auth::Authenticator;
+use tower::{Layer, Service};
+
+#[derive(Clone)]
+pub(crate) struct AuthLayer {
+    pub(crate) auth: Arc<Authenticator>,
+}
+
+impl<S> Layer<S> for AuthLayer {
+    type Service = Auth<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Auth {
+            inner,
+            auth: self.auth.clone(),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub(crate) struct Auth<S> {
+    inner: S,
+    auth: Arc<Authenticator>,
+}
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+/// Answer without a token: health for probes, reflection when allowed, the
+/// page and its assets (its login asks for the token), the API document.
+fn exempt(path: &str, grpc: bool, allow_reflection: bool) -> bool {
+    if grpc {
+        return path.starts_with("/grpc.health.v1.Health/")
+            || (allow_reflection
+                && (path.starts_with("/grpc.reflection.v1.ServerReflection/")
+                    || path.starts_with("/grpc.reflection.v1alpha.ServerReflection/")));
+    }
+    path == "/" || path.starts_with("/assets/") || path == "/v1/openapi.json"
+}
+
+fn refuse(error: &portrait_auth::Error, grpc: bool) -> http::Response<tonic::body::Body> {
+    let status = match error {
+        portrait_auth::Error::Denied(m) => tonic::Status::permission_denied(m.clone()),
+        other => tonic::Status::unauthenticated(other.to_string()),
+    };
+    if grpc {
+        status.into_http::<tonic::body::Body>()
+    } else {
+        let response = crate::http_error::status_response(&status);
+        let (parts, body) = response.into_parts();
+        http::Response::from_parts(parts, tonic::body::Body::new(body))
+    }
+}
+
+impl<S, B> Service<http::Request<B>> for Auth<S>
+where
+    S: Service<http::Request<B>, Response = http::Response<tonic::body::Body>>,
+    S::Future: Send + 'static,
+    S::Error: 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = BoxFuture<Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
+        let grpc = request
+            .headers()
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/grpc"));
+        let path = request.uri().path();
+        if exempt(path, grpc, self.auth.allow_reflection()) {
+            return Box::pin(self.inner.call(request));
+        }
+        let header = request
+            .headers()
+            .get(http::header::AUTHORIZATION)
+            .map(http::HeaderValue::as_bytes);
+        let checked = self.auth.authenticate(header).and_then(|principal| {
+            if grpc {
+                principal.authorize(path)?;
+            }
+            Ok(principal)
+        });
+        match checked {
+            Ok(principal) => {
+                request.extensions_mut().insert(principal);
+                Box::pin(self.inner.call(request))
+            }
+            Err(e) => {
+                let peer = request
+                    .extensions()
+                    .get::<tonic::transport::server::TcpConnectInfo>()
+                    .and_then(|c| c.remote_addr());
+                tracing::info!(
+                    path = %request.uri().path(),
+                    peer = ?peer,
+                    reason = %e,
+                    "request refused"
+                );
+                let response = refuse(&e, grpc);
+                Box::pin(async move { Ok(response) })
+            }
+        }
+    }
+}
+
+/// What the internal clients send: the service token (`auth.service_token`)
+/// as a bearer, or nothing when none is configured.
+#[derive(Clone, Default)]
+pub struct Bearer(Option<tonic::metadata::AsciiMetadataValue>);
+
+impl Bearer {
+    pub fn new(token: &str) -> crate::Result<Self> {
+        if token.is_empty() {
+            return Ok(Self(None));
+        }
+        let value = format!("Bearer {token}").parse().map_err(|_| {
+            crate::Error::Config(
+                "a token must be printable ASCII (auth.service_token, --token)".into(),
+            )
+        })?;
+        Ok(Self(Some(value)))
+    }
+}
+
+impl tonic::service::Interceptor for Bearer {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
+        if let Some(value) = &self.0 {
+            request
+                .metadata_mut()
+                .insert("authorization", value.clone());
+        }
+        Ok(request)
+    }
+}
+
+/// A channel to another service that carries the service token.
+pub type PeerChannel =
+    tonic::service::interceptor::InterceptedService<tonic::transport::Channel, Bearer>;
