@@ -271,7 +271,6 @@ async fn answer(b: &Bound, schema: &Schema, request: Request) -> Result<Value, S
     principal
         .authorize(&portrait_auth::gateway_path(b.route.rpc))
         .map_err(|e| Status::permission_denied(e.to_string()))?;
-    let extensions = std::mem::take(&mut parts.extensions);
     let path = RawPathParams::from_request_parts(&mut parts, &())
         .await
         .map_err(|e| invalid("path", e.body_text()))?;
@@ -292,6 +291,8 @@ async fn answer(b: &Bound, schema: &Schema, request: Request) -> Result<Value, S
         }
     };
     let json = params::request_json(schema, &b.accepted, parts.uri.query(), &path, body)?;
+    // The principal travels on to the trait method in the extensions.
+    let extensions = std::mem::take(&mut parts.extensions);
     (b.call)(json, MetadataMap::from_headers(parts.headers), extensions).await
 }
 
