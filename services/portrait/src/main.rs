@@ -1,6 +1,7 @@
 //! `portrait`: the whole system in one process on embedded SQLite (no servers
 //! needed), a demo with a synthetic chain, a query client, and model commands.
 
+mod auth_cmd;
 mod bench;
 mod demo;
 mod follow;
@@ -58,6 +59,9 @@ enum Command {
     /// Fit customer models on a transactions file.
     #[command(subcommand)]
     Models(Models),
+    /// API keys: `portrait auth new-key --role viewer --store s001`.
+    #[command(subcommand)]
+    Auth(auth_cmd::AuthCommand),
 }
 
 #[derive(Subcommand)]
@@ -104,5 +108,6 @@ async fn main() -> anyhow::Result<()> {
         Command::Quality(args) => sync_cmd::quality(args).await,
         Command::Models(Models::Btyd(args)) => models_cmd::run(&args),
         Command::Rebuild(args) => rebuild_cmd::run(args).await,
+        Command::Auth(command) => auth_cmd::run(command),
     }
 }

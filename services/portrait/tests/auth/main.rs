@@ -373,3 +373,42 @@ fn portrait_run_makes_one_admin_key_and_keeps_it_private() {
         portrait_auth::Authenticator::from_settings(&c.auth).expect("a stack one can log in to");
     }
 }
+
+#[test]
+fn new_key_prints_a_token_and_the_line_that_lets_it_in() {
+    use figment::providers::{Format as _, Serialized, Toml};
+
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_portrait"))
+        .args(["auth", "new-key", "--role", "viewer", "--store", "s-001"])
+        .args(["--name", "store manager"])
+        .output()
+        .expect("portrait runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).expect("utf-8");
+    let lines: Vec<&str> = text.lines().collect();
+    let token = lines[1];
+    let entry = lines
+        .iter()
+        .find(|l| l.starts_with('{'))
+        .expect("the config line");
+    assert!(
+        !entry.contains(token),
+        "the configuration holds only the hash"
+    );
+    let settings: AuthSettings =
+        figment::Figment::from(Serialized::defaults(AuthSettings::default()))
+            .merge(Toml::string(&format!("api_keys = [{entry}]")))
+            .extract()
+            .expect("the line is valid configuration");
+    let auth = portrait_auth::Authenticator::from_settings(&settings).expect("settings");
+    let who = auth
+        .authenticate(Some(format!("Bearer {token}").as_bytes()))
+        .expect("the printed token logs in");
+    assert_eq!(who.subject, "store manager");
+    assert_eq!(who.role, Role::Viewer);
+    assert_eq!(who.stores, ["s-001"]);
+}
