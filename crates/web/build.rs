@@ -29,6 +29,7 @@ const PAGE_FILES: &[&str] = &[
     "insights.js",
     "suggestions.js",
     "effect.js",
+    "login.js",
 ];
 
 /// Files taken from node_modules: (path inside node_modules, name served).
