@@ -181,6 +181,11 @@ pub const POLICY: &[(&str, Rule)] = &[
         "/portrait.v1.PortraitService/RefitModels",
         r(Admin, WholeChain),
     ),
+    // who was refused, and every admin action
+    (
+        "/portrait.v1.PortraitService/ListAuditEvents",
+        r(Admin, WholeChain),
+    ),
     // internal: order publishers, the gateway, the services among themselves,
     // `portrait rebuild` (with an admin token)
     (

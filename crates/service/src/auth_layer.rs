@@ -11,9 +11,53 @@ use std::task::{Context, Poll};
 use portrait_auth::Authenticator;
 use tower::{Layer, Service};
 
+/// Where refused requests and admin actions are recorded (the gateway's
+/// audit log). `record` must not wait: it runs on the request path.
+pub trait AuditSink: Send + Sync {
+    fn record(&self, event: portrait_proto::v1::AuditEvent);
+}
+
+/// An audit event of now; `principal` None when the caller is unknown.
+pub fn audit_event(
+    principal: Option<&portrait_auth::Principal>,
+    rpc: &str,
+    outcome: &str,
+    reason: &str,
+    peer: Option<std::net::SocketAddr>,
+) -> portrait_proto::v1::AuditEvent {
+    portrait_proto::v1::AuditEvent {
+        id: 0,
+        at_ms: crate::now_ms(),
+        subject: principal.map(|p| p.subject.clone()).unwrap_or_default(),
+        role: principal
+            .map(|p| p.role.as_str().to_owned())
+            .unwrap_or_default(),
+        rpc: rpc.to_owned(),
+        outcome: outcome.to_owned(),
+        reason: reason.to_owned(),
+        peer: peer.map(|p| p.to_string()).unwrap_or_default(),
+    }
+}
+
+/// The outcome of a refusal as the audit log names it.
+pub fn audit_outcome(error: &portrait_auth::Error) -> &'static str {
+    match error {
+        portrait_auth::Error::Denied(_) => "permission_denied",
+        _ => "unauthenticated",
+    }
+}
+
+/// The peer of a request the server accepted over TCP.
+pub fn peer_of(extensions: &http::Extensions) -> Option<std::net::SocketAddr> {
+    extensions
+        .get::<tonic::transport::server::TcpConnectInfo>()
+        .and_then(|c| c.remote_addr())
+}
+
 #[derive(Clone)]
 pub(crate) struct AuthLayer {
     pub(crate) auth: Arc<Authenticator>,
+    pub(crate) audit: Option<Arc<dyn AuditSink>>,
 }
 
 impl<S> Layer<S> for AuthLayer {
@@ -23,6 +67,7 @@ impl<S> Layer<S> for AuthLayer {
         Auth {
             inner,
             auth: self.auth.clone(),
+            audit: self.audit.clone(),
         }
     }
 }
@@ -31,6 +76,7 @@ impl<S> Layer<S> for AuthLayer {
 pub(crate) struct Auth<S> {
     inner: S,
     auth: Arc<Authenticator>,
+    audit: Option<Arc<dyn AuditSink>>,
 }
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
@@ -89,28 +135,43 @@ where
             .headers()
             .get(http::header::AUTHORIZATION)
             .map(http::HeaderValue::as_bytes);
-        let checked = self.auth.authenticate(header).and_then(|principal| {
-            if grpc {
-                principal.authorize(path)?;
+        let peer = peer_of(request.extensions());
+        let (principal, checked) = match self.auth.authenticate(header) {
+            Err(e) => (None, Err(e)),
+            // The JSON routes check the policy themselves, by their rpc.
+            Ok(p) if !grpc => (Some(p), Ok(None)),
+            Ok(p) => {
+                let rule = p.authorize(path).map(Some);
+                (Some(p), rule)
             }
-            Ok(principal)
-        });
-        match checked {
-            Ok(principal) => {
+        };
+        match (principal, checked) {
+            (Some(principal), Ok(rule)) => {
+                if let (Some(audit), Some(rule)) = (&self.audit, rule)
+                    && rule.least == portrait_auth::Role::Admin
+                {
+                    audit.record(audit_event(Some(&principal), path, "allowed", "", peer));
+                }
                 request.extensions_mut().insert(principal);
                 Box::pin(self.inner.call(request))
             }
-            Err(e) => {
-                let peer = request
-                    .extensions()
-                    .get::<tonic::transport::server::TcpConnectInfo>()
-                    .and_then(|c| c.remote_addr());
-                tracing::info!(
-                    path = %request.uri().path(),
-                    peer = ?peer,
-                    reason = %e,
-                    "request refused"
-                );
+            (principal, checked) => {
+                let e = match checked {
+                    Err(e) => e,
+                    Ok(_) => portrait_auth::Error::Unauthenticated("missing token".into()),
+                };
+                tracing::info!(path, peer = ?peer, reason = %e, "request refused");
+                if let Some(audit) = &self.audit {
+                    let reason = e.to_string();
+                    let outcome = audit_outcome(&e);
+                    audit.record(audit_event(
+                        principal.as_ref(),
+                        path,
+                        outcome,
+                        &reason,
+                        peer,
+                    ));
+                }
                 let response = refuse(&e, grpc);
                 Box::pin(async move { Ok(response) })
             }

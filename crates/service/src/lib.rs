@@ -27,7 +27,7 @@ mod segment_flows;
 mod shutdown;
 mod telemetry;
 
-pub use auth_layer::{Bearer, PeerChannel};
+pub use auth_layer::{AuditSink, Bearer, PeerChannel, audit_event, audit_outcome, peer_of};
 pub use config::SegmentSettings;
 pub use config::SuggestSettings;
 pub use config::{

@@ -2,6 +2,7 @@
 //! the services' internal query APIs. It keeps no state of its own; it hosts the
 //! sync component (portrait-sync), which keeps its jobs in its own store.
 
+mod audit;
 mod customer;
 mod http;
 mod scope;
@@ -55,6 +56,8 @@ pub struct Gateway {
     max_id_length: usize,
     /// The suggest service's follower of segments.v1.
     segment_flows: SegmentFlowsQueryClient<PeerChannel>,
+    /// Refused requests and admin actions, in sync's store.
+    audit: Arc<audit::AuditLog>,
 }
 
 impl Gateway {
@@ -67,7 +70,9 @@ impl Gateway {
         let sync = portrait_sync::Sync::open(config, &g.ingest, shutdown)
             .await
             .map_err(|e| Error::Config(format!("sync: {e}")))?;
+        let audit = audit::AuditLog::start(sync.store().clone());
         Ok(Self {
+            audit,
             sync,
             ingest: IngestServiceClient::new(channel("gateway.ingest", &g.ingest)?),
             profiler: ProfilerQueryClient::new(channel("gateway.profiler", &g.profiler)?),
@@ -90,7 +95,9 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
     let gateway = Arc::new(gateway);
     let http = http::router(gateway.clone())?;
     let services =
-        portrait_service::Services::new(PortraitServiceServer::from_arc(gateway)).with_http(http);
+        portrait_service::Services::new(PortraitServiceServer::from_arc(gateway.clone()))
+            .with_http(http)
+            .with_audit(gateway.audit.clone());
     let served =
         portrait_service::serve_until("gateway", listener, &config, services, shutdown).await;
     if let Some(task) = daily {
@@ -530,5 +537,16 @@ impl PortraitService for Gateway {
             .get_segment_flows(self.scoped(r).await?)
             .await
             .map_err(|s| upstream("suggest", s))
+    }
+
+    async fn list_audit_events(
+        &self,
+        r: Request<portrait_proto::v1::ListAuditEventsRequest>,
+    ) -> Result<Response<portrait_proto::v1::ListAuditEventsResponse>, Status> {
+        let request = self.scoped(r).await?;
+        self.audit
+            .list(self.sync.store(), request)
+            .await
+            .map(Response::new)
     }
 }

@@ -77,6 +77,7 @@ unfiltered!(
     pb::ListAdoptedSuggestionsRequest,
     pb::ListSuggestionMembersRequest,
     pb::SegmentFlowsRequest,
+    pb::ListAuditEventsRequest,
 );
 
 impl Gateway {

@@ -69,6 +69,8 @@ pub(crate) enum What {
     Members,
     /// Segment transitions per day, from → to (--from, --to: days of the transitions).
     SegmentFlows,
+    /// Refused requests and admin actions, newest first (admin; --limit, ID = a page token).
+    Audit,
 }
 
 /// How `summary` and `patterns` group.
@@ -445,6 +447,14 @@ pub(crate) async fn run(args: QueryArgs) -> anyhow::Result<()> {
                 .get_segment_flows(portrait_proto::v1::SegmentFlowsRequest {
                     from_date: args.from.clone().unwrap_or_default(),
                     to_date: args.to.clone().unwrap_or_default(),
+                })
+                .await,
+        ),
+        What::Audit => to_json(
+            client
+                .list_audit_events(portrait_proto::v1::ListAuditEventsRequest {
+                    page_size: args.limit,
+                    page_token: args.id.clone().unwrap_or_default(),
                 })
                 .await,
         ),

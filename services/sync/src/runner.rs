@@ -79,6 +79,11 @@ impl Sync {
         })
     }
 
+    /// Sync's store, which also holds the gateway's audit log (crate::audit).
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
     pub fn has_source(&self) -> bool {
         !self.inner.settings.source.trim().is_empty()
     }

@@ -87,6 +87,7 @@ pub(super) fn call(gateway: &Arc<Gateway>, rpc: &str) -> Option<Call> {
         "ListAdoptedSuggestions" => to!(list_adopted_suggestions),
         "ListSuggestionMembers" => to!(list_suggestion_members),
         "GetSegmentFlows" => to!(get_segment_flows),
+        "ListAuditEvents" => to!(list_audit_events),
         _ => return None,
     })
 }

@@ -7,6 +7,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod audit;
 mod jwt;
 mod scope;
 
@@ -62,6 +63,7 @@ const ADMIN: &[&str] = &[
     "DismissSuggestion",
     "RecomputeClusters",
     "RefitModels",
+    "ListAuditEvents",
 ];
 
 fn least(rpc: &str) -> Role {
@@ -190,6 +192,9 @@ async fn every_rpc_and_route_answers_each_role_as_the_policy_says() {
     let expired = issuer.sign("admin", "admin", -3600);
     let valid_viewer = issuer.sign("jwt viewer", "viewer", 600);
     let mut failures = Vec::new();
+    // What the audit log must hold afterwards: (rpc, outcome, subject) of
+    // every refusal and every admin action this test makes at the gateway.
+    let mut audited: Vec<(String, &str, String)> = Vec::new();
 
     for rpc in public_rpcs() {
         let path = format!("/portrait.v1.PortraitService/{rpc}");
@@ -203,6 +208,7 @@ async fn every_rpc_and_route_answers_each_role_as_the_policy_says() {
             if got != Code::Unauthenticated {
                 failures.push(format!("{rpc} with {who}: {got:?}"));
             }
+            audited.push((path.clone(), "unauthenticated", String::new()));
         }
         for (role, token) in ROLES.iter().zip(&keys.tokens) {
             let got = code(gw, &path, Some(token)).await;
@@ -210,16 +216,25 @@ async fn every_rpc_and_route_answers_each_role_as_the_policy_says() {
             if allowed == refused(got) || (!allowed && got != Code::PermissionDenied) {
                 failures.push(format!("{rpc} as {}: {got:?}", role.as_str()));
             }
+            if !allowed {
+                audited.push((path.clone(), "permission_denied", role.as_str().into()));
+            } else if need == Role::Admin {
+                audited.push((path.clone(), "allowed", role.as_str().into()));
+            }
         }
         let got = code(gw, &path, Some(&valid_viewer)).await;
         if (need == Role::Viewer) == refused(got) {
             failures.push(format!("{rpc} with a viewer's JWT: {got:?}"));
+        }
+        if need != Role::Viewer {
+            audited.push((path.clone(), "permission_denied", "jwt viewer".into()));
         }
         // The service token is the services' own, not a user's.
         let got = code(gw, &path, Some(&keys.service)).await;
         if got != Code::PermissionDenied {
             failures.push(format!("{rpc} with the service token: {got:?}"));
         }
+        audited.push((path.clone(), "permission_denied", "service".into()));
     }
 
     let document = request_as(gw, "GET", "/v1/openapi.json", None, None).await;
@@ -251,7 +266,9 @@ async fn every_rpc_and_route_answers_each_role_as_the_policy_says() {
                         a.status, a.body
                     ));
                 }
+                audited.push((target.clone(), "unauthenticated", String::new()));
             }
+            let label = format!("{method} {template}");
             for (role, token) in ROLES.iter().zip(&keys.tokens) {
                 let a = request_as(gw, &method, &target, body, Some(token)).await;
                 let allowed = rank(*role) >= rank(least(rpc));
@@ -260,6 +277,11 @@ async fn every_rpc_and_route_answers_each_role_as_the_policy_says() {
                 } else {
                     a.status == 403 && a.body["code"] == 7
                 };
+                if !allowed {
+                    audited.push((label.clone(), "permission_denied", role.as_str().into()));
+                } else if least(rpc) == Role::Admin {
+                    audited.push((label.clone(), "allowed", role.as_str().into()));
+                }
                 if !ok {
                     failures.push(format!(
                         "{method} {target} as {}: {} {}",
@@ -310,6 +332,7 @@ async fn every_rpc_and_route_answers_each_role_as_the_policy_says() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+    audit::assert_log(gw, &admin, audited).await;
     fed.stop().await;
 }
 
