@@ -9,6 +9,7 @@ mod support;
 
 mod audit;
 mod jwt;
+mod page;
 mod scope;
 
 use std::collections::BTreeSet;
