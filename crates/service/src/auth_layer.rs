@@ -215,3 +215,45 @@ impl tonic::service::Interceptor for Bearer {
 /// A channel to another service that carries the service token.
 pub type PeerChannel =
     tonic::service::interceptor::InterceptedService<tonic::transport::Channel, Bearer>;
+
+#[cfg(test)]
+mod tests {
+    use super::exempt;
+
+    #[test]
+    fn only_probes_reflection_the_page_and_the_api_document_go_without_a_token() {
+        assert!(exempt("/grpc.health.v1.Health/Check", true, false));
+        assert!(exempt(
+            "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+            true,
+            true
+        ));
+        assert!(exempt(
+            "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+            true,
+            true
+        ));
+        assert!(!exempt(
+            "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+            true,
+            false
+        ));
+        assert!(exempt("/", false, false));
+        assert!(exempt("/assets/0123abcd/app.js", false, false));
+        assert!(exempt("/v1/openapi.json", false, false));
+        // A gRPC client cannot reach the page's exemptions, nor JSON the probes'.
+        assert!(!exempt("/", true, true));
+        assert!(!exempt("/grpc.health.v1.Health/Check", false, true));
+        for path in [
+            "/v1/overview",
+            "/portrait.v1.PortraitService/GetOverview",
+            "/assets",
+            "/v1/openapi.jsonx",
+        ] {
+            assert!(
+                !exempt(path, false, true) && !exempt(path, true, true),
+                "{path}"
+            );
+        }
+    }
+}

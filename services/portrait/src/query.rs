@@ -472,7 +472,14 @@ fn customer_id(args: &QueryArgs) -> anyhow::Result<String> {
 fn to_json<T: serde::Serialize>(
     r: Result<tonic::Response<T>, tonic::Status>,
 ) -> anyhow::Result<String> {
-    let body = r.map_err(|s| anyhow::anyhow!("{:?}: {}", s.code(), s.message()))?;
+    let body = r.map_err(|s| {
+        let hint = if s.code() == tonic::Code::Unauthenticated {
+            " (pass --token or set PORTRAIT_TOKEN; `portrait run` prints a token)"
+        } else {
+            ""
+        };
+        anyhow::anyhow!("{:?}: {}{hint}", s.code(), s.message())
+    })?;
     serde_json::to_string_pretty(body.get_ref()).context("failed to render the answer as json")
 }
 
