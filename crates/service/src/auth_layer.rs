@@ -32,11 +32,23 @@ pub fn audit_event(
         role: principal
             .map(|p| p.role.as_str().to_owned())
             .unwrap_or_default(),
-        rpc: rpc.to_owned(),
+        rpc: bounded(rpc),
         outcome: outcome.to_owned(),
         reason: reason.to_owned(),
         peer: peer.map(|p| p.to_string()).unwrap_or_default(),
     }
+}
+
+/// A refused request's path is whatever the client sent: the log keeps at
+/// most `MAX_AUDIT_PATH` bytes of it.
+const MAX_AUDIT_PATH: usize = 256;
+
+fn bounded(text: &str) -> String {
+    let mut end = text.len().min(MAX_AUDIT_PATH);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_owned()
 }
 
 /// The outcome of a refusal as the audit log names it.
@@ -218,7 +230,15 @@ pub type PeerChannel =
 
 #[cfg(test)]
 mod tests {
-    use super::exempt;
+    use super::{bounded, exempt};
+
+    #[test]
+    fn an_audited_path_is_bounded_on_a_character() {
+        assert_eq!(bounded("/v1/overview"), "/v1/overview");
+        let long = format!("/{}", "客".repeat(200));
+        let kept = bounded(&long);
+        assert!(kept.len() <= 256 && long.starts_with(&kept) && kept.len() > 250);
+    }
 
     #[test]
     fn only_probes_reflection_the_page_and_the_api_document_go_without_a_token() {
