@@ -30,6 +30,7 @@ const PAGE_FILES: &[&str] = &[
     "suggestions.js",
     "effect.js",
     "login.js",
+    "models.js",
 ];
 
 /// Files taken from node_modules: (path inside node_modules, name served).

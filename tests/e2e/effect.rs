@@ -25,9 +25,9 @@ use crate::stack::Stack;
 
 /// The win-back suggestion over all stores, as `ListSuggestions` names it.
 pub(crate) const ID: &str = "winback:all";
-const DAY_MS: i64 = 86_400_000;
+pub(crate) const DAY_MS: i64 = 86_400_000;
 const AUDIENCE: usize = 240;
-const CONTROL_PERCENT: i32 = 30;
+pub(crate) const CONTROL_PERCENT: i32 = 30;
 
 /// The documented control rule, written again: the first 8 bytes of
 /// SHA-256(suggestion id, NUL, customer id), big-endian, modulo 100, below
@@ -38,7 +38,7 @@ fn in_control(customer: &str) -> bool {
     (first % 100) < CONTROL_PERCENT as u64
 }
 
-fn order(id: String, customer: &str, placed_at_ms: i64, fen: i64) -> Order {
+pub(crate) fn order(id: String, customer: &str, placed_at_ms: i64, fen: i64) -> Order {
     Order {
         order_id: id,
         customer_id: customer.to_owned(),
@@ -64,7 +64,7 @@ fn order(id: String, customer: &str, placed_at_ms: i64, fen: i64) -> Order {
 /// one above the mean spend, away longer than the mean and 60 days, as
 /// often as everyone: 重要挽留, lapsed, so win-back); and customers with
 /// three small orders in the last month, who are not.
-fn history(now: i64) -> Vec<Order> {
+pub(crate) fn history(now: i64) -> Vec<Order> {
     let mut out = Vec::new();
     for c in 0..AUDIENCE {
         for (k, ago) in [100, 90, 80].into_iter().enumerate() {
@@ -93,7 +93,7 @@ fn history(now: i64) -> Vec<Order> {
 /// After adoption: treated members respond more often and buy more; orders
 /// spread over the next 20 hours (today and tomorrow, both in the window),
 /// and a few outsiders buy too (not members: they must not count).
-fn window(now: i64, members: &[(String, bool)]) -> Vec<Order> {
+pub(crate) fn window(now: i64, members: &[(String, bool)]) -> Vec<Order> {
     let mut rng = rand::rngs::StdRng::seed_from_u64(10);
     let mut out = Vec::new();
     for (customer, control) in members {
@@ -130,7 +130,7 @@ fn field_of(status: &tonic::Status) -> String {
         .to_owned()
 }
 
-async fn adopt(
+pub(crate) async fn adopt(
     gateway: &mut PortraitServiceClient<Channel>,
     id: &str,
     control_percent: Option<i32>,
@@ -147,7 +147,7 @@ async fn adopt(
         .map(tonic::Response::into_inner)
 }
 
-async fn members(gateway: &mut PortraitServiceClient<Channel>) -> Vec<(String, bool)> {
+pub(crate) async fn members(gateway: &mut PortraitServiceClient<Channel>) -> Vec<(String, bool)> {
     let mut out = Vec::new();
     let mut token = String::new();
     loop {
@@ -326,7 +326,7 @@ async fn scenario(stack: &mut Stack, oracle: &Oracle, process: &'static str, url
     assert_eq!(listed.suggestions, vec![dismissed]);
 }
 
-fn portrait_proto_now() -> i64 {
+pub(crate) fn portrait_proto_now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)

@@ -5,11 +5,14 @@
 
 mod anomaly;
 mod associations;
+mod backup;
+mod backup_pg;
 mod clusters;
 mod customer;
 mod cyrg;
 mod effect;
 mod effect_oracle;
+mod effect_tracked;
 mod embedded;
 mod exchange;
 mod list;
@@ -23,6 +26,7 @@ mod rebuild;
 mod rfm;
 mod segments;
 mod stack;
+mod store_outage;
 mod suggestions;
 mod summary;
 mod sync;

@@ -20,6 +20,13 @@ Run with the interpreter of the virtualenv built from requirements.txt
         Only the calibration summary, as DIR/customers.csv (lifetimes' fitter does not converge
         on every period choice, e.g. monthly CDNOW, but the summary rules still apply).
 
+    btyd_reference.py holdout --csv FILE --calibration-end YYYY-MM-DD --observation-end YYYY-MM-DD
+                              --freq W [--model bgnbd|mbgnbd]
+        lifetimes.utils.calibration_and_holdout_data, the transaction model fitted on the
+        calibration columns, and plot_calibration_purchases_vs_holdout_purchases' table (mean
+        holdout purchases, actual and predicted, by calibration frequency; the last row here
+        holds 7 or more) with the whole population's means, as JSON on stdout.
+
     btyd_reference.py time --summary FILE
         Fits BG/NBD and Gamma-Gamma on a summary CSV (frequency, recency, T, monetary_value)
         and prints the wall time of the two fits as JSON (for the benchmark).
@@ -124,6 +131,35 @@ def cmd_fit(args):
     }, sys.stdout)
 
 
+def cmd_holdout(args):
+    from lifetimes.utils import calibration_and_holdout_data
+    args.cdnow = None
+    tx = load_transactions(args)
+    ch = calibration_and_holdout_data(
+        tx, "customer_id", "date", calibration_period_end=args.calibration_end,
+        observation_period_end=args.observation_end, freq=args.freq)
+    fitter_cls = ModifiedBetaGeoFitter if args.model == "mbgnbd" else BetaGeoFitter
+    m = fitter_cls(penalizer_coef=0.0)
+    m.fit(ch["frequency_cal"], ch["recency_cal"], ch["T_cal"])
+    duration = float(ch["duration_holdout"].iloc[0])
+    ch["predicted"] = m.conditional_expected_number_of_purchases_up_to_time(
+        duration, ch["frequency_cal"], ch["recency_cal"], ch["T_cal"])
+    ch["row"] = ch["frequency_cal"].clip(upper=7).astype(int)
+
+    def row(group):
+        return {"customers": int(len(group)),
+                "actual_purchases": float(group["frequency_holdout"].mean()),
+                "predicted_purchases": float(group["predicted"].mean())}
+
+    json.dump({
+        "duration_periods": duration,
+        "parameters": {k: float(m.params_[k]) for k in ["r", "alpha", "a", "b"]},
+        "rows": [dict(row(g), frequency=int(k), and_more=bool(k == 7))
+                 for k, g in ch.groupby("row")],
+        "total": row(ch),
+    }, sys.stdout)
+
+
 def cmd_time(args):
     s = pd.read_csv(args.summary)
     t0 = time.perf_counter()
@@ -161,6 +197,12 @@ def main():
     sm.add_argument("--calibration-end", required=True)
     sm.add_argument("--freq", default="W", choices=["D", "W", "M"])
     sm.add_argument("--out", required=True)
+    h = sub.add_parser("holdout")
+    h.add_argument("--csv", required=True)
+    h.add_argument("--calibration-end", required=True)
+    h.add_argument("--observation-end", required=True)
+    h.add_argument("--freq", default="W", choices=["D", "W", "M"])
+    h.add_argument("--model", default="bgnbd", choices=["bgnbd", "mbgnbd"])
     t = sub.add_parser("time")
     t.add_argument("--summary", required=True)
     args = ap.parse_args()
@@ -168,6 +210,8 @@ def main():
         json.dump({"sample": cdnow_path("sample"), "master": cdnow_path("master")}, sys.stdout)
     elif args.cmd == "fit":
         cmd_fit(args)
+    elif args.cmd == "holdout":
+        cmd_holdout(args)
     elif args.cmd == "summary":
         cmd_summary(args)
     else:

@@ -26,6 +26,9 @@ pub struct Progress {
     pub epoch: i64,
     /// Why the consumer stopped applying (the log went backwards), if it did.
     pub condition: Option<String>,
+    /// Its latest error while it cannot make progress (not stored: a restart
+    /// that loads its state has made progress).
+    pub failure: Option<String>,
 }
 
 /// Opens a consumer's store and brings its tables up to date.
@@ -64,6 +67,7 @@ pub(crate) async fn load<P: Projection>(
         dead_lettered: counter("dead_lettered"),
         epoch: log.epoch,
         condition: log.condition,
+        failure: None,
     });
     info!(
         service = projection.name(),
@@ -131,6 +135,7 @@ pub(crate) async fn run_consumer<P: Projection>(
     let mut fresh = true;
     loop {
         let started = std::time::Instant::now();
+        let before = parts.progress.read().0.events_applied;
         let run = async {
             if !fresh {
                 load(
@@ -152,11 +157,17 @@ pub(crate) async fn run_consumer<P: Projection>(
             }
             Err(e) => {
                 fresh = false;
-                // A run that went well for a while starts the backoff afresh.
-                if started.elapsed() > Duration::from_secs(60) {
+                // A run that applied something, or went well for a while,
+                // starts the backoff afresh: the outage it waited out is over.
+                let applied = parts.progress.read().0.events_applied != before;
+                if applied || started.elapsed() > Duration::from_secs(60) {
                     backoff = FIRST_BACKOFF;
                 }
                 error!(service, error = %e, retry_in_ms = backoff.as_millis() as u64, "consumer failed, resuming from the store");
+                parts
+                    .progress
+                    .update(|p| p.failure = Some(failure_text(&e)));
+                parts.control.failing(true);
                 tokio::select! {
                     _ = shutdown.cancelled() => break,
                     _ = tokio::time::sleep(backoff) => {}
@@ -166,6 +177,18 @@ pub(crate) async fn run_consumer<P: Projection>(
         }
     }
     info!(service, "consumer stopped");
+}
+
+/// What the status says of a failure: which dependency, not the driver's
+/// words (the log line has those).
+fn failure_text(e: &crate::Error) -> String {
+    match e {
+        crate::Error::Store(s) if s.is_unreachable() => {
+            "its database is unreachable; retrying".to_owned()
+        }
+        crate::Error::Bus(_) => "the event log is unreachable; retrying".to_owned(),
+        other => format!("{other}; retrying"),
+    }
 }
 
 impl<P: Projection> Loop<'_, P> {
@@ -192,6 +215,10 @@ impl<P: Projection> Loop<'_, P> {
         let mut watch = log_check::Watch::default();
         let mut checked: Option<std::time::Instant> = None;
         let mut consumer = self.parts.bus.consumer(topic, &positions).await?;
+        if self.parts.control.failing(false) {
+            self.parts.progress.update(|p| p.failure = None);
+            info!(service, "consumer resumed");
+        }
         loop {
             if checked.is_none_or(|t| t.elapsed() >= CHECK_EVERY) {
                 checked = Some(std::time::Instant::now());

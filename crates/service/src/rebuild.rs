@@ -5,7 +5,7 @@
 //! skipping records of older publications.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use portrait_bus::Record;
 use portrait_proto::v1::consumer_admin_server::ConsumerAdmin;
@@ -29,6 +29,10 @@ pub(crate) struct Control {
     pub(crate) generation: AtomicU64,
     pub(crate) restart: tokio::sync::Notify,
     pub(crate) serving: tokio::sync::watch::Sender<bool>,
+    /// Stopped by a log that went backwards.
+    halted: AtomicBool,
+    /// Retrying after an error: no progress until it resumes.
+    failing: AtomicBool,
 }
 
 impl Control {
@@ -38,6 +42,8 @@ impl Control {
             generation: AtomicU64::new(0),
             restart: tokio::sync::Notify::new(),
             serving: tokio::sync::watch::Sender::new(true),
+            halted: AtomicBool::new(false),
+            failing: AtomicBool::new(false),
         }
     }
 
@@ -47,12 +53,28 @@ impl Control {
 
     /// Health and the metric follow the condition.
     pub(crate) fn report(&self, service: &str, condition: Option<&str>) {
-        self.serving.send_replace(condition.is_none());
+        self.halted.store(condition.is_some(), Ordering::Release);
+        self.publish();
         if let Some(m) = metrics::get() {
             m.log_condition
                 .with_label_values(&[service])
                 .set(i64::from(condition.is_some()));
         }
+    }
+}
+
+impl Control {
+    /// Health follows whether the loop is failing too; returns whether it was.
+    pub(crate) fn failing(&self, failing: bool) -> bool {
+        let was = self.failing.swap(failing, Ordering::AcqRel);
+        self.publish();
+        was
+    }
+
+    fn publish(&self) {
+        let serving = !self.halted.load(Ordering::Acquire) && !self.failing.load(Ordering::Acquire);
+        self.serving
+            .send_if_modified(|s| std::mem::replace(s, serving) != serving);
     }
 }
 
@@ -158,6 +180,19 @@ mod tests {
         control.report("unit", None);
         assert!(*serving.borrow());
         assert_eq!(gauge(), 0);
+    }
+
+    #[test]
+    fn health_is_serving_only_when_neither_halted_nor_failing() {
+        let control = Control::new();
+        let serving = control.serving.subscribe();
+        assert!(!control.failing(true));
+        assert!(!*serving.borrow());
+        control.report("unit", Some("halted"));
+        assert!(control.failing(false), "it was failing");
+        assert!(!*serving.borrow(), "still halted");
+        control.report("unit", None);
+        assert!(*serving.borrow());
     }
 
     #[test]

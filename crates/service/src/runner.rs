@@ -133,6 +133,7 @@ impl QueryContext {
             events_applied: progress.events_applied,
             dead_lettered: progress.dead_lettered,
             condition: progress.condition.unwrap_or_default(),
+            failure: progress.failure.unwrap_or_default(),
             epoch: progress.epoch,
         })
     }

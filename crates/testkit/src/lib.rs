@@ -4,6 +4,7 @@
 pub mod broker;
 pub mod browser;
 pub mod postgres;
+pub mod proxy;
 
 /// The value of a server's environment variable, or `None` after saying the
 /// test is skipped. `tests/run` sets `PORTRAIT_TEST_REQUIRE_SERVERS`, so a run

@@ -15,6 +15,7 @@ import { syncButton } from './sync.js';
 import { appendCustomers, renderQuality } from './tables.js';
 import { renderSuggestions, wireSuggestions } from './suggestions.js';
 import { wireEffects } from './effect.js';
+import { renderFlows, renderModelFit } from './models.js';
 
 const CUSTOMERS_PAGE = 20;
 let state = readUrl();
@@ -180,6 +181,8 @@ async function refresh(reason) {
     load('panel-customers', record, async () => loadList(f, state, true), gen),
     load('panel-associations', record, async () => renderAssociations(f, basis), gen),
     load('panel-clusters', record, async () => renderClusters(state.cluster), gen),
+    load('panel-model', record, async () => renderModelFit(), gen),
+    load('panel-flows', record, async () => renderFlows(), gen),
   ] : [
     load('panel-segments', record, async (isCurrent) => {
       const answer = await get('/v1/segments', f);

@@ -42,6 +42,8 @@ function modelFacts(m) {
     fact('alive', '活跃概率', m.aliveProbability, `${(num(m.aliveProbability) * 100).toFixed(1)}%`),
     fact('predictedClv', '预测价值', m.predictedClvFen, yuan(m.predictedClvFen)),
     fact('expectedPurchases', '预计购买', m.expectedPurchases, `${num(m.expectedPurchases).toFixed(1)} 次`),
+    fact('expected30d', '未来30天预计', m.expectedPurchases30d, `${num(m.expectedPurchases30d).toFixed(2)} 次`),
+    fact('expected90d', '未来90天预计', m.expectedPurchases90d, `${num(m.expectedPurchases90d).toFixed(2)} 次`),
     fact('historicalClv', '历史价值', m.historicalClvFen, yuan(m.historicalClvFen)),
   ];
 }

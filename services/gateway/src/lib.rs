@@ -254,12 +254,14 @@ impl PortraitService for Gateway {
         ];
         // A consumer stopped by a log that went backwards has no lag against
         // the new log, yet misses orders: never caught up while it holds.
-        let condition = consumers
-            .iter()
+        // Nor is one that cannot make progress (its store or the log away).
+        let stopped = (consumers.iter())
             .filter(|c| !c.condition.is_empty())
-            .map(|c| format!("{}: {}", c.service, c.condition))
-            .collect::<Vec<_>>()
-            .join("; ");
+            .map(|c| format!("{}: {}", c.service, c.condition));
+        let failing = (consumers.iter())
+            .filter(|c| !c.failure.is_empty())
+            .map(|c| format!("{}: failing: {}", c.service, c.failure));
+        let condition = stopped.chain(failing).collect::<Vec<_>>().join("; ");
         let caught_up = ingest.outbox_pending == 0
             && condition.is_empty()
             && consumers.iter().all(|c| c.lag == 0);

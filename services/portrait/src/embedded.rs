@@ -130,6 +130,8 @@ pub struct Stack {
     pub gateway_addr: SocketAddr,
     pub ingest_addr: SocketAddr,
     addrs: Vec<(ServiceName, SocketAddr)>,
+    /// Released when the stack has stopped (`wait` consumes it).
+    _lock: crate::data_lock::DataDirLock,
     tasks: JoinSet<(ServiceName, portrait_service::Result<()>)>,
     shutdown: CancellationToken,
 }
@@ -204,6 +206,11 @@ fn start_bound(
         Ok(listeners[i].local_addr()?)
     };
     let (gateway_addr, ingest_addr) = (addr(ServiceName::Gateway)?, addr(ServiceName::Ingest)?);
+    let data_dir = configs
+        .first()
+        .map(|c| c.data_dir.clone())
+        .context("failed to start the embedded stack: no configuration")?;
+    let lock = crate::data_lock::DataDirLock::acquire(&data_dir)?;
     let addrs = ServiceName::ALL
         .iter()
         .map(|&s| Ok((s, addr(s)?)))
@@ -226,6 +233,7 @@ fn start_bound(
         gateway_addr,
         ingest_addr,
         addrs,
+        _lock: lock,
         tasks,
         shutdown,
     })

@@ -2,4 +2,5 @@
 //! embedded log and SQLite stores, as `portrait run`, the demo, tests and
 //! benchmarks start them.
 
+pub mod data_lock;
 pub mod embedded;

@@ -2,6 +2,7 @@
 //! needed), a demo with a synthetic chain, a query client, and model commands.
 
 mod auth_cmd;
+mod backup_cmd;
 mod bench;
 mod demo;
 mod follow;
@@ -56,6 +57,10 @@ enum Command {
     /// Heal consumers whose log went backwards: a fresh publication of every
     /// order from ingest, the services' projections emptied and rebuilt from it.
     Rebuild(rebuild_cmd::RebuildArgs),
+    /// Copy the embedded stores and log, online, into a folder with a manifest.
+    Backup(backup_cmd::BackupArgs),
+    /// Put a backup back into a stopped stack's data folder.
+    Restore(backup_cmd::RestoreArgs),
     /// Fit customer models on a transactions file.
     #[command(subcommand)]
     Models(Models),
@@ -109,5 +114,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Models(Models::Btyd(args)) => models_cmd::run(&args),
         Command::Rebuild(args) => rebuild_cmd::run(args).await,
         Command::Auth(command) => auth_cmd::run(command),
+        Command::Backup(args) => backup_cmd::backup(args).await,
+        Command::Restore(args) => backup_cmd::restore(args).await,
     }
 }

@@ -7,6 +7,9 @@
 
 mod support;
 
+#[path = "page/models.rs"]
+mod models;
+
 use chrono::NaiveDate;
 use portrait_proto::v1::portrait_service_client::PortraitServiceClient;
 use portrait_proto::v1::*;
@@ -573,6 +576,12 @@ async fn the_page_shows_the_apis_figures_for_every_filter() {
             "{name}"
         );
     }
+    models::check_model_panel(&mut grpc, &s["list"]).await;
+    models::check_flows_panel(&mut grpc, &s["list"]).await;
+    assert!(
+        !s["list"]["flows"].as_array().is_none_or(Vec::is_empty),
+        "the fed chain moved customers between segments"
+    );
     let first = text(&s["list-risk"]["list"]["rows"][0]);
     check_drawer(&mut grpc, "list-customer", &s["list-customer"], &first).await;
 

@@ -91,6 +91,15 @@ READ_STATE = """() => {
       }),
       message: document.getElementById('effect-message').textContent,
     },
+    model: {
+      status: document.getElementById('model-fit').dataset.status || '',
+      model: document.getElementById('model-fit').dataset.model || '',
+      holdout: [...document.querySelectorAll('#holdout tbody tr')].map((tr) => ({
+        frequency: tr.dataset.frequency, customers: tr.dataset.customers,
+        actual: tr.dataset.actual, predicted: tr.dataset.predicted })),
+    },
+    flows: [...document.querySelectorAll('#flows tbody tr')].map((tr) => ({ flow: tr.dataset.flow, customers: tr.dataset.customers })),
+    flowWindow: [document.getElementById('flows').dataset.from || '', document.getElementById('flows').dataset.to || ''],
   };
 }"""
 
@@ -349,7 +358,19 @@ def login(t, spec):
     return {"asked": asked, "refused": refused, "dialogs": page.locator("#login").count()}
 
 
-MODES = {"tour": tour, "sync": sync, "measure": measure, "login": login}
+def models(t, spec):
+    """The customers view with a fit in service, one customer's drawer open."""
+    page = t.page
+    page.goto(f"{spec['url']}/?view=customers&range=all&asOf={spec['asOf']}&customer={spec['customerId']}")
+    page.wait_for_function("document.body.dataset.state === 'ready'", timeout=30000)
+    page.wait_for_function("!['', 'loading'].includes(document.getElementById('customer-drawer').dataset.state)",
+                           timeout=10000)
+    page.locator("#panel-model").scroll_into_view_if_needed()
+    t.record("models", "31-models")
+    return {"last": t.timings()}
+
+
+MODES = {"tour": tour, "sync": sync, "measure": measure, "models": models, "login": login}
 
 
 def main():

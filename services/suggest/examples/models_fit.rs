@@ -25,5 +25,12 @@ fn main() {
             m.triples,
             m.outcome
         );
+        println!(
+            "round {round}: holdout ({} days) read {:.3} s, fit + table {:.3} s; {:?}",
+            settings.holdout_days,
+            m.holdout_gather.as_secs_f64(),
+            m.holdout_check.as_secs_f64(),
+            m.holdout
+        );
     }
 }

@@ -8,6 +8,9 @@ use crate::{Error, Result};
 pub enum ModelKind {
     BgNbd,
     MbgNbd,
+    /// Both fitted on the same customers; the one with the higher log-likelihood serves
+    /// (both have four parameters, so the likelihoods compare directly).
+    Auto,
 }
 
 /// The time unit of frequency, recency, age and the horizon.
@@ -37,6 +40,10 @@ pub struct ModelSettings {
     pub refit_minutes: u64,
     /// Fewer repeat customers than this and the answer is "not enough data", not a fit.
     pub min_customers: u64,
+    /// Days held out to check the fit: the model is fitted again on the orders up to
+    /// `as_of − holdout_days` and its predictions for those days compared with what the
+    /// customers bought; 0 = no check.
+    pub holdout_days: u32,
 }
 
 impl ModelSettings {
@@ -49,6 +56,7 @@ impl ModelSettings {
             discount_rate: 0.01,
             refit_minutes: 60,
             min_customers: 20,
+            holdout_days: 90,
         }
     }
 
@@ -78,6 +86,9 @@ impl ModelSettings {
         }
         if self.refit_minutes > 7 * 24 * 60 {
             return bad("models.refit_minutes must be 0 (never) to 10080 (a week)");
+        }
+        if self.holdout_days > 3_650 {
+            return bad("models.holdout_days must be 0 (no check) to 3650");
         }
         if self.min_customers < 2 {
             return bad("models.min_customers must be at least 2 repeat customers");

@@ -132,7 +132,8 @@ fn model_settings_default_to_the_commands_and_bad_ones_name_their_key() {
     assert_eq!(c.models.horizon(), 52.0);
     assert_eq!((c.models.refit_minutes, c.models.min_customers), (60, 20));
     type Break = fn(&mut ModelSettings);
-    let cases: [(Break, &str); 5] = [
+    let cases: [(Break, &str); 6] = [
+        (|m| m.holdout_days = 3_651, "models.holdout_days"),
         (|m| m.horizon_periods = f64::NAN, "models.horizon_periods"),
         (|m| m.clv_months = 0, "models.clv_months"),
         (|m| m.discount_rate = -0.1, "models.discount_rate"),

@@ -14,6 +14,9 @@ mod support;
 
 mod lives;
 
+#[path = "../page/models.rs"]
+mod page_models;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -251,6 +254,8 @@ async fn live_models_equal_the_command_and_lifetimes_on_the_same_orders() {
     summary_means_the_scores(&mut grpc, &fit, &fed.orders, &rows).await;
     json_routes_answer_as_the_rpcs(addr, &mut grpc, id, &as_of).await;
     against_lifetimes(&tx, &as_of, &fit, &answers, dir.path());
+    holdout_against_lifetimes(&tx, &as_of, &fit);
+    page_shows_the_fit(addr, &mut grpc, &as_of, &answers).await;
     fed.shutdown.cancel();
     fed.stack.wait().await.expect("clean stop");
 }
@@ -428,4 +433,124 @@ fn against_lifetimes(
             1e-2,
         );
     }
+}
+
+/// The calibration/holdout table equals lifetimes' on the same CSV: who is in each row and what
+/// they bought exactly, the calibration fit and its predictions to the tolerances above.
+fn holdout_against_lifetimes(tx: &Path, as_of: &str, fit: &ModelFit) {
+    let h = fit
+        .holdout
+        .as_ref()
+        .expect("models.holdout_days defaults to 90");
+    assert_eq!(h.status(), ModelFitStatus::Fitted, "{h:?}");
+    let as_of_day = chrono::NaiveDate::parse_from_str(as_of, "%Y-%m-%d").expect("a day");
+    let calibration_end = (as_of_day - chrono::TimeDelta::days(90)).to_string();
+    assert_eq!(h.calibration_end, calibration_end);
+    let Some(python) = python() else {
+        return;
+    };
+    let theirs: Value = serde_json::from_str(&output(
+        Command::new(python)
+            .arg(reference_script())
+            .args(["holdout", "--freq", "W", "--calibration-end"])
+            .arg(&calibration_end)
+            .args(["--observation-end", as_of, "--csv"])
+            .arg(tx),
+    ))
+    .expect("reference json");
+    assert_eq!(
+        h.duration_periods,
+        theirs["duration_periods"].as_f64().expect("duration")
+    );
+    let p = h.parameters.expect("calibration parameters");
+    for (name, got) in [("r", p.r), ("alpha", p.alpha), ("a", p.a), ("b", p.b)] {
+        let want = theirs["parameters"][name].as_f64().expect("a parameter");
+        close(&format!("holdout {name}"), got, want, 0.01);
+    }
+    let want_rows = theirs["rows"].as_array().expect("rows");
+    assert_eq!(h.rows.len(), want_rows.len(), "{h:?}");
+    let total = h.total.as_ref().map(|t| (t, &theirs["total"]));
+    assert!(total.is_some_and(|(t, _)| (t.frequency, t.and_more) == (0, true)));
+    let rows = h.rows.iter().zip(want_rows).chain(total);
+    for (got, want) in rows {
+        let what = format!("holdout row {} (and more: {})", got.frequency, got.and_more);
+        eprintln!("{what}: {got:?}, lifetimes {want}");
+        if want.get("frequency").is_some() {
+            assert_eq!(
+                got.frequency,
+                want["frequency"].as_i64().expect("x"),
+                "{what}"
+            );
+            assert_eq!(
+                got.and_more,
+                want["and_more"].as_bool().expect("and_more"),
+                "{what}"
+            );
+        }
+        assert_eq!(
+            got.customers,
+            want["customers"].as_i64().expect("n"),
+            "{what}"
+        );
+        let actual = want["actual_purchases"].as_f64().expect("actual");
+        close(
+            &format!("{what} actual"),
+            got.actual_purchases,
+            actual,
+            1e-12,
+        );
+        let predicted = want["predicted_purchases"].as_f64().expect("predicted");
+        assert!(
+            (got.predicted_purchases - predicted).abs() < 1e-3,
+            "{what} predicted: service {}, lifetimes {predicted}",
+            got.predicted_purchases
+        );
+    }
+}
+
+/// The page's model panel and a customer's drawer with a fit in service (the tour's chain
+/// cannot be fitted, so only here is the fitted branch shown).
+async fn page_shows_the_fit(
+    addr: std::net::SocketAddr,
+    grpc: &mut Grpc,
+    as_of: &str,
+    answers: &BTreeMap<String, portrait_proto::v1::CustomerModel>,
+) {
+    let Some(python) = portrait_testkit::browser::python() else {
+        return;
+    };
+    let (id, model) = answers.iter().next().expect("a customer");
+    let spec = serde_json::json!({
+        "mode": "models",
+        "url": format!("http://{addr}"),
+        "asOf": as_of,
+        "customerId": id,
+        "screenshots": portrait_testkit::browser::screenshots(env!("CARGO_TARGET_TMPDIR"), "models"),
+    })
+    .to_string();
+    let report =
+        tokio::task::spawn_blocking(move || portrait_testkit::browser::drive(&python, &spec))
+            .await
+            .expect("the browser ran");
+    let report: Value = serde_json::from_str(&report).expect("a JSON report");
+    let state = &report["states"]["models"];
+    assert!(
+        page_models::check_model_panel(grpc, state).await,
+        "a fit in service"
+    );
+    page_models::check_flows_panel(grpc, state).await;
+    let facts = &state["drawer"]["facts"];
+    let fact = |k: &str| facts[k].as_str().and_then(|v| v.parse::<f64>().ok());
+    assert_eq!(
+        fact("expected30d"),
+        Some(model.expected_purchases_30d),
+        "{facts}"
+    );
+    assert_eq!(
+        fact("expected90d"),
+        Some(model.expected_purchases_90d),
+        "{facts}"
+    );
+    assert_eq!(fact("alive"), Some(model.alive_probability), "{facts}");
+    assert_eq!(report["errors"], serde_json::json!([]), "console errors");
 }

@@ -305,6 +305,36 @@ async fn suggestions_equal_a_recompute_over_the_orders() {
         assert!(*fired > 0, "{key} never fired");
     }
     assert!(seen["SUGGESTION_TYPE_WIN_BACK"].1 > 0 && seen["SUGGESTION_TYPE_CHURN_WARNING"].1 > 0);
+    // A recommendation can be adopted by its id alone, for a scope no list has asked for
+    // yet: the service fetches the rules it rests on.
+    let cities: BTreeSet<&str> = fed.orders.iter().map(|o| o.city.as_str()).collect();
+    let other = (cities.iter().copied())
+        .filter(|c| *c != city)
+        .find(|c| {
+            let all = oracle::customers(&fed.orders, &[c], day);
+            !oracle::recommendations(&fed.orders, &[c], &all).is_empty()
+        })
+        .expect("a city no list asked for, with a recommendation");
+    let all = oracle::customers(&fed.orders, &[other], day);
+    let want = oracle::recommendations(&fed.orders, &[other], &all).remove(0);
+    let adopted = grpc
+        .adopt_suggestion(portrait_proto::v1::AdoptSuggestionRequest {
+            id: format!("recommend:{}@city:{other}", want.audience_key),
+            control_percent: Some(10),
+            window_days: Some(30),
+            filter: Some(Filter {
+                as_of_date: as_of.clone(),
+                ..Filter::default()
+            }),
+        })
+        .await
+        .expect("a recommendation adopted without a list")
+        .into_inner();
+    assert_eq!(
+        (adopted.treated_customers + adopted.control_customers) as usize,
+        want.audience.len(),
+        "the recommendation's audience"
+    );
     // Adopting a suggestion with the filter it was listed for freezes that
     // audience and that expected effect (the effect tracking's own tests
     // cover what follows).

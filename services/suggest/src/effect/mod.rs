@@ -185,7 +185,7 @@ impl Tracker {
                 Error::Conflict(format!("id {id:?}: dismissed; it cannot be adopted"))
             });
         }
-        let Some((audience, names)) = self.audience(id, req.filter.as_ref())? else {
+        let Some((audience, names)) = self.audience(id, req.filter.as_ref()).await? else {
             return Err(not_found(id));
         };
         let members: Vec<(&str, bool)> = names
@@ -216,13 +216,13 @@ impl Tracker {
     }
 
     /// The audience and its members' ids, named within one incarnation.
-    fn audience(
+    async fn audience(
         &self,
         id: &str,
         filter: Option<&portrait_proto::v1::Filter>,
     ) -> Result<Option<(Audience, Vec<String>)>> {
         let before = self.projection.live.incarnation();
-        let Some(audience) = self.suggestions.audience(id, filter)? else {
+        let Some(audience) = self.suggestions.audience(id, filter).await? else {
             return Ok(None);
         };
         let (state, _) = self.projection.live.read();
@@ -277,7 +277,7 @@ impl Tracker {
                 }
             }
             None => {
-                let Some(audience) = self.suggestions.audience(id, None)? else {
+                let Some(audience) = self.suggestions.audience(id, None).await? else {
                     return Err(not_found(id));
                 };
                 let a = Adoption {

@@ -40,6 +40,7 @@ pub(crate) struct Terms {
     pub clv_months: u32,
     pub discount_rate: f64,
     pub min_customers: u64,
+    pub holdout_days: u32,
 }
 
 impl Terms {
@@ -55,6 +56,7 @@ impl Terms {
             clv_months: s.clv_months,
             discount_rate: s.discount_rate,
             min_customers: s.min_customers,
+            holdout_days: s.holdout_days,
         }
     }
 }
@@ -80,6 +82,8 @@ pub(crate) struct Fit {
     pub transactions: Transactions,
     pub spend: GammaGamma,
     pub log_likelihood: f64,
+    /// Each transaction model tried, with its log-likelihood (two under `models.model = auto`).
+    pub candidates: Vec<(ModelKind, f64)>,
     pub spend_log_likelihood: f64,
     pub customers: usize,
     pub repeat_customers: usize,
@@ -113,6 +117,14 @@ fn summary(p: &Periods, end: i32, unit: f64) -> CustomerSummary {
 }
 
 impl Fit {
+    /// The kind of the transaction model in service (never `Auto`).
+    pub(crate) fn chosen_kind(&self) -> ModelKind {
+        match self.transactions {
+            Transactions::BgNbd(_) => ModelKind::BgNbd,
+            Transactions::MbgNbd(_) => ModelKind::MbgNbd,
+        }
+    }
+
     /// The customer's model inputs, exactly as `summarize` computes them.
     pub(crate) fn summary_of(&self, customer: u32) -> Option<CustomerSummary> {
         let t = *self
@@ -132,6 +144,64 @@ impl Fit {
     }
 }
 
+/// The transaction model a fit chose, and every candidate's log-likelihood.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Chosen {
+    pub transactions: Transactions,
+    pub log_likelihood: f64,
+    pub candidates: Vec<(ModelKind, f64)>,
+}
+
+fn failed(what: &str, e: portrait_models::Error) -> Refusal {
+    Refusal::Failed(format!("{what}: {e}"))
+}
+
+/// Fits the transaction model of `kind` on `data`; `Auto` fits both and keeps the more likely.
+pub(crate) fn fit_transactions(
+    kind: ModelKind,
+    data: &[CustomerSummary],
+) -> Result<Chosen, Refusal> {
+    let bg = || {
+        BgNbd::fit(data)
+            .map(|f| (Transactions::BgNbd(f.params), f.log_likelihood))
+            .map_err(|e| failed("BG/NBD", e))
+    };
+    let mbg = || {
+        MbgNbd::fit(data)
+            .map(|f| (Transactions::MbgNbd(f.params), f.log_likelihood))
+            .map_err(|e| failed("MBG/NBD", e))
+    };
+    let fitted = match kind {
+        ModelKind::BgNbd => vec![(ModelKind::BgNbd, bg())],
+        ModelKind::MbgNbd => vec![(ModelKind::MbgNbd, mbg())],
+        ModelKind::Auto => vec![(ModelKind::BgNbd, bg()), (ModelKind::MbgNbd, mbg())],
+    };
+    let candidates = (fitted.iter())
+        .filter_map(|(k, r)| r.as_ref().ok().map(|(_, ll)| (*k, *ll)))
+        .collect();
+    let mut best: Option<(Transactions, f64)> = None;
+    let mut first_error = None;
+    for (_, outcome) in fitted {
+        match outcome {
+            // A candidate that fails is only fatal when no other fits.
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+            Ok((t, ll)) if best.is_none_or(|(_, b)| ll > b) => best = Some((t, ll)),
+            Ok(_) => {}
+        }
+    }
+    match (best, first_error) {
+        (Some((transactions, log_likelihood)), _) => Ok(Chosen {
+            transactions,
+            log_likelihood,
+            candidates,
+        }),
+        (None, Some(e)) => Err(e),
+        (None, None) => Err(Refusal::Failed("no transaction model was tried".into())),
+    }
+}
+
 /// Fits and scores; CPU-bound, so callers run it on a blocking thread.
 pub(crate) fn fit(collected: &Collected, terms: Terms) -> Result<Fit, Refusal> {
     let unit = terms.period.days();
@@ -146,17 +216,8 @@ pub(crate) fn fit(collected: &Collected, terms: Terms) -> Result<Fit, Refusal> {
         )));
     }
     let data: Vec<CustomerSummary> = present.iter().map(|p| summary(p, end, unit)).collect();
-    let failed = |what: &str, e: portrait_models::Error| Refusal::Failed(format!("{what}: {e}"));
-    let (transactions, log_likelihood) = match terms.kind {
-        ModelKind::BgNbd => {
-            let f = BgNbd::fit(&data).map_err(|e| failed("BG/NBD", e))?;
-            (Transactions::BgNbd(f.params), f.log_likelihood)
-        }
-        ModelKind::MbgNbd => {
-            let f = MbgNbd::fit(&data).map_err(|e| failed("MBG/NBD", e))?;
-            (Transactions::MbgNbd(f.params), f.log_likelihood)
-        }
-    };
+    let chosen = fit_transactions(terms.kind, &data)?;
+    let (transactions, log_likelihood) = (chosen.transactions, chosen.log_likelihood);
     let spend = fit_spend(&data).map_err(|e| failed("Gamma-Gamma", e))?;
     drop(data);
 
@@ -224,6 +285,7 @@ pub(crate) fn fit(collected: &Collected, terms: Terms) -> Result<Fit, Refusal> {
         transactions,
         spend: spend.params,
         log_likelihood,
+        candidates: chosen.candidates,
         spend_log_likelihood: spend.log_likelihood,
         customers: present.len(),
         repeat_customers,
@@ -282,7 +344,9 @@ pub(crate) fn customer(fit: &Fit, c: u32) -> Option<Result<CustomerFigures, Stri
 
 #[cfg(test)]
 mod tests {
-    use portrait_models::btyd::{GammaGamma, MbgNbd, TransactionModel, customer_lifetime_value};
+    use portrait_models::btyd::{
+        BgNbd, GammaGamma, MbgNbd, TransactionModel, customer_lifetime_value,
+    };
 
     use super::*;
 
@@ -345,6 +409,7 @@ mod tests {
             clv_months: 12,
             discount_rate: 0.01,
             min_customers,
+            holdout_days: 0,
         }
     }
 
@@ -381,6 +446,30 @@ mod tests {
             let mean = GammaGamma::expected_spend(&spend, s.frequency, s.monetary).unwrap();
             assert_eq!(fit.expected_spend[c as usize], mean as f32);
         }
+    }
+
+    #[test]
+    fn auto_serves_the_more_likely_model_and_reports_both() {
+        let data = collected(2_000, false);
+        let summaries: Vec<CustomerSummary> = (data.customers.iter().flatten())
+            .map(|p| summary(p, data.end, 7.0))
+            .collect();
+        let bg = BgNbd::fit(&summaries).unwrap();
+        let mbg = MbgNbd::fit(&summaries).unwrap();
+        let fit = fit(&data, terms(ModelKind::Auto, 20)).unwrap();
+        assert_eq!(
+            fit.candidates,
+            [
+                (ModelKind::BgNbd, bg.log_likelihood),
+                (ModelKind::MbgNbd, mbg.log_likelihood)
+            ]
+        );
+        let want = if bg.log_likelihood >= mbg.log_likelihood {
+            (Transactions::BgNbd(bg.params), bg.log_likelihood)
+        } else {
+            (Transactions::MbgNbd(mbg.params), mbg.log_likelihood)
+        };
+        assert_eq!((fit.transactions, fit.log_likelihood), want);
     }
 
     #[test]

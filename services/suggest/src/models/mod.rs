@@ -5,6 +5,7 @@
 mod answer;
 mod collect;
 mod fit;
+mod holdout;
 
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
@@ -30,6 +31,10 @@ pub struct Measured {
     /// Distinct (x, t_x, T): what the likelihood sums over.
     pub triples: usize,
     pub outcome: Result<(), String>,
+    /// The holdout check's read (under the lock in the service) and its fit and table.
+    pub holdout_gather: Duration,
+    pub holdout_check: Duration,
+    pub holdout: Result<(), String>,
 }
 
 /// Collects and fits `book` as of `as_of` as a refit does, timing each half: for the
@@ -46,6 +51,13 @@ pub fn measure(
     let started = Instant::now();
     let outcome = fit::fit(&collected, terms);
     let fit = started.elapsed();
+    let started = Instant::now();
+    let gathered = holdout::gather(book, as_of, settings.holdout_days, terms);
+    let holdout_gather = started.elapsed();
+    let started = Instant::now();
+    let kind = outcome.as_ref().map_or(terms.kind, |f| f.chosen_kind());
+    let holdout = holdout::check(&gathered, terms, kind);
+    let holdout_check = started.elapsed();
     let present = collected.customers.iter().flatten();
     let (customers, repeat_customers) = present.fold((0, 0), |(n, r), p| {
         (n + 1, r + usize::from(p.frequency > 0))
@@ -57,6 +69,9 @@ pub fn measure(
         repeat_customers,
         triples: outcome.as_ref().map_or(0, |f| f.triples.len()),
         outcome: outcome.map(|_| ()).map_err(|e| format!("{e:?}")),
+        holdout_gather,
+        holdout_check,
+        holdout: holdout.map(|_| ()).map_err(|e| format!("{e:?}")),
     }
 }
 
@@ -72,6 +87,7 @@ pub(crate) fn collect_and_fit(
     let fit = fit::fit(&collected, terms).ok()?;
     Some(Served {
         fit,
+        holdout: None,
         fitted_at: Utc::now(),
         as_of,
         fit_millis: 0,
@@ -84,6 +100,8 @@ pub(crate) fn collect_and_fit(
 #[derive(Debug)]
 pub struct Served {
     pub(crate) fit: fit::Fit,
+    /// The check on held-out days; `None` when `models.holdout_days` is 0.
+    pub(crate) holdout: Option<Result<holdout::Holdout, Refusal>>,
     pub fitted_at: DateTime<Utc>,
     pub as_of: Day,
     pub(crate) fit_millis: i64,
@@ -222,15 +240,23 @@ impl Models {
         let projection = self.projection.clone();
         let started = Instant::now();
         let outcome = tokio::task::spawn_blocking(move || {
-            let (collected, incarnation) = {
+            let (collected, gathered, incarnation) = {
                 let (state, _) = projection.live.read();
                 let incarnation = projection.live.incarnation();
+                let gathered = (terms.holdout_days > 0)
+                    .then(|| holdout::gather(&state.book, as_of, terms.holdout_days, terms));
                 (
                     collect::collect(&state.book, as_of, terms.period),
+                    gathered,
                     incarnation,
                 )
             };
-            fit::fit(&collected, terms).map(|fit| (fit, incarnation))
+            let fit = fit::fit(&collected, terms)?;
+            drop(collected);
+            // The check fits the kind that won on all the data, so it checks the model in service.
+            let kind = fit.chosen_kind();
+            let checked = gathered.map(|g| holdout::check(&g, terms, kind));
+            Ok((fit, checked, incarnation))
         })
         .await
         .unwrap_or_else(|e| Err(Refusal::Failed(format!("the fit stopped: {e}"))));
@@ -238,7 +264,7 @@ impl Models {
         let at = Utc::now();
         let day = Calendar::format_day(as_of);
         let attempt = match outcome {
-            Ok((fit, incarnation)) => {
+            Ok((fit, holdout, incarnation)) => {
                 info!(
                     as_of = %day,
                     customers = fit.customers,
@@ -249,6 +275,7 @@ impl Models {
                 );
                 let served = Served {
                     fit,
+                    holdout,
                     fitted_at: at,
                     as_of,
                     fit_millis,

@@ -2,7 +2,7 @@
 //! (dense ids) and expected effect, at the stores and cities the id names, for
 //! the dates of the list's filter (as of today over all history without one).
 
-use portrait_proto::v1::Filter;
+use portrait_proto::v1::{Filter, SuggestionType};
 use portrait_service::Result;
 
 use super::{Suggestions, scope_of, text};
@@ -10,9 +10,10 @@ use crate::effect::{Audience, Expected};
 
 impl Suggestions {
     /// The audience of suggestion `id`; `None` for an id no suggestion has.
-    /// The profiler's parts are what is held (no wait): a recommendation is
-    /// found once a list has fetched its rules.
-    pub fn audience(&self, id: &str, seen: Option<&Filter>) -> Result<Option<Audience>> {
+    /// The habits are what is held (they only colour the words); a
+    /// recommendation's rules are fetched when not held, as a list would, so
+    /// it can be adopted without being listed first.
+    pub async fn audience(&self, id: &str, seen: Option<&Filter>) -> Result<Option<Audience>> {
         let Some(mut filter) = scope_of(id) else {
             return Ok(None);
         };
@@ -23,7 +24,10 @@ impl Suggestions {
         }
         let f = self.ctx().resolve(Some(&filter))?;
         let (habits, _) = self.habits.peek(&f);
-        let (cross, _) = self.cross.peek(&f);
+        let cross = match id.starts_with(text::slug(SuggestionType::Recommendation)) {
+            true => self.cross.get(&f).await,
+            false => self.cross.peek(&f).0,
+        };
         let list = &self.customers;
         let (state, version) = list.projection.live.read();
         let planned = self.planned(&state, version, &f, &cross);
