@@ -28,6 +28,7 @@ pub async fn serve_until(
         .map_err(|e| crate::Error::Config(e.to_string()))?;
     if !auth.is_on() {
         tracing::warn!(
+            target: "portrait::auth",
             service,
             "auth.mode is \"off\": every caller is an admin; set auth.api_keys or auth.jwt"
         );
