@@ -19,6 +19,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "rebuild",
         "effect",
         "segments",
+        "audit",
     ]
     .map(|name| root.join(format!("portrait/v1/{name}.proto")));
     for file in &files {

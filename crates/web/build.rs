@@ -29,6 +29,7 @@ const PAGE_FILES: &[&str] = &[
     "insights.js",
     "suggestions.js",
     "effect.js",
+    "login.js",
     "models.js",
 ];
 

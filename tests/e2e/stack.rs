@@ -86,6 +86,8 @@ impl Stack {
                 ("PORTRAIT__GATEWAY__RFM", url("rfm")),
                 ("PORTRAIT__GATEWAY__SUGGEST", url("suggest")),
                 ("PORTRAIT__CONSUMER__BATCH_SIZE", "300".to_owned()),
+                // The harness's clients send no token; tests/auth covers auth.
+                ("PORTRAIT__AUTH__MODE", "off".to_owned()),
                 (
                     "PORTRAIT__TELEMETRY__LOG_FILTER",
                     "info,sqlx=warn,rdkafka=warn".to_owned(),
@@ -147,10 +149,14 @@ impl Stack {
                 "--base-port".into(),
                 base.to_string(),
             ],
-            env: [(
-                "PORTRAIT__TELEMETRY__LOG_FILTER".to_owned(),
-                "info,sqlx=warn".to_owned(),
-            )]
+            env: [
+                (
+                    "PORTRAIT__TELEMETRY__LOG_FILTER".to_owned(),
+                    "info,sqlx=warn".to_owned(),
+                ),
+                // The harness's clients send no token; tests/auth covers auth.
+                ("PORTRAIT__AUTH__MODE".to_owned(), "off".to_owned()),
+            ]
             .into_iter()
             .chain(extra)
             .collect(),

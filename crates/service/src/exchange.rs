@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use portrait_proto::v1::{CustomerLabels, CustomerScores, ExportRequest};
 use tokio_util::sync::CancellationToken;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Endpoint;
 use tracing::{debug, info, warn};
 
 use crate::{Error, Result};
@@ -19,14 +19,23 @@ use crate::{Error, Result};
 const DEFAULT_PAGE: usize = 20_000;
 const MAX_PAGE: usize = 50_000;
 
-/// A lazily connected channel to another service (`key` names the setting).
-pub fn peer_channel(key: &str, url: &str) -> Result<Channel> {
+/// A lazily connected channel to another service (`key` names the setting)
+/// that sends `auth.service_token`.
+pub fn peer_channel(
+    key: &str,
+    url: &str,
+    auth: &portrait_auth::AuthSettings,
+) -> Result<crate::PeerChannel> {
     let endpoint = Endpoint::from_shared(url.to_owned())
         .map_err(|e| Error::Config(format!("{key} {url:?}: {e}")))?
         .connect_timeout(Duration::from_secs(5))
         .timeout(Duration::from_secs(60));
     // Lazy, so a service starts before its peers and reconnects after them.
-    Ok(endpoint.connect_lazy())
+    let bearer = crate::Bearer::new(&auth.service_token)?;
+    Ok(tonic::service::interceptor::InterceptedService::new(
+        endpoint.connect_lazy(),
+        bearer,
+    ))
 }
 
 /// The positions `[start, end)` of `total` items that answer `req` against

@@ -62,6 +62,8 @@ pub struct Services {
     /// False while the service cannot answer truthfully (its log went
     /// backwards): health says NOT_SERVING for every service listed above.
     serving: Option<tokio::sync::watch::Receiver<bool>>,
+    /// Where the auth layer records refusals and admin actions (the gateway's).
+    audit: Option<std::sync::Arc<dyn crate::AuditSink>>,
 }
 
 impl Services {
@@ -81,6 +83,7 @@ impl Services {
             names: vec![S::NAME],
             http: None,
             serving: None,
+            audit: None,
         }
     }
 
@@ -108,6 +111,12 @@ impl Services {
             Some(before) => all_of(before, serving),
             None => serving,
         });
+        self
+    }
+
+    /// Refused requests and admin actions go to `audit`.
+    pub fn with_audit(mut self, audit: std::sync::Arc<dyn crate::AuditSink>) -> Self {
+        self.audit = Some(audit);
         self
     }
 
@@ -168,6 +177,7 @@ fn reflection(served: &[&'static str]) -> tonic_reflection::server::Builder<'sta
 pub async fn serve(
     listener: TcpListener,
     services: Services,
+    auth: std::sync::Arc<portrait_auth::Authenticator>,
     shutdown: CancellationToken,
 ) -> Result<()> {
     let (reporter, health) = tonic_health::server::health_reporter();
@@ -230,6 +240,10 @@ pub async fn serve(
     });
     tonic::transport::Server::builder()
         .layer(crate::rpc_metrics::RpcMetricsLayer)
+        .layer(crate::auth_layer::AuthLayer {
+            auth,
+            audit: services.audit,
+        })
         .accept_http1(http1)
         .initial_stream_window_size(STREAM_WINDOW)
         .initial_connection_window_size(CONNECTION_WINDOW)

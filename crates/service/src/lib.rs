@@ -7,6 +7,7 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod auth_layer;
 mod config;
 mod consumer;
 mod customer_projection;
@@ -26,6 +27,7 @@ mod segment_flows;
 mod shutdown;
 mod telemetry;
 
+pub use auth_layer::{AuditSink, Bearer, PeerChannel, audit_event, audit_outcome, peer_of};
 pub use config::SegmentSettings;
 pub use config::SuggestSettings;
 pub use config::{
@@ -40,6 +42,7 @@ pub use customer_projection::CustomerProjection;
 pub use error::{Error, Result, http_status};
 pub use grpc::{Services, bind, serve};
 pub use live::{AnswerCache, Live};
+pub use portrait_auth::{AuthMode, AuthSettings};
 pub use projection::Projection;
 pub use rebuild::EPOCH_HEADER;
 pub use relay::{Outbox, publish_outbox, relay_loop};

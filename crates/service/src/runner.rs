@@ -24,6 +24,15 @@ pub async fn serve_until(
     services: Services,
     shutdown: CancellationToken,
 ) -> Result<()> {
+    let auth = portrait_auth::Authenticator::from_settings(&config.auth)
+        .map_err(|e| crate::Error::Config(e.to_string()))?;
+    if !auth.is_on() {
+        tracing::warn!(
+            target: "portrait::auth",
+            service,
+            "auth.mode is \"off\": every caller is an admin; set auth.api_keys or auth.jwt"
+        );
+    }
     if let Ok(addr) = listener.local_addr() {
         info!(service, %addr, "serving grpc");
     }
@@ -32,7 +41,13 @@ pub async fn serve_until(
         let token = shutdown.clone();
         tokio::spawn(async move { metrics::serve(&addr, token).await })
     });
-    let served = serve(listener, services, shutdown.clone()).await;
+    let served = serve(
+        listener,
+        services,
+        std::sync::Arc::new(auth),
+        shutdown.clone(),
+    )
+    .await;
     shutdown.cancel();
     if let Some(task) = metrics_task {
         let _ = task.await;
@@ -194,6 +209,9 @@ where
     Fut: std::future::Future<Output = Result<()>>,
 {
     let config = Config::load(service)?;
+    // Before anything is loaded: a stack nobody can log in to says so at once.
+    portrait_auth::Authenticator::from_settings(&config.auth)
+        .map_err(|e| crate::Error::Config(e.to_string()))?;
     let _telemetry = crate::init_telemetry(service.as_str(), &config.telemetry)?;
     let (listener, _) = bind(&config.server.listen).await?;
     run(config, listener, crate::shutdown_token()).await

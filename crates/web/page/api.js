@@ -1,6 +1,8 @@
 // The gateway's JSON API (/v1/…, same origin). Every figure the page shows
 // comes from here; the page only formats it.
 
+import { showLogin, token } from './login.js';
+
 /** A failed call, with the google.rpc.Status the gateway answered. */
 export class ApiError extends Error {
   constructor(httpStatus, code, message) {
@@ -32,12 +34,15 @@ async function answer(response) {
   }
   if (!response.ok) {
     const message = body && body.message ? body.message : `HTTP ${response.status}`;
+    if (response.status === 401) showLogin(token() ? `令牌无效或已过期：${message}` : '请输入访问令牌');
     throw new ApiError(response.status, body ? body.code : undefined, message);
   }
   return body;
 }
 
 async function send(path, init) {
+  const bearer = token();
+  if (bearer) init.headers = { ...init.headers, authorization: `Bearer ${bearer}` };
   let response;
   try {
     response = await fetch(path, init);
@@ -66,9 +71,11 @@ export function describe(error) {
       0: '无法连接服务器',
       3: '请求参数有误',
       5: '未找到',
+      7: '无权限',
       9: '条件不满足',
       10: '操作冲突',
       14: '服务暂不可用',
+      16: '未登录',
     }[error.code] || '服务出错';
     return `${what}：${error.message}`;
   }

@@ -2,8 +2,10 @@
 //! the services' internal query APIs. It keeps no state of its own; it hosts the
 //! sync component (portrait-sync), which keeps its jobs in its own store.
 
+mod audit;
 mod customer;
 mod http;
+mod scope;
 mod sync;
 
 use std::sync::Arc;
@@ -33,18 +35,18 @@ use portrait_proto::v1::{
     ModelFit, PortraitSummary, PortraitSummaryRequest, RecomputeClustersRequest,
     RefitModelsRequest,
 };
+use portrait_service::PeerChannel;
 use portrait_service::{Config, Error, Result};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use tonic::transport::{Channel, Endpoint};
 use tonic::{Request, Response, Status, Streaming};
 
 #[derive(Clone)]
 pub struct Gateway {
-    ingest: IngestServiceClient<Channel>,
-    profiler: ProfilerQueryClient<Channel>,
-    rfm: RfmQueryClient<Channel>,
-    suggest: SuggestQueryClient<Channel>,
+    ingest: IngestServiceClient<PeerChannel>,
+    profiler: ProfilerQueryClient<PeerChannel>,
+    rfm: RfmQueryClient<PeerChannel>,
+    suggest: SuggestQueryClient<PeerChannel>,
     sync: portrait_sync::Sync,
     time_zone: String,
     calendar: portrait_core::Calendar,
@@ -53,25 +55,24 @@ pub struct Gateway {
     /// `domain.max_id_length`: the longest query that can name a customer.
     max_id_length: usize,
     /// The suggest service's follower of segments.v1.
-    segment_flows: SegmentFlowsQueryClient<Channel>,
-}
-
-fn channel(key: &str, url: &str) -> Result<Channel> {
-    let endpoint = Endpoint::from_shared(url.to_owned())
-        .map_err(|e| Error::Config(format!("{key} {url:?}: {e}")))?
-        .connect_timeout(std::time::Duration::from_secs(5))
-        .timeout(std::time::Duration::from_secs(60));
-    // Lazy, so the gateway starts before the services and reconnects after them.
-    Ok(endpoint.connect_lazy())
+    segment_flows: SegmentFlowsQueryClient<PeerChannel>,
+    /// Refused requests and admin actions, in sync's store.
+    audit: Arc<audit::AuditLog>,
 }
 
 impl Gateway {
     pub async fn new(config: &Config, shutdown: CancellationToken) -> Result<Self> {
         let g = &config.gateway;
+        // Lazy, so the gateway starts before the services and reconnects
+        // after them; each call carries the service token.
+        let channel =
+            |key: &str, url: &str| portrait_service::exchange::peer_channel(key, url, &config.auth);
         let sync = portrait_sync::Sync::open(config, &g.ingest, shutdown)
             .await
             .map_err(|e| Error::Config(format!("sync: {e}")))?;
+        let audit = audit::AuditLog::start(sync.store().clone());
         Ok(Self {
+            audit,
             sync,
             ingest: IngestServiceClient::new(channel("gateway.ingest", &g.ingest)?),
             profiler: ProfilerQueryClient::new(channel("gateway.profiler", &g.profiler)?),
@@ -94,7 +95,9 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
     let gateway = Arc::new(gateway);
     let http = http::router(gateway.clone())?;
     let services =
-        portrait_service::Services::new(PortraitServiceServer::from_arc(gateway)).with_http(http);
+        portrait_service::Services::new(PortraitServiceServer::from_arc(gateway.clone()))
+            .with_http(http)
+            .with_audit(gateway.audit.clone());
     let served =
         portrait_service::serve_until("gateway", listener, &config, services, shutdown).await;
     if let Some(task) = daily {
@@ -125,7 +128,7 @@ impl PortraitService for Gateway {
     ) -> Result<Response<Overview>, Status> {
         self.profiler
             .clone()
-            .get_overview(r.into_inner())
+            .get_overview(self.scoped(r).await?)
             .await
             .map_err(|s| upstream("profiler", s))
     }
@@ -136,7 +139,7 @@ impl PortraitService for Gateway {
     ) -> Result<Response<SegmentDistribution>, Status> {
         self.rfm
             .clone()
-            .get_segment_distribution(r.into_inner())
+            .get_segment_distribution(self.scoped(r).await?)
             .await
             .map_err(|s| upstream("rfm", s))
     }
@@ -147,7 +150,7 @@ impl PortraitService for Gateway {
     ) -> Result<Response<HourDistribution>, Status> {
         self.profiler
             .clone()
-            .get_hour_distribution(r.into_inner())
+            .get_hour_distribution(self.scoped(r).await?)
             .await
             .map_err(|s| upstream("profiler", s))
     }
@@ -158,7 +161,7 @@ impl PortraitService for Gateway {
     ) -> Result<Response<ChannelDistribution>, Status> {
         self.profiler
             .clone()
-            .get_channel_distribution(r.into_inner())
+            .get_channel_distribution(self.scoped(r).await?)
             .await
             .map_err(|s| upstream("profiler", s))
     }
@@ -169,7 +172,7 @@ impl PortraitService for Gateway {
     ) -> Result<Response<TopProducts>, Status> {
         self.profiler
             .clone()
-            .get_top_products(r.into_inner())
+            .get_top_products(self.scoped(r).await?)
             .await
             .map_err(|s| upstream("profiler", s))
     }
@@ -180,7 +183,7 @@ impl PortraitService for Gateway {
     ) -> Result<Response<TopCategories>, Status> {
         self.profiler
             .clone()
-            .get_top_categories(r.into_inner())
+            .get_top_categories(self.scoped(r).await?)
             .await
             .map_err(|s| upstream("profiler", s))
     }
@@ -191,7 +194,7 @@ impl PortraitService for Gateway {
     ) -> Result<Response<ListRfmResponse>, Status> {
         self.rfm
             .clone()
-            .list_rfm(r.into_inner())
+            .list_rfm(self.scoped(r).await?)
             .await
             .map_err(|s| upstream("rfm", s))
     }
@@ -202,7 +205,7 @@ impl PortraitService for Gateway {
     ) -> Result<Response<ListSuggestionsResponse>, Status> {
         self.suggest
             .clone()
-            .list_suggestions(r.into_inner())
+            .list_suggestions(self.scoped(r).await?)
             .await
             .map_err(|s| upstream("suggest", s))
     }
@@ -213,7 +216,7 @@ impl PortraitService for Gateway {
     ) -> Result<Response<ListStoresResponse>, Status> {
         self.profiler
             .clone()
-            .list_stores(r.into_inner())
+            .list_stores(self.scoped(r).await?)
             .await
             .map_err(|s| upstream("profiler", s))
     }
@@ -278,28 +281,36 @@ impl PortraitService for Gateway {
         &self,
         r: Request<TriggerSyncRequest>,
     ) -> Result<Response<TriggerSyncResponse>, Status> {
-        self.sync_trigger(r.into_inner()).await.map(Response::new)
+        self.sync_trigger(self.scoped(r).await?)
+            .await
+            .map(Response::new)
     }
 
     async fn get_sync_job(
         &self,
         r: Request<GetSyncJobRequest>,
     ) -> Result<Response<SyncJob>, Status> {
-        self.sync_job(r.into_inner()).await.map(Response::new)
+        self.sync_job(self.scoped(r).await?)
+            .await
+            .map(Response::new)
     }
 
     async fn list_sync_jobs(
         &self,
         r: Request<ListSyncJobsRequest>,
     ) -> Result<Response<ListSyncJobsResponse>, Status> {
-        self.sync_jobs(r.into_inner()).await.map(Response::new)
+        self.sync_jobs(self.scoped(r).await?)
+            .await
+            .map(Response::new)
     }
 
     async fn get_data_quality_report(
         &self,
         r: Request<GetDataQualityReportRequest>,
     ) -> Result<Response<DataQualityReport>, Status> {
-        self.sync_report(r.into_inner()).await.map(Response::new)
+        self.sync_report(self.scoped(r).await?)
+            .await
+            .map(Response::new)
     }
 
     async fn import_orders(
@@ -313,7 +324,7 @@ impl PortraitService for Gateway {
         &self,
         r: Request<GetCustomerRequest>,
     ) -> Result<Response<CustomerProfile>, Status> {
-        self.profile(r.into_inner()).await.map(Response::new)
+        self.profile(self.scoped(r).await?).await.map(Response::new)
     }
 
     async fn list_customer_days(
@@ -322,7 +333,7 @@ impl PortraitService for Gateway {
     ) -> Result<Response<ListCustomerDaysResponse>, Status> {
         self.profiler
             .clone()
-            .list_customer_days(r.into_inner())
+            .list_customer_days(self.scoped(r).await?)
             .await
             .map_err(|s| upstream("profiler", s))
     }
@@ -333,7 +344,7 @@ impl PortraitService for Gateway {
     ) -> Result<Response<CustomerPreferences>, Status> {
         self.profiler
             .clone()
-            .get_customer_preferences(r.into_inner())
+            .get_customer_preferences(self.scoped(r).await?)
             .await
             .map_err(|s| upstream("profiler", s))
     }
@@ -344,7 +355,7 @@ impl PortraitService for Gateway {
     ) -> Result<Response<ListAnomaliesResponse>, Status> {
         self.profiler
             .clone()
-            .list_anomalies(r.into_inner())
+            .list_anomalies(self.scoped(r).await?)
             .await
             .map_err(|s| upstream("profiler", s))
     }
@@ -355,7 +366,7 @@ impl PortraitService for Gateway {
     ) -> Result<Response<ListCustomersResponse>, Status> {
         self.suggest
             .clone()
-            .list_customers(r.into_inner())
+            .list_customers(self.scoped(r).await?)
             .await
             .map_err(|s| upstream("suggest", s))
     }
@@ -366,7 +377,7 @@ impl PortraitService for Gateway {
     ) -> Result<Response<Clusters>, Status> {
         self.profiler
             .clone()
-            .get_clusters(r.into_inner())
+            .get_clusters(self.scoped(r).await?)
             .await
             .map_err(|s| upstream("profiler", s))
     }
@@ -377,7 +388,7 @@ impl PortraitService for Gateway {
     ) -> Result<Response<Clusters>, Status> {
         self.profiler
             .clone()
-            .recompute_clusters(r.into_inner())
+            .recompute_clusters(self.scoped(r).await?)
             .await
             .map_err(|s| upstream("profiler", s))
     }
@@ -386,7 +397,7 @@ impl PortraitService for Gateway {
         &self,
         r: Request<FindCustomerRequest>,
     ) -> Result<Response<FindCustomerResponse>, Status> {
-        self.find(r.into_inner()).await.map(Response::new)
+        self.find(self.scoped(r).await?).await.map(Response::new)
     }
 
     async fn get_portrait_summary(
@@ -395,7 +406,7 @@ impl PortraitService for Gateway {
     ) -> Result<Response<PortraitSummary>, Status> {
         self.profiler
             .clone()
-            .get_portrait_summary(r.into_inner())
+            .get_portrait_summary(self.scoped(r).await?)
             .await
             .map_err(|s| upstream("profiler", s))
     }
@@ -406,7 +417,7 @@ impl PortraitService for Gateway {
     ) -> Result<Response<ModelFit>, Status> {
         self.suggest
             .clone()
-            .get_model_fit(r.into_inner())
+            .get_model_fit(self.scoped(r).await?)
             .await
             .map_err(|s| upstream("suggest", s))
     }
@@ -417,7 +428,7 @@ impl PortraitService for Gateway {
     ) -> Result<Response<ModelFit>, Status> {
         self.suggest
             .clone()
-            .refit_models(r.into_inner())
+            .refit_models(self.scoped(r).await?)
             .await
             .map_err(|s| upstream("suggest", s))
     }
@@ -428,7 +439,7 @@ impl PortraitService for Gateway {
     ) -> Result<Response<CustomerModel>, Status> {
         self.suggest
             .clone()
-            .get_customer_model(r.into_inner())
+            .get_customer_model(self.scoped(r).await?)
             .await
             .map_err(|s| upstream("suggest", s))
     }
@@ -439,7 +450,7 @@ impl PortraitService for Gateway {
     ) -> Result<Response<Associations>, Status> {
         self.profiler
             .clone()
-            .get_associations(r.into_inner())
+            .get_associations(self.scoped(r).await?)
             .await
             .map_err(|s| upstream("profiler", s))
     }
@@ -449,7 +460,7 @@ impl PortraitService for Gateway {
     ) -> Result<Response<portrait_proto::v1::GroupPatterns>, Status> {
         self.profiler
             .clone()
-            .get_group_patterns(r.into_inner())
+            .get_group_patterns(self.scoped(r).await?)
             .await
             .map_err(|s| upstream("profiler", s))
     }
@@ -459,7 +470,7 @@ impl PortraitService for Gateway {
     ) -> Result<Response<portrait_proto::v1::ListSuggestionAudienceResponse>, Status> {
         self.suggest
             .clone()
-            .list_suggestion_audience(r.into_inner())
+            .list_suggestion_audience(self.scoped(r).await?)
             .await
             .map_err(|s| upstream("suggest", s))
     }
@@ -470,7 +481,7 @@ impl PortraitService for Gateway {
     ) -> Result<Response<portrait_proto::v1::AdoptedSuggestion>, Status> {
         self.suggest
             .clone()
-            .adopt_suggestion(r.into_inner())
+            .adopt_suggestion(self.scoped(r).await?)
             .await
             .map_err(|s| upstream("suggest", s))
     }
@@ -481,7 +492,7 @@ impl PortraitService for Gateway {
     ) -> Result<Response<portrait_proto::v1::AdoptedSuggestion>, Status> {
         self.suggest
             .clone()
-            .dismiss_suggestion(r.into_inner())
+            .dismiss_suggestion(self.scoped(r).await?)
             .await
             .map_err(|s| upstream("suggest", s))
     }
@@ -492,7 +503,7 @@ impl PortraitService for Gateway {
     ) -> Result<Response<portrait_proto::v1::SuggestionEffect>, Status> {
         self.suggest
             .clone()
-            .get_suggestion_effect(r.into_inner())
+            .get_suggestion_effect(self.scoped(r).await?)
             .await
             .map_err(|s| upstream("suggest", s))
     }
@@ -503,7 +514,7 @@ impl PortraitService for Gateway {
     ) -> Result<Response<portrait_proto::v1::ListAdoptedSuggestionsResponse>, Status> {
         self.suggest
             .clone()
-            .list_adopted_suggestions(r.into_inner())
+            .list_adopted_suggestions(self.scoped(r).await?)
             .await
             .map_err(|s| upstream("suggest", s))
     }
@@ -514,7 +525,7 @@ impl PortraitService for Gateway {
     ) -> Result<Response<portrait_proto::v1::ListSuggestionMembersResponse>, Status> {
         self.suggest
             .clone()
-            .list_suggestion_members(r.into_inner())
+            .list_suggestion_members(self.scoped(r).await?)
             .await
             .map_err(|s| upstream("suggest", s))
     }
@@ -525,8 +536,19 @@ impl PortraitService for Gateway {
     ) -> Result<Response<portrait_proto::v1::SegmentFlows>, Status> {
         self.segment_flows
             .clone()
-            .get_segment_flows(r.into_inner())
+            .get_segment_flows(self.scoped(r).await?)
             .await
             .map_err(|s| upstream("suggest", s))
+    }
+
+    async fn list_audit_events(
+        &self,
+        r: Request<portrait_proto::v1::ListAuditEventsRequest>,
+    ) -> Result<Response<portrait_proto::v1::ListAuditEventsResponse>, Status> {
+        let request = self.scoped(r).await?;
+        self.audit
+            .list(self.sync.store(), request)
+            .await
+            .map(Response::new)
     }
 }

@@ -38,6 +38,14 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
     }
     let _telemetry = portrait_service::init_telemetry("portrait", &configs[0].telemetry)
         .context("failed to start telemetry")?;
+    let admin = embedded::prepare_auth(&mut configs)?;
+    // The demo feeds its chain as an admin: the printed key, or one of this
+    // run only when keys or a JWT issuer are configured.
+    let token = match (&admin, configs[0].auth.mode) {
+        (Some(token), _) => token.clone(),
+        (None, portrait_auth::AuthMode::Off) => String::new(),
+        (None, portrait_auth::AuthMode::On) => embedded::ephemeral_admin(&mut configs),
+    };
     let shutdown = portrait_service::shutdown_token();
     let calendar = configs[0].calendar();
     let stack = embedded::start(configs, shutdown.clone())
@@ -65,7 +73,7 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
 
     let started = Instant::now();
     let mut ingest =
-        IngestServiceClient::new(connect(&format!("http://{}", stack.ingest_addr)).await?)
+        IngestServiceClient::new(connect(&format!("http://{}", stack.ingest_addr), &token).await?)
             .max_encoding_message_size(portrait_ingest::MAX_MESSAGE_BYTES);
     let bar = crate::follow::progress(orders.len() as u64, "submitting orders");
     for chunk in orders.chunks(CHUNK) {
@@ -82,7 +90,7 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
     }
     bar.finish();
 
-    let mut gateway = PortraitServiceClient::new(connect(&gateway_url).await?);
+    let mut gateway = PortraitServiceClient::new(connect(&gateway_url, &token).await?);
     crate::follow::caught_up(&mut gateway, Duration::from_millis(250), &shutdown).await?;
     let secs = started.elapsed().as_secs_f64();
     if !shutdown.is_cancelled() {
@@ -92,17 +100,24 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
             orders.len() as f64 / secs
         );
         print_help(&stack.gateway_addr.to_string(), args.base_port.is_some());
+        if let Some(token) = &admin {
+            println!(
+                "\nopen http://{}/ and log in with {token}\n(kept in {}; for the CLI: export PORTRAIT_TOKEN={token})",
+                stack.gateway_addr,
+                args.data_dir.join(embedded::ADMIN_TOKEN_FILE).display()
+            );
+        }
     }
     stack.wait().await
 }
 
 /// Connects, retrying while the freshly started services bind their ports.
-async fn connect(url: &str) -> anyhow::Result<Channel> {
+async fn connect(url: &str, token: &str) -> anyhow::Result<portrait_service::PeerChannel> {
     let endpoint = Channel::from_shared(url.to_owned()).context("bad service address")?;
     let mut last = None;
     for _ in 0..100 {
         match endpoint.connect().await {
-            Ok(channel) => return Ok(channel),
+            Ok(channel) => return crate::token::authed(channel, token),
             Err(e) => last = Some(e),
         }
         tokio::time::sleep(Duration::from_millis(100)).await;

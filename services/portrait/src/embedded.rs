@@ -43,6 +43,88 @@ pub fn configs(data_dir: Option<&Path>, base_port: Option<u16>) -> anyhow::Resul
         .context("failed to configure the embedded stack")
 }
 
+/// Where `portrait run` and `portrait demo` keep the admin token they made.
+pub const ADMIN_TOKEN_FILE: &str = "admin.token";
+
+/// Authentication of the all-in-one process, before it starts. With
+/// `auth.mode = "on"` and neither `auth.api_keys` nor `auth.jwt` set, one
+/// admin key is made once and kept in `<data_dir>/admin.token` (mode 0600);
+/// its token is returned to print. The services call each other with a
+/// service token made fresh at every start unless `auth.service_token` is set.
+pub fn prepare_auth(configs: &mut [Config]) -> anyhow::Result<Option<String>> {
+    let Some(first) = configs.first() else {
+        return Ok(None);
+    };
+    if first.auth.mode == portrait_auth::AuthMode::Off {
+        return Ok(None);
+    }
+    let admin = if first.auth.api_keys.is_empty() && !first.auth.jwt.is_set() {
+        Some(admin_token(&first.data_dir)?)
+    } else {
+        None
+    };
+    let service = if first.auth.service_token.is_empty() {
+        portrait_auth::new_key().token
+    } else {
+        first.auth.service_token.clone()
+    };
+    for c in configs.iter_mut() {
+        if let Some(token) = &admin {
+            c.auth.api_keys.push(portrait_auth::ApiKey {
+                name: "admin".into(),
+                sha256: portrait_auth::sha256_hex(token),
+                role: portrait_auth::Role::Admin,
+                stores: Vec::new(),
+                cities: Vec::new(),
+            });
+        }
+        c.auth.service_token.clone_from(&service);
+        c.auth.service_token_sha256 = portrait_auth::sha256_hex(&service);
+    }
+    Ok(admin)
+}
+
+/// An admin key for this process only (a one-shot job on the embedded
+/// stack, which its own client calls); its token.
+pub fn ephemeral_admin(configs: &mut [Config]) -> String {
+    let key = portrait_auth::new_key();
+    for c in configs.iter_mut() {
+        c.auth.api_keys.push(portrait_auth::ApiKey {
+            name: "portrait (this run)".into(),
+            sha256: key.sha256.clone(),
+            role: portrait_auth::Role::Admin,
+            stores: Vec::new(),
+            cities: Vec::new(),
+        });
+    }
+    key.token
+}
+
+fn admin_token(data_dir: &Path) -> anyhow::Result<String> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+
+    let path = data_dir.join(ADMIN_TOKEN_FILE);
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        let token = text.trim().to_owned();
+        if !token.is_empty() {
+            return Ok(token);
+        }
+    }
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("failed to create {}", data_dir.display()))?;
+    let token = portrait_auth::new_key().token;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&path)
+        .with_context(|| format!("failed to create {}", path.display()))?;
+    writeln!(file, "{token}").with_context(|| format!("failed to write {}", path.display()))?;
+    Ok(token)
+}
+
 /// The five services running as tasks of this process.
 pub struct Stack {
     pub gateway_addr: SocketAddr,
@@ -66,9 +148,29 @@ pub async fn start(configs: Vec<Config>, shutdown: CancellationToken) -> anyhow:
 }
 
 /// The whole stack in this process on `data_dir`, every service on a free
-/// port: what tests and benchmarks start.
+/// port: what tests and benchmarks start. Their clients send no token, so
+/// this stack runs with `auth.mode = "off"`; `spawn_stack_with_auth` is the
+/// stack with authentication.
 pub async fn spawn_stack(data_dir: &Path, shutdown: CancellationToken) -> anyhow::Result<Stack> {
+    let off = portrait_auth::AuthSettings {
+        mode: portrait_auth::AuthMode::Off,
+        ..portrait_auth::AuthSettings::default()
+    };
+    spawn_stack_with_auth(data_dir, shutdown, off).await
+}
+
+/// `spawn_stack` with `auth` for every service (the calls between them get
+/// a fresh service token).
+pub async fn spawn_stack_with_auth(
+    data_dir: &Path,
+    shutdown: CancellationToken,
+    auth: portrait_auth::AuthSettings,
+) -> anyhow::Result<Stack> {
     let mut configs = configs(Some(data_dir), None)?;
+    for c in &mut configs {
+        c.auth = auth.clone();
+    }
+    prepare_auth(&mut configs)?;
     let mut listeners = Vec::with_capacity(configs.len());
     for _ in &configs {
         let (listener, addr) = portrait_service::bind("127.0.0.1:0").await?;

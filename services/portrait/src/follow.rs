@@ -6,8 +6,8 @@ use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use portrait_proto::v1::SyncStatusRequest;
 use portrait_proto::v1::portrait_service_client::PortraitServiceClient;
+use portrait_service::PeerChannel as Channel;
 use tokio_util::sync::CancellationToken;
-use tonic::transport::Channel;
 
 pub(crate) fn progress(len: u64, what: &'static str) -> ProgressBar {
     let bar = ProgressBar::new(len);

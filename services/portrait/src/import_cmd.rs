@@ -11,10 +11,10 @@ use anyhow::Context;
 use clap::Args;
 use portrait_proto::v1::portrait_service_client::PortraitServiceClient;
 use portrait_proto::v1::{ImportOrdersRequest, SourceOrderRow, SyncJob};
+use portrait_service::PeerChannel as Channel;
 use portrait_sync::map::{Shops, SourceOrder};
 use portrait_sync::wire;
 use prost::Message as _;
-use tonic::transport::Channel;
 
 use crate::follow::progress;
 use crate::sync_cmd::{self, Work};
@@ -31,6 +31,14 @@ pub(crate) struct ImportArgs {
         env = "PORTRAIT_GATEWAY"
     )]
     gateway: String,
+    /// The bearer token (an API key or a JWT); `portrait run` prints one.
+    #[arg(
+        long,
+        env = "PORTRAIT_TOKEN",
+        default_value = "",
+        hide_env_values = true
+    )]
+    token: String,
     /// No stack running: start the embedded stack on this folder in this
     /// process, import into it, wait until every consumer applied it, stop.
     #[arg(long)]
@@ -48,7 +56,7 @@ pub(crate) async fn import(args: ImportArgs) -> anyhow::Result<()> {
         return sync_cmd::in_process(Some(dir), args.base_port, Work::Import(args.file)).await;
     }
     // Before reading a large file: a stack that is not there should say so at once.
-    let mut gateway = connect_running(&args.gateway).await?;
+    let mut gateway = connect_running(&args.gateway, &args.token).await?;
     let (orders, shops) = read(&args.file)?;
     let job = upload(&mut gateway, &args.file, orders, shops).await?;
     let job = sync_cmd::follow(&mut gateway, job.job_id).await?;
@@ -59,8 +67,8 @@ pub(crate) fn read(file: &std::path::Path) -> anyhow::Result<(Vec<SourceOrder>, 
     portrait_sync::import::read_export(file).context("failed to read the import file")
 }
 
-async fn connect_running(url: &str) -> anyhow::Result<PortraitServiceClient<Channel>> {
-    let endpoint = Channel::from_shared(url.to_owned())
+async fn connect_running(url: &str, token: &str) -> anyhow::Result<PortraitServiceClient<Channel>> {
+    let endpoint = tonic::transport::Channel::from_shared(url.to_owned())
         .with_context(|| format!("bad gateway address {url:?}"))?
         .connect_timeout(Duration::from_secs(5));
     let channel = endpoint.connect().await.map_err(anyhow::Error::new).with_context(|| {
@@ -70,7 +78,9 @@ async fn connect_running(url: &str) -> anyhow::Result<PortraitServiceClient<Chan
              `portrait import FILE --data-dir DIR`"
         )
     })?;
-    Ok(PortraitServiceClient::new(channel))
+    Ok(PortraitServiceClient::new(crate::token::authed(
+        channel, token,
+    )?))
 }
 
 /// Streams the orders to the gateway and returns the import job it started.

@@ -1,6 +1,7 @@
 //! `portrait`: the whole system in one process on embedded SQLite (no servers
 //! needed), a demo with a synthetic chain, a query client, and model commands.
 
+mod auth_cmd;
 mod backup_cmd;
 mod bench;
 mod demo;
@@ -10,6 +11,7 @@ mod models_cmd;
 mod query;
 mod rebuild_cmd;
 mod sync_cmd;
+mod token;
 
 use std::path::PathBuf;
 
@@ -62,6 +64,9 @@ enum Command {
     /// Fit customer models on a transactions file.
     #[command(subcommand)]
     Models(Models),
+    /// API keys: `portrait auth new-key --role viewer --store s001`.
+    #[command(subcommand)]
+    Auth(auth_cmd::AuthCommand),
 }
 
 #[derive(Subcommand)]
@@ -78,8 +83,9 @@ async fn main() -> anyhow::Result<()> {
             data_dir,
             base_port,
         } => {
-            let configs = embedded::configs(data_dir.as_deref(), base_port)
+            let mut configs = embedded::configs(data_dir.as_deref(), base_port)
                 .context("failed to load configuration")?;
+            let admin = embedded::prepare_auth(&mut configs)?;
             let _telemetry = portrait_service::init_telemetry("portrait", &configs[0].telemetry)
                 .context("failed to start telemetry")?;
             let shutdown = portrait_service::shutdown_token();
@@ -90,6 +96,13 @@ async fn main() -> anyhow::Result<()> {
                 "portrait is running; the gateway listens on {0} (gRPC, JSON under /v1/, the 客群画像 page at http://{0}/). Ctrl-C stops it.",
                 stack.gateway_addr
             );
+            if let Some(token) = admin {
+                eprintln!(
+                    "open http://{}/ and log in with {token}\n(kept in {}; for the CLI: export PORTRAIT_TOKEN={token})",
+                    stack.gateway_addr,
+                    embedded::ADMIN_TOKEN_FILE
+                );
+            }
             stack.wait().await
         }
         Command::Demo(args) => demo::run(args).await,
@@ -100,6 +113,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Quality(args) => sync_cmd::quality(args).await,
         Command::Models(Models::Btyd(args)) => models_cmd::run(&args),
         Command::Rebuild(args) => rebuild_cmd::run(args).await,
+        Command::Auth(command) => auth_cmd::run(command),
         Command::Backup(args) => backup_cmd::backup(args).await,
         Command::Restore(args) => backup_cmd::restore(args).await,
     }

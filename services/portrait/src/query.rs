@@ -69,6 +69,8 @@ pub(crate) enum What {
     Members,
     /// Segment transitions per day, from → to (--from, --to: days of the transitions).
     SegmentFlows,
+    /// Refused requests and admin actions, newest first (admin; --limit, ID = a page token).
+    Audit,
 }
 
 /// How `summary` and `patterns` group.
@@ -134,6 +136,14 @@ pub(crate) struct QueryArgs {
         env = "PORTRAIT_GATEWAY"
     )]
     gateway: String,
+    /// The bearer token (an API key or a JWT); `portrait run` prints one.
+    #[arg(
+        long,
+        env = "PORTRAIT_TOKEN",
+        default_value = "",
+        hide_env_values = true
+    )]
+    token: String,
     /// Only these stores (repeatable).
     #[arg(long = "store")]
     stores: Vec<String>,
@@ -223,9 +233,12 @@ impl From<MainChannel> for Channel {
 }
 
 pub(crate) async fn run(args: QueryArgs) -> anyhow::Result<()> {
-    let mut client = PortraitServiceClient::connect(args.gateway.clone())
+    let channel = tonic::transport::Channel::from_shared(args.gateway.clone())
+        .with_context(|| format!("bad gateway address {:?}", args.gateway))?
+        .connect()
         .await
         .with_context(|| format!("failed to connect to the gateway at {}", args.gateway))?;
+    let mut client = PortraitServiceClient::new(crate::token::authed(channel, &args.token)?);
     let filter = Some(Filter {
         store_ids: args.stores.clone(),
         cities: args.cities.clone(),
@@ -437,6 +450,14 @@ pub(crate) async fn run(args: QueryArgs) -> anyhow::Result<()> {
                 })
                 .await,
         ),
+        What::Audit => to_json(
+            client
+                .list_audit_events(portrait_proto::v1::ListAuditEventsRequest {
+                    page_size: args.limit,
+                    page_token: args.id.clone().unwrap_or_default(),
+                })
+                .await,
+        ),
     }?;
     println!("{json}");
     Ok(())
@@ -451,7 +472,14 @@ fn customer_id(args: &QueryArgs) -> anyhow::Result<String> {
 fn to_json<T: serde::Serialize>(
     r: Result<tonic::Response<T>, tonic::Status>,
 ) -> anyhow::Result<String> {
-    let body = r.map_err(|s| anyhow::anyhow!("{:?}: {}", s.code(), s.message()))?;
+    let body = r.map_err(|s| {
+        let hint = if s.code() == tonic::Code::Unauthenticated {
+            " (pass --token or set PORTRAIT_TOKEN; `portrait run` prints a token)"
+        } else {
+            ""
+        };
+        anyhow::anyhow!("{:?}: {}{hint}", s.code(), s.message())
+    })?;
     serde_json::to_string_pretty(body.get_ref()).context("failed to render the answer as json")
 }
 

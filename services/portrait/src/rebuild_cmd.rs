@@ -33,6 +33,14 @@ pub(crate) struct RebuildArgs {
         env = "PORTRAIT_GATEWAY"
     )]
     gateway: String,
+    /// The bearer token (an API key or a JWT); `portrait run` prints one.
+    #[arg(
+        long,
+        env = "PORTRAIT_TOKEN",
+        default_value = "",
+        hide_env_values = true
+    )]
+    token: String,
     /// Return once the fresh publication is queued, without waiting.
     #[arg(long)]
     no_wait: bool,
@@ -59,9 +67,18 @@ pub(crate) async fn run(args: RebuildArgs) -> anyhow::Result<()> {
         "rfm" => config.gateway.rfm.clone(),
         _ => config.gateway.suggest.clone(),
     };
-    let mut ingest = IngestAdminClient::connect(config.gateway.ingest.clone())
-        .await
-        .with_context(|| format!("failed to reach ingest at {}", config.gateway.ingest))?;
+    let connect = |url: String| {
+        let token = args.token.clone();
+        async move {
+            let channel = tonic::transport::Channel::from_shared(url.clone())
+                .with_context(|| format!("bad address {url:?}"))?
+                .connect()
+                .await
+                .with_context(|| format!("failed to reach {url}"))?;
+            crate::token::authed(channel, &token)
+        }
+    };
+    let mut ingest = IngestAdminClient::new(connect(config.gateway.ingest.clone()).await?);
     let published = ingest
         .republish(RepublishRequest {})
         .await
@@ -73,9 +90,11 @@ pub(crate) async fn run(args: RebuildArgs) -> anyhow::Result<()> {
     );
     for name in &names {
         let url = address(name);
-        let mut client = ConsumerAdminClient::connect(url.clone())
-            .await
-            .with_context(|| format!("failed to reach {name} at {url}"))?;
+        let mut client = ConsumerAdminClient::new(
+            connect(url.clone())
+                .await
+                .with_context(|| format!("failed to reach {name}"))?,
+        );
         let done = client
             .rebuild(RebuildRequest {
                 epoch: published.epoch,
@@ -97,7 +116,7 @@ pub(crate) async fn run(args: RebuildArgs) -> anyhow::Result<()> {
     if args.no_wait {
         return Ok(());
     }
-    let waiting = follow(&args.gateway, &names, published.orders);
+    let waiting = follow(connect(args.gateway.clone()), &names, published.orders);
     if args.timeout_secs == 0 {
         return waiting.await;
     }
@@ -113,10 +132,13 @@ pub(crate) async fn run(args: RebuildArgs) -> anyhow::Result<()> {
 
 /// Waits until the gateway says caught up, showing the slowest rebuilt
 /// service's events applied against the publication's orders.
-async fn follow(gateway: &str, names: &[&str], orders: i64) -> anyhow::Result<()> {
-    let mut client = PortraitServiceClient::connect(gateway.to_owned())
-        .await
-        .with_context(|| format!("failed to reach the gateway at {gateway}"))?;
+async fn follow(
+    gateway: impl std::future::Future<Output = anyhow::Result<portrait_service::PeerChannel>>,
+    names: &[&str],
+    orders: i64,
+) -> anyhow::Result<()> {
+    let mut client =
+        PortraitServiceClient::new(gateway.await.context("failed to reach the gateway")?);
     let bar = ProgressBar::new(orders.max(0) as u64);
     bar.set_style(
         ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} orders, {per_sec}, eta {eta}")

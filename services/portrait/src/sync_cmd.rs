@@ -11,7 +11,7 @@ use portrait_proto::v1::{
     DataQualityReport, GetDataQualityReportRequest, GetSyncJobRequest, ListSyncJobsRequest,
     SyncJob, SyncJobState, SyncMode, SyncStatusRequest, TriggerSyncRequest,
 };
-use tonic::transport::Channel;
+use portrait_service::PeerChannel as Channel;
 
 use crate::embedded;
 
@@ -27,6 +27,14 @@ pub(crate) struct SyncArgs {
         env = "PORTRAIT_GATEWAY"
     )]
     gateway: String,
+    /// The bearer token (an API key or a JWT); `portrait run` prints one.
+    #[arg(
+        long,
+        env = "PORTRAIT_TOKEN",
+        default_value = "",
+        hide_env_values = true
+    )]
+    token: String,
     /// Run one job in this process on an embedded store instead, from this source URL.
     #[arg(long, env = "PORTRAIT_SYNC_SOURCE", hide_env_values = true)]
     source: Option<String>,
@@ -46,6 +54,14 @@ pub(crate) struct QualityArgs {
         env = "PORTRAIT_GATEWAY"
     )]
     gateway: String,
+    /// The bearer token (an API key or a JWT); `portrait run` prints one.
+    #[arg(
+        long,
+        env = "PORTRAIT_TOKEN",
+        default_value = "",
+        hide_env_values = true
+    )]
+    token: String,
     /// The job to report on (default: the latest finished one).
     #[arg(long, default_value_t = 0)]
     job: i64,
@@ -60,7 +76,7 @@ pub(crate) async fn sync(args: SyncArgs) -> anyhow::Result<()> {
     match args.source {
         Some(source) => in_process(args.data_dir, args.base_port, Work::Sync(mode, source)).await,
         None => {
-            let mut gateway = connect(&args.gateway).await?;
+            let mut gateway = connect(&args.gateway, &args.token).await?;
             let t = gateway
                 .trigger_sync(TriggerSyncRequest { mode: mode as i32 })
                 .await
@@ -80,7 +96,7 @@ pub(crate) async fn sync(args: SyncArgs) -> anyhow::Result<()> {
 }
 
 pub(crate) async fn quality(args: QualityArgs) -> anyhow::Result<()> {
-    let mut gateway = connect(&args.gateway).await?;
+    let mut gateway = connect(&args.gateway, &args.token).await?;
     let report = gateway
         .get_data_quality_report(GetDataQualityReportRequest { job_id: args.job })
         .await
@@ -108,6 +124,8 @@ pub(crate) async fn in_process(
     }
     let _telemetry = portrait_service::init_telemetry("portrait", &configs[0].telemetry)
         .context("failed to start telemetry")?;
+    let token = embedded::ephemeral_admin(&mut configs);
+    embedded::prepare_auth(&mut configs)?;
     let mut config = configs[0].clone();
     let ingest_url = config.gateway.ingest.clone();
     let shutdown = portrait_service::shutdown_token();
@@ -115,7 +133,7 @@ pub(crate) async fn in_process(
         .await
         .context("failed to start the embedded stack")?;
     let gateway_url = format!("http://{}", stack.gateway_addr);
-    let mut gateway = connect(&gateway_url).await?;
+    let mut gateway = connect(&gateway_url, &token).await?;
     // The port is bound before the gateway has opened sync's store (and marked
     // a dead process's jobs interrupted): a sync answer means it has.
     let mut ready = false;
@@ -327,12 +345,17 @@ fn print_report(r: &DataQualityReport) {
     }
 }
 
-async fn connect(url: &str) -> anyhow::Result<PortraitServiceClient<Channel>> {
-    let endpoint = Channel::from_shared(url.to_owned()).context("bad gateway address")?;
+async fn connect(url: &str, token: &str) -> anyhow::Result<PortraitServiceClient<Channel>> {
+    let endpoint =
+        tonic::transport::Channel::from_shared(url.to_owned()).context("bad gateway address")?;
     let mut last = None;
     for _ in 0..100 {
         match endpoint.connect().await {
-            Ok(channel) => return Ok(PortraitServiceClient::new(channel)),
+            Ok(channel) => {
+                return Ok(PortraitServiceClient::new(crate::token::authed(
+                    channel, token,
+                )?));
+            }
             Err(e) => last = Some(e),
         }
         tokio::time::sleep(Duration::from_millis(100)).await;

@@ -48,6 +48,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/adoptions/{id}/effect"),
     ("get", "/v1/adoptions/{id}/members"),
     ("get", "/v1/segments/flows"),
+    ("get", "/v1/audit"),
 ];
 
 fn refs(v: &Value, out: &mut Vec<String>) {

@@ -1,7 +1,7 @@
 """Drives the 客群画像 page in Debian's chromium and reports what it shows.
 
 Called by services/portrait/tests/page.rs (mode "tour") and tests/e2e/page_sync.rs
-(mode "sync") with one JSON argument, or by hand against a running demo (mode
+(mode "sync"), services/portrait/tests/auth (mode "login") with one JSON argument, or by hand against a running demo (mode
 "measure": {"mode": "measure", "url": "http://127.0.0.1:50051", "screenshots": DIR}); prints one JSON line: the page's
 states (filter, KPIs with their raw values, each chart's data read from
 ECharts' getOption(), table rows), console errors and timings. The Rust
@@ -337,6 +337,27 @@ def measure(t, spec):
     return {"firstLoad": first, "last": t.timings()}
 
 
+def login(t, spec):
+    """A stack with authentication: the login comes up, a wrong token brings it
+    back, the right one shows the page."""
+    page = t.page
+    page.goto(f"{spec['url']}/{spec.get('query', '')}")
+    page.wait_for_selector("#login input", timeout=30000)
+    page.screenshot(path=f"{t.shots}/31-login.png")
+    asked = page.text_content("#login .login-why")
+    page.fill("#login input", "not-a-token")
+    with page.expect_navigation():
+        page.click("#login button")
+    page.wait_for_selector("#login input", timeout=30000)
+    refused = page.text_content("#login .login-why")
+    page.fill("#login input", spec["token"])
+    with page.expect_navigation():
+        page.click("#login button")
+    page.wait_for_function("document.body.dataset.state === 'ready'", timeout=60000)
+    t.record("loggedIn", "32-logged-in")
+    return {"asked": asked, "refused": refused, "dialogs": page.locator("#login").count()}
+
+
 def models(t, spec):
     """The customers view with a fit in service, one customer's drawer open."""
     page = t.page
@@ -349,7 +370,7 @@ def models(t, spec):
     return {"last": t.timings()}
 
 
-MODES = {"tour": tour, "sync": sync, "measure": measure, "models": models}
+MODES = {"tour": tour, "sync": sync, "measure": measure, "models": models, "login": login}
 
 
 def main():

@@ -24,8 +24,11 @@ pub use queries::Profiler;
 pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationToken) -> Result<()> {
     let schedule = shutdown.clone();
     let rfm = portrait_core::RfmParams::resolve(None, &config.rfm.domain())?;
-    let suggest =
-        portrait_service::exchange::peer_channel("gateway.suggest", &config.gateway.suggest)?;
+    let suggest = portrait_service::exchange::peer_channel(
+        "gateway.suggest",
+        &config.gateway.suggest,
+        &config.auth,
+    )?;
     let every = std::time::Duration::from_millis(config.exchange.poll_ms);
     portrait_service::run_consumer_service(
         config,

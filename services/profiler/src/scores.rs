@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use portrait_proto::v1::CustomerScore;
 use portrait_proto::v1::suggest_query_client::SuggestQueryClient;
+use portrait_service::PeerChannel as Channel;
 use portrait_service::exchange::{BorrowedBook, Keyed};
 use tokio_util::sync::CancellationToken;
-use tonic::transport::Channel;
 
 use crate::ProfilerProjection;
 

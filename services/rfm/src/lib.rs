@@ -25,8 +25,11 @@ pub mod segments;
 pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationToken) -> Result<()> {
     let defaults = config.rfm.domain();
     let published = RfmParams::resolve(None, &defaults)?;
-    let ingest =
-        portrait_service::exchange::peer_channel("gateway.ingest", &config.gateway.ingest)?;
+    let ingest = portrait_service::exchange::peer_channel(
+        "gateway.ingest",
+        &config.gateway.ingest,
+        &config.auth,
+    )?;
     let publisher = (config.clone(), ingest, shutdown.clone());
     portrait_service::run_consumer_service(
         config,

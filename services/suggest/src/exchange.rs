@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use portrait_proto::v1::profiler_query_client::ProfilerQueryClient;
 use portrait_proto::v1::{CustomerLabel, CustomerScore, CustomerScores, ExportRequest};
+use portrait_service::PeerChannel as Channel;
 use portrait_service::exchange::{BorrowedBook, Keyed, export_page};
 use portrait_service::{CustomerProjection, Result};
 use tokio_util::sync::CancellationToken;
-use tonic::transport::Channel;
 
 use crate::models::Models;
 

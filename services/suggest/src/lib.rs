@@ -38,8 +38,11 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
     let suggest = config.suggest.clone();
     let rfm = portrait_core::RfmParams::resolve(None, &config.rfm.domain())?;
     let schedule = shutdown.clone();
-    let profiler =
-        portrait_service::exchange::peer_channel("gateway.profiler", &config.gateway.profiler)?;
+    let profiler = portrait_service::exchange::peer_channel(
+        "gateway.profiler",
+        &config.gateway.profiler,
+        &config.auth,
+    )?;
     let every = std::time::Duration::from_millis(config.exchange.poll_ms);
     let segment_flows = portrait_service::SegmentFlowFollower::new(&config, shutdown.clone());
     portrait_service::run_consumer_service(

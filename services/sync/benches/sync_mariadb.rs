@@ -49,10 +49,13 @@ async fn main() {
         .await
         .expect("sync store");
     let rules = Rules::defaults("bench-key");
-    let ingest = IngestServiceClient::connect(ingest_url)
+    let channel = tonic::transport::Channel::from_shared(ingest_url)
+        .expect("ingest url")
+        .connect()
         .await
-        .expect("ingest")
-        .max_decoding_message_size(64 << 20);
+        .expect("ingest");
+    let channel = portrait_service::PeerChannel::new(channel, portrait_service::Bearer::default());
+    let ingest = IngestServiceClient::new(channel).max_decoding_message_size(64 << 20);
     println!(
         "sync benchmark: {n} source orders in MariaDB → embedded ingest (SQLite), {} cores",
         std::thread::available_parallelism().map_or(1, |c| c.get())
@@ -196,6 +199,8 @@ async fn start_ingest(dir: &std::path::Path, shutdown: CancellationToken) -> Str
         .port();
     let mut config = Config::defaults(ServiceName::Ingest);
     config.data_dir = dir.to_path_buf();
+    // Its client sends no token: the bench measures the sync, not auth.
+    config.auth.mode = portrait_service::AuthMode::Off;
     config.server.listen = format!("127.0.0.1:{port}");
     let config = config.validated(ServiceName::Ingest).expect("config");
     let listener = tokio::net::TcpListener::bind(&config.server.listen)

@@ -12,10 +12,10 @@ use std::time::{Duration, Instant};
 
 use portrait_proto::v1::ingest_service_client::IngestServiceClient;
 use portrait_proto::v1::{Order, OrderStatus, SubmitOutcome, SyncCounts, SyncMode};
+use portrait_service::PeerChannel as Channel;
 use portrait_store::Store;
 use prost::Message as _;
 use tokio_util::sync::CancellationToken;
-use tonic::transport::Channel;
 
 use crate::map::{Outcome, Shops, SourceOrder, map_order};
 use crate::reason::{Finding, Kind, Reason};

@@ -9,11 +9,12 @@ use portrait_proto::v1::ingest_service_client::IngestServiceClient;
 use portrait_proto::v1::{
     DataQualityReport, FindingSample, ReasonCount, SyncCounts, SyncJob, SyncJobState, SyncMode,
 };
+use portrait_service::PeerChannel as Channel;
 use portrait_service::{Config, SyncSettings, now_ms};
 use portrait_store::Store;
 use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Endpoint;
 
 use crate::job::{self, JobContext, Reader};
 use crate::rules::Rules;
@@ -63,17 +64,24 @@ impl Sync {
         let endpoint = Endpoint::from_shared(ingest_url.to_owned())
             .map_err(|e| Error::Config(format!("ingest url {ingest_url:?}: {e}")))?
             .connect_timeout(std::time::Duration::from_secs(5));
+        let bearer = portrait_service::Bearer::new(&config.auth.service_token)
+            .map_err(|e| Error::Config(e.to_string()))?;
         Ok(Self {
             inner: Arc::new(Inner {
                 store,
                 settings: config.sync.clone(),
                 rules,
-                ingest: IngestServiceClient::new(endpoint.connect_lazy())
+                ingest: IngestServiceClient::new(Channel::new(endpoint.connect_lazy(), bearer))
                     .max_decoding_message_size(64 << 20),
                 running: Mutex::new(None),
                 shutdown,
             }),
         })
+    }
+
+    /// Sync's store, which also holds the gateway's audit log (crate::audit).
+    pub fn store(&self) -> &Store {
+        &self.inner.store
     }
 
     pub fn has_source(&self) -> bool {

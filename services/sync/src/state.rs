@@ -20,6 +20,7 @@ const MIGRATIONS: &[Migration] = portrait_store::migrations!(
         "0005_sync_findings_job",
         "0006_sync_state",
         "0007_sync_pending",
+        "0008_audit_events",
     ]
 );
 

@@ -3,7 +3,7 @@
 
 use portrait_proto::v1::ingest_service_client::IngestServiceClient;
 use portrait_proto::v1::{Order, SubmitOrderBatchRequest, SubmitOrderRequest, SubmitOutcome};
-use tonic::transport::Channel;
+use portrait_service::PeerChannel as Channel;
 
 use crate::{Error, Result};
 

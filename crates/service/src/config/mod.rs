@@ -82,6 +82,7 @@ pub struct Config {
     pub exchange: ExchangeSettings,
     pub suggest: SuggestSettings,
     pub segments: SegmentSettings,
+    pub auth: portrait_auth::AuthSettings,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -265,6 +266,7 @@ impl Config {
             exchange: ExchangeSettings { poll_ms: 5_000 },
             suggest: SuggestSettings::defaults(),
             segments: SegmentSettings::defaults(),
+            auth: portrait_auth::AuthSettings::default(),
         }
     }
 

@@ -17,7 +17,7 @@ use super::params::decode;
 use crate::Gateway;
 
 type Answer = Pin<Box<dyn Future<Output = Result<Value, Status>> + Send>>;
-pub(super) type Call = Arc<dyn Fn(Value, MetadataMap) -> Answer + Send + Sync>;
+pub(super) type Call = Arc<dyn Fn(Value, MetadataMap, tonic::Extensions) -> Answer + Send + Sync>;
 
 fn unary<Req, Resp, F, Fut>(method: F) -> Call
 where
@@ -26,9 +26,9 @@ where
     F: Fn(tonic::Request<Req>) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<tonic::Response<Resp>, Status>> + Send + 'static,
 {
-    Arc::new(move |json, metadata| {
+    Arc::new(move |json, metadata, extensions| {
         let request = decode::<Req>(json)
-            .map(|message| tonic::Request::from_parts(metadata, Default::default(), message));
+            .map(|message| tonic::Request::from_parts(metadata, extensions, message));
         let answer = request.map(&method);
         Box::pin(async move {
             let response = answer?.await?;
@@ -87,6 +87,7 @@ pub(super) fn call(gateway: &Arc<Gateway>, rpc: &str) -> Option<Call> {
         "ListAdoptedSuggestions" => to!(list_adopted_suggestions),
         "ListSuggestionMembers" => to!(list_suggestion_members),
         "GetSegmentFlows" => to!(get_segment_flows),
+        "ListAuditEvents" => to!(list_audit_events),
         _ => return None,
     })
 }

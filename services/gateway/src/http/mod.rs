@@ -137,6 +137,7 @@ pub(crate) const ROUTES: &[Route] = &[
     get("/v1/adoptions/{id}/effect", "GetSuggestionEffect"),
     get("/v1/adoptions/{id}/members", "ListSuggestionMembers"),
     get("/v1/segments/flows", "GetSegmentFlows"),
+    get("/v1/audit", "ListAuditEvents"),
 ];
 
 /// A route with what serving it needs.
@@ -152,6 +153,7 @@ pub(crate) struct Bound {
     pub(crate) path_params: Vec<String>,
     call: Call,
     label: String,
+    audit: Arc<crate::audit::AuditLog>,
 }
 
 fn path_params(path: &str) -> Vec<String> {
@@ -194,6 +196,7 @@ fn bind(schema: &Schema, gateway: &Arc<Gateway>) -> Result<Vec<Bound>> {
                 path_params,
                 call,
                 label: format!("{} {}", route.verb.upper(), route.path),
+                audit: gateway.audit.clone(),
             })
         })
         .collect()
@@ -262,6 +265,26 @@ async fn serve(b: Arc<Bound>, schema: Arc<Schema>, request: Request) -> Response
 
 async fn answer(b: &Bound, schema: &Schema, request: Request) -> Result<Value, Status> {
     let (mut parts, body) = request.into_parts();
+    // The layer authenticated the caller (portrait-service's auth layer);
+    // the route knows its rpc, so the policy is checked here.
+    let principal = parts
+        .extensions
+        .get::<portrait_auth::Principal>()
+        .ok_or_else(|| Status::unauthenticated("missing token"))?;
+    let peer = portrait_service::peer_of(&parts.extensions);
+    let audit = |outcome: &str, reason: &str| {
+        let event = portrait_service::audit_event(Some(principal), &b.label, outcome, reason, peer);
+        portrait_service::AuditSink::record(&*b.audit, event);
+    };
+    match principal.authorize(&portrait_auth::gateway_path(b.route.rpc)) {
+        Ok(rule) if rule.least == portrait_auth::Role::Admin => audit("allowed", ""),
+        Ok(_) => {}
+        Err(e) => {
+            let reason = e.to_string();
+            audit(portrait_service::audit_outcome(&e), &reason);
+            return Err(Status::permission_denied(reason));
+        }
+    }
     let path = RawPathParams::from_request_parts(&mut parts, &())
         .await
         .map_err(|e| invalid("path", e.body_text()))?;
@@ -282,7 +305,9 @@ async fn answer(b: &Bound, schema: &Schema, request: Request) -> Result<Value, S
         }
     };
     let json = params::request_json(schema, &b.accepted, parts.uri.query(), &path, body)?;
-    (b.call)(json, MetadataMap::from_headers(parts.headers)).await
+    // The principal travels on to the trait method in the extensions.
+    let extensions = std::mem::take(&mut parts.extensions);
+    (b.call)(json, MetadataMap::from_headers(parts.headers), extensions).await
 }
 
 #[cfg(test)]

@@ -309,6 +309,8 @@ impl Children {
             .with_context(|| format!("failed to create {}", log.display()))?;
         let child = Command::new(&binary)
             .env_remove("PORTRAIT_CONFIG")
+            // The bench's clients send no token: it measures the stack, not auth.
+            .env("PORTRAIT__AUTH__MODE", "off")
             .envs(env.iter().map(|(k, v)| (*k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::from(

@@ -1,6 +1,7 @@
 //! Feeds the generated chain through ingest on several concurrent streams and
 //! times it until the gateway reports every consumer caught up.
 
+use portrait_proto::v1::portrait_service_client::PortraitServiceClient;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::time::Duration;
 
@@ -125,7 +126,8 @@ fn produce(
 }
 
 async fn wait_caught_up(at: &Endpoints) -> anyhow::Result<()> {
-    let mut gateway = at.gateway().await?;
+    let channel = super::stack::connect(&at.gateway_url).await?;
+    let mut gateway = PortraitServiceClient::new(crate::token::authed(channel, "")?);
     crate::follow::caught_up(
         &mut gateway,
         Duration::from_millis(50),

@@ -47,7 +47,11 @@ impl Running {
             Some(p) => p,
             None => free_base_port()?,
         };
-        let configs = embedded::configs(Some(data_dir), Some(base_port))?;
+        let mut configs = embedded::configs(Some(data_dir), Some(base_port))?;
+        // The bench's clients send no token: it measures the stack, not auth.
+        for c in &mut configs {
+            c.auth.mode = portrait_auth::AuthMode::Off;
+        }
         let token = CancellationToken::new();
         let stack = embedded::start(configs, token.clone()).await?;
         Ok(Self {

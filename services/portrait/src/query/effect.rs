@@ -8,7 +8,7 @@ use portrait_proto::v1::{
     AdoptSuggestionRequest, DismissSuggestionRequest, EffectGroup, GetSuggestionEffectRequest,
     ListAdoptedSuggestionsRequest, ListSuggestionMembersRequest,
 };
-use tonic::transport::Channel;
+use portrait_service::PeerChannel as Channel;
 
 use super::{QueryArgs, What, to_json};
 

@@ -37,10 +37,22 @@ pub(crate) async fn request(
     target: &str,
     body: Option<&str>,
 ) -> Answer {
+    request_as(addr, method, target, body, None).await
+}
+
+/// `request` with `authorization: Bearer <token>` when a token is given.
+pub(crate) async fn request_as(
+    addr: SocketAddr,
+    method: &str,
+    target: &str,
+    body: Option<&str>,
+    token: Option<&str>,
+) -> Answer {
     let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
     let body = body.unwrap_or_default();
+    let authorization = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
     let head = format!(
-        "{method} {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nAccept: application/json\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        "{method} {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nAccept: application/json\r\nContent-Type: application/json\r\n{authorization}Content-Length: {}\r\n\r\n",
         body.len()
     );
     stream.write_all(head.as_bytes()).await.expect("write");

@@ -41,22 +41,45 @@ pub(crate) async fn channel(addr: std::net::SocketAddr) -> Channel {
         .expect("connect")
 }
 
+/// `channel` sending `token` as its bearer (none when empty).
+pub(crate) async fn authed(
+    addr: std::net::SocketAddr,
+    token: &str,
+) -> portrait_service::PeerChannel {
+    let bearer = portrait_service::Bearer::new(token).expect("a token");
+    portrait_service::PeerChannel::new(channel(addr).await, bearer)
+}
+
 /// Starts the stack on free ports and waits until it has applied `seed`'s chain.
 pub(crate) async fn fed_stack(seed: u64) -> Fed {
+    let off = portrait_service::AuthSettings {
+        mode: portrait_service::AuthMode::Off,
+        ..portrait_service::AuthSettings::default()
+    };
+    fed_stack_with_auth(seed, off, "").await
+}
+
+/// `fed_stack` with `auth` on every service; `token` feeds and follows it
+/// (an admin's or the service token).
+pub(crate) async fn fed_stack_with_auth(
+    seed: u64,
+    auth: portrait_service::AuthSettings,
+    token: &str,
+) -> Fed {
     let dir = tempfile::tempdir().expect("dir");
     let shutdown = CancellationToken::new();
-    let stack = portrait::embedded::spawn_stack(dir.path(), shutdown.clone())
+    let stack = portrait::embedded::spawn_stack_with_auth(dir.path(), shutdown.clone(), auth)
         .await
         .expect("stack");
     let (_, submitted) = portrait_synth::generate(&ChainSpec::small(seed));
-    let mut ingest = IngestServiceClient::new(channel(stack.ingest_addr).await);
+    let mut ingest = IngestServiceClient::new(authed(stack.ingest_addr, token).await);
     for chunk in submitted.chunks(500) {
         let batch = SubmitOrderBatchRequest {
             orders: chunk.to_vec(),
         };
         ingest.submit_order_batch(batch).await.expect("accepted");
     }
-    let mut gateway = PortraitServiceClient::new(channel(stack.gateway_addr).await);
+    let mut gateway = PortraitServiceClient::new(authed(stack.gateway_addr, token).await);
     let mut caught_up = false;
     for _ in 0..600 {
         let s = gateway.get_sync_status(SyncStatusRequest {}).await;

@@ -16,10 +16,10 @@ use portrait_bus::Bus;
 use portrait_core::{Calendar, Day, RfmParams};
 use portrait_proto::v1::ingest_service_client::IngestServiceClient;
 use portrait_proto::v1::{IngestStatusRequest, SegmentTransition, TransitionKind};
+use portrait_service::PeerChannel as Channel;
 use portrait_service::{Config, CustomerProjection, QueryContext, Result};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
-use tonic::transport::Channel;
 use tracing::{error, info, warn};
 
 pub use assign::{Change, Place, chain_table, diff};

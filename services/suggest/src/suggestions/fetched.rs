@@ -17,8 +17,8 @@ use portrait_proto::v1::{
     Association, CrossSellRequest, GroupPatterns, GroupPatternsRequest, SummaryDimension,
 };
 use portrait_service::CustomerProjection;
+use portrait_service::PeerChannel as Channel;
 use tonic::Status;
-use tonic::transport::Channel;
 use tracing::debug;
 
 /// An answer younger than this is used without asking again.
@@ -234,7 +234,10 @@ mod tests {
     /// gives a reason, never an error.
     #[tokio::test]
     async fn an_unreachable_profiler_is_a_reason_within_the_timeout() {
-        let nowhere = Channel::from_static("http://127.0.0.1:9").connect_lazy();
+        let nowhere = Channel::new(
+            tonic::transport::Channel::from_static("http://127.0.0.1:9").connect_lazy(),
+            portrait_service::Bearer::default(),
+        );
         let habits = Arc::new(habits(nowhere, Duration::from_millis(300)));
         let f = ResolvedFilter::resolve(None, 20_000).expect("filter");
         let started = Instant::now();

@@ -23,8 +23,8 @@ use portrait_proto::v1::{
     ListSuggestionsRequest, ListSuggestionsResponse, Priority, Suggestion, SuggestionScope,
     SuggestionStatus, SuggestionType,
 };
+use portrait_service::PeerChannel as Channel;
 use portrait_service::{AnswerCache, Result, SuggestSettings};
-use tonic::transport::Channel;
 
 use crate::customers::CustomerList;
 pub use measure::{PlanTimes, measure_plan};

@@ -1,0 +1,88 @@
+//! The audit log holds exactly the refusals and admin actions the matrix
+//! made: the test's own record of what it sent is the oracle.
+
+use std::time::{Duration, Instant};
+
+use portrait_proto::v1::ListAuditEventsRequest;
+use portrait_proto::v1::portrait_service_client::PortraitServiceClient;
+
+use super::support;
+
+const LIST: &str = "/portrait.v1.PortraitService/ListAuditEvents";
+
+pub(crate) async fn assert_log(
+    gw: std::net::SocketAddr,
+    admin: &str,
+    mut expected: Vec<(String, &str, String)>,
+) {
+    let mut client = PortraitServiceClient::new(support::authed(gw, admin).await);
+    // Reading the log is an admin action too: the reads below are compared
+    // apart, as their number depends on how soon the writer caught up.
+    let read = |rpc: &str, outcome: &str, subject: &str| {
+        rpc == LIST && outcome == "allowed" && subject == "admin"
+    };
+    expected.retain(|(rpc, outcome, subject)| !read(rpc, outcome, subject));
+    expected.sort();
+    let started = Instant::now();
+    loop {
+        let mut events = Vec::new();
+        let mut token = String::new();
+        let mut dropped = 0;
+        loop {
+            let page = client
+                .list_audit_events(ListAuditEventsRequest {
+                    page_size: 1000,
+                    page_token: token,
+                })
+                .await
+                .expect("the admin reads the audit log")
+                .into_inner();
+            dropped = dropped.max(page.dropped);
+            events.extend(page.events);
+            if page.next_page_token.is_empty() {
+                break;
+            }
+            token = page.next_page_token;
+        }
+        assert_eq!(dropped, 0, "nothing dropped at this rate");
+        let ids: Vec<i64> = events.iter().map(|e| e.id).collect();
+        assert!(
+            ids.windows(2).all(|w| w[0] > w[1]),
+            "newest first, no repeats"
+        );
+        let (reads, others): (Vec<_>, Vec<_>) = events
+            .into_iter()
+            .partition(|e| read(&e.rpc, &e.outcome, &e.subject));
+        let mut got: Vec<(String, &str, String)> = others
+            .iter()
+            .map(|e| {
+                let outcome = match e.outcome.as_str() {
+                    "unauthenticated" => "unauthenticated",
+                    "permission_denied" => "permission_denied",
+                    "allowed" => "allowed",
+                    other => panic!("outcome {other:?}"),
+                };
+                (e.rpc.clone(), outcome, e.subject.clone())
+            })
+            .collect();
+        got.sort();
+        if got.len() >= expected.len() || started.elapsed() > Duration::from_secs(20) {
+            assert_eq!(got.len(), expected.len(), "events recorded");
+            assert_eq!(got, expected);
+            assert!(!reads.is_empty(), "reading the log is recorded");
+            assert!(
+                others.iter().all(|e| e.peer.starts_with("127.0.0.1:")),
+                "the peer"
+            );
+            assert!(
+                others
+                    .iter()
+                    .filter(|e| e.outcome != "allowed")
+                    .all(|e| !e.reason.is_empty()),
+                "a refusal says why"
+            );
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
