@@ -460,3 +460,6 @@ fn dead_letter(service: &str, record: &Record, reason: &str) -> Message {
         headers,
     }
 }
+
+#[cfg(test)]
+mod decode_tests;

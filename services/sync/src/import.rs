@@ -322,3 +322,188 @@ mod tests {
         }
     }
 }
+
+/// Fuzz-style properties (issue 11): any export text is read into orders or refused with a
+/// reason, and every order the mapping lets through passes the order check ingest applies.
+#[cfg(test)]
+mod fuzz {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::map::{Outcome, map_order};
+    use crate::rules::Rules;
+
+    const NOW: i64 = 1_760_000_000_000;
+
+    fn value() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just(String::new()),
+            "-?[0-9]{1,4}",
+            "-?[0-9]{1,12}\\.[0-9]{0,4}",
+            "20[0-9]{2}-[01][0-9]-[0-3][0-9] [0-2][0-9]:[0-5][0-9]:[0-5][0-9]",
+            "\\PC{0,30}",
+            Just("99999999999999999999".to_owned()),
+            Just("NaN".to_owned()),
+        ]
+    }
+
+    fn export() -> impl Strategy<Value = (Vec<String>, Vec<Vec<String>>)> {
+        let columns =
+            proptest::sample::subsequence(COLUMNS.to_vec(), 1..COLUMNS.len()).prop_map(|mut c| {
+                if !c.contains(&"order_id") {
+                    c.insert(0, "order_id");
+                }
+                c.into_iter().map(str::to_owned).collect::<Vec<_>>()
+            });
+        columns.prop_flat_map(|columns| {
+            let n = columns.len();
+            let row = proptest::collection::vec(value(), n..=n);
+            (Just(columns), proptest::collection::vec(row, 0..12))
+        })
+    }
+
+    /// Rows of valid orders (two lines each, as the source writes them) with a few fields
+    /// replaced by anything: most still map to a live order, which must then be valid.
+    fn near_valid() -> impl Strategy<Value = (Vec<String>, Vec<Vec<String>>)> {
+        let columns: Vec<String> = [
+            "order_id",
+            "shop_id",
+            "shop_name",
+            "shop_city",
+            "record_time",
+            "cash",
+            "pay_state",
+            "line_id",
+            "goods_id",
+            "goods_number",
+            "goods_total",
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        let n = columns.len();
+        let order = (1i64..5, 1u32..28, 0i64..100_000, 0i64..100_000);
+        // At most two edits in all (not order_id: a row without one refuses the whole
+        // file, tested above), so of three orders or more one at least is untouched.
+        let edit = (any::<proptest::sample::Index>(), 1..n, value());
+        let orders = proptest::collection::vec(order, 1..8);
+        let edits = proptest::collection::vec(edit, 0..3);
+        let rows = (orders, edits).prop_map(move |(orders, edits)| {
+            let mut rows = Vec::new();
+            for (id, (shop, day, a, b)) in (1i64..).zip(&orders) {
+                let (shop, day, a, b) = (*shop, *day, *a, *b);
+                let cash = format!("{}.{:02}", (a + b) / 100, (a + b) % 100);
+                for (k, fen) in [(1, a), (2, b)] {
+                    rows.push(
+                        [
+                            id.to_string(),
+                            shop.to_string(),
+                            format!("店{shop}"),
+                            "上海市".to_owned(),
+                            format!("2025-03-{day:02} 12:00:00"),
+                            cash.clone(),
+                            "2".to_owned(),
+                            (id * 10 + k).to_string(),
+                            k.to_string(),
+                            "1".to_owned(),
+                            format!("{}.{:02}", fen / 100, fen % 100),
+                        ]
+                        .to_vec(),
+                    );
+                }
+            }
+            for (order, column, v) in edits {
+                let first = 2 * order.index(orders.len());
+                for row in &mut rows[first..first + 2] {
+                    row[column].clone_from(&v);
+                }
+            }
+            rows
+        });
+        (Just(columns), rows)
+    }
+
+    fn csv_text(columns: &[String], rows: &[Vec<String>]) -> String {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        w.write_record(columns).expect("header");
+        for r in rows {
+            w.write_record(r).expect("row");
+        }
+        String::from_utf8(w.into_inner().expect("csv")).expect("utf-8")
+    }
+
+    /// The live orders mapped, each checked.
+    fn check_mapped(rows: Vec<(usize, Row)>) -> Result<usize, TestCaseError> {
+        let Ok((orders, shops)) = super::orders(rows) else {
+            return Ok(0);
+        };
+        let mut live = 0;
+        let rules = Rules::defaults("key");
+        for o in &orders {
+            if let Outcome::Live(order) = map_order(o, &shops, &rules, NOW).outcome {
+                let verdict = portrait_core::check(&order, NOW, &portrait_core::Limits::default());
+                prop_assert!(verdict.is_ok(), "{:?}: {:?}", order, verdict);
+                live += 1;
+            }
+        }
+        Ok(live)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1_000))]
+
+        #[test]
+        fn a_near_valid_export_maps_only_to_valid_orders((columns, rows) in near_valid()) {
+            let rows = csv_rows(&csv_text(&columns, &rows));
+            prop_assert!(rows.is_ok(), "{:?}", rows);
+            let n = rows.as_ref().map_or(0, Vec::len) / 2;
+            let live = check_mapped(rows.unwrap_or_default())?;
+            // At most two orders were edited: the others must count, or this tests nothing.
+            prop_assert!(live > 0 || n <= 2, "none of {} orders mapped live", n);
+        }
+
+        #[test]
+        fn any_csv_export_is_read_or_refused_and_what_maps_is_valid((columns, rows) in export()) {
+            match csv_rows(&csv_text(&columns, &rows)) {
+                Ok(rows) => {
+                    check_mapped(rows)?;
+                }
+                Err(reason) => prop_assert!(!reason.is_empty()),
+            }
+        }
+
+        #[test]
+        fn any_jsonl_export_is_read_or_refused_and_what_maps_is_valid(
+            (columns, rows) in export(),
+            raw in "\\PC{0,80}",
+        ) {
+            let mut text: String = rows
+                .iter()
+                .map(|r| {
+                    let object: serde_json::Map<String, serde_json::Value> = columns
+                        .iter()
+                        .zip(r)
+                        .map(|(c, v)| (c.clone(), serde_json::Value::String(v.clone())))
+                        .collect();
+                    serde_json::Value::Object(object).to_string() + "\n"
+                })
+                .collect();
+            text.push_str(&raw);
+            match jsonl_rows(&text) {
+                Ok(rows) => {
+                    check_mapped(rows)?;
+                }
+                Err(reason) => prop_assert!(reason.starts_with("line "), "{}", reason),
+            }
+        }
+
+        #[test]
+        fn arbitrary_text_is_refused_or_read(text in "\\PC{0,200}") {
+            if let Ok(rows) = csv_rows(&text) {
+                check_mapped(rows)?;
+            }
+            if let Ok(rows) = jsonl_rows(&text) {
+                check_mapped(rows)?;
+            }
+        }
+    }
+}
