@@ -46,7 +46,7 @@ pub use portrait_auth::{AuthMode, AuthSettings};
 pub use projection::Projection;
 pub use rebuild::EPOCH_HEADER;
 pub use relay::{Outbox, publish_outbox, relay_loop};
-pub use runner::{QueryContext, run_consumer_service, run_main, serve_until};
+pub use runner::{QueryContext, main, run_consumer_service, run_main, serve_until};
 pub use segment_flows::{Flows, SegmentFlowFollower};
 pub use shutdown::shutdown_token;
 pub use telemetry::{TelemetryGuard, extract_parent, init_telemetry, inject_current};

@@ -200,6 +200,25 @@ pub async fn run_consumer_service<P: Projection>(
     served
 }
 
+/// A service binary's whole `main`: a runtime, [`run_main`] on it, then a
+/// bounded wait for blocking work still running. Dropping a runtime waits for
+/// its blocking tasks without limit, and a librdkafka client asked for a
+/// topic's bounds while the broker is away can block for its timeouts: after
+/// the flush, the process must end regardless.
+pub fn main<F, Fut>(service: crate::ServiceName, run: F) -> Result<()>
+where
+    F: FnOnce(Config, TcpListener, CancellationToken) -> Fut,
+    Fut: std::future::Future<Output = Result<()>>,
+{
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| crate::Error::Config(format!("failed to start the runtime: {e}")))?;
+    let result = runtime.block_on(run_main(service, run));
+    runtime.shutdown_timeout(std::time::Duration::from_secs(5));
+    result
+}
+
 /// What a service binary's `main` does: configuration, telemetry, the
 /// shutdown signal, binding the address (a taken port fails start-up at
 /// once), then `run` until it returns.

@@ -1,11 +1,9 @@
 use anyhow::Context;
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    portrait_service::run_main(
+fn main() -> anyhow::Result<()> {
+    portrait_service::main(
         portrait_service::ServiceName::Gateway,
         portrait_gateway::run,
     )
-    .await
     .context("portrait-gateway failed")
 }

@@ -1,8 +1,6 @@
 use anyhow::Context;
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    portrait_service::run_main(portrait_service::ServiceName::Ingest, portrait_ingest::run)
-        .await
+fn main() -> anyhow::Result<()> {
+    portrait_service::main(portrait_service::ServiceName::Ingest, portrait_ingest::run)
         .context("portrait-ingest failed")
 }

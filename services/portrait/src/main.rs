@@ -75,9 +75,19 @@ enum Models {
     Btyd(models_cmd::BtydArgs),
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+fn main() -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("failed to start the runtime")?;
+    let result = runtime.block_on(run(Cli::parse()));
+    // Dropping the runtime would wait for blocking work without limit (see
+    // `portrait_service::main`); the stores are flushed and closed by now.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(5));
+    result
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Run {
             data_dir,

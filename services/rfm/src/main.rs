@@ -1,8 +1,6 @@
 use anyhow::Context;
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    portrait_service::run_main(portrait_service::ServiceName::Rfm, portrait_rfm::run)
-        .await
+fn main() -> anyhow::Result<()> {
+    portrait_service::main(portrait_service::ServiceName::Rfm, portrait_rfm::run)
         .context("portrait-rfm failed")
 }
