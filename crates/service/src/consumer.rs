@@ -183,6 +183,9 @@ pub(crate) async fn run_consumer<P: Projection>(
 /// words (the log line has those).
 fn failure_text(e: &crate::Error) -> String {
     match e {
+        crate::Error::Store(s) if s.refusal().is_some() => {
+            format!("{}; retrying", crate::error::refusal_text(s.refusal()))
+        }
         crate::Error::Store(s) if s.is_unreachable() => {
             "its database is unreachable; retrying".to_owned()
         }

@@ -68,6 +68,10 @@ impl From<Error> for tonic::Status {
             e @ (Error::Stale(_) | Error::NotReady(_) | Error::Conflict(_)) => {
                 tonic::Status::failed_precondition(e.to_string())
             }
+            Error::Store(e) if e.refusal().is_some() => {
+                tracing::warn!(error = %e, "database refused a write");
+                tonic::Status::unavailable(refusal_text(e.refusal()))
+            }
             Error::Store(e) if e.is_unreachable() => {
                 tracing::warn!(error = %e, "database unreachable");
                 tonic::Status::unavailable("the service's database is unreachable")
@@ -107,9 +111,90 @@ pub fn http_status(code: tonic::Code) -> http::StatusCode {
     }
 }
 
+/// What a client and the status are told of a refused write, without the driver's words.
+pub(crate) fn refusal_text(refusal: Option<portrait_store::Refusal>) -> &'static str {
+    match refusal {
+        Some(portrait_store::Refusal::Full) => "the service's database is out of disk space",
+        Some(portrait_store::Refusal::ReadOnly) => "the service's database is read-only",
+        None => "the service's database refused the write",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// SQLite's own errors, provoked: a store over its size (the disk full) and a read-only
+    /// one are UNAVAILABLE saying which, and a full store takes writes again once it has room.
+    #[tokio::test]
+    async fn a_full_or_read_only_store_says_so_and_a_full_one_resumes() {
+        use sqlx::Connection;
+        use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
+
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("full.db");
+        let options = SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true);
+        let mut db = SqliteConnection::connect_with(&options)
+            .await
+            .expect("open");
+        sqlx::query("CREATE TABLE t (v BLOB)")
+            .execute(&mut db)
+            .await
+            .expect("table");
+        sqlx::query("PRAGMA max_page_count = 8")
+            .execute(&mut db)
+            .await
+            .expect("quota");
+        let insert = "INSERT INTO t VALUES (zeroblob(2000))";
+        let mut written = 0;
+        let full = loop {
+            match sqlx::query(insert).execute(&mut db).await {
+                Ok(_) => written += 1,
+                Err(e) => break Error::Store(portrait_store::Error::Sql(e)),
+            }
+            assert!(written < 1_000, "the quota never bit");
+        };
+        let status = tonic::Status::from(full);
+        assert_eq!(status.code(), tonic::Code::Unavailable);
+        assert_eq!(
+            status.message(),
+            "the service's database is out of disk space"
+        );
+        sqlx::query("PRAGMA max_page_count = 100000")
+            .execute(&mut db)
+            .await
+            .expect("room");
+        sqlx::query(insert)
+            .execute(&mut db)
+            .await
+            .expect("writes resume");
+        let (rows, check): (i64, String) = (
+            sqlx::query_scalar("SELECT COUNT(*) FROM t")
+                .fetch_one(&mut db)
+                .await
+                .expect("count"),
+            sqlx::query_scalar("PRAGMA integrity_check")
+                .fetch_one(&mut db)
+                .await
+                .expect("check"),
+        );
+        assert_eq!((rows, check.as_str()), (written + 1, "ok"));
+        db.close().await.expect("close");
+
+        let read_only = options.read_only(true);
+        let mut db = SqliteConnection::connect_with(&read_only)
+            .await
+            .expect("open");
+        let refused = sqlx::query(insert)
+            .execute(&mut db)
+            .await
+            .expect_err("read-only");
+        let status = tonic::Status::from(Error::Store(portrait_store::Error::Sql(refused)));
+        assert_eq!(status.code(), tonic::Code::Unavailable);
+        assert_eq!(status.message(), "the service's database is read-only");
+    }
 
     #[test]
     fn codes_are_deliberate_and_driver_text_stays_inside() {

@@ -21,7 +21,39 @@ pub enum Error {
     Sql(#[from] sqlx::Error),
 }
 
+/// Why a store cannot take writes now, though it is reachable: the condition an
+/// operator fixes (free space, remount read-write), after which writes resume.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// SQLite's SQLITE_FULL (the disk or `max_page_count`), PostgreSQL's 53100 disk_full.
+    Full,
+    /// SQLite's SQLITE_READONLY (a read-only file or file system), PostgreSQL's 25006.
+    ReadOnly,
+}
+
 impl Error {
+    /// Whether the store refused a write for want of space or write access.
+    pub fn refusal(&self) -> Option<Refusal> {
+        let (Error::Sql(sqlx::Error::Database(db))
+        | Error::Migration {
+            source: sqlx::Error::Database(db),
+            ..
+        }) = self
+        else {
+            return None;
+        };
+        // SQLite's extended codes keep the primary code in the low byte.
+        let primary = db
+            .code()
+            .and_then(|c| c.parse::<i32>().ok())
+            .map(|c| c & 0xff);
+        match (db.code().as_deref(), primary) {
+            (Some("53100"), _) | (_, Some(13)) => Some(Refusal::Full),
+            (Some("25006"), _) | (_, Some(8)) => Some(Refusal::ReadOnly),
+            _ => None,
+        }
+    }
+
     /// Whether the database could not be reached (worth retrying), as
     /// opposed to a statement or data problem (a bug).
     pub fn is_unreachable(&self) -> bool {

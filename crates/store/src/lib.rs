@@ -27,7 +27,7 @@ pub use consumer::{
     save_log_state, save_positions,
 };
 pub use customer_days::{CUSTOMER_DAYS_MIGRATIONS, load_customer_days, write_customer_days};
-pub use error::{Error, Result};
+pub use error::{Error, Refusal, Result};
 pub use migrate::{CONSUMER_MIGRATIONS, Migration};
 pub use scan::{Key, ScanRow, scan};
 pub use sql::{Arg, Sql, in_lists};
