@@ -61,9 +61,15 @@ pub fn audit_outcome(error: &portrait_auth::Error) -> &'static str {
 
 /// The peer of a request the server accepted over TCP.
 pub fn peer_of(extensions: &http::Extensions) -> Option<std::net::SocketAddr> {
+    use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
     extensions
-        .get::<tonic::transport::server::TcpConnectInfo>()
+        .get::<TcpConnectInfo>()
         .and_then(|c| c.remote_addr())
+        .or_else(|| {
+            extensions
+                .get::<TlsConnectInfo<TcpConnectInfo>>()
+                .and_then(|c| c.get_ref().remote_addr())
+        })
 }
 
 #[derive(Clone)]

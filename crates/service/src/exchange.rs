@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use portrait_proto::v1::{CustomerLabels, CustomerScores, ExportRequest};
 use tokio_util::sync::CancellationToken;
-use tonic::transport::Endpoint;
 use tracing::{debug, info, warn};
 
 use crate::{Error, Result};
@@ -25,9 +24,9 @@ pub fn peer_channel(
     key: &str,
     url: &str,
     auth: &portrait_auth::AuthSettings,
+    tls: &crate::ServerSettings,
 ) -> Result<crate::PeerChannel> {
-    let endpoint = Endpoint::from_shared(url.to_owned())
-        .map_err(|e| Error::Config(format!("{key} {url:?}: {e}")))?
+    let endpoint = crate::tls::endpoint(key, url, tls)?
         .connect_timeout(Duration::from_secs(5))
         .timeout(Duration::from_secs(60));
     // Lazy, so a service starts before its peers and reconnects after them.

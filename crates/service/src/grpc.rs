@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio_stream::StreamExt as _;
-use tokio_stream::wrappers::TcpListenerStream;
+use tokio_stream::wrappers::{ReceiverStream, TcpListenerStream};
 use tokio_util::sync::CancellationToken;
 use tonic::server::NamedService;
 use tonic::service::Routes;
@@ -178,6 +178,7 @@ pub async fn serve(
     listener: TcpListener,
     services: Services,
     auth: std::sync::Arc<portrait_auth::Authenticator>,
+    tls: Option<std::sync::Arc<rustls::ServerConfig>>,
     shutdown: CancellationToken,
 ) -> Result<()> {
     let (reporter, health) = tonic_health::server::health_reporter();
@@ -228,17 +229,7 @@ pub async fn serve(
                 .fallback(crate::http_error::fallback),
         );
     }
-    // `Server::tcp_nodelay` only reaches sockets tonic accepts itself. Without
-    // it, an answer written in more than one segment waits for the client's
-    // delayed ACK (Nagle): about 40 ms on Linux for any larger response.
-    let incoming = TcpListenerStream::new(listener).map(|accepted| {
-        accepted.inspect(|stream| {
-            if let Err(e) = stream.set_nodelay(true) {
-                tracing::warn!(error = %e, "failed to set TCP_NODELAY");
-            }
-        })
-    });
-    tonic::transport::Server::builder()
+    let router = tonic::transport::Server::builder()
         .layer(crate::rpc_metrics::RpcMetricsLayer)
         .layer(crate::auth_layer::AuthLayer {
             auth,
@@ -251,9 +242,34 @@ pub async fn serve(
         .max_concurrent_streams(MAX_CONCURRENT_STREAMS)
         .http2_keepalive_interval(Some(KEEPALIVE_INTERVAL))
         .http2_keepalive_timeout(Some(KEEPALIVE_TIMEOUT))
-        .add_routes(routes)
-        .serve_with_incoming_shutdown(incoming, shutdown.cancelled_owned())
-        .await?;
+        .add_routes(routes);
+    match tls {
+        // Handshakes happen on tasks of their own (crate::tls::accept), which
+        // also set TCP_NODELAY; tonic's own TLS would offer only h2.
+        Some(tls) => {
+            let incoming = ReceiverStream::new(crate::tls::accept(listener, tls, shutdown.clone()))
+                .map(Ok::<_, std::io::Error>);
+            router
+                .serve_with_incoming_shutdown(incoming, shutdown.cancelled_owned())
+                .await?;
+        }
+        None => {
+            // `Server::tcp_nodelay` only reaches sockets tonic accepts itself.
+            // Without it, an answer written in more than one segment waits for
+            // the client's delayed ACK (Nagle): about 40 ms on Linux for any
+            // larger response.
+            let incoming = TcpListenerStream::new(listener).map(|accepted| {
+                accepted.inspect(|stream| {
+                    if let Err(e) = stream.set_nodelay(true) {
+                        tracing::warn!(error = %e, "failed to set TCP_NODELAY");
+                    }
+                })
+            });
+            router
+                .serve_with_incoming_shutdown(incoming, shutdown.cancelled_owned())
+                .await?;
+        }
+    }
     if let Some(task) = health_task {
         task.abort();
     }

@@ -26,6 +26,7 @@ mod runner;
 mod segment_flows;
 mod shutdown;
 mod telemetry;
+pub mod tls;
 
 pub use auth_layer::{AuditSink, Bearer, PeerChannel, audit_event, audit_outcome, peer_of};
 pub use config::SegmentSettings;

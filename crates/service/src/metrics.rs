@@ -122,14 +122,30 @@ pub fn get() -> Option<&'static Metrics> {
 }
 
 /// Serves `/metrics` on `addr` until shutdown.
-pub async fn serve(addr: &str, shutdown: CancellationToken) -> Result<()> {
+/// With `tls`, over TLS like the service's own port.
+pub async fn serve(
+    addr: &str,
+    tls: Option<std::sync::Arc<rustls::ServerConfig>>,
+    shutdown: CancellationToken,
+) -> Result<()> {
     let (listener, local) = crate::bind(addr).await?;
-    tracing::info!(%local, "serving metrics");
+    tracing::info!(%local, tls = tls.is_some(), "serving metrics");
     let app = axum::Router::new().route("/metrics", axum::routing::get(render));
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await
-        .map_err(|e| Error::Telemetry(format!("metrics server: {e}")))
+    let failed = |e: std::io::Error| Error::Telemetry(format!("metrics server: {e}"));
+    match tls {
+        Some(tls) => {
+            let listener =
+                crate::tls::Listener::new(listener, tls, shutdown.clone()).map_err(failed)?;
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown.cancelled_owned())
+                .await
+                .map_err(failed)
+        }
+        None => axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown.cancelled_owned())
+            .await
+            .map_err(failed),
+    }
 }
 
 async fn render() -> String {

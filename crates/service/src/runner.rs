@@ -34,17 +34,20 @@ pub async fn serve_until(
         );
     }
     if let Ok(addr) = listener.local_addr() {
-        info!(service, %addr, "serving grpc");
+        info!(service, %addr, tls = !config.server.tls_cert.is_empty(), "serving grpc");
     }
+    let tls = crate::tls::server_config(&config.server)?;
     let metrics_task = (!config.telemetry.metrics_listen.is_empty()).then(|| {
         let addr = config.telemetry.metrics_listen.clone();
         let token = shutdown.clone();
-        tokio::spawn(async move { metrics::serve(&addr, token).await })
+        let tls = tls.clone();
+        tokio::spawn(async move { metrics::serve(&addr, tls, token).await })
     });
     let served = serve(
         listener,
         services,
         std::sync::Arc::new(auth),
+        tls,
         shutdown.clone(),
     )
     .await;

@@ -65,8 +65,9 @@ impl Gateway {
         let g = &config.gateway;
         // Lazy, so the gateway starts before the services and reconnects
         // after them; each call carries the service token.
-        let channel =
-            |key: &str, url: &str| portrait_service::exchange::peer_channel(key, url, &config.auth);
+        let channel = |key: &str, url: &str| {
+            portrait_service::exchange::peer_channel(key, url, &config.auth, &config.server)
+        };
         let sync = portrait_sync::Sync::open(config, &g.ingest, shutdown)
             .await
             .map_err(|e| Error::Config(format!("sync: {e}")))?;

@@ -28,6 +28,7 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
         "gateway.suggest",
         &config.gateway.suggest,
         &config.auth,
+        &config.server,
     )?;
     let every = std::time::Duration::from_millis(config.exchange.poll_ms);
     portrait_service::run_consumer_service(

@@ -29,6 +29,7 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
         "gateway.ingest",
         &config.gateway.ingest,
         &config.auth,
+        &config.server,
     )?;
     let publisher = (config.clone(), ingest, shutdown.clone());
     portrait_service::run_consumer_service(

@@ -42,6 +42,7 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
         "gateway.profiler",
         &config.gateway.profiler,
         &config.auth,
+        &config.server,
     )?;
     let every = std::time::Duration::from_millis(config.exchange.poll_ms);
     let segment_flows = portrait_service::SegmentFlowFollower::new(&config, shutdown.clone());

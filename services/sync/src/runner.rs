@@ -14,7 +14,6 @@ use portrait_service::{Config, SyncSettings, now_ms};
 use portrait_store::Store;
 use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
-use tonic::transport::Endpoint;
 
 use crate::job::{self, JobContext, Reader};
 use crate::rules::Rules;
@@ -61,9 +60,10 @@ impl Sync {
             state::watermark(&store).await?,
             &state::last_successes(&store).await?,
         );
-        let endpoint = Endpoint::from_shared(ingest_url.to_owned())
-            .map_err(|e| Error::Config(format!("ingest url {ingest_url:?}: {e}")))?
-            .connect_timeout(std::time::Duration::from_secs(5));
+        let endpoint =
+            portrait_service::tls::endpoint("gateway.ingest", ingest_url, &config.server)
+                .map_err(|e| Error::Config(e.to_string()))?
+                .connect_timeout(std::time::Duration::from_secs(5));
         let bearer = portrait_service::Bearer::new(&config.auth.service_token)
             .map_err(|e| Error::Config(e.to_string()))?;
         Ok(Self {

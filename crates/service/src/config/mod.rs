@@ -138,6 +138,22 @@ impl StoreSettings {
 pub struct ServerSettings {
     /// Empty = 127.0.0.1 on the service's default port.
     pub listen: String,
+    /// PEM certificate chain of every listener (gRPC, HTTP, metrics); with
+    /// `tls_key`, TLS instead of plain TCP. Clients present it to peers that
+    /// require client certificates.
+    #[serde(default)]
+    pub tls_cert: String,
+    /// PEM private key of `tls_cert`.
+    #[serde(default)]
+    pub tls_key: String,
+    /// PEM CA that `https://` peers' certificates must chain to; empty = the
+    /// system's roots.
+    #[serde(default)]
+    pub tls_ca: String,
+    /// PEM CA of client certificates; set = mutual TLS, clients without a
+    /// certificate it signed are refused at the handshake.
+    #[serde(default)]
+    pub tls_client_ca: String,
 }
 
 /// Where the gateway finds the other services, and the profiler and the
@@ -231,6 +247,10 @@ impl Config {
             },
             server: ServerSettings {
                 listen: format!("127.0.0.1:{}", service.default_port()),
+                tls_cert: String::new(),
+                tls_key: String::new(),
+                tls_ca: String::new(),
+                tls_client_ca: String::new(),
             },
             gateway: GatewaySettings {
                 ingest: url(ServiceName::Ingest),
@@ -394,6 +414,10 @@ impl Config {
                 return bad(format!("{key} {url:?} must be an http:// or https:// URL"));
             }
         }
+        // Unreadable or invalid PEM fails start naming its key, not the
+        // first handshake.
+        crate::tls::server_config(&self.server)?;
+        crate::tls::client_config(&self.server)?;
         Ok(self)
     }
 
