@@ -166,10 +166,41 @@ pub async fn spawn_stack_with_auth(
     shutdown: CancellationToken,
     auth: portrait_auth::AuthSettings,
 ) -> anyhow::Result<Stack> {
+    spawn_stack_with(data_dir, shutdown, auth, None).await
+}
+
+/// `spawn_stack` with every listener on TLS and every call between the
+/// services over `https://`, with `tls`'s `tls_*` files (mutual when
+/// `tls_client_ca` is set); the certificate must name 127.0.0.1.
+pub async fn spawn_stack_over_tls(
+    data_dir: &Path,
+    shutdown: CancellationToken,
+    tls: &portrait_service::ServerSettings,
+) -> anyhow::Result<Stack> {
+    let off = portrait_auth::AuthSettings {
+        mode: portrait_auth::AuthMode::Off,
+        ..portrait_auth::AuthSettings::default()
+    };
+    spawn_stack_with(data_dir, shutdown, off, Some(tls)).await
+}
+
+async fn spawn_stack_with(
+    data_dir: &Path,
+    shutdown: CancellationToken,
+    auth: portrait_auth::AuthSettings,
+    tls: Option<&portrait_service::ServerSettings>,
+) -> anyhow::Result<Stack> {
     let mut configs = configs(Some(data_dir), None)?;
     for c in &mut configs {
         c.auth = auth.clone();
+        if let Some(tls) = tls {
+            c.server = portrait_service::ServerSettings {
+                listen: c.server.listen.clone(),
+                ..tls.clone()
+            };
+        }
     }
+    let scheme = if tls.is_some() { "https" } else { "http" };
     prepare_auth(&mut configs)?;
     let mut listeners = Vec::with_capacity(configs.len());
     for _ in &configs {
@@ -178,7 +209,7 @@ pub async fn spawn_stack_with_auth(
     }
     let url = |s: ServiceName| {
         let i = ServiceName::ALL.iter().position(|n| *n == s).unwrap_or(0);
-        format!("http://{}", listeners[i].1)
+        format!("{scheme}://{}", listeners[i].1)
     };
     for c in &mut configs {
         c.gateway.ingest = url(ServiceName::Ingest);

@@ -39,6 +39,10 @@ pub(crate) struct ImportArgs {
         hide_env_values = true
     )]
     token: String,
+    /// PEM CA that an `https://` gateway's certificate must chain to
+    /// (default: the system's roots).
+    #[arg(long, env = "PORTRAIT_CA", default_value = "")]
+    ca: String,
     /// No stack running: start the embedded stack on this folder in this
     /// process, import into it, wait until every consumer applied it, stop.
     #[arg(long)]
@@ -56,7 +60,7 @@ pub(crate) async fn import(args: ImportArgs) -> anyhow::Result<()> {
         return sync_cmd::in_process(Some(dir), args.base_port, Work::Import(args.file)).await;
     }
     // Before reading a large file: a stack that is not there should say so at once.
-    let mut gateway = connect_running(&args.gateway, &args.token).await?;
+    let mut gateway = connect_running(&args.gateway, &args.token, &args.ca).await?;
     let (orders, shops) = read(&args.file)?;
     let job = upload(&mut gateway, &args.file, orders, shops).await?;
     let job = sync_cmd::follow(&mut gateway, job.job_id).await?;
@@ -67,10 +71,12 @@ pub(crate) fn read(file: &std::path::Path) -> anyhow::Result<(Vec<SourceOrder>, 
     portrait_sync::import::read_export(file).context("failed to read the import file")
 }
 
-async fn connect_running(url: &str, token: &str) -> anyhow::Result<PortraitServiceClient<Channel>> {
-    let endpoint = tonic::transport::Channel::from_shared(url.to_owned())
-        .with_context(|| format!("bad gateway address {url:?}"))?
-        .connect_timeout(Duration::from_secs(5));
+async fn connect_running(
+    url: &str,
+    token: &str,
+    ca: &str,
+) -> anyhow::Result<PortraitServiceClient<Channel>> {
+    let endpoint = crate::token::endpoint(url, ca)?.connect_timeout(Duration::from_secs(5));
     let channel = endpoint.connect().await.map_err(anyhow::Error::new).with_context(|| {
         format!(
             "failed to reach the Portrait gateway at {url}: is the stack running (`portrait run`)? \

@@ -144,6 +144,10 @@ pub(crate) struct QueryArgs {
         hide_env_values = true
     )]
     token: String,
+    /// PEM CA that an `https://` gateway's certificate must chain to
+    /// (default: the system's roots).
+    #[arg(long, env = "PORTRAIT_CA", default_value = "")]
+    ca: String,
     /// Only these stores (repeatable).
     #[arg(long = "store")]
     stores: Vec<String>,
@@ -233,8 +237,7 @@ impl From<MainChannel> for Channel {
 }
 
 pub(crate) async fn run(args: QueryArgs) -> anyhow::Result<()> {
-    let channel = tonic::transport::Channel::from_shared(args.gateway.clone())
-        .with_context(|| format!("bad gateway address {:?}", args.gateway))?
+    let channel = crate::token::endpoint(&args.gateway, &args.ca)?
         .connect()
         .await
         .with_context(|| format!("failed to connect to the gateway at {}", args.gateway))?;

@@ -69,9 +69,9 @@ pub(crate) async fn run(args: RebuildArgs) -> anyhow::Result<()> {
     };
     let connect = |url: String| {
         let token = args.token.clone();
+        let server = config.server.clone();
         async move {
-            let channel = tonic::transport::Channel::from_shared(url.clone())
-                .with_context(|| format!("bad address {url:?}"))?
+            let channel = portrait_service::tls::endpoint("gateway.*", &url, &server)?
                 .connect()
                 .await
                 .with_context(|| format!("failed to reach {url}"))?;

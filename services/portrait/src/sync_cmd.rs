@@ -35,6 +35,10 @@ pub(crate) struct SyncArgs {
         hide_env_values = true
     )]
     token: String,
+    /// PEM CA that an `https://` gateway's certificate must chain to
+    /// (default: the system's roots).
+    #[arg(long, env = "PORTRAIT_CA", default_value = "")]
+    ca: String,
     /// Run one job in this process on an embedded store instead, from this source URL.
     #[arg(long, env = "PORTRAIT_SYNC_SOURCE", hide_env_values = true)]
     source: Option<String>,
@@ -62,6 +66,10 @@ pub(crate) struct QualityArgs {
         hide_env_values = true
     )]
     token: String,
+    /// PEM CA that an `https://` gateway's certificate must chain to
+    /// (default: the system's roots).
+    #[arg(long, env = "PORTRAIT_CA", default_value = "")]
+    ca: String,
     /// The job to report on (default: the latest finished one).
     #[arg(long, default_value_t = 0)]
     job: i64,
@@ -76,7 +84,7 @@ pub(crate) async fn sync(args: SyncArgs) -> anyhow::Result<()> {
     match args.source {
         Some(source) => in_process(args.data_dir, args.base_port, Work::Sync(mode, source)).await,
         None => {
-            let mut gateway = connect(&args.gateway, &args.token).await?;
+            let mut gateway = connect(&args.gateway, &args.token, &args.ca).await?;
             let t = gateway
                 .trigger_sync(TriggerSyncRequest { mode: mode as i32 })
                 .await
@@ -96,7 +104,7 @@ pub(crate) async fn sync(args: SyncArgs) -> anyhow::Result<()> {
 }
 
 pub(crate) async fn quality(args: QualityArgs) -> anyhow::Result<()> {
-    let mut gateway = connect(&args.gateway, &args.token).await?;
+    let mut gateway = connect(&args.gateway, &args.token, &args.ca).await?;
     let report = gateway
         .get_data_quality_report(GetDataQualityReportRequest { job_id: args.job })
         .await
@@ -133,7 +141,7 @@ pub(crate) async fn in_process(
         .await
         .context("failed to start the embedded stack")?;
     let gateway_url = format!("http://{}", stack.gateway_addr);
-    let mut gateway = connect(&gateway_url, &token).await?;
+    let mut gateway = connect(&gateway_url, &token, "").await?;
     // The port is bound before the gateway has opened sync's store (and marked
     // a dead process's jobs interrupted): a sync answer means it has.
     let mut ready = false;
@@ -345,9 +353,12 @@ fn print_report(r: &DataQualityReport) {
     }
 }
 
-async fn connect(url: &str, token: &str) -> anyhow::Result<PortraitServiceClient<Channel>> {
-    let endpoint =
-        tonic::transport::Channel::from_shared(url.to_owned()).context("bad gateway address")?;
+async fn connect(
+    url: &str,
+    token: &str,
+    ca: &str,
+) -> anyhow::Result<PortraitServiceClient<Channel>> {
+    let endpoint = crate::token::endpoint(url, ca)?;
     let mut last = None;
     for _ in 0..100 {
         match endpoint.connect().await {

@@ -10,3 +10,16 @@ pub(crate) fn authed(channel: Channel, token: &str) -> anyhow::Result<PeerChanne
     let bearer = Bearer::new(token).context("failed to use the token")?;
     Ok(InterceptedService::new(channel, bearer))
 }
+
+/// An endpoint for `url`; `https://` trusts `ca` (a PEM file; empty = the
+/// system's roots).
+pub(crate) fn endpoint(url: &str, ca: &str) -> anyhow::Result<tonic::transport::Endpoint> {
+    let tls = portrait_service::ServerSettings {
+        listen: String::new(),
+        tls_cert: String::new(),
+        tls_key: String::new(),
+        tls_ca: ca.to_owned(),
+        tls_client_ca: String::new(),
+    };
+    portrait_service::tls::endpoint("--gateway", url, &tls).context("failed to use --gateway/--ca")
+}
