@@ -64,6 +64,8 @@ pub struct Services {
     serving: Option<tokio::sync::watch::Receiver<bool>>,
     /// Where the auth layer records refusals and admin actions (the gateway's).
     audit: Option<std::sync::Arc<dyn crate::AuditSink>>,
+    /// The gateway's abuse limits; none on the internal services.
+    limits: Option<crate::Limits>,
 }
 
 impl Services {
@@ -84,6 +86,7 @@ impl Services {
             http: None,
             serving: None,
             audit: None,
+            limits: None,
         }
     }
 
@@ -117,6 +120,12 @@ impl Services {
     /// Refused requests and admin actions go to `audit`.
     pub fn with_audit(mut self, audit: std::sync::Arc<dyn crate::AuditSink>) -> Self {
         self.audit = Some(audit);
+        self
+    }
+
+    /// Every request but health checks within `limits`.
+    pub fn with_limits(mut self, limits: crate::Limits) -> Self {
+        self.limits = Some(limits);
         self
     }
 
@@ -235,6 +244,8 @@ pub async fn serve(
             auth,
             audit: services.audit,
         })
+        // After authentication: the rate limit is per token.
+        .layer(crate::limits::LimitsLayer::new(services.limits))
         .accept_http1(http1)
         .initial_stream_window_size(STREAM_WINDOW)
         .initial_connection_window_size(CONNECTION_WINDOW)

@@ -95,10 +95,13 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
     // same trait methods on it.
     let gateway = Arc::new(gateway);
     let http = http::router(gateway.clone())?;
-    let services =
-        portrait_service::Services::new(PortraitServiceServer::from_arc(gateway.clone()))
-            .with_http(http)
-            .with_audit(gateway.audit.clone());
+    let services = portrait_service::Services::new(
+        PortraitServiceServer::from_arc(gateway.clone())
+            .max_decoding_message_size(config.gateway.max_request_bytes),
+    )
+    .with_http(http)
+    .with_limits(config.gateway_limits())
+    .with_audit(gateway.audit.clone());
     let served =
         portrait_service::serve_until("gateway", listener, &config, services, shutdown).await;
     if let Some(task) = daily {

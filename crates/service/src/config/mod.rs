@@ -165,6 +165,16 @@ pub struct GatewaySettings {
     pub profiler: String,
     pub rfm: String,
     pub suggest: String,
+    /// Largest JSON request body and largest gRPC message the gateway reads.
+    pub max_request_bytes: usize,
+    /// Longest a gateway request may take (DEADLINE_EXCEEDED, HTTP 504); 0 = none.
+    pub request_timeout_ms: u64,
+    /// Requests the gateway answers at once; beyond, RESOURCE_EXHAUSTED (429).
+    pub max_in_flight: usize,
+    /// Requests per second per token (per address without auth); 0 = no limit.
+    pub rate_per_second: u32,
+    /// Requests a token may make at once after being idle.
+    pub rate_burst: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -257,6 +267,11 @@ impl Config {
                 profiler: url(ServiceName::Profiler),
                 rfm: url(ServiceName::Rfm),
                 suggest: url(ServiceName::Suggest),
+                max_request_bytes: 4 << 20,
+                request_timeout_ms: 30_000,
+                max_in_flight: 512,
+                rate_per_second: 100,
+                rate_burst: 200,
             },
             telemetry: TelemetrySettings {
                 log_format: LogFormat::Text,
@@ -414,11 +429,41 @@ impl Config {
                 return bad(format!("{key} {url:?} must be an http:// or https:// URL"));
             }
         }
+        let g = &self.gateway;
+        if !(1024..=(256 << 20)).contains(&g.max_request_bytes) {
+            return bad("gateway.max_request_bytes must be 1024-268435456".into());
+        }
+        if g.request_timeout_ms != 0 && !(100..=3_600_000).contains(&g.request_timeout_ms) {
+            return bad("gateway.request_timeout_ms must be 0 (none) or 100-3600000".into());
+        }
+        if !(1..=100_000).contains(&g.max_in_flight) {
+            return bad("gateway.max_in_flight must be 1-100000".into());
+        }
+        if g.rate_per_second > 1_000_000 {
+            return bad("gateway.rate_per_second must be 0 (no limit) or 1-1000000".into());
+        }
+        if !(1..=1_000_000).contains(&g.rate_burst) {
+            return bad("gateway.rate_burst must be 1-1000000".into());
+        }
         // Unreadable or invalid PEM fails start naming its key, not the
         // first handshake.
         crate::tls::server_config(&self.server)?;
         crate::tls::client_config(&self.server)?;
         Ok(self)
+    }
+
+    /// The gateway's abuse limits (`gateway.*`).
+    pub fn gateway_limits(&self) -> crate::Limits {
+        let g = &self.gateway;
+        crate::Limits {
+            max_in_flight: g.max_in_flight,
+            request_timeout: (g.request_timeout_ms > 0)
+                .then(|| std::time::Duration::from_millis(g.request_timeout_ms)),
+            rate_per_second: f64::from(g.rate_per_second),
+            rate_burst: g.rate_burst,
+            max_request_bytes: g.max_request_bytes,
+            no_deadline: vec!["/portrait.v1.PortraitService/ImportOrders"],
+        }
     }
 
     /// The chain's calendar, as parsed when the configuration was validated.

@@ -28,8 +28,9 @@ use schema::{Method, Schema};
 
 pub(crate) const OPENAPI_PATH: &str = "/v1/openapi.json";
 const SERVICE: &str = ".portrait.v1.PortraitService";
-/// Request messages are small; this bounds what a client can make us buffer.
-const MAX_BODY_BYTES: usize = 1 << 20;
+/// A backstop only: the limits layer cuts a body at `gateway.max_request_bytes`
+/// (at most 256 MiB) first.
+const MAX_BODY_BYTES: usize = 256 << 20;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Verb {
@@ -259,7 +260,15 @@ async fn serve(b: Arc<Bound>, schema: Arc<Schema>, request: Request) -> Response
     }
     match answer {
         Ok(body) => json_response(http::StatusCode::OK, &body),
-        Err(status) => status_response(&status),
+        Err(status) => {
+            let mut response = status_response(&status);
+            if status.code() == tonic::Code::ResourceExhausted
+                && status.message().starts_with("body:")
+            {
+                *response.status_mut() = http::StatusCode::PAYLOAD_TOO_LARGE;
+            }
+            response
+        }
     }
 }
 
@@ -294,7 +303,10 @@ async fn answer(b: &Bound, schema: &Schema, request: Request) -> Result<Value, S
         Verb::Post => {
             let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)
                 .await
-                .map_err(|_| invalid("body", format!("larger than {MAX_BODY_BYTES} bytes")))?;
+                .map_err(|_| {
+                    // The limits layer bounds the body (gateway.max_request_bytes).
+                    Status::resource_exhausted("body: larger than gateway.max_request_bytes")
+                })?;
             if bytes.iter().all(u8::is_ascii_whitespace) {
                 None
             } else {
