@@ -85,6 +85,8 @@ impl Stack {
                 ("PORTRAIT__GATEWAY__PROFILER", url("profiler")),
                 ("PORTRAIT__GATEWAY__RFM", url("rfm")),
                 ("PORTRAIT__GATEWAY__SUGGEST", url("suggest")),
+                // The oracle asks from one address as fast as it can.
+                ("PORTRAIT__GATEWAY__RATE_PER_SECOND", "0".to_owned()),
                 ("PORTRAIT__CONSUMER__BATCH_SIZE", "300".to_owned()),
                 // The harness's clients send no token; tests/auth covers auth.
                 ("PORTRAIT__AUTH__MODE", "off".to_owned()),

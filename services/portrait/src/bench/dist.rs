@@ -135,6 +135,8 @@ async fn measure(
             ("PORTRAIT__GATEWAY__PROFILER", url("profiler")),
             ("PORTRAIT__GATEWAY__RFM", url("rfm")),
             ("PORTRAIT__GATEWAY__SUGGEST", url("suggest")),
+            // The load phase's many clients share one address by design.
+            ("PORTRAIT__GATEWAY__RATE_PER_SECOND", "0".into()),
             (
                 "PORTRAIT__TELEMETRY__LOG_FILTER",
                 "info,sqlx=warn,rdkafka=warn".into(),

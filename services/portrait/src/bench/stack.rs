@@ -51,6 +51,8 @@ impl Running {
         // The bench's clients send no token: it measures the stack, not auth.
         for c in &mut configs {
             c.auth.mode = portrait_auth::AuthMode::Off;
+            // Its many clients share one address by design.
+            c.gateway.rate_per_second = 0;
         }
         let token = CancellationToken::new();
         let stack = embedded::start(configs, token.clone()).await?;
