@@ -223,3 +223,39 @@ fn segment_settings_default_to_five_seconds_and_ninety_days_and_bad_ones_say_whi
         assert!(err.contains(key), "{key}: {err}");
     }
 }
+
+#[test]
+fn gateway_limits_reach_the_layer_and_bad_ones_say_which_key() {
+    let c = Config::defaults(ServiceName::Gateway)
+        .validated(ServiceName::Gateway)
+        .unwrap();
+    let limits = c.gateway_limits();
+    assert_eq!(limits.max_request_bytes, 4 * 1024 * 1024);
+    assert_eq!(
+        limits.request_timeout,
+        Some(std::time::Duration::from_secs(30))
+    );
+    assert_eq!((limits.max_in_flight, limits.rate_burst), (512, 200));
+    assert!((limits.rate_per_second - 100.0).abs() < f64::EPSILON);
+    let mut off = Config::defaults(ServiceName::Gateway);
+    off.gateway.request_timeout_ms = 0;
+    assert_eq!(off.gateway_limits().request_timeout, None);
+    type Break = fn(&mut crate::GatewaySettings);
+    let cases: Vec<(Break, &str)> = vec![
+        (|g| g.max_request_bytes = 1023, "gateway.max_request_bytes"),
+        (
+            |g| g.max_request_bytes = (256 << 20) + 1,
+            "gateway.max_request_bytes",
+        ),
+        (|g| g.request_timeout_ms = 99, "gateway.request_timeout_ms"),
+        (|g| g.max_in_flight = 0, "gateway.max_in_flight"),
+        (|g| g.rate_per_second = 1_000_001, "gateway.rate_per_second"),
+        (|g| g.rate_burst = 0, "gateway.rate_burst"),
+    ];
+    for (break_it, key) in cases {
+        let mut c = Config::defaults(ServiceName::Gateway);
+        break_it(&mut c.gateway);
+        let err = c.validated(ServiceName::Gateway).unwrap_err().to_string();
+        assert!(err.contains(key), "{key}: {err}");
+    }
+}
