@@ -7,7 +7,6 @@ use portrait_proto::v1::SubmitOrderBatchRequest;
 use portrait_proto::v1::ingest_service_client::IngestServiceClient;
 use portrait_proto::v1::portrait_service_client::PortraitServiceClient;
 use portrait_synth::ChainSpec;
-use tonic::transport::Channel;
 
 use portrait::embedded;
 
@@ -48,10 +47,16 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
     };
     let shutdown = portrait_service::shutdown_token();
     let calendar = configs[0].calendar();
+    let server = configs[0].server.clone();
+    let scheme = if server.tls_cert.is_empty() {
+        "http"
+    } else {
+        "https"
+    };
     let stack = embedded::start(configs, shutdown.clone())
         .await
         .context("failed to start the services")?;
-    let gateway_url = format!("http://{}", stack.gateway_addr);
+    let gateway_url = format!("{scheme}://{}", stack.gateway_addr);
 
     // Ends at today's local midnight, so a rerun the same day submits the same
     // orders again: all unchanged, nothing published twice.
@@ -72,9 +77,15 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
     );
 
     let started = Instant::now();
-    let mut ingest =
-        IngestServiceClient::new(connect(&format!("http://{}", stack.ingest_addr), &token).await?)
-            .max_encoding_message_size(portrait_ingest::MAX_MESSAGE_BYTES);
+    let mut ingest = IngestServiceClient::new(
+        connect(
+            &format!("{scheme}://{}", stack.ingest_addr),
+            &token,
+            &server,
+        )
+        .await?,
+    )
+    .max_encoding_message_size(portrait_ingest::MAX_MESSAGE_BYTES);
     let bar = crate::follow::progress(orders.len() as u64, "submitting orders");
     for chunk in orders.chunks(CHUNK) {
         if shutdown.is_cancelled() {
@@ -90,7 +101,7 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
     }
     bar.finish();
 
-    let mut gateway = PortraitServiceClient::new(connect(&gateway_url, &token).await?);
+    let mut gateway = PortraitServiceClient::new(connect(&gateway_url, &token, &server).await?);
     crate::follow::caught_up(&mut gateway, Duration::from_millis(250), &shutdown).await?;
     let secs = started.elapsed().as_secs_f64();
     if !shutdown.is_cancelled() {
@@ -112,8 +123,13 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
 }
 
 /// Connects, retrying while the freshly started services bind their ports.
-async fn connect(url: &str, token: &str) -> anyhow::Result<portrait_service::PeerChannel> {
-    let endpoint = Channel::from_shared(url.to_owned()).context("bad service address")?;
+async fn connect(
+    url: &str,
+    token: &str,
+    server: &portrait_service::ServerSettings,
+) -> anyhow::Result<portrait_service::PeerChannel> {
+    let endpoint =
+        portrait_service::tls::endpoint("gateway", url, server).context("bad service address")?;
     let mut last = None;
     for _ in 0..100 {
         match endpoint.connect().await {

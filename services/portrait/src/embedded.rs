@@ -33,7 +33,20 @@ pub fn configs(data_dir: Option<&Path>, base_port: Option<u16>) -> anyhow::Resul
                 let listen = format!("127.0.0.1:{}", port(service).unwrap_or_default());
                 figment = figment.merge(Serialized::default("server.listen", listen));
             }
-            let config = Config::extract(figment, service)?;
+            let mut config = Config::extract(figment, service)?;
+            // With TLS on the listeners the services must call each other over it.
+            if !config.server.tls_cert.is_empty() {
+                for url in [
+                    &mut config.gateway.ingest,
+                    &mut config.gateway.profiler,
+                    &mut config.gateway.rfm,
+                    &mut config.gateway.suggest,
+                ] {
+                    if let Some(rest) = url.strip_prefix("http://") {
+                        *url = format!("https://{rest}");
+                    }
+                }
+            }
             if config.bus.kind != BusKind::Embedded {
                 anyhow::bail!("the all-in-one process needs bus.kind = \"embedded\"; run the service binaries for Kafka");
             }
