@@ -22,6 +22,9 @@ use crate::{Error, Result, ServerSettings};
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Finished handshakes waiting for the server to take them.
 const ACCEPTED_BACKLOG: usize = 128;
+/// Handshakes under way at once; a connection beyond is closed at once, so a
+/// flood of silent connections costs at most this many tasks.
+const MAX_HANDSHAKES: usize = 1024;
 
 fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
@@ -161,6 +164,7 @@ pub fn accept(
 ) -> mpsc::Receiver<TlsStream<TcpStream>> {
     let (tx, rx) = mpsc::channel(ACCEPTED_BACKLOG);
     let acceptor = tokio_rustls::TlsAcceptor::from(config);
+    let handshakes = Arc::new(tokio::sync::Semaphore::new(MAX_HANDSHAKES));
     tokio::spawn(async move {
         loop {
             let accepted = tokio::select! {
@@ -177,13 +181,20 @@ pub fn accept(
                     continue;
                 }
             };
+            let Ok(permit) = handshakes.clone().try_acquire_owned() else {
+                tracing::debug!(%peer, "too many tls handshakes under way; connection closed");
+                continue;
+            };
             if let Err(e) = stream.set_nodelay(true) {
                 tracing::warn!(error = %e, "failed to set TCP_NODELAY");
             }
             let acceptor = acceptor.clone();
             let tx = tx.clone();
             tokio::spawn(async move {
-                match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                let handshake =
+                    tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await;
+                drop(permit);
+                match handshake {
                     Ok(Ok(tls)) => {
                         let _ = tx.send(tls).await;
                     }
