@@ -130,6 +130,13 @@ impl Cipher {
     }
 }
 
+/// 32 random bytes in standard base64: a fresh `pii_key` or `pii_encryption_key`.
+pub fn new_key() -> String {
+    let mut key = [0u8; 32];
+    rand::rng().fill_bytes(&mut key);
+    base64::engine::general_purpose::STANDARD.encode(key)
+}
+
 fn associated(customer_id: &str, field: &str) -> Vec<u8> {
     format!("{customer_id}\u{0}{field}").into_bytes()
 }
@@ -183,13 +190,20 @@ mod tests {
     #[test]
     fn a_wrong_key_or_a_moved_row_fails_clearly() {
         let c = Cipher::from_base64(KEY).expect("key");
-        let other = Cipher::from_base64("HxwdHh8AAQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRo=")
-            .expect("other key");
+        let other =
+            Cipher::from_base64("HxwdHh8AAQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRo=").expect("other key");
         let row = c.seal("vip:9", "phone", "13812345678").expect("seal");
         let e = other.open("vip:9", "phone", &row).expect_err("wrong key");
         assert!(e.to_string().contains("sync.pii_encryption_key"), "{e}");
         assert!(c.open("vip:8", "phone", &row).is_err());
         assert!(c.open("vip:9", "member_id", &row).is_err());
+    }
+
+    #[test]
+    fn new_keys_are_usable_and_differ() {
+        let (a, b) = (new_key(), new_key());
+        assert_ne!(a, b);
+        assert!(Cipher::from_base64(&a).is_ok());
     }
 
     #[test]

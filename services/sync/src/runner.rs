@@ -119,7 +119,8 @@ impl Sync {
         trigger: &str,
         reader: Option<Reader>,
     ) -> Result<Triggered> {
-        crate::pii_store::check_key(&self.inner.store, self.inner.rules.phone_key.as_deref()).await?;
+        crate::pii_store::check_key(&self.inner.store, self.inner.rules.phone_key.as_deref())
+            .await?;
         let mut running = self.inner.running.lock().await;
         if let Some(id) = *running
             && let Some(job) = state::job(&self.inner.store, id).await?
