@@ -174,16 +174,26 @@ fn customer_is_open_id_then_member_then_phone_hash_then_anonymous() {
     o.vip_id = Some(42);
     o.vip_tel = Some("+86 138-1234-5678".into());
     let m = map_order(&o, &shops(), &rules(), NOW);
-    assert_eq!(live(&o).0.customer_id, "wx:eb8aa003ac8df7ed7507271df6930510");
+    assert_eq!(
+        live(&o).0.customer_id,
+        "wx:eb8aa003ac8df7ed7507271df6930510"
+    );
     // The plain values go to the reveal store only, with the id they hide.
     let who = m.identity.expect("an identity");
     assert_eq!(who.customer_id, "wx:eb8aa003ac8df7ed7507271df6930510");
     assert_eq!(
-        (who.open_id.as_str(), who.member_id.as_str(), who.phone.as_str()),
+        (
+            who.open_id.as_str(),
+            who.member_id.as_str(),
+            who.phone.as_str()
+        ),
         ("oX1", "42", "13812345678")
     );
     o.open_id = None;
-    assert_eq!(live(&o).0.customer_id, "vip:29a6eb6f6fbb448754e3d58fd69b4abf");
+    assert_eq!(
+        live(&o).0.customer_id,
+        "vip:29a6eb6f6fbb448754e3d58fd69b4abf"
+    );
     o.vip_id = Some(0);
     let by_phone = live(&o).0.customer_id;
     assert_eq!(by_phone, "tel:9e7d43e788cbb76bcebe7f01f3dd6b56");
