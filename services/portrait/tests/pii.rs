@@ -171,12 +171,9 @@ async fn no_raw_pii_anywhere_and_reveal_is_the_admins_audited_way() {
     let import = tokio::process::Command::new(env!("CARGO_BIN_EXE_portrait"))
         .arg("import")
         .arg(&file)
-        .args([
-            "--gateway",
-            &format!("http://{addr}"),
-            "--token",
-            &admin.token,
-        ])
+        // `=`: a base64url token may start with '-'.
+        .arg(format!("--gateway=http://{addr}"))
+        .arg(format!("--token={}", admin.token))
         .env("RUST_LOG", "debug")
         .output()
         .await
