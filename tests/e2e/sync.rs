@@ -209,7 +209,9 @@ pub(crate) async fn world(kind: Db, extra: &[(&str, &str)]) -> Option<World> {
     ];
     let env = [
         ("PORTRAIT__SYNC__SOURCE", source_url.as_str()),
-        ("PORTRAIT__SYNC__PHONE_KEY", PHONE_KEY),
+        // The key under its name; the import below passes it under its older
+        // name, sync.phone_key: one key, the same customers.
+        ("PORTRAIT__SYNC__PII_KEY", PHONE_KEY),
         ("PORTRAIT__SYNC__DAILY_AT", ""),
         ("PORTRAIT__SYNC__PAGE_SIZE", "53"),
     ];

@@ -97,8 +97,8 @@ refunded AS (
 )
 SELECT p.id::text,
   CASE
-    WHEN btrim(COALESCE(p."openId", '')) <> '' THEN 'wx:' || btrim(p."openId")
-    WHEN p."vipId" > 0 THEN 'vip:' || p."vipId"
+    WHEN btrim(COALESCE(p."openId", '')) <> '' THEN 'wx:' || left(encode(hmac(btrim(p."openId"), $1, 'sha256'), 'hex'), 32)
+    WHEN p."vipId" > 0 THEN 'vip:' || left(encode(hmac(p."vipId"::text, $1, 'sha256'), 'hex'), 32)
     WHEN p.phone ~ '^1[0-9]{10}$' THEN 'tel:' || left(encode(hmac(p.phone, $1, 'sha256'), 'hex'), 32)
     ELSE '' END,
   p."shopId"::text,

@@ -186,6 +186,11 @@ pub const POLICY: &[(&str, Rule)] = &[
         "/portrait.v1.PortraitService/ListAuditEvents",
         r(Admin, WholeChain),
     ),
+    // PII: the plain values behind a customer id (audited with the id)
+    (
+        "/portrait.v1.PortraitService/RevealCustomer",
+        r(Admin, WholeChain),
+    ),
     // internal: order publishers, the gateway, the services among themselves,
     // `portrait rebuild` (with an admin token)
     (

@@ -69,17 +69,26 @@ impl Gateway {
             let invalid = portrait_core::Error::invalid("query", reason);
             return Err(portrait_service::Error::from(invalid).into());
         }
-        let (customer_id, matched_by) = match normalise_phone(query) {
-            Some(_) if self.phone_key.is_empty() => {
+        let (customer_id, matched_by) = match (normalise_phone(query), &self.sync.rules().phone_key)
+        {
+            (Some(_), None) => {
                 return Err(Status::failed_precondition(
-                    "a phone finds nobody: sync.phone_key is not set, so no order was keyed by phone",
+                    "a phone finds nobody: sync.pii_key is not set, so no order was keyed by phone",
                 ));
             }
-            Some(_) => (
-                phone_customer_id(self.phone_key.as_bytes(), query).unwrap_or_default(),
-                CustomerMatch::Phone,
-            ),
-            None => (query.to_owned(), CustomerMatch::Id),
+            (Some(_), Some(key)) => {
+                let phone_id = phone_customer_id(key, query).unwrap_or_default();
+                // A phone on a wx:/vip: customer's orders finds that customer.
+                let indexed =
+                    portrait_sync::pii_store::customer_of_phone(self.sync.store(), &phone_id)
+                        .await
+                        .map_err(|e| {
+                            tracing::error!(error = %e, "failed to read the phone index");
+                            Status::unavailable("sync's store is unreadable")
+                        })?;
+                (indexed.unwrap_or(phone_id), CustomerMatch::Phone)
+            }
+            (None, _) => (query.to_owned(), CustomerMatch::Id),
         };
         let known = self
             .profiler

@@ -5,6 +5,7 @@
 mod audit;
 mod customer;
 mod http;
+mod reveal;
 mod scope;
 mod sync;
 
@@ -50,8 +51,6 @@ pub struct Gateway {
     sync: portrait_sync::Sync,
     time_zone: String,
     calendar: portrait_core::Calendar,
-    /// `sync.phone_key`: finds a customer by phone; empty = phones find nobody.
-    phone_key: String,
     /// `domain.max_id_length`: the longest query that can name a customer.
     max_id_length: usize,
     /// The suggest service's follower of segments.v1.
@@ -81,7 +80,6 @@ impl Gateway {
             suggest: SuggestQueryClient::new(channel("gateway.suggest", &g.suggest)?),
             time_zone: config.domain.time_zone.clone(),
             calendar: config.calendar(),
-            phone_key: config.sync.phone_key.clone(),
             max_id_length: config.domain.max_id_length,
             segment_flows: SegmentFlowsQueryClient::new(channel("gateway.suggest", &g.suggest)?),
         })
@@ -554,5 +552,12 @@ impl PortraitService for Gateway {
             .list(self.sync.store(), request)
             .await
             .map(Response::new)
+    }
+
+    async fn reveal_customer(
+        &self,
+        r: Request<portrait_proto::v1::RevealCustomerRequest>,
+    ) -> Result<Response<portrait_proto::v1::RevealCustomerResponse>, Status> {
+        self.reveal(r).await.map(Response::new)
     }
 }

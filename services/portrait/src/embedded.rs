@@ -114,10 +114,21 @@ pub fn ephemeral_admin(configs: &mut [Config]) -> String {
 }
 
 fn admin_token(data_dir: &Path) -> anyhow::Result<String> {
+    secret_file(data_dir, ADMIN_TOKEN_FILE, || {
+        portrait_auth::new_key().token
+    })
+}
+
+/// The secret kept in `data_dir/name` (mode 0600), made by `make` the first time.
+fn secret_file(
+    data_dir: &Path,
+    name: &str,
+    make: impl FnOnce() -> String,
+) -> anyhow::Result<String> {
     use std::io::Write as _;
     use std::os::unix::fs::OpenOptionsExt as _;
 
-    let path = data_dir.join(ADMIN_TOKEN_FILE);
+    let path = data_dir.join(name);
     if let Ok(text) = std::fs::read_to_string(&path) {
         let token = text.trim().to_owned();
         if !token.is_empty() {
@@ -126,7 +137,7 @@ fn admin_token(data_dir: &Path) -> anyhow::Result<String> {
     }
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("failed to create {}", data_dir.display()))?;
-    let token = portrait_auth::new_key().token;
+    let token = make();
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create(true)
@@ -243,11 +254,53 @@ async fn spawn_stack_with(
     )
 }
 
+/// Where the embedded stack keeps the PII keys it made (`sync.pii_key`,
+/// `sync.pii_encryption_key`) when none is configured.
+pub const PII_KEY_FILE: &str = "pii.key";
+pub const PII_ENCRYPTION_KEY_FILE: &str = "pii_encryption.key";
+
+/// The embedded stack's sync needs a pseudonym key (it maps nobody without
+/// one) and a reveal key: unless configured, each is made once and kept in
+/// the data dir (mode 0600, reused; lose it and the ids change, which the
+/// sync then refuses). A production stack takes them from its Secret.
+fn prepare_pii(configs: &mut [Config]) -> anyhow::Result<()> {
+    let Some(first) = configs.first() else {
+        return Ok(());
+    };
+    let s = &first.sync;
+    let pii_key = match (s.pii_key.is_empty(), s.phone_key.is_empty()) {
+        (true, true) => Some(secret_file(
+            &first.data_dir,
+            PII_KEY_FILE,
+            portrait_sync::pii::new_key,
+        )?),
+        _ => None,
+    };
+    let encryption = match s.pii_encryption_key.is_empty() {
+        true => Some(secret_file(
+            &first.data_dir,
+            PII_ENCRYPTION_KEY_FILE,
+            portrait_sync::pii::new_key,
+        )?),
+        false => None,
+    };
+    for c in configs.iter_mut() {
+        if let Some(k) = &pii_key {
+            c.sync.pii_key.clone_from(k);
+        }
+        if let Some(k) = &encryption {
+            c.sync.pii_encryption_key.clone_from(k);
+        }
+    }
+    Ok(())
+}
+
 fn start_bound(
-    configs: Vec<Config>,
+    mut configs: Vec<Config>,
     listeners: Vec<TcpListener>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<Stack> {
+    prepare_pii(&mut configs)?;
     let addr = |s: ServiceName| -> anyhow::Result<SocketAddr> {
         let i = ServiceName::ALL.iter().position(|n| *n == s).unwrap_or(0);
         Ok(listeners[i].local_addr()?)

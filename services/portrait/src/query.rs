@@ -71,6 +71,8 @@ pub(crate) enum What {
     SegmentFlows,
     /// Refused requests and admin actions, newest first (admin; --limit, ID = a page token).
     Audit,
+    /// The plain open id, member id and phone behind customer ID (admin; audited).
+    Reveal,
 }
 
 /// How `summary` and `patterns` group.
@@ -458,6 +460,13 @@ pub(crate) async fn run(args: QueryArgs) -> anyhow::Result<()> {
                 .list_audit_events(portrait_proto::v1::ListAuditEventsRequest {
                     page_size: args.limit,
                     page_token: args.id.clone().unwrap_or_default(),
+                })
+                .await,
+        ),
+        What::Reveal => to_json(
+            client
+                .reveal_customer(portrait_proto::v1::RevealCustomerRequest {
+                    customer_id: customer_id(&args)?,
                 })
                 .await,
         ),

@@ -49,6 +49,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/adoptions/{id}/members"),
     ("get", "/v1/segments/flows"),
     ("get", "/v1/audit"),
+    ("post", "/v1/customers:reveal"),
 ];
 
 fn refs(v: &Value, out: &mut Vec<String>) {

@@ -138,6 +138,12 @@ fn int(row: &Row, column: &str, problems: &mut Vec<String>) -> Option<i64> {
     let v = get(row, column)?;
     match v.trim().parse::<i64>() {
         Ok(n) => Some(n),
+        // A member id is personal: the finding says its length, never the value.
+        Err(_) if column == "vip_id" => {
+            let n = v.chars().count();
+            problems.push(format!("{column} of {n} characters is not an integer"));
+            None
+        }
         Err(_) => {
             problems.push(format!("{column} = {v:?} is not an integer"));
             None
@@ -298,6 +304,14 @@ mod tests {
                 .contains("goods_number")
         );
         assert_eq!(orders[2].import_error, None);
+    }
+
+    #[test]
+    fn a_bad_member_id_is_refused_without_its_value() {
+        let (orders, _) = read("x.csv", "order_id,vip_id,cash\n1,M9988776655,5\n");
+        let e = orders[0].import_error.as_deref().unwrap_or_default();
+        assert!(e.contains("vip_id of 11 characters"), "{e}");
+        assert!(!e.contains("9988776655"), "{e}");
     }
 
     #[test]

@@ -222,6 +222,7 @@ async fn stage_page(
     let mut findings: Vec<(Kind, Finding)> = Vec::new();
     let mut plans: Vec<(i64, i64, Plan)> = Vec::new();
     let mut writes: Vec<Write> = Vec::new();
+    let mut identities = Vec::new();
     for src in page {
         let mapped = map_order(src, shops, ctx.rules, now);
         let placed = mapped.placed_at_ms.unwrap_or(0);
@@ -241,6 +242,7 @@ async fn stage_page(
                 if same && mode != SyncMode::Full {
                     counts.unchanged += 1;
                 } else {
+                    identities.extend(mapped.identity);
                     plans.push((
                         src.id,
                         placed,
@@ -306,6 +308,10 @@ async fn stage_page(
     if !pending.is_empty() {
         let mut tx = ctx.store.begin().await?;
         state::write_orders(&mut tx, &pending).await?;
+        // Before ingest holds an id, the reveal store and the phone index know it.
+        if let Some(key) = &ctx.rules.phone_key {
+            crate::pii_store::write(&mut tx, key, ctx.rules.cipher.as_ref(), &identities).await?;
+        }
         tx.commit().await?;
     }
     ctx.timings.store += t.elapsed();

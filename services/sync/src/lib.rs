@@ -9,6 +9,8 @@ pub mod map;
 mod metrics;
 pub mod money;
 pub mod phone;
+pub mod pii;
+pub mod pii_store;
 pub mod reason;
 pub mod rules;
 mod runner;

@@ -7,7 +7,8 @@ use std::collections::HashMap;
 use portrait_proto::v1::{Channel, Order, OrderLine, OrderStatus};
 
 use crate::money::yuan_to_fen;
-use crate::phone::{normalise_phone, phone_customer_id};
+use crate::phone::normalise_phone;
+use crate::pii::{Identity, pseudonym};
 use crate::reason::{Finding, Reason};
 use crate::rules::Rules;
 use crate::time::parse_local_ms;
@@ -69,6 +70,9 @@ pub struct Mapped {
     /// The order's instant when `recordTime` parses (also for dropped orders:
     /// it decides whether the re-read window covers the order).
     pub placed_at_ms: Option<i64>,
+    /// Who the order names, in plain, for the reveal store: set whenever the
+    /// order maps to a customer (also for dropped orders: harmless, unused).
+    pub identity: Option<Identity>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -116,6 +120,7 @@ struct Mapper<'a> {
     findings: Vec<Finding>,
     /// The line that rejected the order, if a line did.
     bad_line: Option<i64>,
+    identity: Option<Identity>,
 }
 
 pub fn map_order(src: &SourceOrder, shops: &Shops, rules: &Rules, now_ms: i64) -> Mapped {
@@ -128,6 +133,7 @@ pub fn map_order(src: &SourceOrder, shops: &Shops, rules: &Rules, now_ms: i64) -
         rules,
         findings: Vec::new(),
         bad_line: None,
+        identity: None,
     };
     let outcome = match m.map(shops, placed_at_ms, now_ms) {
         Ok(outcome) => outcome,
@@ -178,6 +184,7 @@ pub fn map_order(src: &SourceOrder, shops: &Shops, rules: &Rules, now_ms: i64) -
         outcome,
         findings: m.findings,
         placed_at_ms,
+        identity: m.identity,
     }
 }
 
@@ -326,16 +333,28 @@ impl<'a> Mapper<'a> {
                 ),
             ));
         }
-        if !open_id.is_empty() {
-            return format!("wx:{open_id}");
-        }
-        if let Some(vip) = src.vip_id.filter(|v| *v > 0) {
-            return format!("vip:{vip}");
-        }
-        match (phone, &self.rules.phone_key) {
-            (Some(p), Some(key)) => phone_customer_id(key, &p).unwrap_or_default(),
-            _ => String::new(),
-        }
+        // Without the key no id can be made that does not carry the value
+        // itself: the order is anonymous (the job refuses to run keyless).
+        let Some(key) = &self.rules.phone_key else {
+            return String::new();
+        };
+        let member = src.vip_id.filter(|v| *v > 0).map(|v| v.to_string());
+        let customer_id = if !open_id.is_empty() {
+            pseudonym(key, "wx", open_id)
+        } else if let Some(vip) = &member {
+            pseudonym(key, "vip", vip)
+        } else if let Some(p) = &phone {
+            pseudonym(key, "tel", p)
+        } else {
+            return String::new();
+        };
+        self.identity = Some(Identity {
+            customer_id: customer_id.clone(),
+            open_id: open_id.to_owned(),
+            member_id: member.unwrap_or_default(),
+            phone: phone.unwrap_or_default(),
+        });
+        customer_id
     }
 
     fn channel(&mut self) -> Channel {

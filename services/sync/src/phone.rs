@@ -1,5 +1,5 @@
-//! Member phones: normalised, then kept only as a keyed hash (issue 9 will
-//! decide where a plain phone may live; until then it lives nowhere).
+//! Member phones: normalised, then kept only as a keyed hash (and, with
+//! `sync.pii_encryption_key`, encrypted for the admin's reveal: `pii`).
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -33,7 +33,7 @@ pub fn phone_hash(key: &[u8], phone: &str) -> String {
 /// hex digits of its hash; `None` unless `raw` is a mobile number.
 pub fn phone_customer_id(key: &[u8], raw: &str) -> Option<String> {
     let phone = normalise_phone(raw)?;
-    Some(format!("tel:{}", &phone_hash(key, &phone)[..32]))
+    Some(crate::pii::pseudonym(key, "tel", &phone))
 }
 
 #[cfg(test)]

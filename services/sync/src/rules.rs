@@ -13,8 +13,11 @@ pub struct Rules {
     /// `takeoutName` substring → channel, tried in key order.
     pub platforms: Vec<(String, Channel)>,
     pub city_suffixes: Vec<String>,
-    /// `None` = phones are not used as an identity.
+    /// The pseudonym key (`sync.pii_key`, else `sync.phone_key`); `None` = the
+    /// sync refuses to map orders (a customer id would carry the raw value).
     pub phone_key: Option<Vec<u8>>,
+    /// `sync.pii_encryption_key`; `None` = no reveal copies are kept.
+    pub cipher: Option<crate::pii::Cipher>,
     pub max_amount_fen: i64,
     pub mismatch_tolerance_fen: i64,
     pub reject_mismatch: bool,
@@ -57,7 +60,14 @@ impl Rules {
             tz,
             platforms,
             city_suffixes: s.city_suffixes.clone(),
-            phone_key: (!s.phone_key.is_empty()).then(|| s.phone_key.as_bytes().to_vec()),
+            phone_key: [&s.pii_key, &s.phone_key]
+                .into_iter()
+                .find(|k| !k.is_empty())
+                .map(|k| k.as_bytes().to_vec()),
+            cipher: match s.pii_encryption_key.as_str() {
+                "" => None,
+                key => Some(crate::pii::Cipher::from_base64(key)?),
+            },
             max_amount_fen: s.max_amount_fen,
             mismatch_tolerance_fen: s.mismatch_tolerance_fen,
             reject_mismatch: s.reject_mismatch,

@@ -84,6 +84,11 @@ impl Sync {
         &self.inner.store
     }
 
+    /// The mapping's rules: the pseudonym key and the reveal cipher.
+    pub fn rules(&self) -> &Rules {
+        &self.inner.rules
+    }
+
     pub fn has_source(&self) -> bool {
         !self.inner.settings.source.trim().is_empty()
     }
@@ -114,6 +119,8 @@ impl Sync {
         trigger: &str,
         reader: Option<Reader>,
     ) -> Result<Triggered> {
+        crate::pii_store::check_key(&self.inner.store, self.inner.rules.phone_key.as_deref())
+            .await?;
         let mut running = self.inner.running.lock().await;
         if let Some(id) = *running
             && let Some(job) = state::job(&self.inner.store, id).await?

@@ -21,6 +21,7 @@ const MIGRATIONS: &[Migration] = portrait_store::migrations!(
         "0006_sync_state",
         "0007_sync_pending",
         "0008_audit_events",
+        "0009_pii_reveal",
     ]
 );
 
@@ -322,10 +323,10 @@ pub async fn maybe_live(store: &Store) -> Result<Vec<(i64, Vec<u8>)>> {
 }
 
 /// Rows per multi-row statement: well under SQLite's and PostgreSQL's bind limits.
-const ROWS_PER_STATEMENT: usize = 200;
+pub(crate) const ROWS_PER_STATEMENT: usize = 200;
 
 /// `($1, $2, …), (…)` for `rows` rows of `columns` placeholders.
-fn placeholders(rows: usize, columns: usize) -> String {
+pub(crate) fn placeholders(rows: usize, columns: usize) -> String {
     (0..rows)
         .map(|r| {
             let cells: Vec<String> = (1..=columns)

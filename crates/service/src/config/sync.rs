@@ -44,6 +44,12 @@ pub struct SyncSettings {
     pub report_samples: i64,
     /// Findings are kept for this many most recent jobs (the jobs themselves stay).
     pub keep_findings_jobs: i64,
+    /// HMAC-SHA256 key of the customer pseudonyms (`wx:`, `vip:`, `tel:`); empty =
+    /// `phone_key` (its older name). A secret; the sync maps no customer without it.
+    pub pii_key: String,
+    /// AES-256-GCM key (32 bytes, base64) of the reveal store's encrypted copies of
+    /// open ids, member ids and phones; empty = nothing kept, nothing revealed.
+    pub pii_encryption_key: String,
 }
 
 impl std::fmt::Debug for SyncSettings {
@@ -56,6 +62,15 @@ impl std::fmt::Debug for SyncSettings {
             .field(
                 "phone_key",
                 &if self.phone_key.is_empty() { "" } else { "***" },
+            )
+            .field("pii_key", &if self.pii_key.is_empty() { "" } else { "***" })
+            .field(
+                "pii_encryption_key",
+                &if self.pii_encryption_key.is_empty() {
+                    ""
+                } else {
+                    "***"
+                },
             )
             .finish_non_exhaustive()
     }
@@ -84,6 +99,8 @@ impl SyncSettings {
             full_refund_retracts: true,
             report_samples: 5,
             keep_findings_jobs: 30,
+            pii_key: String::new(),
+            pii_encryption_key: String::new(),
         }
     }
 

@@ -88,6 +88,7 @@ pub(super) fn call(gateway: &Arc<Gateway>, rpc: &str) -> Option<Call> {
         "ListSuggestionMembers" => to!(list_suggestion_members),
         "GetSegmentFlows" => to!(get_segment_flows),
         "ListAuditEvents" => to!(list_audit_events),
+        "RevealCustomer" => to!(reveal_customer),
         _ => return None,
     })
 }

@@ -139,6 +139,12 @@ pub(crate) const ROUTES: &[Route] = &[
     get("/v1/adoptions/{id}/members", "ListSuggestionMembers"),
     get("/v1/segments/flows", "GetSegmentFlows"),
     get("/v1/audit", "ListAuditEvents"),
+    // A POST, so the id stays out of URLs and access logs.
+    Route {
+        verb: Verb::Post,
+        path: "/v1/customers:reveal",
+        rpc: "RevealCustomer",
+    },
 ];
 
 /// A route with what serving it needs.

@@ -64,6 +64,7 @@ const ADMIN: &[&str] = &[
     "RecomputeClusters",
     "RefitModels",
     "ListAuditEvents",
+    "RevealCustomer",
 ];
 
 fn least(rpc: &str) -> Role {
