@@ -158,6 +158,11 @@ impl Stack {
                 ),
                 // The harness's clients send no token; tests/auth covers auth.
                 ("PORTRAIT__AUTH__MODE".to_owned(), "off".to_owned()),
+                // The oracle asks from one address as fast as it can.
+                (
+                    "PORTRAIT__GATEWAY__RATE_PER_SECOND".to_owned(),
+                    "0".to_owned(),
+                ),
             ]
             .into_iter()
             .chain(extra)
