@@ -23,26 +23,8 @@ use crate::sync_cmd::{self, Work};
 pub(crate) struct ImportArgs {
     /// A CSV or JSONL export, one row per order line (docs/sync.md lists the columns).
     file: PathBuf,
-    /// The running stack's gateway: it maps the orders with its sync rules,
-    /// submits them to its ingest and records the findings (ignored with --data-dir).
-    #[arg(
-        long,
-        default_value = "http://127.0.0.1:50051",
-        env = "PORTRAIT_GATEWAY"
-    )]
-    gateway: String,
-    /// The bearer token (an API key or a JWT); `portrait run` prints one.
-    #[arg(
-        long,
-        env = "PORTRAIT_TOKEN",
-        default_value = "",
-        hide_env_values = true
-    )]
-    token: String,
-    /// PEM CA that an `https://` gateway's certificate must chain to
-    /// (default: the system's roots).
-    #[arg(long, env = "PORTRAIT_CA", default_value = "")]
-    ca: String,
+    #[command(flatten)]
+    pub(crate) reach: crate::token::GatewayArgs,
     /// No stack running: start the embedded stack on this folder in this
     /// process, import into it, wait until every consumer applied it, stop.
     #[arg(long)]
@@ -60,7 +42,8 @@ pub(crate) async fn import(args: ImportArgs) -> anyhow::Result<()> {
         return sync_cmd::in_process(Some(dir), args.base_port, Work::Import(args.file)).await;
     }
     // Before reading a large file: a stack that is not there should say so at once.
-    let mut gateway = connect_running(&args.gateway, &args.token, &args.ca).await?;
+    let mut gateway =
+        connect_running(&args.reach.gateway, &args.reach.token, &args.reach.ca).await?;
     let (orders, shops) = read(&args.file)?;
     let job = upload(&mut gateway, &args.file, orders, shops).await?;
     let job = sync_cmd::follow(&mut gateway, job.job_id).await?;

@@ -131,25 +131,8 @@ pub(crate) struct QueryArgs {
     /// The customer id, for customer, customer-days, preferences and customer-model; the
     /// suggestion id for suggestion-audience.
     id: Option<String>,
-    /// The gateway's address.
-    #[arg(
-        long,
-        default_value = "http://127.0.0.1:50051",
-        env = "PORTRAIT_GATEWAY"
-    )]
-    gateway: String,
-    /// The bearer token (an API key or a JWT); `portrait run` prints one.
-    #[arg(
-        long,
-        env = "PORTRAIT_TOKEN",
-        default_value = "",
-        hide_env_values = true
-    )]
-    token: String,
-    /// PEM CA that an `https://` gateway's certificate must chain to
-    /// (default: the system's roots).
-    #[arg(long, env = "PORTRAIT_CA", default_value = "")]
-    ca: String,
+    #[command(flatten)]
+    pub(crate) reach: crate::token::GatewayArgs,
     /// Only these stores (repeatable).
     #[arg(long = "store")]
     stores: Vec<String>,
@@ -239,11 +222,11 @@ impl From<MainChannel> for Channel {
 }
 
 pub(crate) async fn run(args: QueryArgs) -> anyhow::Result<()> {
-    let channel = crate::token::endpoint(&args.gateway, &args.ca)?
+    let channel = crate::token::endpoint(&args.reach.gateway, &args.reach.ca)?
         .connect()
         .await
-        .with_context(|| format!("failed to connect to the gateway at {}", args.gateway))?;
-    let mut client = PortraitServiceClient::new(crate::token::authed(channel, &args.token)?);
+        .with_context(|| format!("failed to connect to the gateway at {}", args.reach.gateway))?;
+    let mut client = PortraitServiceClient::new(crate::token::authed(channel, &args.reach.token)?);
     let filter = Some(Filter {
         store_ids: args.stores.clone(),
         cities: args.cities.clone(),

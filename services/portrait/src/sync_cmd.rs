@@ -20,25 +20,8 @@ pub(crate) struct SyncArgs {
     /// Read every source order and retract accepted orders gone from the source.
     #[arg(long)]
     full: bool,
-    /// The running stack's gateway (ignored with --source).
-    #[arg(
-        long,
-        default_value = "http://127.0.0.1:50051",
-        env = "PORTRAIT_GATEWAY"
-    )]
-    gateway: String,
-    /// The bearer token (an API key or a JWT); `portrait run` prints one.
-    #[arg(
-        long,
-        env = "PORTRAIT_TOKEN",
-        default_value = "",
-        hide_env_values = true
-    )]
-    token: String,
-    /// PEM CA that an `https://` gateway's certificate must chain to
-    /// (default: the system's roots).
-    #[arg(long, env = "PORTRAIT_CA", default_value = "")]
-    ca: String,
+    #[command(flatten)]
+    pub(crate) reach: crate::token::GatewayArgs,
     /// Run one job in this process on an embedded store instead, from this source URL.
     #[arg(long, env = "PORTRAIT_SYNC_SOURCE", hide_env_values = true)]
     source: Option<String>,
@@ -52,24 +35,8 @@ pub(crate) struct SyncArgs {
 
 #[derive(Args)]
 pub(crate) struct QualityArgs {
-    #[arg(
-        long,
-        default_value = "http://127.0.0.1:50051",
-        env = "PORTRAIT_GATEWAY"
-    )]
-    gateway: String,
-    /// The bearer token (an API key or a JWT); `portrait run` prints one.
-    #[arg(
-        long,
-        env = "PORTRAIT_TOKEN",
-        default_value = "",
-        hide_env_values = true
-    )]
-    token: String,
-    /// PEM CA that an `https://` gateway's certificate must chain to
-    /// (default: the system's roots).
-    #[arg(long, env = "PORTRAIT_CA", default_value = "")]
-    ca: String,
+    #[command(flatten)]
+    pub(crate) reach: crate::token::GatewayArgs,
     /// The job to report on (default: the latest finished one).
     #[arg(long, default_value_t = 0)]
     job: i64,
@@ -84,7 +51,8 @@ pub(crate) async fn sync(args: SyncArgs) -> anyhow::Result<()> {
     match args.source {
         Some(source) => in_process(args.data_dir, args.base_port, Work::Sync(mode, source)).await,
         None => {
-            let mut gateway = connect(&args.gateway, &args.token, &args.ca).await?;
+            let mut gateway =
+                connect(&args.reach.gateway, &args.reach.token, &args.reach.ca).await?;
             let t = gateway
                 .trigger_sync(TriggerSyncRequest { mode: mode as i32 })
                 .await
@@ -104,7 +72,7 @@ pub(crate) async fn sync(args: SyncArgs) -> anyhow::Result<()> {
 }
 
 pub(crate) async fn quality(args: QualityArgs) -> anyhow::Result<()> {
-    let mut gateway = connect(&args.gateway, &args.token, &args.ca).await?;
+    let mut gateway = connect(&args.reach.gateway, &args.reach.token, &args.reach.ca).await?;
     let report = gateway
         .get_data_quality_report(GetDataQualityReportRequest { job_id: args.job })
         .await

@@ -1,6 +1,7 @@
 //! The bearer token every client command sends (`--token`, `PORTRAIT_TOKEN`).
 
 use anyhow::Context as _;
+use clap::Args;
 use portrait_service::{Bearer, PeerChannel};
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
@@ -22,4 +23,28 @@ pub(crate) fn endpoint(url: &str, ca: &str) -> anyhow::Result<tonic::transport::
         tls_client_ca: String::new(),
     };
     portrait_service::tls::endpoint("--gateway", url, &tls).context("failed to use --gateway/--ca")
+}
+
+/// How a client command reaches a running gateway.
+#[derive(Args, Debug, Clone)]
+pub(crate) struct GatewayArgs {
+    /// The gateway's URL (`https://` when it serves TLS).
+    #[arg(
+        long,
+        default_value = "http://127.0.0.1:50051",
+        env = "PORTRAIT_GATEWAY"
+    )]
+    pub(crate) gateway: String,
+    /// The bearer token (an API key or a JWT); `portrait run` prints one.
+    #[arg(
+        long,
+        env = "PORTRAIT_TOKEN",
+        default_value = "",
+        hide_env_values = true
+    )]
+    pub(crate) token: String,
+    /// PEM CA that an `https://` gateway's certificate must chain to
+    /// (default: the system's roots).
+    #[arg(long, env = "PORTRAIT_CA", default_value = "")]
+    pub(crate) ca: String,
 }
