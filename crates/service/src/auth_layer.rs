@@ -15,6 +15,23 @@ use tower::{Layer, Service};
 /// audit log). `record` must not wait: it runs on the request path.
 pub trait AuditSink: Send + Sync {
     fn record(&self, event: portrait_proto::v1::AuditEvent);
+
+    /// Records `event` durably before the action it describes runs: an admin
+    /// action that cannot be recorded is not done (the caller answers
+    /// UNAVAILABLE). Defaults to [`AuditSink::record`].
+    fn record_now(
+        &self,
+        event: portrait_proto::v1::AuditEvent,
+    ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + '_>> {
+        self.record(event);
+        Box::pin(async { Ok(()) })
+    }
+}
+
+/// What an admin action whose audit record could not be written answers.
+pub fn unrecorded(reason: &str) -> tonic::Status {
+    tracing::error!(%reason, "an admin action was refused: its audit record could not be written");
+    tonic::Status::unavailable("the audit log cannot be written; the action was not done")
 }
 
 /// An audit event of now; `principal` None when the caller is unknown.
@@ -127,9 +144,13 @@ fn refuse(error: &portrait_auth::Error, grpc: bool) -> http::Response<tonic::bod
 
 impl<S, B> Service<http::Request<B>> for Auth<S>
 where
-    S: Service<http::Request<B>, Response = http::Response<tonic::body::Body>>,
+    S: Service<http::Request<B>, Response = http::Response<tonic::body::Body>>
+        + Clone
+        + Send
+        + 'static,
     S::Future: Send + 'static,
     S::Error: 'static,
+    B: Send + 'static,
 {
     type Response = S::Response;
     type Error = S::Error;
@@ -165,13 +186,23 @@ where
         };
         match (principal, checked) {
             (Some(principal), Ok(rule)) => {
-                if let (Some(audit), Some(rule)) = (&self.audit, rule)
-                    && rule.least == portrait_auth::Role::Admin
-                {
-                    audit.record(audit_event(Some(&principal), path, "allowed", "", peer));
-                }
+                let event = audit_event(Some(&principal), path, "allowed", "", peer);
                 request.extensions_mut().insert(principal);
-                Box::pin(self.inner.call(request))
+                match (&self.audit, rule) {
+                    (Some(audit), Some(rule)) if rule.least == portrait_auth::Role::Admin => {
+                        // The ready service is taken; a clone waits for the next call.
+                        let clone = self.inner.clone();
+                        let mut inner = std::mem::replace(&mut self.inner, clone);
+                        let audit = audit.clone();
+                        Box::pin(async move {
+                            if let Err(reason) = audit.record_now(event).await {
+                                return Ok(unrecorded(&reason).into_http());
+                            }
+                            inner.call(request).await
+                        })
+                    }
+                    _ => Box::pin(self.inner.call(request)),
+                }
             }
             (principal, checked) => {
                 let e = match checked {

@@ -29,7 +29,9 @@ mod shutdown;
 mod telemetry;
 pub mod tls;
 
-pub use auth_layer::{AuditSink, Bearer, PeerChannel, audit_event, audit_outcome, peer_of};
+pub use auth_layer::{
+    AuditSink, Bearer, PeerChannel, audit_event, audit_outcome, peer_of, unrecorded,
+};
 pub use config::SegmentSettings;
 pub use config::SuggestSettings;
 pub use config::{

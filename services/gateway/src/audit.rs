@@ -1,7 +1,8 @@
 //! The gateway's audit log: the auth layer and the JSON routes hand it
-//! refused requests and admin actions; one task appends them to sync's store
-//! in batches, so recording never waits on the database. A burst beyond the
-//! queue (a flood of refused requests) is counted, logged, and dropped.
+//! refused requests and admin actions. An admin action is written before it
+//! runs (not written, not done); refusals go through a queue one task appends
+//! to sync's store in batches, so a flood of them never waits on the database.
+//! A burst beyond the queue is counted, logged, and dropped.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -18,13 +19,17 @@ const BATCH: usize = 500;
 pub(crate) struct AuditLog {
     tx: mpsc::Sender<AuditEvent>,
     dropped: AtomicI64,
+    /// Admin actions are written here at once, before they run.
+    store: Store,
 }
 
 impl AuditLog {
     /// The log and its writer, which ends when every sender is gone.
     pub(crate) fn start(store: Store) -> Arc<Self> {
         let (tx, mut rx) = mpsc::channel::<AuditEvent>(QUEUE);
+        let writer = store.clone();
         tokio::spawn(async move {
+            let store = writer;
             let mut batch = Vec::with_capacity(BATCH);
             while rx.recv_many(&mut batch, BATCH).await > 0 {
                 if let Err(e) = portrait_sync::audit::append(&store, &batch).await {
@@ -36,6 +41,7 @@ impl AuditLog {
         Arc::new(Self {
             tx,
             dropped: AtomicI64::new(0),
+            store,
         })
     }
 
@@ -86,6 +92,17 @@ impl AuditLog {
 }
 
 impl AuditSink for AuditLog {
+    fn record_now(
+        &self,
+        event: AuditEvent,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + '_>> {
+        Box::pin(async move {
+            portrait_sync::audit::append(&self.store, &[event])
+                .await
+                .map_err(|e| e.to_string())
+        })
+    }
+
     fn record(&self, event: AuditEvent) {
         if self.tx.try_send(event).is_err() {
             let dropped = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;

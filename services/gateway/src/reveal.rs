@@ -44,13 +44,15 @@ impl Gateway {
                 }
             })?
             .ok_or_else(|| Status::not_found("no plain values are kept for this customer"))?;
-        self.audit.record(portrait_service::audit_event(
+        // Written before the values leave: a reveal that cannot be recorded is not made.
+        let event = portrait_service::audit_event(
             principal.as_ref(),
             RPC,
             "revealed",
             &format!("customer_id={customer_id}"),
             peer,
-        ));
+        );
+        (self.audit.record_now(event).await).map_err(|r| portrait_service::unrecorded(&r))?;
         Ok(RevealCustomerResponse {
             customer_id,
             open_id: revealed.open_id,

@@ -292,7 +292,13 @@ async fn answer(b: &Bound, schema: &Schema, request: Request) -> Result<Value, S
         portrait_service::AuditSink::record(&*b.audit, event);
     };
     match principal.authorize(&portrait_auth::gateway_path(b.route.rpc)) {
-        Ok(rule) if rule.least == portrait_auth::Role::Admin => audit("allowed", ""),
+        Ok(rule) if rule.least == portrait_auth::Role::Admin => {
+            // Written before the action runs: not recorded, not done.
+            let event =
+                portrait_service::audit_event(Some(principal), &b.label, "allowed", "", peer);
+            (portrait_service::AuditSink::record_now(&*b.audit, event).await)
+                .map_err(|r| portrait_service::unrecorded(&r))?;
+        }
         Ok(_) => {}
         Err(e) => {
             let reason = e.to_string();

@@ -86,3 +86,51 @@ pub(crate) async fn assert_log(
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// An admin action whose record cannot be written is not done, and says so; reads go on.
+/// The audit table is taken away under the running gateway (sync's SQLite store).
+pub(crate) async fn unrecorded_admin_actions_are_not_done(
+    fed: &support::Fed,
+    admin: &str,
+    viewer: &str,
+) {
+    let path = fed.data_dir().join("sync.db");
+    let url = format!("sqlite://{}", path.display());
+    let db = sqlx::SqlitePool::connect(&url).await.expect("sync's store");
+    sqlx::query("ALTER TABLE audit_events RENAME TO audit_events_away")
+        .execute(&db)
+        .await
+        .expect("the audit table moved away");
+    let gw = fed.stack.gateway_addr;
+    let mut client = PortraitServiceClient::new(support::authed(gw, admin).await);
+    let refused = client
+        .recompute_clusters(portrait_proto::v1::RecomputeClustersRequest::default())
+        .await
+        .expect_err("an admin action without its record");
+    assert_eq!(refused.code(), tonic::Code::Unavailable, "{refused:?}");
+    assert!(refused.message().contains("not done"), "{refused:?}");
+    let body = r#"{"asOfDate": ""}"#;
+    let http = support::http::request_as(
+        gw,
+        "POST",
+        "/v1/clusters:recompute",
+        Some(body),
+        Some(admin),
+    )
+    .await;
+    assert_eq!(http.status, 503, "{}", http.body);
+    let mut reader = PortraitServiceClient::new(support::authed(gw, viewer).await);
+    reader
+        .get_overview(portrait_proto::v1::OverviewRequest::default())
+        .await
+        .expect("a viewer still reads");
+    sqlx::query("ALTER TABLE audit_events_away RENAME TO audit_events")
+        .execute(&db)
+        .await
+        .expect("the audit table back");
+    client
+        .recompute_clusters(portrait_proto::v1::RecomputeClustersRequest::default())
+        .await
+        .expect("recorded, then done");
+    db.close().await;
+}

@@ -334,6 +334,7 @@ async fn every_rpc_and_route_answers_each_role_as_the_policy_says() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     audit::assert_log(gw, &admin, audited).await;
+    audit::unrecorded_admin_actions_are_not_done(&fed, &admin, &keys.tokens[0]).await;
     fed.stop().await;
 }
 

@@ -23,10 +23,15 @@ pub(crate) struct Fed {
     /// The local day of the last accepted order: the filters' `as_of_date`.
     pub(crate) as_of: String,
     pub(crate) orders: Vec<Order>,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl Fed {
+    /// The stack's data folder.
+    pub(crate) fn data_dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
     pub(crate) async fn stop(self) {
         self.shutdown.cancel();
         self.stack.wait().await.expect("clean stop");
@@ -103,6 +108,6 @@ pub(crate) async fn fed_stack_with_auth(
         shutdown,
         as_of,
         orders,
-        _dir: dir,
+        dir,
     }
 }
