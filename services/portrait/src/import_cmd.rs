@@ -42,8 +42,7 @@ pub(crate) async fn import(args: ImportArgs) -> anyhow::Result<()> {
         return sync_cmd::in_process(Some(dir), args.base_port, Work::Import(args.file)).await;
     }
     // Before reading a large file: a stack that is not there should say so at once.
-    let mut gateway =
-        connect_running(&args.reach.gateway, &args.reach.token, &args.reach.ca).await?;
+    let mut gateway = connect_running(&args.reach).await?;
     let (orders, shops) = read(&args.file)?;
     let job = upload(&mut gateway, &args.file, orders, shops).await?;
     let job = sync_cmd::follow(&mut gateway, job.job_id).await?;
@@ -55,11 +54,10 @@ pub(crate) fn read(file: &std::path::Path) -> anyhow::Result<(Vec<SourceOrder>, 
 }
 
 async fn connect_running(
-    url: &str,
-    token: &str,
-    ca: &str,
+    reach: &crate::token::GatewayArgs,
 ) -> anyhow::Result<PortraitServiceClient<Channel>> {
-    let endpoint = crate::token::endpoint(url, ca)?.connect_timeout(Duration::from_secs(5));
+    let (url, token) = (&reach.gateway, &reach.token);
+    let endpoint = crate::token::endpoint(reach)?.connect_timeout(Duration::from_secs(5));
     let channel = endpoint.connect().await.map_err(anyhow::Error::new).with_context(|| {
         format!(
             "failed to reach the Portrait gateway at {url}: is the stack running (`portrait run`)? \

@@ -222,7 +222,7 @@ impl From<MainChannel> for Channel {
 }
 
 pub(crate) async fn run(args: QueryArgs) -> anyhow::Result<()> {
-    let channel = crate::token::endpoint(&args.reach.gateway, &args.reach.ca)?
+    let channel = crate::token::endpoint(&args.reach)?
         .connect()
         .await
         .with_context(|| format!("failed to connect to the gateway at {}", args.reach.gateway))?;

@@ -51,8 +51,7 @@ pub(crate) async fn sync(args: SyncArgs) -> anyhow::Result<()> {
     match args.source {
         Some(source) => in_process(args.data_dir, args.base_port, Work::Sync(mode, source)).await,
         None => {
-            let mut gateway =
-                connect(&args.reach.gateway, &args.reach.token, &args.reach.ca).await?;
+            let mut gateway = connect(&args.reach).await?;
             let t = gateway
                 .trigger_sync(TriggerSyncRequest { mode: mode as i32 })
                 .await
@@ -72,7 +71,7 @@ pub(crate) async fn sync(args: SyncArgs) -> anyhow::Result<()> {
 }
 
 pub(crate) async fn quality(args: QualityArgs) -> anyhow::Result<()> {
-    let mut gateway = connect(&args.reach.gateway, &args.reach.token, &args.reach.ca).await?;
+    let mut gateway = connect(&args.reach).await?;
     let report = gateway
         .get_data_quality_report(GetDataQualityReportRequest { job_id: args.job })
         .await
@@ -109,7 +108,7 @@ pub(crate) async fn in_process(
         .await
         .context("failed to start the embedded stack")?;
     let gateway_url = format!("http://{}", stack.gateway_addr);
-    let mut gateway = connect(&gateway_url, &token, "").await?;
+    let mut gateway = connect(&crate::token::GatewayArgs::plain(gateway_url, &token)).await?;
     // The port is bound before the gateway has opened sync's store (and marked
     // a dead process's jobs interrupted): a sync answer means it has.
     let mut ready = false;
@@ -322,11 +321,10 @@ fn print_report(r: &DataQualityReport) {
 }
 
 async fn connect(
-    url: &str,
-    token: &str,
-    ca: &str,
+    reach: &crate::token::GatewayArgs,
 ) -> anyhow::Result<PortraitServiceClient<Channel>> {
-    let endpoint = crate::token::endpoint(url, ca)?;
+    let (url, token) = (&reach.gateway, &reach.token);
+    let endpoint = crate::token::endpoint(reach)?;
     let mut last = None;
     for _ in 0..100 {
         match endpoint.connect().await {

@@ -12,17 +12,19 @@ pub(crate) fn authed(channel: Channel, token: &str) -> anyhow::Result<PeerChanne
     Ok(InterceptedService::new(channel, bearer))
 }
 
-/// An endpoint for `url`; `https://` trusts `ca` (a PEM file; empty = the
-/// system's roots).
-pub(crate) fn endpoint(url: &str, ca: &str) -> anyhow::Result<tonic::transport::Endpoint> {
+/// An endpoint for the gateway; `https://` trusts `--ca` (a PEM file; empty =
+/// the system's roots) and presents `--tls-cert`/`--tls-key` when given (a gateway that
+/// requires client certificates).
+pub(crate) fn endpoint(reach: &GatewayArgs) -> anyhow::Result<tonic::transport::Endpoint> {
     let tls = portrait_service::ServerSettings {
         listen: String::new(),
-        tls_cert: String::new(),
-        tls_key: String::new(),
-        tls_ca: ca.to_owned(),
+        tls_cert: reach.tls_cert.clone(),
+        tls_key: reach.tls_key.clone(),
+        tls_ca: reach.ca.clone(),
         tls_client_ca: String::new(),
     };
-    portrait_service::tls::endpoint("--gateway", url, &tls).context("failed to use --gateway/--ca")
+    portrait_service::tls::endpoint("--gateway", &reach.gateway, &tls)
+        .context("failed to use --gateway, --ca, --tls-cert and --tls-key")
 }
 
 /// How a client command reaches a running gateway.
@@ -47,4 +49,29 @@ pub(crate) struct GatewayArgs {
     /// (default: the system's roots).
     #[arg(long, env = "PORTRAIT_CA", default_value = "")]
     pub(crate) ca: String,
+    /// PEM certificate to present to a gateway that requires client
+    /// certificates (mutual TLS); with `--tls-key`.
+    #[arg(long, env = "PORTRAIT_TLS_CERT", default_value = "")]
+    pub(crate) tls_cert: String,
+    /// PEM private key of `--tls-cert`.
+    #[arg(
+        long,
+        env = "PORTRAIT_TLS_KEY",
+        default_value = "",
+        hide_env_values = true
+    )]
+    pub(crate) tls_key: String,
+}
+
+impl GatewayArgs {
+    /// A plain-TCP gateway at `url` (an in-process stack's).
+    pub(crate) fn plain(url: String, token: &str) -> Self {
+        Self {
+            gateway: url,
+            token: token.to_owned(),
+            ca: String::new(),
+            tls_cert: String::new(),
+            tls_key: String::new(),
+        }
+    }
 }

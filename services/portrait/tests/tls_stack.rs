@@ -70,6 +70,7 @@ async fn the_stack_over_mutual_tls_answers_as_over_plain_tcp() {
         .await
         .expect("overview over tcp")
         .into_inner();
+    let plain_as_of = plain.as_of.clone();
     plain.stop().await;
 
     let certs = tempfile::tempdir().expect("dir");
@@ -118,6 +119,42 @@ async fn the_stack_over_mutual_tls_answers_as_over_plain_tcp() {
         .into_inner();
     assert!(over_tcp.orders > 0, "the scenario has orders");
     assert_eq!(over_tls, over_tcp);
+
+    // `portrait query` reaches the mutual-TLS gateway with --ca, --tls-cert and --tls-key, and is
+    // refused without a certificate.
+    let as_of = plain_as_of.clone();
+    let url = format!("https://{}", stack.gateway_addr);
+    let tls_files = tls.clone();
+    let cli = move |with_cert: bool| {
+        let tls = &tls_files;
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_portrait"));
+        command.args(["query", "overview", "--as-of", &as_of, "--gateway", &url]);
+        command.args(["--ca", &tls.tls_ca]);
+        if with_cert {
+            command.args(["--tls-cert", &tls.tls_cert, "--tls-key", &tls.tls_key]);
+        }
+        command.output().expect("portrait query runs")
+    };
+    let printed = tokio::task::spawn_blocking({
+        let cli = cli.clone();
+        move || cli(true)
+    })
+    .await
+    .expect("ran");
+    assert!(
+        printed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&printed.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&printed.stdout).expect("json");
+    assert_eq!(json["orders"], over_tls.orders.to_string(), "{json}");
+    let refused = tokio::task::spawn_blocking(move || cli(false))
+        .await
+        .expect("ran");
+    assert!(
+        !refused.status.success(),
+        "answered without a client certificate"
+    );
     shutdown.cancel();
     stack.wait().await.expect("clean stop");
 }
