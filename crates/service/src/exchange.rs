@@ -246,6 +246,8 @@ fn spawn_follow<P, F, Fut>(
                     failing = false;
                 }
                 Ok(None) => failing = false,
+                // The owner stopping with us is no failure.
+                Err(_) if shutdown.is_cancelled() => return,
                 // The owner may simply not be up yet: say it once per streak.
                 Err(status) if !failing => {
                     warn!(what, code = ?status.code(), error = %status.message(), "pull failed; retrying");

@@ -121,6 +121,8 @@ async fn follow(f: SegmentFlowFollower, store: Store, flows: Flows) {
         let started = std::time::Instant::now();
         match run(&f, &store, &flows).await {
             Ok(()) => break,
+            // Its store closes at shutdown, possibly under a read: not a failure.
+            Err(_) if f.shutdown.is_cancelled() => break,
             Err(e) => {
                 if started.elapsed() > Duration::from_secs(60) {
                     backoff = Duration::from_millis(200);
