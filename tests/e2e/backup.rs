@@ -148,7 +148,7 @@ async fn embedded_backup_while_serving_then_restore_answers_as_before_and_applie
     submit(&mut ingest, &orders[..half]).await;
     stack.wait_caught_up().await;
 
-    // The next sixth arrives one order at a time while the backup runs.
+    // The next sixth arrives one order at a time, every 20 ms, while the backup runs.
     let cut = orders.len() * 2 / 3;
     let acked = Arc::new(AtomicUsize::new(half));
     let feeder = {
@@ -161,6 +161,9 @@ async fn embedded_backup_while_serving_then_restore_answers_as_before_and_applie
                     .await
                     .expect("order accepted");
                 acked.fetch_add(1, Ordering::SeqCst);
+                // Paced, so the wave outlasts the backup however fast the machine
+                // (a CI run once sent it all before the backup ended).
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
             }
         })
     };
