@@ -4,7 +4,6 @@
 //! service started again: it resumes from the restored positions and every
 //! figure equals the oracle; then more orders count exactly once.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -64,13 +63,9 @@ async fn pg_dump_of_a_consumer_mid_stream_restores_and_resumes_exactly_once() {
     let Some(brokers) = portrait_testkit::broker::kafka_brokers() else {
         return;
     };
-    let mut stores = BTreeMap::new();
-    for s in ["ingest", "profiler", "rfm", "suggest"] {
-        let Some(url) = portrait_testkit::postgres::fresh_database().await else {
-            return;
-        };
-        stores.insert(s, url);
-    }
+    let Some(stores) = crate::stack::fresh_stores().await else {
+        return;
+    };
     let Some(oracle) = Oracle::fresh().await else {
         return;
     };

@@ -44,16 +44,24 @@ pub(crate) fn bin_dir() -> PathBuf {
         .to_path_buf()
 }
 
+/// A fresh PostgreSQL database for each service but the gateway, by service
+/// name; `None` (the test is skipped) without PostgreSQL. For tests that put
+/// something between a service and its database before [`Stack::new`].
+pub(crate) async fn fresh_stores() -> Option<BTreeMap<&'static str, String>> {
+    let mut stores = BTreeMap::new();
+    for s in ["ingest", "profiler", "rfm", "suggest"] {
+        stores.insert(s, portrait_testkit::postgres::fresh_database().await?);
+    }
+    Some(stores)
+}
+
 impl Stack {
     /// `stores` maps each service (but the gateway) to its database URL.
     /// The five processes on a fresh PostgreSQL database each and the broker
     /// at `brokers` (not started yet), beside an oracle on a database of its
     /// own; `None` (the test is skipped) without PostgreSQL.
     pub(crate) async fn distributed(brokers: String) -> Option<(Self, crate::oracle::Oracle)> {
-        let mut stores = BTreeMap::new();
-        for s in ["ingest", "profiler", "rfm", "suggest"] {
-            stores.insert(s, portrait_testkit::postgres::fresh_database().await?);
-        }
+        let stores = fresh_stores().await?;
         let oracle = crate::oracle::Oracle::fresh().await?;
         Some((Self::new(stores, brokers), oracle))
     }

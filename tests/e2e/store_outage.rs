@@ -5,7 +5,6 @@
 //! caught up and naming the failure — and when the database is back it resumes by itself:
 //! nothing is restarted and every figure equals the oracle.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use portrait_proto::v1::ingest_service_client::IngestServiceClient;
@@ -53,13 +52,9 @@ async fn a_consumer_database_that_goes_away_is_reported_and_ridden_out() {
     let Some(brokers) = portrait_testkit::broker::kafka_brokers() else {
         return;
     };
-    let mut stores = BTreeMap::new();
-    for s in ["ingest", "profiler", "rfm", "suggest"] {
-        let Some(url) = portrait_testkit::postgres::fresh_database().await else {
-            return;
-        };
-        stores.insert(s, url);
-    }
+    let Some(mut stores) = crate::stack::fresh_stores().await else {
+        return;
+    };
     let Some(oracle) = crate::oracle::Oracle::fresh().await else {
         return;
     };

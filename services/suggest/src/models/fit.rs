@@ -103,7 +103,7 @@ pub(crate) enum Refusal {
     Failed(String),
 }
 
-fn summary(p: &Periods, end: i32, unit: f64) -> CustomerSummary {
+pub(super) fn summary(p: &Periods, end: i32, unit: f64) -> CustomerSummary {
     CustomerSummary {
         frequency: p.frequency,
         recency: f64::from(p.last - p.first) / unit,

@@ -11,7 +11,7 @@ use portrait_models::summary::CustomerSummary;
 use portrait_service::ModelKind;
 
 use super::collect::{self, Collected, period_start};
-use super::fit::{Chosen, Refusal, Terms, fit_transactions};
+use super::fit::{self, Chosen, Refusal, Terms, fit_transactions};
 
 /// Rows for calibration frequencies 0 … ROWS − 1, then one for ROWS or more (lifetimes' plot
 /// shows the first seven).
@@ -115,13 +115,9 @@ pub(crate) fn check(g: &Gathered, terms: Terms, kind: ModelKind) -> Result<Holdo
             terms.min_customers
         )));
     }
-    let summary = |p: &collect::Periods| CustomerSummary {
-        frequency: p.frequency,
-        recency: f64::from(p.last - p.first) / unit,
-        age: f64::from(end - p.first) / unit,
-        monetary: 0.0,
-    };
-    let data: Vec<CustomerSummary> = present.iter().map(|(_, p)| summary(p)).collect();
+    let data: Vec<CustomerSummary> = (present.iter())
+        .map(|(_, p)| fit::summary(p, end, unit))
+        .collect();
     let chosen = fit_transactions(kind, &data)?;
     drop(data);
     let duration = f64::from(period_start(terms.period, g.as_of) - end) / unit;
