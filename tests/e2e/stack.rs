@@ -83,8 +83,10 @@ impl Stack {
                 ("PORTRAIT__BUS__BROKERS", brokers.clone()),
                 ("PORTRAIT__BUS__PARTITIONS", "3".to_owned()),
                 ("PORTRAIT__BUS__TOPIC_PREFIX", topic_prefix.clone()),
-                // tansu 0.6 needs one record per producer batch.
+                // tansu 0.6 needs one record per producer batch; bundles of
+                // up to 100 events make it fast, and every e2e test reads them.
                 ("PORTRAIT__BUS__MAX_BATCH_RECORDS", "1".to_owned()),
+                ("PORTRAIT__BUS__BUNDLE_RECORDS", "100".to_owned()),
                 (
                     "PORTRAIT__SERVER__LISTEN",
                     format!("127.0.0.1:{}", ports[service]),
