@@ -87,7 +87,35 @@ fn main() -> anyhow::Result<()> {
     result
 }
 
+/// Whether the command starts the services in this process; those set up
+/// logging from the stack's configuration themselves.
+fn starts_a_stack(command: &Command) -> bool {
+    match command {
+        Command::Run { .. } | Command::Demo(_) | Command::Bench(_) => true,
+        Command::Sync(args) => args.in_process(),
+        Command::Import(args) => args.in_process(),
+        _ => false,
+    }
+}
+
+/// A client command logs warnings only unless `RUST_LOG` asks for more, on
+/// stderr like every binary, so its data on stdout stays parseable.
+fn client_telemetry() -> anyhow::Result<portrait_service::TelemetryGuard> {
+    let settings = portrait_service::TelemetrySettings {
+        log_format: portrait_service::LogFormat::Text,
+        log_filter: "warn".into(),
+        otlp_endpoint: String::new(),
+        metrics_listen: String::new(),
+    };
+    portrait_service::init_telemetry("portrait", &settings).context("failed to start telemetry")
+}
+
 async fn run(cli: Cli) -> anyhow::Result<()> {
+    let _client_telemetry = if starts_a_stack(&cli.command) {
+        None
+    } else {
+        Some(client_telemetry()?)
+    };
     match cli.command {
         Command::Run {
             data_dir,

@@ -23,6 +23,12 @@ pub(crate) fn endpoint(reach: &GatewayArgs) -> anyhow::Result<tonic::transport::
         tls_ca: reach.ca.clone(),
         tls_client_ca: String::new(),
     };
+    tracing::debug!(
+        gateway = %reach.gateway,
+        ca = %reach.ca,
+        client_certificate = !reach.tls_cert.is_empty(),
+        "reaching the gateway"
+    );
     portrait_service::tls::endpoint("--gateway", &reach.gateway, &tls)
         .context("failed to use --gateway, --ca, --tls-cert and --tls-key")
 }
