@@ -39,7 +39,7 @@ pub(crate) struct GatewayArgs {
     /// The gateway's URL (`https://` when it serves TLS).
     #[arg(
         long,
-        default_value = "http://127.0.0.1:50051",
+        default_value = portrait::hints::DEFAULT_GATEWAY,
         env = "PORTRAIT_GATEWAY"
     )]
     pub(crate) gateway: String,
