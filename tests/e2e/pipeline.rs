@@ -353,6 +353,7 @@ async fn distributed_pipeline_equals_sql_oracle_through_kill_and_bad_input() {
         partitions: 3,
         max_batch_records: 1,
         bundle_records: 1,
+        fetch_wait_ms: 50,
     })
     .await
     .expect("bus");

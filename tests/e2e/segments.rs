@@ -283,6 +283,7 @@ async fn distributed_segment_transitions_fold_to_the_recompute_through_kill() {
         partitions: 3,
         max_batch_records: 1,
         bundle_records: 1,
+        fetch_wait_ms: 50,
     })
     .await
     .expect("bus");

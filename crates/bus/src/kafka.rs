@@ -36,6 +36,7 @@ pub(crate) struct KafkaBus {
     /// Each topic's partition count as bundling last saw it; forgotten
     /// after a failed publish (the topic may have been re-created).
     partition_counts: Arc<Mutex<HashMap<String, i32>>>,
+    fetch_wait_ms: u32,
 }
 
 fn base_config(brokers: &str) -> ClientConfig {
@@ -52,6 +53,7 @@ impl KafkaBus {
         partitions: i32,
         max_batch_records: u32,
         bundle_records: u32,
+        fetch_wait_ms: u32,
     ) -> Result<Self> {
         let mut config = base_config(brokers);
         config
@@ -74,6 +76,7 @@ impl KafkaBus {
             producer_config: config,
             bundle_records: bundle_records.max(1) as usize,
             partition_counts: Arc::default(),
+            fetch_wait_ms,
         })
     }
 
@@ -307,6 +310,9 @@ impl KafkaBus {
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "earliest")
+            // Bounds how late a record is seen on a broker that answers a
+            // fetch only when its wait is over (tansu 0.6 does).
+            .set("fetch.wait.max.ms", self.fetch_wait_ms.to_string())
             .create()?;
         let partitions = match self.partition_ids(topic).await {
             Ok(p) => p,

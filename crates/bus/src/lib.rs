@@ -27,6 +27,8 @@ pub enum BusConfig {
         max_batch_records: u32,
         /// Messages per Kafka record at most (bundles); 1 = plain records.
         bundle_records: u32,
+        /// How long the broker may hold a consumer's fetch waiting for data.
+        fetch_wait_ms: u32,
     },
     Embedded {
         path: PathBuf,
@@ -78,11 +80,13 @@ impl Bus {
                 partitions,
                 max_batch_records,
                 bundle_records,
+                fetch_wait_ms,
             } => Inner::Kafka(kafka::KafkaBus::connect(
                 brokers,
                 *partitions,
                 *max_batch_records,
                 *bundle_records,
+                *fetch_wait_ms,
             )?),
             BusConfig::Embedded { path } => Inner::Embedded(log::LogBus::open(path).await?),
         }))

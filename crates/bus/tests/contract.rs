@@ -188,6 +188,7 @@ async fn kafka(bundle_records: u32) -> Option<Bus> {
         // tansu 0.6 needs one record per producer batch (see bus.max_batch_records).
         max_batch_records: 1,
         bundle_records,
+        fetch_wait_ms: 50,
     })
     .await
     .expect("kafka");

@@ -113,6 +113,15 @@ async fn distributed_bench_reports_throughput_and_each_service_memory() {
         }
         assert!(c[6].ends_with("cores)"), "no CPU figure: {row}");
     }
+    // The machine's CPU, from which PostgreSQL's and the broker's share is read off.
+    let machine = stdout
+        .lines()
+        .find(|l| l.starts_with("| the whole machine"))
+        .unwrap_or_else(|| panic!("no machine row in\n{stdout}"));
+    assert!(
+        cells(machine)[6].ends_with("cores)") && cells(machine)[7].ends_with("cores)"),
+        "{machine}"
+    );
     for panel in [
         "| overview | no filter |",
         "| first suggestions page | no filter |",

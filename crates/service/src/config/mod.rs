@@ -110,6 +110,11 @@ pub struct BusSettings {
     /// `portrait_bus::BUNDLE_HEADER`); 1 = plain records any Kafka client
     /// reads. With tansu 0.6 (one record per batch) this is what batches.
     pub bundle_records: u32,
+    /// Kafka consumers: the longest a broker may hold a fetch waiting for
+    /// data (librdkafka's `fetch.wait.max.ms`). A broker that answers only
+    /// when the wait is over (tansu 0.6) adds up to this to every event's
+    /// freshness; real Kafka answers as soon as data arrives.
+    pub fetch_wait_ms: u32,
 }
 
 /// The topics a stack uses, after the prefix.
@@ -255,6 +260,7 @@ impl Config {
                 topic_prefix: String::new(),
                 max_batch_records: 0,
                 bundle_records: 1,
+                fetch_wait_ms: 50,
             },
             store: StoreSettings {
                 url: String::new(),
@@ -371,6 +377,12 @@ impl Config {
             return bad(format!(
                 "bus.bundle_records must be 1 (plain records) to 100000, not {}",
                 self.bus.bundle_records
+            ));
+        }
+        if !(1..=10_000).contains(&self.bus.fetch_wait_ms) {
+            return bad(format!(
+                "bus.fetch_wait_ms must be 1-10000, not {}",
+                self.bus.fetch_wait_ms
             ));
         }
         if self.ingest.commit_delay_ms > 60_000 {
@@ -517,6 +529,7 @@ impl Config {
                 partitions: self.bus.partitions,
                 max_batch_records: self.bus.max_batch_records,
                 bundle_records: self.bus.bundle_records,
+                fetch_wait_ms: self.bus.fetch_wait_ms,
             },
         }
     }

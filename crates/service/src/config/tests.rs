@@ -34,6 +34,12 @@ fn kafka_batches_are_librdkafkas_unless_set() {
         let err = c.validated(ServiceName::Ingest).unwrap_err().to_string();
         assert!(err.contains("bus.bundle_records"), "{err}");
     }
+    for bad in [0, 10_001] {
+        let mut c = Config::defaults(ServiceName::Ingest);
+        c.bus.fetch_wait_ms = bad;
+        let err = c.validated(ServiceName::Ingest).unwrap_err().to_string();
+        assert!(err.contains("bus.fetch_wait_ms"), "{err}");
+    }
     let mut c = Config::defaults(ServiceName::Ingest);
     c.bus.max_batch_records = 1_000_001;
     let err = c.validated(ServiceName::Ingest).unwrap_err().to_string();

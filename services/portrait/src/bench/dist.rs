@@ -19,7 +19,7 @@ use super::feed::Fed;
 use super::load::Freshness;
 use super::pg::{Databases, password};
 use super::report::Report;
-use super::stack::{Endpoints, Rss, cpu_seconds_of, rss_of};
+use super::stack::{Endpoints, Rss, cpu_seconds_of, machine_cpu_seconds, rss_of};
 use super::{BenchArgs, feed, load, panels};
 
 /// In start order: the gateway last, once the services it calls are up.
@@ -50,6 +50,8 @@ impl Sample {
 pub(crate) struct Process {
     pub(crate) name: String,
     pub(crate) samples: [Sample; 4],
+    /// The whole machine, whose CPU counts from boot, not from a start.
+    pub(crate) machine: bool,
 }
 
 /// What the distributed run saw besides the shared figures of [`Report`].
@@ -282,15 +284,35 @@ impl Distributed {
                 mib(paneled.rss, true),
                 cpu(served, accepted, walls.map(|w| w[0])),
                 cpu(accepted, caught_up, walls.map(|w| w[1])),
-                served.cpu.map_or("n/a".into(), |c| format!("{c:.1}")),
+                served
+                    .cpu
+                    .filter(|_| !p.machine)
+                    .map_or("n/a".into(), |c| format!("{c:.1}")),
             );
         }
     }
 }
 
-fn sample(procs: &mut [(Option<u32>, Process)], at: usize) {
-    for (pid, p) in procs {
-        p.samples[at] = Sample::of(&pid.map_or_else(|| "self".into(), |p| p.to_string()));
+/// Whose CPU and memory a row shows.
+#[derive(Clone, Copy, Debug)]
+enum Who {
+    Child(u32),
+    ThisProcess,
+    /// Every process on the machine: what PostgreSQL and the broker cost
+    /// shows as the difference from the rows above.
+    Machine,
+}
+
+fn sample(procs: &mut [(Who, Process)], at: usize) {
+    for (who, p) in procs {
+        p.samples[at] = match who {
+            Who::Child(pid) => Sample::of(&pid.to_string()),
+            Who::ThisProcess => Sample::of("self"),
+            Who::Machine => Sample {
+                rss: None,
+                cpu: machine_cpu_seconds(),
+            },
+        };
     }
 }
 
@@ -344,17 +366,29 @@ impl Children {
         Ok(())
     }
 
-    /// Each service's pid and name, then this process (the generator and the clients).
-    fn processes(&self) -> Vec<(Option<u32>, Process)> {
+    /// Each service's pid and name, then this process (the generator and the
+    /// clients), then the machine.
+    fn processes(&self) -> Vec<(Who, Process)> {
         self.procs
             .iter()
-            .map(|(s, c)| (Some(c.id()), format!("portrait-{s}")))
-            .chain([(None, "portrait bench (generator, clients)".to_owned())])
-            .map(|(pid, name)| {
+            .map(|(s, c)| (Who::Child(c.id()), format!("portrait-{s}")))
+            .chain([
                 (
-                    pid,
+                    Who::ThisProcess,
+                    "portrait bench (generator, clients)".to_owned(),
+                ),
+                (
+                    Who::Machine,
+                    "the whole machine (these, PostgreSQL, the broker and anything else running)"
+                        .to_owned(),
+                ),
+            ])
+            .map(|(who, name)| {
+                (
+                    who,
                     Process {
                         name,
+                        machine: matches!(who, Who::Machine),
                         ..Process::default()
                     },
                 )

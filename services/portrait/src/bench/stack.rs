@@ -187,6 +187,23 @@ pub(crate) fn cpu_seconds_of(proc: &str) -> Option<f64> {
     Some(ticks / 100.0)
 }
 
+/// CPU seconds every core of the machine spent busy since boot (`/proc/stat`:
+/// user, nice, system, irq, softirq, steal; not idle or waiting for I/O).
+pub(crate) fn machine_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let line = stat.lines().find(|l| l.starts_with("cpu "))?;
+    let ticks: Vec<f64> = line
+        .split_whitespace()
+        .skip(1)
+        .map(|t| t.parse::<f64>().ok())
+        .collect::<Option<_>>()?;
+    let busy = [0, 1, 2, 5, 6, 7]
+        .iter()
+        .map(|i| ticks.get(*i).copied())
+        .sum::<Option<f64>>()?;
+    Some(busy / 100.0)
+}
+
 /// Wall time and CPU time of one phase.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Phase {
