@@ -160,7 +160,7 @@ pub(crate) struct Bound {
     pub(crate) path_params: Vec<String>,
     call: Call,
     label: String,
-    audit: Arc<crate::audit::AuditLog>,
+    audit: Arc<portrait_service::AuditLog>,
 }
 
 fn path_params(path: &str) -> Vec<String> {
@@ -203,7 +203,7 @@ fn bind(schema: &Schema, gateway: &Arc<Gateway>) -> Result<Vec<Bound>> {
                 path_params,
                 call,
                 label: format!("{} {}", route.verb.upper(), route.path),
-                audit: gateway.audit.clone(),
+                audit: gateway.audit.own.clone(),
             })
         })
         .collect()
