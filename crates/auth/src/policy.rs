@@ -354,6 +354,8 @@ pub const POLICY: &[(&str, Rule)] = &[
         "/portrait.v1.AuditAdmin/ListServiceAuditEvents",
         r(Service, WholeChain),
     ),
+    // who the token is: any role, any scope
+    ("/portrait.v1.PortraitService/GetCaller", r(Viewer, Free)),
 ];
 
 /// The rule of `path`, `/portrait.v1.X/Method`; None for a path in no table.

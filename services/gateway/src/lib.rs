@@ -567,4 +567,22 @@ impl PortraitService for Gateway {
     ) -> Result<Response<portrait_proto::v1::RevealCustomerResponse>, Status> {
         self.reveal(r).await.map(Response::new)
     }
+
+    async fn get_caller(
+        &self,
+        r: Request<portrait_proto::v1::GetCallerRequest>,
+    ) -> Result<Response<portrait_proto::v1::Caller>, Status> {
+        // The auth layer put it there; without one (a test calling the trait
+        // directly) nobody is known.
+        let p = r
+            .extensions()
+            .get::<portrait_auth::Principal>()
+            .ok_or_else(|| Status::unauthenticated("no caller"))?;
+        Ok(Response::new(portrait_proto::v1::Caller {
+            subject: p.subject.clone(),
+            role: p.role.as_str().to_owned(),
+            store_ids: p.stores.clone(),
+            cities: p.cities.clone(),
+        }))
+    }
 }

@@ -145,6 +145,7 @@ pub(crate) const ROUTES: &[Route] = &[
         path: "/v1/customers:reveal",
         rpc: "RevealCustomer",
     },
+    get("/v1/caller", "GetCaller"),
 ];
 
 /// A route with what serving it needs.

@@ -44,6 +44,7 @@ const VIEWER: &[&str] = &[
     "ListSyncJobs",
     "ListAdoptedSuggestions",
     "GetSuggestionEffect",
+    "GetCaller",
 ];
 const ANALYST: &[&str] = &[
     "ListRfm",

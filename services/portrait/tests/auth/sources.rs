@@ -248,6 +248,40 @@ async fn every_port_records_its_refusals_and_the_gateway_pages_them_all() {
     .await;
     assert_eq!(http.status, 400, "{}", http.body);
 
+    // Who each token is (what the page shows the reveal button by): the
+    // roles and the scope the keys were made with above.
+    let keyed = [
+        (keys.tokens[0].as_str(), "viewer", "viewer", vec![]),
+        (keys.tokens[1].as_str(), "analyst", "analyst", vec![]),
+        (admin.as_str(), "admin", "admin", vec![]),
+        (
+            keys.stores_analyst.as_str(),
+            "two stores",
+            "analyst",
+            super::SCOPED_STORES.map(String::from).to_vec(),
+        ),
+    ];
+    for (token, subject, role, stores) in keyed {
+        let mut c =
+            PortraitServiceClient::new(support::authed(fed.stack.gateway_addr, token).await);
+        let me = c
+            .get_caller(portrait_proto::v1::GetCallerRequest {})
+            .await
+            .expect("anyone may ask who they are")
+            .into_inner();
+        assert_eq!(
+            (me.subject.as_str(), me.role.as_str(), me.store_ids),
+            (subject, role, stores)
+        );
+    }
+    let nobody = code(
+        fed.stack.gateway_addr,
+        "/portrait.v1.PortraitService/GetCaller",
+        Some("not-a-key"),
+    )
+    .await;
+    assert_eq!(nobody, Code::Unauthenticated);
+
     // A source that cannot be read is named; the others answer.
     let suggest_db = db(&dir, "suggest.db").await;
     sqlx::query("ALTER TABLE audit_events RENAME TO audit_events_away")
