@@ -193,7 +193,11 @@ async fn records_their_producer_copy_does_not_know_are_left_out_of_the_log_copy(
 
 fn mode(path: &Path) -> u32 {
     use std::os::unix::fs::PermissionsExt as _;
-    std::fs::metadata(path).expect("metadata").permissions().mode() & 0o777
+    std::fs::metadata(path)
+        .expect("metadata")
+        .permissions()
+        .mode()
+        & 0o777
 }
 
 #[tokio::test]
