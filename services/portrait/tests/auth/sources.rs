@@ -29,46 +29,58 @@ type Row9 = (
     String,
 );
 
-const STORES: [(&str, &str); 5] = [
-    ("gateway", "sync.db"),
-    ("ingest", "ingest.db"),
-    ("profiler", "profiler.db"),
-    ("rfm", "rfm.db"),
-    ("suggest", "suggest.db"),
+/// The five stores of a stack, by the name its events carry: SQLite files
+/// of the data dir, or the PostgreSQL databases it was given.
+struct Stores(Vec<(&'static str, String)>);
+
+const FILES: [(ServiceName, &str); 5] = [
+    (ServiceName::Gateway, "sync.db"),
+    (ServiceName::Ingest, "ingest.db"),
+    (ServiceName::Profiler, "profiler.db"),
+    (ServiceName::Rfm, "rfm.db"),
+    (ServiceName::Suggest, "suggest.db"),
 ];
 
-async fn db(dir: &std::path::Path, file: &str) -> sqlx::SqlitePool {
-    let url = format!("sqlite://{}", dir.join(file).display());
-    sqlx::SqlitePool::connect(&url).await.expect("a store")
-}
-
-/// Every row of every store's audit table.
-async fn union(dir: &std::path::Path) -> BTreeSet<Row9> {
-    let mut all = BTreeSet::new();
-    for (service, file) in STORES {
-        let pool = db(dir, file).await;
-        let rows = sqlx::query(
-            "SELECT id, at_ms, subject, role, rpc, outcome, reason, peer FROM audit_events",
-        )
-        .fetch_all(&pool)
-        .await
-        .expect("the audit table");
-        for r in rows {
-            all.insert((
-                service.to_owned(),
-                r.get("id"),
-                r.get("at_ms"),
-                r.get("subject"),
-                r.get("role"),
-                r.get("rpc"),
-                r.get("outcome"),
-                r.get("reason"),
-                r.get("peer"),
-            ));
-        }
-        pool.close().await;
+impl Stores {
+    fn sqlite(dir: &std::path::Path) -> Self {
+        let url = |file: &str| format!("sqlite://{}", dir.join(file).display());
+        Self(FILES.map(|(s, f)| (s.as_str(), url(f))).to_vec())
     }
-    all
+
+    async fn pool(&self, service: &str) -> sqlx::AnyPool {
+        sqlx::any::install_default_drivers();
+        let (_, url) = self.0.iter().find(|(s, _)| *s == service).expect("a store");
+        sqlx::AnyPool::connect(url).await.expect("a store")
+    }
+
+    /// Every row of every store's audit table.
+    async fn union(&self) -> BTreeSet<Row9> {
+        let mut all = BTreeSet::new();
+        for (service, _) in &self.0 {
+            let pool = self.pool(service).await;
+            let rows = sqlx::query(
+                "SELECT id, at_ms, subject, role, rpc, outcome, reason, peer FROM audit_events",
+            )
+            .fetch_all(&pool)
+            .await
+            .expect("the audit table");
+            for r in rows {
+                all.insert((
+                    (*service).to_owned(),
+                    r.get("id"),
+                    r.get("at_ms"),
+                    r.get("subject"),
+                    r.get("role"),
+                    r.get("rpc"),
+                    r.get("outcome"),
+                    r.get("reason"),
+                    r.get("peer"),
+                ));
+            }
+            pool.close().await;
+        }
+        all
+    }
 }
 
 fn count(all: &BTreeSet<Row9>, service: &str) -> usize {
@@ -77,11 +89,32 @@ fn count(all: &BTreeSet<Row9>, service: &str) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_port_records_its_refusals_and_the_gateway_pages_them_all() {
+    every_port(None).await;
+}
+
+/// The same with every service's store on a real PostgreSQL (started by
+/// `tests/run`; skipped with a message without it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_port_records_its_refusals_on_postgres_too() {
+    let mut stores = Vec::new();
+    for (service, _) in FILES {
+        let Some(url) = portrait_testkit::postgres::fresh_database().await else {
+            return;
+        };
+        stores.push((service, url));
+    }
+    every_port(Some(stores)).await;
+}
+
+async fn every_port(on: Option<Vec<(ServiceName, String)>>) {
     let (settings, keys) = super::settings("上海", JwtSettings::default());
     let admin = keys.tokens[2].clone();
     let viewer = keys.tokens[0].clone();
-    let fed = support::fed_stack_with_auth(43, settings, &admin).await;
-    let dir = fed.data_dir().to_path_buf();
+    let fed = support::fed_stack_on(43, settings, &admin, on.as_deref().unwrap_or(&[])).await;
+    let stores = match &on {
+        Some(urls) => Stores(urls.iter().map(|(s, u)| (s.as_str(), u.clone())).collect()),
+        None => Stores::sqlite(fed.data_dir()),
+    };
     let at = |s| fed.stack.addr(s).expect("address");
     let (ingest, profiler, rfm) = (
         at(ServiceName::Ingest),
@@ -108,8 +141,8 @@ async fn every_port_records_its_refusals_and_the_gateway_pages_them_all() {
 
     // An admin action at ingest's port is written before it runs: without
     // its record it is not done (no new publication).
-    let ingest_db = db(&dir, "ingest.db").await;
-    let epoch = |pool: sqlx::SqlitePool| async move {
+    let ingest_db = stores.pool("ingest").await;
+    let epoch = |pool: sqlx::AnyPool| async move {
         sqlx::query("SELECT value FROM counters WHERE name = 'epoch'")
             .fetch_optional(&pool)
             .await
@@ -162,7 +195,7 @@ async fn every_port_records_its_refusals_and_the_gateway_pages_them_all() {
     // The queued refusals reach the stores.
     let started = Instant::now();
     let before = loop {
-        let all = union(&dir).await;
+        let all = stores.union().await;
         let counts = [
             count(&all, "ingest"),
             count(&all, "profiler"),
@@ -283,7 +316,7 @@ async fn every_port_records_its_refusals_and_the_gateway_pages_them_all() {
     assert_eq!(nobody, Code::Unauthenticated);
 
     // A source that cannot be read is named; the others answer.
-    let suggest_db = db(&dir, "suggest.db").await;
+    let suggest_db = stores.pool("suggest").await;
     sqlx::query("ALTER TABLE audit_events RENAME TO audit_events_away")
         .execute(&suggest_db)
         .await
