@@ -4,12 +4,12 @@
 //! longer open (the stack makes new keys), refused as before.
 
 use std::path::Path;
-use std::process::{Command, Output};
 
 use portrait_proto::v1::portrait_service_client::PortraitServiceClient;
 use portrait_proto::v1::{FindCustomerRequest, RevealCustomerRequest, RevealCustomerResponse};
 
-use crate::stack::{Stack, bin_dir};
+use crate::backup::{portrait, said};
+use crate::stack::Stack;
 
 /// (open id, member id, phone): what the export names each person by.
 const PEOPLE: [(&str, &str, &str); 3] = [
@@ -17,22 +17,6 @@ const PEOPLE: [(&str, &str, &str); 3] = [
     ("", "7405550001", "13944445555"),
     ("", "", "13966667777"),
 ];
-
-fn portrait(args: &[&str]) -> Output {
-    Command::new(bin_dir().join("portrait"))
-        .args(args)
-        .env_remove("PORTRAIT_CONFIG")
-        .output()
-        .expect("portrait runs")
-}
-
-fn said(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
 
 fn export(dir: &Path) -> String {
     // The stack's zone is Asia/Shanghai, UTC+8 all year.
@@ -72,13 +56,11 @@ async fn reveal_all(
     out
 }
 
-fn mode(path: &Path) -> u32 {
+/// Readable and writable by its owner only.
+fn private(path: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt as _;
-    std::fs::metadata(path)
-        .expect("metadata")
-        .permissions()
-        .mode()
-        & 0o777
+    let meta = std::fs::metadata(path).expect("metadata");
+    meta.permissions().mode() & 0o777 == 0o600
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -145,7 +127,7 @@ async fn a_backup_with_its_keys_reveals_the_same_people_after_a_restore() {
     );
     assert!(!without.join("pii.key").exists());
     for key in &listed {
-        assert_eq!(mode(&with.join(key)), 0o600, "{key}");
+        assert!(private(&with.join(key)), "{key}");
     }
 
     // With its keys, into an empty folder: the same answers.
@@ -155,7 +137,7 @@ async fn a_backup_with_its_keys_reveals_the_same_people_after_a_restore() {
     assert!(out.status.success(), "restore failed: {}", said(&out));
     for key in &listed {
         let restored = data.join(key);
-        assert_eq!(mode(&restored), 0o600, "{key}");
+        assert!(private(&restored), "{key}");
         assert_eq!(
             std::fs::read(&restored).expect("restored key"),
             std::fs::read(with.join(key)).expect("backed-up key")
