@@ -73,18 +73,10 @@ impl AuditSources {
                 (i + 1, answer)
             });
         }
-        let mut reads = [
-            Read::Skipped,
-            Read::Skipped,
-            Read::Skipped,
-            Read::Skipped,
-            Read::Skipped,
-        ];
-        for (read, spawned) in reads.iter_mut().zip(reads_spawned) {
-            if spawned {
-                *read = Read::Missing;
-            }
-        }
+        let mut reads: [Read; 5] = std::array::from_fn(|i| match reads_spawned[i] {
+            true => Read::Missing,
+            false => Read::Skipped,
+        });
         let mut dropped = 0;
         if let Cursor::Below(before) = cursors[0] {
             let own =
@@ -107,8 +99,12 @@ impl AuditSources {
             let Ok((i, answer)) = done else { continue };
             reads[i] = match answer {
                 Ok(Ok(a)) => {
-                    let a = a.into_inner();
+                    let mut a = a.into_inner();
                     dropped += a.dropped;
+                    // Named by where the gateway asked, whatever the answer says.
+                    for e in &mut a.events {
+                        SOURCES[i].clone_into(&mut e.service);
+                    }
                     Read::Events(a.events)
                 }
                 Ok(Err(status)) => {
