@@ -28,6 +28,7 @@ mod rfm;
 mod segments;
 mod stack;
 mod store_outage;
+mod store_restart;
 mod suggestions;
 mod summary;
 mod sync;

@@ -352,6 +352,7 @@ async fn distributed_pipeline_equals_sql_oracle_through_kill_and_bad_input() {
         brokers: stack.brokers.clone(),
         partitions: 3,
         max_batch_records: 1,
+        bundle_records: 1,
     })
     .await
     .expect("bus");

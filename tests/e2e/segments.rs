@@ -282,6 +282,7 @@ async fn distributed_segment_transitions_fold_to_the_recompute_through_kill() {
         brokers: stack.brokers.clone(),
         partitions: 3,
         max_batch_records: 1,
+        bundle_records: 1,
     })
     .await
     .expect("bus");

@@ -83,8 +83,10 @@ impl Stack {
                 ("PORTRAIT__BUS__BROKERS", brokers.clone()),
                 ("PORTRAIT__BUS__PARTITIONS", "3".to_owned()),
                 ("PORTRAIT__BUS__TOPIC_PREFIX", topic_prefix.clone()),
-                // tansu 0.6 needs one record per producer batch.
+                // tansu 0.6 needs one record per producer batch; bundles of
+                // up to 100 events make it fast, and every e2e test reads them.
                 ("PORTRAIT__BUS__MAX_BATCH_RECORDS", "1".to_owned()),
+                ("PORTRAIT__BUS__BUNDLE_RECORDS", "100".to_owned()),
                 (
                     "PORTRAIT__SERVER__LISTEN",
                     format!("127.0.0.1:{}", ports[service]),
@@ -193,20 +195,24 @@ impl Stack {
         }
     }
 
+    /// Starts `service` with its logs (stderr) in `<service>.log` and its
+    /// stdout, where a service prints nothing, in `<service>.out`.
     pub(crate) fn start(&mut self, service: &'static str) {
-        let log = self.dir.path().join(format!("{service}.log"));
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log)
-            .expect("log file");
+        let open = |ext: &str| {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(self.dir.path().join(format!("{service}.{ext}")))
+                .expect("log file")
+        };
+        let (log, out) = (open("log"), open("out"));
         let spec = &self.specs[service];
         let child = Command::new(bin_dir().join(&spec.binary))
             .args(&spec.args)
             .env_remove("PORTRAIT_CONFIG")
             .envs(spec.env.iter().map(|(k, v)| (k, v)))
-            .stdout(Stdio::from(file.try_clone().expect("log file")))
-            .stderr(Stdio::from(file))
+            .stdout(Stdio::from(out))
+            .stderr(Stdio::from(log))
             .spawn()
             .unwrap_or_else(|e| {
                 panic!(
@@ -273,12 +279,38 @@ impl Stack {
         panic!("the stack did not catch up: {last:?}\n{}", self.logs());
     }
 
+    /// Everything `service` logged (its stderr), for a test that looks for a
+    /// line: fails unless the capture holds the service's start-up line, so
+    /// a search cannot pass by reading nothing, and unless its stdout is
+    /// free of log lines.
+    pub(crate) fn log_of(&self, service: &str) -> String {
+        let read = |ext: &str| {
+            std::fs::read_to_string(self.dir.path().join(format!("{service}.{ext}")))
+                .unwrap_or_default()
+        };
+        let (log, out) = (read("log"), read("out"));
+        assert!(
+            log.contains("serving grpc"),
+            "{service}'s stderr holds no start-up line:\n{log}"
+        );
+        assert!(
+            !out.contains("serving grpc"),
+            "{service} logged on stdout:\n{out}"
+        );
+        log
+    }
+
     pub(crate) fn logs(&self) -> String {
         self.specs
             .keys()
             .map(|s| {
-                let text = std::fs::read_to_string(self.dir.path().join(format!("{s}.log")))
-                    .unwrap_or_default();
+                let read = |ext: &str| {
+                    std::fs::read_to_string(self.dir.path().join(format!("{s}.{ext}")))
+                        .unwrap_or_default()
+                };
+                // A service's stdout is empty unless something printed there
+                // by mistake; shown in front of the logs when it did.
+                let text = read("out") + &read("log");
                 // librdkafka repeats its connection errors; our own lines say more.
                 let ours = text.lines().filter(|l| !l.contains("librdkafka"));
                 let tail: Vec<&str> = ours.rev().take(30).collect();

@@ -81,7 +81,7 @@ async fn a_consumer_database_that_goes_away_is_reported_and_ridden_out() {
     let feeding = submit(&mut ingest, &orders[third..2 * third]);
     tokio::join!(resetting, feeding);
     stack.wait_caught_up().await;
-    let failures = stack.logs().matches("consumer failed").count();
+    let failures = stack.log_of("profiler").matches("consumer failed").count();
     eprintln!("batches failed by a dropped connection: {failures}");
 
     // Away for longer than the acquire timeout (2 s) while orders arrive.

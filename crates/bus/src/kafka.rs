@@ -1,7 +1,7 @@
 //! Kafka through rdkafka. No consumer groups and no transactions: consumers
 //! assign partitions themselves at the offsets their stores hold.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -16,7 +16,7 @@ use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{Offset, TopicPartitionList};
 use tracing::{debug, warn};
 
-use crate::{Error, Message, Result};
+use crate::{Error, Message, Result, bundle};
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -31,6 +31,11 @@ pub(crate) struct KafkaBus {
     /// one that another publish already put in its place.
     producer: Arc<Mutex<(u64, FutureProducer)>>,
     producer_config: ClientConfig,
+    /// Messages per produced record at most; above 1 they travel in bundles.
+    bundle_records: usize,
+    /// Each topic's partition count as bundling last saw it; forgotten
+    /// after a failed publish (the topic may have been re-created).
+    partition_counts: Arc<Mutex<HashMap<String, i32>>>,
 }
 
 fn base_config(brokers: &str) -> ClientConfig {
@@ -42,7 +47,12 @@ fn base_config(brokers: &str) -> ClientConfig {
 }
 
 impl KafkaBus {
-    pub(crate) fn connect(brokers: &str, partitions: i32, max_batch_records: u32) -> Result<Self> {
+    pub(crate) fn connect(
+        brokers: &str,
+        partitions: i32,
+        max_batch_records: u32,
+        bundle_records: u32,
+    ) -> Result<Self> {
         let mut config = base_config(brokers);
         config
             .set("enable.idempotence", "true")
@@ -62,6 +72,8 @@ impl KafkaBus {
             partitions,
             producer: Arc::new(Mutex::new((0, producer))),
             producer_config: config,
+            bundle_records: bundle_records.max(1) as usize,
+            partition_counts: Arc::default(),
         })
     }
 
@@ -94,11 +106,79 @@ impl KafkaBus {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone();
-        let sent = self.send(&producer, topic, messages).await;
+        let sent = if self.bundle_records > 1 {
+            self.send_bundles(&producer, topic, messages).await
+        } else {
+            self.send(&producer, topic, messages).await
+        };
         if let Err(e) = &sent {
+            self.partition_counts
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .remove(topic);
             self.replace_producer(generation, e);
         }
         sent
+    }
+
+    async fn send_bundles(
+        &self,
+        producer: &FutureProducer,
+        topic: &str,
+        messages: &[Message],
+    ) -> Result<()> {
+        let partitions = self.partition_count(topic).await?;
+        let bundles = bundle::pack(
+            messages,
+            partitions,
+            self.bundle_records,
+            bundle::MAX_BUNDLE_BYTES,
+        );
+        let deliveries = bundles.iter().map(|(partition, payload)| {
+            let mut headers = OwnedHeaders::new_with_capacity(1);
+            for (key, value) in bundle::headers() {
+                headers = headers.insert(Header {
+                    key,
+                    value: Some(value.as_bytes()),
+                });
+            }
+            let record: FutureRecord<'_, (), _> = FutureRecord::to(topic)
+                .partition(*partition)
+                .payload(payload)
+                .headers(headers);
+            producer.send(record, rdkafka::util::Timeout::After(TIMEOUT))
+        });
+        for delivery in join_all(deliveries).await {
+            delivery.map_err(|(e, _)| e)?;
+        }
+        debug!(
+            topic,
+            messages = messages.len(),
+            records = bundles.len(),
+            "published in bundles"
+        );
+        Ok(())
+    }
+
+    async fn partition_count(&self, topic: &str) -> Result<i32> {
+        if let Some(n) = self
+            .partition_counts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(topic)
+        {
+            return Ok(*n);
+        }
+        let ids = self.partition_ids(topic).await?;
+        let n = i32::try_from(ids.len()).map_err(|_| Error::Topic {
+            topic: topic.to_owned(),
+            reason: "has too many partitions".into(),
+        })?;
+        self.partition_counts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(topic.to_owned(), n);
+        Ok(n)
     }
 
     fn replace_producer(&self, failed: u64, error: &Error) {
@@ -172,6 +252,21 @@ impl KafkaBus {
         Ok(ids)
     }
 
+    /// The topic's partitions, asked with a client of their own.
+    async fn partition_ids(&self, topic: &str) -> Result<Vec<i32>> {
+        let bus = self.clone();
+        let name = topic.to_owned();
+        tokio::task::spawn_blocking(move || {
+            let probe: BaseConsumer = base_config(&bus.brokers).create()?;
+            bus.partitions_of(&probe, &name)
+        })
+        .await
+        .map_err(|e| Error::Topic {
+            topic: topic.to_owned(),
+            reason: format!("metadata task failed: {e}"),
+        })?
+    }
+
     pub(crate) async fn bounds(&self, topic: &str) -> Result<Vec<crate::Bounds>> {
         let bus = self.clone();
         let topic = topic.to_owned();
@@ -213,20 +308,7 @@ impl KafkaBus {
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "earliest")
             .create()?;
-        let partitions = {
-            let bus = self.clone();
-            let name = topic.to_owned();
-            tokio::task::spawn_blocking(move || {
-                let probe: BaseConsumer = base_config(&bus.brokers).create()?;
-                bus.partitions_of(&probe, &name)
-            })
-            .await
-            .map_err(|e| Error::Topic {
-                topic: topic.to_owned(),
-                reason: format!("metadata task failed: {e}"),
-            })?
-        };
-        let partitions = match partitions {
+        let partitions = match self.partition_ids(topic).await {
             Ok(p) => p,
             Err(e) => {
                 close_in_background(consumer);

@@ -20,7 +20,8 @@ use crate::{Record, Result};
 pub(crate) struct KafkaConsumer {
     bus: KafkaBus,
     topic: String,
-    /// Per partition, the offset after the last record returned.
+    /// Per partition, the offset after the last record returned (a bundle's
+    /// entries share its offset).
     next: BTreeMap<i32, i64>,
     consumer: Option<StreamConsumer>,
     /// When to try a new client after the last one was dropped.
@@ -89,7 +90,9 @@ impl KafkaConsumer {
             };
             match tokio::time::timeout(limit, consumer.recv()).await {
                 Err(_) => break,
-                Ok(Ok(m)) => out.push(owned(m)),
+                // A bundle comes whole, so a batch never ends inside one
+                // and the position after it is after all of it.
+                Ok(Ok(m)) => crate::bundle::unpack(owned(m), &mut out),
                 Ok(Err(e)) if disconnected(&e) => {
                     lost = Some(e);
                     break;

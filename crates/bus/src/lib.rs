@@ -6,6 +6,7 @@
 //! from the consumer's view, and a consumer starts wherever its caller says: the
 //! services keep their positions in their own stores, never in the broker.
 
+mod bundle;
 mod error;
 mod kafka;
 mod kafka_consumer;
@@ -14,6 +15,7 @@ mod log;
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use bundle::{BUNDLE_ERROR_HEADER, BUNDLE_HEADER, unreadable_bundle};
 pub use error::{Error, Result};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,6 +25,8 @@ pub enum BusConfig {
         partitions: i32,
         /// Records per producer batch at most; 0 = librdkafka's default.
         max_batch_records: u32,
+        /// Messages per Kafka record at most (bundles); 1 = plain records.
+        bundle_records: u32,
     },
     Embedded {
         path: PathBuf,
@@ -73,10 +77,12 @@ impl Bus {
                 brokers,
                 partitions,
                 max_batch_records,
+                bundle_records,
             } => Inner::Kafka(kafka::KafkaBus::connect(
                 brokers,
                 *partitions,
                 *max_batch_records,
+                *bundle_records,
             )?),
             BusConfig::Embedded { path } => Inner::Embedded(log::LogBus::open(path).await?),
         }))
@@ -138,6 +144,7 @@ enum ConsumerInner {
 
 impl Consumer {
     /// Up to `max` records as soon as one is there, or none after `wait`.
+    /// A bundle is never split, so a batch may pass `max` by part of one.
     pub async fn next_batch(&mut self, max: usize, wait: Duration) -> Result<Vec<Record>> {
         match &mut self.0 {
             ConsumerInner::Kafka(k) => k.next_batch(max.max(1), wait).await,

@@ -51,7 +51,7 @@ fn per_key(records: &[Record]) -> BTreeMap<String, Vec<String>> {
     m
 }
 
-async fn order_per_key_and_round_trip(bus: Bus) {
+async fn order_per_key_and_round_trip(bus: Bus, _bundled: bool) {
     let topic = unique_topic("order");
     bus.ensure_topic(&topic).await.expect("topic");
     bus.ensure_topic(&topic)
@@ -77,7 +77,11 @@ async fn order_per_key_and_round_trip(bus: Bus) {
     let mut next: BTreeMap<i32, i64> = BTreeMap::new();
     for r in &records {
         let n = next.entry(r.partition).or_default();
-        assert!(r.offset >= *n, "offsets increase within a partition");
+        // A bundle's entries share its offset.
+        assert!(
+            r.offset + 1 >= *n,
+            "offsets never go back within a partition"
+        );
         *n = r.offset + 1;
     }
     let ends: BTreeMap<i32, i64> = bus
@@ -90,7 +94,7 @@ async fn order_per_key_and_round_trip(bus: Bus) {
     assert_eq!(ends, next);
 }
 
-async fn resume_from_positions(bus: Bus) {
+async fn resume_from_positions(bus: Bus, bundled: bool) {
     let topic = unique_topic("resume");
     bus.ensure_topic(&topic).await.expect("topic");
     let messages: Vec<Message> = (0..40).map(|n| msg(&format!("k{}", n % 5), n)).collect();
@@ -105,13 +109,18 @@ async fn resume_from_positions(bus: Bus) {
                 .expect("batch"),
         );
     }
-    assert_eq!(first.len(), 15, "max is respected");
+    if bundled {
+        // A bundle is returned whole, so a batch may pass its max.
+        assert!(first.len() >= 15);
+    } else {
+        assert_eq!(first.len(), 15, "max is respected");
+    }
     let mut positions: BTreeMap<i32, i64> = BTreeMap::new();
     for r in &first {
         positions.insert(r.partition, r.offset + 1);
     }
     let positions: Vec<(i32, i64)> = positions.into_iter().collect();
-    let rest = read(&bus, &topic, &positions, 25).await;
+    let rest = read(&bus, &topic, &positions, 40 - first.len()).await;
     let mut all: Vec<Vec<u8>> = first
         .iter()
         .chain(&rest)
@@ -123,7 +132,7 @@ async fn resume_from_positions(bus: Bus) {
     assert_eq!(all, want, "no record lost or repeated across the restart");
 }
 
-async fn empty_wait_and_concurrent_publishers(bus: Bus) {
+async fn empty_wait_and_concurrent_publishers(bus: Bus, _bundled: bool) {
     let topic = unique_topic("concurrent");
     bus.ensure_topic(&topic).await.expect("topic");
     let mut consumer = bus.consumer(&topic, &[]).await.expect("consumer");
@@ -171,12 +180,14 @@ async fn embedded() -> (Bus, tempfile::TempDir) {
     (bus, dir)
 }
 
-async fn kafka() -> Option<Bus> {
+/// `bundle_records` 1 is plain records; more puts them in bundles.
+async fn kafka(bundle_records: u32) -> Option<Bus> {
     let bus = Bus::connect(&BusConfig::Kafka {
         brokers: kafka_brokers()?,
         partitions: 3,
         // tansu 0.6 needs one record per producer batch (see bus.max_batch_records).
         max_batch_records: 1,
+        bundle_records,
     })
     .await
     .expect("kafka");
@@ -189,21 +200,29 @@ macro_rules! both {
             $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $name() {
                 let (bus, _dir) = super::embedded().await;
-                super::$name(bus).await;
+                super::$name(bus, false).await;
             })*
         }
         mod on_kafka {
             $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $name() {
-                let Some(bus) = super::kafka().await else { return };
-                super::$name(bus).await;
+                let Some(bus) = super::kafka(1).await else { return };
+                super::$name(bus, false).await;
+            })*
+        }
+        mod on_kafka_in_bundles {
+            // 7 a bundle: every publish above makes several per partition.
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let Some(bus) = super::kafka(7).await else { return };
+                super::$name(bus, true).await;
             })*
         }
     };
 }
 
 /// A partition's bounds: where reading can start and where the next record goes.
-async fn bounds_follow_the_log(bus: Bus) {
+async fn bounds_follow_the_log(bus: Bus, _bundled: bool) {
     let topic = unique_topic("bounds");
     bus.ensure_topic(&topic).await.expect("topic");
     let before = bus.bounds(&topic).await.expect("bounds");
@@ -238,6 +257,61 @@ both!(
     resume_from_positions,
     empty_wait_and_concurrent_publishers
 );
+
+/// Bundles go where plain records of their keys go, so a topic can switch
+/// between the two without moving a key, and readers take both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bundles_and_plain_records_share_a_topic_and_its_partitions() {
+    let (Some(plain), Some(bundled)) = (kafka(1).await, kafka(50).await) else {
+        return;
+    };
+    let topic = unique_topic("switch");
+    plain.ensure_topic(&topic).await.expect("topic");
+    let messages: Vec<Message> = (0..300).map(|n| msg(&format!("c-{}", n % 40), n)).collect();
+    plain
+        .publish(&topic, &messages[..100])
+        .await
+        .expect("publish");
+    bundled
+        .publish(&topic, &messages[100..250])
+        .await
+        .expect("publish");
+    plain
+        .publish(&topic, &messages[250..])
+        .await
+        .expect("publish");
+    let records = read(&plain, &topic, &[], 300).await;
+    assert_eq!(records.len(), 300);
+    let mut partition_of: BTreeMap<&str, i32> = BTreeMap::new();
+    for r in &records {
+        let p = *partition_of.entry(&r.key).or_insert(r.partition);
+        assert_eq!(p, r.partition, "key {} on one partition", r.key);
+    }
+    assert!(
+        partition_of
+            .values()
+            .collect::<std::collections::BTreeSet<_>>()
+            .len()
+            > 1,
+        "40 keys spread over the partitions"
+    );
+    for (key, payloads) in per_key(&records) {
+        let want: Vec<String> = (0..300)
+            .filter(|n| format!("c-{}", n % 40) == key)
+            .map(|n| format!("{key}:{n}"))
+            .collect();
+        assert_eq!(payloads, want, "publish order kept across the switch");
+    }
+    // Far fewer log records than messages: 150 in bundles of up to 50.
+    let ends: i64 = plain
+        .end_offsets(&topic)
+        .await
+        .expect("ends")
+        .iter()
+        .map(|(_, e)| e)
+        .sum();
+    assert!(ends < 150 + 10, "{ends} records for 300 messages");
+}
 
 #[tokio::test]
 async fn embedded_log_survives_reopen() {

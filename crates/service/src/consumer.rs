@@ -422,6 +422,9 @@ fn decode(
     now_ms: i64,
     limits: &Limits,
 ) -> std::result::Result<OrderEvent, String> {
+    if let Some(reason) = portrait_bus::unreadable_bundle(record) {
+        return Err(format!("an unreadable bundle of events: {reason}"));
+    }
     let event = OrderEvent::decode(record.payload.as_slice())
         .map_err(|e| format!("not an OrderEvent: {e}"))?;
     if event.order_id.is_empty() {

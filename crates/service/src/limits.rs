@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tower::{Layer, Service};
 
 /// Buckets kept before the full ones (callers idle long enough to have
@@ -146,6 +146,50 @@ fn caller(request: &http::Request<tonic::body::Body>) -> String {
     }
 }
 
+/// A response body holding its request's in-flight slot: a streamed answer
+/// (a server stream, reflection) counts until its last frame is out or the
+/// client goes away, not only until its headers.
+struct Holding {
+    body: tonic::body::Body,
+    permit: Option<OwnedSemaphorePermit>,
+}
+
+impl http_body::Body for Holding {
+    type Data = <tonic::body::Body as http_body::Body>::Data;
+    type Error = <tonic::body::Body as http_body::Body>::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.body).poll_frame(cx);
+        // Done or failed: free the slot now, before hyper drops the body.
+        if matches!(polled, Poll::Ready(None | Some(Err(_)))) {
+            this.permit = None;
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
+    }
+}
+
+/// `response` with `permit` released when its body ends or is dropped.
+fn holding(response: Response, permit: OwnedSemaphorePermit) -> Response {
+    response.map(|body| {
+        tonic::body::Body::new(Holding {
+            body,
+            permit: Some(permit),
+        })
+    })
+}
+
 /// tonic answers a message over the size limit OUT_OF_RANGE; the gRPC
 /// status for a request over a server's limit is RESOURCE_EXHAUSTED.
 fn too_large_is_exhausted(mut response: Response) -> Response {
@@ -232,12 +276,15 @@ where
             .filter(|_| !limits.no_deadline.contains(&path.as_str()));
         let answer = self.inner.call(request);
         Box::pin(async move {
-            let _permit = permit;
+            // Dropped with the future when it fails or is cancelled; else
+            // handed to the answer's body.
             let Some(deadline) = deadline else {
-                return answer.await.map(too_large_is_exhausted);
+                return answer
+                    .await
+                    .map(|r| holding(too_large_is_exhausted(r), permit));
             };
             match tokio::time::timeout(deadline, answer).await {
-                Ok(answered) => answered.map(too_large_is_exhausted),
+                Ok(answered) => answered.map(|r| holding(too_large_is_exhausted(r), permit)),
                 Err(_) => {
                     tracing::info!(path, ms = deadline.as_millis() as u64, "request timed out");
                     let status = tonic::Status::deadline_exceeded(format!(

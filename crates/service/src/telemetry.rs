@@ -1,4 +1,5 @@
 use std::collections::HashMap;
+use std::io::IsTerminal as _;
 
 use opentelemetry::propagation::TextMapPropagator;
 use opentelemetry::trace::TracerProvider as _;
@@ -27,7 +28,7 @@ impl Drop for TelemetryGuard {
     }
 }
 
-/// Sets up logging (text or JSON), and OTLP trace export when an endpoint is set.
+/// Sets up logging (text or JSON, on stderr), and OTLP trace export when an endpoint is set.
 pub fn init_telemetry(service: &str, settings: &TelemetrySettings) -> Result<TelemetryGuard> {
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(&settings.log_filter))
@@ -53,9 +54,27 @@ pub fn init_telemetry(service: &str, settings: &TelemetrySettings) -> Result<Tel
     let otel = provider
         .as_ref()
         .map(|p| tracing_opentelemetry::layer().with_tracer(p.tracer("portrait")));
+    // Logs go to stderr so that stdout carries only a command's data (a
+    // bench report, `portrait query`'s JSON) and pipes stay parseable.
+    // Colours only on a terminal: a file or a collector gets plain text.
+    let ansi = std::io::stderr().is_terminal();
     let (text, json) = match settings.log_format {
-        LogFormat::Text => (Some(tracing_subscriber::fmt::layer()), None),
-        LogFormat::Json => (None, Some(tracing_subscriber::fmt::layer().json())),
+        LogFormat::Text => (
+            Some(
+                tracing_subscriber::fmt::layer()
+                    .with_writer(std::io::stderr)
+                    .with_ansi(ansi),
+            ),
+            None,
+        ),
+        LogFormat::Json => (
+            None,
+            Some(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .with_writer(std::io::stderr),
+            ),
+        ),
     };
     // A second init in one process (the all-in-one binary, tests) keeps the first.
     let _ = tracing_subscriber::registry()

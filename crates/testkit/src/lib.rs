@@ -3,6 +3,7 @@
 
 pub mod broker;
 pub mod browser;
+pub mod pg_server;
 pub mod postgres;
 pub mod proxy;
 

@@ -110,11 +110,12 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
             orders.len(),
             orders.len() as f64 / secs
         );
-        print_help(&stack.gateway_addr.to_string(), args.base_port.is_some());
+        let reach = portrait::hints::Reach::new(stack.gateway_addr, &server, !token.is_empty());
+        print_help(&reach);
         if let Some(token) = &admin {
             println!(
-                "\nopen http://{}/ and log in with {token}\n(kept in {}; for the CLI: export PORTRAIT_TOKEN={token})",
-                stack.gateway_addr,
+                "\nopen {} and log in with {token}\n(kept in {}; for the CLI: export PORTRAIT_TOKEN={token})",
+                reach.page(),
                 args.data_dir.join(embedded::ADMIN_TOKEN_FILE).display()
             );
         }
@@ -141,16 +142,12 @@ async fn connect(
     Err(anyhow::anyhow!("{last:?}")).with_context(|| format!("failed to connect to {url}"))
 }
 
-fn print_help(gateway: &str, custom_port: bool) {
-    let flag = if custom_port {
-        format!(" --gateway http://{gateway}")
-    } else {
-        String::new()
-    };
+fn print_help(reach: &portrait::hints::Reach<'_>) {
+    let (url, flags) = (reach.url(), reach.cli_flags());
     println!(
-        "The demo chain is served by the gateway at {gateway} (gRPC with reflection, and JSON over HTTP)."
+        "The demo chain is served by the gateway at {url} (gRPC with reflection, and JSON over HTTP)."
     );
-    println!("Open the 客群画像 page in a browser: http://{gateway}/");
+    println!("Open the 客群画像 page in a browser: {}", reach.page());
     println!("Try, in another terminal:");
     for query in [
         "overview",
@@ -158,13 +155,17 @@ fn print_help(gateway: &str, custom_port: bool) {
         "products --by-revenue",
         "suggestions --limit 5",
     ] {
-        println!("  cargo run --release --bin portrait -- query {query}{flag}");
+        println!("  cargo run --release --bin portrait -- query {query}{flags}");
     }
     println!("or with grpcurl:");
     println!(
-        "  grpcurl -plaintext -d '{{\"filter\": {{\"cities\": [\"上海\"]}}}}' {gateway} portrait.v1.PortraitService/GetOverview"
+        "  {}",
+        reach.grpcurl(
+            r#"{"filter": {"cities": ["上海"]}}"#,
+            "portrait.v1.PortraitService/GetOverview"
+        )
     );
-    println!("or with curl (the routes: http://{gateway}/v1/openapi.json):");
-    println!("  curl 'http://{gateway}/v1/overview?cities=%E4%B8%8A%E6%B5%B7'");
+    println!("or with curl (the routes: {url}/v1/openapi.json):");
+    println!("  {}", reach.curl("/v1/overview?cities=%E4%B8%8A%E6%B5%B7"));
     println!("Ctrl-C stops the demo; run it again to continue where it stopped.");
 }

@@ -37,6 +37,13 @@ pub(crate) struct ImportArgs {
 /// An upload message stays well under the gateway's 4 MiB request limit.
 const MESSAGE_BYTES: usize = 1 << 20;
 
+impl ImportArgs {
+    /// `--data-dir`: the import runs on a stack started in this process.
+    pub(crate) fn in_process(&self) -> bool {
+        self.data_dir.is_some()
+    }
+}
+
 pub(crate) async fn import(args: ImportArgs) -> anyhow::Result<()> {
     if let Some(dir) = args.data_dir {
         return sync_cmd::in_process(Some(dir), args.base_port, Work::Import(args.file)).await;

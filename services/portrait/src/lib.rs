@@ -4,3 +4,4 @@
 
 pub mod data_lock;
 pub mod embedded;
+pub mod hints;

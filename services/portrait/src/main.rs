@@ -87,7 +87,35 @@ fn main() -> anyhow::Result<()> {
     result
 }
 
+/// Whether the command starts the services in this process; those set up
+/// logging from the stack's configuration themselves.
+fn starts_a_stack(command: &Command) -> bool {
+    match command {
+        Command::Run { .. } | Command::Demo(_) | Command::Bench(_) => true,
+        Command::Sync(args) => args.in_process(),
+        Command::Import(args) => args.in_process(),
+        _ => false,
+    }
+}
+
+/// A client command logs warnings only unless `RUST_LOG` asks for more, on
+/// stderr like every binary, so its data on stdout stays parseable.
+fn client_telemetry() -> anyhow::Result<portrait_service::TelemetryGuard> {
+    let settings = portrait_service::TelemetrySettings {
+        log_format: portrait_service::LogFormat::Text,
+        log_filter: "warn".into(),
+        otlp_endpoint: String::new(),
+        metrics_listen: String::new(),
+    };
+    portrait_service::init_telemetry("portrait", &settings).context("failed to start telemetry")
+}
+
 async fn run(cli: Cli) -> anyhow::Result<()> {
+    let _client_telemetry = if starts_a_stack(&cli.command) {
+        None
+    } else {
+        Some(client_telemetry()?)
+    };
     match cli.command {
         Command::Run {
             data_dir,
@@ -98,20 +126,27 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let admin = embedded::prepare_auth(&mut configs)?;
             let _telemetry = portrait_service::init_telemetry("portrait", &configs[0].telemetry)
                 .context("failed to start telemetry")?;
+            let server = configs[0].server.clone();
+            let auth = configs[0].auth.mode == portrait_auth::AuthMode::On;
             let shutdown = portrait_service::shutdown_token();
             let stack = embedded::start(configs, shutdown.clone())
                 .await
                 .context("failed to start the services")?;
+            let reach = portrait::hints::Reach::new(stack.gateway_addr, &server, auth);
             eprintln!(
-                "portrait is running; the gateway listens on {0} (gRPC, JSON under /v1/, the 客群画像 page at http://{0}/). Ctrl-C stops it.",
-                stack.gateway_addr
+                "portrait is running; the gateway listens on {} (gRPC, JSON under /v1/, the 客群画像 page at {}). Ctrl-C stops it.",
+                reach.url(),
+                reach.page()
             );
             if let Some(token) = admin {
                 eprintln!(
-                    "open http://{}/ and log in with {token}\n(kept in {}; for the CLI: export PORTRAIT_TOKEN={token})",
-                    stack.gateway_addr,
-                    embedded::ADMIN_TOKEN_FILE
+                    "open {} and log in with {token}\n(kept in {}; for the CLI: export PORTRAIT_TOKEN={token}; portrait query overview{})",
+                    reach.page(),
+                    embedded::ADMIN_TOKEN_FILE,
+                    reach.cli_flags()
                 );
+            } else if !reach.cli_flags().is_empty() {
+                eprintln!("for the CLI: portrait query overview{}", reach.cli_flags());
             }
             stack.wait().await
         }

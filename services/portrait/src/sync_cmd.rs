@@ -42,6 +42,13 @@ pub(crate) struct QualityArgs {
     job: i64,
 }
 
+impl SyncArgs {
+    /// `--source`: the job runs on a stack started in this process.
+    pub(crate) fn in_process(&self) -> bool {
+        self.source.is_some()
+    }
+}
+
 pub(crate) async fn sync(args: SyncArgs) -> anyhow::Result<()> {
     let mode = if args.full {
         SyncMode::Full

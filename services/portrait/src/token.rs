@@ -23,6 +23,12 @@ pub(crate) fn endpoint(reach: &GatewayArgs) -> anyhow::Result<tonic::transport::
         tls_ca: reach.ca.clone(),
         tls_client_ca: String::new(),
     };
+    tracing::debug!(
+        gateway = %reach.gateway,
+        ca = %reach.ca,
+        client_certificate = !reach.tls_cert.is_empty(),
+        "reaching the gateway"
+    );
     portrait_service::tls::endpoint("--gateway", &reach.gateway, &tls)
         .context("failed to use --gateway, --ca, --tls-cert and --tls-key")
 }
@@ -33,7 +39,7 @@ pub(crate) struct GatewayArgs {
     /// The gateway's URL (`https://` when it serves TLS).
     #[arg(
         long,
-        default_value = "http://127.0.0.1:50051",
+        default_value = portrait::hints::DEFAULT_GATEWAY,
         env = "PORTRAIT_GATEWAY"
     )]
     pub(crate) gateway: String,

@@ -1,6 +1,7 @@
 //! `portrait bench` at a tiny scale runs end to end and prints every row, so
 //! the command cannot rot. Figures are printed, never asserted; only DuckDB's
 //! overview totals are compared, as an independent recount of the same orders.
+//! With the services' logs on, stdout is still the report alone (the `--out` file).
 
 use std::process::Command;
 
@@ -56,7 +57,9 @@ fn bench_prints_every_panel_and_measure() {
     .arg("--data-dir")
     .arg(dir.path().join("data"))
     .arg("--out")
-    .arg(&out);
+    .arg(&out)
+    // The services' routine logs on: they must all go to stderr.
+    .env("RUST_LOG", "info");
     if python.is_none() {
         println!("skipped the DuckDB half: PORTRAIT_PYTHON not set; run bash tests/run");
         cmd.arg("--skip-duckdb");
@@ -98,4 +101,12 @@ fn bench_prints_every_panel_and_measure() {
     }
     let written = std::fs::read_to_string(&out).expect("--out file");
     assert_eq!(written.trim(), stdout.trim());
+    assert!(
+        stderr.contains("serving grpc"),
+        "the services' start-up lines are not on stderr:\n{stderr}"
+    );
+    assert!(
+        !stdout.contains("serving grpc"),
+        "logs on stdout:\n{stdout}"
+    );
 }

@@ -58,6 +58,7 @@ async fn distributed_bench_reports_throughput_and_each_service_memory() {
         .args(["--stores", &STORES.to_string()])
         .args(["--cities", &CITIES.to_string()])
         .args(["--days", &DAYS.to_string()])
+        .args(["--fresh-rate", "200", "--fresh-secs", "1"])
         .output()
         .expect("run portrait bench");
     let stderr = String::from_utf8_lossy(&run.stderr);
@@ -75,6 +76,16 @@ async fn distributed_bench_reports_throughput_and_each_service_memory() {
         .and_then(|s| s.parse::<f64>().ok())
         .unwrap_or_else(|| panic!("no orders/s in {throughput}"));
     assert!(rate > 0.0, "{throughput}");
+
+    // Freshness through the five processes: every sent order was seen.
+    let fresh = stdout
+        .lines()
+        .find(|l| l.starts_with("| freshness: accepted → in the overview, 200 orders"))
+        .unwrap_or_else(|| panic!("no freshness row in\n{stdout}"));
+    assert!(
+        cells(fresh)[2].starts_with("p50 ") && cells(fresh)[2].contains(" ms, p99 "),
+        "{fresh}"
+    );
 
     let overview = stdout
         .lines()

@@ -187,6 +187,10 @@ async fn no_raw_pii_anywhere_and_reveal_is_the_admins_audited_way() {
         String::from_utf8_lossy(&import.stderr)
     );
     assert!(import.status.success(), "{import_out}");
+    assert!(
+        String::from_utf8_lossy(&import.stderr).contains("reaching the gateway"),
+        "portrait import's debug log was not captured: {import_out}"
+    );
     assert_clean("portrait import's output", &import_out);
 
     let mut admin_c = client(addr, &admin.token).await;

@@ -81,6 +81,29 @@ async fn query_prints_canonical_json() {
         Some(want.average_order_value_fen)
     );
 
+    // With every log on: the JSON alone on stdout, the logs on stderr.
+    let logged = tokio::process::Command::new(env!("CARGO_BIN_EXE_portrait"))
+        .args(["query", "overview", "--as-of", &fed.as_of])
+        .arg("--gateway")
+        .arg(format!("http://{addr}"))
+        .env("RUST_LOG", "debug")
+        .output()
+        .await
+        .expect("portrait query runs");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&logged.stdout),
+        String::from_utf8_lossy(&logged.stderr),
+    );
+    assert!(logged.status.success(), "{stderr}");
+    let parsed: Value = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("stdout is not only the JSON ({e}):\n{stdout}"));
+    assert_eq!(parsed, overview);
+    assert!(
+        stderr.contains("DEBUG") && stderr.contains("reaching the gateway"),
+        "no debug log on stderr:\n{stderr}"
+    );
+    assert!(!stdout.contains("DEBUG"), "{stdout}");
+
     let segments = query(addr, &["segments", "--as-of", &fed.as_of]).await;
     let want = grpc
         .get_segment_distribution(SegmentDistributionRequest {

@@ -23,10 +23,17 @@ fn pki(dir: &std::path::Path) -> ServerSettings {
     let ca_key = KeyPair::generate().expect("ca key");
     let mut ca = CertificateParams::new(Vec::<String>::new()).expect("ca params");
     ca.is_ca = IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    // rcgen names every certificate alike by default, and OpenSSL (curl)
+    // takes a leaf named as its issuer for self-signed.
+    ca.distinguished_name
+        .push(rcgen::DnType::CommonName, "portrait test ca");
     let ca_cert = ca.self_signed(&ca_key).expect("ca cert");
     let issuer = Issuer::new(ca, ca_key);
     let key = KeyPair::generate().expect("key");
     let mut params = CertificateParams::new(vec!["127.0.0.1".to_owned()]).expect("params");
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "127.0.0.1");
     params.extended_key_usages = vec![
         ExtendedKeyUsagePurpose::ServerAuth,
         ExtendedKeyUsagePurpose::ClientAuth,
@@ -119,6 +126,47 @@ async fn the_stack_over_mutual_tls_answers_as_over_plain_tcp() {
         .into_inner();
     assert!(over_tcp.orders > 0, "the scenario has orders");
     assert_eq!(over_tls, over_tcp);
+
+    // What `portrait run` / `demo` print for this stack, run as printed: the
+    // CLI with its --gateway https://, --ca, --tls-cert and --tls-key, curl on
+    // the JSON route and the page.
+    let reach = portrait::hints::Reach::new(stack.gateway_addr, &tls, false);
+    assert!(reach.page().starts_with("https://"), "{}", reach.page());
+    let bin = env!("CARGO_BIN_EXE_portrait");
+    let hinted = [
+        format!(
+            "{bin} query overview --as-of {plain_as_of}{}",
+            reach.cli_flags()
+        ),
+        reach.curl(&format!("/v1/overview?asOfDate={plain_as_of}")),
+    ];
+    for line in hinted {
+        let ran = tokio::process::Command::new("sh")
+            .args(["-c", &line])
+            .output()
+            .await
+            .expect("sh runs");
+        assert!(
+            ran.status.success(),
+            "{line}: {}",
+            String::from_utf8_lossy(&ran.stderr)
+        );
+        let json: serde_json::Value = serde_json::from_slice(&ran.stdout).expect("json");
+        assert_eq!(
+            json["orders"],
+            over_tls.orders.to_string(),
+            "{line}: {json}"
+        );
+    }
+    let page = reach
+        .curl("/")
+        .replacen("curl", "curl -sf -o /dev/null -w %{http_code}", 1);
+    let ran = tokio::process::Command::new("sh")
+        .args(["-c", &page])
+        .output()
+        .await
+        .expect("sh runs");
+    assert_eq!(String::from_utf8_lossy(&ran.stdout), "200", "{page}");
 
     // `portrait query` reaches the mutual-TLS gateway with --ca, --tls-cert and --tls-key, and is
     // refused without a certificate.

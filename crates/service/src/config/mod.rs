@@ -106,6 +106,10 @@ pub struct BusSettings {
     /// default. tansu 0.6 needs 1 (it mis-reports watermarks and loses records
     /// when a fetch starts inside a batch); real Kafka is faster without it.
     pub max_batch_records: u32,
+    /// Kafka: at most this many messages in one produced record (a bundle,
+    /// `portrait_bus::BUNDLE_HEADER`); 1 = plain records any Kafka client
+    /// reads. With tansu 0.6 (one record per batch) this is what batches.
+    pub bundle_records: u32,
 }
 
 /// The topics a stack uses, after the prefix.
@@ -250,6 +254,7 @@ impl Config {
                 partitions: 4,
                 topic_prefix: String::new(),
                 max_batch_records: 0,
+                bundle_records: 1,
             },
             store: StoreSettings {
                 url: String::new(),
@@ -360,6 +365,12 @@ impl Config {
             return bad(format!(
                 "bus.max_batch_records must be 0 (librdkafka's default) or 1-1000000, not {}",
                 self.bus.max_batch_records
+            ));
+        }
+        if !(1..=100_000).contains(&self.bus.bundle_records) {
+            return bad(format!(
+                "bus.bundle_records must be 1 (plain records) to 100000, not {}",
+                self.bus.bundle_records
             ));
         }
         if self.ingest.commit_delay_ms > 60_000 {
@@ -505,6 +516,7 @@ impl Config {
                 brokers: self.bus.brokers.clone(),
                 partitions: self.bus.partitions,
                 max_batch_records: self.bus.max_batch_records,
+                bundle_records: self.bus.bundle_records,
             },
         }
     }

@@ -14,17 +14,26 @@ fn defaults_validate_and_derive_paths() {
 fn kafka_batches_are_librdkafkas_unless_set() {
     let c = Config::defaults(ServiceName::Ingest);
     assert_eq!(c.bus.max_batch_records, 0);
+    assert_eq!(c.bus.bundle_records, 1);
     let mut c = c;
     c.bus.kind = BusKind::Kafka;
     c.bus.max_batch_records = 1;
+    c.bus.bundle_records = 500;
     let bus = c.validated(ServiceName::Ingest).unwrap().bus_config();
     assert!(matches!(
         bus,
         portrait_bus::BusConfig::Kafka {
             max_batch_records: 1,
+            bundle_records: 500,
             ..
         }
     ));
+    for bad in [0, 100_001] {
+        let mut c = Config::defaults(ServiceName::Ingest);
+        c.bus.bundle_records = bad;
+        let err = c.validated(ServiceName::Ingest).unwrap_err().to_string();
+        assert!(err.contains("bus.bundle_records"), "{err}");
+    }
     let mut c = Config::defaults(ServiceName::Ingest);
     c.bus.max_batch_records = 1_000_001;
     let err = c.validated(ServiceName::Ingest).unwrap_err().to_string();

@@ -71,6 +71,21 @@ fn the_real_event_is_accepted() {
     assert_eq!(got, Ok(e));
 }
 
+#[test]
+fn a_bundle_that_could_not_be_read_is_dead_lettered_with_why() {
+    // Even a payload that is a good event: the bus said it is a bundle it could not read.
+    let mut r = record(event().encode_to_vec());
+    r.headers.push((
+        portrait_bus::BUNDLE_ERROR_HEADER.to_owned(),
+        "not a Bundle: x".to_owned(),
+    ));
+    let got = decode(&r, NOW, &Limits::default());
+    assert_eq!(
+        got,
+        Err("an unreadable bundle of events: not a Bundle: x".to_owned())
+    );
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(3_000))]
 

@@ -265,3 +265,79 @@ async fn without_limits_everything_passes() {
         "0"
     );
 }
+
+/// Answers each call with a body streamed from the next queued channel, or
+/// OK at once when none is queued.
+#[derive(Clone)]
+struct Streams(Arc<std::sync::Mutex<Vec<tokio::sync::mpsc::Receiver<tonic::codegen::Bytes>>>>);
+
+impl Service<http::Request<tonic::body::Body>> for Streams {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = std::future::Ready<Result<Response, Infallible>>;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Infallible>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, _: http::Request<tonic::body::Body>) -> Self::Future {
+        let next = self.0.lock().expect("queue").pop();
+        std::future::ready(Ok(match next {
+            Some(frames) => {
+                use tokio_stream::StreamExt as _;
+                let frames = tokio_stream::wrappers::ReceiverStream::new(frames)
+                    .map(|b| Ok::<_, tonic::Status>(http_body::Frame::data(b)));
+                http::Response::new(tonic::body::Body::new(http_body_util::StreamBody::new(
+                    frames,
+                )))
+            }
+            None => tonic::Status::ok("").into_http(),
+        }))
+    }
+}
+
+#[tokio::test]
+async fn a_streamed_answer_holds_its_slot_until_its_body_ends_or_is_dropped() {
+    use http_body_util::BodyExt as _;
+    let queue = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let layer = LimitsLayer::new(Some(Limits {
+        max_in_flight: 1,
+        ..limits()
+    }));
+    let mut service = layer.layer(Streams(queue.clone()));
+
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    queue.lock().expect("queue").push(rx);
+    let mut streaming = call(&mut service, grpc("/test.Stream/Call")).await;
+    assert_eq!(code(&streaming), "none", "headers sent, the stream is open");
+    tx.send(tonic::codegen::Bytes::from_static(b"first"))
+        .await
+        .expect("send");
+    let first = streaming.body_mut().frame().await.expect("a frame");
+    assert_eq!(
+        first.expect("data").into_data().expect("data"),
+        &b"first"[..]
+    );
+    let refused = call(&mut service, grpc("/test.Fast/Call")).await;
+    assert_eq!(code(&refused), "8", "RESOURCE_EXHAUSTED while it streams");
+    drop(tx);
+    assert!(
+        streaming.body_mut().frame().await.is_none(),
+        "the stream ended"
+    );
+    let admitted = call(&mut service, grpc("/test.Fast/Call")).await;
+    assert_eq!(code(&admitted), "0", "admitted after the stream ended");
+
+    // A client that goes away mid-stream frees the slot as well.
+    let (_tx, rx) = tokio::sync::mpsc::channel(4);
+    queue.lock().expect("queue").push(rx);
+    let abandoned = call(&mut service, grpc("/test.Stream/Call")).await;
+    let refused = call(&mut service, grpc("/test.Fast/Call")).await;
+    assert_eq!(code(&refused), "8");
+    drop(abandoned);
+    let admitted = call(&mut service, grpc("/test.Fast/Call")).await;
+    assert_eq!(code(&admitted), "0", "admitted after the body was dropped");
+}

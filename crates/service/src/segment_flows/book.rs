@@ -49,7 +49,10 @@ impl FlowBook {
         for r in records {
             let pos = b.positions.entry(r.partition).or_default();
             *pos = (*pos).max(r.offset + 1);
-            let event = SegmentTransition::decode(r.payload.as_slice()).ok();
+            let event = portrait_bus::unreadable_bundle(r)
+                .is_none()
+                .then(|| SegmentTransition::decode(r.payload.as_slice()).ok())
+                .flatten();
             let day = event
                 .as_ref()
                 .and_then(|e| Calendar::parse_day("as_of_date", &e.as_of_date).ok());

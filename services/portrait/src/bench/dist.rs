@@ -16,10 +16,11 @@ use portrait_synth::ChainSpec;
 use tonic::transport::Channel;
 
 use super::feed::Fed;
+use super::load::Freshness;
 use super::pg::{Databases, password};
 use super::report::Report;
 use super::stack::{Endpoints, Rss, cpu_seconds_of, rss_of};
-use super::{BenchArgs, feed, panels};
+use super::{BenchArgs, feed, load, panels};
 
 /// In start order: the gateway last, once the services it calls are up.
 pub(crate) const SERVICES: [&str; 5] = ["ingest", "profiler", "rfm", "suggest", "gateway"];
@@ -128,6 +129,10 @@ async fn measure(
                 args.max_batch_records.to_string(),
             ),
             (
+                "PORTRAIT__BUS__BUNDLE_RECORDS",
+                args.bundle_records.to_string(),
+            ),
+            (
                 "PORTRAIT__SERVER__LISTEN",
                 format!("127.0.0.1:{}", ports[i]),
             ),
@@ -176,11 +181,15 @@ async fn measure(
     report.panels = panels::measure(&at, &mut filters, args.calls).await?;
     sample(&mut procs, 3);
     children.check_alive()?;
+    report.freshness =
+        Some(load::freshness(&at, args.fresh_rate, Duration::from_secs(args.fresh_secs)).await?);
+    children.check_alive()?;
     report.distributed = Some(Distributed {
         setup: format!(
-            "five processes ({}/portrait-*), Kafka-protocol brokers {brokers} (topics {topic_prefix}*, max_batch_records {}), PostgreSQL {} (one database per service: {})",
+            "five processes ({}/portrait-*), Kafka-protocol brokers {brokers} (topics {topic_prefix}*, max_batch_records {}, bundle_records {}), PostgreSQL {} (one database per service: {})",
             bin_dir.display(),
             args.max_batch_records,
+            args.bundle_records,
             redact(&databases.admin),
             databases
                 .names
@@ -197,7 +206,13 @@ async fn measure(
 }
 
 impl Distributed {
-    pub(crate) fn render(&self, fed: Option<&Fed>, customers: usize, out: &mut String) {
+    pub(crate) fn render(
+        &self,
+        fed: Option<&Fed>,
+        freshness: Option<&Freshness>,
+        customers: usize,
+        out: &mut String,
+    ) {
         let _ = writeln!(out, "\n| measure | figure |\n|---|---|");
         if let Some(f) = fed {
             let secs = (f.accepting.wall + f.catching_up.wall).as_secs_f64();
@@ -227,9 +242,12 @@ impl Distributed {
             "| the gateway's overview, no filter, once caught up | {} orders, {} fen |",
             self.orders, self.revenue_fen
         );
+        if let Some(f) = freshness {
+            f.render(out);
+        }
         let _ = writeln!(
             out,
-            "| not measured in distributed mode | concurrent clients, freshness, start-up (embedded runs only) |"
+            "| not measured in distributed mode | concurrent clients, start-up (embedded runs only) |"
         );
         let walls = fed.map(|f| [f.accepting.wall, f.catching_up.wall]);
         let _ = writeln!(

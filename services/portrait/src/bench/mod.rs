@@ -66,9 +66,9 @@ pub(crate) struct BenchArgs {
     out: Option<PathBuf>,
     /// Run the five service binaries (found next to this executable) as
     /// processes on a Kafka-protocol broker and PostgreSQL instead of the
-    /// embedded stack: ingest throughput, the panels, and each process's memory
-    /// and CPU. The concurrent clients, freshness and start-up phases are
-    /// embedded-only.
+    /// embedded stack: ingest throughput, the panels, freshness, and each
+    /// process's memory and CPU. The concurrent clients and start-up phases
+    /// are embedded-only.
     #[arg(long, requires_all = ["postgres_url", "brokers"])]
     distributed: bool,
     /// PostgreSQL server for --distributed, e.g. postgres://user@127.0.0.1:5432/postgres:
@@ -84,10 +84,18 @@ pub(crate) struct BenchArgs {
     /// batching alone, as real Kafka wants.
     #[arg(long, default_value_t = 1)]
     max_batch_records: u32,
+    /// The services' `bus.bundle_records` with --distributed: events per Kafka
+    /// record; with one record per batch (tansu) this is what batches.
+    #[arg(long, default_value_t = 1000)]
+    bundle_records: u32,
 }
 
 pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.customers > 0, "--customers must be at least 1");
+    anyhow::ensure!(
+        (1..=100_000).contains(&args.bundle_records),
+        "--bundle-records must be 1 (plain records) to 100000"
+    );
     anyhow::ensure!(args.calls > 0, "--calls must be at least 1");
     anyhow::ensure!(args.days > 0, "--days must be at least 1");
     anyhow::ensure!(

@@ -139,7 +139,12 @@ impl Report {
         );
         self.render_panels(&mut out);
         match &self.distributed {
-            Some(d) => d.render(self.ingest.as_ref(), self.customers, &mut out),
+            Some(d) => d.render(
+                self.ingest.as_ref(),
+                self.freshness.as_ref(),
+                self.customers,
+                &mut out,
+            ),
             None => self.render_others(&mut out),
         }
         if let Some(d) = &self.duckdb {
@@ -241,15 +246,7 @@ impl Report {
             );
         }
         if let Some(f) = &self.freshness {
-            let _ = writeln!(
-                out,
-                "| freshness: accepted → in the overview, {} orders at {:.0} orders/s | p50 {} ms, p99 {} ms, max {} ms |",
-                f.sent,
-                f.achieved_rate,
-                ms(f.p50),
-                ms(f.p99),
-                ms(f.max)
-            );
+            f.render(out);
         }
         if let Some(s) = &self.startup {
             let _ = writeln!(
@@ -280,6 +277,20 @@ impl Report {
             out,
             "| RSS after the restart (freed memory may stay with the allocator) | {} |",
             rss(self.rss_after_restart)
+        );
+    }
+}
+
+impl Freshness {
+    pub(crate) fn render(&self, out: &mut String) {
+        let _ = writeln!(
+            out,
+            "| freshness: accepted → in the overview, {} orders at {:.0} orders/s | p50 {} ms, p99 {} ms, max {} ms |",
+            self.sent,
+            self.achieved_rate,
+            ms(self.p50),
+            ms(self.p99),
+            ms(self.max)
         );
     }
 }
