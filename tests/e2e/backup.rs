@@ -20,7 +20,7 @@ use crate::oracle::Oracle;
 use crate::pipeline::{accepted, assert_figures, scenario, submit};
 use crate::stack::{Stack, bin_dir};
 
-fn portrait(args: &[&str]) -> Output {
+pub(crate) fn portrait(args: &[&str]) -> Output {
     Command::new(bin_dir().join("portrait"))
         .args(args)
         .env_remove("PORTRAIT_CONFIG")
@@ -28,7 +28,7 @@ fn portrait(args: &[&str]) -> Output {
         .expect("portrait runs")
 }
 
-fn said(out: &Output) -> String {
+pub(crate) fn said(out: &Output) -> String {
     format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),

@@ -6,6 +6,7 @@
 mod anomaly;
 mod associations;
 mod backup;
+mod backup_keys;
 mod backup_pg;
 mod clusters;
 mod customer;

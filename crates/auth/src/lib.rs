@@ -11,7 +11,9 @@ mod settings;
 
 pub use authenticator::Authenticator;
 pub use keys::{NewKey, config_line, new_key, sha256_hex};
-pub use policy::{POLICY, Rule, ScopeRule, gateway_path, rule};
+pub use policy::{
+    INTERNAL_ACTIONS, POLICY, Rule, ScopeRule, gateway_path, is_audited_action, rule,
+};
 pub use settings::{ApiKey, AuthMode, AuthSettings, JwtSettings};
 
 use serde::{Deserialize, Serialize};

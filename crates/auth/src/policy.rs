@@ -349,6 +349,13 @@ pub const POLICY: &[(&str, Rule)] = &[
         "/portrait.v1.SegmentFlowsQuery/GetSegmentFlows",
         r(Service, WholeChain),
     ),
+    // each service's own audit log, merged by the gateway's ListAuditEvents
+    (
+        "/portrait.v1.AuditAdmin/ListServiceAuditEvents",
+        r(Service, WholeChain),
+    ),
+    // who the token is: any role, any scope
+    ("/portrait.v1.PortraitService/GetCaller", r(Viewer, Free)),
 ];
 
 /// The rule of `path`, `/portrait.v1.X/Method`; None for a path in no table.
@@ -362,4 +369,23 @@ pub fn rule(path: &str) -> Option<Rule> {
 /// The public rpc `method` of `PortraitService` as its path.
 pub fn gateway_path(method: &str) -> String {
     format!("{GW}{method}")
+}
+
+/// The internal rpcs that change what a service holds or answers: like the
+/// public admin actions, each is written to the serving service's audit log
+/// before it runs, whoever calls it (the gateway forwarding an admin's action
+/// with the service token, or `portrait rebuild` with an admin token).
+pub const INTERNAL_ACTIONS: &[&str] = &[
+    "/portrait.v1.IngestAdmin/Republish",
+    "/portrait.v1.ConsumerAdmin/Rebuild",
+    "/portrait.v1.ProfilerQuery/RecomputeClusters",
+    "/portrait.v1.SuggestQuery/RefitModels",
+    "/portrait.v1.SuggestQuery/AdoptSuggestion",
+    "/portrait.v1.SuggestQuery/DismissSuggestion",
+];
+
+/// Whether an allowed call of `path` under `rule` is an action the audit log
+/// records before it runs.
+pub fn is_audited_action(path: &str, rule: Rule) -> bool {
+    rule.least == Role::Admin || INTERNAL_ACTIONS.contains(&path)
 }

@@ -11,8 +11,8 @@ use std::task::{Context, Poll};
 use portrait_auth::Authenticator;
 use tower::{Layer, Service};
 
-/// Where refused requests and admin actions are recorded (the gateway's
-/// audit log). `record` must not wait: it runs on the request path.
+/// Where refused requests and admin actions are recorded (the serving
+/// service's audit log). `record` must not wait: it runs on the request path.
 pub trait AuditSink: Send + Sync {
     fn record(&self, event: portrait_proto::v1::AuditEvent);
 
@@ -53,6 +53,8 @@ pub fn audit_event(
         outcome: outcome.to_owned(),
         reason: reason.to_owned(),
         peer: peer.map(|p| p.to_string()).unwrap_or_default(),
+        // The log it is written to names its service.
+        service: String::new(),
     }
 }
 
@@ -187,9 +189,10 @@ where
         match (principal, checked) {
             (Some(principal), Ok(rule)) => {
                 let event = audit_event(Some(&principal), path, "allowed", "", peer);
+                let action = rule.is_some_and(|rule| portrait_auth::is_audited_action(path, rule));
                 request.extensions_mut().insert(principal);
-                match (&self.audit, rule) {
-                    (Some(audit), Some(rule)) if rule.least == portrait_auth::Role::Admin => {
+                match &self.audit {
+                    Some(audit) if action => {
                         // The ready service is taken; a clone waits for the next call.
                         let clone = self.inner.clone();
                         let mut inner = std::mem::replace(&mut self.inner, clone);

@@ -40,6 +40,9 @@ pub async fn open_store<P: Projection>(
     store
         .migrate("consumer", portrait_store::CONSUMER_MIGRATIONS)
         .await?;
+    store
+        .migrate("audit", portrait_store::AUDIT_MIGRATIONS)
+        .await?;
     for (scope, migrations) in projection.migrations() {
         store.migrate(scope, migrations).await?;
     }

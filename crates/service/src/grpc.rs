@@ -62,7 +62,7 @@ pub struct Services {
     /// False while the service cannot answer truthfully (its log went
     /// backwards): health says NOT_SERVING for every service listed above.
     serving: Option<tokio::sync::watch::Receiver<bool>>,
-    /// Where the auth layer records refusals and admin actions (the gateway's).
+    /// Where the auth layer records refusals and admin actions.
     audit: Option<std::sync::Arc<dyn crate::AuditSink>>,
     /// The gateway's abuse limits; none on the internal services.
     limits: Option<crate::Limits>,
@@ -135,6 +135,12 @@ impl Services {
     pub fn with_http(mut self, router: axum::Router) -> Self {
         self.http = Some(router);
         self
+    }
+
+    /// Refusals and admin actions go to the service's own audit log, which
+    /// the gateway reads through `AuditAdmin` on the same port.
+    pub fn with_audit_log(self, log: &std::sync::Arc<crate::AuditLog>) -> Self {
+        self.and(log.server()).with_audit(log.clone())
     }
 }
 

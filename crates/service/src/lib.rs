@@ -7,6 +7,7 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod audit;
 mod auth_layer;
 mod config;
 mod consumer;
@@ -29,6 +30,7 @@ mod shutdown;
 mod telemetry;
 pub mod tls;
 
+pub use audit::{AuditLog, AuditReader, MAX_SOURCE_PAGE};
 pub use auth_layer::{
     AuditSink, Bearer, PeerChannel, audit_event, audit_outcome, peer_of, unrecorded,
 };

@@ -182,7 +182,8 @@ pub async fn run_consumer_service<P: Projection>(
         },
     )
     .with_serving(control.serving.subscribe())
-    .and(ConsumerAdminServer::new(rebuilder));
+    .and(ConsumerAdminServer::new(rebuilder))
+    .with_audit_log(&crate::AuditLog::start(service, store.clone()));
     let local = shutdown.child_token();
     let consumer = {
         let (config, local) = (config.clone(), local.clone());

@@ -7,6 +7,7 @@
 //! PostgreSQL sums BIGINT into NUMERIC.
 
 mod applied;
+mod audit;
 mod consumer;
 mod customer_days;
 mod error;
@@ -22,6 +23,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, ConnectOptions};
 
 pub use applied::Applied;
+pub use audit::AUDIT_MIGRATIONS;
 pub use consumer::{
     Counters, LogState, add_counters, load_counters, load_log_state, load_positions, reset_tables,
     save_log_state, save_positions,

@@ -29,6 +29,10 @@ async fn migrated(store: &Store) {
             .migrate("customer_days", CUSTOMER_DAYS_MIGRATIONS)
             .await
             .expect("migrate");
+        store
+            .migrate("audit", portrait_store::AUDIT_MIGRATIONS)
+            .await
+            .expect("migrate");
     }
 }
 
@@ -372,10 +376,18 @@ async fn log_state_and_reset(store: Store) {
             .await
             .expect("insert");
     }
+    // The audit log: it records the rebuild itself.
+    sqlx::query(
+        "INSERT INTO audit_events (at_ms, subject, role, rpc, outcome, reason, peer) \
+         VALUES (1, 'admin', 'admin', '/portrait.v1.ConsumerAdmin/Rebuild', 'allowed', '', '')",
+    )
+    .execute(&mut *conn)
+    .await
+    .expect("insert");
     let emptied = portrait_store::reset_tables(&mut conn, &["decisions"])
         .await
         .expect("reset");
-    for table in ["decisions", "published_x", "followed_x"] {
+    for table in ["decisions", "published_x", "followed_x", "audit_events"] {
         assert!(
             !emptied.iter().any(|t| t == table),
             "{table} kept: {emptied:?}"

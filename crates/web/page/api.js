@@ -81,3 +81,24 @@ export function describe(error) {
   }
   return `页面出错：${error && error.message ? error.message : error}`;
 }
+
+let me = null;
+
+/** Who the token is (GetCaller: subject, role, scope), asked once per page;
+ * null when it cannot be said. The page only hides what the role may not
+ * use: the server decides every call. */
+export function caller() {
+  if (!me) {
+    me = get('/v1/caller').then(
+      (c) => {
+        document.body.dataset.role = c.role || '';
+        return c;
+      },
+      () => {
+        document.body.dataset.role = 'unknown';
+        return null;
+      },
+    );
+  }
+  return me;
+}

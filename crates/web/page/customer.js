@@ -3,7 +3,7 @@
 // page's filter. Every number shown is the API's; the facts keep the raw
 // value in data-value for the browser test.
 
-import { get } from './api.js';
+import { caller, describe, get, post } from './api.js';
 import { chart } from './charts.js';
 import { CHANNELS, SEGMENTS, count, escape, num, yuan } from './format.js';
 
@@ -115,6 +115,42 @@ function renderDays(answer) {
     <td>${escape(CHANNELS[d.topChannel] || '—')}</td></tr>`).join('');
 }
 
+/** An admin's 显示 button: the customer's plain phone and ids, from
+ * RevealCustomer, which records each reveal in the audit log. Others never
+ * see it. */
+async function offerReveal(id, mine) {
+  const box = $('customer-reveal-box');
+  const me = await caller();
+  if (mine !== opened || !me || me.role !== 'admin') return;
+  box.dataset.state = 'offered';
+  box.innerHTML = `<button type="button" class="link" id="customer-reveal">显示</button>
+    <span class="hint">显示该客户的手机号、微信 OpenID 与会员号（仅管理员；每次显示都记入审计日志）</span>`;
+  $('customer-reveal').onclick = async () => {
+    box.dataset.state = 'loading';
+    box.querySelector('.hint').textContent = '正在显示…';
+    try {
+      const r = await post('/v1/customers:reveal', { customerId: id });
+      if (mine !== opened) return;
+      box.innerHTML = `<dl class="facts" id="customer-revealed">${[
+        fact('phone', '手机号', r.phone, r.phone || '—'),
+        fact('openId', '微信 OpenID', r.openId, r.openId || '—'),
+        fact('memberId', '会员号', r.memberId, r.memberId || '—'),
+      ].join('')}</dl><span class="hint">本次显示已记入审计日志。</span>`;
+      box.dataset.state = 'ready';
+    } catch (e) {
+      if (mine !== opened) return;
+      box.dataset.state = 'failed';
+      box.querySelector('.hint').textContent = `无法显示：${describe(e)}`;
+    }
+  };
+}
+
+function clearReveal() {
+  const box = $('customer-reveal-box');
+  box.innerHTML = '';
+  box.dataset.state = '';
+}
+
 function say(kind, text) {
   const drawer = $('customer-drawer');
   drawer.dataset.state = kind;
@@ -130,6 +166,7 @@ export function customerNotFound(message) {
   $('customer-title').textContent = '客户画像';
   $('customer-range').textContent = '';
   $('customer-facts').innerHTML = '';
+  clearReveal();
   $('customer-close').onclick = () => drawer.classList.add('hidden');
   say('failed', message);
 }
@@ -147,6 +184,7 @@ export async function openCustomer(id, f, onClose) {
     onClose();
   };
   say('loading', '加载中…');
+  clearReveal();
   const path = `/v1/customers/${encodeURIComponent(id)}`;
   try {
     // The profile first: an unknown id is one 404, not three.
@@ -166,6 +204,7 @@ export async function openCustomer(id, f, onClose) {
     renderItems('customer-categories', prefs.categories);
     renderDays(days);
     say(num(b.orders) > 0 ? 'ready' : 'empty', num(b.orders) > 0 ? '' : '当前筛选条件下该客户没有订单');
+    offerReveal(profile.customerId || id, mine);
   } catch (e) {
     if (mine !== opened) return;
     $('customer-facts').innerHTML = '';

@@ -55,8 +55,9 @@ pub struct Gateway {
     max_id_length: usize,
     /// The suggest service's follower of segments.v1.
     segment_flows: SegmentFlowsQueryClient<PeerChannel>,
-    /// Refused requests and admin actions, in sync's store.
-    audit: Arc<audit::AuditLog>,
+    /// Refused requests and admin actions: the gateway's own in sync's
+    /// store, the other services' read from them.
+    audit: Arc<audit::AuditSources>,
 }
 
 impl Gateway {
@@ -70,7 +71,16 @@ impl Gateway {
         let sync = portrait_sync::Sync::open(config, &g.ingest, shutdown)
             .await
             .map_err(|e| Error::Config(format!("sync: {e}")))?;
-        let audit = audit::AuditLog::start(sync.store().clone());
+        let own = portrait_service::AuditLog::start("gateway", sync.store().clone());
+        let audit = Arc::new(audit::AuditSources::new(
+            own,
+            [
+                channel("gateway.ingest", &g.ingest)?,
+                channel("gateway.profiler", &g.profiler)?,
+                channel("gateway.rfm", &g.rfm)?,
+                channel("gateway.suggest", &g.suggest)?,
+            ],
+        ));
         Ok(Self {
             audit,
             sync,
@@ -99,7 +109,7 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
     )
     .with_http(http)
     .with_limits(config.gateway_limits())
-    .with_audit(gateway.audit.clone());
+    .with_audit(gateway.audit.own.clone());
     let served =
         portrait_service::serve_until("gateway", listener, &config, services, shutdown).await;
     if let Some(task) = daily {
@@ -548,10 +558,7 @@ impl PortraitService for Gateway {
         r: Request<portrait_proto::v1::ListAuditEventsRequest>,
     ) -> Result<Response<portrait_proto::v1::ListAuditEventsResponse>, Status> {
         let request = self.scoped(r).await?;
-        self.audit
-            .list(self.sync.store(), request)
-            .await
-            .map(Response::new)
+        self.audit.list(request).await.map(Response::new)
     }
 
     async fn reveal_customer(
@@ -559,5 +566,23 @@ impl PortraitService for Gateway {
         r: Request<portrait_proto::v1::RevealCustomerRequest>,
     ) -> Result<Response<portrait_proto::v1::RevealCustomerResponse>, Status> {
         self.reveal(r).await.map(Response::new)
+    }
+
+    async fn get_caller(
+        &self,
+        r: Request<portrait_proto::v1::GetCallerRequest>,
+    ) -> Result<Response<portrait_proto::v1::Caller>, Status> {
+        // The auth layer put it there; without one (a test calling the trait
+        // directly) nobody is known.
+        let p = r
+            .extensions()
+            .get::<portrait_auth::Principal>()
+            .ok_or_else(|| Status::unauthenticated("no caller"))?;
+        Ok(Response::new(portrait_proto::v1::Caller {
+            subject: p.subject.clone(),
+            role: p.role.as_str().to_owned(),
+            store_ids: p.stores.clone(),
+            cities: p.cities.clone(),
+        }))
     }
 }

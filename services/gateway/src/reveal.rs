@@ -52,7 +52,7 @@ impl Gateway {
             &format!("customer_id={customer_id}"),
             peer,
         );
-        (self.audit.record_now(event).await).map_err(|r| portrait_service::unrecorded(&r))?;
+        (self.audit.own.record_now(event).await).map_err(|r| portrait_service::unrecorded(&r))?;
         Ok(RevealCustomerResponse {
             customer_id,
             open_id: revealed.open_id,

@@ -36,6 +36,9 @@ const MIGRATIONS: &[Migration] = migrations!(
 pub async fn open_store(settings: &portrait_service::StoreSettings) -> Result<Store> {
     let store = Store::connect_with(&settings.url, settings.acquire_timeout()).await?;
     store.migrate("ingest", MIGRATIONS).await?;
+    store
+        .migrate("audit", portrait_store::AUDIT_MIGRATIONS)
+        .await?;
     Ok(store)
 }
 
@@ -65,7 +68,8 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
         IngestServiceServer::new(ingest).max_decoding_message_size(MAX_MESSAGE_BYTES),
     )
     .and(admin)
-    .with_serving(serving);
+    .with_serving(serving)
+    .with_audit_log(&portrait_service::AuditLog::start("ingest", store.clone()));
     let served =
         portrait_service::serve_until("ingest", listener, &config, services, local.clone()).await;
     local.cancel();

@@ -24,6 +24,7 @@
 //! copy but unknown to the producer's copy; `trim` leaves it out. Producers go
 //! as late as they can so that the backup is as recent as possible.
 
+mod keys;
 mod positions;
 mod restore;
 mod trim;
@@ -55,6 +56,11 @@ pub(crate) struct BackupArgs {
     /// The data folder of the embedded stack (default: config `data_dir`, `.portrait`).
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// Also copy the admin token and the PII keys of the data folder (mode
+    /// 0600). Off by default: whoever holds a backup with its keys can unmask
+    /// every customer in it.
+    #[arg(long)]
+    with_keys: bool,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -72,6 +78,9 @@ pub(crate) struct Manifest {
     /// producer's copy did not know them (published after it was copied).
     #[serde(default)]
     pub trimmed: BTreeMap<String, i64>,
+    /// The key files copied with `--with-keys` (role `key`); none by default.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keys: Vec<FileEntry>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -225,7 +234,8 @@ pub(crate) async fn backup(args: BackupArgs) -> anyhow::Result<()> {
     }
     std::fs::create_dir_all(dir)
         .with_context(|| format!("failed to create the backup dir {}", dir.display()))?;
-    let result = write_backup(dir, &parts, &topics).await;
+    let keys_from = args.with_keys.then(|| configs[0].data_dir.clone());
+    let result = write_backup(dir, &parts, &topics, keys_from.as_deref()).await;
     if result.is_err() {
         // A backup without its manifest is refused by restore anyway; removing
         // the copies keeps anyone from mistaking them for one.
@@ -233,6 +243,9 @@ pub(crate) async fn backup(args: BackupArgs) -> anyhow::Result<()> {
             if let Ok(name) = file_name(&part.path) {
                 let _ = std::fs::remove_file(dir.join(name));
             }
+        }
+        for name in keys::KEY_FILES {
+            let _ = std::fs::remove_file(dir.join(name));
         }
     }
     let manifest = result?;
@@ -246,7 +259,14 @@ pub(crate) async fn backup(args: BackupArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn write_backup(dir: &Path, parts: &[Part], topics: &Topics) -> anyhow::Result<Manifest> {
+/// The stores and the log into `dir`, then, from `keys_from`, the key
+/// files, then the manifest.
+async fn write_backup(
+    dir: &Path,
+    parts: &[Part],
+    topics: &Topics,
+    keys_from: Option<&Path>,
+) -> anyhow::Result<Manifest> {
     let live_log = parts
         .iter()
         .find(|p| p.role == "log")
@@ -350,7 +370,12 @@ async fn write_backup(dir: &Path, parts: &[Part], topics: &Topics) -> anyhow::Re
             p.next_offset
         );
     }
+    let keys = match keys_from {
+        Some(data_dir) => keys::copy(data_dir, dir)?,
+        None => Vec::new(),
+    };
     let manifest = Manifest {
+        keys,
         version: MANIFEST_VERSION,
         portrait_version: env!("CARGO_PKG_VERSION").to_owned(),
         created_at: chrono::Utc::now().to_rfc3339(),

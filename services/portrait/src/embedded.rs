@@ -190,7 +190,7 @@ pub async fn spawn_stack_with_auth(
     shutdown: CancellationToken,
     auth: portrait_auth::AuthSettings,
 ) -> anyhow::Result<Stack> {
-    spawn_stack_with(data_dir, shutdown, auth, None).await
+    spawn_stack_with(data_dir, shutdown, auth, None, &[]).await
 }
 
 /// `spawn_stack` with every listener on TLS and every call between the
@@ -205,7 +205,19 @@ pub async fn spawn_stack_over_tls(
         mode: portrait_auth::AuthMode::Off,
         ..portrait_auth::AuthSettings::default()
     };
-    spawn_stack_with(data_dir, shutdown, off, Some(tls)).await
+    spawn_stack_with(data_dir, shutdown, off, Some(tls), &[]).await
+}
+
+/// `spawn_stack_with_auth` with the stores of `stores` (a service's URL,
+/// PostgreSQL in tests; the gateway's is sync's) in place of their SQLite
+/// files; the log stays embedded.
+pub async fn spawn_stack_with_stores(
+    data_dir: &Path,
+    shutdown: CancellationToken,
+    auth: portrait_auth::AuthSettings,
+    stores: &[(ServiceName, String)],
+) -> anyhow::Result<Stack> {
+    spawn_stack_with(data_dir, shutdown, auth, None, stores).await
 }
 
 async fn spawn_stack_with(
@@ -213,8 +225,17 @@ async fn spawn_stack_with(
     shutdown: CancellationToken,
     auth: portrait_auth::AuthSettings,
     tls: Option<&portrait_service::ServerSettings>,
+    stores: &[(ServiceName, String)],
 ) -> anyhow::Result<Stack> {
     let mut configs = configs(Some(data_dir), None)?;
+    for (c, service) in configs.iter_mut().zip(ServiceName::ALL) {
+        if let Some((_, url)) = stores.iter().find(|(s, _)| *s == service) {
+            match service {
+                ServiceName::Gateway => c.sync.store_url.clone_from(url),
+                _ => c.store.url.clone_from(url),
+            }
+        }
+    }
     for c in &mut configs {
         c.auth = auth.clone();
         // Tests ask from one address as fast as they can; the limits have

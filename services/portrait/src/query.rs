@@ -73,6 +73,8 @@ pub(crate) enum What {
     Audit,
     /// The plain open id, member id and phone behind customer ID (admin; audited).
     Reveal,
+    /// Who the token is: subject, role and scope.
+    Caller,
 }
 
 /// How `summary` and `patterns` group.
@@ -451,6 +453,11 @@ pub(crate) async fn run(args: QueryArgs) -> anyhow::Result<()> {
                 .reveal_customer(portrait_proto::v1::RevealCustomerRequest {
                     customer_id: customer_id(&args)?,
                 })
+                .await,
+        ),
+        What::Caller => to_json(
+            client
+                .get_caller(portrait_proto::v1::GetCallerRequest {})
                 .await,
         ),
     }?;

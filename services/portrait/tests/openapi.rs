@@ -50,6 +50,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/segments/flows"),
     ("get", "/v1/audit"),
     ("post", "/v1/customers:reveal"),
+    ("get", "/v1/caller"),
 ];
 
 fn refs(v: &Value, out: &mut Vec<String>) {

@@ -370,7 +370,40 @@ def models(t, spec):
     return {"last": t.timings()}
 
 
-MODES = {"tour": tour, "sync": sync, "measure": measure, "models": models, "login": login}
+def reveal(t, spec):
+    """One customer's drawer as each token sees it: with `reveal`, press 显示
+    and read what it shows; otherwise only whether the button is there."""
+    page = t.page
+    page.add_init_script(f"sessionStorage.setItem('portraitToken', {json.dumps(spec['token'])})")
+    page.goto(f"{spec['url']}/?range=all&customer={spec['customerId']}")
+    page.wait_for_function("!['', 'loading'].includes(document.getElementById('customer-drawer').dataset.state)",
+                           timeout=30000)
+    # The page has learned the role (GetCaller) before it decides on the button.
+    page.wait_for_function("document.body.dataset.role", timeout=10000)
+    if spec.get("reveal"):
+        page.wait_for_selector("#customer-reveal", timeout=10000)
+    box = "document.getElementById('customer-reveal-box')"
+    result = {
+        "role": page.evaluate("document.body.dataset.role"),
+        "drawer": page.evaluate("document.getElementById('customer-drawer').dataset.state"),
+        "buttons": page.locator("#customer-reveal").count(),
+        "offer": page.evaluate(f"{box}.textContent"),
+    }
+    if spec.get("reveal"):
+        page.click("#customer-reveal")
+        page.wait_for_function(f"['ready', 'failed'].includes({box}.dataset.state)", timeout=10000)
+        page.screenshot(path=f"{t.shots}/41-revealed.png")
+        result["state"] = page.evaluate(f"{box}.dataset.state")
+        result["shown"] = page.evaluate(
+            "Object.fromEntries([...document.querySelectorAll('#customer-revealed dd')]"
+            ".map((d) => [d.dataset.key, d.textContent]))")
+        result["said"] = page.evaluate(f"{box}.querySelector('.hint').textContent")
+    else:
+        page.screenshot(path=f"{t.shots}/42-no-reveal.png")
+    return result
+
+
+MODES = {"tour": tour, "sync": sync, "measure": measure, "models": models, "login": login, "reveal": reveal}
 
 
 def main():

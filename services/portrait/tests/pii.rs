@@ -8,6 +8,9 @@
 
 mod support;
 
+#[path = "page/reveal.rs"]
+mod reveal;
+
 use std::io::Write as _;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -344,6 +347,17 @@ async fn no_raw_pii_anywhere_and_reveal_is_the_admins_audited_way() {
     .await;
     assert_eq!(json.status, 200, "{}", json.body);
     assert_eq!(json.body["memberId"], PEOPLE[2].1);
+    // (d) The page: an admin's drawer reveals the seeded phone (one more
+    // `revealed` event), an analyst's has no button.
+    let browsed = reveal::admin_reveals_and_analyst_sees_no_button(
+        addr,
+        &admin.token,
+        &analyst.token,
+        &ids[0],
+        (PEOPLE[0].0, PEOPLE[0].1, PEOPLE[0].3),
+    )
+    .await;
+    let reveals = ids.len() + 1 + usize::from(browsed);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
         let events = admin_c
@@ -368,7 +382,7 @@ async fn no_raw_pii_anywhere_and_reveal_is_the_admins_audited_way() {
         let all = ids
             .iter()
             .all(|id| revealed.contains(&format!("customer_id={id}").as_str()));
-        if all && denied && revealed.len() == ids.len() + 1 {
+        if all && denied && revealed.len() == reveals {
             assert_clean("the audit log", &format!("{events:?}"));
             break;
         }

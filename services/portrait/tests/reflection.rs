@@ -32,10 +32,13 @@ fn served(service: ServiceName) -> BTreeSet<String> {
     };
     // The suggest service follows segments.v1 and answers its flows.
     let follower = (service == ServiceName::Suggest).then_some("portrait.v1.SegmentFlowsQuery");
+    // Every service but the gateway answers its own audit log to the gateway.
+    let audit = (service != ServiceName::Gateway).then_some("portrait.v1.AuditAdmin");
     [own, HEALTH, REFLECTION_V1, REFLECTION_V1ALPHA]
         .into_iter()
         .chain(admin)
         .chain(follower)
+        .chain(audit)
         .map(str::to_owned)
         .collect()
 }

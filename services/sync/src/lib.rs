@@ -2,7 +2,6 @@
 //! source read-only, maps each order, submits it through ingest's API, and
 //! records every rejected or corrected row with its reason.
 
-pub mod audit;
 pub mod import;
 pub mod job;
 pub mod map;

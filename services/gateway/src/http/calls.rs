@@ -89,6 +89,7 @@ pub(super) fn call(gateway: &Arc<Gateway>, rpc: &str) -> Option<Call> {
         "GetSegmentFlows" => to!(get_segment_flows),
         "ListAuditEvents" => to!(list_audit_events),
         "RevealCustomer" => to!(reveal_customer),
+        "GetCaller" => to!(get_caller),
         _ => return None,
     })
 }

@@ -145,6 +145,7 @@ pub(crate) const ROUTES: &[Route] = &[
         path: "/v1/customers:reveal",
         rpc: "RevealCustomer",
     },
+    get("/v1/caller", "GetCaller"),
 ];
 
 /// A route with what serving it needs.
@@ -160,7 +161,7 @@ pub(crate) struct Bound {
     pub(crate) path_params: Vec<String>,
     call: Call,
     label: String,
-    audit: Arc<crate::audit::AuditLog>,
+    audit: Arc<portrait_service::AuditLog>,
 }
 
 fn path_params(path: &str) -> Vec<String> {
@@ -203,7 +204,7 @@ fn bind(schema: &Schema, gateway: &Arc<Gateway>) -> Result<Vec<Bound>> {
                 path_params,
                 call,
                 label: format!("{} {}", route.verb.upper(), route.path),
-                audit: gateway.audit.clone(),
+                audit: gateway.audit.own.clone(),
             })
         })
         .collect()

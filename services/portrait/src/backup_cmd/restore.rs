@@ -27,6 +27,7 @@ pub(crate) struct RestoreArgs {
 pub(crate) async fn restore(args: RestoreArgs) -> anyhow::Result<()> {
     let manifest = read_manifest(&args.dir)?;
     verify(&args.dir, &manifest)?;
+    super::keys::verify(&args.dir, &manifest.keys)?;
     let configs = embedded::configs(args.data_dir.as_deref(), None)
         .context("failed to load configuration")?;
     let data_dir = configs[0].data_dir.clone();
@@ -43,6 +44,15 @@ pub(crate) async fn restore(args: RestoreArgs) -> anyhow::Result<()> {
         &data_dir,
         manifest.files.iter().map(|f| target(&f.role, &f.file)),
     )?;
+    // Said apart: replacing a key leaves what was sealed under it unreadable.
+    if let Some(key) = super::keys::different(&manifest.keys, &data_dir).first() {
+        anyhow::ensure!(
+            args.force,
+            "the data dir holds another {} than the backup's; pass --force to replace it \
+             (what the data dir's key sealed or named then no longer opens)",
+            key.display()
+        );
+    }
     if let Some(first) = occupied.first() {
         anyhow::ensure!(
             args.force,
@@ -63,12 +73,14 @@ pub(crate) async fn restore(args: RestoreArgs) -> anyhow::Result<()> {
             to.display()
         );
     }
+    super::keys::put(&args.dir, &manifest.keys, &data_dir)?;
     if let Ok(d) = std::fs::File::open(&data_dir) {
         // Makes the renames durable.
         let _ = d.sync_all();
     }
     println!(
-        "restored {total} files of the backup taken {} into {}",
+        "restored {total} files and {} keys of the backup taken {} into {}",
+        manifest.keys.len(),
         manifest.created_at,
         data_dir.display()
     );

@@ -59,7 +59,7 @@ fn topics() -> portrait_service::Topics {
 async fn a_position_beyond_the_copied_log_end_refuses_the_backup() {
     let (_data, parts) = data_dir(4).await;
     let out = tempfile::tempdir().expect("out");
-    let err = write_backup(out.path(), &parts, &topics())
+    let err = write_backup(out.path(), &parts, &topics(), None)
         .await
         .expect_err("refused");
     let text = err.to_string();
@@ -77,7 +77,7 @@ async fn a_position_beyond_the_copied_log_end_refuses_the_backup() {
 async fn positions_at_the_log_end_are_recorded_with_the_files() {
     let (_data, parts) = data_dir(3).await;
     let out = tempfile::tempdir().expect("out");
-    let manifest = write_backup(out.path(), &parts, &topics())
+    let manifest = write_backup(out.path(), &parts, &topics(), None)
         .await
         .expect("backup");
     let files: Vec<&str> = manifest.files.iter().map(|f| f.file.as_str()).collect();
@@ -189,4 +189,86 @@ async fn records_their_producer_copy_does_not_know_are_left_out_of_the_log_copy(
     ]
     .map(|(t, o)| (t.to_owned(), o));
     assert_eq!(left, want);
+}
+
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::metadata(path)
+        .expect("metadata")
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+#[tokio::test]
+async fn keys_go_with_the_backup_only_when_asked_and_come_back_private() {
+    use sha2::Digest as _;
+
+    let (data, parts) = data_dir(3).await;
+    let keys = [
+        ("admin.token", "tok-admin\n"),
+        ("pii.key", "pseudonym-key\n"),
+        ("pii_encryption.key", "sealing-key\n"),
+    ];
+    for (name, text) in keys {
+        std::fs::write(data.path().join(name), text).expect("a key file");
+    }
+    let plain = tempfile::tempdir().expect("out");
+    let manifest = write_backup(plain.path(), &parts, &topics(), None)
+        .await
+        .expect("backup");
+    assert!(manifest.keys.is_empty(), "no keys by default");
+    for (name, _) in keys {
+        assert!(!plain.path().join(name).exists(), "{name} not copied");
+    }
+
+    let out = tempfile::tempdir().expect("out");
+    let manifest = write_backup(out.path(), &parts, &topics(), Some(data.path()))
+        .await
+        .expect("backup");
+    let listed: Vec<(&str, &str)> = manifest
+        .keys
+        .iter()
+        .map(|k| (k.file.as_str(), k.sha256.as_str()))
+        .collect();
+    let sums: Vec<String> = keys
+        .iter()
+        .map(|(_, text)| super::hex(&sha2::Sha256::digest(text.as_bytes())))
+        .collect();
+    let want: Vec<(&str, &str)> = keys
+        .iter()
+        .zip(&sums)
+        .map(|((name, _), sum)| (*name, sum.as_str()))
+        .collect();
+    assert_eq!(listed, want);
+    for (name, text) in keys {
+        let copy = out.path().join(name);
+        assert_eq!(std::fs::read_to_string(&copy).expect("copied"), text);
+        assert_eq!(mode(&copy), 0o600, "{name}");
+    }
+    super::keys::verify(out.path(), &manifest.keys).expect("the keys check");
+
+    // Into an empty dir: put back, private.
+    let target = tempfile::tempdir().expect("target");
+    assert!(super::keys::different(&manifest.keys, target.path()).is_empty());
+    super::keys::put(out.path(), &manifest.keys, target.path()).expect("put back");
+    for (name, text) in keys {
+        let back = target.path().join(name);
+        assert_eq!(std::fs::read_to_string(&back).expect("restored"), text);
+        assert_eq!(mode(&back), 0o600, "{name}");
+    }
+    // Another key in the data dir is named (restore refuses it without --force).
+    std::fs::write(target.path().join("pii.key"), "another key\n").expect("write");
+    assert_eq!(
+        super::keys::different(&manifest.keys, target.path()),
+        [target.path().join("pii.key")]
+    );
+    // A damaged key, or a file the manifest calls a key, is refused.
+    std::fs::write(out.path().join("pii.key"), "pseudonym-kez\n").expect("write");
+    let err = super::keys::verify(out.path(), &manifest.keys).expect_err("damaged");
+    assert!(err.to_string().contains("pii.key"), "{err}");
+    let mut odd = manifest.keys;
+    odd[0].file = "log.db".into();
+    let err = super::keys::verify(out.path(), &odd[..1]).expect_err("not a key");
+    assert!(err.to_string().contains("log.db"), "{err}");
 }

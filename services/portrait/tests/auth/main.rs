@@ -12,6 +12,7 @@ mod jwt;
 mod keys;
 mod page;
 mod scope;
+mod sources;
 
 use portrait_auth::{ApiKey, AuthSettings, JwtSettings, Role};
 use portrait_service::{Config, ServiceName};
@@ -43,6 +44,7 @@ const VIEWER: &[&str] = &[
     "ListSyncJobs",
     "ListAdoptedSuggestions",
     "GetSuggestionEffect",
+    "GetCaller",
 ];
 const ANALYST: &[&str] = &[
     "ListRfm",
@@ -322,6 +324,20 @@ async fn every_rpc_and_route_answers_each_role_as_the_policy_says() {
             let got = code(addr, path, token).await;
             if got != want {
                 failures.push(format!("{path} with {token:?}: {got:?}, not {want:?}"));
+            }
+            // Each service records the refusals at its own port.
+            let subject = match token {
+                None => None,
+                Some(t) if t == keys.tokens[0] => Some("viewer"),
+                Some(t) if t == keys.tokens[1] => Some("analyst"),
+                Some(_) => None,
+            };
+            match (token, subject) {
+                (None, _) => audited.push((path.into(), "unauthenticated", String::new())),
+                (_, Some(subject)) => {
+                    audited.push((path.into(), "permission_denied", subject.into()));
+                }
+                _ => {}
             }
         }
         let health = code(addr, "/grpc.health.v1.Health/Check", None).await;

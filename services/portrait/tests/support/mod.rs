@@ -71,11 +71,22 @@ pub(crate) async fn fed_stack_with_auth(
     auth: portrait_service::AuthSettings,
     token: &str,
 ) -> Fed {
+    fed_stack_on(seed, auth, token, &[]).await
+}
+
+/// `fed_stack_with_auth` with the services' stores at `stores` (PostgreSQL).
+pub(crate) async fn fed_stack_on(
+    seed: u64,
+    auth: portrait_service::AuthSettings,
+    token: &str,
+    stores: &[(portrait_service::ServiceName, String)],
+) -> Fed {
     let dir = tempfile::tempdir().expect("dir");
     let shutdown = CancellationToken::new();
-    let stack = portrait::embedded::spawn_stack_with_auth(dir.path(), shutdown.clone(), auth)
-        .await
-        .expect("stack");
+    let stack =
+        portrait::embedded::spawn_stack_with_stores(dir.path(), shutdown.clone(), auth, stores)
+            .await
+            .expect("stack");
     let (_, submitted) = portrait_synth::generate(&ChainSpec::small(seed));
     let mut ingest = IngestServiceClient::new(authed(stack.ingest_addr, token).await);
     for chunk in submitted.chunks(500) {

@@ -1,5 +1,5 @@
-//! The gateway's audit log, kept in sync's store (the gateway's one
-//! database): refused requests and admin actions, appended in batches.
+//! The audit log's table, kept by every service with a store: each store is
+//! one service's, so the table does not name the service; its reader does.
 
 use portrait_proto::v1::AuditEvent;
 use portrait_store::Store;
@@ -7,7 +7,8 @@ use sqlx::Row;
 
 use crate::Result;
 
-pub async fn append(store: &Store, events: &[AuditEvent]) -> Result<()> {
+/// Appends `events` in one transaction.
+pub(super) async fn append(store: &Store, events: &[AuditEvent]) -> Result<()> {
     let mut tx = store.begin().await?;
     for e in events {
         sqlx::query(
@@ -28,8 +29,8 @@ pub async fn append(store: &Store, events: &[AuditEvent]) -> Result<()> {
     Ok(())
 }
 
-/// Newest first, ids below `before` (0 = from the newest).
-pub async fn list(store: &Store, before: i64, limit: i64) -> Result<Vec<AuditEvent>> {
+/// Newest first, ids below `before` (0 = from the newest), at most `limit`.
+pub(super) async fn list(store: &Store, before: i64, limit: i64) -> Result<Vec<AuditEvent>> {
     let before = if before <= 0 { i64::MAX } else { before };
     let rows = sqlx::query(
         "SELECT id, at_ms, subject, role, rpc, outcome, reason, peer FROM audit_events \
@@ -50,6 +51,7 @@ pub async fn list(store: &Store, before: i64, limit: i64) -> Result<Vec<AuditEve
                 outcome: r.try_get("outcome")?,
                 reason: r.try_get("reason")?,
                 peer: r.try_get("peer")?,
+                ..AuditEvent::default()
             })
         })
         .collect()
