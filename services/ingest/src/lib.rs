@@ -29,7 +29,8 @@ const MIGRATIONS: &[Migration] = migrations!(
         "0001_orders",
         "0002_outbox",
         "0003_counters",
-        "0004_outbox_epoch"
+        "0004_outbox_epoch",
+        "0005_orders_counter"
     ]
 );
 

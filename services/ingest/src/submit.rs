@@ -67,8 +67,10 @@ impl Ingest {
             .map(|(_, v)| v)
             .unwrap_or_default();
         let mut events = Vec::new();
+        let mut new_orders = 0_i64;
         for order in orders {
             let id = order.get().order_id.clone();
+            let known = stored.contains_key(&id);
             match decide(stored.get(&id), order) {
                 Decision::Unchanged { revision } => {
                     responses.push(response(id, revision, SubmitOutcome::Unchanged))
@@ -89,6 +91,7 @@ impl Ingest {
                         SubmitOutcome::Unchanged
                     };
                     responses.push(response(id.clone(), s.revision, outcome));
+                    new_orders += i64::from(!known);
                     stored.insert(id.clone(), s.clone());
                     changed.insert(id, s);
                 }
@@ -142,6 +145,7 @@ impl Ingest {
             }
             query.execute(&mut *tx).await?;
         }
+        portrait_store::add_counters(&mut tx, &[("orders", new_orders)]).await?;
         if !self.commit_delay.is_zero() {
             tokio::time::sleep(self.commit_delay).await;
         }
@@ -167,16 +171,14 @@ impl Ingest {
     }
 
     pub async fn status(&self) -> Result<IngestStatus> {
-        let row = sqlx::query(
-            "SELECT (SELECT CAST(COUNT(*) AS BIGINT) FROM orders), (SELECT CAST(COUNT(*) AS BIGINT) FROM outbox)",
-        )
-        .fetch_one(self.store.pool())
-        .await?;
+        let row = sqlx::query("SELECT CAST(COUNT(*) AS BIGINT) FROM outbox")
+            .fetch_one(self.store.pool())
+            .await?;
         let mut conn = self.store.acquire().await?;
         let counters = portrait_store::load_counters(&mut conn).await?;
         Ok(IngestStatus {
-            orders: row.try_get(0)?,
-            outbox_pending: row.try_get(1)?,
+            orders: counters.get("orders").copied().unwrap_or(0),
+            outbox_pending: row.try_get(0)?,
             events_published: counters.get("events_published").copied().unwrap_or(0),
         })
     }

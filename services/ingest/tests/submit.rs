@@ -21,6 +21,7 @@ struct Server {
     shutdown: CancellationToken,
     task: tokio::task::JoinHandle<portrait_service::Result<()>>,
     dir: tempfile::TempDir,
+    store_url: String,
 }
 
 impl Server {
@@ -41,6 +42,7 @@ impl Server {
             config.store.url = url;
         }
         let config = config.validated(ServiceName::Ingest).expect("config");
+        let store_url = config.store.url.clone();
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(portrait_ingest::run(config, listener, shutdown.clone()));
         Self {
@@ -48,6 +50,7 @@ impl Server {
             shutdown,
             task,
             dir,
+            store_url,
         }
     }
 
@@ -68,14 +71,24 @@ impl Server {
         self.dir.path()
     }
 
+    /// The status's order count, checked against the orders table.
     async fn orders_stored(&self) -> i64 {
         let mut client = self.client().await;
-        client
+        let said = client
             .get_ingest_status(IngestStatusRequest {})
             .await
             .expect("status")
             .into_inner()
-            .orders
+            .orders;
+        let store = portrait_store::Store::connect(&self.store_url)
+            .await
+            .expect("ingest's store");
+        let counted: i64 = sqlx::query_scalar("SELECT CAST(COUNT(*) AS BIGINT) FROM orders")
+            .fetch_one(store.pool())
+            .await
+            .expect("count");
+        assert_eq!(said, counted, "the status's count is the table's");
+        said
     }
 
     async fn stop(self) {
@@ -319,12 +332,22 @@ async fn a_batch_is_bounded_validated_whole_and_answered_per_order() {
     assert_eq!(ids, want, "one result per order, in request order");
     assert_eq!(server.orders_stored().await, 10_000);
 
+    // Re-sent, one changed, and one new twice in the batch (in place of two
+    // re-sent ones, to stay within a batch): one more order.
+    let mut again = full;
+    again[7].net_amount_fen += 1;
+    again[7].lines[0].net_amount_fen += 1;
+    again.truncate(9_998);
+    again.push(order(20_000));
+    again.push(order(20_000));
     let resent = client
-        .submit_order_batch(SubmitOrderBatchRequest { orders: full })
+        .submit_order_batch(SubmitOrderBatchRequest { orders: again })
         .await
         .expect("a re-sent batch is accepted")
         .into_inner();
-    assert_eq!((resent.published, resent.unchanged), (0, 10_000));
+    // The changed one and the new one are published; its second copy is unchanged.
+    assert_eq!((resent.published, resent.unchanged), (2, 9_998));
+    assert_eq!(server.orders_stored().await, 10_001);
     server.stop().await;
 }
 
