@@ -17,7 +17,7 @@ use prost::Message;
 use sqlx::{Connection, Row};
 
 use crate::oracle::Oracle;
-use crate::pipeline::{accepted, assert_figures, scenario, submit};
+use crate::pipeline::{assert_figures, scenario, submit};
 use crate::stack::{Stack, bin_dir};
 
 pub(crate) fn portrait(args: &[&str]) -> Output {
@@ -270,8 +270,7 @@ async fn embedded_backup_while_serving_then_restore_answers_as_before_and_applie
 
     stack.start_all();
     stack.wait_caught_up().await;
-    oracle.load(&accepted(&orders[..k])).await;
-    crate::anomaly::load_refunds(&oracle, &orders[..k]).await;
+    oracle.load_orders(&orders[..k]).await;
     let mut gateway = PortraitServiceClient::new(stack.channel("gateway").await);
     assert_figures(&mut gateway, &oracle, &queries).await;
 
@@ -283,7 +282,6 @@ async fn embedded_backup_while_serving_then_restore_answers_as_before_and_applie
     let mut ingest = IngestServiceClient::new(stack.channel("ingest").await);
     submit(&mut ingest, &orders[k.saturating_sub(300)..]).await;
     stack.wait_caught_up().await;
-    oracle.load(&accepted(&orders)).await;
-    crate::anomaly::load_refunds(&oracle, &orders).await;
+    oracle.load_orders(&orders).await;
     assert_figures(&mut gateway, &oracle, &queries).await;
 }

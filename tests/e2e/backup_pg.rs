@@ -12,7 +12,7 @@ use portrait_proto::v1::portrait_service_client::PortraitServiceClient;
 use sqlx::{Connection, Executor, PgConnection, Row};
 
 use crate::oracle::Oracle;
-use crate::pipeline::{accepted, assert_figures, scenario, submit};
+use crate::pipeline::{assert_figures, scenario, submit};
 use crate::stack::Stack;
 
 /// The PostgreSQL client tools beside the server `tests/run` starts.
@@ -126,15 +126,13 @@ async fn pg_dump_of_a_consumer_mid_stream_restores_and_resumes_exactly_once() {
         resumed.iter().zip(&restored).any(|(a, b)| a.1 > b.1),
         "the restored profiler read on from its positions: {restored:?} → {resumed:?}"
     );
-    oracle.load(&accepted(&orders[..cut])).await;
-    crate::anomaly::load_refunds(&oracle, &orders[..cut]).await;
+    oracle.load_orders(&orders[..cut]).await;
     let mut gateway = PortraitServiceClient::new(stack.channel("gateway").await);
     assert_figures(&mut gateway, &oracle, &queries).await;
 
     submit(&mut ingest, &orders[cut..]).await;
     stack.wait_caught_up().await;
-    oracle.load(&accepted(&orders)).await;
-    crate::anomaly::load_refunds(&oracle, &orders).await;
+    oracle.load_orders(&orders).await;
     assert_figures(&mut gateway, &oracle, &queries).await;
 }
 

@@ -5,7 +5,7 @@ use portrait_proto::v1::ingest_service_client::IngestServiceClient;
 use portrait_proto::v1::portrait_service_client::PortraitServiceClient;
 
 use crate::oracle::Oracle;
-use crate::pipeline::{accepted, assert_figures, scenario, submit};
+use crate::pipeline::{assert_figures, scenario, submit};
 use crate::stack::Stack;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -26,15 +26,13 @@ async fn embedded_stack_equals_sql_oracle_through_kill() {
     // Re-sending what was accepted before the kill changes nothing.
     submit(&mut ingest, &orders[..2 * third]).await;
     stack.wait_caught_up().await;
-    oracle.load(&accepted(&orders[..2 * third])).await;
-    crate::anomaly::load_refunds(&oracle, &orders[..2 * third]).await;
+    oracle.load_orders(&orders[..2 * third]).await;
     let mut gateway = PortraitServiceClient::new(stack.channel("gateway").await);
     assert_figures(&mut gateway, &oracle, &queries).await;
 
     submit(&mut ingest, &orders[2 * third..]).await;
     stack.wait_caught_up().await;
-    oracle.load(&accepted(&orders)).await;
-    crate::anomaly::load_refunds(&oracle, &orders).await;
+    oracle.load_orders(&orders).await;
     assert_figures(&mut gateway, &oracle, &queries).await;
     crate::anomaly::assert_refund_wave_flagged(&mut gateway, &orders, &queries[0].as_of).await;
 }

@@ -158,6 +158,13 @@ impl Oracle {
         Self { pool }
     }
 
+    /// Replaces the raw data with what `submitted` should leave in the stack: the
+    /// accepted live version of each order, and the refunds among them.
+    pub(crate) async fn load_orders(&self, submitted: &[Order]) {
+        self.load(&portrait_synth::accepted(submitted)).await;
+        crate::anomaly::load_refunds(self, submitted).await;
+    }
+
     /// Replaces the raw data with `orders`, the accepted live versions.
     pub(crate) async fn load(&self, orders: &[Order]) {
         sqlx::query("TRUNCATE raw_orders, raw_lines")

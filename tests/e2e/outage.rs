@@ -7,7 +7,7 @@ use std::time::Duration;
 use portrait_proto::v1::ingest_service_client::IngestServiceClient;
 use portrait_proto::v1::portrait_service_client::PortraitServiceClient;
 
-use crate::pipeline::{accepted, assert_figures, scenario, submit};
+use crate::pipeline::{assert_figures, scenario, submit};
 use crate::stack::Stack;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -42,7 +42,6 @@ async fn a_broker_restart_is_ridden_out_without_restarting_anything() {
     let status = stack.wait_caught_up().await;
     assert!(status.condition.is_empty(), "{status:?}");
     assert_eq!(stack.exited(), [], "no process ended");
-    oracle.load(&accepted(&orders)).await;
-    crate::anomaly::load_refunds(&oracle, &orders).await;
+    oracle.load_orders(&orders).await;
     assert_figures(&mut gateway, &oracle, &queries).await;
 }

@@ -300,8 +300,7 @@ async fn distributed_pipeline_equals_sql_oracle_through_kill_and_bad_input() {
     let half = orders.len() / 2;
     submit(&mut ingest, &orders[..half]).await;
     let status = stack.wait_caught_up().await;
-    oracle.load(&accepted(&orders[..half])).await;
-    crate::anomaly::load_refunds(&oracle, &orders[..half]).await;
+    oracle.load_orders(&orders[..half]).await;
     assert_figures(&mut gateway, &oracle, &queries).await;
     let published = status.ingest.expect("ingest status").events_published;
 
@@ -401,8 +400,7 @@ async fn distributed_pipeline_equals_sql_oracle_through_kill_and_bad_input() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     stack.start("profiler");
     stack.wait_caught_up().await;
-    oracle.load(&accepted(&orders)).await;
-    crate::anomaly::load_refunds(&oracle, &orders).await;
+    oracle.load_orders(&orders).await;
     assert_figures(&mut gateway, &oracle, &queries).await;
 
     // And once more after killing the rfm consumer while it is applying.
@@ -421,8 +419,7 @@ async fn distributed_pipeline_equals_sql_oracle_through_kill_and_bad_input() {
     stack.wait_caught_up().await;
     let mut all = orders.clone();
     all.extend(wave);
-    oracle.load(&accepted(&all)).await;
-    crate::anomaly::load_refunds(&oracle, &all).await;
+    oracle.load_orders(&all).await;
     assert_figures(&mut gateway, &oracle, &queries).await;
 
     // Ingest killed with SIGKILL while a wave streams in (possibly between
@@ -450,8 +447,7 @@ async fn distributed_pipeline_equals_sql_oracle_through_kill_and_bad_input() {
     submit(&mut ingest, &moved).await;
     stack.wait_caught_up().await;
     all.extend(moved);
-    oracle.load(&accepted(&all)).await;
-    crate::anomaly::load_refunds(&oracle, &all).await;
+    oracle.load_orders(&all).await;
     assert_figures(&mut gateway, &oracle, &queries).await;
     crate::anomaly::assert_refund_wave_flagged(&mut gateway, &orders, &queries[0].as_of).await;
 }

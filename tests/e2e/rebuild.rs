@@ -112,14 +112,12 @@ async fn rebuilding_one_service_of_the_embedded_stack_keeps_every_figure_exact()
         .map(|c| (c.service.as_str(), c.epoch))
         .collect();
     assert_eq!(epochs, [("profiler", 1), ("rfm", 0), ("suggest", 0)]);
-    oracle.load(&accepted(&orders[..half])).await;
-    crate::anomaly::load_refunds(&oracle, &orders[..half]).await;
+    oracle.load_orders(&orders[..half]).await;
     assert_figures(&mut gateway, &oracle, &queries).await;
 
     submit(&mut ingest, &orders[half..]).await;
     stack.wait_caught_up().await;
-    oracle.load(&accepted(&orders)).await;
-    crate::anomaly::load_refunds(&oracle, &orders).await;
+    oracle.load_orders(&orders).await;
     assert_figures(&mut gateway, &oracle, &queries).await;
 }
 
@@ -209,8 +207,7 @@ async fn an_emptied_log_is_reported_and_rebuild_makes_every_figure_exact() {
     for (service, name) in CONSUMERS {
         assert_eq!(health(&stack, service, name).await, ServingStatus::Serving);
     }
-    oracle.load(&accepted(&orders)).await;
-    crate::anomaly::load_refunds(&oracle, &orders).await;
+    oracle.load_orders(&orders).await;
     assert_figures(&mut gateway, &oracle, &queries).await;
 
     // Orders after the rebuild are applied as usual.
@@ -226,8 +223,7 @@ async fn an_emptied_log_is_reported_and_rebuild_makes_every_figure_exact() {
     stack.wait_caught_up().await;
     let mut all = orders.clone();
     all.extend(again);
-    oracle.load(&accepted(&all)).await;
-    crate::anomaly::load_refunds(&oracle, &all).await;
+    oracle.load_orders(&all).await;
     assert_figures(&mut gateway, &oracle, &queries).await;
 }
 
@@ -287,7 +283,6 @@ async fn an_emptied_embedded_log_is_reported_and_rebuilt() {
     assert!(said.contains("caught up"), "{said}");
     let status = stack.wait_caught_up().await;
     assert!(status.condition.is_empty(), "{status:?}");
-    oracle.load(&accepted(&orders)).await;
-    crate::anomaly::load_refunds(&oracle, &orders).await;
+    oracle.load_orders(&orders).await;
     assert_figures(&mut gateway, &oracle, &queries).await;
 }

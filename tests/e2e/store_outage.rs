@@ -15,7 +15,7 @@ use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 
-use crate::pipeline::{accepted, assert_figures, scenario, submit};
+use crate::pipeline::{assert_figures, scenario, submit};
 use crate::stack::Stack;
 
 async fn profiler_health(stack: &Stack) -> ServingStatus {
@@ -103,7 +103,6 @@ async fn a_consumer_database_that_goes_away_is_reported_and_ridden_out() {
     assert!(status.condition.is_empty(), "{status:?}");
     assert_eq!(profiler_health(&stack).await, ServingStatus::Serving);
     assert_eq!(stack.exited(), [], "no process ended");
-    oracle.load(&accepted(&orders)).await;
-    crate::anomaly::load_refunds(&oracle, &orders).await;
+    oracle.load_orders(&orders).await;
     assert_figures(&mut gateway, &oracle, &queries).await;
 }

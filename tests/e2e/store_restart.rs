@@ -15,7 +15,7 @@ use portrait_testkit::pg_server::PgServer;
 use portrait_testkit::postgres::fresh_database_on;
 use tonic::transport::Channel;
 
-use crate::pipeline::{accepted, assert_figures, scenario, try_submit};
+use crate::pipeline::{assert_figures, scenario, try_submit};
 use crate::stack::Stack;
 
 /// Submits until ingest accepts: while its database restarts it answers UNAVAILABLE, and a
@@ -100,7 +100,6 @@ async fn a_postgres_restart_mid_batch_is_ridden_out_exactly() {
         "batches failed by the restarts: {}",
         stack.logs().matches("consumer failed").count()
     );
-    oracle.load(&accepted(&orders)).await;
-    crate::anomaly::load_refunds(&oracle, &orders).await;
+    oracle.load_orders(&orders).await;
     assert_figures(&mut gateway, &oracle, &queries).await;
 }
