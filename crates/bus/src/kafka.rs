@@ -137,23 +137,13 @@ impl KafkaBus {
             self.bundle_records,
             bundle::MAX_BUNDLE_BYTES,
         );
-        let deliveries = bundles.iter().map(|(partition, payload)| {
-            let mut headers = OwnedHeaders::new_with_capacity(1);
-            for (key, value) in bundle::headers() {
-                headers = headers.insert(Header {
-                    key,
-                    value: Some(value.as_bytes()),
-                });
-            }
-            let record: FutureRecord<'_, (), _> = FutureRecord::to(topic)
+        let records = bundles.iter().map(|(partition, payload)| {
+            FutureRecord::<(), _>::to(topic)
                 .partition(*partition)
                 .payload(payload)
-                .headers(headers);
-            producer.send(record, rdkafka::util::Timeout::After(TIMEOUT))
+                .headers(owned_headers(bundle::headers()))
         });
-        for delivery in join_all(deliveries).await {
-            delivery.map_err(|(e, _)| e)?;
-        }
+        deliver(producer, records).await?;
         debug!(
             topic,
             messages = messages.len(),
@@ -207,25 +197,15 @@ impl KafkaBus {
         topic: &str,
         messages: &[Message],
     ) -> Result<()> {
-        let deliveries = messages.iter().map(|m| {
-            let mut headers = OwnedHeaders::new_with_capacity(m.headers.len());
-            for (k, v) in &m.headers {
-                headers = headers.insert(Header {
-                    key: k,
-                    value: Some(v.as_bytes()),
-                });
-            }
-            let record = FutureRecord::to(topic)
+        let records = messages.iter().map(|m| {
+            FutureRecord::to(topic)
                 .key(&m.key)
                 .payload(&m.payload)
-                .headers(headers);
-            // Queue-full waits instead of failing: the batch is bounded by the caller.
-            producer.send(record, rdkafka::util::Timeout::After(TIMEOUT))
+                .headers(owned_headers(
+                    m.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+                ))
         });
-        for delivery in join_all(deliveries).await {
-            delivery.map_err(|(e, _)| e)?;
-        }
-        Ok(())
+        deliver(producer, records).await
     }
 
     fn partitions_of(&self, consumer: &BaseConsumer, topic: &str) -> Result<Vec<i32>> {
@@ -332,6 +312,34 @@ impl KafkaBus {
         debug!(topic, ?next, "kafka consumer assigned");
         Ok(consumer)
     }
+}
+
+fn owned_headers<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> OwnedHeaders {
+    pairs
+        .into_iter()
+        .fold(OwnedHeaders::new(), |headers, (key, value)| {
+            headers.insert(Header {
+                key,
+                value: Some(value.as_bytes()),
+            })
+        })
+}
+
+/// Queues every record, in order, then waits for each to be acknowledged.
+async fn deliver<'a, K>(
+    producer: &FutureProducer,
+    records: impl Iterator<Item = FutureRecord<'a, K, Vec<u8>>>,
+) -> Result<()>
+where
+    K: rdkafka::message::ToBytes + ?Sized + 'a,
+{
+    // Queue-full waits instead of failing: the batch is bounded by the caller.
+    let deliveries =
+        records.map(|record| producer.send(record, rdkafka::util::Timeout::After(TIMEOUT)));
+    for delivery in join_all(deliveries).await {
+        delivery.map_err(|(e, _)| e)?;
+    }
+    Ok(())
 }
 
 /// Drops a librdkafka client on a thread of its own: closing waits for the
