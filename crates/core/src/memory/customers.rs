@@ -302,7 +302,7 @@ impl CustomerBook {
 
     /// The customers a question must visit, in id order: everyone, or those
     /// that have (had) rows at the selected stores.
-    pub(crate) fn candidates(&self, sel: &Selection) -> Vec<u32> {
+    pub fn candidates(&self, sel: &Selection) -> Vec<u32> {
         let Some(stores) = sel.ids() else {
             return (0..self.summaries.len() as u32).collect();
         };

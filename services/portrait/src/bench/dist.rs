@@ -83,7 +83,12 @@ pub(crate) async fn run(
         r = measure(args, spec, data_dir, today, report, &databases, brokers, &stamp) => r,
         _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
     };
-    databases.drop_all().await;
+    if args.keep_databases {
+        let names: Vec<&str> = databases.names.iter().map(|(_, n)| n.as_str()).collect();
+        eprintln!("kept the databases: {}", names.join(", "));
+    } else {
+        databases.drop_all().await;
+    }
     measured
 }
 

@@ -88,6 +88,10 @@ pub(crate) struct BenchArgs {
     /// record; with one record per batch (tansu) this is what batches.
     #[arg(long, default_value_t = 1000)]
     bundle_records: u32,
+    /// With --distributed: leave the services' databases on the server at the
+    /// end (their names are printed) to inspect them; drop them by hand.
+    #[arg(long, requires = "distributed")]
+    keep_databases: bool,
 }
 
 pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {

@@ -100,7 +100,8 @@ pub(crate) async fn order_groups(
         let row = (r.try_get::<String, _>(0)?, [n(1)?, n(2)?, n(3)?, n(5)?]);
         Ok(last.map(|last| (row.0, [row.1[0], row.1[1], row.1[2], last, row.1[3]])))
     };
-    stream(store, build, parse, |rows| {
+    let mut conn = store.acquire().await?;
+    stream(&mut conn, build, parse, |rows| {
         let rows: Vec<_> = rows.drain(..).flatten().collect();
         let scores = clv(&mut rows.iter().map(|(c, _)| c.as_str()));
         for ((_, [g, orders, revenue, last, before]), score) in rows.iter().zip(scores) {

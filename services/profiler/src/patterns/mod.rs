@@ -1,7 +1,9 @@
 //! Time, channel and preference patterns per RFM segment or cluster
-//! (`GetGroupPatterns`). Each customer's group comes from the serving state;
-//! their orders, categories and products from three grouped statements over
-//! the customer portrait's tables (no serving state holds them), streamed.
+//! (`GetGroupPatterns`). Each customer's group, and each group's customers,
+//! come from the serving state; their orders, categories and products from
+//! three statements over the customer portrait's tables (no serving state
+//! holds them), grouped by the customers' groups in the database (a temporary
+//! table of them is joined) so that what crosses is a row per (group, …).
 //! Cached per (filter, dimension, clusters' generation) and version; a
 //! request's key and limit select from the cached answer.
 
@@ -15,12 +17,13 @@ use portrait_core::{Error as DomainError, ResolvedFilter};
 use portrait_proto::v1::{Filter, GroupPatterns, GroupPatternsRequest, SummaryDimension};
 use portrait_service::Result;
 use portrait_store::Sql;
-use sqlx::Row;
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Connection, Row};
 
 use crate::queries::Profiler;
 use crate::summary::{Keys, cluster_groups, scope_of};
 use figures::{Sums, pattern};
-use sql::stream;
+use sql::{GroupTable, Scope, stream};
 
 const DEFAULT_ITEMS: i32 = 10;
 /// Items kept per group in the cache: the largest limit a request may ask.
@@ -42,8 +45,10 @@ struct Plan {
     f: ResolvedFilter,
     version: u64,
     scope: sql::Scope,
-    /// Each customer's group by dense id.
-    of: Vec<Option<usize>>,
+    /// Each grouped customer's group, for the database.
+    groups: GroupTable,
+    /// Customers with an order inside the filter, per group and (last) in all.
+    customers: Vec<i64>,
     keys: Keys,
     head: GroupPatterns,
     generation: u64,
@@ -97,11 +102,27 @@ impl Profiler {
                 head.clusters_as_of_date.clone_from(&clusters.as_of_date);
                 (cluster_groups(&clusters, &labels, &mut keys), generation)
             };
+            let book = &s.customers.book;
+            let mut groups = GroupTable::default();
+            // Every customer the state knows at the selected stores, −1 for
+            // those in no group: a customer whose rows are committed but not
+            // yet applied is left out, as the state leaves them out.
+            for c in book.candidates(sel) {
+                let g = of.get(c as usize).copied().flatten();
+                groups.push(book.customers().name(c), g.map_or(-1, |g| g as i64));
+            }
+            let group_of = |c: u32, _| of.get(c as usize).copied().flatten();
+            let span = (f.from, f.to, f.as_of);
+            let (total, figures) = book.group_figures(sel, span, keys.len(), group_of, |_| None);
+            let customers = (figures.iter().chain([&total]))
+                .map(|g| g.customers)
+                .collect();
             Plan {
                 f: f.clone(),
                 version,
                 scope: scope_of(s, f, sel),
-                of,
+                groups,
+                customers,
                 keys,
                 head,
                 generation,
@@ -132,9 +153,21 @@ impl Profiler {
         }
         let groups = plan.keys.len();
         // One more slot, the last, for every selected customer together.
-        let mut sums: Vec<Sums> = (0..=groups).map(|_| Sums::default()).collect();
+        let mut sums: Vec<Sums> = (plan.customers.iter())
+            .map(|&customers| {
+                let mut sums = Sums::default();
+                sums.customers = customers;
+                sums
+            })
+            .collect();
         if !plan.scope.is_empty() {
-            self.read_sums(&plan, &mut sums).await?;
+            let (scope, groups) = (&plan.scope, plan.groups);
+            let mut conn = self.ctx.store().acquire().await?;
+            let mut tx = conn.begin().await?;
+            let table = groups.load(&mut tx).await?;
+            read_sums(&mut tx, scope, &table, &mut sums).await?;
+            // The groups' table goes with the transaction.
+            tx.rollback().await?;
         }
         let (state, _) = self.projection.live.read();
         let days = &state.days;
@@ -163,92 +196,75 @@ impl Profiler {
             .patterns
             .put(&cache_key, plan.version, Full { answer, keys }))
     }
+}
 
-    /// The three statements: orders by (customer, weekday, hour, channel),
-    /// then categories and products by (customer, item), each row added to
-    /// its customer's group and to the total.
-    async fn read_sums(&self, plan: &Plan, sums: &mut [Sums]) -> Result<()> {
-        let total = sums.len() - 1;
-        let store = self.ctx.store();
-        let live = &self.projection.live;
-        // Dense ids of the customers counted so far: each counts once.
-        let mut seen: Vec<bool> = Vec::new();
-        let orders = |conn: &sqlx::AnyConnection| {
+/// The three statements: orders by (group, weekday, hour, channel), then
+/// categories and products by (group, item), each row added to its group and
+/// to the total (the last of `sums`). A customer in no group has group −1; one
+/// the state does not know yet is left out (the join).
+async fn read_sums(
+    conn: &mut AnyConnection,
+    scope: &Scope,
+    groups: &str,
+    sums: &mut [Sums],
+) -> Result<()> {
+    let total = sums.len() - 1;
+    let slots = |g: i64| [usize::try_from(g).ok().filter(|g| *g < total), Some(total)];
+    let join = format!(" JOIN {groups} g ON g.customer_id = t.customer_id");
+    let orders = |conn: &AnyConnection| {
+        let mut sql = Sql::for_conn(
+            conn,
+            &format!(
+                "SELECT g.grp, (day + 3) % 7, hour, channel, \
+                 CAST(SUM(orders) AS BIGINT), CAST(SUM(revenue) AS BIGINT) \
+                 FROM customer_orders t{join}"
+            ),
+        );
+        scope.push_where(&mut sql, true);
+        sql.push(" GROUP BY 1, 2, 3, 4");
+        sql
+    };
+    let parse = |r: &AnyRow| {
+        let n = |i: usize| r.try_get::<i64, _>(i);
+        Ok([n(0)?, n(1)?, n(2)?, n(3)?, n(4)?, n(5)?])
+    };
+    stream(conn, orders, parse, |rows| {
+        for [g, weekday, hour, channel, n, revenue] in rows.iter() {
+            for s in slots(*g).into_iter().flatten() {
+                sums[s].add_order(*weekday, *hour, *channel, *n, *revenue);
+            }
+        }
+    })
+    .await?;
+    for (items_table, column, products) in [
+        ("customer_categories", "category_id", false),
+        ("customer_products", "product_id", true),
+    ] {
+        let items = |conn: &AnyConnection| {
             let mut sql = Sql::for_conn(
                 conn,
-                "SELECT customer_id, (day + 3) % 7, hour, channel, CAST(SUM(orders) AS BIGINT), \
-                 CAST(SUM(revenue) AS BIGINT) FROM customer_orders",
+                &format!(
+                    "SELECT g.grp, {column}, CAST(SUM(orders) AS BIGINT), \
+                     CAST(SUM(quantity) AS BIGINT), CAST(SUM(revenue) AS BIGINT) \
+                     FROM {items_table} t{join}"
+                ),
             );
-            plan.scope.push_where(&mut sql, true);
-            sql.push(" GROUP BY customer_id, (day + 3) % 7, hour, channel");
+            scope.push_where(&mut sql, true);
+            sql.push(" GROUP BY 1, 2");
             sql
         };
-        let parse = |r: &sqlx::any::AnyRow| {
+        let parse = |r: &AnyRow| {
             let n = |i: usize| r.try_get::<i64, _>(i);
-            Ok((
-                r.try_get::<String, _>(0)?,
-                [n(1)?, n(2)?, n(3)?, n(4)?, n(5)?],
-            ))
+            Ok((n(0)?, r.try_get::<String, _>(1)?, [n(2)?, n(3)?, n(4)?]))
         };
-        stream(store, orders, parse, |rows| {
-            let (state, _) = live.read();
-            let ids = state.customers.book.customers();
-            for (customer, [weekday, hour, channel, n, revenue]) in rows.iter() {
-                let Some(c) = ids.get(customer) else {
-                    continue;
-                };
-                let group = plan.of.get(c as usize).copied().flatten();
-                let c = c as usize;
-                if seen.len() <= c {
-                    seen.resize(c + 1, false);
-                }
-                let first = !std::mem::replace(&mut seen[c], true);
-                for g in [group, Some(total)].into_iter().flatten() {
-                    let s = &mut sums[g];
-                    s.customers += i64::from(first);
-                    s.add_order(*weekday, *hour, *channel, *n, *revenue);
+        stream(conn, items, parse, |rows| {
+            for (g, item, figures) in rows.iter() {
+                for s in slots(*g).into_iter().flatten() {
+                    sums[s].add_item(products, item, *figures);
                 }
             }
         })
         .await?;
-        for (table, products) in [("customer_categories", false), ("customer_products", true)] {
-            let column = if products {
-                "product_id"
-            } else {
-                "category_id"
-            };
-            let items = |conn: &sqlx::AnyConnection| {
-                let mut sql = Sql::for_conn(
-                    conn,
-                    &format!(
-                        "SELECT customer_id, {column}, CAST(SUM(orders) AS BIGINT), \
-                         CAST(SUM(quantity) AS BIGINT), CAST(SUM(revenue) AS BIGINT) FROM {table}"
-                    ),
-                );
-                plan.scope.push_where(&mut sql, true);
-                sql.push(&format!(" GROUP BY customer_id, {column}"));
-                sql
-            };
-            let parse = |r: &sqlx::any::AnyRow| {
-                let n = |i: usize| r.try_get::<i64, _>(i);
-                let (customer, item) = (r.try_get::<String, _>(0)?, r.try_get::<String, _>(1)?);
-                Ok((customer, item, [n(2)?, n(3)?, n(4)?]))
-            };
-            stream(store, items, parse, |rows| {
-                let (state, _) = live.read();
-                let ids = state.customers.book.customers();
-                for (customer, item, figures) in rows.iter() {
-                    let Some(c) = ids.get(customer) else {
-                        continue;
-                    };
-                    let group = plan.of.get(c as usize).copied().flatten();
-                    for g in [group, Some(total)].into_iter().flatten() {
-                        sums[g].add_item(products, item, *figures);
-                    }
-                }
-            })
-            .await?;
-        }
-        Ok(())
     }
+    Ok(())
 }

@@ -1,11 +1,14 @@
 //! Grouped SQL over the customer portrait's tables for answers about groups
 //! of customers: the filter pushed into the WHERE, the rows streamed.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use futures::TryStreamExt;
 use portrait_core::Day;
 use portrait_service::Result;
-use portrait_store::{Sql, Store};
+use portrait_store::Sql;
 use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Executor};
 
 /// Rows handed to the caller at a time: the caller takes the state's lock
 /// once per chunk to name each row's customer.
@@ -38,16 +41,16 @@ impl Scope {
     }
 }
 
-/// Runs the statement `build` makes and hands its rows, parsed, to `each`
-/// `CHUNK` at a time: the rows of a whole chain never sit in memory at once.
+/// Runs the statement `build` makes on `conn` and hands its rows, parsed, to
+/// `each` `CHUNK` at a time: the rows of a whole chain never sit in memory at
+/// once.
 pub(crate) async fn stream<T>(
-    store: &Store,
-    build: impl FnOnce(&sqlx::AnyConnection) -> Sql,
+    conn: &mut AnyConnection,
+    build: impl FnOnce(&AnyConnection) -> Sql,
     parse: impl Fn(&AnyRow) -> Result<T, sqlx::Error>,
     mut each: impl FnMut(&mut Vec<T>),
 ) -> Result<()> {
-    let mut conn = store.acquire().await?;
-    let sql = build(&conn);
+    let sql = build(conn);
     let mut rows = sql.query().fetch(&mut *conn);
     let mut chunk = Vec::with_capacity(CHUNK);
     while let Some(row) = rows.try_next().await? {
@@ -59,4 +62,87 @@ pub(crate) async fn stream<T>(
     }
     each(&mut chunk);
     Ok(())
+}
+
+/// Customers per chunk of [`GroupTable`]: one bind of about a megabyte.
+const GROUPS_PER_CHUNK: usize = 50_000;
+
+/// Each grouped customer's group as JSON objects (`{"customer id": group}`),
+/// to load into a temporary table that the grouped statements join: the
+/// groups exist only in memory, and grouping by them in the database returns
+/// a row per (group, …) instead of one per customer — a few hundred rows, not
+/// millions, whatever the chain's size.
+#[derive(Default)]
+pub(crate) struct GroupTable {
+    chunks: Vec<String>,
+    rows: usize,
+}
+
+impl GroupTable {
+    pub(crate) fn push(&mut self, customer: &str, group: i64) {
+        if self.rows.is_multiple_of(GROUPS_PER_CHUNK) {
+            self.chunks.push(String::from("{"));
+        }
+        let Some(chunk) = self.chunks.last_mut() else {
+            return;
+        };
+        if chunk.len() > 1 {
+            chunk.push(',');
+        }
+        // A string's JSON form cannot fail to serialise.
+        chunk.push_str(&serde_json::to_string(customer).unwrap_or_default());
+        chunk.push(':');
+        chunk.push_str(&group.to_string());
+        self.rows += 1;
+    }
+
+    /// Creates a table `(customer_id, grp)` of the groups on `conn`, which
+    /// must be in a transaction that is rolled back afterwards: the table goes
+    /// with it, and the connection returns to the pool as it was. Returns the
+    /// table's name.
+    pub(crate) async fn load(mut self, conn: &mut AnyConnection) -> Result<String> {
+        let sqlite = portrait_store::is_sqlite(conn);
+        let (table, create, insert) = if sqlite {
+            // SQLite joins by looking up each row's customer: it needs the key.
+            let table = "pattern_groups".to_owned();
+            let create = format!(
+                "CREATE TEMP TABLE {table} (customer_id TEXT PRIMARY KEY, grp BIGINT NOT NULL)"
+            );
+            let insert = format!("INSERT INTO {table} SELECT key, value FROM json_each(?)");
+            (table, create, insert)
+        } else {
+            // Unlogged rather than temporary: PostgreSQL never scans a
+            // temporary table in parallel, and the hash join over millions
+            // of rows is this answer's cost. Uncommitted, it is visible to
+            // no other session; the name is this call's own all the same,
+            // so that two profilers on one database never wait on each other.
+            static TABLES: AtomicU64 = AtomicU64::new(0);
+            let n = TABLES.fetch_add(1, Ordering::Relaxed);
+            let table = format!("pattern_groups_{}_{n}", std::process::id());
+            // Memory for the join's hash and the aggregate, not batches on disk.
+            conn.execute("SET LOCAL work_mem = '256MB'").await?;
+            let create = format!(
+                "CREATE UNLOGGED TABLE {table} (customer_id TEXT NOT NULL, grp BIGINT NOT NULL)"
+            );
+            let insert = format!(
+                "INSERT INTO {table} SELECT key, CAST(value AS BIGINT) \
+                 FROM json_each_text(CAST($1 AS json))"
+            );
+            (table, create, insert)
+        };
+        conn.execute(create.as_str()).await?;
+        for chunk in &mut self.chunks {
+            chunk.push('}');
+            sqlx::query(&insert)
+                .bind(std::mem::take(chunk))
+                .execute(&mut *conn)
+                .await?;
+        }
+        if !sqlite {
+            // Not analysed by itself before the commit: without its size the
+            // planner would guess a nested loop.
+            conn.execute(format!("ANALYZE {table}").as_str()).await?;
+        }
+        Ok(table)
+    }
 }

@@ -40,6 +40,10 @@ struct Slot<T> {
     error: Option<String>,
     asked: Option<Instant>,
     pending: bool,
+    /// A caller already waited the whole timeout for the running fetch: the
+    /// fetch is slow (a large chain), and the next callers take what is held
+    /// at once instead of each waiting as long again.
+    waited_out: bool,
 }
 
 impl<T> Default for Slot<T> {
@@ -49,6 +53,7 @@ impl<T> Default for Slot<T> {
             error: None,
             asked: None,
             pending: false,
+            waited_out: false,
         }
     }
 }
@@ -134,20 +139,29 @@ impl<T: PartialEq + Send + Sync + 'static> Fetched<T> {
         }
     }
 
-    /// The answer for `f`, waiting at most the timeout.
+    /// The answer for `f`, waiting at most the timeout, and not at all when
+    /// an earlier caller already waited it out for the same fetch.
     pub(crate) async fn get(self: &Arc<Self>, f: &ResolvedFilter) -> Held<T> {
         let deadline = Instant::now() + self.timeout;
         self.ask(f);
         loop {
             let (held, pending) = self.peek(f);
-            if !pending || Instant::now() >= deadline {
+            if !pending {
+                return held;
+            }
+            if Instant::now() >= deadline {
+                let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+                if let Some(slot) = slots.get_mut(f) {
+                    slot.waited_out = true;
+                }
                 return held;
             }
             tokio::time::sleep(POLL).await;
         }
     }
 
-    /// What is held for `f` now, without asking, and whether a fetch runs.
+    /// What is held for `f` now, without asking, and whether a fetch runs
+    /// that is worth waiting for.
     pub(crate) fn peek(&self, f: &ResolvedFilter) -> (Held<T>, bool) {
         let slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
         let Some(s) = slots.get(f) else {
@@ -156,7 +170,7 @@ impl<T: PartialEq + Send + Sync + 'static> Fetched<T> {
         let held = s.value.clone().ok_or_else(|| {
             (s.error.clone()).unwrap_or_else(|| "画像服务未在时限内给出数据".into())
         });
-        (held, s.pending)
+        (held, s.pending && !s.waited_out)
     }
 
     /// Makes the answer held for `f` stale: the next ask fetches again.
@@ -179,6 +193,7 @@ impl<T: PartialEq + Send + Sync + 'static> Fetched<T> {
             return;
         }
         slot.pending = true;
+        slot.waited_out = false;
         slot.asked = Some(Instant::now());
         let (this, f) = (self.clone(), f.clone());
         let answer = (self.fetch)(f.clone());
@@ -228,6 +243,39 @@ mod tests {
         let (value, other) = fetched.get(&f).await.expect("an answer");
         assert_eq!((*value, other == first), (8, false));
         assert!(queue.lock().expect("queue").is_empty(), "three fetches");
+    }
+
+    /// A fetch slower than the timeout costs the first caller the timeout and
+    /// the callers after it nothing while it runs; its answer, once there, is
+    /// taken without waiting.
+    #[tokio::test]
+    async fn only_the_first_caller_waits_out_a_slow_fetch() {
+        let release = Arc::new(tokio::sync::Notify::new());
+        let gate = release.clone();
+        let timeout = Duration::from_secs(1);
+        let fetched = Arc::new(Fetched::new(timeout, move |_| {
+            let gate = gate.clone();
+            Box::pin(async move {
+                gate.notified().await;
+                Ok(5)
+            })
+        }));
+        let f = ResolvedFilter::resolve(None, 20_000).expect("filter");
+        let started = Instant::now();
+        assert!(fetched.get(&f).await.is_err(), "nothing held yet");
+        assert!(started.elapsed() >= timeout, "the first caller waits");
+        let started = Instant::now();
+        assert!(fetched.get(&f).await.is_err(), "still nothing held");
+        // An immediate return, with most of a second to spare on a busy machine.
+        assert!(started.elapsed() < timeout / 2, "{:?}", started.elapsed());
+        release.notify_one();
+        let value = loop {
+            if let (Ok((v, _)), _) = fetched.peek(&f) {
+                break *v;
+            }
+            tokio::time::sleep(POLL).await;
+        };
+        assert_eq!(value, 5);
     }
 
     /// A profiler that does not answer costs a list at most the timeout and
