@@ -146,3 +146,59 @@ impl GroupTable {
         Ok(table)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use portrait_store::Store;
+    use sqlx::{Connection, Row};
+
+    use super::GroupTable;
+
+    /// Ids that JSON must escape, in more than one chunk, come back as they
+    /// went in, and the table is gone with the transaction.
+    async fn groups_round_trip(store: Store) {
+        let mut want: Vec<(String, i64)> = vec![
+            ("a\"b".into(), 0),
+            ("c\\d".into(), 7),
+            ("顾客 1\n".into(), -1),
+        ];
+        want.extend((0..120_000).map(|i| (format!("c{i:06}"), i % 8)));
+        let mut groups = GroupTable::default();
+        for (c, g) in &want {
+            groups.push(c, *g);
+        }
+        let mut conn = store.acquire().await.expect("a connection");
+        let mut tx = conn.begin().await.expect("a transaction");
+        let table = groups.load(&mut tx).await.expect("loaded");
+        let sql = format!("SELECT customer_id, grp FROM {table}");
+        let rows = sqlx::query(&sql).fetch_all(&mut *tx).await.expect("rows");
+        let mut got: Vec<(String, i64)> = (rows.iter())
+            .map(|r| (r.get::<String, _>(0), r.get::<i64, _>(1)))
+            .collect();
+        // Byte order on both sides, whatever the database's collation.
+        got.sort();
+        want.sort();
+        assert_eq!(got.len(), want.len());
+        assert!(got == want, "the groups differ");
+        tx.rollback().await.expect("rolled back");
+        let after = sqlx::query(&format!("SELECT COUNT(*) FROM {table}"))
+            .fetch_one(&mut *conn)
+            .await;
+        assert!(after.is_err(), "{table} outlived its transaction");
+    }
+
+    #[tokio::test]
+    async fn groups_round_trip_on_sqlite() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}/profiler.db", dir.path().display());
+        groups_round_trip(Store::connect(&url).await.expect("store")).await;
+    }
+
+    #[tokio::test]
+    async fn groups_round_trip_on_postgres() {
+        let Some(url) = portrait_testkit::postgres::fresh_database().await else {
+            return;
+        };
+        groups_round_trip(Store::connect(&url).await.expect("store")).await;
+    }
+}
