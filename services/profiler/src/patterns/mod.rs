@@ -2,8 +2,9 @@
 //! (`GetGroupPatterns`). Each customer's group, and each group's customers,
 //! come from the serving state; their orders, categories and products from
 //! three statements over the customer portrait's tables (no serving state
-//! holds them), grouped by the customers' groups in the database (a temporary
-//! table of them is joined) so that what crosses is a row per (group, …).
+//! holds them), grouped by the customers' groups in the database (a table of
+//! them lives inside the call's transaction and is joined) so that what
+//! crosses is a row per (group, …), not one per customer.
 //! Cached per (filter, dimension, clusters' generation) and version; a
 //! request's key and limit select from the cached answer.
 
