@@ -68,10 +68,10 @@ pub(crate) async fn stream<T>(
 const GROUPS_PER_CHUNK: usize = 50_000;
 
 /// Each grouped customer's group as JSON objects (`{"customer id": group}`),
-/// to load into a temporary table that the grouped statements join: the
-/// groups exist only in memory, and grouping by them in the database returns
-/// a row per (group, …) instead of one per customer — a few hundred rows, not
-/// millions, whatever the chain's size.
+/// to load into a table, living only inside the call's transaction, that the
+/// grouped statements join: the groups exist only in memory, and grouping by
+/// them in the database returns a row per (group, …) instead of one per
+/// customer — a few thousand rows, not millions, whatever the chain's size.
 #[derive(Default)]
 pub(crate) struct GroupTable {
     chunks: Vec<String>,
