@@ -28,13 +28,6 @@ pub(crate) struct Stack {
     children: BTreeMap<&'static str, Child>,
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
-}
-
 /// target/debug, where `tests/run` built the service binaries.
 pub(crate) fn bin_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
@@ -68,8 +61,10 @@ impl Stack {
 
     pub(crate) fn new(stores: BTreeMap<&'static str, String>, brokers: String) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        let ports: BTreeMap<&'static str, u16> =
-            SERVICES.iter().map(|s| (*s, free_port())).collect();
+        let ports: BTreeMap<&'static str, u16> = SERVICES
+            .iter()
+            .map(|s| (*s, portrait_testkit::free_port()))
+            .collect();
         let topic_prefix = portrait_testkit::broker::unique_topic("e2e") + ".";
         let url = |s: &str| format!("http://127.0.0.1:{}", ports[s]);
         let mut env = BTreeMap::new();

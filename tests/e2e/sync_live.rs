@@ -24,13 +24,6 @@ const EXPORT: &str = "order_id,shop_id,shop_name,shop_city,record_time,cash,pay_
     900003,77,新店,,2025-06-01 13:00:00,8.00,2,0,4,203,可乐,1,8.00\n\
     900004,2,徐汇店,上海,2025-06-01 14:00:00,8.00,2,1,5,203,可乐,1,8.00\n";
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
-}
-
 /// `GET /metrics` over plain HTTP/1.0: every sample, keyed by its name and
 /// sorted labels (`name{a="1",b="2"}`).
 async fn scrape(port: u16) -> BTreeMap<String, f64> {
@@ -164,7 +157,7 @@ async fn import(w: &World, file: &str) -> SyncJob {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_equal_the_jobs_and_import_reaches_a_running_stack() {
-    let metrics_port = free_port();
+    let metrics_port = portrait_testkit::free_port();
     let listen = format!("127.0.0.1:{metrics_port}");
     let Some(mut w) = world(
         Db::Postgres,
@@ -293,7 +286,7 @@ async fn metrics_equal_the_jobs_and_import_reaches_a_running_stack() {
     );
 
     // 4. No stack there: a clear error naming the address and the way out.
-    let nowhere = format!("http://127.0.0.1:{}", free_port());
+    let nowhere = format!("http://127.0.0.1:{}", portrait_testkit::free_port());
     let out = portrait(&["import", &file, "--gateway", &nowhere]);
     let said = text(&out);
     assert!(!out.status.success(), "{said}");

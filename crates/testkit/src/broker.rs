@@ -46,10 +46,7 @@ impl OwnBroker {
 
     fn launch(log: &std::path::Path, durable: Option<std::path::PathBuf>) -> Option<Self> {
         let binary = crate::server_env("PORTRAIT_TEST_TANSU", "the tansu binary")?;
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .expect("a free loopback port");
+        let port = crate::free_port();
         let mut broker = Self {
             binary,
             port,

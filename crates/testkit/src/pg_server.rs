@@ -30,10 +30,7 @@ impl PgServer {
         ));
         std::fs::create_dir_all(dir.join("data")).expect("pg folder");
         run(Command::new("chown").arg("-R").arg("postgres").arg(&dir));
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
+        let port = crate::free_port();
         let server = PgServer { bin, dir, port };
         server.as_postgres("initdb", |c| {
             c.arg("-D")
