@@ -36,7 +36,9 @@ pub struct Interner {
 impl Interner {
     /// The id of `name`, allocated on first sight.
     pub fn intern(&mut self, name: &str) -> u32 {
-        if let Some(id) = self.get(name) {
+        // One hash serves the lookup and, for a new name, the insert.
+        let hash = self.hasher.hash_one(name);
+        if let Some(id) = self.find(hash, name) {
             return id;
         }
         let id = u32::try_from(self.ends.len()).unwrap_or(u32::MAX);
@@ -49,7 +51,6 @@ impl Interner {
             hasher,
             ..
         } = self;
-        let hash = hasher.hash_one(name);
         lookup.insert_unique(hash, id, |&other| {
             hasher.hash_one(name_in(arena, ends, other))
         });
@@ -61,7 +62,10 @@ impl Interner {
     }
 
     pub fn get(&self, name: &str) -> Option<u32> {
-        let hash = self.hasher.hash_one(name);
+        self.find(self.hasher.hash_one(name), name)
+    }
+
+    fn find(&self, hash: u64, name: &str) -> Option<u32> {
         (self.lookup)
             .find(hash, |&id| self.name(id) == name)
             .copied()
