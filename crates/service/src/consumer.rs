@@ -15,6 +15,9 @@ use crate::{Config, Live, Projection, Result, Topics, log_check, metrics};
 
 /// How often the consumer compares its positions with the log's bounds.
 const CHECK_EVERY: Duration = Duration::from_secs(1);
+/// How often the loop refreshes `portrait_state_bytes`: it walks every
+/// customer's rows, a few milliseconds at a million customers.
+const SIZE_EVERY: Duration = Duration::from_secs(60);
 
 /// Where a consumer stands, as of its last commit; what status answers from.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -77,7 +80,29 @@ pub(crate) async fn load<P: Projection>(
         elapsed_ms = started.elapsed().as_millis() as u64,
         "serving state loaded"
     );
+    for (part, bytes) in report_state_bytes(projection) {
+        info!(
+            service = projection.name(),
+            part,
+            mib = bytes >> 20,
+            "serving state size"
+        );
+    }
     Ok(())
+}
+
+/// Sets `portrait_state_bytes` from the projection's parts and returns them.
+fn report_state_bytes<P: Projection>(projection: &P) -> Vec<(&'static str, usize)> {
+    let parts = projection.state_bytes();
+    if let Some(m) = metrics::get() {
+        for (part, bytes) in &parts {
+            let bytes = i64::try_from(*bytes).unwrap_or(i64::MAX);
+            m.state_bytes
+                .with_label_values(&[projection.name(), part])
+                .set(bytes);
+        }
+    }
+    parts
 }
 
 /// The parts of a consumer the loop needs.
@@ -220,6 +245,7 @@ impl<P: Projection> Loop<'_, P> {
         info!(service, ?positions, "consumer resuming");
         let mut watch = log_check::Watch::default();
         let mut checked: Option<std::time::Instant> = None;
+        let mut sized = std::time::Instant::now();
         let mut consumer = self.parts.bus.consumer(topic, &positions).await?;
         if self.parts.control.failing(false) {
             self.parts.progress.update(|p| p.failure = None);
@@ -245,6 +271,10 @@ impl<P: Projection> Loop<'_, P> {
             let span = info_span!("apply batch", service, records = batch.len());
             crate::extract_parent(&span, &batch[0].headers);
             match self.apply(batch, generation).instrument(span).await? {
+                Batch::Applied if sized.elapsed() >= SIZE_EVERY => {
+                    sized = std::time::Instant::now();
+                    report_state_bytes(self.parts.projection.as_ref());
+                }
                 Batch::Applied => {}
                 Batch::Restart => return Ok(Exit::Restart),
                 Batch::Halted => {

@@ -75,4 +75,8 @@ impl Projection for CustomerProjection {
     fn apply(&self, delta: &Self::Delta) {
         self.live.update(|s| s.apply(delta));
     }
+
+    fn state_bytes(&self) -> Vec<(&'static str, usize)> {
+        self.live.read().0.heap_parts().to_vec()
+    }
 }

@@ -7,6 +7,7 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod alloc;
 mod audit;
 mod auth_layer;
 mod config;
@@ -30,6 +31,7 @@ mod shutdown;
 mod telemetry;
 pub mod tls;
 
+pub use alloc::return_freed_memory_promptly;
 pub use audit::{AuditLog, AuditReader, MAX_SOURCE_PAGE};
 pub use auth_layer::{
     AuditSink, Bearer, PeerChannel, audit_event, audit_outcome, peer_of, unrecorded,

@@ -17,6 +17,8 @@ pub struct Metrics {
     pub batch_size: HistogramVec,
     pub lag: IntGaugeVec,
     pub log_condition: IntGaugeVec,
+    /// The serving state's heap by part (`Projection::state_bytes`).
+    pub state_bytes: IntGaugeVec,
     pub rpc_seconds: HistogramVec,
     pub rpc_errors: IntCounterVec,
     pub orders_submitted: IntCounterVec,
@@ -75,6 +77,14 @@ fn build() -> std::result::Result<Metrics, prometheus::Error> {
         &["service"],
     )?;
     registry.register(Box::new(log_condition.clone()))?;
+    let state_bytes = IntGaugeVec::new(
+        Opts::new(
+            "portrait_state_bytes",
+            "bytes the serving state holds in memory, by part (from capacities; RSS is higher)",
+        ),
+        &["service", "part"],
+    )?;
+    registry.register(Box::new(state_bytes.clone()))?;
     let rpc_seconds = HistogramVec::new(
         HistogramOpts::new("portrait_rpc_seconds", "gRPC call latency by method").buckets(vec![
             0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 5.0,
@@ -105,6 +115,7 @@ fn build() -> std::result::Result<Metrics, prometheus::Error> {
         batch_size,
         lag,
         log_condition,
+        state_bytes,
         rpc_seconds,
         rpc_errors,
         orders_submitted,

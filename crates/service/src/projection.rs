@@ -42,4 +42,9 @@ pub trait Projection: Send + Sync + 'static {
 
     /// Adds a committed batch to the serving state.
     fn apply(&self, delta: &Self::Delta);
+
+    /// The serving state's heap by part, for the log and `portrait_state_bytes`.
+    fn state_bytes(&self) -> Vec<(&'static str, usize)> {
+        Vec::new()
+    }
 }

@@ -214,6 +214,7 @@ where
     F: FnOnce(Config, TcpListener, CancellationToken) -> Fut,
     Fut: std::future::Future<Output = Result<()>>,
 {
+    crate::return_freed_memory_promptly();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -76,11 +76,15 @@ enum Models {
 }
 
 fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    if starts_a_stack(&cli.command) {
+        portrait_service::return_freed_memory_promptly();
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("failed to start the runtime")?;
-    let result = runtime.block_on(run(Cli::parse()));
+    let result = runtime.block_on(run(cli));
     // Dropping the runtime would wait for blocking work without limit (see
     // `portrait_service::main`); the stores are flushed and closed by now.
     runtime.shutdown_timeout(std::time::Duration::from_secs(5));

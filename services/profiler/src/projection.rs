@@ -2,7 +2,9 @@
 //! and store days (orders by hour and channel, products), in its own tables
 //! and, for serving, in memory.
 
-use portrait_core::memory::{BasketBook, CHANNEL_SLOTS, CustomerPairs, CustomerState, StoreBook};
+use portrait_core::memory::{
+    BasketBook, CHANNEL_SLOTS, CustomerPairs, CustomerState, HeapSize, StoreBook,
+};
 use std::collections::BTreeMap;
 
 use portrait_core::{
@@ -131,6 +133,18 @@ impl Projection for ProfilerProjection {
 
     fn apply(&self, delta: &Self::Delta) {
         self.live.update(|s| s.apply(delta));
+    }
+
+    fn state_bytes(&self) -> Vec<(&'static str, usize)> {
+        let s = self.live.read().0;
+        let mut parts = s.customers.heap_parts().to_vec();
+        parts.extend([
+            ("store_days", s.days.heap_bytes()),
+            ("baskets", s.baskets.heap_bytes()),
+            ("customer_pairs", s.customer_pairs.heap_bytes()),
+            ("refunds", s.refunds.heap_bytes()),
+        ]);
+        parts
     }
 }
 

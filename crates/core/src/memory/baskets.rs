@@ -1,3 +1,4 @@
+use crate::memory::heap::{HeapSize, vec_bytes};
 use std::collections::HashMap;
 
 use crate::memory::Selection;
@@ -42,6 +43,12 @@ pub struct BasketCounts {
     pub products: Vec<i64>,
     /// (a, b, baskets holding both) with a < b by dense id, non-zero only.
     pub pairs: Vec<(u32, u32, i64)>,
+}
+
+impl HeapSize for Counts {
+    fn heap_bytes(&self) -> usize {
+        vec_bytes(&self.products) + vec_bytes(&self.pairs)
+    }
 }
 
 impl Counts {
@@ -103,6 +110,13 @@ pub struct BasketBook {
     stores: Vec<Counts>,
     /// The same summed over all stores, for the unfiltered question.
     chain: Counts,
+}
+
+impl HeapSize for BasketBook {
+    fn heap_bytes(&self) -> usize {
+        let stores: usize = self.stores.iter().map(HeapSize::heap_bytes).sum();
+        vec_bytes(&self.stores) + stores + self.chain.heap_bytes()
+    }
 }
 
 impl BasketBook {

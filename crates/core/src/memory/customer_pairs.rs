@@ -1,3 +1,4 @@
+use crate::memory::heap::{HeapSize, nested_bytes, vec_bytes};
 use std::collections::HashMap;
 
 use crate::memory::Selection;
@@ -136,6 +137,18 @@ impl SetCounts {
             pairs: self.pairs.into_sorted(),
             ..self.out
         }
+    }
+}
+
+impl HeapSize for CustomerPairs {
+    fn heap_bytes(&self) -> usize {
+        let stores: usize = self.stores.iter().map(HeapSize::heap_bytes).sum();
+        nested_bytes(&self.customers)
+            + nested_bytes(&self.visitors)
+            + vec_bytes(&self.stores)
+            + stores
+            + self.chain.heap_bytes()
+            + vec_bytes(&self.scratch)
     }
 }
 

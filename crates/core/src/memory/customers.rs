@@ -1,3 +1,4 @@
+use crate::memory::heap::{nested_bytes, vec_bytes};
 use crate::memory::{Interner, Selection};
 use crate::{Acc, CustomerAgg, Day};
 
@@ -22,11 +23,15 @@ struct Summary {
 /// distinct-customer figures and of RFM for any store set and day range.
 ///
 /// Rows live in one columnar block ordered by customer (`offsets` index it),
-/// plus a small overflow of rows created since the block was last rebuilt;
-/// the block is rebuilt when the overflow grows past an eighth of it. Rows are
-/// never removed (a fully retracted row stays at zero), so `by_store` never
-/// lists a customer twice. Only rows with orders > 0 count as presence, and
-/// only they are summed, as in the tables.
+/// plus a small overflow of rows created since the block was last rebuilt,
+/// threaded per customer through one vector (no allocation per customer).
+/// The block is rebuilt in place when the overflow grows past a sixteenth of
+/// it: the columns grow by the overflow and every customer's rows move right
+/// to their new place, so a rebuild holds one column twice at most (while
+/// the allocator moves it), not the whole block. Rows are never removed (a
+/// fully retracted row stays at zero), so `by_store` never lists a customer
+/// twice. Only rows with orders > 0 count as presence, and only they are
+/// summed, as in the tables.
 #[derive(Debug, Default, Clone)]
 pub struct CustomerBook {
     ids: Interner,
@@ -35,85 +40,91 @@ pub struct CustomerBook {
     offsets: Vec<u32>,
     days: Vec<Day>,
     stores: Vec<u32>,
-    accs: Vec<Acc>,
-    /// Rows created since the last rebuild, per customer (empty for most).
-    overflow: Vec<Vec<Row>>,
-    overflow_rows: usize,
+    orders: Vec<i64>,
+    revenue: Vec<i64>,
+    /// Per customer, its newest overflow row in `extra` (`NONE`: none).
+    heads: Vec<u32>,
+    extra: Vec<Extra>,
     summaries: Vec<Summary>,
     by_store: Vec<Vec<u32>>,
 }
 
+const NONE: u32 = u32::MAX;
+
+/// An overflow row and the customer's next older one.
+#[derive(Debug, Clone, Copy)]
+struct Extra {
+    row: Row,
+    next: u32,
+}
+
 /// Builds a book from a table scan in any order, straight into the columnar
-/// block: rows are staged compactly as they come, then placed by a counting
-/// sort on the customer. Loading ten million rows costs two passes over
-/// memory, not ten million inserts, and the table can keep the key order
-/// that suits its writes (day first).
+/// block: rows are kept in the book's own columns as they come, with each
+/// row's customer beside them, then moved to their place by a counting sort
+/// on the customer, one column at a time. Loading ten million rows costs a
+/// few passes over memory, not ten million inserts; the table can keep the
+/// key order that suits its writes (day first); and the peak is the columns
+/// plus 4 bytes a row and one column in flight, not a second copy of all.
 #[derive(Debug, Default)]
 pub struct BookLoader {
     book: CustomerBook,
-    /// Fixed-size chunks, freed one by one as they are placed: no doubling
-    /// copies while loading, and less held at the peak.
-    staged: Vec<Vec<(u32, Row)>>,
+    /// Each row's customer; then, in `finish`, its place in the block.
+    customers: Vec<u32>,
 }
-
-const STAGE_CHUNK: usize = 1 << 20;
 
 impl BookLoader {
     pub fn push(&mut self, customer: &str, store: u32, day: Day, acc: Acc) {
-        let c = self.book.ids.intern(customer);
-        let row = (c, Row { day, store, acc });
-        match self.staged.last_mut() {
-            Some(chunk) if chunk.len() < STAGE_CHUNK => chunk.push(row),
-            _ => {
-                let mut chunk = Vec::with_capacity(STAGE_CHUNK);
-                chunk.push(row);
-                self.staged.push(chunk);
-            }
-        }
+        self.customers.push(self.book.ids.intern(customer));
+        let book = &mut self.book;
+        book.days.push(day);
+        book.stores.push(store);
+        book.orders.push(acc.orders);
+        book.revenue.push(acc.revenue);
     }
 
     pub fn finish(self) -> CustomerBook {
-        let Self { mut book, staged } = self;
+        let Self {
+            mut book,
+            customers: mut places,
+        } = self;
         let n = book.ids.len();
-        let total: usize = staged.iter().map(Vec::len).sum();
         let mut starts = vec![0_usize; n + 1];
-        for (c, _) in staged.iter().flatten() {
+        for c in &places {
             starts[*c as usize + 1] += 1;
         }
         for i in 0..n {
             starts[i + 1] += starts[i];
         }
+        // Stable: a customer's rows keep the scan's order (by day, when the
+        // table is read in its key order), so most need no sort below.
         let mut next = starts[..n].to_vec();
-        let (mut days, mut stores) = (vec![Day::default(); total], vec![0_u32; total]);
-        let mut accs = vec![Acc::default(); total];
-        for chunk in staged {
-            for (c, r) in chunk {
-                let i = next[c as usize];
-                next[c as usize] += 1;
-                (days[i], stores[i], accs[i]) = (r.day, r.store, r.acc);
-            }
+        for c in &mut places {
+            let at = &mut next[*c as usize];
+            *c = u32::try_from(*at).unwrap_or(u32::MAX);
+            *at += 1;
         }
+        drop(next);
+        place(&mut book.days, &places);
+        place(&mut book.stores, &places);
+        place(&mut book.orders, &places);
+        place(&mut book.revenue, &places);
+        drop(places);
         book.offsets = starts
             .iter()
             .map(|&o| u32::try_from(o).unwrap_or(u32::MAX))
             .collect();
-        (book.days, book.stores, book.accs) = (days, stores, accs);
         book.summaries = vec![Summary::default(); n];
-        book.overflow = vec![Vec::new(); n];
+        book.heads = vec![NONE; n];
         let mut rows = Vec::new();
         for c in 0..n as u32 {
             let block = book.block(c);
             let in_order = |i: usize| (book.days[i], book.stores[i]);
             if !block.clone().skip(1).all(|i| in_order(i - 1) < in_order(i)) {
                 rows.clear();
-                rows.extend(block.clone().map(|i| Row {
-                    day: book.days[i],
-                    store: book.stores[i],
-                    acc: book.accs[i],
-                }));
+                rows.extend(block.clone().map(|i| book.row(i)));
                 rows.sort_unstable_by_key(|r: &Row| (r.day, r.store));
                 for (i, r) in block.clone().zip(&rows) {
-                    (book.days[i], book.stores[i], book.accs[i]) = (r.day, r.store, r.acc);
+                    book.set(i, *r);
                 }
             }
             book.summaries[c as usize] = book.summarize(c);
@@ -131,6 +142,23 @@ impl BookLoader {
     }
 }
 
+/// Moves every value of a column to its place; the new column is allocated
+/// exactly and the old one freed, so one column is held twice at a time.
+fn place<T: Copy + Default>(column: &mut Vec<T>, places: &[u32]) {
+    let mut placed = vec![T::default(); column.len()];
+    for (value, at) in column.iter().zip(places) {
+        placed[*at as usize] = *value;
+    }
+    *column = placed;
+}
+
+/// Lengthens a column to `len` with room for exactly that: growth by
+/// doubling would leave up to half of it unused until the next rebuild.
+fn grow<T: Copy + Default>(column: &mut Vec<T>, len: usize) {
+    column.reserve_exact(len.saturating_sub(column.len()));
+    column.resize(len, T::default());
+}
+
 /// Distinct customers of a filter and the spend of the active ones.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Reach {
@@ -143,12 +171,27 @@ pub struct Reach {
 }
 
 impl CustomerBook {
+    /// The rows' heap, without the customer ids (`customers()` has those).
+    pub fn rows_heap_bytes(&self) -> usize {
+        vec_bytes(&self.offsets)
+            + vec_bytes(&self.days)
+            + vec_bytes(&self.stores)
+            + vec_bytes(&self.orders)
+            + vec_bytes(&self.revenue)
+            + vec_bytes(&self.heads)
+            + vec_bytes(&self.extra)
+            + vec_bytes(&self.summaries)
+            + nested_bytes(&self.by_store)
+    }
+}
+
+impl CustomerBook {
     /// Adds `acc` to the (customer, store, day) row.
     pub fn add(&mut self, customer: &str, store: u32, day: Day, acc: Acc) {
         let c = self.ids.intern(customer);
         if c as usize >= self.summaries.len() {
             self.summaries.resize(c as usize + 1, Summary::default());
-            self.overflow.resize_with(c as usize + 1, Vec::new);
+            self.heads.resize(c as usize + 1, NONE);
         }
         let block = self.block(c);
         let found = (self.days[block.clone()]
@@ -156,23 +199,33 @@ impl CustomerBook {
             .zip(&self.stores[block.clone()]))
         .position(|(d, s)| *d == day && *s == store);
         let before = if let Some(i) = found {
-            let row = &mut self.accs[block.start + i];
-            let before = *row;
-            row.add(acc);
+            let i = block.start + i;
+            let before = self.acc(i);
+            self.orders[i] += acc.orders;
+            self.revenue[i] += acc.revenue;
             before
         } else {
-            let rows = &mut self.overflow[c as usize];
-            let known_at_store =
-                self.stores[block].contains(&store) || rows.iter().any(|r| r.store == store);
-            match rows.iter_mut().find(|r| r.day == day && r.store == store) {
-                Some(r) => {
-                    let before = r.acc;
-                    r.acc.add(acc);
+            let mut known_at_store = self.stores[block].contains(&store);
+            let (mut at, mut hit) = (self.heads[c as usize], None);
+            while at != NONE {
+                let e = &self.extra[at as usize];
+                known_at_store |= e.row.store == store;
+                if e.row.store == store && e.row.day == day {
+                    hit = Some(at as usize);
+                }
+                at = e.next;
+            }
+            match hit {
+                Some(i) => {
+                    let before = self.extra[i].row.acc;
+                    self.extra[i].row.acc.add(acc);
                     before
                 }
                 None => {
-                    rows.push(Row { day, store, acc });
-                    self.overflow_rows += 1;
+                    let next = self.heads[c as usize];
+                    self.heads[c as usize] = u32::try_from(self.extra.len()).unwrap_or(NONE);
+                    let row = Row { day, store, acc };
+                    self.extra.push(Extra { row, next });
                     if !known_at_store {
                         if store as usize >= self.by_store.len() {
                             self.by_store.resize_with(store as usize + 1, Vec::new);
@@ -186,9 +239,29 @@ impl CustomerBook {
         let mut after = before;
         after.add(acc);
         self.update_summary(c, day, before, after);
-        if self.overflow_rows > 50_000 + self.days.len() / 4 {
+        if self.extra.len() > 50_000 + self.days.len() / 16 {
             self.rebuild();
         }
+    }
+
+    fn acc(&self, i: usize) -> Acc {
+        Acc {
+            orders: self.orders[i],
+            revenue: self.revenue[i],
+        }
+    }
+
+    fn row(&self, i: usize) -> Row {
+        Row {
+            day: self.days[i],
+            store: self.stores[i],
+            acc: self.acc(i),
+        }
+    }
+
+    fn set(&mut self, i: usize, r: Row) {
+        (self.days[i], self.stores[i]) = (r.day, r.store);
+        (self.orders[i], self.revenue[i]) = (r.acc.orders, r.acc.revenue);
     }
 
     /// Moves a customer's summary from a row's old value to its new one; only
@@ -215,9 +288,10 @@ impl CustomerBook {
 
     /// Folds every row into the columnar block; worth it after a bulk load.
     pub fn compact(&mut self) {
-        if self.overflow_rows > 0 {
+        if !self.extra.is_empty() {
             self.rebuild();
         }
+        self.extra = Vec::new();
     }
 
     pub fn customers(&self) -> &Interner {
@@ -240,10 +314,13 @@ impl CustomerBook {
             block.start += self.days[block.clone()].partition_point(|d| *d < f);
         }
         for i in block {
-            each(self.days[i], self.stores[i], self.accs[i]);
+            each(self.days[i], self.stores[i], self.acc(i));
         }
-        for r in self.overflow.get(c as usize).map_or(&[][..], |v| v) {
-            each(r.day, r.store, r.acc);
+        let mut at = self.heads.get(c as usize).copied().unwrap_or(NONE);
+        while at != NONE {
+            let e = self.extra[at as usize];
+            each(e.row.day, e.row.store, e.row.acc);
+            at = e.next;
         }
     }
 
@@ -272,32 +349,72 @@ impl CustomerBook {
         s.unwrap_or_default()
     }
 
-    /// Folds the overflow into the columnar block.
+    /// Folds the overflow into the columnar block, in place: the columns
+    /// grow by the overflow, then customers from the last to the first move
+    /// right to their new start, merging their overflow rows in (day, store)
+    /// order. A customer's rows only ever move right and the ones after it
+    /// have already moved, so nothing is overwritten before it is read.
     fn rebuild(&mut self) {
         let n = self.summaries.len();
-        let total = self.days.len() + self.overflow_rows;
-        let (mut offsets, mut days, mut stores, mut accs) = (
-            Vec::with_capacity(n + 1),
-            Vec::with_capacity(total),
-            Vec::with_capacity(total),
-            Vec::with_capacity(total),
-        );
-        let mut rows: Vec<Row> = Vec::new();
-        for c in 0..n as u32 {
-            offsets.push(u32::try_from(days.len()).unwrap_or(u32::MAX));
-            rows.clear();
-            self.rows(c, |day, store, acc| rows.push(Row { day, store, acc }));
-            rows.sort_unstable_by_key(|r| (r.day, r.store));
-            for r in &rows {
-                days.push(r.day);
-                stores.push(r.store);
-                accs.push(r.acc);
+        let old_len = self.days.len();
+        let total = old_len + self.extra.len();
+        let old_start = |offsets: &[u32], c: usize| offsets.get(c).map_or(old_len, |&o| o as usize);
+        let mut extra_of = vec![0_u32; n];
+        for (c, count) in extra_of.iter_mut().enumerate() {
+            let mut at = self.heads[c];
+            while at != NONE {
+                *count += 1;
+                at = self.extra[at as usize].next;
             }
         }
-        offsets.push(u32::try_from(days.len()).unwrap_or(u32::MAX));
-        (self.offsets, self.days, self.stores, self.accs) = (offsets, days, stores, accs);
-        self.overflow = vec![Vec::new(); n];
-        self.overflow_rows = 0;
+        let mut offsets = Vec::with_capacity(n + 1);
+        let mut shift = 0_usize;
+        for (c, count) in extra_of.iter().enumerate() {
+            offsets.push(u32::try_from(old_start(&self.offsets, c) + shift).unwrap_or(u32::MAX));
+            shift += *count as usize;
+        }
+        offsets.push(u32::try_from(total).unwrap_or(u32::MAX));
+        grow(&mut self.days, total);
+        grow(&mut self.stores, total);
+        grow(&mut self.orders, total);
+        grow(&mut self.revenue, total);
+        let mut rows: Vec<Row> = Vec::new();
+        for c in (0..n).rev() {
+            let (from, to) = (old_start(&self.offsets, c), old_start(&self.offsets, c + 1));
+            let start = offsets[c] as usize;
+            rows.clear();
+            let mut at = self.heads[c];
+            while at != NONE {
+                rows.push(self.extra[at as usize].row);
+                at = self.extra[at as usize].next;
+            }
+            rows.sort_unstable_by_key(|r| (r.day, r.store));
+            // Merge from the back: the larger of the last unplaced block
+            // row and the last unplaced overflow row goes to the last free place.
+            let (mut read, mut write) = (to, start + (to - from) + rows.len());
+            while let Some(r) = rows.last() {
+                write -= 1;
+                if read > from && (self.days[read - 1], self.stores[read - 1]) > (r.day, r.store) {
+                    read -= 1;
+                    let moved = self.row(read);
+                    self.set(write, moved);
+                } else {
+                    let r = *r;
+                    rows.pop();
+                    self.set(write, r);
+                }
+            }
+            if start != from {
+                let (from, to) = (from..read, start);
+                self.days.copy_within(from.clone(), to);
+                self.stores.copy_within(from.clone(), to);
+                self.orders.copy_within(from.clone(), to);
+                self.revenue.copy_within(from, to);
+            }
+        }
+        self.offsets = offsets;
+        self.heads.fill(NONE);
+        self.extra.clear();
     }
 
     /// The customers a question must visit, in id order: everyone, or those

@@ -1,3 +1,4 @@
+use crate::memory::heap::{HeapSize, vec_bytes};
 use std::collections::BTreeMap;
 use std::hash::{BuildHasher, RandomState};
 use std::iter::Peekable;
@@ -31,6 +32,20 @@ pub struct Interner {
     ordered: Vec<u32>,
     /// The names interned since, in name order.
     tail: BTreeMap<Box<str>, u32>,
+}
+
+impl HeapSize for Interner {
+    fn heap_bytes(&self) -> usize {
+        // A hash table bucket is the id and one control byte.
+        let tail: usize = (self.tail.keys())
+            .map(|k| k.len() + size_of::<(Box<str>, u32)>())
+            .sum();
+        self.arena.capacity()
+            + vec_bytes(&self.ends)
+            + self.lookup.capacity() * (size_of::<u32>() + 1)
+            + vec_bytes(&self.ordered)
+            + tail
+    }
 }
 
 impl Interner {

@@ -7,6 +7,7 @@ mod baskets;
 mod customer_pairs;
 mod customers;
 mod groups;
+mod heap;
 mod intern;
 mod store_days;
 mod stores;
@@ -15,6 +16,7 @@ pub use baskets::{BasketBook, BasketCounts};
 pub use customer_pairs::{CustomerPairs, SetCounts};
 pub use customers::{BookLoader, CustomerBook, Reach};
 pub use groups::GroupFigures;
+pub use heap::{HeapSize, nested_bytes, vec_bytes};
 pub use intern::Interner;
 pub use store_days::{CHANNEL_SLOTS, StoreBook};
 pub use stores::{Selection, Stores};
@@ -38,5 +40,14 @@ impl CustomerState {
             let store = self.stores.id(store);
             self.book.add(customer, store, *day, *acc);
         }
+    }
+
+    /// The state's heap by part: the customer ids, their rows, the stores.
+    pub fn heap_parts(&self) -> [(&'static str, usize); 3] {
+        [
+            ("customer_ids", self.book.customers().heap_bytes()),
+            ("customer_rows", self.book.rows_heap_bytes()),
+            ("stores", self.stores.heap_bytes()),
+        ]
     }
 }

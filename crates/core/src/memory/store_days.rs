@@ -1,3 +1,4 @@
+use crate::memory::heap::{HeapSize, vec_bytes};
 use crate::memory::{Interner, Selection};
 use crate::{Acc, Day, ProductAcc, ProductInfo};
 
@@ -74,6 +75,31 @@ pub struct StoreBook {
     chain: Vec<DayFigures>,
     products: Catalog<ProductInfo>,
     categories: Catalog<String>,
+}
+
+impl HeapSize for DayFigures {
+    fn heap_bytes(&self) -> usize {
+        vec_bytes(&self.products) + vec_bytes(&self.categories)
+    }
+}
+
+impl<I> HeapSize for Catalog<I> {
+    fn heap_bytes(&self) -> usize {
+        // The names inside `info` are left out: a few thousand products.
+        self.ids.heap_bytes() + vec_bytes(&self.info)
+    }
+}
+
+impl HeapSize for StoreBook {
+    fn heap_bytes(&self) -> usize {
+        let days =
+            |d: &Vec<DayFigures>| vec_bytes(d) + d.iter().map(HeapSize::heap_bytes).sum::<usize>();
+        vec_bytes(&self.days)
+            + self.days.iter().map(days).sum::<usize>()
+            + days(&self.chain)
+            + self.products.heap_bytes()
+            + self.categories.heap_bytes()
+    }
 }
 
 impl StoreBook {

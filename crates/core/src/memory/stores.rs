@@ -1,4 +1,5 @@
 use crate::memory::Interner;
+use crate::memory::heap::{HeapSize, vec_bytes};
 use crate::{ResolvedFilter, StoreInfo};
 
 /// The stores a projection has seen, with their latest name and city.
@@ -35,6 +36,15 @@ impl Selection {
                     .collect(),
             ),
         }
+    }
+}
+
+impl HeapSize for Stores {
+    fn heap_bytes(&self) -> usize {
+        let names: usize = (self.info.iter())
+            .map(|i| i.name.capacity() + i.city.capacity())
+            .sum();
+        self.ids.heap_bytes() + vec_bytes(&self.info) + names
     }
 }
 

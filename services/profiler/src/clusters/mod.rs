@@ -151,10 +151,22 @@ impl ClusterBook {
             None => today,
         };
         let _one = self.computing.lock().await;
-        let (top, habits) = features::habits(self.ctx.store(), as_of).await?;
+        let live = &self.projection.live;
+        let (customers, incarnation) = {
+            let (state, _) = live.read();
+            (state.customers.book.customers().len(), live.incarnation())
+        };
+        let id_of = |name: &str| live.read().0.customers.book.customers().get(name);
+        let (top, habits) = features::habits(self.ctx.store(), as_of, customers, id_of).await?;
         let rows = {
-            let (state, _) = self.projection.live.read();
-            let incarnation = self.projection.live.incarnation();
+            let (state, _) = live.read();
+            if live.incarnation() != incarnation {
+                // Dense ids were handed out anew (a rebuild): the habits'
+                // ids are another state's.
+                return Err(portrait_service::Error::NotReady(
+                    "the serving state was replaced while clustering; ask again".to_owned(),
+                ));
+            }
             let days = &state.days;
             let names: Vec<String> = (top.iter())
                 .map(
@@ -167,9 +179,9 @@ impl ClusterBook {
             let book = &state.customers.book;
             let mut main_channel = vec![0_u8; book.customers().len()];
             let rows = (book.customers().sorted())
-                .filter_map(|(name, c)| {
+                .filter_map(|(_, c)| {
                     let agg = book.agg(c, &Selection::All, None, as_of + 1)?;
-                    let h = habits.get(name).copied().unwrap_or_default();
+                    let h = habits.get(c as usize).copied().unwrap_or_default();
                     main_channel[c as usize] = export::main_channel(&h);
                     Some((c, features_of(&agg, &h, as_of)))
                 })

@@ -2,6 +2,7 @@
 //! (`RefundDays`), written with each batch to `refund_days` and kept in
 //! memory as two integers per store-day.
 
+use portrait_core::memory::nested_bytes;
 use portrait_core::{Day, RefundAcc, RefundDays};
 use portrait_service::Result;
 use portrait_store::{Key, scan, upsert};
@@ -26,6 +27,10 @@ impl RefundBook {
             Ok(at) => days[at].1.add(by),
             Err(at) => days.insert(at, (day, by)),
         }
+    }
+
+    pub(crate) fn heap_bytes(&self) -> usize {
+        nested_bytes(&self.stores)
     }
 
     /// The store's days with counts, by day.
