@@ -206,14 +206,12 @@ impl CustomerBook {
             before
         } else {
             let mut known_at_store = self.stores[block].contains(&store);
-            let (mut at, mut hit) = (self.heads[c as usize], None);
-            while at != NONE {
-                let e = &self.extra[at as usize];
-                known_at_store |= e.row.store == store;
-                if e.row.store == store && e.row.day == day {
-                    hit = Some(at as usize);
+            let mut hit = None;
+            for (at, r) in self.overflow(c as usize) {
+                known_at_store |= r.store == store;
+                if r.store == store && r.day == day {
+                    hit = Some(at);
                 }
-                at = e.next;
             }
             match hit {
                 Some(i) => {
@@ -242,6 +240,16 @@ impl CustomerBook {
         if self.extra.len() > 50_000 + self.days.len() / 16 {
             self.rebuild();
         }
+    }
+
+    /// Customer `c`'s overflow rows with their index in `extra`, newest first.
+    fn overflow(&self, c: usize) -> impl Iterator<Item = (usize, Row)> + '_ {
+        let first = self.heads.get(c).copied().unwrap_or(NONE);
+        let linked = |at: u32| (at != NONE).then_some(at);
+        std::iter::successors(linked(first), move |&at| {
+            linked(self.extra[at as usize].next)
+        })
+        .map(|at| (at as usize, self.extra[at as usize].row))
     }
 
     fn acc(&self, i: usize) -> Acc {
@@ -316,11 +324,8 @@ impl CustomerBook {
         for i in block {
             each(self.days[i], self.stores[i], self.acc(i));
         }
-        let mut at = self.heads.get(c as usize).copied().unwrap_or(NONE);
-        while at != NONE {
-            let e = self.extra[at as usize];
-            each(e.row.day, e.row.store, e.row.acc);
-            at = e.next;
+        for (_, r) in self.overflow(c as usize) {
+            each(r.day, r.store, r.acc);
         }
     }
 
@@ -361,11 +366,7 @@ impl CustomerBook {
         let old_start = |offsets: &[u32], c: usize| offsets.get(c).map_or(old_len, |&o| o as usize);
         let mut extra_of = vec![0_u32; n];
         for (c, count) in extra_of.iter_mut().enumerate() {
-            let mut at = self.heads[c];
-            while at != NONE {
-                *count += 1;
-                at = self.extra[at as usize].next;
-            }
+            *count = self.overflow(c).count() as u32;
         }
         let mut offsets = Vec::with_capacity(n + 1);
         let mut shift = 0_usize;
@@ -383,11 +384,7 @@ impl CustomerBook {
             let (from, to) = (old_start(&self.offsets, c), old_start(&self.offsets, c + 1));
             let start = offsets[c] as usize;
             rows.clear();
-            let mut at = self.heads[c];
-            while at != NONE {
-                rows.push(self.extra[at as usize].row);
-                at = self.extra[at as usize].next;
-            }
+            rows.extend(self.overflow(c).map(|(_, r)| r));
             rows.sort_unstable_by_key(|r| (r.day, r.store));
             // Merge from the back: the larger of the last unplaced block
             // row and the last unplaced overflow row goes to the last free place.
