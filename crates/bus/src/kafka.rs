@@ -293,6 +293,11 @@ impl KafkaBus {
             // Bounds how late a record is seen on a broker that answers a
             // fetch only when its wait is over (tansu 0.6 does).
             .set("fetch.wait.max.ms", self.fetch_wait_ms.to_string())
+            // What librdkafka fetches ahead of the loop (by default up to
+            // 64 MiB, held outside Rust's allocator and kept by the C heap
+            // after a catch-up): 16 MiB is tens of thousands of orders, several
+            // batches ahead of a consumer that applies 10,000 at a time.
+            .set("queued.max.messages.kbytes", "16384")
             .create()?;
         let partitions = match self.partition_ids(topic).await {
             Ok(p) => p,

@@ -10,14 +10,13 @@ use prost::Message as _;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, error, info, info_span, warn};
 
+mod sizes;
+
 use crate::rebuild::{Control, epoch_of, stopped};
 use crate::{Config, Live, Projection, Result, Topics, log_check, metrics};
 
 /// How often the consumer compares its positions with the log's bounds.
 const CHECK_EVERY: Duration = Duration::from_secs(1);
-/// How often the loop refreshes `portrait_state_bytes`: it walks every
-/// customer's rows, a few milliseconds at a million customers.
-const SIZE_EVERY: Duration = Duration::from_secs(60);
 
 /// Where a consumer stands, as of its last commit; what status answers from.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -80,29 +79,8 @@ pub(crate) async fn load<P: Projection>(
         elapsed_ms = started.elapsed().as_millis() as u64,
         "serving state loaded"
     );
-    for (part, bytes) in report_state_bytes(projection) {
-        info!(
-            service = projection.name(),
-            part,
-            mib = bytes >> 20,
-            "serving state size"
-        );
-    }
+    sizes::loaded(projection);
     Ok(())
-}
-
-/// Sets `portrait_state_bytes` from the projection's parts and returns them.
-fn report_state_bytes<P: Projection>(projection: &P) -> Vec<(&'static str, usize)> {
-    let parts = projection.state_bytes();
-    if let Some(m) = metrics::get() {
-        for (part, bytes) in &parts {
-            let bytes = i64::try_from(*bytes).unwrap_or(i64::MAX);
-            m.state_bytes
-                .with_label_values(&[projection.name(), part])
-                .set(bytes);
-        }
-    }
-    parts
 }
 
 /// The parts of a consumer the loop needs.
@@ -245,7 +223,7 @@ impl<P: Projection> Loop<'_, P> {
         info!(service, ?positions, "consumer resuming");
         let mut watch = log_check::Watch::default();
         let mut checked: Option<std::time::Instant> = None;
-        let mut sized = std::time::Instant::now();
+        let mut sizes = sizes::Sizes::new(self.parts.projection.as_ref());
         let mut consumer = self.parts.bus.consumer(topic, &positions).await?;
         if self.parts.control.failing(false) {
             self.parts.progress.update(|p| p.failure = None);
@@ -266,16 +244,13 @@ impl<P: Projection> Loop<'_, P> {
                 batch = consumer.next_batch(self.batch_size, self.poll) => batch?,
             };
             if batch.is_empty() {
+                sizes.idle(self.parts.projection.as_ref());
                 continue;
             }
             let span = info_span!("apply batch", service, records = batch.len());
             crate::extract_parent(&span, &batch[0].headers);
             match self.apply(batch, generation).instrument(span).await? {
-                Batch::Applied if sized.elapsed() >= SIZE_EVERY => {
-                    sized = std::time::Instant::now();
-                    report_state_bytes(self.parts.projection.as_ref());
-                }
-                Batch::Applied => {}
+                Batch::Applied => sizes.applied(self.parts.projection.as_ref()),
                 Batch::Restart => return Ok(Exit::Restart),
                 Batch::Halted => {
                     drop(consumer);

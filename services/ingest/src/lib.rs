@@ -30,7 +30,8 @@ const MIGRATIONS: &[Migration] = migrations!(
         "0002_outbox",
         "0003_counters",
         "0004_outbox_epoch",
-        "0005_orders_counter"
+        "0005_orders_counter",
+        "0006_outbox_counter"
     ]
 );
 

@@ -19,17 +19,18 @@ pub async fn relay(
     progressing: watch::Sender<bool>,
     shutdown: CancellationToken,
 ) {
+    let reader = portrait_service::OutboxReader::new(&OUTBOX, BATCH, Duration::ZERO);
     portrait_service::relay_loop(
         "outbox",
         Duration::from_millis(100),
         wake,
         &progressing,
         &shutdown,
-        || publish_some(&store, &bus, &topic),
+        || publish_some(&store, &bus, &topic, &reader),
     )
     .await;
     loop {
-        match publish_some(&store, &bus, &topic).await {
+        match publish_some(&store, &bus, &topic, &reader).await {
             Ok(0) => break,
             Ok(_) => {}
             Err(e) => {
@@ -42,27 +43,34 @@ pub async fn relay(
 }
 
 const OUTBOX: portrait_service::Outbox = portrait_service::Outbox {
-    select: "SELECT id, msg_key, payload, traceparent, epoch FROM outbox ORDER BY id LIMIT $1",
-    delete: "DELETE FROM outbox WHERE id <= $1",
+    select: "SELECT id, msg_key, payload, traceparent, epoch FROM outbox WHERE id > $1 ORDER BY id LIMIT $2",
+    delete: "DELETE FROM outbox WHERE id > $1 AND id <= $2",
     counter: "events_published",
+    pending: Some(crate::submit::PENDING),
 };
 
-async fn publish_some(store: &Store, bus: &Bus, topic: &str) -> portrait_service::Result<usize> {
-    portrait_service::publish_outbox(store, bus, topic, &OUTBOX, BATCH, Duration::ZERO, |r| {
-        let traceparent: String = r.try_get(3)?;
-        let epoch: i64 = r.try_get(4)?;
-        let mut headers = Vec::new();
-        if !traceparent.is_empty() {
-            headers.push(("traceparent".to_owned(), traceparent));
-        }
-        if epoch > 0 {
-            headers.push((portrait_service::EPOCH_HEADER.to_owned(), epoch.to_string()));
-        }
-        Ok(Message {
-            key: r.try_get(1)?,
-            payload: r.try_get(2)?,
-            headers,
+async fn publish_some(
+    store: &Store,
+    bus: &Bus,
+    topic: &str,
+    reader: &portrait_service::OutboxReader,
+) -> portrait_service::Result<usize> {
+    reader
+        .publish(store, bus, topic, |r| {
+            let traceparent: String = r.try_get(3)?;
+            let epoch: i64 = r.try_get(4)?;
+            let mut headers = Vec::new();
+            if !traceparent.is_empty() {
+                headers.push(("traceparent".to_owned(), traceparent));
+            }
+            if epoch > 0 {
+                headers.push((portrait_service::EPOCH_HEADER.to_owned(), epoch.to_string()));
+            }
+            Ok(Message {
+                key: r.try_get(1)?,
+                payload: r.try_get(2)?,
+                headers,
+            })
         })
-    })
-    .await
+        .await
 }

@@ -25,7 +25,7 @@ use tonic::{Request, Response, Status};
 use tracing::info;
 
 use crate::Ingest;
-use crate::submit::{current_epoch, insert_text};
+use crate::submit::{PENDING, current_epoch, insert_text};
 
 /// Orders read per page of the snapshot.
 const PAGE: i64 = 5_000;
@@ -114,10 +114,9 @@ impl Republisher {
             }
             orders += events.len() as i64;
         }
-        let pending: i64 = sqlx::query("SELECT CAST(COUNT(*) AS BIGINT) FROM outbox")
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get(0)?;
+        portrait_store::add_counters(&mut tx, &[(PENDING, orders)]).await?;
+        let counters = portrait_store::load_counters(&mut tx).await?;
+        let pending = counters.get(PENDING).copied().unwrap_or(0);
         tx.commit().await?;
         self.outbox.notify_one();
         info!(

@@ -145,7 +145,8 @@ impl Ingest {
             }
             query.execute(&mut *tx).await?;
         }
-        portrait_store::add_counters(&mut tx, &[("orders", new_orders)]).await?;
+        let queued = i64::try_from(published).unwrap_or(i64::MAX);
+        portrait_store::add_counters(&mut tx, &[("orders", new_orders), (PENDING, queued)]).await?;
         if !self.commit_delay.is_zero() {
             tokio::time::sleep(self.commit_delay).await;
         }
@@ -171,18 +172,18 @@ impl Ingest {
     }
 
     pub async fn status(&self) -> Result<IngestStatus> {
-        let row = sqlx::query("SELECT CAST(COUNT(*) AS BIGINT) FROM outbox")
-            .fetch_one(self.store.pool())
-            .await?;
         let mut conn = self.store.acquire().await?;
         let counters = portrait_store::load_counters(&mut conn).await?;
         Ok(IngestStatus {
             orders: counters.get("orders").copied().unwrap_or(0),
-            outbox_pending: row.try_get(0)?,
+            outbox_pending: counters.get(PENDING).copied().unwrap_or(0),
             events_published: counters.get("events_published").copied().unwrap_or(0),
         })
     }
 }
+
+/// The counter of events waiting in the outbox (migration 0006).
+pub(crate) const PENDING: &str = "outbox_pending";
 
 /// The publication new events join (0 until the first `portrait rebuild`).
 pub(crate) async fn current_epoch(tx: &mut Tx) -> Result<i64> {

@@ -71,6 +71,16 @@ impl Server {
         self.dir.path()
     }
 
+    async fn rows(&self, table: &str) -> i64 {
+        let store = portrait_store::Store::connect(&self.store_url)
+            .await
+            .expect("ingest's store");
+        sqlx::query_scalar(&format!("SELECT CAST(COUNT(*) AS BIGINT) FROM {table}"))
+            .fetch_one(store.pool())
+            .await
+            .expect("count")
+    }
+
     /// The status's order count, checked against the orders table.
     async fn orders_stored(&self) -> i64 {
         let mut client = self.client().await;
@@ -80,15 +90,37 @@ impl Server {
             .expect("status")
             .into_inner()
             .orders;
-        let store = portrait_store::Store::connect(&self.store_url)
-            .await
-            .expect("ingest's store");
-        let counted: i64 = sqlx::query_scalar("SELECT CAST(COUNT(*) AS BIGINT) FROM orders")
-            .fetch_one(store.pool())
-            .await
-            .expect("count");
+        let counted = self.rows("orders").await;
         assert_eq!(said, counted, "the status's count is the table's");
         said
+    }
+
+    /// The status's outbox figures, once the relay has published every
+    /// event: the waiting count must be the table's.
+    async fn outbox_drained(&self, events: i64) -> i64 {
+        let mut client = self.client().await;
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        let status = loop {
+            let status = client
+                .get_ingest_status(IngestStatusRequest {})
+                .await
+                .expect("status")
+                .into_inner();
+            if status.events_published >= events {
+                break status;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "not published: {status:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        let counted = self.rows("outbox").await;
+        assert_eq!(
+            status.outbox_pending, counted,
+            "the status's waiting events are the table's"
+        );
+        status.outbox_pending
     }
 
     async fn stop(self) {
@@ -273,6 +305,33 @@ async fn a_stream_applies_versions_of_one_order_in_stream_order() {
         .into_inner();
     assert_eq!(again.outcome, SubmitOutcome::Unchanged as i32);
     assert_eq!(again.revision, 2);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_status_counts_waiting_events_as_the_outbox_holds_them() {
+    let server = Server::start(0).await;
+    let mut client = server.client().await;
+    let batch = SubmitOrderBatchRequest {
+        orders: (0..50).map(order).collect(),
+    };
+    client
+        .submit_order_batch(batch.clone())
+        .await
+        .expect("accepted");
+    assert_eq!(server.outbox_drained(50).await, 0);
+    // A re-sent batch publishes nothing; a changed order publishes again.
+    client.submit_order_batch(batch).await.expect("accepted");
+    let mut changed = order(7);
+    changed.net_amount_fen += 1;
+    changed.lines[0].net_amount_fen += 1;
+    client
+        .submit_order(SubmitOrderRequest {
+            order: Some(changed),
+        })
+        .await
+        .expect("accepted");
+    assert_eq!(server.outbox_drained(51).await, 0);
     server.stop().await;
 }
 

@@ -141,9 +141,9 @@ impl Projection for ProfilerProjection {
         parts.extend([
             ("store_days", s.days.heap_bytes()),
             ("baskets", s.baskets.heap_bytes()),
-            ("customer_pairs", s.customer_pairs.heap_bytes()),
             ("refunds", s.refunds.heap_bytes()),
         ]);
+        parts.extend(s.customer_pairs.heap_parts());
         parts
     }
 }

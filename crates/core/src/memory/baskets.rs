@@ -1,4 +1,4 @@
-use crate::memory::heap::{HeapSize, vec_bytes};
+use crate::memory::heap::{HeapSize, insert_snug, vec_bytes};
 use std::collections::HashMap;
 
 use crate::memory::Selection;
@@ -22,7 +22,7 @@ fn add_to<K: Ord + Copy>(rows: &mut Vec<(K, i64)>, key: K, n: i64) {
                 rows.remove(i);
             }
         }
-        Err(i) => rows.insert(i, (key, n)),
+        Err(i) => insert_snug(rows, i, (key, n)),
     }
 }
 

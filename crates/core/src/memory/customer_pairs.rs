@@ -1,4 +1,4 @@
-use crate::memory::heap::{HeapSize, nested_bytes, vec_bytes};
+use crate::memory::heap::{HeapSize, insert_snug, nested_bytes, vec_bytes};
 use std::collections::HashMap;
 
 use crate::memory::Selection;
@@ -140,15 +140,16 @@ impl SetCounts {
     }
 }
 
-impl HeapSize for CustomerPairs {
-    fn heap_bytes(&self) -> usize {
+impl CustomerPairs {
+    /// The customers' product sets, and the counts kept from them.
+    pub fn heap_parts(&self) -> [(&'static str, usize); 2] {
         let stores: usize = self.stores.iter().map(HeapSize::heap_bytes).sum();
-        nested_bytes(&self.customers)
-            + nested_bytes(&self.visitors)
-            + vec_bytes(&self.stores)
-            + stores
-            + self.chain.heap_bytes()
-            + vec_bytes(&self.scratch)
+        let sets = nested_bytes(&self.customers) + nested_bytes(&self.visitors);
+        let counts = vec_bytes(&self.stores) + stores + self.chain.heap_bytes();
+        [
+            ("customer_pair_sets", sets + vec_bytes(&self.scratch)),
+            ("customer_pair_counts", counts),
+        ]
     }
 }
 
@@ -174,7 +175,7 @@ impl CustomerPairs {
                 if first_here {
                     self.visitors[s].push(customer);
                 }
-                rows.insert(i, (store, product, 0));
+                insert_snug(rows, i, (store, product, 0));
                 i
             }
         };
@@ -211,7 +212,7 @@ impl CustomerPairs {
         let clamp = |n: i64| i32::try_from(n).unwrap_or(if n > 0 { i32::MAX } else { i32::MIN });
         match rows.binary_search_by_key(&(store, product), |r| (r.0, r.1)) {
             Ok(i) => rows[i].2 = clamp(i64::from(rows[i].2) + n),
-            Err(i) => rows.insert(i, (store, product, clamp(n))),
+            Err(i) => insert_snug(rows, i, (store, product, clamp(n))),
         }
     }
 
@@ -234,6 +235,7 @@ impl CustomerPairs {
         let mut product_totals: Vec<i64> = vec![0; products];
         for (c, rows) in self.customers.iter_mut().enumerate() {
             rows.retain(|r| r.2 != 0);
+            rows.shrink_to_fit();
             all.clear();
             for group in rows.chunk_by(|x, y| x.0 == y.0) {
                 let s = group[0].0;

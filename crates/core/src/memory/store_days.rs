@@ -1,4 +1,4 @@
-use crate::memory::heap::{HeapSize, vec_bytes};
+use crate::memory::heap::{HeapSize, insert_snug, vec_bytes};
 use crate::memory::{Interner, Selection};
 use crate::{Acc, Day, ProductAcc, ProductInfo};
 
@@ -50,7 +50,7 @@ fn day_in(days: &mut Vec<DayFigures>, day: Day) -> &mut DayFigures {
                 products: Vec::new(),
                 categories: Vec::new(),
             };
-            days.insert(i, empty);
+            insert_snug(days, i, empty);
             i
         }
     };
@@ -60,7 +60,7 @@ fn day_in(days: &mut Vec<DayFigures>, day: Day) -> &mut DayFigures {
 fn add_item(items: &mut Vec<(u32, ProductAcc)>, id: u32, acc: ProductAcc) {
     match items.binary_search_by_key(&id, |(i, _)| *i) {
         Ok(i) => items[i].1.add(acc),
-        Err(i) => items.insert(i, (id, acc)),
+        Err(i) => insert_snug(items, i, (id, acc)),
     }
 }
 

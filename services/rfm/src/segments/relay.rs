@@ -31,35 +31,43 @@ pub(crate) async fn relay(
 ) {
     // The rfm service's health follows this too (see `run`); a failed publish
     // is sent again, and consumers drop what they have.
+    let reader = portrait_service::OutboxReader::new(&OUTBOX, BATCH, delay);
     portrait_service::relay_loop(
         "segments",
         Duration::from_secs(1),
         wake,
         &progressing,
         &shutdown,
-        || publish_some(&store, &bus, &topic, delay),
+        || publish_some(&store, &bus, &topic, &reader),
     )
     .await;
     info!("segment relay stopped");
 }
 
 const OUTBOX: portrait_service::Outbox = portrait_service::Outbox {
-    select: "SELECT seq, customer_id, payload FROM published_segment_outbox ORDER BY seq LIMIT $1",
-    delete: "DELETE FROM published_segment_outbox WHERE seq <= $1",
+    select: "SELECT seq, customer_id, payload FROM published_segment_outbox WHERE seq > $1 ORDER BY seq LIMIT $2",
+    delete: "DELETE FROM published_segment_outbox WHERE seq > $1 AND seq <= $2",
     counter: "segment_transitions_published",
+    pending: None,
 };
 
-async fn publish_some(store: &Store, bus: &Bus, topic: &str, delay: Duration) -> Result<usize> {
-    portrait_service::publish_outbox(store, bus, topic, &OUTBOX, BATCH, delay, |r| {
-        let seq: i64 = r.try_get(0)?;
-        let json: String = r.try_get(2)?;
-        let event: SegmentTransition = serde_json::from_str(&json)
-            .map_err(|e| Error::Corrupt(format!("segment outbox row {seq}: {e}")))?;
-        Ok(Message {
-            key: r.try_get(1)?,
-            payload: event.encode_to_vec(),
-            headers: vec![(SEQUENCE_HEADER.to_owned(), seq.to_string())],
+async fn publish_some(
+    store: &Store,
+    bus: &Bus,
+    topic: &str,
+    reader: &portrait_service::OutboxReader,
+) -> Result<usize> {
+    reader
+        .publish(store, bus, topic, |r| {
+            let seq: i64 = r.try_get(0)?;
+            let json: String = r.try_get(2)?;
+            let event: SegmentTransition = serde_json::from_str(&json)
+                .map_err(|e| Error::Corrupt(format!("segment outbox row {seq}: {e}")))?;
+            Ok(Message {
+                key: r.try_get(1)?,
+                payload: event.encode_to_vec(),
+                headers: vec![(SEQUENCE_HEADER.to_owned(), seq.to_string())],
+            })
         })
-    })
-    .await
+        .await
 }

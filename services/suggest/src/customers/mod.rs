@@ -9,9 +9,8 @@ use std::sync::Arc;
 
 use portrait_core::memory::{CustomerBook, CustomerState, Selection};
 use portrait_core::{
-    Calendar, ChurnWarning, CustomerAgg, Day, ResolvedFilter, Rfm, RfmParams, Segment,
-    ThresholdRule, churn_warning, mask_customer_id, next_page_token, page_size, page_start,
-    rfm_table,
+    Calendar, CustomerAgg, Day, ResolvedFilter, Rfm, RfmParams, Segment, ThresholdRule,
+    churn_warning, mask_customer_id, next_page_token, page_size, page_start, rfm_table,
 };
 use portrait_proto::v1::{
     Channel, CustomerListItem, CustomerOrder, ListCustomersRequest, ListCustomersResponse, Priority,
@@ -35,11 +34,47 @@ pub(crate) type OrderKey = (
 );
 
 /// One customer of a filter: the figures every order and selection needs.
+/// A list caches one per customer of its filter (a million for the whole
+/// chain), so it holds the aggregate and what RFM and the churn rule made of
+/// it, not their full records: 48 bytes, where the records took 88.
 #[derive(Debug, Clone)]
 pub(crate) struct Row {
     pub(crate) agg: CustomerAgg,
-    pub(crate) rfm: Rfm,
-    pub(crate) risk: Option<ChurnWarning>,
+    /// Days from the last order to the filter's as-of day.
+    recency: i32,
+    /// R, F and M scores.
+    pub(crate) scores: [u8; 3],
+    pub(crate) segment: Segment,
+    /// The churn rule's priority when it warns (`churn_warning`).
+    pub(crate) risk: Option<Priority>,
+}
+
+impl Row {
+    pub(crate) fn new(agg: CustomerAgg, rfm: &Rfm, as_of: Day) -> Self {
+        Self {
+            risk: churn_warning(&agg, as_of).map(|w| w.priority),
+            recency: i32::try_from(rfm.recency_days).unwrap_or(i32::MAX),
+            scores: [rfm.r_score, rfm.f_score, rfm.m_score],
+            segment: rfm.segment,
+            agg,
+        }
+    }
+
+    pub(crate) fn recency_days(&self) -> i64 {
+        self.recency.into()
+    }
+
+    /// The mean days between orders that the churn rule judged by, for a
+    /// customer it warns about (0 for others).
+    pub(crate) fn mean_gap_days(&self) -> f64 {
+        let gaps = self.agg.orders - 1;
+        match self.risk {
+            Some(_) if gaps > 0 => {
+                (i64::from(self.agg.last_day) - i64::from(self.agg.first_day)) as f64 / gaps as f64
+            }
+            _ => 0.0,
+        }
+    }
 }
 
 /// The customers with an order at the selected stores in `[from, to)`, by
@@ -52,12 +87,8 @@ pub(crate) fn rows_of(
 ) -> Vec<Row> {
     let aggs = book.aggs(sel, from, to);
     let table = rfm_table(&aggs, as_of, thresholds);
-    (aggs.into_iter().zip(table.customers))
-        .map(|(agg, rfm)| Row {
-            risk: churn_warning(&agg, as_of),
-            agg,
-            rfm,
-        })
+    (aggs.into_iter().zip(&table.customers))
+        .map(|(agg, rfm)| Row::new(agg, rfm, as_of))
         .collect()
 }
 
@@ -143,7 +174,7 @@ impl CustomerList {
         let ordered = self.orders.get_or(&key, version, || {
             let rank = self.ranks.of(names);
             let keyed: Vec<(u128, u32)> = (rows.iter().enumerate())
-                .filter(|(_, r)| segment.is_none_or(|s| r.rfm.segment == s))
+                .filter(|(_, r)| segment.is_none_or(|s| r.segment == s))
                 .filter(|(_, r)| !req.at_risk || r.risk.is_some())
                 .filter(|(_, r)| {
                     let (c, m) = labels.of(r.agg.customer);
@@ -221,17 +252,14 @@ pub(crate) fn item(
         masked_customer_id: mask_customer_id(id),
         first_order_date: Calendar::format_day(r.agg.first_day),
         last_order_date: Calendar::format_day(r.agg.last_day),
-        recency_days: r.rfm.recency_days,
+        recency_days: r.recency_days(),
         orders: r.agg.orders,
         spend_fen: r.agg.revenue,
-        segment: r.rfm.segment as i32,
-        r_score: r.rfm.r_score.into(),
-        f_score: r.rfm.f_score.into(),
-        m_score: r.rfm.m_score.into(),
-        risk: r
-            .risk
-            .as_ref()
-            .map_or(Priority::Unspecified, |w| w.priority) as i32,
+        segment: r.segment as i32,
+        r_score: r.scores[0].into(),
+        f_score: r.scores[1].into(),
+        m_score: r.scores[2].into(),
+        risk: r.risk.unwrap_or(Priority::Unspecified) as i32,
         scored: score.is_some(),
         alive_probability: score.map_or(0.0, |s| s.alive_probability),
         predicted_clv_fen: score.map_or(0.0, |s| f64::from(s.predicted_clv_fen)),
@@ -247,5 +275,15 @@ fn normal(order: CustomerOrder) -> CustomerOrder {
     match order {
         CustomerOrder::Unspecified => CustomerOrder::Spend,
         o => o,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// A list caches a row per customer of its filter: a growing row costs
+    /// a million times its growth at the whole chain.
+    #[test]
+    fn a_row_stays_small() {
+        assert!(size_of::<super::Row>() <= 48, "{}", size_of::<super::Row>());
     }
 }

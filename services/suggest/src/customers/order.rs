@@ -66,7 +66,7 @@ fn best_first(v: Option<f64>) -> u64 {
 pub(crate) fn primary(order: CustomerOrder, ascending: bool, r: &Row, s: Option<Score>) -> u64 {
     let key = match order {
         CustomerOrder::Unspecified | CustomerOrder::Spend => larger_first(r.agg.revenue),
-        CustomerOrder::Recency => smaller_first(r.rfm.recency_days),
+        CustomerOrder::Recency => smaller_first(r.recency_days()),
         CustomerOrder::Frequency => larger_first(r.agg.orders),
         CustomerOrder::PredictedClv => best_first(s.map(|x| f64::from(x.predicted_clv_fen))),
         CustomerOrder::AliveProbability => best_first(s.map(|x| x.alive_probability)),

@@ -68,6 +68,7 @@ impl CustomerList {
                 if warmed == Some(version) || seen.1.elapsed() < SETTLE {
                     continue;
                 }
+                let _turn = list.models.heavy_turn().await;
                 let started = Instant::now();
                 let worker = list.clone();
                 let done = tokio::task::spawn_blocking(move || {

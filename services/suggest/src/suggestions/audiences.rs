@@ -53,12 +53,9 @@ pub(super) fn churn(x: &Inputs, score: &dyn Fn(u32) -> Option<Score>) -> Option<
         ),
         (
             Figure::MeanRecencyDays,
-            d.mean(rows, |r| r.rfm.recency_days as f64),
+            d.mean(rows, |r| r.recency_days() as f64),
         ),
-        (
-            Figure::MeanGapDays,
-            d.mean(rows, |r| r.risk.as_ref().map_or(0.0, |w| w.mean_gap_days)),
-        ),
+        (Figure::MeanGapDays, d.mean(rows, |r| r.mean_gap_days())),
         (Figure::SpendFen, d.spend as f64),
         (Figure::AovFen, d.aov()),
         (Figure::OfferFen, offer),
@@ -72,7 +69,7 @@ pub(super) fn churn(x: &Inputs, score: &dyn Fn(u32) -> Option<Score>) -> Option<
 pub(super) fn second_purchase(x: &Inputs) -> Option<Draft> {
     let rows = x.rows;
     let days = x.settings.nurture_days;
-    let audience = indices(rows, |r| r.agg.orders == 1 && r.rfm.recency_days <= days);
+    let audience = indices(rows, |r| r.agg.orders == 1 && r.recency_days() <= days);
     if audience.is_empty() {
         return None;
     }
@@ -96,7 +93,7 @@ pub(super) fn second_purchase(x: &Inputs) -> Option<Draft> {
         (Figure::AovFen, d.aov()),
         (
             Figure::MeanRecencyDays,
-            d.mean(rows, |r| r.rfm.recency_days as f64),
+            d.mean(rows, |r| r.recency_days() as f64),
         ),
         (Figure::OfferFen, offer(d.aov(), 0.1)),
     ];
@@ -159,9 +156,9 @@ pub(super) fn win_back(x: &Inputs) -> Option<Draft> {
     let days = x.settings.win_back_days;
     let lapsed = |r: &Row| {
         matches!(
-            r.rfm.segment,
+            r.segment,
             Segment::ImportantKeep | Segment::ImportantWinBack
-        ) && r.rfm.recency_days >= days
+        ) && r.recency_days() >= days
     };
     let audience = indices(rows, lapsed);
     if audience.is_empty() {
@@ -175,7 +172,7 @@ pub(super) fn win_back(x: &Inputs) -> Option<Draft> {
         (Figure::AovFen, d.aov()),
         (
             Figure::MeanRecencyDays,
-            d.mean(rows, |r| r.rfm.recency_days as f64),
+            d.mean(rows, |r| r.recency_days() as f64),
         ),
         (Figure::MeanOrders, d.mean(rows, |r| r.agg.orders as f64)),
         (Figure::OfferFen, offer(d.aov(), 0.2)),

@@ -186,7 +186,7 @@ fn vip(x: &Inputs, total_spend: i64) -> Option<Draft> {
         Some(*nth)
     };
     let top = |r: &Row| edge.is_some_and(|e| clv(r).is_some_and(|v| v >= e));
-    let valued = |r: &Row| r.rfm.segment == Segment::ImportantValue;
+    let valued = |r: &Row| r.segment == Segment::ImportantValue;
     let audience = indices(rows, |r| valued(r) || top(r));
     if audience.is_empty() {
         return None;
@@ -250,7 +250,7 @@ fn vip(x: &Inputs, total_spend: i64) -> Option<Draft> {
 /// Each RFM segment with customers.
 fn segment_strategy(x: &Inputs, segment: Segment, total_spend: i64) -> Option<Draft> {
     let rows = x.rows;
-    let audience = indices(rows, |r| r.rfm.segment == segment);
+    let audience = indices(rows, |r| r.segment == segment);
     if audience.is_empty() {
         return None;
     }
@@ -271,7 +271,7 @@ fn segment_strategy(x: &Inputs, segment: Segment, total_spend: i64) -> Option<Dr
         (Figure::AovFen, d.aov()),
         (
             Figure::MeanRecencyDays,
-            d.mean(rows, |r| r.rfm.recency_days as f64),
+            d.mean(rows, |r| r.recency_days() as f64),
         ),
         (Figure::MeanOrders, d.mean(rows, |r| r.agg.orders as f64)),
     ];

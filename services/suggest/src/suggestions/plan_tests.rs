@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use portrait_core::memory::{CustomerBook, Selection};
-use portrait_core::{Acc, Segment, ThresholdRule, churn_warning, rfm_table};
+use portrait_core::{Acc, Segment, ThresholdRule, rfm_table};
 use portrait_proto::v1::{Association, SuggestionType};
 
 use crate::suggestions::fetched::CrossRules;
@@ -82,12 +82,8 @@ fn plan_with(without: &[&str], scored: bool, cross: Result<&Rules, &str>) -> Pla
     }
     let aggs = book.aggs(&Selection::All, None, AS_OF + 1);
     let table = rfm_table(&aggs, AS_OF, ThresholdRule::Mean);
-    let rows: Vec<Row> = (aggs.into_iter().zip(table.customers))
-        .map(|(agg, rfm)| Row {
-            risk: churn_warning(&agg, AS_OF),
-            agg,
-            rfm,
-        })
+    let rows: Vec<Row> = (aggs.into_iter().zip(&table.customers))
+        .map(|(agg, rfm)| Row::new(agg, rfm, AS_OF))
         .collect();
     let names = book.customers();
     let scores: BTreeMap<u32, Score> = (who.iter())

@@ -72,6 +72,7 @@ impl Suggestions {
                 if !due || seen.1.elapsed() < SETTLE {
                     continue;
                 }
+                let _turn = this.customers.models.heavy_turn().await;
                 let started = Instant::now();
                 for filter in this.recent.filters() {
                     let Ok(f) = this.ctx().resolve(filter.as_ref()) else {
