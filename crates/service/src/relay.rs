@@ -1,7 +1,8 @@
 //! What every outbox relay runs: the loop (publish what is waiting, again at
 //! once while there is more, otherwise wait for a wake-up or a poll; failures
 //! back off up to 10 s) and the step (read rows in order from where the last
-//! read stopped, publish them, delete and count them). Each relay says only how a row becomes a record.
+//! read stopped, publish them, delete and count them). Each relay says only
+//! how a row becomes a record.
 
 use std::fmt::Display;
 use std::future::Future;
@@ -121,13 +122,8 @@ impl OutboxReader {
     /// none.
     async fn rows_below(&self, store: &Store) -> Result<bool> {
         if let Some(name) = self.outbox.pending {
-            let waiting: Option<i64> = sqlx::query("SELECT value FROM counters WHERE name = $1")
-                .bind(name)
-                .fetch_optional(store.pool())
-                .await?
-                .map(|r| r.try_get(0))
-                .transpose()?;
-            return Ok(waiting.unwrap_or(0) > 0);
+            let mut conn = store.acquire().await?;
+            return Ok(portrait_store::load_counter(&mut conn, name).await? > 0);
         }
         let mut at = (self.started_over)
             .lock()

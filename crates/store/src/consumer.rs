@@ -59,6 +59,18 @@ pub async fn add_counters(conn: &mut AnyConnection, deltas: &[(&str, i64)]) -> R
     Ok(())
 }
 
+/// One counter's value; 0 for a counter never added to.
+pub async fn load_counter(conn: &mut AnyConnection, name: &str) -> Result<i64> {
+    let row = sqlx::query("SELECT value FROM counters WHERE name = $1")
+        .bind(name)
+        .fetch_optional(conn)
+        .await?;
+    Ok(match row {
+        Some(r) => r.try_get(0)?,
+        None => 0,
+    })
+}
+
 pub async fn load_counters(conn: &mut AnyConnection) -> Result<Counters> {
     let rows = sqlx::query("SELECT name, value FROM counters")
         .fetch_all(conn)

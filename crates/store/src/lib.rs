@@ -25,8 +25,8 @@ use sqlx::{AnyPool, ConnectOptions};
 pub use applied::Applied;
 pub use audit::AUDIT_MIGRATIONS;
 pub use consumer::{
-    Counters, LogState, add_counters, load_counters, load_log_state, load_positions, reset_tables,
-    save_log_state, save_positions,
+    Counters, LogState, add_counters, load_counter, load_counters, load_log_state, load_positions,
+    reset_tables, save_log_state, save_positions,
 };
 pub use customer_days::{CUSTOMER_DAYS_MIGRATIONS, load_customer_days, write_customer_days};
 pub use error::{Error, Refusal, Result};

@@ -115,8 +115,7 @@ impl Republisher {
             orders += events.len() as i64;
         }
         portrait_store::add_counters(&mut tx, &[(PENDING, orders)]).await?;
-        let counters = portrait_store::load_counters(&mut tx).await?;
-        let pending = counters.get(PENDING).copied().unwrap_or(0);
+        let pending = portrait_store::load_counter(&mut tx, PENDING).await?;
         tx.commit().await?;
         self.outbox.notify_one();
         info!(

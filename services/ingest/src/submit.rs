@@ -187,13 +187,7 @@ pub(crate) const PENDING: &str = "outbox_pending";
 
 /// The publication new events join (0 until the first `portrait rebuild`).
 pub(crate) async fn current_epoch(tx: &mut Tx) -> Result<i64> {
-    let row = sqlx::query("SELECT value FROM counters WHERE name = 'epoch'")
-        .fetch_optional(&mut **tx)
-        .await?;
-    Ok(match row {
-        Some(r) => r.try_get(0)?,
-        None => 0,
-    })
+    Ok(portrait_store::load_counter(tx, "epoch").await?)
 }
 
 /// `head ($1, $2), ($3, $4) tail` for `rows` rows of `columns` values.
