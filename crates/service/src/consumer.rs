@@ -10,7 +10,10 @@ use prost::Message as _;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, error, info, info_span, warn};
 
+mod seen;
 mod sizes;
+
+pub(crate) use seen::SeenOrders;
 
 use crate::rebuild::{Control, epoch_of, stopped};
 use crate::{Config, Live, Projection, Result, Topics, log_check, metrics};
@@ -57,6 +60,7 @@ pub(crate) async fn load<P: Projection>(
     store: &Store,
     topic: &str,
     progress: &Live<Progress>,
+    seen: &Arc<SeenOrders>,
 ) -> Result<()> {
     let started = std::time::Instant::now();
     let mut conn = store.acquire().await?;
@@ -66,6 +70,7 @@ pub(crate) async fn load<P: Projection>(
     drop(conn);
     projection.load(store).await?;
     let counter = |name: &str| counters.get(name).copied().unwrap_or(0);
+    seen.refill(store, counter("events_applied"));
     progress.replace(Progress {
         positions: positions.into_iter().collect(),
         events_applied: counter("events_applied"),
@@ -90,6 +95,7 @@ pub(crate) struct ConsumerParts<P> {
     pub(crate) bus: Bus,
     pub(crate) progress: Arc<Live<Progress>>,
     pub(crate) control: Arc<Control>,
+    pub(crate) seen: Arc<SeenOrders>,
 }
 
 /// How a consume run ended without an error.
@@ -149,6 +155,7 @@ pub(crate) async fn run_consumer<P: Projection>(
                     &parts.store,
                     &l.topics.orders,
                     &parts.progress,
+                    &parts.seen,
                 )
                 .await?;
             }
@@ -363,7 +370,8 @@ impl<P: Projection> Loop<'_, P> {
         }
         let mut tx = store.begin().await?;
         let ids: Vec<&str> = events.iter().map(|e| e.order_id.as_str()).collect();
-        let mut applied = Applied::load(&mut tx, &ids).await?;
+        let seen = &self.parts.seen;
+        let mut applied = Applied::load(&mut tx, &seen.to_look_up(&ids)).await?;
         let mut delta = P::Delta::default();
         let mut fresh = 0_i64;
         for event in &events {
@@ -375,6 +383,7 @@ impl<P: Projection> Loop<'_, P> {
         P::prune(&mut delta);
         let positions: Vec<(i32, i64)> = next.into_iter().collect();
         projection.write(&mut tx, &delta).await?;
+        seen.add(applied.new_orders());
         applied.save(&mut tx).await?;
         portrait_store::save_positions(&mut tx, &self.topics.orders, &positions).await?;
         let skipped = events.len() as i64 - fresh;

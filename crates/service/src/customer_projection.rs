@@ -64,7 +64,8 @@ impl Projection for CustomerProjection {
     }
 
     async fn write(&self, conn: &mut AnyConnection, delta: &Self::Delta) -> Result<()> {
-        Ok(write_customer_days(conn, delta).await?)
+        let new = self.live.read().0.new_rows(delta);
+        Ok(write_customer_days(conn, delta, &new).await?)
     }
 
     async fn load(&self, store: &Store) -> Result<()> {

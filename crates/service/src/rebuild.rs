@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 use tracing::info;
 
-use crate::consumer::{Exit, load};
+use crate::consumer::{Exit, SeenOrders, load};
 use crate::{Live, Progress, Projection, Result, metrics};
 
 /// The header carrying an event's publication (absent = 0).
@@ -106,6 +106,7 @@ pub(crate) struct Rebuilder<P> {
     pub(crate) topic: String,
     pub(crate) progress: Arc<Live<Progress>>,
     pub(crate) control: Arc<Control>,
+    pub(crate) seen: Arc<SeenOrders>,
 }
 
 impl<P: Projection> Rebuilder<P> {
@@ -126,7 +127,8 @@ impl<P: Projection> Rebuilder<P> {
         };
         portrait_store::save_log_state(&mut tx, &state).await?;
         tx.commit().await?;
-        load(&*self.projection, &self.store, &self.topic, &self.progress).await?;
+        let (topic, progress) = (&self.topic, &self.progress);
+        load(&*self.projection, &self.store, topic, progress, &self.seen).await?;
         self.control.generation.fetch_add(1, Ordering::AcqRel);
         self.control.report(service, None);
         self.control.restart.notify_waiters();

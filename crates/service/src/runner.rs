@@ -9,7 +9,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
-use crate::consumer::{ConsumerParts, load, run_consumer};
+use crate::consumer::{ConsumerParts, SeenOrders, load, run_consumer};
 use crate::rebuild::Control;
 use crate::{
     Config, Live, Progress, Projection, Result, Services, bind, metrics, open_store, serve,
@@ -159,7 +159,8 @@ pub async fn run_consumer_service<P: Projection>(
     let topic = config.topics().orders;
     let progress = Arc::new(Live::<Progress>::default());
     let projection = Arc::new(projection);
-    load(&*projection, &store, &topic, &progress).await?;
+    let seen = Arc::new(SeenOrders::default());
+    load(&*projection, &store, &topic, &progress, &seen).await?;
     let control = Arc::new(Control::new());
     control.report(service, progress.read().0.condition.as_deref());
     let rebuilder = crate::rebuild::Rebuilder {
@@ -168,6 +169,7 @@ pub async fn run_consumer_service<P: Projection>(
         topic: topic.clone(),
         progress: progress.clone(),
         control: control.clone(),
+        seen: seen.clone(),
     };
     let services = services(
         projection.clone(),
@@ -193,6 +195,7 @@ pub async fn run_consumer_service<P: Projection>(
             bus,
             progress,
             control,
+            seen,
         };
         tokio::spawn(async move { run_consumer(parts, &config, local).await })
     };

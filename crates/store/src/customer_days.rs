@@ -1,11 +1,11 @@
 //! The customer-day component every consumer service keeps: the `stores` and
 //! `customer_days` tables, written per batch and loaded into memory at start.
 
-use portrait_core::memory::{BookLoader, CustomerState};
+use portrait_core::memory::{BookLoader, CustomerState, NewRows};
 use portrait_core::{Acc, CustomerDays, StoreInfo};
 use sqlx::{AnyConnection, AnyPool};
 
-use crate::{Key, Migration, Result, migrations, scan, upsert};
+use crate::{Key, Migration, Result, add_rows, migrations, scan, upsert};
 
 pub const CUSTOMER_DAYS_MIGRATIONS: &[Migration] = migrations!(
     "migrations/customer_days",
@@ -16,8 +16,14 @@ pub const CUSTOMER_DAYS_MIGRATIONS: &[Migration] = migrations!(
     ]
 );
 
-/// Adds a batch's rows to `customer_days` and replaces the stores' names.
-pub async fn write_customer_days(conn: &mut AnyConnection, d: &CustomerDays) -> Result<()> {
+/// Adds a batch's rows to `customer_days` and replaces the stores' names;
+/// `new` are the rows the serving state does not hold yet (written by a
+/// plain insert).
+pub async fn write_customer_days(
+    conn: &mut AnyConnection,
+    d: &CustomerDays,
+    new: &NewRows<'_>,
+) -> Result<()> {
     let stores = d
         .stores
         .iter()
@@ -41,25 +47,28 @@ pub async fn write_customer_days(conn: &mut AnyConnection, d: &CustomerDays) -> 
     // In the table's key order: the statements then walk the tree forward.
     let mut sorted: Vec<_> = d.rows.iter().collect();
     sorted.sort_unstable_by(|((c1, s1, d1), _), ((c2, s2, d2), _)| (d1, s1, c1).cmp(&(d2, s2, c2)));
-    let rows = sorted
-        .into_iter()
-        .map(|((c, s, day), a)| {
-            vec![
-                i64::from(*day).into(),
-                s.as_str().into(),
-                c.as_str().into(),
-                a.orders.into(),
-                a.revenue.into(),
-            ]
-        })
-        .collect::<Vec<_>>();
-    upsert(
+    let (mut known, mut fresh) = (Vec::new(), Vec::new());
+    for ((c, s, day), a) in sorted {
+        let row = vec![
+            i64::from(*day).into(),
+            s.as_str().into(),
+            c.as_str().into(),
+            a.orders.into(),
+            a.revenue.into(),
+        ];
+        match new.contains(&(c.as_str(), s.as_str(), *day)) {
+            true => fresh.push(row),
+            false => known.push(row),
+        }
+    }
+    let keys = ["day", "store_id", "customer_id"];
+    add_rows(
         conn,
         "customer_days",
-        &["day", "store_id", "customer_id"],
+        &keys,
         &["orders", "revenue"],
-        true,
-        rows,
+        known,
+        fresh,
     )
     .await
 }

@@ -22,7 +22,7 @@ use std::time::Duration;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, ConnectOptions};
 
-pub use applied::Applied;
+pub use applied::{Applied, scan_applied};
 pub use audit::AUDIT_MIGRATIONS;
 pub use consumer::{
     Counters, LogState, add_counters, load_counter, load_counters, load_log_state, load_positions,
@@ -33,7 +33,7 @@ pub use error::{Error, Refusal, Result};
 pub use migrate::{CONSUMER_MIGRATIONS, Migration};
 pub use scan::{Key, ScanRow, scan};
 pub use sql::{Arg, Sql, in_lists};
-pub use upsert::upsert;
+pub use upsert::{add_rows, insert, upsert};
 
 pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
 

@@ -61,9 +61,14 @@ fn rows(rows: &[(&str, &str, i32, i64, i64)]) -> CustomerDays {
     d
 }
 
+/// Every row is claimed new: a stored one must still be added to, not
+/// duplicated or refused (the plain insert is undone and upserted).
 async fn write(store: &Store, d: &CustomerDays) {
     let mut tx = store.begin().await.expect("tx");
-    portrait_store::write_customer_days(&mut tx, d)
+    let new = (d.rows.keys())
+        .map(|(c, s, day)| (c.as_str(), s.as_str(), *day))
+        .collect();
+    portrait_store::write_customer_days(&mut tx, d, &new)
         .await
         .expect("write");
     tx.commit().await.expect("commit");

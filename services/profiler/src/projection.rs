@@ -108,9 +108,10 @@ impl Projection for ProfilerProjection {
     }
 
     async fn write(&self, conn: &mut AnyConnection, delta: &Self::Delta) -> Result<()> {
-        write_customer_days(conn, &delta.0).await?;
+        let new = self.live.read().0.customers.new_rows(&delta.0);
+        write_customer_days(conn, &delta.0, &new).await?;
         write_store_days(conn, &delta.1).await?;
-        visits::write_visits(conn, &delta.2).await?;
+        visits::write_visits(conn, &delta.2, &new).await?;
         baskets::write(conn, &delta.3).await?;
         refunds::write(conn, &delta.4).await
     }

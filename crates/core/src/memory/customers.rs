@@ -329,6 +329,21 @@ impl CustomerBook {
         }
     }
 
+    /// Whether the book holds the (customer, store, day) row, at zero
+    /// (retracted) or not: rows are never dropped, so a loaded book holds
+    /// exactly the rows its table holds once its batches are applied.
+    pub fn has_row(&self, customer: &str, store: u32, day: Day) -> bool {
+        let Some(c) = self.ids.get(customer) else {
+            return false;
+        };
+        let block = self.block(c);
+        let from = block.start + self.days[block.clone()].partition_point(|d| *d < day);
+        let in_block = (from..block.end)
+            .take_while(|i| self.days[*i] == day)
+            .any(|i| self.stores[i] == store);
+        in_block || (self.overflow(c as usize)).any(|(_, r)| r.day == day && r.store == store)
+    }
+
     /// Calls `each(day, store, acc)` for every row of customer `c`, in no
     /// particular order; rows at zero (retracted) included.
     pub fn rows(&self, c: u32, each: impl FnMut(Day, u32, Acc)) {
@@ -539,6 +554,27 @@ mod tests {
 
     fn acc(orders: i64, revenue: i64) -> Acc {
         Acc { orders, revenue }
+    }
+
+    #[test]
+    fn a_row_is_held_at_zero_in_the_block_and_the_overflow() {
+        let mut b = CustomerBook::default();
+        b.add("a", 0, 10, acc(1, 5));
+        b.add("a", 1, 10, acc(1, 5));
+        b.add("a", 0, 12, acc(1, 5));
+        b.add("a", 0, 12, acc(-1, -5));
+        for rebuilt in [false, true] {
+            if rebuilt {
+                b.rebuild();
+            }
+            assert!(b.has_row("a", 0, 10) && b.has_row("a", 1, 10));
+            assert!(b.has_row("a", 0, 12), "a retracted row stays");
+            assert!(!b.has_row("a", 1, 12) && !b.has_row("a", 0, 11));
+            assert!(!b.has_row("b", 0, 10));
+        }
+        // The overflow, after a rebuild moved the others into the block.
+        b.add("a", 2, 11, acc(1, 1));
+        assert!(b.has_row("a", 2, 11) && !b.has_row("a", 2, 10));
     }
 
     #[test]

@@ -9,6 +9,7 @@ mod customers;
 mod groups;
 mod heap;
 mod intern;
+mod seen;
 mod store_days;
 mod stores;
 
@@ -18,10 +19,14 @@ pub use customers::{BookLoader, CustomerBook, Reach};
 pub use groups::GroupFigures;
 pub use heap::{HeapSize, nested_bytes, vec_bytes};
 pub use intern::Interner;
+pub use seen::Seen;
 pub use store_days::{CHANNEL_SLOTS, StoreBook};
 pub use stores::{Selection, Stores};
 
 use crate::CustomerDays;
+
+/// (customer, store, day) keys of a batch's rows.
+pub type NewRows<'a> = std::collections::HashSet<(&'a str, &'a str, crate::Day)>;
 
 /// Stores and customer-day rows: the serving state every consumer keeps.
 #[derive(Debug, Default, Clone)]
@@ -31,6 +36,21 @@ pub struct CustomerState {
 }
 
 impl CustomerState {
+    /// Whether the (customer, store, day) row is held: see [`CustomerBook::has_row`].
+    pub fn has_row(&self, customer: &str, store: &str, day: crate::Day) -> bool {
+        (self.stores.get(store)).is_some_and(|s| self.book.has_row(customer, s, day))
+    }
+
+    /// The batch's (customer, store, day) rows the state does not hold: as
+    /// this state's table holds none of them, their rows are written by a
+    /// plain insert.
+    pub fn new_rows<'a>(&self, d: &'a CustomerDays) -> NewRows<'a> {
+        (d.rows.keys())
+            .filter(|(c, s, day)| !self.has_row(c, s, *day))
+            .map(|(c, s, day)| (c.as_str(), s.as_str(), *day))
+            .collect()
+    }
+
     /// Adds a committed batch.
     pub fn apply(&mut self, d: &CustomerDays) {
         for (id, info) in &d.stores {

@@ -58,6 +58,11 @@ impl Stores {
         id
     }
 
+    /// The id of a store seen before.
+    pub fn get(&self, store_id: &str) -> Option<u32> {
+        self.ids.get(store_id)
+    }
+
     /// Records a store's latest name and city.
     pub fn describe(&mut self, store_id: &str, info: &StoreInfo) -> u32 {
         let id = self.id(store_id);

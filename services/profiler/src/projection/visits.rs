@@ -3,28 +3,38 @@
 
 use std::collections::BTreeMap;
 
+use portrait_core::memory::NewRows;
 use portrait_core::{CustomerVisits, Day, ItemAcc, ItemKey};
 use portrait_service::Result;
-use portrait_store::{Arg, Sql, Store, upsert};
+use portrait_store::{Arg, Sql, Store, add_rows};
 use sqlx::{AnyConnection, Row};
 
-pub(crate) async fn write_visits(conn: &mut AnyConnection, v: &CustomerVisits) -> Result<()> {
-    let orders: Vec<Vec<Arg>> = v
-        .orders
-        .iter()
-        .map(|((day, store, customer, order, hour, channel), a)| {
-            vec![
-                i64::from(*day).into(),
-                store.as_str().into(),
-                customer.as_str().into(),
-                order.as_str().into(),
-                i64::from(*hour).into(),
-                i64::from(*channel).into(),
-                a.orders.into(),
-                a.revenue.into(),
-            ]
-        })
-        .collect();
+/// `new` are the batch's (customer, store, day)s without a `customer_days`
+/// row before it: no row of these tables has their prefix either (a row here
+/// is only ever written with a counting order at its prefix, which leaves a
+/// `customer_days` row), so theirs are written by a plain insert.
+pub(crate) async fn write_visits(
+    conn: &mut AnyConnection,
+    v: &CustomerVisits,
+    new: &NewRows<'_>,
+) -> Result<()> {
+    let mut orders = Split::default();
+    for ((day, store, customer, order, hour, channel), a) in &v.orders {
+        let row = vec![
+            i64::from(*day).into(),
+            store.as_str().into(),
+            customer.as_str().into(),
+            order.as_str().into(),
+            i64::from(*hour).into(),
+            i64::from(*channel).into(),
+            a.orders.into(),
+            a.revenue.into(),
+        ];
+        orders.push(
+            new.contains(&(customer.as_str(), store.as_str(), *day)),
+            row,
+        );
+    }
     let keys = [
         "day",
         "store_id",
@@ -33,17 +43,41 @@ pub(crate) async fn write_visits(conn: &mut AnyConnection, v: &CustomerVisits) -
         "hour",
         "channel",
     ];
-    upsert(
+    let (known, fresh) = (orders.known, orders.new);
+    add_rows(
         conn,
         "customer_orders",
         &keys,
         &["orders", "revenue"],
-        true,
-        orders,
+        known,
+        fresh,
     )
     .await?;
-    write_items(conn, "customer_products", "product_id", &v.products).await?;
-    write_items(conn, "customer_categories", "category_id", &v.categories).await
+    write_items(conn, "customer_products", "product_id", &v.products, new).await?;
+    write_items(
+        conn,
+        "customer_categories",
+        "category_id",
+        &v.categories,
+        new,
+    )
+    .await
+}
+
+/// Rows by whether their prefix is new.
+#[derive(Default)]
+struct Split {
+    known: Vec<Vec<Arg>>,
+    new: Vec<Vec<Arg>>,
+}
+
+impl Split {
+    fn push(&mut self, new: bool, row: Vec<Arg>) {
+        match new {
+            true => self.new.push(row),
+            false => self.known.push(row),
+        }
+    }
 }
 
 async fn write_items(
@@ -51,24 +85,27 @@ async fn write_items(
     table: &str,
     item: &str,
     rows: &BTreeMap<ItemKey, ItemAcc>,
+    new: &NewRows<'_>,
 ) -> Result<()> {
-    let rows: Vec<Vec<Arg>> = rows
-        .iter()
-        .map(|((day, store, customer, id), a)| {
-            vec![
-                i64::from(*day).into(),
-                store.as_str().into(),
-                customer.as_str().into(),
-                id.as_str().into(),
-                a.orders.into(),
-                a.quantity.into(),
-                a.revenue.into(),
-            ]
-        })
-        .collect();
+    let mut split = Split::default();
+    for ((day, store, customer, id), a) in rows {
+        let row = vec![
+            i64::from(*day).into(),
+            store.as_str().into(),
+            customer.as_str().into(),
+            id.as_str().into(),
+            a.orders.into(),
+            a.quantity.into(),
+            a.revenue.into(),
+        ];
+        split.push(
+            new.contains(&(customer.as_str(), store.as_str(), *day)),
+            row,
+        );
+    }
     let keys = ["day", "store_id", "customer_id", item];
     let values = ["orders", "quantity", "revenue"];
-    Ok(upsert(conn, table, &keys, &values, true, rows).await?)
+    Ok(add_rows(conn, table, &keys, &values, split.known, split.new).await?)
 }
 
 /// One counted order of a customer.
