@@ -5,7 +5,7 @@
 use portrait_core::memory::{
     BasketBook, CHANNEL_SLOTS, CustomerPairs, CustomerState, HeapSize, StoreBook,
 };
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use portrait_core::{
     Acc, BasketPairs, CustomerDays, CustomerVisits, Day, ProductAcc, ProductInfo, RefundDays,
@@ -13,8 +13,8 @@ use portrait_core::{
 };
 use portrait_service::{Live, Projection, Result};
 use portrait_store::{
-    CUSTOMER_DAYS_MIGRATIONS, Key, Migration, ScanRow, Store, load_customer_days, migrations, scan,
-    upsert, write_customer_days,
+    CUSTOMER_DAYS_MIGRATIONS, Key, Migration, ScanRow, Store, add_rows, load_customer_days,
+    migrations, scan, upsert, write_customer_days,
 };
 use sqlx::{AnyConnection, AnyPool};
 
@@ -108,9 +108,12 @@ impl Projection for ProfilerProjection {
     }
 
     async fn write(&self, conn: &mut AnyConnection, delta: &Self::Delta) -> Result<()> {
-        let new = self.live.read().0.customers.new_rows(&delta.0);
+        let (new, new_days) = {
+            let (state, _) = self.live.read();
+            (state.customers.new_rows(&delta.0), state.new_days(&delta.1))
+        };
         write_customer_days(conn, &delta.0, &new).await?;
-        write_store_days(conn, &delta.1).await?;
+        write_store_days(conn, &delta.1, &new_days).await?;
         visits::write_visits(conn, &delta.2, &new).await?;
         baskets::write(conn, &delta.3).await?;
         refunds::write(conn, &delta.4).await
@@ -149,11 +152,60 @@ impl Projection for ProfilerProjection {
     }
 }
 
-async fn write_store_days(conn: &mut AnyConnection, d: &StoreDays) -> Result<()> {
-    write_slot_days(conn, "hours", "hour", &d.hours).await?;
-    write_slot_days(conn, "channels", "channel", &d.channels).await?;
-    write_item_days(conn, "product_days", "product_id", &d.products).await?;
-    write_item_days(conn, "category_days", "category_id", &d.categories).await?;
+/// A batch's store-day rows the serving state does not hold: written by a
+/// plain insert (`portrait_store::add_rows`).
+struct NewDays<'a> {
+    hours: HashSet<&'a (String, Day, u8)>,
+    channels: HashSet<&'a (String, Day, i32)>,
+    products: HashSet<&'a (String, Day, String)>,
+    categories: HashSet<&'a (String, Day, String)>,
+}
+
+impl State {
+    fn new_days<'a>(&self, d: &'a StoreDays) -> NewDays<'a> {
+        let (stores, days) = (&self.customers.stores, &self.days);
+        let has = |store: &str, f: &dyn Fn(u32) -> bool| stores.get(store).is_some_and(f);
+        NewDays {
+            hours: (d.hours.keys())
+                .filter(|(s, day, h)| !has(s, &|s| days.has_hour(s, *day, *h)))
+                .collect(),
+            channels: (d.channels.keys())
+                .filter(|(s, day, c)| !has(s, &|s| days.has_channel(s, *day, *c)))
+                .collect(),
+            products: (d.products.keys())
+                .filter(|(s, day, p)| !has(s, &|s| days.has_product(s, *day, p)))
+                .collect(),
+            categories: (d.categories.keys())
+                .filter(|(s, day, c)| !has(s, &|s| days.has_category(s, *day, c)))
+                .collect(),
+        }
+    }
+}
+
+async fn write_store_days(
+    conn: &mut AnyConnection,
+    d: &StoreDays,
+    new: &NewDays<'_>,
+) -> Result<()> {
+    write_slot_days(conn, "hours", "hour", &d.hours, &new.hours).await?;
+    write_slot_days(conn, "channels", "channel", &d.channels, &new.channels).await?;
+    write_item_days(
+        conn,
+        "product_days",
+        "product_id",
+        &d.products,
+        &new.products,
+    )
+    .await?;
+    let categories = (&d.categories, &new.categories);
+    write_item_days(
+        conn,
+        "category_days",
+        "category_id",
+        categories.0,
+        categories.1,
+    )
+    .await?;
     let names: Vec<_> = d
         .category_names
         .iter()
@@ -269,26 +321,30 @@ async fn load_store_days(pool: &AnyPool, state: &mut State) -> Result<()> {
 }
 
 /// Rows keyed by (store, day, slot) with orders and revenue: hours, channels.
-async fn write_slot_days<K: Ord + Copy + Into<i64>>(
+async fn write_slot_days<K: Ord + Copy + std::hash::Hash + Into<i64>>(
     conn: &mut AnyConnection,
     table: &str,
     slot: &str,
     rows: &BTreeMap<(String, Day, K), Acc>,
+    new: &HashSet<&(String, Day, K)>,
 ) -> Result<()> {
-    let rows: Vec<_> = day_first(rows)
-        .into_iter()
-        .map(|(day, s, k, a)| {
-            vec![
-                i64::from(day).into(),
-                s.into(),
-                portrait_store::Arg::Int((*k).into()),
-                a.orders.into(),
-                a.revenue.into(),
-            ]
-        })
-        .collect();
+    let (mut known, mut fresh) = (Vec::new(), Vec::new());
+    for (key, a) in day_first(rows) {
+        let (day, s, k) = (key.1, key.0.as_str(), key.2);
+        let row = vec![
+            i64::from(day).into(),
+            s.into(),
+            portrait_store::Arg::Int(k.into()),
+            a.orders.into(),
+            a.revenue.into(),
+        ];
+        match new.contains(key) {
+            true => fresh.push(row),
+            false => known.push(row),
+        }
+    }
     let keys = ["day", "store_id", slot];
-    Ok(upsert(conn, table, &keys, &["orders", "revenue"], true, rows).await?)
+    Ok(add_rows(conn, table, &keys, &["orders", "revenue"], known, fresh).await?)
 }
 
 /// Rows keyed by (store, day, item) with units and revenue: products, categories.
@@ -297,21 +353,24 @@ async fn write_item_days(
     table: &str,
     item: &str,
     rows: &BTreeMap<(String, Day, String), ProductAcc>,
+    new: &HashSet<&(String, Day, String)>,
 ) -> Result<()> {
-    let rows: Vec<_> = day_first(rows)
-        .into_iter()
-        .map(|(day, s, i, a)| {
-            vec![
-                i64::from(day).into(),
-                s.into(),
-                i.as_str().into(),
-                a.quantity.into(),
-                a.revenue.into(),
-            ]
-        })
-        .collect();
+    let (mut known, mut fresh) = (Vec::new(), Vec::new());
+    for (key, a) in day_first(rows) {
+        let row = vec![
+            i64::from(key.1).into(),
+            key.0.as_str().into(),
+            key.2.as_str().into(),
+            a.quantity.into(),
+            a.revenue.into(),
+        ];
+        match new.contains(key) {
+            true => fresh.push(row),
+            false => known.push(row),
+        }
+    }
     let keys = ["day", "store_id", item];
-    Ok(upsert(conn, table, &keys, &["quantity", "revenue"], true, rows).await?)
+    Ok(add_rows(conn, table, &keys, &["quantity", "revenue"], known, fresh).await?)
 }
 
 async fn scan_item_days(
@@ -337,12 +396,9 @@ async fn scan_item_days(
 
 /// A batch's (store, day, key) rows in the tables' key order, day first, so
 /// each statement walks the tree forward instead of hopping between stores.
-fn day_first<K: Ord, A>(rows: &BTreeMap<(String, Day, K), A>) -> Vec<(Day, &str, &K, &A)> {
-    let mut sorted: Vec<_> = rows
-        .iter()
-        .map(|((s, day, k), a)| (*day, s.as_str(), k, a))
-        .collect();
-    sorted.sort_unstable_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
+fn day_first<K: Ord, A>(rows: &BTreeMap<(String, Day, K), A>) -> Vec<(&(String, Day, K), &A)> {
+    let mut sorted: Vec<_> = rows.iter().collect();
+    sorted.sort_unstable_by(|((s1, d1, k1), _), ((s2, d2, k2), _)| (d1, s1, k1).cmp(&(d2, s2, k2)));
     sorted
 }
 

@@ -143,6 +143,44 @@ impl StoreBook {
         }
     }
 
+    /// A store's figures of `day`, if any order ever counted there.
+    fn day_of(&self, store: u32, day: Day) -> Option<&DayFigures> {
+        let days = self.days.get(store as usize)?;
+        let i = days.binary_search_by_key(&day, |d| d.day).ok()?;
+        days.get(i)
+    }
+
+    /// Whether the store's day has the hour's figures not at zero. A row
+    /// retracted to zero stays in the table but reads as absent here.
+    pub fn has_hour(&self, store: u32, day: Day, hour: u8) -> bool {
+        (self.day_of(store, day))
+            .and_then(|f| f.hours.get(usize::from(hour)))
+            .is_some_and(|a| *a != Acc::default())
+    }
+
+    /// As [`StoreBook::has_hour`], for a channel.
+    pub fn has_channel(&self, store: u32, day: Day, channel: i32) -> bool {
+        let slot = usize::try_from(channel).ok();
+        (self.day_of(store, day))
+            .and_then(|f| slot.and_then(|s| f.channels.get(s)))
+            .is_some_and(|a| *a != Acc::default())
+    }
+
+    /// Whether the store's day holds the product (at zero included): items
+    /// are never dropped, so exactly when its table holds the row.
+    pub fn has_product(&self, store: u32, day: Day, product: &str) -> bool {
+        let id = self.products.ids.get(product);
+        (self.day_of(store, day).zip(id))
+            .is_some_and(|(f, p)| f.products.binary_search_by_key(&p, |(i, _)| *i).is_ok())
+    }
+
+    /// As [`StoreBook::has_product`], for a category.
+    pub fn has_category(&self, store: u32, day: Day, category: &str) -> bool {
+        let id = self.categories.ids.get(category);
+        (self.day_of(store, day).zip(id))
+            .is_some_and(|(f, c)| f.categories.binary_search_by_key(&c, |(i, _)| *i).is_ok())
+    }
+
     pub fn describe_product(&mut self, product: &str, info: &ProductInfo) {
         self.products.describe(product, info);
     }
@@ -296,6 +334,33 @@ impl StoreBook {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn held_rows_are_told_from_new_ones() {
+        let mut b = StoreBook::default();
+        let one = Acc {
+            orders: 1,
+            revenue: 10,
+        };
+        let sold = ProductAcc {
+            quantity: 1,
+            revenue: 10,
+        };
+        let back = ProductAcc {
+            quantity: -1,
+            revenue: -10,
+        };
+        b.add_hour(1, 20, 12, one);
+        b.add_channel(1, 20, 2, one);
+        b.add_product(1, 20, "p", sold);
+        b.add_product(1, 20, "p", back);
+        b.add_category(1, 20, "c", sold);
+        assert!(b.has_hour(1, 20, 12) && !b.has_hour(1, 20, 13) && !b.has_hour(0, 20, 12));
+        assert!(b.has_channel(1, 20, 2) && !b.has_channel(1, 21, 2) && !b.has_channel(1, 20, -1));
+        assert!(b.has_product(1, 20, "p"), "a product at zero is still held");
+        assert!(!b.has_product(1, 20, "q") && !b.has_product(1, 19, "p"));
+        assert!(b.has_category(1, 20, "c") && !b.has_category(2, 20, "c"));
+    }
 
     #[test]
     fn sums_follow_the_selection_and_the_range() {
