@@ -69,6 +69,7 @@ pub async fn add_rows(
             tracing::warn!(
                 table,
                 rows = new.len(),
+                error = %e,
                 "rows taken for new were stored; adding them instead"
             );
             sqlx::query("ROLLBACK TO SAVEPOINT new_rows")

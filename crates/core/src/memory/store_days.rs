@@ -8,6 +8,10 @@ pub const CHANNEL_SLOTS: usize = 8;
 #[derive(Debug, Clone)]
 struct DayFigures {
     day: Day,
+    /// The hours (bits 0–23) and channels (24–31) that ever had figures, at
+    /// zero now or not: exactly the slots with a table row. It fills the
+    /// padding after `day`, so it costs nothing.
+    held: u32,
     hours: [Acc; 24],
     channels: [Acc; CHANNEL_SLOTS],
     /// Sorted by product id.
@@ -45,6 +49,7 @@ fn day_in(days: &mut Vec<DayFigures>, day: Day) -> &mut DayFigures {
         Err(i) => {
             let empty = DayFigures {
                 day,
+                held: 0,
                 hours: [Acc::default(); 24],
                 channels: [Acc::default(); CHANNEL_SLOTS],
                 products: Vec::new(),
@@ -116,6 +121,7 @@ impl StoreBook {
         for f in self.figures(store, day) {
             if let Some(h) = f.hours.get_mut(usize::from(hour)) {
                 h.add(acc);
+                f.held |= 1 << hour;
             }
         }
     }
@@ -123,8 +129,9 @@ impl StoreBook {
     pub fn add_channel(&mut self, store: u32, day: Day, channel: i32, acc: Acc) {
         let slot = usize::try_from(channel).ok();
         for f in self.figures(store, day) {
-            if let Some(c) = slot.and_then(|s| f.channels.get_mut(s)) {
+            if let Some((s, c)) = slot.and_then(|s| Some((s, f.channels.get_mut(s)?))) {
                 c.add(acc);
+                f.held |= 1 << (24 + s);
             }
         }
     }
@@ -150,20 +157,18 @@ impl StoreBook {
         days.get(i)
     }
 
-    /// Whether the store's day has the hour's figures not at zero. A row
-    /// retracted to zero stays in the table but reads as absent here.
+    /// Whether the store's day ever had figures at the hour (at zero now
+    /// included): exactly when its table holds the row.
     pub fn has_hour(&self, store: u32, day: Day, hour: u8) -> bool {
-        (self.day_of(store, day))
-            .and_then(|f| f.hours.get(usize::from(hour)))
-            .is_some_and(|a| *a != Acc::default())
+        let bit = (hour < 24).then(|| 1 << hour);
+        (self.day_of(store, day).zip(bit)).is_some_and(|(f, bit)| f.held & bit != 0)
     }
 
     /// As [`StoreBook::has_hour`], for a channel.
     pub fn has_channel(&self, store: u32, day: Day, channel: i32) -> bool {
-        let slot = usize::try_from(channel).ok();
-        (self.day_of(store, day))
-            .and_then(|f| slot.and_then(|s| f.channels.get(s)))
-            .is_some_and(|a| *a != Acc::default())
+        let slot = usize::try_from(channel).ok().filter(|s| *s < CHANNEL_SLOTS);
+        let bit = slot.map(|s| 1 << (24 + s));
+        (self.day_of(store, day).zip(bit)).is_some_and(|(f, bit)| f.held & bit != 0)
     }
 
     /// Whether the store's day holds the product (at zero included): items
@@ -346,17 +351,32 @@ mod tests {
             quantity: 1,
             revenue: 10,
         };
-        let back = ProductAcc {
+        let returned = ProductAcc {
             quantity: -1,
             revenue: -10,
         };
+        let back = Acc {
+            orders: -1,
+            revenue: -10,
+        };
         b.add_hour(1, 20, 12, one);
+        b.add_hour(1, 20, 14, one);
+        b.add_hour(1, 20, 14, back);
         b.add_channel(1, 20, 2, one);
+        b.add_channel(1, 20, 3, one);
+        b.add_channel(1, 20, 3, back);
         b.add_product(1, 20, "p", sold);
-        b.add_product(1, 20, "p", back);
+        b.add_product(1, 20, "p", returned);
         b.add_category(1, 20, "c", sold);
         assert!(b.has_hour(1, 20, 12) && !b.has_hour(1, 20, 13) && !b.has_hour(0, 20, 12));
+        assert!(b.has_hour(1, 20, 14), "an hour back at zero is still held");
         assert!(b.has_channel(1, 20, 2) && !b.has_channel(1, 21, 2) && !b.has_channel(1, 20, -1));
+        assert!(b.has_channel(1, 20, 3) && !b.has_channel(1, 20, 4) && !b.has_channel(1, 20, 9));
+        assert_eq!(
+            std::mem::size_of::<DayFigures>(),
+            568,
+            "held must fit the padding"
+        );
         assert!(b.has_product(1, 20, "p"), "a product at zero is still held");
         assert!(!b.has_product(1, 20, "q") && !b.has_product(1, 19, "p"));
         assert!(b.has_category(1, 20, "c") && !b.has_category(2, 20, "c"));
