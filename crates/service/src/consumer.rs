@@ -10,13 +10,10 @@ use prost::Message as _;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, error, info, info_span, warn};
 
-mod seen;
 mod sizes;
 
-pub(crate) use seen::SeenOrders;
-
 use crate::rebuild::{Control, epoch_of, stopped};
-use crate::{Config, Live, Projection, Result, Topics, log_check, metrics};
+use crate::{Config, Live, Projection, Result, SeenIds, Topics, log_check, metrics};
 
 /// How often the consumer compares its positions with the log's bounds.
 const CHECK_EVERY: Duration = Duration::from_secs(1);
@@ -60,7 +57,7 @@ pub(crate) async fn load<P: Projection>(
     store: &Store,
     topic: &str,
     progress: &Live<Progress>,
-    seen: &Arc<SeenOrders>,
+    seen: &Arc<SeenIds>,
 ) -> Result<()> {
     let started = std::time::Instant::now();
     let mut conn = store.acquire().await?;
@@ -70,7 +67,7 @@ pub(crate) async fn load<P: Projection>(
     drop(conn);
     projection.load(store).await?;
     let counter = |name: &str| counters.get(name).copied().unwrap_or(0);
-    seen.refill(store, counter("events_applied"));
+    seen.refill(store, ("applied", "order_id"), counter("events_applied"));
     progress.replace(Progress {
         positions: positions.into_iter().collect(),
         events_applied: counter("events_applied"),
@@ -95,7 +92,7 @@ pub(crate) struct ConsumerParts<P> {
     pub(crate) bus: Bus,
     pub(crate) progress: Arc<Live<Progress>>,
     pub(crate) control: Arc<Control>,
-    pub(crate) seen: Arc<SeenOrders>,
+    pub(crate) seen: Arc<SeenIds>,
 }
 
 /// How a consume run ended without an error.

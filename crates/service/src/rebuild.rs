@@ -15,7 +15,8 @@ use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 use tracing::info;
 
-use crate::consumer::{Exit, SeenOrders, load};
+use crate::SeenIds;
+use crate::consumer::{Exit, load};
 use crate::{Live, Progress, Projection, Result, metrics};
 
 /// The header carrying an event's publication (absent = 0).
@@ -106,7 +107,7 @@ pub(crate) struct Rebuilder<P> {
     pub(crate) topic: String,
     pub(crate) progress: Arc<Live<Progress>>,
     pub(crate) control: Arc<Control>,
-    pub(crate) seen: Arc<SeenOrders>,
+    pub(crate) seen: Arc<SeenIds>,
 }
 
 impl<P: Projection> Rebuilder<P> {

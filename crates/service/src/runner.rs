@@ -9,7 +9,8 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
-use crate::consumer::{ConsumerParts, SeenOrders, load, run_consumer};
+use crate::SeenIds;
+use crate::consumer::{ConsumerParts, load, run_consumer};
 use crate::rebuild::Control;
 use crate::{
     Config, Live, Progress, Projection, Result, Services, bind, metrics, open_store, serve,
@@ -159,7 +160,7 @@ pub async fn run_consumer_service<P: Projection>(
     let topic = config.topics().orders;
     let progress = Arc::new(Live::<Progress>::default());
     let projection = Arc::new(projection);
-    let seen = Arc::new(SeenOrders::default());
+    let seen = Arc::new(SeenIds::default());
     load(&*projection, &store, &topic, &progress, &seen).await?;
     let control = Arc::new(Control::new());
     control.report(service, progress.read().0.condition.as_deref());

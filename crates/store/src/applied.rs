@@ -1,8 +1,8 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 
-use sqlx::{AnyConnection, AnyPool, Row};
+use sqlx::{AnyConnection, Row};
 
-use crate::{Error, Key, Result, insert, scan, upsert};
+use crate::{Error, Result, insert, upsert};
 
 /// Which revisions of an order were applied: all up to `through`, plus
 /// `above`. Ingest numbers an order's events 1, 2, 3, … without gaps, so the
@@ -117,16 +117,6 @@ impl Applied {
         upsert(conn, "applied", &keys, &values, false, known).await?;
         insert(conn, "applied", &["order_id", "through", "above"], new).await
     }
-}
-
-/// Every order the `applied` table holds a row for, in pages.
-pub async fn scan_applied(pool: &AnyPool, mut each: impl FnMut(&str) + Send) -> Result<u64> {
-    let keys = [Key::Text("order_id")];
-    scan(pool, "applied", &keys, &["order_id"], |r| {
-        each(r.text("order_id")?);
-        Ok(())
-    })
-    .await
 }
 
 #[cfg(test)]

@@ -22,7 +22,7 @@ use std::time::Duration;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, ConnectOptions};
 
-pub use applied::{Applied, scan_applied};
+pub use applied::Applied;
 pub use audit::AUDIT_MIGRATIONS;
 pub use consumer::{
     Counters, LogState, add_counters, load_counter, load_counters, load_log_state, load_positions,
@@ -31,7 +31,7 @@ pub use consumer::{
 pub use customer_days::{CUSTOMER_DAYS_MIGRATIONS, load_customer_days, write_customer_days};
 pub use error::{Error, Refusal, Result};
 pub use migrate::{CONSUMER_MIGRATIONS, Migration};
-pub use scan::{Key, ScanRow, scan};
+pub use scan::{Key, ScanRow, scan, scan_ids};
 pub use sql::{Arg, Sql, in_lists};
 pub use upsert::{add_rows, insert, upsert};
 

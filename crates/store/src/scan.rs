@@ -196,3 +196,18 @@ fn page_sql(table: &str, keys: &[Key], columns: &[&str], after: Option<&[Arg]>, 
     }
     sql
 }
+
+/// Every value of a table's text key `column`, in pages.
+pub async fn scan_ids(
+    pool: &AnyPool,
+    table: &str,
+    column: &'static str,
+    mut each: impl FnMut(&str) + Send,
+) -> Result<u64> {
+    let keys = [Key::Text(column)];
+    scan(pool, table, &keys, &[column], |r| {
+        each(r.text(column)?);
+        Ok(())
+    })
+    .await
+}

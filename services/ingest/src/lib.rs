@@ -53,6 +53,7 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
     let ingest = Ingest::new(store.clone(), config.limits()).with_commit_delay(
         std::time::Duration::from_millis(config.ingest.commit_delay_ms),
     );
+    ingest.index_orders().await?;
     let local = shutdown.child_token();
     // Health says NOT_SERVING while the relay fails; orders are still taken
     // into the outbox meanwhile (the overall health "" stays SERVING).

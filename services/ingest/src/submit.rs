@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use portrait_core::{Decision, Limits, Stored, ValidOrder, decide, validate_order};
 use portrait_proto::v1::{IngestStatus, Order, SubmitOrderResponse, SubmitOutcome};
-use portrait_service::{Error, Result, metrics, now_ms};
+use portrait_service::{Error, Result, SeenIds, metrics, now_ms};
 use portrait_store::{Store, Tx};
 use prost::Message as _;
 use sqlx::Row;
@@ -22,6 +22,8 @@ pub struct Ingest {
     outbox: Arc<Notify>,
     /// `ingest.commit_delay_ms`: plays a slow database in tests.
     commit_delay: Duration,
+    /// The orders the table may hold: only those are looked up.
+    seen: Arc<SeenIds>,
 }
 
 impl Ingest {
@@ -32,7 +34,18 @@ impl Ingest {
             write: Arc::new(Mutex::new(())),
             outbox: Arc::new(Notify::new()),
             commit_delay: Duration::ZERO,
+            seen: Arc::default(),
         }
+    }
+
+    /// Fills the filter of stored orders in the background; until then,
+    /// every order is looked up.
+    pub async fn index_orders(&self) -> Result<()> {
+        let mut conn = self.store.acquire().await?;
+        let orders = portrait_store::load_counter(&mut conn, "orders").await?;
+        self.seen
+            .refill(&self.store, ("orders", "order_id"), orders);
+        Ok(())
     }
 
     /// Sleeps `delay` inside every write transaction (a test and diagnostic setting).
@@ -58,7 +71,10 @@ impl Ingest {
         }
         let _one_writer = self.write.lock().await;
         let mut tx = self.store.begin().await?;
-        let mut stored = load(&mut tx, &orders).await?;
+        let mut stored = {
+            let ids: Vec<&str> = orders.iter().map(|o| o.get().order_id.as_str()).collect();
+            load(&mut tx, &self.seen.to_look_up(&ids)).await?
+        };
         let in_table: HashSet<String> = stored.keys().cloned().collect();
         let mut changed: HashMap<String, Stored> = HashMap::new();
         let mut responses = Vec::with_capacity(orders.len());
@@ -129,6 +145,7 @@ impl Ingest {
         let (new, known): (Vec<_>, Vec<_>) = (changed.values())
             .map(|s| (s, s.order.encode_to_vec()))
             .partition(|(s, _)| !in_table.contains(&s.order.order_id));
+        (self.seen).add(new.iter().map(|(s, _)| s.order.order_id.as_str()));
         let upsert = " ON CONFLICT (order_id) DO UPDATE SET revision = excluded.revision, \
                       live = excluded.live, payload = excluded.payload";
         for (rows, tail) in [(new, ""), (known, upsert)] {
@@ -234,11 +251,12 @@ fn response(order_id: String, revision: i64, outcome: SubmitOutcome) -> SubmitOr
 }
 
 /// The stored versions of the orders in a chunk.
-async fn load(tx: &mut Tx, orders: &[ValidOrder]) -> Result<HashMap<String, Stored>> {
-    let ids: Vec<&str> = orders.iter().map(|o| o.get().order_id.as_str()).collect();
+/// The stored versions of `ids`; an order left out must have no row (its
+/// first version is inserted as new, and a row there fails the batch).
+async fn load(tx: &mut Tx, ids: &[&str]) -> Result<HashMap<String, Stored>> {
     let head = "SELECT order_id, revision, live, payload FROM orders WHERE order_id IN (";
     let mut out = HashMap::new();
-    for sql in portrait_store::in_lists(tx, head, &ids) {
+    for sql in portrait_store::in_lists(tx, head, ids) {
         for r in sql.query().fetch_all(&mut **tx).await? {
             let id: String = r.try_get(0)?;
             let payload: Vec<u8> = r.try_get(3)?;
