@@ -47,30 +47,20 @@ pub async fn write_customer_days(
     // In the table's key order: the statements then walk the tree forward.
     let mut sorted: Vec<_> = d.rows.iter().collect();
     sorted.sort_unstable_by(|((c1, s1, d1), _), ((c2, s2, d2), _)| (d1, s1, c1).cmp(&(d2, s2, c2)));
-    let (mut known, mut fresh) = (Vec::new(), Vec::new());
-    for ((c, s, day), a) in sorted {
-        let row = vec![
-            i64::from(*day).into(),
-            s.as_str().into(),
-            c.as_str().into(),
-            a.orders.into(),
-            a.revenue.into(),
-        ];
-        match new.contains(&(c.as_str(), s.as_str(), *day)) {
-            true => fresh.push(row),
-            false => known.push(row),
-        }
-    }
+    let rows = (sorted.into_iter())
+        .map(|((c, s, day), a)| {
+            let row = vec![
+                i64::from(*day).into(),
+                s.as_str().into(),
+                c.as_str().into(),
+                a.orders.into(),
+                a.revenue.into(),
+            ];
+            (new.contains(&(c.as_str(), s.as_str(), *day)), row)
+        })
+        .collect();
     let keys = ["day", "store_id", "customer_id"];
-    add_rows(
-        conn,
-        "customer_days",
-        &keys,
-        &["orders", "revenue"],
-        known,
-        fresh,
-    )
-    .await
+    add_rows(conn, "customer_days", &keys, &["orders", "revenue"], rows).await
 }
 
 /// Reads both tables into a fresh serving state.

@@ -43,8 +43,8 @@ pub async fn insert(
     write_rows(conn, table, columns, "", rows).await
 }
 
-/// Adds rows' values to the stored ones, given which rows the caller
-/// believes new (no stored row has their key): those by a plain insert, the
+/// Adds rows' values to the stored ones, each row with whether the caller
+/// believes it new (no stored row has its key): those by a plain insert, the
 /// rest by an upsert. Should a "new" row be stored after all, the insert is
 /// undone (a savepoint) and they are upserted too: slower, never wrong.
 pub async fn add_rows(
@@ -52,13 +52,15 @@ pub async fn add_rows(
     table: &str,
     keys: &[&str],
     values: &[&str],
-    known: Vec<Vec<Arg>>,
-    new: Vec<Vec<Arg>>,
+    rows: Vec<(bool, Vec<Arg>)>,
 ) -> Result<()> {
-    upsert(conn, table, keys, values, true, known).await?;
+    let (new, known): (Vec<_>, Vec<_>) = rows.into_iter().partition(|(new, _)| *new);
+    let unmark = |rows: Vec<(bool, Vec<Arg>)>| rows.into_iter().map(|(_, r)| r).collect();
+    upsert(conn, table, keys, values, true, unmark(known)).await?;
     if new.is_empty() {
         return Ok(());
     }
+    let new: Vec<Vec<Arg>> = unmark(new);
     let columns: Vec<&str> = keys.iter().chain(values).copied().collect();
     sqlx::query("SAVEPOINT new_rows")
         .execute(&mut *conn)

@@ -328,23 +328,20 @@ async fn write_slot_days<K: Ord + Copy + std::hash::Hash + Into<i64>>(
     rows: &BTreeMap<(String, Day, K), Acc>,
     new: &HashSet<&(String, Day, K)>,
 ) -> Result<()> {
-    let (mut known, mut fresh) = (Vec::new(), Vec::new());
-    for (key, a) in day_first(rows) {
-        let (day, s, k) = (key.1, key.0.as_str(), key.2);
-        let row = vec![
-            i64::from(day).into(),
-            s.into(),
-            portrait_store::Arg::Int(k.into()),
-            a.orders.into(),
-            a.revenue.into(),
-        ];
-        match new.contains(key) {
-            true => fresh.push(row),
-            false => known.push(row),
-        }
-    }
+    let rows = (day_first(rows).into_iter())
+        .map(|(key, a)| {
+            let row = vec![
+                i64::from(key.1).into(),
+                key.0.as_str().into(),
+                portrait_store::Arg::Int(key.2.into()),
+                a.orders.into(),
+                a.revenue.into(),
+            ];
+            (new.contains(key), row)
+        })
+        .collect();
     let keys = ["day", "store_id", slot];
-    Ok(add_rows(conn, table, &keys, &["orders", "revenue"], known, fresh).await?)
+    Ok(add_rows(conn, table, &keys, &["orders", "revenue"], rows).await?)
 }
 
 /// Rows keyed by (store, day, item) with units and revenue: products, categories.
@@ -355,22 +352,20 @@ async fn write_item_days(
     rows: &BTreeMap<(String, Day, String), ProductAcc>,
     new: &HashSet<&(String, Day, String)>,
 ) -> Result<()> {
-    let (mut known, mut fresh) = (Vec::new(), Vec::new());
-    for (key, a) in day_first(rows) {
-        let row = vec![
-            i64::from(key.1).into(),
-            key.0.as_str().into(),
-            key.2.as_str().into(),
-            a.quantity.into(),
-            a.revenue.into(),
-        ];
-        match new.contains(key) {
-            true => fresh.push(row),
-            false => known.push(row),
-        }
-    }
+    let rows = (day_first(rows).into_iter())
+        .map(|(key, a)| {
+            let row = vec![
+                i64::from(key.1).into(),
+                key.0.as_str().into(),
+                key.2.as_str().into(),
+                a.quantity.into(),
+                a.revenue.into(),
+            ];
+            (new.contains(key), row)
+        })
+        .collect();
     let keys = ["day", "store_id", item];
-    Ok(add_rows(conn, table, &keys, &["quantity", "revenue"], known, fresh).await?)
+    Ok(add_rows(conn, table, &keys, &["quantity", "revenue"], rows).await?)
 }
 
 async fn scan_item_days(

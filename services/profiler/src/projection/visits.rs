@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use portrait_core::memory::NewRows;
 use portrait_core::{CustomerVisits, Day, ItemAcc, ItemKey};
 use portrait_service::Result;
-use portrait_store::{Arg, Sql, Store, add_rows};
+use portrait_store::{Sql, Store, add_rows};
 use sqlx::{AnyConnection, Row};
 
 /// `new` are the batch's (customer, store, day)s without a `customer_days`
@@ -18,23 +18,24 @@ pub(crate) async fn write_visits(
     v: &CustomerVisits,
     new: &NewRows<'_>,
 ) -> Result<()> {
-    let mut orders = Split::default();
-    for ((day, store, customer, order, hour, channel), a) in &v.orders {
-        let row = vec![
-            i64::from(*day).into(),
-            store.as_str().into(),
-            customer.as_str().into(),
-            order.as_str().into(),
-            i64::from(*hour).into(),
-            i64::from(*channel).into(),
-            a.orders.into(),
-            a.revenue.into(),
-        ];
-        orders.push(
-            new.contains(&(customer.as_str(), store.as_str(), *day)),
-            row,
-        );
-    }
+    let orders = (v.orders.iter())
+        .map(|((day, store, customer, order, hour, channel), a)| {
+            let row = vec![
+                i64::from(*day).into(),
+                store.as_str().into(),
+                customer.as_str().into(),
+                order.as_str().into(),
+                i64::from(*hour).into(),
+                i64::from(*channel).into(),
+                a.orders.into(),
+                a.revenue.into(),
+            ];
+            (
+                new.contains(&(customer.as_str(), store.as_str(), *day)),
+                row,
+            )
+        })
+        .collect();
     let keys = [
         "day",
         "store_id",
@@ -43,14 +44,12 @@ pub(crate) async fn write_visits(
         "hour",
         "channel",
     ];
-    let (known, fresh) = (orders.known, orders.new);
     add_rows(
         conn,
         "customer_orders",
         &keys,
         &["orders", "revenue"],
-        known,
-        fresh,
+        orders,
     )
     .await?;
     write_items(conn, "customer_products", "product_id", &v.products, new).await?;
@@ -64,22 +63,6 @@ pub(crate) async fn write_visits(
     .await
 }
 
-/// Rows by whether their prefix is new.
-#[derive(Default)]
-struct Split {
-    known: Vec<Vec<Arg>>,
-    new: Vec<Vec<Arg>>,
-}
-
-impl Split {
-    fn push(&mut self, new: bool, row: Vec<Arg>) {
-        match new {
-            true => self.new.push(row),
-            false => self.known.push(row),
-        }
-    }
-}
-
 async fn write_items(
     conn: &mut AnyConnection,
     table: &str,
@@ -87,25 +70,26 @@ async fn write_items(
     rows: &BTreeMap<ItemKey, ItemAcc>,
     new: &NewRows<'_>,
 ) -> Result<()> {
-    let mut split = Split::default();
-    for ((day, store, customer, id), a) in rows {
-        let row = vec![
-            i64::from(*day).into(),
-            store.as_str().into(),
-            customer.as_str().into(),
-            id.as_str().into(),
-            a.orders.into(),
-            a.quantity.into(),
-            a.revenue.into(),
-        ];
-        split.push(
-            new.contains(&(customer.as_str(), store.as_str(), *day)),
-            row,
-        );
-    }
+    let rows = (rows.iter())
+        .map(|((day, store, customer, id), a)| {
+            let row = vec![
+                i64::from(*day).into(),
+                store.as_str().into(),
+                customer.as_str().into(),
+                id.as_str().into(),
+                a.orders.into(),
+                a.quantity.into(),
+                a.revenue.into(),
+            ];
+            (
+                new.contains(&(customer.as_str(), store.as_str(), *day)),
+                row,
+            )
+        })
+        .collect();
     let keys = ["day", "store_id", "customer_id", item];
     let values = ["orders", "quantity", "revenue"];
-    Ok(add_rows(conn, table, &keys, &values, split.known, split.new).await?)
+    Ok(add_rows(conn, table, &keys, &values, rows).await?)
 }
 
 /// One counted order of a customer.
