@@ -32,7 +32,7 @@ pub use customer_days::{CUSTOMER_DAYS_MIGRATIONS, load_customer_days, write_cust
 pub use error::{Error, Refusal, Result};
 pub use migrate::{CONSUMER_MIGRATIONS, Migration};
 pub use scan::{Key, ScanRow, scan, scan_ids};
-pub use sql::{Arg, Sql, in_lists};
+pub use sql::{Arg, Sql, in_lists, push_mark};
 pub use upsert::{add_rows, insert, upsert};
 
 pub type Tx = sqlx::Transaction<'static, sqlx::Any>;

@@ -76,7 +76,7 @@ impl Sql {
         if self.anonymous {
             self.text.push('?');
         } else {
-            self.text.push_str(&format!("${}", self.args.len()));
+            push_mark(&mut self.text, self.args.len());
         }
         self
     }
@@ -129,4 +129,38 @@ pub fn in_lists(conn: &sqlx::AnyConnection, head: &str, ids: &[&str]) -> Vec<Sql
             sql
         })
         .collect()
+}
+
+/// Appends `$n`. A bulk statement has up to 2,000 marks, and `format!` for
+/// each (an allocation and the formatting machinery) was 8 % of the
+/// profiler's CPU while it caught up.
+pub fn push_mark(text: &mut String, n: usize) {
+    let mut digits = [0_u8; 20];
+    let (mut i, mut n) = (digits.len(), n);
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    text.push('$');
+    for d in &digits[i..] {
+        text.push(char::from(*d));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::push_mark;
+
+    #[test]
+    fn marks_read_as_format_writes_them() {
+        for n in [0, 1, 9, 10, 99, 100, 1999, 2000, 65_535, usize::MAX] {
+            let mut text = String::from("x = ");
+            push_mark(&mut text, n);
+            assert_eq!(text, format!("x = ${n}"));
+        }
+    }
 }

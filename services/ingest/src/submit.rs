@@ -233,7 +233,7 @@ pub(crate) fn insert_text(
             if anonymous {
                 text.push('?');
             } else {
-                text.push_str(&format!("${}", row * columns + column + 1));
+                portrait_store::push_mark(&mut text, row * columns + column + 1);
             }
         }
         text.push(')');
