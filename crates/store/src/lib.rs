@@ -33,7 +33,7 @@ pub use error::{Error, Refusal, Result};
 pub use migrate::{CONSUMER_MIGRATIONS, Migration};
 pub use scan::{Key, ScanRow, scan, scan_ids};
 pub use sql::{Arg, Sql, in_lists, push_mark};
-pub use upsert::{add_rows, insert, upsert};
+pub use upsert::{add_rows, insert, upsert, values_text};
 
 pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
 

@@ -1,6 +1,6 @@
 use sqlx::AnyConnection;
 
-use crate::{Arg, Result, Sql};
+use crate::{Arg, Result};
 
 /// Multi-row `INSERT … ON CONFLICT DO UPDATE`: values are added to the stored
 /// ones when `additive`, else they replace them. Keys must be unique in `rows`.
@@ -28,7 +28,7 @@ pub async fn upsert(
         update.join(", ")
     );
     let columns: Vec<&str> = keys.iter().chain(values).copied().collect();
-    write_rows(conn, table, &columns, &tail, rows).await
+    write_rows(conn, table, &columns, &tail, &rows).await
 }
 
 /// Multi-row plain `INSERT`, for rows known to be new: on PostgreSQL it costs
@@ -40,7 +40,7 @@ pub async fn insert(
     columns: &[&str],
     rows: Vec<Vec<Arg>>,
 ) -> Result<()> {
-    write_rows(conn, table, columns, "", rows).await
+    write_rows(conn, table, columns, "", &rows).await
 }
 
 /// Adds rows' values to the stored ones, each row with whether the caller
@@ -65,7 +65,7 @@ pub async fn add_rows(
     sqlx::query("SAVEPOINT new_rows")
         .execute(&mut *conn)
         .await?;
-    match write_rows(conn, table, &columns, "", new.iter().cloned()).await {
+    match write_rows(conn, table, &columns, "", &new).await {
         Ok(()) => {}
         Err(crate::Error::Sql(sqlx::Error::Database(e))) if e.is_unique_violation() => {
             tracing::warn!(
@@ -92,26 +92,45 @@ async fn write_rows(
     table: &str,
     columns: &[&str],
     tail: &str,
-    rows: impl IntoIterator<Item = Vec<Arg>>,
+    rows: &[Vec<Arg>],
 ) -> Result<()> {
     let per_statement = (crate::PARAMS_PER_STATEMENT / columns.len().max(1)).max(1);
     let head = format!("INSERT INTO {table} ({}) VALUES ", columns.join(", "));
-    let mut rows = rows.into_iter().peekable();
-    while rows.peek().is_some() {
-        let chunk: Vec<Vec<Arg>> = rows.by_ref().take(per_statement).collect();
-        let mut sql = Sql::for_conn(conn, &head).once(chunk.len() < per_statement);
-        for (i, r) in chunk.into_iter().enumerate() {
-            sql.push(if i == 0 { "(" } else { ", (" });
-            for (j, v) in r.into_iter().enumerate() {
-                if j > 0 {
-                    sql.push(", ");
-                }
-                sql.bind(v);
-            }
-            sql.push(")");
+    let anonymous = crate::is_sqlite(conn);
+    for chunk in rows.chunks(per_statement) {
+        let text = values_text(&head, columns.len(), chunk.len(), tail, anonymous);
+        // A batch's last, partial statement stays out of the statement cache.
+        let mut query = sqlx::query(&text).persistent(chunk.len() == per_statement);
+        for v in chunk.iter().flatten() {
+            query = match v {
+                Arg::Int(v) => query.bind(*v),
+                Arg::Text(v) => query.bind(v.as_str()),
+            };
         }
-        sql.push(tail);
-        sql.query().execute(&mut *conn).await?;
+        query.execute(&mut *conn).await?;
     }
     Ok(())
+}
+
+/// `head ($1, $2), ($3, $4) tail` for `rows` rows of `columns` values;
+/// `anonymous` marks for SQLite, as [`Sql::for_conn`] explains.
+pub fn values_text(head: &str, columns: usize, rows: usize, tail: &str, anonymous: bool) -> String {
+    let mut text = String::with_capacity(head.len() + tail.len() + rows * columns * 6);
+    text.push_str(head);
+    for row in 0..rows {
+        text.push_str(if row == 0 { "(" } else { ", (" });
+        for column in 0..columns {
+            if column > 0 {
+                text.push_str(", ");
+            }
+            if anonymous {
+                text.push('?');
+            } else {
+                crate::push_mark(&mut text, row * columns + column + 1);
+            }
+        }
+        text.push(')');
+    }
+    text.push_str(tail);
+    text
 }

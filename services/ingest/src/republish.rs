@@ -25,7 +25,7 @@ use tonic::{Request, Response, Status};
 use tracing::info;
 
 use crate::Ingest;
-use crate::submit::{PENDING, current_epoch, insert_text};
+use crate::submit::{PENDING, current_epoch};
 
 /// Orders read per page of the snapshot.
 const PAGE: i64 = 5_000;
@@ -95,7 +95,7 @@ impl Republisher {
             }
             let params = portrait_store::PARAMS_PER_STATEMENT;
             for chunk in events.chunks(params / 4) {
-                let text = insert_text(
+                let text = portrait_store::values_text(
                     "INSERT INTO outbox (msg_key, payload, traceparent, epoch) VALUES ",
                     4,
                     chunk.len(),

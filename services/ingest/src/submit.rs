@@ -122,7 +122,7 @@ impl Ingest {
         let params = portrait_store::PARAMS_PER_STATEMENT;
         let anonymous = portrait_store::is_sqlite(&tx);
         for rows in events.chunks(params / 4) {
-            let text = insert_text(
+            let text = portrait_store::values_text(
                 "INSERT INTO outbox (msg_key, payload, traceparent, epoch) VALUES ",
                 4,
                 rows.len(),
@@ -150,7 +150,7 @@ impl Ingest {
                       live = excluded.live, payload = excluded.payload";
         for (rows, tail) in [(new, ""), (known, upsert)] {
             for rows in rows.chunks(params / 4) {
-                let text = insert_text(
+                let text = portrait_store::values_text(
                     "INSERT INTO orders (order_id, revision, live, payload) VALUES ",
                     4,
                     rows.len(),
@@ -211,35 +211,6 @@ pub(crate) const PENDING: &str = "outbox_pending";
 /// The publication new events join (0 until the first `portrait rebuild`).
 pub(crate) async fn current_epoch(tx: &mut Tx) -> Result<i64> {
     Ok(portrait_store::load_counter(tx, "epoch").await?)
-}
-
-/// `head ($1, $2), ($3, $4) tail` for `rows` rows of `columns` values.
-/// `anonymous` marks for SQLite, as [`portrait_store::Sql::for_conn`] explains.
-pub(crate) fn insert_text(
-    head: &str,
-    columns: usize,
-    rows: usize,
-    tail: &str,
-    anonymous: bool,
-) -> String {
-    let mut text = String::with_capacity(head.len() + tail.len() + rows * columns * 6);
-    text.push_str(head);
-    for row in 0..rows {
-        text.push_str(if row == 0 { "(" } else { ", (" });
-        for column in 0..columns {
-            if column > 0 {
-                text.push_str(", ");
-            }
-            if anonymous {
-                text.push('?');
-            } else {
-                portrait_store::push_mark(&mut text, row * columns + column + 1);
-            }
-        }
-        text.push(')');
-    }
-    text.push_str(tail);
-    text
 }
 
 fn response(order_id: String, revision: i64, outcome: SubmitOutcome) -> SubmitOrderResponse {

@@ -163,20 +163,19 @@ struct NewDays<'a> {
 
 impl State {
     fn new_days<'a>(&self, d: &'a StoreDays) -> NewDays<'a> {
-        let (stores, days) = (&self.customers.stores, &self.days);
-        let has = |store: &str, f: &dyn Fn(u32) -> bool| stores.get(store).is_some_and(f);
+        let (id, days) = (|s: &str| self.customers.stores.get(s), &self.days);
         NewDays {
             hours: (d.hours.keys())
-                .filter(|(s, day, h)| !has(s, &|s| days.has_hour(s, *day, *h)))
+                .filter(|(s, day, h)| !id(s).is_some_and(|s| days.has_hour(s, *day, *h)))
                 .collect(),
             channels: (d.channels.keys())
-                .filter(|(s, day, c)| !has(s, &|s| days.has_channel(s, *day, *c)))
+                .filter(|(s, day, c)| !id(s).is_some_and(|s| days.has_channel(s, *day, *c)))
                 .collect(),
             products: (d.products.keys())
-                .filter(|(s, day, p)| !has(s, &|s| days.has_product(s, *day, p)))
+                .filter(|(s, day, p)| !id(s).is_some_and(|s| days.has_product(s, *day, p)))
                 .collect(),
             categories: (d.categories.keys())
-                .filter(|(s, day, c)| !has(s, &|s| days.has_category(s, *day, c)))
+                .filter(|(s, day, c)| !id(s).is_some_and(|s| days.has_category(s, *day, c)))
                 .collect(),
         }
     }
@@ -197,13 +196,12 @@ async fn write_store_days(
         &new.products,
     )
     .await?;
-    let categories = (&d.categories, &new.categories);
     write_item_days(
         conn,
         "category_days",
         "category_id",
-        categories.0,
-        categories.1,
+        &d.categories,
+        &new.categories,
     )
     .await?;
     let names: Vec<_> = d
