@@ -4,6 +4,10 @@ use std::collections::HashMap;
 use crate::memory::Selection;
 use crate::memory::baskets::{BasketCounts, Counts, sum};
 
+mod entry;
+
+use entry::{Entry, WideCounts};
+
 /// Association counts over customers, over all history: per store and for
 /// the chain, the customers who bought there, who bought each product, and
 /// who bought both products of each pair. Kept incrementally: a pair moves
@@ -13,11 +17,13 @@ use crate::memory::baskets::{BasketCounts, Counts, sum};
 /// counted from the customers' sets when asked.
 #[derive(Debug, Default, Clone)]
 pub struct CustomerPairs {
-    /// Per customer (the customer book's ids): (store, product, orders that
-    /// contained it), sorted by (store, product). Counts may dip below zero
-    /// while an order's revisions arrive out of order; a product is in the
-    /// set while its count is positive.
-    customers: Vec<Vec<(u32, u32, i32)>>,
+    /// Per customer (the customer book's ids): each item and the orders
+    /// that contained it, sorted by item. Counts may dip below zero while an
+    /// order's revisions arrive out of order; a product is in the set while
+    /// its count is positive.
+    customers: Vec<Vec<Entry>>,
+    wide: WideCounts,
+    items: Items,
     /// Per store, the customers who have (or had) a row there, so a query
     /// about a few stores visits only their customers. May repeat a customer.
     visitors: Vec<Vec<u32>>,
@@ -26,11 +32,47 @@ pub struct CustomerPairs {
     scratch: Vec<u32>,
 }
 
-/// Into `out`, the distinct products of `rows` with a positive count, other
-/// than `except`; `out` is reused so the consumer's hot path allocates nothing.
-fn others(rows: impl Iterator<Item = (u32, i32)>, except: u32, out: &mut Vec<u32>) {
+/// Dense ids for the (store, product)s bought: a customer's entry takes 8
+/// bytes instead of 12 (5 with the count in a byte), and a chain has far fewer of them (stores × products)
+/// than there are entries (customers × their products).
+#[derive(Debug, Default, Clone)]
+struct Items {
+    ids: HashMap<(u32, u32), u32>,
+    keys: Vec<(u32, u32)>,
+}
+
+impl Items {
+    fn id(&mut self, store: u32, product: u32) -> u32 {
+        let next = self.keys.len() as u32;
+        let id = *self.ids.entry((store, product)).or_insert(next);
+        if id == next {
+            self.keys.push((store, product));
+        }
+        id
+    }
+
+    /// Entries as (store, product, in the set).
+    fn rows<'a>(&'a self, rows: &'a [Entry]) -> impl Iterator<Item = (u32, u32, bool)> + 'a {
+        (rows.iter()).map(|e| {
+            let (s, p) = self.keys[e.item as usize];
+            (s, p, e.held())
+        })
+    }
+
+    fn heap_bytes(&self) -> usize {
+        // A hash map's table holds about 8/7 of its capacity, a control byte each.
+        self.ids.capacity() * (size_of::<((u32, u32), u32)>() + 1) * 8 / 7 + vec_bytes(&self.keys)
+    }
+}
+
+/// Into `out`, the distinct products of `rows` in the set, other than
+/// `except`; `out` is reused so the consumer's hot path allocates nothing.
+fn others(rows: impl Iterator<Item = (u32, bool)>, except: u32, out: &mut Vec<u32>) {
     out.clear();
-    out.extend(rows.filter(|&(p, n)| p != except && n > 0).map(|(p, _)| p));
+    out.extend(
+        rows.filter(|&(p, held)| p != except && held)
+            .map(|(p, _)| p),
+    );
     out.sort_unstable();
     out.dedup();
 }
@@ -147,7 +189,10 @@ impl CustomerPairs {
         let sets = nested_bytes(&self.customers) + nested_bytes(&self.visitors);
         let counts = vec_bytes(&self.stores) + stores + self.chain.heap_bytes();
         [
-            ("customer_pair_sets", sets + vec_bytes(&self.scratch)),
+            (
+                "customer_pair_sets",
+                sets + vec_bytes(&self.scratch) + self.items.heap_bytes() + self.wide.heap_bytes(),
+            ),
             ("customer_pair_counts", counts),
         ]
     }
@@ -164,37 +209,40 @@ impl CustomerPairs {
             self.stores.resize_with(s + 1, Counts::default);
             self.visitors.resize_with(s + 1, Vec::new);
         }
-        let rows = &mut self.customers[c];
+        let item = self.items.id(store, product);
+        let (rows, items) = (&mut self.customers[c], &self.items);
         // In the chain's set while positive at some store, as for a selection.
-        let anywhere = |rows: &[(u32, u32, i32)]| rows.iter().any(|r| r.1 == product && r.2 > 0);
+        let anywhere = |rows: &[Entry]| items.rows(rows).any(|r| r.1 == product && r.2);
         let chain_before = anywhere(rows);
-        let i = match rows.binary_search_by_key(&(store, product), |r| (r.0, r.1)) {
+        let i = match rows.binary_search_by_key(&item, |e| e.item) {
             Ok(i) => i,
             Err(i) => {
-                let first_here = !rows.iter().any(|r| r.0 == store);
+                let first_here = !items.rows(rows).any(|r| r.0 == store);
                 if first_here {
                     self.visitors[s].push(customer);
                 }
-                insert_snug(rows, i, (store, product, 0));
+                insert_snug(rows, i, Entry::new(item));
                 i
             }
         };
-        let before = rows[i].2 > 0;
-        let count = i64::from(rows[i].2) + n;
-        rows[i].2 = i32::try_from(count).unwrap_or(if count > 0 { i32::MAX } else { i32::MIN });
-        let (after, chain_after) = (rows[i].2 > 0, anywhere(rows));
-        if rows[i].2 == 0 {
+        let before = rows[i].held();
+        self.wide.add(customer, &mut rows[i], n);
+        let (after, chain_after) = (rows[i].held(), anywhere(rows));
+        if rows[i].is_zero() {
             rows.remove(i);
         }
         let scratch = &mut self.scratch;
         if before != after {
-            let at_store = rows.iter().filter(|r| r.0 == store).map(|r| (r.1, r.2));
+            let at_store = items
+                .rows(rows)
+                .filter(|r| r.0 == store)
+                .map(|r| (r.1, r.2));
             others(at_store, product, scratch);
             let by = if after { 1 } else { -1 };
             move_product(&mut self.stores[s], product, scratch, by);
         }
         if chain_before != chain_after {
-            others(rows.iter().map(|r| (r.1, r.2)), product, scratch);
+            others(items.rows(rows).map(|r| (r.1, r.2)), product, scratch);
             let by = if chain_after { 1 } else { -1 };
             move_product(&mut self.chain, product, scratch, by);
         }
@@ -208,40 +256,42 @@ impl CustomerPairs {
         if c >= self.customers.len() {
             self.customers.resize_with(c + 1, Vec::new);
         }
+        let item = self.items.id(store, product);
         let rows = &mut self.customers[c];
-        let clamp = |n: i64| i32::try_from(n).unwrap_or(if n > 0 { i32::MAX } else { i32::MIN });
-        match rows.binary_search_by_key(&(store, product), |r| (r.0, r.1)) {
-            Ok(i) => rows[i].2 = clamp(i64::from(rows[i].2) + n),
-            Err(i) => insert_snug(rows, i, (store, product, clamp(n))),
-        }
+        let i = match rows.binary_search_by_key(&item, |e| e.item) {
+            Ok(i) => i,
+            Err(i) => {
+                insert_snug(rows, i, Entry::new(item));
+                i
+            }
+        };
+        self.wide.add(customer, &mut rows[i], n);
     }
 
     /// Every count and store list computed again from the customers' rows,
     /// in one pass with a tally per pair; after a load.
     pub fn recount(&mut self, products: usize) {
-        let stores = self
-            .customers
-            .iter()
-            .flatten()
-            .map(|r| r.0 as usize + 1)
-            .max();
+        let stores = (self.items.keys.iter()).map(|k| k.0 as usize + 1).max();
         let stores = stores.unwrap_or(0).max(self.stores.len());
         self.stores = vec![Counts::default(); stores];
         self.visitors = vec![Vec::new(); stores];
         self.chain = Counts::default();
         let mut chain_pairs = PairTally::new(products);
         let mut store_pairs: HashMap<(u32, u32, u32), i64> = HashMap::new();
-        let (mut here, mut all) = (Vec::new(), Vec::new());
+        let (mut here, mut all, mut by_store) = (Vec::new(), Vec::new(), Vec::new());
         let mut product_totals: Vec<i64> = vec![0; products];
         for (c, rows) in self.customers.iter_mut().enumerate() {
-            rows.retain(|r| r.2 != 0);
+            rows.retain(|e| !e.is_zero());
             rows.shrink_to_fit();
             all.clear();
-            for group in rows.chunk_by(|x, y| x.0 == y.0) {
+            by_store.clear();
+            by_store.extend(self.items.rows(rows));
+            by_store.sort_unstable();
+            for group in by_store.chunk_by(|x, y| x.0 == y.0) {
                 let s = group[0].0;
                 self.visitors[s as usize].push(c as u32);
                 here.clear();
-                here.extend(group.iter().filter(|r| r.2 > 0).map(|r| r.1));
+                here.extend(group.iter().filter(|r| r.2).map(|r| r.1));
                 if here.is_empty() {
                     continue;
                 }
@@ -317,8 +367,8 @@ impl CustomerPairs {
         {
             bought.clear();
             bought.extend(
-                (rows.iter())
-                    .filter(|r| r.2 > 0 && sel.contains(r.0))
+                (self.items.rows(rows))
+                    .filter(|r| r.2 && sel.contains(r.0))
                     .map(|r| r.1),
             );
             counts.add(&mut bought);
@@ -329,9 +379,8 @@ impl CustomerPairs {
     /// The customers whose set at the selected stores holds `a` and not `b`,
     /// ascending: the audience of the recommendation "a → b".
     pub fn holding_not(&self, sel: &Selection, a: u32, b: u32) -> Vec<u32> {
-        let holds = |rows: &[(u32, u32, i32)], p: u32| {
-            rows.iter()
-                .any(|r| r.1 == p && r.2 > 0 && sel.contains(r.0))
+        let holds = |rows: &[Entry], p: u32| {
+            (self.items.rows(rows)).any(|r| r.1 == p && r.2 && sel.contains(r.0))
         };
         let candidates: Vec<u32> = match sel {
             Selection::All => (0..self.customers.len() as u32).collect(),
@@ -410,15 +459,18 @@ mod tests {
     proptest! {
         /// Any sequence of additions and retractions, in any order (counts may
         /// dip below zero), leaves the counts of a fresh recompute, for the
-        /// chain, one store and several stores.
+        /// chain, one store and several stores; with counts too large for
+        /// their entry's byte too.
         #[test]
         fn incremental_equals_recompute(
-            ops in prop::collection::vec((0u32..6, 0u32..3, 0u32..5, prop::bool::ANY), 0..120),
+            ops in prop::collection::vec(
+                (0u32..6, 0u32..3, 0u32..5, prop_oneof![Just(1i64), Just(-1i64), -300i64..300]),
+                0..120,
+            ),
         ) {
             let mut pairs = CustomerPairs::default();
             let mut rows: BTreeMap<(u32, u32, u32), i64> = BTreeMap::new();
-            for (c, s, p, up) in ops {
-                let n = if up { 1 } else { -1 };
+            for (c, s, p, n) in ops {
                 pairs.add(c, s, p, n);
                 *rows.entry((c, s, p)).or_default() += n;
             }
@@ -435,10 +487,11 @@ mod tests {
 
     proptest! {
         /// A load's rows added raw and counted once give the counts of
-        /// adding the same rows one by one.
+        /// adding the same rows one by one; counts too large for their
+        /// entry's byte included.
         #[test]
         fn recount_equals_adding_row_by_row(
-            ops in prop::collection::vec((0u32..6, 0u32..3, 0u32..5, -1i64..3), 0..80),
+            ops in prop::collection::vec((0u32..6, 0u32..3, 0u32..5, prop_oneof![-1i64..3, -300i64..300]), 0..80),
         ) {
             let (mut live, mut loaded) = (CustomerPairs::default(), CustomerPairs::default());
             for &(c, s, p, n) in &ops {

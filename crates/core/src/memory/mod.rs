@@ -9,6 +9,7 @@ mod customers;
 mod groups;
 mod heap;
 mod intern;
+mod narrow;
 mod seen;
 mod store_days;
 mod stores;

@@ -1,4 +1,5 @@
 use crate::memory::heap::{HeapSize, insert_snug, vec_bytes};
+use crate::memory::narrow::{Narrow, Pair, WidePairs};
 use crate::memory::{Interner, Selection};
 use crate::{Acc, Day, ProductAcc, ProductInfo};
 
@@ -12,12 +13,13 @@ struct DayFigures {
     /// zero now or not: exactly the slots with a table row. It fills the
     /// padding after `day`, so it costs nothing.
     held: u32,
-    hours: [Acc; 24],
-    channels: [Acc; CHANNEL_SLOTS],
-    /// Sorted by product id.
-    products: Vec<(u32, ProductAcc)>,
-    /// Sorted by category id.
-    categories: Vec<(u32, ProductAcc)>,
+    /// `Acc`s, narrowed.
+    hours: [Narrow; 24],
+    channels: [Narrow; CHANNEL_SLOTS],
+    /// `ProductAcc`s, narrowed, sorted by product id.
+    products: Vec<(u32, Narrow)>,
+    /// The same by category id.
+    categories: Vec<(u32, Narrow)>,
 }
 
 /// Dense ids for items (products, categories) and their latest descriptions.
@@ -50,8 +52,8 @@ fn day_in(days: &mut Vec<DayFigures>, day: Day) -> &mut DayFigures {
             let empty = DayFigures {
                 day,
                 held: 0,
-                hours: [Acc::default(); 24],
-                channels: [Acc::default(); CHANNEL_SLOTS],
+                hours: [Narrow::default(); 24],
+                channels: [Narrow::default(); CHANNEL_SLOTS],
                 products: Vec::new(),
                 categories: Vec::new(),
             };
@@ -62,10 +64,10 @@ fn day_in(days: &mut Vec<DayFigures>, day: Day) -> &mut DayFigures {
     &mut days[i]
 }
 
-fn add_item(items: &mut Vec<(u32, ProductAcc)>, id: u32, acc: ProductAcc) {
+fn add_item(items: &mut Vec<(u32, Narrow)>, id: u32, acc: ProductAcc, wide: &mut WidePairs) {
     match items.binary_search_by_key(&id, |(i, _)| *i) {
-        Ok(i) => items[i].1.add(acc),
-        Err(i) => insert_snug(items, i, (id, acc)),
+        Ok(i) => wide.add(&mut items[i].1, acc.pair()),
+        Err(i) => insert_snug(items, i, (id, wide.narrow(acc))),
     }
 }
 
@@ -80,6 +82,7 @@ pub struct StoreBook {
     chain: Vec<DayFigures>,
     products: Catalog<ProductInfo>,
     categories: Catalog<String>,
+    wide: WidePairs,
 }
 
 impl HeapSize for DayFigures {
@@ -104,23 +107,27 @@ impl HeapSize for StoreBook {
             + days(&self.chain)
             + self.products.heap_bytes()
             + self.categories.heap_bytes()
+            + self.wide.heap_bytes()
     }
 }
 
 impl StoreBook {
     /// The store's and the chain's figures of `day`.
-    fn figures(&mut self, store: u32, day: Day) -> [&mut DayFigures; 2] {
+    /// The store's and the chain's figures of `day`, and the wide pairs.
+    fn figures(&mut self, store: u32, day: Day) -> ([&mut DayFigures; 2], &mut WidePairs) {
         let s = store as usize;
         if s >= self.days.len() {
             self.days.resize_with(s + 1, Vec::new);
         }
-        [day_in(&mut self.days[s], day), day_in(&mut self.chain, day)]
+        let both = [day_in(&mut self.days[s], day), day_in(&mut self.chain, day)];
+        (both, &mut self.wide)
     }
 
     pub fn add_hour(&mut self, store: u32, day: Day, hour: u8, acc: Acc) {
-        for f in self.figures(store, day) {
+        let (both, wide) = self.figures(store, day);
+        for f in both {
             if let Some(h) = f.hours.get_mut(usize::from(hour)) {
-                h.add(acc);
+                wide.add(h, acc.pair());
                 f.held |= 1 << hour;
             }
         }
@@ -128,9 +135,10 @@ impl StoreBook {
 
     pub fn add_channel(&mut self, store: u32, day: Day, channel: i32, acc: Acc) {
         let slot = usize::try_from(channel).ok();
-        for f in self.figures(store, day) {
+        let (both, wide) = self.figures(store, day);
+        for f in both {
             if let Some((s, c)) = slot.and_then(|s| Some((s, f.channels.get_mut(s)?))) {
-                c.add(acc);
+                wide.add(c, acc.pair());
                 f.held |= 1 << (24 + s);
             }
         }
@@ -138,15 +146,17 @@ impl StoreBook {
 
     pub fn add_product(&mut self, store: u32, day: Day, product: &str, acc: ProductAcc) {
         let p = self.products.id(product);
-        for f in self.figures(store, day) {
-            add_item(&mut f.products, p, acc);
+        let (both, wide) = self.figures(store, day);
+        for f in both {
+            add_item(&mut f.products, p, acc, wide);
         }
     }
 
     pub fn add_category(&mut self, store: u32, day: Day, category: &str, acc: ProductAcc) {
         let c = self.categories.id(category);
-        for f in self.figures(store, day) {
-            add_item(&mut f.categories, c, acc);
+        let (both, wide) = self.figures(store, day);
+        for f in both {
+            add_item(&mut f.categories, c, acc, wide);
         }
     }
 
@@ -260,7 +270,7 @@ impl StoreBook {
         (self.days.get(store as usize).into_iter().flatten()).map(|d| {
             let mut sum = Acc::default();
             for h in &d.hours {
-                sum.add(*h);
+                sum.add(self.wide.get(*h));
             }
             (d.day, sum)
         })
@@ -270,7 +280,7 @@ impl StoreBook {
         let mut out = [Acc::default(); 24];
         for d in self.days_in(sel, from, to) {
             for (o, h) in out.iter_mut().zip(&d.hours) {
-                o.add(*h);
+                o.add(self.wide.get(*h));
             }
         }
         out
@@ -283,7 +293,7 @@ impl StoreBook {
             // Day 0, 1970-01-01, was a Thursday: slot 3 of a Monday-first week.
             let week = &mut out[(d.day + 3).rem_euclid(7) as usize];
             for (o, h) in week.iter_mut().zip(&d.hours) {
-                o.add(*h);
+                o.add(self.wide.get(*h));
             }
         }
         out
@@ -293,7 +303,7 @@ impl StoreBook {
         let mut out = [Acc::default(); CHANNEL_SLOTS];
         for d in self.days_in(sel, from, to) {
             for (o, c) in out.iter_mut().zip(&d.channels) {
-                o.add(*c);
+                o.add(self.wide.get(*c));
             }
         }
         out
@@ -320,12 +330,12 @@ impl StoreBook {
         from: Option<Day>,
         to: Day,
         items: usize,
-        of: impl Fn(&DayFigures) -> &[(u32, ProductAcc)],
+        of: impl Fn(&DayFigures) -> &[(u32, Narrow)],
     ) -> Vec<(u32, ProductAcc)> {
         let mut sums = vec![ProductAcc::default(); items];
         for d in self.days_in(sel, from, to) {
             for (p, acc) in of(d) {
-                sums[*p as usize].add(*acc);
+                sums[*p as usize].add(self.wide.get(*acc));
             }
         }
         sums.into_iter()
@@ -374,12 +384,78 @@ mod tests {
         assert!(b.has_channel(1, 20, 3) && !b.has_channel(1, 20, 4) && !b.has_channel(1, 20, 9));
         assert_eq!(
             std::mem::size_of::<DayFigures>(),
-            568,
+            312,
             "held must fit the padding"
         );
         assert!(b.has_product(1, 20, "p"), "a product at zero is still held");
         assert!(!b.has_product(1, 20, "q") && !b.has_product(1, 19, "p"));
         assert!(b.has_category(1, 20, "c") && !b.has_category(2, 20, "c"));
+    }
+
+    #[test]
+    fn figures_too_wide_for_32_bits_stay_exact() {
+        let mut b = StoreBook::default();
+        let big = Acc {
+            orders: 1,
+            revenue: 1_500_000_000,
+        };
+        let sold = ProductAcc {
+            quantity: 3_000_000_000,
+            revenue: 2,
+        };
+        // Two stores of ¥15M each in one hour: each narrow, the chain wide.
+        b.add_hour(0, 5, 12, big);
+        b.add_hour(1, 5, 12, big);
+        b.add_channel(1, 5, 2, big);
+        b.add_channel(1, 5, 2, big);
+        b.add_product(0, 5, "p", sold);
+        b.add_category(0, 5, "k", sold);
+        let all = Selection::All;
+        let two = Acc {
+            orders: 2,
+            revenue: 3_000_000_000,
+        };
+        assert_eq!(b.hours(&all, None, 100)[12], two);
+        assert_eq!(
+            b.hours(&Selection::Only(vec![false, true]), None, 100)[12],
+            big
+        );
+        assert_eq!(
+            b.weekday_hours(&all, None, 100)
+                .concat()
+                .iter()
+                .copied()
+                .fold(Acc::default(), |mut s, a| {
+                    s.add(a);
+                    s
+                }),
+            two
+        );
+        assert_eq!(b.channels(&all, None, 100)[2], two);
+        assert_eq!(b.store_days(1).collect::<Vec<_>>(), [(5, big)]);
+        assert_eq!(b.products(&all, None, 100), [(0, sold)]);
+        assert_eq!(b.categories(&all, None, 100), [(0, sold)]);
+        // Back within 32 bits.
+        b.add_hour(
+            0,
+            5,
+            12,
+            Acc {
+                orders: -1,
+                revenue: -1_500_000_000,
+            },
+        );
+        b.add_product(
+            0,
+            5,
+            "p",
+            ProductAcc {
+                quantity: -2_999_999_999,
+                revenue: 0,
+            },
+        );
+        assert_eq!(b.hours(&all, None, 100)[12], big);
+        assert_eq!(b.products(&all, None, 100)[0].1.quantity, 1);
     }
 
     #[test]
