@@ -404,7 +404,7 @@ impl CustomerPairs {
 
     /// Gives back the room vectors grew into; after a load.
     pub fn compact(&mut self) {
-        self.customers.iter_mut().for_each(Vec::shrink_to_fit);
+        super::heap::repack(&mut self.customers);
         self.visitors.iter_mut().for_each(Vec::shrink_to_fit);
     }
 

@@ -20,6 +20,14 @@ struct Summary {
     revenue: i64,
 }
 
+/// A [`Summary`] as held, its sums narrowed: 16 bytes instead of 24.
+#[derive(Debug, Default, Clone, Copy)]
+struct HeldSummary {
+    first: Day,
+    last: Day,
+    sums: Narrow,
+}
+
 /// Every customer's (store, day) rows in memory: the exact base of the
 /// distinct-customer figures and of RFM for any store set and day range.
 ///
@@ -47,16 +55,19 @@ pub struct CustomerBook {
     /// Per customer, its newest overflow row in `extra` (`NONE`: none).
     heads: Vec<u32>,
     extra: Vec<Extra>,
-    summaries: Vec<Summary>,
+    summaries: Vec<HeldSummary>,
     by_store: Vec<Vec<u32>>,
 }
 
 const NONE: u32 = u32::MAX;
 
-/// An overflow row and the customer's next older one.
+/// An overflow row, its sums narrowed as in the block (20 bytes), and the
+/// customer's next older one.
 #[derive(Debug, Clone, Copy)]
 struct Extra {
-    row: Row,
+    day: Day,
+    store: u32,
+    acc: Narrow,
     next: u32,
 }
 
@@ -114,7 +125,7 @@ impl BookLoader {
             .iter()
             .map(|&o| u32::try_from(o).unwrap_or(u32::MAX))
             .collect();
-        book.summaries = vec![Summary::default(); n];
+        book.summaries = vec![HeldSummary::default(); n];
         book.heads = vec![NONE; n];
         let mut rows = Vec::new();
         for c in 0..n as u32 {
@@ -128,7 +139,8 @@ impl BookLoader {
                     book.set(i, *r);
                 }
             }
-            book.summaries[c as usize] = book.summarize(c);
+            let s = book.summarize(c);
+            book.put_summary(c, s);
             let mut at: Vec<u32> = book.stores[block].to_vec();
             at.sort_unstable();
             at.dedup();
@@ -191,7 +203,8 @@ impl CustomerBook {
     pub fn add(&mut self, customer: &str, store: u32, day: Day, acc: Acc) {
         let c = self.ids.intern(customer);
         if c as usize >= self.summaries.len() {
-            self.summaries.resize(c as usize + 1, Summary::default());
+            self.summaries
+                .resize(c as usize + 1, HeldSummary::default());
             self.heads.resize(c as usize + 1, NONE);
         }
         let block = self.block(c);
@@ -215,15 +228,20 @@ impl CustomerBook {
             }
             match hit {
                 Some(i) => {
-                    let before = self.extra[i].row.acc;
-                    self.extra[i].row.acc.add(acc);
+                    let before = self.wide.get(self.extra[i].acc);
+                    self.wide.add(&mut self.extra[i].acc, acc.pair());
                     before
                 }
                 None => {
                     let next = self.heads[c as usize];
                     self.heads[c as usize] = u32::try_from(self.extra.len()).unwrap_or(NONE);
-                    let row = Row { day, store, acc };
-                    self.extra.push(Extra { row, next });
+                    let acc = self.wide.narrow(acc);
+                    self.extra.push(Extra {
+                        day,
+                        store,
+                        acc,
+                        next,
+                    });
                     if !known_at_store {
                         if store as usize >= self.by_store.len() {
                             self.by_store.resize_with(store as usize + 1, Vec::new);
@@ -244,12 +262,45 @@ impl CustomerBook {
 
     /// Customer `c`'s overflow rows with their index in `extra`, newest first.
     fn overflow(&self, c: usize) -> impl Iterator<Item = (usize, Row)> + '_ {
+        self.overflow_held(c).map(|(at, (day, store, acc))| {
+            let acc = self.wide.get(acc);
+            (at, Row { day, store, acc })
+        })
+    }
+
+    /// The same as held, to move into the block.
+    fn overflow_held(&self, c: usize) -> impl Iterator<Item = (usize, (Day, u32, Narrow))> + '_ {
         let first = self.heads.get(c).copied().unwrap_or(NONE);
         let linked = |at: u32| (at != NONE).then_some(at);
         std::iter::successors(linked(first), move |&at| {
             linked(self.extra[at as usize].next)
         })
-        .map(|at| (at as usize, self.extra[at as usize].row))
+        .map(|at| {
+            let e = self.extra[at as usize];
+            (at as usize, (e.day, e.store, e.acc))
+        })
+    }
+
+    fn summary(&self, c: u32) -> Summary {
+        let h = self.summaries.get(c as usize).copied().unwrap_or_default();
+        let Acc { orders, revenue } = self.wide.get(h.sums);
+        Summary {
+            first: h.first,
+            last: h.last,
+            orders,
+            revenue,
+        }
+    }
+
+    fn put_summary(&mut self, c: u32, s: Summary) {
+        if let Some(h) = self.summaries.get_mut(c as usize) {
+            (h.first, h.last) = (s.first, s.last);
+            let sums = Acc {
+                orders: s.orders,
+                revenue: s.revenue,
+            };
+            self.wide.set(&mut h.sums, sums);
+        }
     }
 
     fn acc(&self, i: usize) -> Acc {
@@ -270,12 +321,12 @@ impl CustomerBook {
     fn update_summary(&mut self, c: u32, day: Day, before: Acc, after: Acc) {
         let counted = |a: Acc| if a.orders > 0 { a } else { Acc::default() };
         let (was, now) = (counted(before), counted(after));
-        let s = self.summaries[c as usize];
+        let mut s = self.summary(c);
         if was.orders > 0 && now.orders == 0 && (day == s.first || day == s.last) {
-            self.summaries[c as usize] = self.summarize(c);
+            let s = self.summarize(c);
+            self.put_summary(c, s);
             return;
         }
-        let s = &mut self.summaries[c as usize];
         if now.orders > 0 {
             if s.orders == 0 {
                 (s.first, s.last) = (day, day);
@@ -285,6 +336,7 @@ impl CustomerBook {
         }
         s.orders += now.orders - was.orders;
         s.revenue += now.revenue - was.revenue;
+        self.put_summary(c, s);
     }
 
     /// Folds every row into the columnar block; worth it after a bulk load.
@@ -386,25 +438,23 @@ impl CustomerBook {
         grow(&mut self.days, total);
         grow(&mut self.stores, total);
         grow(&mut self.accs, total);
-        let mut rows: Vec<Row> = Vec::new();
+        let mut rows: Vec<(Day, u32, Narrow)> = Vec::new();
         for c in (0..n).rev() {
             let (from, to) = (old_start(&self.offsets, c), old_start(&self.offsets, c + 1));
             let start = offsets[c] as usize;
             rows.clear();
-            rows.extend(self.overflow(c).map(|(_, r)| r));
-            rows.sort_unstable_by_key(|r| (r.day, r.store));
+            rows.extend(self.overflow_held(c).map(|(_, r)| r));
+            rows.sort_unstable_by_key(|&(day, store, _)| (day, store));
             // Merge from the back: the larger of the last unplaced block
             // row and the last unplaced overflow row goes to the last free place.
             let (mut read, mut write) = (to, start + (to - from) + rows.len());
-            while let Some(r) = rows.last() {
+            while let Some(&(day, store, acc)) = rows.last() {
                 write -= 1;
-                if read > from && (self.days[read - 1], self.stores[read - 1]) > (r.day, r.store) {
+                if read > from && (self.days[read - 1], self.stores[read - 1]) > (day, store) {
                     read -= 1;
                     let moved = self.row(read);
                     self.set(write, moved);
                 } else {
-                    let (day, store) = (r.day, r.store);
-                    let acc = self.wide.narrow(r.acc);
                     rows.pop();
                     self.set(write, (day, store, acc));
                 }
@@ -446,7 +496,7 @@ impl CustomerBook {
         from: Option<Day>,
         to: Day,
     ) -> Option<CustomerAgg> {
-        let s = *self.summaries.get(customer as usize)?;
+        let s = self.summary(customer);
         if s.orders == 0 || s.first >= to || from.is_some_and(|f| s.last < f) {
             return None;
         }
@@ -509,7 +559,7 @@ impl CustomerBook {
     pub fn reach(&self, sel: &Selection, from: Option<Day>, to: Day) -> Reach {
         let mut out = Reach::default();
         for c in self.candidates(sel) {
-            let s = self.summaries[c as usize];
+            let s = self.summary(c);
             if s.orders == 0 || s.first >= to {
                 continue;
             }

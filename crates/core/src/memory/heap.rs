@@ -30,3 +30,16 @@ pub(super) fn insert_snug<T>(v: &mut Vec<T>, index: usize, item: T) {
     }
     v.insert(index, item);
 }
+
+/// Copies each vector into a fresh block of its exact size, in order, after a
+/// load. Vectors that grew a row at a time leave their outgrown blocks as
+/// holes among the pages of the live ones, and a page with one live block
+/// stays resident; allocating them again one after another fills the holes
+/// and empties whole pages (at 10M orders, copying the customer pairs' million
+/// vectors took the profiler's idle RSS from 516 to 487–495 MiB). Not done
+/// for the store-days' items: copying them raised it by ~15 MiB instead.
+pub(super) fn repack<T: Clone>(vectors: &mut [Vec<T>]) {
+    for v in vectors {
+        *v = v.to_vec();
+    }
+}
