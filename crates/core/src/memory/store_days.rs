@@ -350,25 +350,21 @@ impl StoreBook {
 mod tests {
     use super::*;
 
+    fn acc(orders: i64, revenue: i64) -> Acc {
+        Acc { orders, revenue }
+    }
+
+    fn item(quantity: i64, revenue: i64) -> ProductAcc {
+        ProductAcc { quantity, revenue }
+    }
+
     #[test]
     fn held_rows_are_told_from_new_ones() {
         let mut b = StoreBook::default();
-        let one = Acc {
-            orders: 1,
-            revenue: 10,
-        };
-        let sold = ProductAcc {
-            quantity: 1,
-            revenue: 10,
-        };
-        let returned = ProductAcc {
-            quantity: -1,
-            revenue: -10,
-        };
-        let back = Acc {
-            orders: -1,
-            revenue: -10,
-        };
+        let one = acc(1, 10);
+        let sold = item(1, 10);
+        let returned = item(-1, -10);
+        let back = acc(-1, -10);
         b.add_hour(1, 20, 12, one);
         b.add_hour(1, 20, 14, one);
         b.add_hour(1, 20, 14, back);
@@ -395,14 +391,8 @@ mod tests {
     #[test]
     fn figures_too_wide_for_32_bits_stay_exact() {
         let mut b = StoreBook::default();
-        let big = Acc {
-            orders: 1,
-            revenue: 1_500_000_000,
-        };
-        let sold = ProductAcc {
-            quantity: 3_000_000_000,
-            revenue: 2,
-        };
+        let big = acc(1, 1_500_000_000);
+        let sold = item(3_000_000_000, 2);
         // Two stores of ¥15M each in one hour: each narrow, the chain wide.
         b.add_hour(0, 5, 12, big);
         b.add_hour(1, 5, 12, big);
@@ -411,10 +401,7 @@ mod tests {
         b.add_product(0, 5, "p", sold);
         b.add_category(0, 5, "k", sold);
         let all = Selection::All;
-        let two = Acc {
-            orders: 2,
-            revenue: 3_000_000_000,
-        };
+        let two = acc(2, 3_000_000_000);
         assert_eq!(b.hours(&all, None, 100)[12], two);
         assert_eq!(
             b.hours(&Selection::Only(vec![false, true]), None, 100)[12],
@@ -436,24 +423,8 @@ mod tests {
         assert_eq!(b.products(&all, None, 100), [(0, sold)]);
         assert_eq!(b.categories(&all, None, 100), [(0, sold)]);
         // Back within 32 bits.
-        b.add_hour(
-            0,
-            5,
-            12,
-            Acc {
-                orders: -1,
-                revenue: -1_500_000_000,
-            },
-        );
-        b.add_product(
-            0,
-            5,
-            "p",
-            ProductAcc {
-                quantity: -2_999_999_999,
-                revenue: 0,
-            },
-        );
+        b.add_hour(0, 5, 12, acc(-1, -1_500_000_000));
+        b.add_product(0, 5, "p", item(-2_999_999_999, 0));
         assert_eq!(b.hours(&all, None, 100)[12], big);
         assert_eq!(b.products(&all, None, 100)[0].1.quantity, 1);
     }
@@ -461,45 +432,15 @@ mod tests {
     #[test]
     fn sums_follow_the_selection_and_the_range() {
         let mut b = StoreBook::default();
-        let one = Acc {
-            orders: 1,
-            revenue: 10,
-        };
+        let one = acc(1, 10);
         b.add_hour(0, 5, 12, one);
         b.add_hour(1, 5, 12, one);
         b.add_hour(0, 9, 8, one);
         b.add_channel(0, 5, 2, one);
-        b.add_product(
-            0,
-            5,
-            "p",
-            ProductAcc {
-                quantity: 2,
-                revenue: 20,
-            },
-        );
-        b.add_product(
-            0,
-            6,
-            "p",
-            ProductAcc {
-                quantity: -2,
-                revenue: -20,
-            },
-        );
-        b.add_product(
-            1,
-            6,
-            "q",
-            ProductAcc {
-                quantity: 1,
-                revenue: 5,
-            },
-        );
-        let five = ProductAcc {
-            quantity: 1,
-            revenue: 5,
-        };
+        b.add_product(0, 5, "p", item(2, 20));
+        b.add_product(0, 6, "p", item(-2, -20));
+        b.add_product(1, 6, "q", item(1, 5));
+        let five = item(1, 5);
         b.add_category(1, 6, "k", five);
         b.describe_category("k", &"饮品".to_owned());
         let all = Selection::All;
