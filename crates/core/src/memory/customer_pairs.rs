@@ -32,9 +32,9 @@ pub struct CustomerPairs {
     scratch: Vec<u32>,
 }
 
-/// Dense ids for the (store, product)s bought: a customer's entry takes 8
-/// bytes instead of 12 (5 with the count in a byte), and a chain has far fewer of them (stores × products)
-/// than there are entries (customers × their products).
+/// Dense ids for the (store, product)s bought: an entry names its item in 4
+/// bytes instead of 8, and a chain has far fewer items (stores × products)
+/// than entries (customers × their products).
 #[derive(Debug, Default, Clone)]
 struct Items {
     ids: HashMap<(u32, u32), u32>,

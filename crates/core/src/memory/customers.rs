@@ -1,5 +1,5 @@
 use crate::memory::heap::{nested_bytes, vec_bytes};
-use crate::memory::narrow::{Narrow, Pair, WidePairs};
+use crate::memory::narrow::{Narrow, WidePairs};
 use crate::memory::{Interner, Selection};
 use crate::{Acc, CustomerAgg, Day};
 
@@ -215,7 +215,7 @@ impl CustomerBook {
         let before = if let Some(i) = found {
             let i = block.start + i;
             let before = self.acc(i);
-            self.wide.add(&mut self.accs[i], acc.pair());
+            self.wide.add(&mut self.accs[i], acc);
             before
         } else {
             let mut known_at_store = self.stores[block].contains(&store);
@@ -229,7 +229,7 @@ impl CustomerBook {
             match hit {
                 Some(i) => {
                     let before = self.wide.get(self.extra[i].acc);
-                    self.wide.add(&mut self.extra[i].acc, acc.pair());
+                    self.wide.add(&mut self.extra[i].acc, acc);
                     before
                 }
                 None => {

@@ -113,9 +113,9 @@ impl WidePairs {
     }
 
     /// Adds `by` to the pair in `n`.
-    pub(crate) fn add(&mut self, n: &mut Narrow, by: (i64, i64)) {
-        let (a, b) = self.get::<(i64, i64)>(*n);
-        self.set(n, (a + by.0, b + by.1));
+    pub(crate) fn add<T: Pair>(&mut self, n: &mut Narrow, by: T) {
+        let ((a, b), (x, y)) = (self.get::<(i64, i64)>(*n), by.pair());
+        self.set(n, (a + x, b + y));
     }
 
     pub(crate) fn heap_bytes(&self) -> usize {

@@ -1,5 +1,5 @@
 use crate::memory::heap::{HeapSize, insert_snug, vec_bytes};
-use crate::memory::narrow::{Narrow, Pair, WidePairs};
+use crate::memory::narrow::{Narrow, WidePairs};
 use crate::memory::{Interner, Selection};
 use crate::{Acc, Day, ProductAcc, ProductInfo};
 
@@ -66,7 +66,7 @@ fn day_in(days: &mut Vec<DayFigures>, day: Day) -> &mut DayFigures {
 
 fn add_item(items: &mut Vec<(u32, Narrow)>, id: u32, acc: ProductAcc, wide: &mut WidePairs) {
     match items.binary_search_by_key(&id, |(i, _)| *i) {
-        Ok(i) => wide.add(&mut items[i].1, acc.pair()),
+        Ok(i) => wide.add(&mut items[i].1, acc),
         Err(i) => insert_snug(items, i, (id, wide.narrow(acc))),
     }
 }
@@ -127,7 +127,7 @@ impl StoreBook {
         let (both, wide) = self.figures(store, day);
         for f in both {
             if let Some(h) = f.hours.get_mut(usize::from(hour)) {
-                wide.add(h, acc.pair());
+                wide.add(h, acc);
                 f.held |= 1 << hour;
             }
         }
@@ -138,7 +138,7 @@ impl StoreBook {
         let (both, wide) = self.figures(store, day);
         for f in both {
             if let Some((s, c)) = slot.and_then(|s| Some((s, f.channels.get_mut(s)?))) {
-                wide.add(c, acc.pair());
+                wide.add(c, acc);
                 f.held |= 1 << (24 + s);
             }
         }
