@@ -1,12 +1,14 @@
-use crate::memory::heap::{HeapSize, insert_snug, nested_bytes, vec_bytes};
+use crate::memory::heap::{HeapSize, nested_bytes, vec_bytes};
 use std::collections::HashMap;
 
 use crate::memory::Selection;
 use crate::memory::baskets::{BasketCounts, Counts, sum};
 
 mod entry;
+mod sets;
 
 use entry::{Entry, WideCounts};
+use sets::Sets;
 
 /// Association counts over customers, over all history: per store and for
 /// the chain, the customers who bought there, who bought each product, and
@@ -18,10 +20,10 @@ use entry::{Entry, WideCounts};
 #[derive(Debug, Default, Clone)]
 pub struct CustomerPairs {
     /// Per customer (the customer book's ids): each item and the orders
-    /// that contained it, sorted by item. Counts may dip below zero while an
-    /// order's revisions arrive out of order; a product is in the set while
-    /// its count is positive.
-    customers: Vec<Vec<Entry>>,
+    /// that contained it. Counts may dip below zero while an order's
+    /// revisions arrive out of order; a product is in the set while its
+    /// count is positive.
+    sets: Sets,
     wide: WideCounts,
     items: Items,
     /// Per store, the customers who have (or had) a row there, so a query
@@ -52,8 +54,11 @@ impl Items {
     }
 
     /// Entries as (store, product, in the set).
-    fn rows<'a>(&'a self, rows: &'a [Entry]) -> impl Iterator<Item = (u32, u32, bool)> + 'a {
-        (rows.iter()).map(|e| {
+    fn rows<'a>(
+        &'a self,
+        entries: impl Iterator<Item = Entry> + 'a,
+    ) -> impl Iterator<Item = (u32, u32, bool)> + 'a {
+        entries.map(|e| {
             let (s, p) = self.keys[e.item as usize];
             (s, p, e.held())
         })
@@ -186,7 +191,7 @@ impl CustomerPairs {
     /// The customers' product sets, and the counts kept from them.
     pub fn heap_parts(&self) -> [(&'static str, usize); 2] {
         let stores: usize = self.stores.iter().map(HeapSize::heap_bytes).sum();
-        let sets = nested_bytes(&self.customers) + nested_bytes(&self.visitors);
+        let sets = self.sets.heap_bytes() + nested_bytes(&self.visitors);
         let counts = vec_bytes(&self.stores) + stores + self.chain.heap_bytes();
         [
             (
@@ -201,40 +206,34 @@ impl CustomerPairs {
 impl CustomerPairs {
     /// Adds `n` orders containing `product` at `store` to `customer`'s counts.
     pub fn add(&mut self, customer: u32, store: u32, product: u32, n: i64) {
-        let (c, s) = (customer as usize, store as usize);
-        if c >= self.customers.len() {
-            self.customers.resize_with(c + 1, Vec::new);
-        }
+        let s = store as usize;
         if s >= self.stores.len() {
             self.stores.resize_with(s + 1, Counts::default);
             self.visitors.resize_with(s + 1, Vec::new);
         }
         let item = self.items.id(store, product);
-        let (rows, items) = (&mut self.customers[c], &self.items);
+        let (sets, items) = (&mut self.sets, &self.items);
         // In the chain's set while positive at some store, as for a selection.
-        let anywhere = |rows: &[Entry]| items.rows(rows).any(|r| r.1 == product && r.2);
-        let chain_before = anywhere(rows);
-        let i = match rows.binary_search_by_key(&item, |e| e.item) {
-            Ok(i) => i,
-            Err(i) => {
-                let first_here = !items.rows(rows).any(|r| r.0 == store);
+        let anywhere =
+            |sets: &Sets| (items.rows(sets.entries(customer))).any(|r| r.1 == product && r.2);
+        let chain_before = anywhere(sets);
+        let slot = match sets.find(customer, item) {
+            Some(slot) => slot,
+            None => {
+                let first_here = !(items.rows(sets.entries(customer))).any(|r| r.0 == store);
                 if first_here {
                     self.visitors[s].push(customer);
                 }
-                insert_snug(rows, i, Entry::new(item));
-                i
+                sets.push(customer, Entry::new(item))
             }
         };
-        let before = rows[i].held();
-        self.wide.add(customer, &mut rows[i], n);
-        let (after, chain_after) = (rows[i].held(), anywhere(rows));
-        if rows[i].is_zero() {
-            rows.remove(i);
-        }
+        let entry = sets.get_mut(slot);
+        let before = entry.held();
+        self.wide.add(customer, entry, n);
+        let (after, chain_after) = (entry.held(), anywhere(sets));
         let scratch = &mut self.scratch;
         if before != after {
-            let at_store = items
-                .rows(rows)
+            let at_store = (items.rows(sets.entries(customer)))
                 .filter(|r| r.0 == store)
                 .map(|r| (r.1, r.2));
             others(at_store, product, scratch);
@@ -242,30 +241,25 @@ impl CustomerPairs {
             move_product(&mut self.stores[s], product, scratch, by);
         }
         if chain_before != chain_after {
-            others(items.rows(rows).map(|r| (r.1, r.2)), product, scratch);
+            let all = items.rows(sets.entries(customer));
+            others(all.map(|r| (r.1, r.2)), product, scratch);
             let by = if chain_after { 1 } else { -1 };
             move_product(&mut self.chain, product, scratch, by);
         }
+        self.sets.settle();
     }
 
     /// Adds to a customer's counts of orders only, leaving every other count
     /// stale: a load adds its rows so, then calls [`recount`](Self::recount)
     /// once, instead of moving pairs row by row.
     pub fn add_loaded(&mut self, customer: u32, store: u32, product: u32, n: i64) {
-        let c = customer as usize;
-        if c >= self.customers.len() {
-            self.customers.resize_with(c + 1, Vec::new);
-        }
         let item = self.items.id(store, product);
-        let rows = &mut self.customers[c];
-        let i = match rows.binary_search_by_key(&item, |e| e.item) {
-            Ok(i) => i,
-            Err(i) => {
-                insert_snug(rows, i, Entry::new(item));
-                i
-            }
+        let slot = match self.sets.find(customer, item) {
+            Some(slot) => slot,
+            None => self.sets.push(customer, Entry::new(item)),
         };
-        self.wide.add(customer, &mut rows[i], n);
+        self.wide.add(customer, self.sets.get_mut(slot), n);
+        self.sets.settle();
     }
 
     /// Every count and store list computed again from the customers' rows,
@@ -280,16 +274,15 @@ impl CustomerPairs {
         let mut store_pairs: HashMap<(u32, u32, u32), i64> = HashMap::new();
         let (mut here, mut all, mut by_store) = (Vec::new(), Vec::new(), Vec::new());
         let mut product_totals: Vec<i64> = vec![0; products];
-        for (c, rows) in self.customers.iter_mut().enumerate() {
-            rows.retain(|e| !e.is_zero());
-            rows.shrink_to_fit();
+        self.sets.compact();
+        for c in 0..self.sets.customers() {
             all.clear();
             by_store.clear();
-            by_store.extend(self.items.rows(rows));
+            by_store.extend(self.items.rows(self.sets.entries(c)));
             by_store.sort_unstable();
             for group in by_store.chunk_by(|x, y| x.0 == y.0) {
                 let s = group[0].0;
-                self.visitors[s as usize].push(c as u32);
+                self.visitors[s as usize].push(c);
                 here.clear();
                 here.extend(group.iter().filter(|r| r.2).map(|r| r.1));
                 if here.is_empty() {
@@ -361,13 +354,10 @@ impl CustomerPairs {
         visited.dedup();
         let mut counts = SetCounts::new(products);
         let mut bought: Vec<u32> = Vec::new();
-        for rows in visited
-            .iter()
-            .filter_map(|c| self.customers.get(*c as usize))
-        {
+        for c in visited {
             bought.clear();
             bought.extend(
-                (self.items.rows(rows))
+                (self.items.rows(self.sets.entries(c)))
                     .filter(|r| r.2 && sel.contains(r.0))
                     .map(|r| r.1),
             );
@@ -379,11 +369,11 @@ impl CustomerPairs {
     /// The customers whose set at the selected stores holds `a` and not `b`,
     /// ascending: the audience of the recommendation "a → b".
     pub fn holding_not(&self, sel: &Selection, a: u32, b: u32) -> Vec<u32> {
-        let holds = |rows: &[Entry], p: u32| {
-            (self.items.rows(rows)).any(|r| r.1 == p && r.2 && sel.contains(r.0))
+        let holds = |c: u32, p: u32| {
+            (self.items.rows(self.sets.entries(c))).any(|r| r.1 == p && r.2 && sel.contains(r.0))
         };
         let candidates: Vec<u32> = match sel {
-            Selection::All => (0..self.customers.len() as u32).collect(),
+            Selection::All => (0..self.sets.customers()).collect(),
             Selection::Only(_) => {
                 let mut v: Vec<u32> = (self.visitors.iter().enumerate())
                     .filter(|(s, _)| sel.contains(*s as u32))
@@ -395,22 +385,19 @@ impl CustomerPairs {
             }
         };
         (candidates.into_iter())
-            .filter(|c| {
-                let rows = self.customers.get(*c as usize).map_or(&[][..], |v| v);
-                holds(rows, a) && !holds(rows, b)
-            })
+            .filter(|&c| holds(c, a) && !holds(c, b))
             .collect()
     }
 
-    /// Gives back the room vectors grew into; after a load.
+    /// Gives back the room the sets and store lists grew into; after a load.
     pub fn compact(&mut self) {
-        super::heap::repack(&mut self.customers);
+        self.sets.compact();
         self.visitors.iter_mut().for_each(Vec::shrink_to_fit);
     }
 
-    /// (customer, store, product) entries held, for memory estimates.
+    /// (customer, store, product) entries with a count, for memory estimates.
     pub fn len(&self) -> usize {
-        self.customers.iter().map(Vec::len).sum()
+        self.sets.len()
     }
 
     pub fn is_empty(&self) -> bool {

@@ -18,8 +18,8 @@ pub fn nested_bytes<T>(v: &Vec<Vec<T>>) -> usize {
 }
 
 /// `Vec::insert`, but a full vector grows by an eighth (at least one slot)
-/// instead of doubling. The state holds millions of small vectors that grow
-/// a row at a time (a customer's products, a store-day's items): doubled,
+/// instead of doubling. The state holds many small vectors that grow a row
+/// at a time (a store-day's items, a store's pair counts): doubled,
 /// they kept up to half their room empty, about a quarter on average; so
 /// they keep at most an eighth, and an insert still moves O(1) rows
 /// amortised. The allocator grows a small block in place within its size
@@ -29,17 +29,4 @@ pub(super) fn insert_snug<T>(v: &mut Vec<T>, index: usize, item: T) {
         v.reserve_exact((v.len() / 8).max(1));
     }
     v.insert(index, item);
-}
-
-/// Copies each vector into a fresh block of its exact size, in order, after a
-/// load. Vectors that grew a row at a time leave their outgrown blocks as
-/// holes among the pages of the live ones, and a page with one live block
-/// stays resident; allocating them again one after another fills the holes
-/// and empties whole pages (at 10M orders, copying the customer pairs' million
-/// vectors took the profiler's idle RSS from 516 to 487–495 MiB). Not done
-/// for the store-days' items: copying them raised it by ~15 MiB instead.
-pub(super) fn repack<T: Clone>(vectors: &mut [Vec<T>]) {
-    for v in vectors {
-        *v = v.to_vec();
-    }
 }

@@ -1,0 +1,261 @@
+//! Every customer's entries in one block instead of a vector each. A million
+//! small vectors cost a 24-byte header each plus the allocator's rounding,
+//! and growing them an entry at a time while orders arrive left their
+//! outgrown blocks as holes in pages that stay resident. One block ordered by
+//! customer (as the customer book keeps its rows) has none of that.
+
+use std::ops::Range;
+
+use super::entry::Entry;
+use crate::memory::heap::vec_bytes;
+
+const NONE: u32 = u32::MAX;
+
+/// The block holds each customer's entries sorted by item; entries made since
+/// it was last rebuilt wait in an overflow, threaded per customer, until it
+/// grows past a sixteenth of the block. A rebuild grows the block by the
+/// overflow and moves every customer right to its new place, so it holds the
+/// block once (plus what the allocator moves), never twice. An entry whose
+/// count came back to zero stays until the next rebuild drops it.
+#[derive(Debug, Default, Clone)]
+pub(super) struct Sets {
+    /// Customer c's block entries are `offsets[c]..offsets[c + 1]`;
+    /// customers newer than the block have none.
+    offsets: Vec<u32>,
+    block: Vec<Entry>,
+    /// Per customer, its newest overflow entry (`NONE`: none).
+    heads: Vec<u32>,
+    extra: Vec<Entry>,
+    /// Per overflow entry, the same customer's next older one.
+    next: Vec<u32>,
+}
+
+/// Where an entry is; valid until the next rebuild.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Slot {
+    Block(usize),
+    Extra(usize),
+}
+
+fn to_u32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+impl Sets {
+    /// Customers with a place, entries or not: one past the highest id seen.
+    pub(super) fn customers(&self) -> u32 {
+        to_u32(self.heads.len())
+    }
+
+    fn block_range(&self, c: usize) -> Range<usize> {
+        match (self.offsets.get(c), self.offsets.get(c + 1)) {
+            (Some(&a), Some(&b)) => a as usize..b as usize,
+            _ => 0..0,
+        }
+    }
+
+    /// Customer c's overflow entries by index in `extra`, newest first.
+    fn overflow(&self, c: usize) -> impl Iterator<Item = usize> + '_ {
+        let first = self.heads.get(c).copied().unwrap_or(NONE);
+        let linked = |at: u32| (at != NONE).then_some(at);
+        std::iter::successors(linked(first), move |&at| linked(self.next[at as usize]))
+            .map(|at| at as usize)
+    }
+
+    /// Customer c's entries, block first then overflow: sorted by item
+    /// only within each part.
+    pub(super) fn entries(&self, c: u32) -> impl Iterator<Item = Entry> + '_ {
+        let c = c as usize;
+        (self.block[self.block_range(c)].iter().copied())
+            .chain(self.overflow(c).map(|at| self.extra[at]))
+    }
+
+    pub(super) fn find(&self, c: u32, item: u32) -> Option<Slot> {
+        let range = self.block_range(c as usize);
+        let block = &self.block[range.clone()];
+        if let Ok(i) = block.binary_search_by_key(&item, |e| e.item) {
+            return Some(Slot::Block(range.start + i));
+        }
+        (self.overflow(c as usize))
+            .find(|&at| self.extra[at].item == item)
+            .map(Slot::Extra)
+    }
+
+    /// A new entry for customer c, who holds none for its item.
+    pub(super) fn push(&mut self, c: u32, entry: Entry) -> Slot {
+        let c = c as usize;
+        if c >= self.heads.len() {
+            self.heads.resize(c + 1, NONE);
+        }
+        let at = self.extra.len();
+        self.extra.push(entry);
+        self.next.push(self.heads[c]);
+        self.heads[c] = to_u32(at);
+        Slot::Extra(at)
+    }
+
+    pub(super) fn get_mut(&mut self, slot: Slot) -> &mut Entry {
+        match slot {
+            Slot::Block(i) => &mut self.block[i],
+            Slot::Extra(i) => &mut self.extra[i],
+        }
+    }
+
+    /// Rebuilds once the overflow outgrows a sixteenth of the block; call
+    /// between operations (a rebuild moves every slot).
+    pub(super) fn settle(&mut self) {
+        if self.extra.len() > 50_000 + self.block.len() / 16 {
+            self.rebuild();
+        }
+    }
+
+    /// Every entry in the block, zeros dropped, and nothing to spare; after a load.
+    pub(super) fn compact(&mut self) {
+        self.rebuild();
+        self.extra = Vec::new();
+        self.next = Vec::new();
+        self.block.shrink_to_fit();
+    }
+
+    /// Drops the block's zero entries, then folds the overflow in, in place:
+    /// the first pass only moves entries left and the second, from the last
+    /// customer to the first, only right, so neither overwrites an entry
+    /// before reading it.
+    fn rebuild(&mut self) {
+        let blocked = self.offsets.len().saturating_sub(1);
+        let mut kept = 0;
+        for c in 0..blocked {
+            let range = self.block_range(c);
+            self.offsets[c] = to_u32(kept);
+            for i in range {
+                let e = self.block[i];
+                if !e.is_zero() {
+                    self.block[kept] = e;
+                    kept += 1;
+                }
+            }
+        }
+        if let Some(end) = self.offsets.last_mut() {
+            *end = to_u32(kept);
+        }
+        self.block.truncate(kept);
+
+        let n = self.heads.len();
+        let old_len = self.block.len();
+        let start_of = |offsets: &[u32], c: usize| offsets.get(c).map_or(old_len, |&o| o as usize);
+        let mut offsets = Vec::with_capacity(n + 1);
+        let mut shift = 0;
+        for c in 0..n {
+            offsets.push(to_u32(start_of(&self.offsets, c) + shift));
+            shift += (self.overflow(c))
+                .filter(|&at| !self.extra[at].is_zero())
+                .count();
+        }
+        let total = old_len + shift;
+        offsets.push(to_u32(total));
+        // Exactly: doubling would leave up to half the block unused.
+        self.block.reserve_exact(total - old_len);
+        self.block.resize(total, Entry::new(0));
+        let mut fresh: Vec<Entry> = Vec::new();
+        for c in (0..n).rev() {
+            let (from, to) = (start_of(&self.offsets, c), start_of(&self.offsets, c + 1));
+            let start = offsets[c] as usize;
+            fresh.clear();
+            fresh.extend(self.overflow(c).map(|at| self.extra[at]));
+            fresh.retain(|e| !e.is_zero());
+            fresh.sort_unstable_by_key(|e| e.item);
+            // Merge from the back: the larger of the last unplaced block
+            // entry and the last unplaced overflow entry takes the last place.
+            let (mut read, mut write) = (to, start + (to - from) + fresh.len());
+            while let Some(&e) = fresh.last() {
+                write -= 1;
+                if read > from && self.block[read - 1].item > e.item {
+                    read -= 1;
+                    self.block[write] = self.block[read];
+                } else {
+                    fresh.pop();
+                    self.block[write] = e;
+                }
+            }
+            if start != from {
+                self.block.copy_within(from..read, start);
+            }
+        }
+        self.offsets = offsets;
+        self.heads.fill(NONE);
+        self.extra.clear();
+        self.next.clear();
+    }
+
+    /// Entries with a count, wherever they are.
+    pub(super) fn len(&self) -> usize {
+        let live = |e: &&Entry| !e.is_zero();
+        self.block.iter().filter(live).count() + self.extra.iter().filter(live).count()
+    }
+
+    pub(super) fn heap_bytes(&self) -> usize {
+        vec_bytes(&self.offsets)
+            + vec_bytes(&self.block)
+            + vec_bytes(&self.heads)
+            + vec_bytes(&self.extra)
+            + vec_bytes(&self.next)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use proptest::prelude::*;
+
+    use super::super::entry::WideCounts;
+    use super::*;
+
+    /// Every (customer, item) listed with a count other than zero, and its
+    /// count; an entry listed twice fails.
+    fn counts(sets: &Sets, wide: &WideCounts) -> BTreeMap<(u32, u32), i64> {
+        let mut out = BTreeMap::new();
+        for c in 0..sets.customers() {
+            for e in sets.entries(c) {
+                let item = e.item;
+                let twice = out.insert((c, item), wide.get(c, e)).is_some();
+                assert!(!twice, "customer {c} lists item {item} twice");
+            }
+        }
+        out.retain(|_, n| *n != 0);
+        out
+    }
+
+    proptest! {
+        /// Entries made, zeroed and made again, wide or not, with rebuilds
+        /// between, are found where they are and listed once each with
+        /// their count, as a map of them says.
+        #[test]
+        fn entries_survive_rebuilds_as_a_map_says(
+            ops in prop::collection::vec(
+                (0u32..7, 0u32..9, prop_oneof![-2i64..=2, -300i64..300], prop::bool::weighted(0.1)),
+                0..200,
+            ),
+        ) {
+            let (mut sets, mut wide) = (Sets::default(), WideCounts::default());
+            let mut want: BTreeMap<(u32, u32), i64> = BTreeMap::new();
+            for (c, item, by, rebuild) in ops {
+                let slot = match sets.find(c, item) {
+                    Some(slot) => slot,
+                    None => sets.push(c, Entry::new(item)),
+                };
+                wide.add(c, sets.get_mut(slot), by);
+                *want.entry((c, item)).or_default() += by;
+                if rebuild {
+                    sets.rebuild();
+                }
+            }
+            want.retain(|_, n| *n != 0);
+            prop_assert_eq!(counts(&sets, &wide), want.clone());
+            prop_assert_eq!(sets.len(), want.len());
+            sets.compact();
+            prop_assert_eq!(counts(&sets, &wide), want.clone());
+            prop_assert_eq!(sets.block.len(), want.len(), "compact drops zeros");
+        }
+    }
+}
