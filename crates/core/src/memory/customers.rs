@@ -1,3 +1,4 @@
+use crate::memory::column::{Column, grow, place};
 use crate::memory::heap::{nested_bytes, vec_bytes};
 use crate::memory::narrow::{Narrow, WidePairs};
 use crate::memory::{Interner, Selection};
@@ -32,8 +33,9 @@ struct HeldSummary {
 /// distinct-customer figures and of RFM for any store set and day range.
 ///
 /// Rows live in one columnar block ordered by customer (`offsets` index it),
-/// plus a small overflow of rows created since the block was last rebuilt,
-/// threaded per customer through one vector (no allocation per customer).
+/// 12 bytes a row (day 2, store 2, sums 8) instead of 16, plus a small
+/// overflow of rows created since the block was last rebuilt, threaded per
+/// customer through one vector (no allocation per customer).
 /// The block is rebuilt in place when the overflow grows past a sixteenth of
 /// it: the columns grow by the overflow and every customer's rows move right
 /// to their new place, so a rebuild holds one column twice at most (while
@@ -47,8 +49,10 @@ pub struct CustomerBook {
     /// Customer c's block rows are `offsets[c]..offsets[c + 1]`, sorted by
     /// (day, store); customers newer than the block have none.
     offsets: Vec<u32>,
-    days: Vec<Day>,
-    stores: Vec<u32>,
+    /// Days as `held` maps them, and dense store ids: 2 bytes a row each
+    /// instead of 4, until a value does not fit (see `Column`).
+    days: Column,
+    stores: Column,
     /// The rows' `Acc`s, narrowed: 8 bytes a row instead of 16.
     accs: Vec<Narrow>,
     wide: WidePairs,
@@ -60,6 +64,17 @@ pub struct CustomerBook {
 }
 
 const NONE: u32 = u32::MAX;
+
+/// A day as the days column holds it, bit for bit: 1970 to 2149 (days 0 to
+/// 65,535) fit 16 bits, and a day before 1970 is a large `u32` that widens
+/// the column rather than being lost.
+fn held(day: Day) -> u32 {
+    day as u32
+}
+
+fn day_of(held: u32) -> Day {
+    held as Day
+}
 
 /// An overflow row, its sums narrowed as in the block (20 bytes), and the
 /// customer's next older one.
@@ -89,7 +104,7 @@ impl BookLoader {
     pub fn push(&mut self, customer: &str, store: u32, day: Day, acc: Acc) {
         self.customers.push(self.book.ids.intern(customer));
         let book = &mut self.book;
-        book.days.push(day);
+        book.days.push(held(day));
         book.stores.push(store);
         let acc = book.wide.narrow(acc);
         book.accs.push(acc);
@@ -117,8 +132,8 @@ impl BookLoader {
             *at += 1;
         }
         drop(next);
-        place(&mut book.days, &places);
-        place(&mut book.stores, &places);
+        book.days.place(&places);
+        book.stores.place(&places);
         place(&mut book.accs, &places);
         drop(places);
         book.offsets = starts
@@ -130,7 +145,7 @@ impl BookLoader {
         let mut rows = Vec::new();
         for c in 0..n as u32 {
             let block = book.block(c);
-            let in_order = |i: usize| (book.days[i], book.stores[i]);
+            let in_order = |i: usize| (book.day(i), book.stores.get(i));
             if !block.clone().skip(1).all(|i| in_order(i - 1) < in_order(i)) {
                 rows.clear();
                 rows.extend(block.clone().map(|i| book.row(i)));
@@ -141,7 +156,7 @@ impl BookLoader {
             }
             let s = book.summarize(c);
             book.put_summary(c, s);
-            let mut at: Vec<u32> = book.stores[block].to_vec();
+            let mut at: Vec<u32> = book.stores.iter(block).collect();
             at.sort_unstable();
             at.dedup();
             for s in at {
@@ -153,23 +168,6 @@ impl BookLoader {
         }
         book
     }
-}
-
-/// Moves every value of a column to its place; the new column is allocated
-/// exactly and the old one freed, so one column is held twice at a time.
-fn place<T: Copy + Default>(column: &mut Vec<T>, places: &[u32]) {
-    let mut placed = vec![T::default(); column.len()];
-    for (value, at) in column.iter().zip(places) {
-        placed[*at as usize] = *value;
-    }
-    *column = placed;
-}
-
-/// Lengthens a column to `len` with room for exactly that: growth by
-/// doubling would leave up to half of it unused until the next rebuild.
-fn grow<T: Copy + Default>(column: &mut Vec<T>, len: usize) {
-    column.reserve_exact(len.saturating_sub(column.len()));
-    column.resize(len, T::default());
 }
 
 /// Distinct customers of a filter and the spend of the active ones.
@@ -187,8 +185,8 @@ impl CustomerBook {
     /// The rows' heap, without the customer ids (`customers()` has those).
     pub fn rows_heap_bytes(&self) -> usize {
         vec_bytes(&self.offsets)
-            + vec_bytes(&self.days)
-            + vec_bytes(&self.stores)
+            + self.days.heap_bytes()
+            + self.stores.heap_bytes()
             + vec_bytes(&self.accs)
             + self.wide.heap_bytes()
             + vec_bytes(&self.heads)
@@ -208,17 +206,16 @@ impl CustomerBook {
             self.heads.resize(c as usize + 1, NONE);
         }
         let block = self.block(c);
-        let found = (self.days[block.clone()]
-            .iter()
-            .zip(&self.stores[block.clone()]))
-        .position(|(d, s)| *d == day && *s == store);
+        let found = (self.days.iter(block.clone()))
+            .zip(self.stores.iter(block.clone()))
+            .position(|(d, s)| day_of(d) == day && s == store);
         let before = if let Some(i) = found {
             let i = block.start + i;
             let before = self.acc(i);
             self.wide.add(&mut self.accs[i], acc);
             before
         } else {
-            let mut known_at_store = self.stores[block].contains(&store);
+            let mut known_at_store = self.stores.iter(block).any(|s| s == store);
             let mut hit = None;
             for (at, r) in self.overflow(c as usize) {
                 known_at_store |= r.store == store;
@@ -307,13 +304,19 @@ impl CustomerBook {
         self.wide.get(self.accs[i])
     }
 
+    fn day(&self, i: usize) -> Day {
+        day_of(self.days.get(i))
+    }
+
     /// Block row `i` as it is held: its narrowed pair moves with it.
     fn row(&self, i: usize) -> (Day, u32, Narrow) {
-        (self.days[i], self.stores[i], self.accs[i])
+        (self.day(i), self.stores.get(i), self.accs[i])
     }
 
     fn set(&mut self, i: usize, (day, store, acc): (Day, u32, Narrow)) {
-        (self.days[i], self.stores[i], self.accs[i]) = (day, store, acc);
+        self.days.set(i, held(day));
+        self.stores.set(i, store);
+        self.accs[i] = acc;
     }
 
     /// Moves a customer's summary from a row's old value to its new one; only
@@ -364,10 +367,10 @@ impl CustomerBook {
     fn rows_from(&self, c: u32, from: Option<Day>, mut each: impl FnMut(Day, u32, Acc)) {
         let mut block = self.block(c);
         if let Some(f) = from {
-            block.start += self.days[block.clone()].partition_point(|d| *d < f);
+            block.start = self.days.partition_point(block.clone(), |d| day_of(d) < f);
         }
         for i in block {
-            each(self.days[i], self.stores[i], self.acc(i));
+            each(self.day(i), self.stores.get(i), self.acc(i));
         }
         for (_, r) in self.overflow(c as usize) {
             each(r.day, r.store, r.acc);
@@ -382,10 +385,12 @@ impl CustomerBook {
             return false;
         };
         let block = self.block(c);
-        let from = block.start + self.days[block.clone()].partition_point(|d| *d < day);
+        let from = self
+            .days
+            .partition_point(block.clone(), |d| day_of(d) < day);
         let in_block = (from..block.end)
-            .take_while(|i| self.days[*i] == day)
-            .any(|i| self.stores[i] == store);
+            .take_while(|i| self.day(*i) == day)
+            .any(|i| self.stores.get(i) == store);
         in_block || (self.overflow(c as usize)).any(|(_, r)| r.day == day && r.store == store)
     }
 
@@ -435,8 +440,8 @@ impl CustomerBook {
             shift += *count as usize;
         }
         offsets.push(u32::try_from(total).unwrap_or(u32::MAX));
-        grow(&mut self.days, total);
-        grow(&mut self.stores, total);
+        self.days.grow(total);
+        self.stores.grow(total);
         grow(&mut self.accs, total);
         let mut rows: Vec<(Day, u32, Narrow)> = Vec::new();
         for c in (0..n).rev() {
@@ -450,7 +455,7 @@ impl CustomerBook {
             let (mut read, mut write) = (to, start + (to - from) + rows.len());
             while let Some(&(day, store, acc)) = rows.last() {
                 write -= 1;
-                if read > from && (self.days[read - 1], self.stores[read - 1]) > (day, store) {
+                if read > from && (self.day(read - 1), self.stores.get(read - 1)) > (day, store) {
                     read -= 1;
                     let moved = self.row(read);
                     self.set(write, moved);
@@ -592,10 +597,193 @@ impl CustomerBook {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
+    use proptest::prelude::*;
+
     use super::*;
 
     fn acc(orders: i64, revenue: i64) -> Acc {
         Acc { orders, revenue }
+    }
+
+    /// Only store `s` selected.
+    fn only(s: u32) -> Selection {
+        let mut mask = vec![false; s as usize + 1];
+        mask[s as usize] = true;
+        Selection::Only(mask)
+    }
+
+    /// A day before 1970, one after 2149 and a store id past 16 bits.
+    const WIDE_ROWS: [(&str, u32, Day, (i64, i64)); 4] = [
+        ("a", 70_000, 3, (2, 20)),
+        ("a", 0, 70_000, (1, 5)),
+        ("b", 70_000, -5, (1, 7)),
+        ("a", 0, -5, (1, 10)),
+    ];
+
+    /// The answers for `WIDE_ROWS` plus ("b", 1, 10, (1, 1)), by hand; a
+    /// clamped or wrapped day or store changes them.
+    fn check_wide(b: &CustomerBook) {
+        let id = |c: &str| b.customers().get(c).unwrap_or(NONE);
+        let (a, all) = (id("a"), Selection::All);
+        let figures = |from, to| {
+            (b.agg(a, &all, from, to)).map(|g| (g.orders, g.revenue, g.first_day, g.last_day))
+        };
+        assert_eq!(figures(None, 100_000), Some((4, 35, -5, 70_000)));
+        assert_eq!(figures(Some(0), 100_000), Some((3, 25, 3, 70_000)));
+        assert_eq!(figures(Some(-10), 4), Some((3, 30, -5, 3)));
+        assert_eq!(b.days_of(a, &only(70_000), None, 100_000), [(3, 70_000)]);
+        let want: &[(Day, u32)] = &[(-5, 70_000), (10, 1)];
+        assert_eq!(b.days_of(id("b"), &all, Some(-5), 11), want);
+        for (c, store, day) in [
+            ("a", 0, -5),
+            ("a", 70_000, 3),
+            ("a", 0, 70_000),
+            ("b", 70_000, -5),
+        ] {
+            assert!(b.has_row(c, store, day), "{c} {store} {day}");
+        }
+        for (store, day) in [
+            (4_464, 3),
+            (65_535, 3),
+            (0, 65_531),
+            (0, 65_535),
+            (0, 4_464),
+        ] {
+            assert!(!b.has_row("a", store, day), "{store} {day}");
+        }
+        let reach = |total, active, active_spend| Reach {
+            total,
+            active,
+            active_spend,
+        };
+        assert_eq!(b.reach(&only(70_000), None, 100_000), reach(2, 2, 27));
+        assert_eq!(b.reach(&all, Some(3), 70_000), reach(2, 2, 38));
+        assert_eq!(b.reach(&only(0), Some(0), 100_000), reach(1, 1, 15));
+    }
+
+    #[test]
+    fn days_and_stores_past_16_bits_stay_exact_in_the_block_the_overflow_and_a_load() {
+        let wide = WIDE_ROWS.map(|(c, s, d, (o, r))| (c, s, d, acc(o, r)));
+        let widths = |b: &CustomerBook| match (&b.days, &b.stores) {
+            (Column::Short(_), Column::Short(_)) => "short",
+            (Column::Long(_), Column::Long(_)) => "long",
+            _ => "mixed",
+        };
+        // The wide rows in the overflow, then merged into an empty block.
+        let mut fresh = CustomerBook::default();
+        fresh.add("b", 1, 10, acc(1, 1));
+        wide.iter().for_each(|&(c, s, d, a)| fresh.add(c, s, d, a));
+        check_wide(&fresh);
+        fresh.rebuild();
+        check_wide(&fresh);
+        // A short block, the wide rows in the overflow (one found there
+        // again), then merged in: the columns widen during the merge.
+        let mut b = CustomerBook::default();
+        b.add("b", 1, 10, acc(1, 1));
+        b.rebuild();
+        assert_eq!(widths(&b), "short");
+        wide.iter()
+            .skip(1)
+            .for_each(|&(c, s, d, a)| b.add(c, s, d, a));
+        b.add("a", 70_000, 3, acc(1, 20));
+        b.add("a", 70_000, 3, acc(1, 0));
+        check_wide(&b);
+        b.rebuild();
+        assert_eq!(widths(&b), "long");
+        check_wide(&b);
+        // Found in the wide block, not added to the overflow again.
+        b.add("a", 70_000, 3, acc(0, 0));
+        assert!(b.extra.is_empty());
+        check_wide(&b);
+        // Loaded, in any order.
+        let mut l = BookLoader::default();
+        for &(c, s, d, a) in wide.iter().rev() {
+            l.push(c, s, d, a);
+        }
+        l.push("b", 1, 10, acc(1, 1));
+        check_wide(&l.finish());
+    }
+
+    type Rows = BTreeMap<(u32, u32, Day), Acc>;
+
+    /// The book's figures and rows against the plain map's, for a few
+    /// selections and ranges on both sides of 16 bits.
+    fn agrees_with(book: &CustomerBook, rows: &Rows) -> Result<(), TestCaseError> {
+        let sels = [Selection::All, only(1), only(65_536), only(70_000)];
+        let ranges = [
+            (None, 100_000),
+            (Some(0), 65_536),
+            (Some(-2), 65_535),
+            (Some(65_534), 65_539),
+        ];
+        for c in 0..4_u32 {
+            let id = book.customers().get(&c.to_string()).unwrap_or(NONE);
+            for sel in &sels {
+                for &(from, to) in &ranges {
+                    let inside = |&(&(rc, s, d), a): &(&(u32, u32, Day), &Acc)| {
+                        rc == c
+                            && a.orders > 0
+                            && sel.contains(s)
+                            && d < to
+                            && from.is_none_or(|f| d >= f)
+                    };
+                    let mut keys: Vec<(Day, u32)> = Vec::new();
+                    let mut want: Option<(i64, i64, Day, Day)> = None;
+                    for (&(_, s, d), a) in rows.iter().filter(inside) {
+                        keys.push((d, s));
+                        let w = want.get_or_insert((0, 0, d, d));
+                        *w = (w.0 + a.orders, w.1 + a.revenue, w.2.min(d), w.3.max(d));
+                    }
+                    keys.sort_unstable();
+                    let got = (book.agg(id, sel, from, to))
+                        .map(|g| (g.orders, g.revenue, g.first_day, g.last_day));
+                    prop_assert_eq!(got, want);
+                    prop_assert_eq!(book.days_of(id, sel, from, to), keys);
+                }
+            }
+        }
+        // Each row, and the rows 16 bits would take it for.
+        for &(c, s, d) in rows.keys() {
+            let (s16, d16) = (s % 65_536, Day::from(d as u16));
+            for (s, d) in [(s, d), (s16, d), (s, d16), (s16, d16)] {
+                let held = rows.contains_key(&(c, s, d));
+                prop_assert_eq!(book.has_row(&c.to_string(), s, d), held);
+            }
+        }
+        Ok(())
+    }
+
+    /// Days around both ends of the short range, stores around 16 bits.
+    fn wide_row() -> impl Strategy<Value = (u32, u32, Day, i64)> {
+        let day = prop_oneof![-3..3, 65_533..65_540];
+        let store = prop_oneof![Just(0), Just(1), Just(65_535), Just(65_536), Just(70_000)];
+        (0u32..4, store, day, -1i64..3)
+    }
+
+    proptest! {
+        /// Rows added in any order with rebuilds between them, or loaded,
+        /// give the figures of a plain map of the rows, whatever their width.
+        #[test]
+        fn any_day_or_store_gives_the_figures_of_a_plain_map(
+            ops in prop::collection::vec((wide_row(), prop::bool::weighted(0.1)), 0..40),
+        ) {
+            let (mut b, mut l) = (CustomerBook::default(), BookLoader::default());
+            let mut rows = Rows::new();
+            for ((c, s, d, n), rebuild) in ops {
+                b.add(&c.to_string(), s, d, acc(n, 10 * n + 1));
+                rows.entry((c, s, d)).or_default().add(acc(n, 10 * n + 1));
+                if rebuild {
+                    b.rebuild();
+                }
+            }
+            agrees_with(&b, &rows)?;
+            for (&(c, s, d), a) in &rows {
+                l.push(&c.to_string(), s, d, *a);
+            }
+            agrees_with(&l.finish(), &rows)?;
+        }
     }
 
     #[test]
