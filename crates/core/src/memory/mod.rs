@@ -4,6 +4,7 @@
 //! loop only after each batch commits, so a query sees whole batches only.
 
 mod baskets;
+mod chunked;
 mod column;
 mod customer_pairs;
 mod customers;

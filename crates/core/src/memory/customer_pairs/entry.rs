@@ -7,7 +7,7 @@ use std::collections::HashMap;
 /// orders contained it. The count is held in a byte; one outside −127..=126
 /// is kept whole in [`WideCounts`] and the byte holds its sign's marker, so
 /// whether the product is in the customer's set reads without a lookup.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Default, Clone, Copy)]
 #[repr(C, packed)]
 pub(super) struct Entry {
     pub(super) item: u32,

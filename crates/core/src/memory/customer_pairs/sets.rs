@@ -7,6 +7,7 @@
 use std::ops::Range;
 
 use super::entry::Entry;
+use crate::memory::chunked::Chunked;
 use crate::memory::heap::vec_bytes;
 
 const NONE: u32 = u32::MAX;
@@ -14,15 +15,15 @@ const NONE: u32 = u32::MAX;
 /// The block holds each customer's entries sorted by item; entries made since
 /// it was last rebuilt wait in an overflow, threaded per customer, until it
 /// grows past a sixteenth of the block. A rebuild grows the block by the
-/// overflow and moves every customer right to its new place, so it holds the
-/// block once (plus what the allocator moves), never twice. An entry whose
+/// overflow (in chunks: nothing moves to grow it) and moves every customer
+/// right to its new place, so it never holds the block twice. An entry whose
 /// count came back to zero stays until the next rebuild drops it.
 #[derive(Debug, Default, Clone)]
 pub(super) struct Sets {
     /// Customer c's block entries are `offsets[c]..offsets[c + 1]`;
     /// customers newer than the block have none.
     offsets: Vec<u32>,
-    block: Vec<Entry>,
+    block: Chunked<Entry>,
     /// Per customer, its newest overflow entry (`NONE`: none).
     heads: Vec<u32>,
     extra: Vec<Entry>,
@@ -66,15 +67,14 @@ impl Sets {
     /// only within each part.
     pub(super) fn entries(&self, c: u32) -> impl Iterator<Item = Entry> + '_ {
         let c = c as usize;
-        (self.block[self.block_range(c)].iter().copied())
-            .chain(self.overflow(c).map(|at| self.extra[at]))
+        (self.block.iter(self.block_range(c))).chain(self.overflow(c).map(|at| self.extra[at]))
     }
 
     pub(super) fn find(&self, c: u32, item: u32) -> Option<Slot> {
         let range = self.block_range(c as usize);
-        let block = &self.block[range.clone()];
-        if let Ok(i) = block.binary_search_by_key(&item, |e| e.item) {
-            return Some(Slot::Block(range.start + i));
+        let i = self.block.partition_point(range.clone(), |e| e.item < item);
+        if i < range.end && self.block.get(i).item == item {
+            return Some(Slot::Block(i));
         }
         (self.overflow(c as usize))
             .find(|&at| self.extra[at].item == item)
@@ -96,7 +96,7 @@ impl Sets {
 
     pub(super) fn get_mut(&mut self, slot: Slot) -> &mut Entry {
         match slot {
-            Slot::Block(i) => &mut self.block[i],
+            Slot::Block(i) => self.block.get_mut(i),
             Slot::Extra(i) => &mut self.extra[i],
         }
     }
@@ -114,7 +114,6 @@ impl Sets {
         self.rebuild();
         self.extra = Vec::new();
         self.next = Vec::new();
-        self.block.shrink_to_fit();
     }
 
     /// Drops the block's zero entries, then folds the overflow in, in place:
@@ -128,9 +127,9 @@ impl Sets {
             let range = self.block_range(c);
             self.offsets[c] = to_u32(kept);
             for i in range {
-                let e = self.block[i];
+                let e = self.block.get(i);
                 if !e.is_zero() {
-                    self.block[kept] = e;
+                    self.block.set(kept, e);
                     kept += 1;
                 }
             }
@@ -138,7 +137,7 @@ impl Sets {
         if let Some(end) = self.offsets.last_mut() {
             *end = to_u32(kept);
         }
-        self.block.truncate(kept);
+        self.block.resize(kept);
 
         let n = self.heads.len();
         let old_len = self.block.len();
@@ -153,9 +152,7 @@ impl Sets {
         }
         let total = old_len + shift;
         offsets.push(to_u32(total));
-        // Exactly: doubling would leave up to half the block unused.
-        self.block.reserve_exact(total - old_len);
-        self.block.resize(total, Entry::new(0));
+        self.block.resize(total);
         let mut fresh: Vec<Entry> = Vec::new();
         for c in (0..n).rev() {
             let (from, to) = (start_of(&self.offsets, c), start_of(&self.offsets, c + 1));
@@ -169,12 +166,12 @@ impl Sets {
             let (mut read, mut write) = (to, start + (to - from) + fresh.len());
             while let Some(&e) = fresh.last() {
                 write -= 1;
-                if read > from && self.block[read - 1].item > e.item {
+                if read > from && self.block.get(read - 1).item > e.item {
                     read -= 1;
-                    self.block[write] = self.block[read];
+                    self.block.set(write, self.block.get(read));
                 } else {
                     fresh.pop();
-                    self.block[write] = e;
+                    self.block.set(write, e);
                 }
             }
             if start != from {
@@ -190,12 +187,13 @@ impl Sets {
     /// Entries with a count, wherever they are.
     pub(super) fn len(&self) -> usize {
         let live = |e: &&Entry| !e.is_zero();
-        self.block.iter().filter(live).count() + self.extra.iter().filter(live).count()
+        let block = self.block.iter(0..self.block.len());
+        block.filter(|e| !e.is_zero()).count() + self.extra.iter().filter(live).count()
     }
 
     pub(super) fn heap_bytes(&self) -> usize {
         vec_bytes(&self.offsets)
-            + vec_bytes(&self.block)
+            + self.block.heap_bytes()
             + vec_bytes(&self.heads)
             + vec_bytes(&self.extra)
             + vec_bytes(&self.next)
