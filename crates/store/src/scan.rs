@@ -98,58 +98,87 @@ pub fn scan<'a>(
                 k.name()
             )));
         }
-        let mut conn = pool.acquire().await?;
-        let json = crate::is_sqlite(&conn);
-        let mut cursor: Option<Vec<Arg>> = None;
-        let mut seen = 0;
-        loop {
-            let page = page_sql(table, keys, columns, cursor.as_deref(), json);
-            let (count, last) = if json {
-                let text: String = page.query().fetch_one(&mut *conn).await?.try_get(0)?;
-                let rows: Vec<Vec<serde_json::Value>> = serde_json::from_str(&text)
-                    .map_err(|e| Error::Corrupt(format!("a page of {table}: {e}")))?;
-                let rows: Vec<ScanRow<'_>> = rows
-                    .iter()
-                    .map(|v| match v.len() == columns.len() {
-                        true => Ok(ScanRow {
-                            columns,
-                            values: Values::Json(v),
-                        }),
-                        false => Err(Error::Corrupt(format!("a row of {table} is short"))),
-                    })
-                    .collect::<Result<_>>()?;
-                (rows.len(), visit(&rows, keys, &mut each)?)
-            } else {
-                let fetched = page.query().fetch_all(&mut *conn).await?;
-                let rows: Vec<ScanRow<'_>> = fetched
-                    .iter()
-                    .map(|r| ScanRow {
-                        columns,
-                        values: Values::Any(r),
-                    })
-                    .collect();
-                (rows.len(), visit(&rows, keys, &mut each)?)
-            };
-            seen += count as u64;
-            match last {
-                Some(last) if count as i64 == PAGE => cursor = Some(last),
-                _ => return Ok(seen),
-            }
+        let conn = pool.acquire().await?;
+        if crate::is_sqlite(&conn) {
+            return scan_json(conn, table, keys, columns, each).await;
         }
+        drop(conn);
+        // The next page is read by another task while this one is visited:
+        // a load is two streams of work, the database's and the visit's, and
+        // on two cores they overlap instead of taking turns.
+        let read = |after: Option<&[Arg]>| {
+            let (pool, page) = (pool.clone(), page_sql(table, keys, columns, after, false));
+            tokio::spawn(async move {
+                let mut conn = pool.acquire().await?;
+                Ok::<_, Error>(page.query().fetch_all(&mut *conn).await?)
+            })
+        };
+        let mut next = Some(read(None));
+        let mut seen = 0;
+        while let Some(reading) = next.take() {
+            let fetched = reading
+                .await
+                .map_err(|e| Error::Stopped(format!("a page of {table}: {e}")))??;
+            let rows: Vec<ScanRow<'_>> = fetched
+                .iter()
+                .map(|r| ScanRow {
+                    columns,
+                    values: Values::Any(r),
+                })
+                .collect();
+            if rows.len() as i64 == PAGE {
+                next = greatest(&rows, keys)?.map(|last| read(Some(&last)));
+            }
+            let visited = rows.iter().try_for_each(&mut each);
+            if let (Err(_), Some(reading)) = (&visited, &next) {
+                reading.abort();
+            }
+            visited?;
+            seen += rows.len() as u64;
+        }
+        Ok(seen)
     })
 }
 
-/// Calls `each` for every row and returns the page's greatest key, where the
-/// next page starts: computed, not taken from the last row, because an
-/// aggregate need not keep its input's order.
-fn visit(
-    rows: &[ScanRow<'_>],
+/// The SQLite path: a page comes back as one JSON array (see [`scan`]).
+async fn scan_json(
+    mut conn: sqlx::pool::PoolConnection<sqlx::Any>,
+    table: &str,
     keys: &[Key],
-    each: &mut impl FnMut(&ScanRow<'_>) -> Result<()>,
-) -> Result<Option<Vec<Arg>>> {
+    columns: &[&str],
+    mut each: impl FnMut(&ScanRow<'_>) -> Result<()>,
+) -> Result<u64> {
+    let mut cursor: Option<Vec<Arg>> = None;
+    let mut seen = 0;
+    loop {
+        let page = page_sql(table, keys, columns, cursor.as_deref(), true);
+        let text: String = page.query().fetch_one(&mut *conn).await?.try_get(0)?;
+        let rows: Vec<Vec<serde_json::Value>> = serde_json::from_str(&text)
+            .map_err(|e| Error::Corrupt(format!("a page of {table}: {e}")))?;
+        let rows: Vec<ScanRow<'_>> = rows
+            .iter()
+            .map(|v| match v.len() == columns.len() {
+                true => Ok(ScanRow {
+                    columns,
+                    values: Values::Json(v),
+                }),
+                false => Err(Error::Corrupt(format!("a row of {table} is short"))),
+            })
+            .collect::<Result<_>>()?;
+        rows.iter().try_for_each(&mut each)?;
+        seen += rows.len() as u64;
+        match greatest(&rows, keys)? {
+            Some(last) if rows.len() as i64 == PAGE => cursor = Some(last),
+            _ => return Ok(seen),
+        }
+    }
+}
+
+/// The page's greatest key, where the next page starts: computed, not taken
+/// from the last row, because an aggregate need not keep its input's order.
+fn greatest(rows: &[ScanRow<'_>], keys: &[Key]) -> Result<Option<Vec<Arg>>> {
     let mut greatest: Option<&ScanRow<'_>> = None;
     for r in rows {
-        each(r)?;
         greatest = match greatest {
             Some(g) if g.key(keys, r)? != Ordering::Less => Some(g),
             _ => Some(r),

@@ -6,6 +6,7 @@ use portrait_core::memory::{
     BasketBook, CHANNEL_SLOTS, CustomerPairs, CustomerState, HeapSize, StoreBook,
 };
 use std::collections::{BTreeMap, HashSet};
+use std::time::Instant;
 
 use portrait_core::{
     Acc, BasketPairs, CustomerDays, CustomerVisits, Day, ProductAcc, ProductInfo, RefundDays,
@@ -17,6 +18,7 @@ use portrait_store::{
     migrations, scan, upsert, write_customer_days,
 };
 use sqlx::{AnyConnection, AnyPool};
+use tracing::info;
 
 const MIGRATIONS: &[Migration] = migrations!(
     "migrations",
@@ -120,7 +122,15 @@ impl Projection for ProfilerProjection {
     }
 
     async fn load(&self, store: &Store) -> Result<()> {
+        // Each part's time is logged: where a slow start-up goes.
+        let mut since = Instant::now();
+        let mut loaded = |part: &str| {
+            let elapsed_ms = since.elapsed().as_millis() as u64;
+            info!(part, elapsed_ms, "part of the serving state loaded");
+            since = Instant::now();
+        };
         let customers = load_customer_days(store.pool()).await?;
+        loaded("customer days");
         let mut state = State {
             customers,
             days: StoreBook::default(),
@@ -129,8 +139,11 @@ impl Projection for ProfilerProjection {
             refunds: refunds::RefundBook::default(),
         };
         load_store_days(store.pool(), &mut state).await?;
+        loaded("store days");
         baskets::load(store.pool(), &mut state).await?;
+        loaded("baskets and customer pairs");
         refunds::load(store.pool(), &mut state).await?;
+        loaded("refunds");
         self.live.replace(state);
         Ok(())
     }
