@@ -10,7 +10,7 @@ use super::{ClusterBook, Habits};
 /// The channel (1..=5, the Channel enum) of most of a customer's orders;
 /// ties go to the lower number; 0 without orders.
 pub(crate) fn main_channel(h: &Habits) -> u8 {
-    let mut best = (0_i64, 0_u8);
+    let mut best = (0_u32, 0_u8);
     for (i, n) in h.channels.iter().enumerate() {
         if *n > best.0 {
             best = (*n, i as u8 + 1);

@@ -237,8 +237,11 @@ pub(crate) fn features_of(
             0.0
         }
     };
-    let mut extra: Vec<f64> = h.channels.iter().map(|c| share(*c, h.orders)).collect();
-    extra.extend(h.bands.iter().map(|b| share(*b, h.orders)));
+    let orders = i64::from(h.orders);
+    let mut extra: Vec<f64> = (h.channels.iter())
+        .map(|c| share(i64::from(*c), orders))
+        .collect();
+    extra.extend(h.bands.iter().map(|b| share(i64::from(*b), orders)));
     extra.extend(h.categories.iter().map(|c| share(*c, h.line_spend)));
     CustomerFeatures {
         recency: f64::from(as_of - agg.last_day),
