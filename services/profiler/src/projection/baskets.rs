@@ -142,17 +142,21 @@ pub(super) async fn load(pool: &AnyPool, state: &mut State) -> Result<()> {
     // A customer's products on a day come together (the key order), so the
     // last customer's id is kept: the lookup of each row's customer in a
     // million names was the load's largest cost (perf: 16% of its CPU).
-    let mut last: (String, Option<u32>) = (String::new(), None);
+    let mut last: Option<(String, Option<u32>)> = None;
     scan(pool, "customer_products", &keys, &columns, |r| {
         let n = r.int("orders")?;
         if n != 0 {
             let customer = r.text("customer_id")?;
-            if last.0 != customer {
-                let id = state.customers.book.customers().get(customer);
-                last = (customer.to_owned(), id);
-            }
+            let id = match &last {
+                Some((name, id)) if name == customer => *id,
+                _ => {
+                    let id = state.customers.book.customers().get(customer);
+                    last = Some((customer.to_owned(), id));
+                    id
+                }
+            };
             let row = (r.text("store_id")?, customer, r.text("product_id")?);
-            add_customer(state, row, last.1, n, true);
+            add_customer(state, row, id, n, true);
         }
         Ok(())
     })

@@ -186,9 +186,10 @@ impl Sets {
 
     /// Entries with a count, wherever they are.
     pub(super) fn len(&self) -> usize {
-        let live = |e: &&Entry| !e.is_zero();
-        let block = self.block.iter(0..self.block.len());
-        block.filter(|e| !e.is_zero()).count() + self.extra.iter().filter(live).count()
+        (self.block.iter(0..self.block.len()))
+            .chain(self.extra.iter().copied())
+            .filter(|e| !e.is_zero())
+            .count()
     }
 
     pub(super) fn heap_bytes(&self) -> usize {
