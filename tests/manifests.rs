@@ -123,5 +123,12 @@ fn every_deployment_has_probes_resources_and_runs_its_binary() {
             text.contains(&format!("command: [\"portrait-{service}\"]")),
             "deploy/{service}.yaml runs portrait-{service}"
         );
+        // A consumer opens its port only once its state is loaded, which
+        // at 10M orders outlasts the liveness probe's patience.
+        let consumer = ["profiler", "rfm", "suggest"].contains(&service);
+        assert!(
+            !consumer || text.contains("startupProbe:"),
+            "deploy/{service}.yaml lacks a startupProbe"
+        );
     }
 }

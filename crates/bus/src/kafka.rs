@@ -295,9 +295,14 @@ impl KafkaBus {
             .set("fetch.wait.max.ms", self.fetch_wait_ms.to_string())
             // What librdkafka fetches ahead of the loop (by default up to
             // 64 MiB, held outside Rust's allocator and kept by the C heap
-            // after a catch-up): 16 MiB is tens of thousands of orders, several
+            // after a catch-up): 8 MiB is tens of thousands of orders, a few
             // batches ahead of a consumer that applies 10,000 at a time.
-            .set("queued.max.messages.kbytes", "16384")
+            .set("queued.max.messages.kbytes", "8192")
+            // A queued record keeps its whole fetch response alive, and a
+            // response may hold 1 MiB from each of a dozen partitions (50 MiB
+            // by default): smaller responses free sooner, and the C heap keeps
+            // less after a catch-up.
+            .set("fetch.max.bytes", "4194304")
             .create()?;
         let partitions = match self.partition_ids(topic).await {
             Ok(p) => p,

@@ -19,10 +19,6 @@ pub enum Error {
     Corrupt(String),
     #[error("database error: {0}")]
     Sql(#[from] sqlx::Error),
-    /// A read running on its own task ended without an answer (it panicked
-    /// or the runtime is shutting down).
-    #[error("a background read stopped: {0}")]
-    Stopped(String),
 }
 
 /// Why a store cannot take writes now, though it is reachable: the condition an

@@ -437,7 +437,51 @@ async fn log_state_and_reset(store: Store) {
     migrated(&store).await;
 }
 
+/// A scan reads every row once, whatever the table's size against a page,
+/// with text and integer columns as stored; a key outside the columns is
+/// refused before anything is read.
+async fn a_scan_reads_every_row_once(store: Store) {
+    use portrait_store::{Key, scan};
+    let pool = store.pool();
+    sqlx::query("CREATE TABLE scanned (a TEXT NOT NULL, b BIGINT NOT NULL, v BIGINT NOT NULL, PRIMARY KEY (a, b))")
+        .execute(pool)
+        .await
+        .expect("create");
+    let keys = [Key::Text("a"), Key::Int("b")];
+    let columns = ["a", "b", "v"];
+    let empty = scan(pool, "scanned", &keys, &columns, |_| Ok(())).await;
+    assert_eq!(empty.expect("empty scan"), 0);
+    // More rows than a page (20,000), keyed so a page ends inside a run of `a`.
+    let fill = match store.backend() {
+        portrait_store::Backend::Sqlite => {
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 45001) \
+             INSERT INTO scanned SELECT '顾客-' || (i % 997), i, i * 3 FROM n"
+        }
+        portrait_store::Backend::Postgres => {
+            "INSERT INTO scanned SELECT '顾客-' || (i % 997), i, i * 3 FROM generate_series(1, 45001) i"
+        }
+    };
+    sqlx::query(fill).execute(pool).await.expect("fill");
+    let mut seen = BTreeMap::new();
+    let n = scan(pool, "scanned", &keys, &columns, |r| {
+        let (a, b, v) = (r.text("a")?.to_owned(), r.int("b")?, r.int("v")?);
+        assert_eq!(a, format!("顾客-{}", b % 997));
+        assert!(seen.insert(b, v).is_none(), "row {b} read twice");
+        Ok(())
+    })
+    .await
+    .expect("scan");
+    assert_eq!(n, 45_001);
+    assert_eq!(seen.len(), 45_001);
+    assert!(seen.iter().all(|(b, v)| *v == b * 3));
+    assert_eq!(seen.keys().copied().min(), Some(1));
+    assert_eq!(seen.keys().copied().max(), Some(45_001));
+    let stray = scan(pool, "scanned", &[Key::Int("v")], &["a"], |_| Ok(())).await;
+    assert!(format!("{:?}", stray.err()).contains("scan key v is not a column"));
+}
+
 both!(
+    a_scan_reads_every_row_once,
     log_state_and_reset,
     customer_days_add_up_and_load_back,
     rekeying_keeps_every_row,

@@ -328,6 +328,7 @@ async fn load_store_days(pool: &AnyPool, state: &mut State) -> Result<()> {
         },
     )
     .await?;
+    days.compact();
     Ok(())
 }
 

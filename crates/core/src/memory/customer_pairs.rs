@@ -5,10 +5,9 @@ use crate::memory::Selection;
 use crate::memory::baskets::{BasketCounts, Counts, sum};
 
 mod entry;
-mod sets;
 
+use crate::memory::sets::Sets;
 use entry::{Entry, WideCounts};
-use sets::Sets;
 
 /// Association counts over customers, over all history: per store and for
 /// the chain, the customers who bought there, who bought each product, and
@@ -23,7 +22,7 @@ pub struct CustomerPairs {
     /// that contained it. Counts may dip below zero while an order's
     /// revisions arrive out of order; a product is in the set while its
     /// count is positive.
-    sets: Sets,
+    sets: Sets<Entry>,
     wide: WideCounts,
     items: Items,
     /// Per store, the customers who have (or had) a row there, so a query
@@ -214,8 +213,9 @@ impl CustomerPairs {
         let item = self.items.id(store, product);
         let (sets, items) = (&mut self.sets, &self.items);
         // In the chain's set while positive at some store, as for a selection.
-        let anywhere =
-            |sets: &Sets| (items.rows(sets.entries(customer))).any(|r| r.1 == product && r.2);
+        let anywhere = |sets: &Sets<Entry>| {
+            (items.rows(sets.entries(customer))).any(|r| r.1 == product && r.2)
+        };
         let chain_before = anywhere(sets);
         let slot = match sets.find(customer, item) {
             Some(slot) => slot,
@@ -275,7 +275,7 @@ impl CustomerPairs {
         let (mut here, mut all, mut by_store) = (Vec::new(), Vec::new(), Vec::new());
         let mut product_totals: Vec<i64> = vec![0; products];
         self.sets.compact();
-        for c in 0..self.sets.customers() {
+        for c in 0..self.sets.keys() {
             all.clear();
             by_store.clear();
             by_store.extend(self.items.rows(self.sets.entries(c)));
@@ -373,7 +373,7 @@ impl CustomerPairs {
             (self.items.rows(self.sets.entries(c))).any(|r| r.1 == p && r.2 && sel.contains(r.0))
         };
         let candidates: Vec<u32> = match sel {
-            Selection::All => (0..self.sets.customers()).collect(),
+            Selection::All => (0..self.sets.keys()).collect(),
             Selection::Only(_) => {
                 let mut v: Vec<u32> = (self.visitors.iter().enumerate())
                     .filter(|(s, _)| sel.contains(*s as u32))

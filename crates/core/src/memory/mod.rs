@@ -13,6 +13,7 @@ mod heap;
 mod intern;
 mod narrow;
 mod seen;
+mod sets;
 mod store_days;
 mod stores;
 

@@ -1,5 +1,6 @@
 use crate::memory::heap::{HeapSize, insert_snug, vec_bytes};
 use crate::memory::narrow::{Narrow, WidePairs};
+use crate::memory::sets::{Member, Sets};
 use crate::memory::{Interner, Selection};
 use crate::{Acc, Day, ProductAcc, ProductInfo};
 
@@ -16,10 +17,26 @@ struct DayFigures {
     /// `Acc`s, narrowed.
     hours: [Narrow; 24],
     channels: [Narrow; CHANNEL_SLOTS],
-    /// `ProductAcc`s, narrowed, sorted by product id.
-    products: Vec<(u32, Narrow)>,
-    /// The same by category id.
-    categories: Vec<(u32, Narrow)>,
+    /// This store-day's key in the book's item sets.
+    slot: u32,
+}
+
+/// A product's or category's `ProductAcc` on one store-day, narrowed. Never
+/// spent: an item back at zero still has its table row.
+#[derive(Debug, Default, Clone, Copy)]
+struct Item {
+    id: u32,
+    sums: Narrow,
+}
+
+impl Member for Item {
+    fn item(&self) -> u32 {
+        self.id
+    }
+
+    fn spent(&self) -> bool {
+        false
+    }
 }
 
 /// Dense ids for items (products, categories) and their latest descriptions.
@@ -44,8 +61,9 @@ impl<I: Default + Clone> Catalog<I> {
     }
 }
 
-/// The figures of `day` in a run sorted by day, created empty if missing.
-fn day_in(days: &mut Vec<DayFigures>, day: Day) -> &mut DayFigures {
+/// The figures of `day` in a run sorted by day, created empty with the next
+/// free slot if missing.
+fn day_in<'a>(days: &'a mut Vec<DayFigures>, day: Day, slots: &mut u32) -> &'a mut DayFigures {
     let i = match days.binary_search_by_key(&day, |d| d.day) {
         Ok(i) => i,
         Err(i) => {
@@ -54,9 +72,9 @@ fn day_in(days: &mut Vec<DayFigures>, day: Day) -> &mut DayFigures {
                 held: 0,
                 hours: [Narrow::default(); 24],
                 channels: [Narrow::default(); CHANNEL_SLOTS],
-                products: Vec::new(),
-                categories: Vec::new(),
+                slot: *slots,
             };
+            *slots += 1;
             insert_snug(days, i, empty);
             i
         }
@@ -64,11 +82,25 @@ fn day_in(days: &mut Vec<DayFigures>, day: Day) -> &mut DayFigures {
     &mut days[i]
 }
 
-fn add_item(items: &mut Vec<(u32, Narrow)>, id: u32, acc: ProductAcc, wide: &mut WidePairs) {
-    match items.binary_search_by_key(&id, |(i, _)| *i) {
-        Ok(i) => wide.add(&mut items[i].1, acc),
-        Err(i) => insert_snug(items, i, (id, wide.narrow(acc))),
+fn add_item(items: &mut Sets<Item>, slot: u32, id: u32, acc: ProductAcc, wide: &mut WidePairs) {
+    match items.find(slot, id) {
+        Some(at) => wide.add(&mut items.get_mut(at).sums, acc),
+        None => {
+            let sums = wide.narrow(acc);
+            items.push(slot, Item { id, sums });
+        }
     }
+    items.settle();
+}
+
+/// Every store-day's products and categories: two sets keyed by the day's
+/// slot, so that a few million items held in about a hundred thousand
+/// store-days sit in two blocks rather than as many small vectors, which
+/// left holes behind them as they grew an item at a time.
+#[derive(Debug, Default, Clone)]
+struct Items {
+    products: Sets<Item>,
+    categories: Sets<Item>,
 }
 
 /// Per store, per day: orders by hour and channel, products and categories
@@ -80,15 +112,12 @@ pub struct StoreBook {
     /// The same summed over all stores, so a question about the whole chain
     /// reads one run of days instead of one per store.
     chain: Vec<DayFigures>,
+    /// Slots handed out to store-days and chain days so far.
+    slots: u32,
+    items: Items,
     products: Catalog<ProductInfo>,
     categories: Catalog<String>,
     wide: WidePairs,
-}
-
-impl HeapSize for DayFigures {
-    fn heap_bytes(&self) -> usize {
-        vec_bytes(&self.products) + vec_bytes(&self.categories)
-    }
 }
 
 impl<I> HeapSize for Catalog<I> {
@@ -100,11 +129,11 @@ impl<I> HeapSize for Catalog<I> {
 
 impl HeapSize for StoreBook {
     fn heap_bytes(&self) -> usize {
-        let days =
-            |d: &Vec<DayFigures>| vec_bytes(d) + d.iter().map(HeapSize::heap_bytes).sum::<usize>();
         vec_bytes(&self.days)
-            + self.days.iter().map(days).sum::<usize>()
-            + days(&self.chain)
+            + self.days.iter().map(vec_bytes).sum::<usize>()
+            + vec_bytes(&self.chain)
+            + self.items.products.heap_bytes()
+            + self.items.categories.heap_bytes()
             + self.products.heap_bytes()
             + self.categories.heap_bytes()
             + self.wide.heap_bytes()
@@ -112,19 +141,31 @@ impl HeapSize for StoreBook {
 }
 
 impl StoreBook {
-    /// The store's and the chain's figures of `day`.
-    /// The store's and the chain's figures of `day`, and the wide pairs.
-    fn figures(&mut self, store: u32, day: Day) -> ([&mut DayFigures; 2], &mut WidePairs) {
+    /// The store's and the chain's figures of `day`, the wide pairs and
+    /// the item sets.
+    fn figures(
+        &mut self,
+        store: u32,
+        day: Day,
+    ) -> ([&mut DayFigures; 2], &mut WidePairs, &mut Items) {
         let s = store as usize;
         if s >= self.days.len() {
             self.days.resize_with(s + 1, Vec::new);
         }
-        let both = [day_in(&mut self.days[s], day), day_in(&mut self.chain, day)];
-        (both, &mut self.wide)
+        let slots = &mut self.slots;
+        let here = day_in(&mut self.days[s], day, slots);
+        let both = [here, day_in(&mut self.chain, day, slots)];
+        (both, &mut self.wide, &mut self.items)
+    }
+
+    /// Every item set in one block, nothing to spare: after a load.
+    pub fn compact(&mut self) {
+        self.items.products.compact();
+        self.items.categories.compact();
     }
 
     pub fn add_hour(&mut self, store: u32, day: Day, hour: u8, acc: Acc) {
-        let (both, wide) = self.figures(store, day);
+        let (both, wide, _) = self.figures(store, day);
         for f in both {
             if let Some(h) = f.hours.get_mut(usize::from(hour)) {
                 wide.add(h, acc);
@@ -135,7 +176,7 @@ impl StoreBook {
 
     pub fn add_channel(&mut self, store: u32, day: Day, channel: i32, acc: Acc) {
         let slot = usize::try_from(channel).ok();
-        let (both, wide) = self.figures(store, day);
+        let (both, wide, _) = self.figures(store, day);
         for f in both {
             if let Some((s, c)) = slot.and_then(|s| Some((s, f.channels.get_mut(s)?))) {
                 wide.add(c, acc);
@@ -146,17 +187,17 @@ impl StoreBook {
 
     pub fn add_product(&mut self, store: u32, day: Day, product: &str, acc: ProductAcc) {
         let p = self.products.id(product);
-        let (both, wide) = self.figures(store, day);
+        let (both, wide, items) = self.figures(store, day);
         for f in both {
-            add_item(&mut f.products, p, acc, wide);
+            add_item(&mut items.products, f.slot, p, acc, wide);
         }
     }
 
     pub fn add_category(&mut self, store: u32, day: Day, category: &str, acc: ProductAcc) {
         let c = self.categories.id(category);
-        let (both, wide) = self.figures(store, day);
+        let (both, wide, items) = self.figures(store, day);
         for f in both {
-            add_item(&mut f.categories, c, acc, wide);
+            add_item(&mut items.categories, f.slot, c, acc, wide);
         }
     }
 
@@ -186,14 +227,14 @@ impl StoreBook {
     pub fn has_product(&self, store: u32, day: Day, product: &str) -> bool {
         let id = self.products.ids.get(product);
         (self.day_of(store, day).zip(id))
-            .is_some_and(|(f, p)| f.products.binary_search_by_key(&p, |(i, _)| *i).is_ok())
+            .is_some_and(|(f, p)| self.items.products.find(f.slot, p).is_some())
     }
 
     /// As [`StoreBook::has_product`], for a category.
     pub fn has_category(&self, store: u32, day: Day, category: &str) -> bool {
         let id = self.categories.ids.get(category);
         (self.day_of(store, day).zip(id))
-            .is_some_and(|(f, c)| f.categories.binary_search_by_key(&c, |(i, _)| *i).is_ok())
+            .is_some_and(|(f, c)| self.items.categories.find(f.slot, c).is_some())
     }
 
     pub fn describe_product(&mut self, product: &str, info: &ProductInfo) {
@@ -311,7 +352,7 @@ impl StoreBook {
 
     /// Every product with a non-zero sum in the filter, by product id.
     pub fn products(&self, sel: &Selection, from: Option<Day>, to: Day) -> Vec<(u32, ProductAcc)> {
-        self.item_sums(sel, from, to, self.products.ids.len(), |d| &d.products)
+        self.item_sums(sel, from, to, self.products.ids.len(), &self.items.products)
     }
 
     /// Every category with a non-zero sum in the filter, by category id.
@@ -321,7 +362,13 @@ impl StoreBook {
         from: Option<Day>,
         to: Day,
     ) -> Vec<(u32, ProductAcc)> {
-        self.item_sums(sel, from, to, self.categories.ids.len(), |d| &d.categories)
+        self.item_sums(
+            sel,
+            from,
+            to,
+            self.categories.ids.len(),
+            &self.items.categories,
+        )
     }
 
     fn item_sums(
@@ -330,12 +377,12 @@ impl StoreBook {
         from: Option<Day>,
         to: Day,
         items: usize,
-        of: impl Fn(&DayFigures) -> &[(u32, Narrow)],
+        sets: &Sets<Item>,
     ) -> Vec<(u32, ProductAcc)> {
         let mut sums = vec![ProductAcc::default(); items];
         for d in self.days_in(sel, from, to) {
-            for (p, acc) in of(d) {
-                sums[*p as usize].add(self.wide.get(*acc));
+            for e in sets.entries(d.slot) {
+                sums[e.id as usize].add(self.wide.get(e.sums));
             }
         }
         sums.into_iter()
@@ -380,12 +427,67 @@ mod tests {
         assert!(b.has_channel(1, 20, 3) && !b.has_channel(1, 20, 4) && !b.has_channel(1, 20, 9));
         assert_eq!(
             std::mem::size_of::<DayFigures>(),
-            312,
+            268,
             "held must fit the padding"
         );
         assert!(b.has_product(1, 20, "p"), "a product at zero is still held");
+        b.compact();
+        assert!(
+            b.has_product(1, 20, "p"),
+            "and kept when the block is rebuilt"
+        );
         assert!(!b.has_product(1, 20, "q") && !b.has_product(1, 19, "p"));
         assert!(b.has_category(1, 20, "c") && !b.has_category(2, 20, "c"));
+    }
+
+    /// Enough items that the sets rebuild their blocks several times while
+    /// they arrive: every sum and every held item stays as a map says.
+    #[test]
+    fn items_across_rebuilds_sum_as_a_map_says() {
+        let mut b = StoreBook::default();
+        let mut want = std::collections::BTreeMap::new();
+        let mut x = 7_u64;
+        for n in 0..400_000_i64 {
+            x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            let (store, day, product) = ((x >> 33) % 5, (x >> 40) % 60, (x >> 20) % 3_000);
+            let q = if n % 7 == 0 { -1 } else { 1 };
+            b.add_product(
+                store as u32,
+                day as Day,
+                &product.to_string(),
+                item(q, q * 10),
+            );
+            *want.entry((store, day, product)).or_insert(0) += q;
+        }
+        let sums = |sel: &Selection, from: u64, to: u64| {
+            let mut per = std::collections::BTreeMap::new();
+            for ((s, d, p), q) in &want {
+                if sel.contains(*s as u32) && (from..to).contains(d) {
+                    *per.entry(p.to_string()).or_insert(0) += q;
+                }
+            }
+            per.retain(|_, q| *q != 0);
+            per
+        };
+        let got = |b: &StoreBook, sel: &Selection, from: Day, to: Day| {
+            (b.products(sel, Some(from), to).into_iter())
+                .map(|(p, a)| (b.product(p).0.to_owned(), a.quantity))
+                .collect::<std::collections::BTreeMap<_, _>>()
+        };
+        let two = Selection::Only(vec![false, true, false, true]);
+        for b in [b.clone(), {
+            b.compact();
+            b
+        }] {
+            assert_eq!(
+                got(&b, &Selection::All, 0, 60),
+                sums(&Selection::All, 0, 60)
+            );
+            assert_eq!(got(&b, &two, 10, 40), sums(&two, 10, 40));
+            for (s, d, p) in want.keys().step_by(97) {
+                assert!(b.has_product(*s as u32, *d as Day, &p.to_string()));
+            }
+        }
     }
 
     #[test]

@@ -3,6 +3,8 @@
 
 use std::collections::HashMap;
 
+use crate::memory::sets::Member;
+
 /// An item (a (store, product), by dense id) and how many of one customer's
 /// orders contained it. The count is held in a byte; one outside −127..=126
 /// is kept whole in [`WideCounts`] and the byte holds its sign's marker, so
@@ -12,6 +14,17 @@ use std::collections::HashMap;
 pub(super) struct Entry {
     pub(super) item: u32,
     count: i8,
+}
+
+impl Member for Entry {
+    fn item(&self) -> u32 {
+        self.item
+    }
+
+    /// A count back at zero: the customer no longer holds the item.
+    fn spent(&self) -> bool {
+        self.is_zero()
+    }
 }
 
 const ABOVE: i8 = i8::MAX;
