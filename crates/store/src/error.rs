@@ -19,6 +19,9 @@ pub enum Error {
     Corrupt(String),
     #[error("database error: {0}")]
     Sql(#[from] sqlx::Error),
+    /// A load's thread ended without an answer (the runtime is shutting down).
+    #[error("a load stopped: {0}")]
+    Stopped(String),
 }
 
 /// Why a store cannot take writes now, though it is reachable: the condition an

@@ -6,6 +6,7 @@
 //! appearance, BIGINT for every integer, `CAST(SUM(..) AS BIGINT)` because
 //! PostgreSQL sums BIGINT into NUMERIC.
 
+mod apart;
 mod applied;
 mod audit;
 mod consumer;
@@ -22,6 +23,7 @@ use std::time::Duration;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, ConnectOptions};
 
+pub use apart::{Named, scan_apart};
 pub use applied::Applied;
 pub use audit::AUDIT_MIGRATIONS;
 pub use consumer::{

@@ -414,6 +414,7 @@ fn corrupt(column: &str, value: i64) -> portrait_store::Error {
 }
 
 mod baskets;
+mod pairs_load;
 mod refunds;
 #[cfg(test)]
 mod tests;

@@ -29,31 +29,25 @@ pub(super) fn apply(state: &mut State, d: &BasketPairs, visits: &CustomerVisits)
 /// A customer row into the customer pairs, by the customer book's id (`id`,
 /// looked up by the caller): every customer with a product row has a
 /// customer-day row (an order that held the product), applied and loaded
-/// before these. `loading` leaves the counts to one recount at the end.
-fn add_customer(
-    state: &mut State,
-    row: (&str, &str, &str),
-    id: Option<u32>,
-    n: i64,
-    loading: bool,
-) {
+/// before these.
+fn add_customer(state: &mut State, row: (&str, &str, &str), id: Option<u32>, n: i64) {
     let (store, customer, product) = row;
     let Some(c) = id else {
-        tracing::error!(
-            customer,
-            "customer products of a customer without customer days"
-        );
+        no_customer_days(customer);
         return;
     };
     let (s, p) = (
         state.customers.stores.id(store),
         state.days.intern_product(product),
     );
-    if loading {
-        state.customer_pairs.add_loaded(c, s, p, n);
-    } else {
-        state.customer_pairs.add(c, s, p, n);
-    }
+    state.customer_pairs.add(c, s, p, n);
+}
+
+pub(super) fn no_customer_days(customer: &str) {
+    tracing::error!(
+        customer,
+        "customer products of a customer without customer days"
+    );
 }
 
 /// The customer portrait's product rows (orders that held the product, per
@@ -62,7 +56,7 @@ fn apply_customers(state: &mut State, visits: &CustomerVisits) {
     for ((_, store, customer, product), acc) in &visits.products {
         if acc.orders != 0 {
             let id = state.customers.book.customers().get(customer);
-            add_customer(state, (store, customer, product), id, acc.orders, false);
+            add_customer(state, (store, customer, product), id, acc.orders);
         }
     }
 }
@@ -132,39 +126,7 @@ pub(super) async fn load(pool: &AnyPool, state: &mut State) -> Result<()> {
         Ok(())
     })
     .await?;
-    let keys = [
-        Key::Int("day"),
-        Key::Text("store_id"),
-        Key::Text("customer_id"),
-        Key::Text("product_id"),
-    ];
-    let columns = ["day", "store_id", "customer_id", "product_id", "orders"];
-    // A customer's products on a day come together (the key order), so the
-    // last customer's id is kept: the lookup of each row's customer in a
-    // million names was the load's largest cost (perf: 16% of its CPU).
-    let mut last: Option<(String, Option<u32>)> = None;
-    scan(pool, "customer_products", &keys, &columns, |r| {
-        let n = r.int("orders")?;
-        if n != 0 {
-            let customer = r.text("customer_id")?;
-            let id = match &last {
-                Some((name, id)) if name == customer => *id,
-                _ => {
-                    let id = state.customers.book.customers().get(customer);
-                    last = Some((customer.to_owned(), id));
-                    id
-                }
-            };
-            let row = (r.text("store_id")?, customer, r.text("product_id")?);
-            add_customer(state, row, id, n, true);
-        }
-        Ok(())
-    })
-    .await?;
-    let products = state.days.product_count();
-    state.customer_pairs.recount(products);
-    state.customer_pairs.compact();
-    Ok(())
+    super::pairs_load::load(pool, state).await
 }
 
 #[cfg(test)]
