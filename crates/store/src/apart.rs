@@ -34,7 +34,9 @@ impl<R> Named<R> {
     }
 
     fn name(&self, i: usize) -> &str {
-        let start = i.checked_sub(1).map_or(0, |j| self.ends[j]);
+        let start = (i.checked_sub(1))
+            .and_then(|j| self.ends.get(j).copied())
+            .unwrap_or(0);
         self.ends
             .get(i)
             .and_then(|&end| self.text.get(start..end))
