@@ -1,11 +1,14 @@
 //! What one client can cost the gateway: requests in flight, requests per
 //! second (a token bucket per caller), how long one request may take, and
-//! how large a request may be. Every refusal is immediate, never a queue.
+//! how large a request may be. A request over the in-flight limit waits for
+//! a place a bounded time in a bounded queue, so a burst of clients is
+//! answered rather than refused; every other refusal is immediate.
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::IpAddr;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -23,8 +26,13 @@ const TONIC_TOO_LARGE: &str = "Error, decoded message length too large";
 /// The gateway's limits (`gateway.*`, README).
 #[derive(Debug, Clone)]
 pub struct Limits {
-    /// Requests being answered at once; one more is refused.
+    /// Requests being answered at once; more wait for a place.
     pub max_in_flight: usize,
+    /// Requests that may wait for a place at once; one more is refused.
+    pub max_queued: usize,
+    /// Longest a request waits for a place before it is refused; zero
+    /// refuses at once.
+    pub queue_wait: Duration,
     /// Longest a request may take; `None` = no deadline.
     pub request_timeout: Option<Duration>,
     /// Requests per second each caller may sustain; 0 = no rate limit.
@@ -46,7 +54,41 @@ struct Bucket {
 struct Shared {
     limits: Limits,
     in_flight: Arc<Semaphore>,
+    /// Requests waiting for a place in flight.
+    queued: AtomicUsize,
     buckets: Mutex<HashMap<String, Bucket>>,
+}
+
+/// A request's place in the queue, given back when it is dropped (admitted,
+/// timed out, or its client went away).
+struct Queued(Arc<Shared>);
+
+impl Queued {
+    /// A place, if waiting is allowed and the queue is not full.
+    fn join(shared: &Arc<Shared>) -> Option<Self> {
+        let limits = &shared.limits;
+        if limits.queue_wait.is_zero() {
+            return None;
+        }
+        let taken = shared.queued.fetch_add(1, Ordering::AcqRel);
+        let place = Self(shared.clone());
+        (taken < limits.max_queued).then_some(place)
+    }
+}
+
+impl Drop for Queued {
+    fn drop(&mut self) {
+        self.0.queued.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// How a request over the in-flight limit is told so.
+fn busy(limits: &Limits) -> tonic::Status {
+    tonic::Status::resource_exhausted(format!(
+        "the gateway is answering {} requests and {} more wait (gateway.max_in_flight, \
+         gateway.max_queued); retry shortly",
+        limits.max_in_flight, limits.max_queued
+    ))
 }
 
 impl Shared {
@@ -91,6 +133,7 @@ impl LimitsLayer {
         Self(limits.map(|limits| {
             Arc::new(Shared {
                 in_flight: Arc::new(Semaphore::new(limits.max_in_flight)),
+                queued: AtomicUsize::new(0),
                 limits,
                 buckets: Mutex::new(HashMap::new()),
             })
@@ -243,13 +286,15 @@ where
             let refused = refuse(status, grpc, http::StatusCode::TOO_MANY_REQUESTS);
             return Box::pin(async move { Ok(refused) });
         }
-        let Ok(permit) = shared.in_flight.clone().try_acquire_owned() else {
-            let status = tonic::Status::resource_exhausted(format!(
-                "the gateway is answering {} requests already (gateway.max_in_flight); retry shortly",
-                limits.max_in_flight
-            ));
-            let refused = refuse(status, grpc, http::StatusCode::TOO_MANY_REQUESTS);
-            return Box::pin(async move { Ok(refused) });
+        let admitted = match shared.in_flight.clone().try_acquire_owned() {
+            Ok(permit) => Ok(permit),
+            Err(_) => match Queued::join(&shared) {
+                Some(place) => Err(place),
+                None => {
+                    let refused = refuse(busy(limits), grpc, http::StatusCode::TOO_MANY_REQUESTS);
+                    return Box::pin(async move { Ok(refused) });
+                }
+            },
         };
         let declared = request
             .headers()
@@ -274,8 +319,22 @@ where
         let deadline = limits
             .request_timeout
             .filter(|_| !limits.no_deadline.contains(&path.as_str()));
+        // Lazy: nothing runs before the future is polled, after admission.
         let answer = self.inner.call(request);
         Box::pin(async move {
+            let permit = match admitted {
+                Ok(permit) => permit,
+                Err(place) => {
+                    let (wait, in_flight) = (place.0.limits.queue_wait, place.0.in_flight.clone());
+                    match tokio::time::timeout(wait, in_flight.acquire_owned()).await {
+                        Ok(Ok(permit)) => permit,
+                        _ => {
+                            let status = busy(&place.0.limits);
+                            return Ok(refuse(status, grpc, http::StatusCode::TOO_MANY_REQUESTS));
+                        }
+                    }
+                }
+            };
             // Dropped with the future when it fails or is cancelled; else
             // handed to the answer's body.
             let Some(deadline) = deadline else {

@@ -178,8 +178,12 @@ pub struct GatewaySettings {
     pub max_request_bytes: usize,
     /// Longest a gateway request may take (DEADLINE_EXCEEDED, HTTP 504); 0 = none.
     pub request_timeout_ms: u64,
-    /// Requests the gateway answers at once; beyond, RESOURCE_EXHAUSTED (429).
+    /// Requests the gateway answers at once; beyond, they wait for a place.
     pub max_in_flight: usize,
+    /// Requests that may wait for a place at once; beyond, RESOURCE_EXHAUSTED (429).
+    pub max_queued: usize,
+    /// Longest a request waits for a place (RESOURCE_EXHAUSTED after); 0 = no wait.
+    pub queue_wait_ms: u64,
     /// Requests per second per token (per address without auth); 0 = no limit.
     pub rate_per_second: u32,
     /// Requests a token may make at once after being idle.
@@ -281,6 +285,8 @@ impl Config {
                 max_request_bytes: 4 << 20,
                 request_timeout_ms: 30_000,
                 max_in_flight: 512,
+                max_queued: 4096,
+                queue_wait_ms: 1000,
                 rate_per_second: 100,
                 rate_burst: 200,
             },
@@ -462,6 +468,12 @@ impl Config {
         if !(1..=100_000).contains(&g.max_in_flight) {
             return bad("gateway.max_in_flight must be 1-100000".into());
         }
+        if g.max_queued > 1_000_000 {
+            return bad("gateway.max_queued must be 0-1000000".into());
+        }
+        if g.queue_wait_ms > 60_000 {
+            return bad("gateway.queue_wait_ms must be 0 (no wait) or up to 60000".into());
+        }
         if g.rate_per_second > 1_000_000 {
             return bad("gateway.rate_per_second must be 0 (no limit) or 1-1000000".into());
         }
@@ -480,6 +492,8 @@ impl Config {
         let g = &self.gateway;
         crate::Limits {
             max_in_flight: g.max_in_flight,
+            max_queued: g.max_queued,
+            queue_wait: std::time::Duration::from_millis(g.queue_wait_ms),
             request_timeout: (g.request_timeout_ms > 0)
                 .then(|| std::time::Duration::from_millis(g.request_timeout_ms)),
             rate_per_second: f64::from(g.rate_per_second),

@@ -251,6 +251,10 @@ fn gateway_limits_reach_the_layer_and_bad_ones_say_which_key() {
         Some(std::time::Duration::from_secs(30))
     );
     assert_eq!((limits.max_in_flight, limits.rate_burst), (512, 200));
+    assert_eq!(
+        (limits.max_queued, limits.queue_wait),
+        (4096, std::time::Duration::from_secs(1))
+    );
     assert!((limits.rate_per_second - 100.0).abs() < f64::EPSILON);
     let mut off = Config::defaults(ServiceName::Gateway);
     off.gateway.request_timeout_ms = 0;
@@ -264,6 +268,8 @@ fn gateway_limits_reach_the_layer_and_bad_ones_say_which_key() {
         ),
         (|g| g.request_timeout_ms = 99, "gateway.request_timeout_ms"),
         (|g| g.max_in_flight = 0, "gateway.max_in_flight"),
+        (|g| g.max_queued = 1_000_001, "gateway.max_queued"),
+        (|g| g.queue_wait_ms = 60_001, "gateway.queue_wait_ms"),
         (|g| g.rate_per_second = 1_000_001, "gateway.rate_per_second"),
         (|g| g.rate_burst = 0, "gateway.rate_burst"),
     ];

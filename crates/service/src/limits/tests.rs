@@ -14,6 +14,8 @@ use super::{Limits, LimitsLayer, Response, TONIC_TOO_LARGE};
 fn limits() -> Limits {
     Limits {
         max_in_flight: 100,
+        max_queued: 0,
+        queue_wait: Duration::ZERO,
         request_timeout: None,
         rate_per_second: 0.0,
         rate_burst: 1,
@@ -147,6 +149,61 @@ async fn one_request_over_the_concurrency_limit_is_refused_at_once() {
         code(&call(&mut service.clone(), grpc("/test.Slow/Call")).await),
         "0"
     );
+}
+
+/// Over the limit a request waits for a place: admitted when one frees, in
+/// time; refused when its wait runs out, or at once when the queue is full.
+#[tokio::test]
+async fn requests_over_the_limit_wait_a_bounded_time_in_a_bounded_queue() {
+    let gate = Arc::new(Semaphore::new(0));
+    let inner = Inner {
+        gate: gate.clone(),
+        delay: Duration::ZERO,
+    };
+    let layer = LimitsLayer::new(Some(Limits {
+        max_in_flight: 2,
+        max_queued: 1,
+        queue_wait: Duration::from_millis(400),
+        ..limits()
+    }));
+    let service = layer.layer(inner);
+    let spawn = |path: &'static str| {
+        let mut s = service.clone();
+        tokio::spawn(async move { call(&mut s, grpc(path)).await })
+    };
+    let answering = [spawn("/test.Slow/Call"), spawn("/test.Slow/Call")];
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let waiting = spawn("/test.Slow/Call");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let full = tokio::time::timeout(
+        Duration::from_millis(200),
+        call(&mut service.clone(), grpc("/test.Slow/Call")),
+    )
+    .await
+    .expect("refused without waiting: the queue is full");
+    assert_eq!(code(&full), "8", "RESOURCE_EXHAUSTED");
+    // One answer frees a place: the waiting request takes it and is answered.
+    gate.add_permits(2);
+    for a in answering {
+        assert_eq!(code(&a.await.expect("joined")), "0");
+    }
+    gate.add_permits(1);
+    assert_eq!(code(&waiting.await.expect("joined")), "0", "admitted");
+
+    // Two hold both places; a third waits out its 400 ms and is refused.
+    let answering = [spawn("/test.Slow/Call"), spawn("/test.Slow/Call")];
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let started = std::time::Instant::now();
+    let late = call(&mut service.clone(), grpc("/test.Slow/Call")).await;
+    assert_eq!(code(&late), "8", "refused once its wait ran out");
+    assert!(started.elapsed() >= Duration::from_millis(350), "it waited");
+    gate.add_permits(2);
+    for a in answering {
+        assert_eq!(code(&a.await.expect("joined")), "0");
+    }
+    // Its place in the queue was given back.
+    gate.add_permits(1);
+    assert_eq!(code(&spawn("/test.Slow/Call").await.expect("joined")), "0");
 }
 
 #[tokio::test]
