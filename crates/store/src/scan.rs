@@ -125,6 +125,9 @@ async fn scan_pg(
     let url = &pool.connect_options().database_url;
     let options = PgConnectOptions::from_url(url)
         .map_err(|e| Error::Config(format!("bad store url: {e}")))?
+        // One statement reads the whole table: a `statement_timeout` set for
+        // the role or database to bound queries would fail every load.
+        .options([("statement_timeout", "0")])
         .log_statements(tracing::log::LevelFilter::Trace);
     let redacted = || crate::redact(url.as_str());
     // The pool's wait for a connection bounds this one's, so a database

@@ -478,6 +478,18 @@ async fn a_scan_reads_every_row_once(store: Store) {
     assert_eq!(seen.keys().copied().max(), Some(45_001));
     let stray = scan(pool, "scanned", &[Key::Int("v")], &["a"], |_| Ok(())).await;
     assert!(format!("{:?}", stray.err()).contains("scan key v is not a column"));
+    if store.backend() == portrait_store::Backend::Postgres {
+        // A timeout an operator set to bound queries does not cut a load short.
+        sqlx::query(
+            "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET statement_timeout = 1', \
+             current_database()); END $$",
+        )
+        .execute(pool)
+        .await
+        .expect("set a 1 ms statement timeout");
+        let n = scan(pool, "scanned", &keys, &columns, |_| Ok(())).await;
+        assert_eq!(n.expect("a load outlasts statement_timeout"), 45_001);
+    }
 }
 
 both!(
