@@ -97,7 +97,16 @@ impl OutboxReader {
         };
         let last: i64 = last.try_get(0)?;
         let messages = rows.iter().map(message).collect::<Result<Vec<_>>>()?;
-        bus.publish(topic, &messages).await?;
+        if let Err(e) = bus.publish(topic, &messages).await {
+            // Refused for its topic (UnknownTopicOrPartition): a broker back
+            // with an empty log, or a deleted topic, has none. Made again
+            // before the next try, so the relay does not wait for a consumer
+            // to create it.
+            if let portrait_bus::Error::Topic { .. } = e {
+                let _ = bus.ensure_topic(topic).await;
+            }
+            return Err(e.into());
+        }
         if !self.hold.is_zero() {
             tokio::time::sleep(self.hold).await;
         }

@@ -174,7 +174,7 @@ mod tests {
     }
 
     proptest! {
-                /// Any sequence of pushes, sets, resizes and overlapping copies
+        /// Any sequence of pushes, sets, resizes and overlapping copies
         /// leaves the values a `Vec` would hold, and a binary search over a
         /// sorted part finds what the slice's finds.
         #[test]

@@ -38,7 +38,7 @@ pub(crate) async fn relay(
         wake,
         &progressing,
         &shutdown,
-        || publish_or_recreate(&store, &bus, &topic, &reader),
+        || publish_some(&store, &bus, &topic, &reader),
     )
     .await;
     info!("segment relay stopped");
@@ -50,23 +50,6 @@ const OUTBOX: portrait_service::Outbox = portrait_service::Outbox {
     counter: "segment_transitions_published",
     pending: None,
 };
-
-/// A publish refused for its topic (UnknownTopicOrPartition) makes sure the
-/// topic exists before the next try: a broker that came back with an empty
-/// log, or a deleted topic, has none, and this relay would otherwise wait
-/// for a consumer to create it.
-async fn publish_or_recreate(
-    store: &Store,
-    bus: &Bus,
-    topic: &str,
-    reader: &portrait_service::OutboxReader,
-) -> Result<usize> {
-    let published = publish_some(store, bus, topic, reader).await;
-    if let Err(Error::Bus(portrait_bus::Error::Topic { .. })) = &published {
-        let _ = bus.ensure_topic(topic).await;
-    }
-    published
-}
 
 async fn publish_some(
     store: &Store,
