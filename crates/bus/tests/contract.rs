@@ -331,3 +331,22 @@ async fn embedded_log_survives_reopen() {
     let records = read(&bus, "t", &[(0, 1)], 2).await;
     assert_eq!(records.iter().map(|r| r.offset).collect::<Vec<_>>(), [1, 2]);
 }
+
+/// The embedded log writes many rows per statement: a publish longer than
+/// one statement keeps every record, in order, at consecutive offsets.
+#[tokio::test]
+async fn embedded_publish_across_statements_keeps_order_and_offsets() {
+    let (bus, _dir) = embedded().await;
+    let messages: Vec<Message> = (0..450).map(|n| msg(["a", "b"][n % 2], n)).collect();
+    bus.publish("t", &messages[..401]).await.expect("publish");
+    bus.publish("t", &messages[401..]).await.expect("publish");
+    assert_eq!(bus.end_offsets("t").await.expect("ends"), [(0, 450)]);
+    let records = read(&bus, "t", &[], 450).await;
+    let offsets: Vec<i64> = records.iter().map(|r| r.offset).collect();
+    assert_eq!(offsets, (0..450).collect::<Vec<i64>>());
+    let payloads: Vec<&[u8]> = records.iter().map(|r| r.payload.as_slice()).collect();
+    let want: Vec<&[u8]> = messages.iter().map(|m| m.payload.as_slice()).collect();
+    assert_eq!(payloads, want);
+    assert_eq!(records[333].headers, messages[333].headers);
+    assert_eq!(records[333].key, "b");
+}

@@ -365,6 +365,7 @@ impl<P: Projection> Loop<'_, P> {
             self.parts.bus.ensure_topic(&self.topics.dlq).await?;
             self.parts.bus.publish(&self.topics.dlq, &dead).await?;
         }
+        let clock = std::time::Instant::now();
         let mut tx = store.begin().await?;
         let ids: Vec<&str> = events.iter().map(|e| e.order_id.as_str()).collect();
         let seen = &self.parts.seen;
@@ -378,8 +379,10 @@ impl<P: Projection> Loop<'_, P> {
             }
         }
         P::prune(&mut delta);
+        let folded = clock.elapsed();
         let positions: Vec<(i32, i64)> = next.into_iter().collect();
         projection.write(&mut tx, &delta).await?;
+        let written = clock.elapsed();
         seen.add(applied.new_orders());
         applied.save(&mut tx).await?;
         portrait_store::save_positions(&mut tx, &self.topics.orders, &positions).await?;
@@ -396,6 +399,7 @@ impl<P: Projection> Loop<'_, P> {
         )
         .await?;
         tx.commit().await?;
+        let committed = clock.elapsed();
         projection.apply(&delta);
         self.parts.progress.update(|p| {
             p.positions.extend(positions);
@@ -421,6 +425,10 @@ impl<P: Projection> Loop<'_, P> {
             applied = fresh,
             skipped,
             dead = dead_count,
+            fold_ms = folded.as_millis() as u64,
+            write_ms = (written - folded).as_millis() as u64,
+            commit_ms = (committed - written).as_millis() as u64,
+            apply_ms = (clock.elapsed() - committed).as_millis() as u64,
             "batch applied"
         );
         Ok(Batch::Applied)
