@@ -8,6 +8,7 @@ mod error;
 mod filter;
 mod fold;
 pub mod memory;
+mod par;
 mod revision;
 mod rfm;
 mod validate;

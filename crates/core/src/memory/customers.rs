@@ -580,9 +580,11 @@ impl CustomerBook {
 
     /// Every customer with an order in the filter, by dense customer id.
     pub fn aggs(&self, sel: &Selection, from: Option<Day>, to: Day) -> Vec<CustomerAgg> {
-        (self.candidates(sel).into_iter())
-            .filter_map(|c| self.agg(c, sel, from, to))
-            .collect()
+        crate::par::map_chunks(&self.candidates(sel), |part| {
+            (part.iter())
+                .filter_map(|c| self.agg(*c, sel, from, to))
+                .collect()
+        })
     }
 
     pub fn reach(&self, sel: &Selection, from: Option<Day>, to: Day) -> Reach {
@@ -636,6 +638,37 @@ mod tests {
         let mut mask = vec![false; s as usize + 1];
         mask[s as usize] = true;
         Selection::Only(mask)
+    }
+
+    /// Enough customers that `aggs` splits its pass across threads: the
+    /// chunks together give what one pass customer by customer gives.
+    #[test]
+    fn a_split_pass_equals_one_customer_at_a_time() {
+        let mut loader = BookLoader::default();
+        for c in 0..120_000_u32 {
+            let name = format!("c{c}");
+            for k in 0..2 {
+                let (store, day) = ((c * 7 + k) % 40, ((c * 13 + k * 101) % 365) as Day);
+                loader.push(&name, store, day, acc(1, i64::from(c % 997) - 3));
+            }
+        }
+        let book = loader.finish();
+        let one_by_one = |sel: &Selection, from, to| -> Vec<CustomerAgg> {
+            (book.candidates(sel).into_iter())
+                .filter_map(|c| book.agg(c, sel, from, to))
+                .collect()
+        };
+        let stores = Selection::Only((0..40).map(|s| s % 4 != 0).collect());
+        for (sel, from, to) in [
+            (&Selection::All, None, 400),
+            (&Selection::All, Some(300), 330),
+            (&stores, None, 400),
+            (&stores, Some(100), 200),
+        ] {
+            let got = book.aggs(sel, from, to);
+            assert!(got.len() > 10_000, "{} customers", got.len());
+            assert_eq!(got, one_by_one(sel, from, to));
+        }
     }
 
     /// A day before 1970, one after 2149 and a store id past 16 bits.

@@ -120,23 +120,24 @@ pub fn rfm_table(aggs: &[CustomerAgg], as_of: Day, rule: ThresholdRule) -> RfmTa
     let r_th = Quintiles::of(r.into_iter().map(|r| -r).collect());
     let f_th = Quintiles::of(f);
     let m_th = Quintiles::of(m);
-    let customers = aggs
-        .iter()
-        .map(|a| {
-            let r = recency(a);
-            let (r_high, f_high, m_high) = thresholds.high(r, a.orders, a.revenue);
-            Rfm {
-                customer: a.customer,
-                recency_days: r,
-                frequency: a.orders,
-                monetary: a.revenue,
-                r_score: r_th.score(-r),
-                f_score: f_th.score(a.orders),
-                m_score: m_th.score(a.revenue),
-                segment: Segment::of(r_high, f_high, m_high),
-            }
-        })
-        .collect();
+    let customers = crate::par::map_chunks(aggs, |part| {
+        (part.iter())
+            .map(|a| {
+                let r = recency(a);
+                let (r_high, f_high, m_high) = thresholds.high(r, a.orders, a.revenue);
+                Rfm {
+                    customer: a.customer,
+                    recency_days: r,
+                    frequency: a.orders,
+                    monetary: a.revenue,
+                    r_score: r_th.score(-r),
+                    f_score: f_th.score(a.orders),
+                    m_score: m_th.score(a.revenue),
+                    segment: Segment::of(r_high, f_high, m_high),
+                }
+            })
+            .collect()
+    });
     RfmTable {
         customers,
         mean_recency_days: means.0,
