@@ -111,8 +111,12 @@ impl LogBus {
     }
 
     pub(crate) async fn bounds(&self, topic: &str) -> Result<Vec<crate::Bounds>> {
+        // Two subqueries, because SQLite reads a lone MIN or MAX from the end of
+        // the index but scans the whole topic for both in one query: 1.5 s
+        // at ten million records, and every consumer asks every second.
         let row = sqlx::query(
-            "SELECT COALESCE(MIN(offset), 0), COALESCE(MAX(offset) + 1, 0) FROM log WHERE topic = ?",
+            "SELECT COALESCE((SELECT MIN(offset) FROM log WHERE topic = ?1), 0), \
+             COALESCE((SELECT MAX(offset) FROM log WHERE topic = ?1) + 1, 0)",
         )
         .bind(topic)
         .fetch_one(&self.pool)
