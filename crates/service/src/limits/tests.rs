@@ -68,6 +68,17 @@ impl Service<http::Request<tonic::body::Body>> for Inner {
     }
 }
 
+/// The layer with `limits` around an inner service that answers a request
+/// per permit of the returned gate (`permits` to start with).
+fn gated(permits: usize, limits: Limits) -> (Arc<Semaphore>, super::Limited<Inner>) {
+    let gate = Arc::new(Semaphore::new(permits));
+    let inner = Inner {
+        gate: gate.clone(),
+        delay: Duration::ZERO,
+    };
+    (gate, LimitsLayer::new(Some(limits)).layer(inner))
+}
+
 fn grpc(path: &str) -> http::Request<tonic::body::Body> {
     http::Request::builder()
         .uri(path)
@@ -110,16 +121,13 @@ where
 
 #[tokio::test]
 async fn one_request_over_the_concurrency_limit_is_refused_at_once() {
-    let gate = Arc::new(Semaphore::new(0));
-    let inner = Inner {
-        gate: gate.clone(),
-        delay: Duration::ZERO,
-    };
-    let layer = LimitsLayer::new(Some(Limits {
-        max_in_flight: 3,
-        ..limits()
-    }));
-    let service = layer.layer(inner);
+    let (gate, service) = gated(
+        0,
+        Limits {
+            max_in_flight: 3,
+            ..limits()
+        },
+    );
     let mut waiting = Vec::new();
     for _ in 0..3 {
         let mut s = service.clone();
@@ -155,18 +163,15 @@ async fn one_request_over_the_concurrency_limit_is_refused_at_once() {
 /// time; refused when its wait runs out, or at once when the queue is full.
 #[tokio::test]
 async fn requests_over_the_limit_wait_a_bounded_time_in_a_bounded_queue() {
-    let gate = Arc::new(Semaphore::new(0));
-    let inner = Inner {
-        gate: gate.clone(),
-        delay: Duration::ZERO,
-    };
-    let layer = LimitsLayer::new(Some(Limits {
-        max_in_flight: 2,
-        max_queued: 1,
-        queue_wait: Duration::from_millis(400),
-        ..limits()
-    }));
-    let service = layer.layer(inner);
+    let (gate, service) = gated(
+        0,
+        Limits {
+            max_in_flight: 2,
+            max_queued: 1,
+            queue_wait: Duration::from_millis(400),
+            ..limits()
+        },
+    );
     let spawn = |path: &'static str| {
         let mut s = service.clone();
         tokio::spawn(async move { call(&mut s, grpc(path)).await })
@@ -208,17 +213,14 @@ async fn requests_over_the_limit_wait_a_bounded_time_in_a_bounded_queue() {
 
 #[tokio::test]
 async fn a_burst_over_the_bucket_is_refused_until_it_refills() {
-    let gate = Arc::new(Semaphore::new(1_000));
-    let inner = Inner {
-        gate,
-        delay: Duration::ZERO,
-    };
-    let layer = LimitsLayer::new(Some(Limits {
-        rate_per_second: 20.0,
-        rate_burst: 3,
-        ..limits()
-    }));
-    let mut service = layer.layer(inner);
+    let (_, mut service) = gated(
+        1_000,
+        Limits {
+            rate_per_second: 20.0,
+            rate_burst: 3,
+            ..limits()
+        },
+    );
     for _ in 0..3 {
         let ok = call(&mut service, with_subject(grpc("/test.Fast/Call"), "alice")).await;
         assert_eq!(code(&ok), "0");
