@@ -12,6 +12,24 @@ use tonic::transport::Channel;
 
 pub(crate) const SERVICES: [&str; 5] = ["ingest", "profiler", "rfm", "suggest", "gateway"];
 
+/// The failing test's panic message, repeated after the stack's logs.
+static PANIC: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+/// Keeps a panic's message for [`Stack`]'s report: a CI summary that shows
+/// only the end of a failed test's output still says what failed.
+fn keep_panic_message() {
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if let Ok(mut kept) = PANIC.lock() {
+                *kept = Some(info.to_string());
+            }
+            default(info);
+        }));
+    });
+}
+
 /// How to start one process of the stack.
 struct Spec {
     binary: String,
@@ -60,6 +78,7 @@ impl Stack {
     }
 
     pub(crate) fn new(stores: BTreeMap<&'static str, String>, brokers: String) -> Self {
+        keep_panic_message();
         let dir = tempfile::tempdir().expect("temp dir");
         let ports: BTreeMap<&'static str, u16> = SERVICES
             .iter()
@@ -129,21 +148,10 @@ impl Stack {
 
     /// `embedded()` with extra `PORTRAIT__…` settings.
     pub(crate) fn embedded_with(extra: Vec<(String, String)>) -> Self {
+        keep_panic_message();
         let dir = tempfile::tempdir().expect("temp dir");
-        // Five consecutive free ports: probe a few random bases. The counter keeps
-        // two stacks of one test process (cargo test threads) apart.
-        static STACKS: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
-        let nth = STACKS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let base = (nth * 50..nth * 50 + 50)
-            .map(|i| {
-                20_000
-                    + ((std::process::id() as u16)
-                        .wrapping_mul(7)
-                        .wrapping_add(i * 97))
-                        % 30_000
-            })
-            .find(|&b| (b..b + 5).all(|p| std::net::TcpListener::bind(("127.0.0.1", p)).is_ok()))
-            .expect("five free consecutive ports");
+        // `portrait run` listens on five consecutive ports from the base.
+        let base = portrait_testkit::free_ports(5);
         let ports = [("gateway", base), ("ingest", base + 1)]
             .into_iter()
             .collect();
@@ -322,10 +330,14 @@ impl Stack {
 impl Drop for Stack {
     fn drop(&mut self) {
         if std::thread::panicking() {
+            // Exits and the panic last: a report that keeps only the tail
+            // still shows them.
+            eprintln!("{}", self.logs());
             for (name, status) in self.exited() {
                 eprintln!("--- {name} had exited: {status}");
             }
-            eprintln!("{}", self.logs());
+            let message = PANIC.lock().map(|m| m.clone()).unwrap_or_default();
+            eprintln!("--- the test failed: {}", message.unwrap_or_default());
         }
         for (_, mut child) in std::mem::take(&mut self.children) {
             let _ = child.kill();

@@ -28,7 +28,8 @@ fn purge_delay_of(child: &mut Child) -> Option<String> {
 
 fn stack(purge_delay: Option<&str>) -> (Child, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("data dir");
-    let port = portrait_testkit::free_port().to_string();
+    // `run` listens on five consecutive ports from the base.
+    let port = portrait_testkit::free_ports(5).to_string();
     let mut command = Command::new(env!("CARGO_BIN_EXE_portrait"));
     command
         .args(["run", "--base-port", &port, "--data-dir"])

@@ -27,39 +27,35 @@ fn bench_prints_every_panel_and_measure() {
     let out = dir.path().join("report.md");
     let python = std::env::var("PORTRAIT_PYTHON").ok();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_portrait"));
-    cmd.args([
-        "bench",
-        "--customers",
-        "200",
-        "--orders",
-        "2000",
-        "--stores",
-        "5",
-    ])
-    .args([
-        "--cities",
-        "3",
-        "--days",
-        "60",
-        "--calls",
-        "3",
-        "--clients",
-        "20",
-    ])
-    .args([
-        "--client-calls",
-        "2",
-        "--fresh-rate",
-        "200",
-        "--fresh-secs",
-        "1",
-    ])
-    .arg("--data-dir")
-    .arg(dir.path().join("data"))
-    .arg("--out")
-    .arg(&out)
-    // The services' routine logs on: they must all go to stderr.
-    .env("RUST_LOG", "info");
+    // Reserved ports: free ones found by the bench itself may be another
+    // test's, reserved while its child starts.
+    let base_port = portrait_testkit::free_ports(5).to_string();
+    cmd.args(["bench", "--base-port", &base_port])
+        .args(["--customers", "200", "--orders", "2000", "--stores", "5"])
+        .args([
+            "--cities",
+            "3",
+            "--days",
+            "60",
+            "--calls",
+            "3",
+            "--clients",
+            "20",
+        ])
+        .args([
+            "--client-calls",
+            "2",
+            "--fresh-rate",
+            "200",
+            "--fresh-secs",
+            "1",
+        ])
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .arg("--out")
+        .arg(&out)
+        // The services' routine logs on: they must all go to stderr.
+        .env("RUST_LOG", "info");
     if python.is_none() {
         println!("skipped the DuckDB half: PORTRAIT_PYTHON not set; run bash tests/run");
         cmd.arg("--skip-duckdb");

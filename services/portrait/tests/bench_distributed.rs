@@ -59,6 +59,7 @@ async fn distributed_bench_reports_throughput_and_each_service_memory() {
         .args(["--cities", &CITIES.to_string()])
         .args(["--days", &DAYS.to_string()])
         .args(["--fresh-rate", "200", "--fresh-secs", "1"])
+        .args(["--base-port", &portrait_testkit::free_ports(5).to_string()])
         .output()
         .expect("run portrait bench");
     let stderr = String::from_utf8_lossy(&run.stderr);

@@ -108,10 +108,13 @@ async fn measure(
         .parent()
         .map(Path::to_path_buf)
         .context("failed to find the running executable's folder")?;
-    let ports = SERVICES
-        .iter()
-        .map(|_| free_port())
-        .collect::<anyhow::Result<Vec<u16>>>()?;
+    let ports = match args.base_port {
+        Some(base) => (base..).take(SERVICES.len()).collect(),
+        None => SERVICES
+            .iter()
+            .map(|_| free_port())
+            .collect::<anyhow::Result<Vec<u16>>>()?,
+    };
     let url = |service: &str| {
         let i = SERVICES.iter().position(|s| *s == service).unwrap_or(0);
         format!("http://127.0.0.1:{}", ports[i])

@@ -42,6 +42,11 @@ pub(crate) struct BenchArgs {
     /// fresh temporary folder, removed at the end).
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// The first of five consecutive loopback ports the five services listen
+    /// on; by default free ones are found, and a program starting servers
+    /// beside the bench may race it for them.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=65_530))]
+    base_port: Option<u16>,
     /// Calls per panel and filter.
     #[arg(long, default_value_t = 50)]
     calls: usize,
@@ -176,7 +181,7 @@ async fn embedded(
     today: i64,
     report: &mut Report,
 ) -> anyhow::Result<()> {
-    let running = stack::Running::start(data_dir, None).await?;
+    let running = stack::Running::start(data_dir, args.base_port).await?;
     let fed = feed::load(&running.endpoints, spec, args.orders, args.streams, || ()).await?;
     report.ingest = Some(fed.clone());
     report.rss_after_ingest = stack::rss();
