@@ -272,3 +272,39 @@ async fn keys_go_with_the_backup_only_when_asked_and_come_back_private() {
     let err = super::keys::verify(out.path(), &odd[..1]).expect_err("not a key");
     assert!(err.to_string().contains("log.db"), "{err}");
 }
+
+#[tokio::test]
+async fn log_ends_are_each_topics_last_offset_plus_one() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("log.db");
+    exec(&path, &[
+        "CREATE TABLE log (topic TEXT NOT NULL, offset INTEGER NOT NULL, key TEXT NOT NULL, payload BLOB NOT NULL, headers BLOB NOT NULL, PRIMARY KEY (topic, offset))",
+    ])
+    .await;
+    assert!(super::positions::log_ends(&path).await.expect("ends").is_empty());
+    // Topics that sort around each other, a trimmed start and a gap.
+    let mut rows = Vec::new();
+    for (topic, offsets) in [
+        ("a", vec![0, 1, 2]),
+        ("orders.v1", vec![5, 6, 9]),
+        ("orders.v10", vec![0]),
+        ("segments.v1", (40..140).collect()),
+    ] {
+        for o in offsets {
+            rows.push(format!("('{topic}', {o}, 'k', x'00', x'')"));
+        }
+    }
+    let insert = format!("INSERT INTO log VALUES {}", rows.join(", "));
+    exec(&path, &[&insert]).await;
+    let ends = super::positions::log_ends(&path).await.expect("ends");
+    let mut conn = open(&path, true).await.expect("open");
+    let want: std::collections::BTreeMap<String, i64> =
+        sqlx::query_as("SELECT topic, MAX(offset) + 1 FROM log GROUP BY topic")
+            .fetch_all(&mut conn)
+            .await
+            .expect("recompute")
+            .into_iter()
+            .collect();
+    assert_eq!(want.len(), 4);
+    assert_eq!(ends, want);
+}

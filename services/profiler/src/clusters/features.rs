@@ -1,6 +1,6 @@
 //! The clustering features of every customer, read from the customer
 //! portrait's tables by two grouped queries (no serving state holds them).
-//! Their rows are streamed into one vector by dense customer id: a million
+//! Their rows are streamed into one book by dense customer id: a million
 //! customers' rows held at once, then a map by name, took about a gigabyte
 //! at 10M orders, more than the profiler's whole serving state.
 
@@ -11,16 +11,8 @@ use portrait_service::Result;
 use portrait_store::{Sql, Store};
 use sqlx::Row;
 
+use super::habits::HabitBook;
 use crate::customer::BAND_HOURS;
-
-/// A customer's entry, made if they are newer than the vector.
-fn slot(out: &mut Vec<Habits>, id: Option<u32>) -> Option<&mut Habits> {
-    let c = id? as usize;
-    if c >= out.len() {
-        out.resize(c + 1, Habits::default());
-    }
-    out.get_mut(c)
-}
 
 /// Categories whose shares of a customer's line spend are features.
 pub(crate) const TOP_CATEGORIES: usize = 6;
@@ -28,7 +20,7 @@ pub(crate) const TOP_CATEGORIES: usize = 6;
 /// Orders per channel (1..=5) and per hour band (HourBand order), all history.
 /// Counts of orders in 32 bits (104 bytes a customer instead of 144: a
 /// clustering holds one per customer); spend in 64.
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Habits {
     pub(crate) orders: u32,
     pub(crate) channels: [u32; 5],
@@ -58,7 +50,7 @@ pub(crate) async fn habits(
     as_of: Day,
     customers: usize,
     id_of: impl Fn(&str) -> Option<u32>,
-) -> Result<(Vec<String>, Vec<Habits>)> {
+) -> Result<(Vec<String>, HabitBook)> {
     let mut conn = store.acquire().await?;
     let band = |&(_, from, to): &(HourBand, u8, u8)| {
         format!(
@@ -74,13 +66,13 @@ pub(crate) async fn habits(
         BAND_HOURS.iter().map(band).collect::<Vec<_>>().join(", "),
         as_of = i64::from(as_of),
     );
-    let mut out = vec![Habits::default(); customers];
+    let mut out = HabitBook::with_len(customers);
     let mut rows = sqlx::query(&sql).fetch(&mut *conn);
     while let Some(r) = rows.try_next().await? {
-        let Some(h) = slot(&mut out, id_of(r.try_get(0)?)) else {
+        let Some(c) = id_of(r.try_get(0)?) else {
             continue;
         };
-        *h = Habits {
+        let mut h = Habits {
             orders: count(&r, 1)?,
             ..Habits::default()
         };
@@ -92,6 +84,7 @@ pub(crate) async fn habits(
         }
         // The other bands are parts of the orders: late night is the rest.
         h.bands[4] = h.orders.saturating_sub(h.bands[..4].iter().sum::<u32>());
+        out.set(c, h);
     }
     drop(rows);
     let top: Vec<String> = sqlx::query(&format!(
@@ -119,13 +112,15 @@ pub(crate) async fn habits(
         .push(" GROUP BY customer_id");
     let mut rows = sql.query().fetch(&mut *conn);
     while let Some(r) = rows.try_next().await? {
-        let Some(h) = slot(&mut out, id_of(r.try_get(0)?)) else {
+        let Some(c) = id_of(r.try_get(0)?) else {
             continue;
         };
+        let mut h = out.get(c);
         h.line_spend = r.try_get(1)?;
         for i in 0..top.len() {
             h.categories[i] = r.try_get(2 + i)?;
         }
+        out.set(c, h);
     }
     drop(rows);
     Ok((top, out))
