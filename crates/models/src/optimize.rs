@@ -36,6 +36,12 @@ impl Default for Settings {
 /// optimum (rounding noise of a sum over a million customers stops further progress).
 const STALL_GTOL: f64 = 1e-5;
 
+/// Nor can it when the decrease the quasi-Newton model still promises, gᵀHg, is this small
+/// a part of the objective: at 1M customers (10M orders) the BG/NBD fit walked a flat ridge
+/// (a and b past e¹², their ratio fixed) with a gradient of 1.2·10⁻⁵ and gᵀHg of 7·10⁻⁹ on
+/// an objective of 8.8, and took 2,000 steps of 10⁻¹⁵ that changed nothing before failing.
+const STALL_DECREMENT: f64 = 1e-8;
+
 fn dot(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
@@ -120,7 +126,7 @@ where
         x = xn;
         fx = fxn;
         g = gn;
-        if stalled && max_abs(&g) < STALL_GTOL {
+        if stalled && (max_abs(&g) < STALL_GTOL || at_precision_limit(fx, &g, &h)) {
             return Ok(Minimum {
                 x,
                 iterations: iteration + 1,
@@ -132,6 +138,15 @@ where
         settings.max_iterations,
         max_abs(&g)
     )))
+}
+
+/// The quasi-Newton model's remaining decrease, gᵀHg (H positive definite), is below what
+/// the objective can still show.
+fn at_precision_limit(fx: f64, g: &[f64], h: &[f64]) -> bool {
+    let n = g.len();
+    let hg: Vec<f64> = (0..n).map(|i| dot(&h[i * n..(i + 1) * n], g)).collect();
+    let decrement = dot(g, &hg);
+    (0.0..=STALL_DECREMENT * fx.abs().max(1.0)).contains(&decrement)
 }
 
 fn identity(n: usize) -> Vec<f64> {
@@ -174,6 +189,32 @@ mod tests {
             (m.x[0] - 1.0).abs() < 1e-6 && (m.x[1] - 1.0).abs() < 1e-6,
             "{m:?}"
         );
+    }
+
+    /// `10 + c |x − 1|³` seen through a grid of `q` in its value, as a mean over a million
+    /// customers is seen through rounding: near the minimum no step shows a decrease, while
+    /// the gradient, exact, is not small.
+    fn quantised(c: f64, q: f64) -> impl FnMut(&[f64]) -> (f64, Vec<f64>) {
+        move |x: &[f64]| {
+            let d = x[0] - 1.0;
+            let f = 10.0 + c * d.abs().powi(3);
+            ((f / q).round() * q, vec![3.0 * c * d * d.abs()])
+        }
+    }
+
+    #[test]
+    fn a_minimum_finer_than_the_objective_shows_is_accepted_and_a_coarse_one_is_not() {
+        // Flat within 10⁻⁴ of the minimum, where the gradient is up to 3·10⁻⁵ and the model
+        // promises about 10⁻⁹ more: the optimum as far as the objective can say, recognised
+        // as such (without the rule the steps wander on for 40-odd iterations).
+        let few = Settings {
+            max_iterations: 25,
+            ..Settings::default()
+        };
+        let m = bfgs(quantised(1e3, 1e-9), &[0.3], few).unwrap();
+        assert!((m.x[0] - 1.0).abs() < 1e-4, "{m:?}");
+        // Flat within 2·10⁻³, where the model still promises 10⁻⁵: not an optimum.
+        assert!(bfgs(quantised(1e3, 1e-5), &[0.3], Settings::default()).is_err());
     }
 
     #[test]

@@ -21,9 +21,9 @@ pub(super) async fn log_ends(path: &Path) -> anyhow::Result<BTreeMap<String, i64
          SELECT topic, (SELECT MAX(offset) FROM log WHERE log.topic = t.topic) + 1 \
          FROM t WHERE topic IS NOT NULL",
     )
-        .fetch_all(&mut conn)
-        .await
-        .with_context(|| format!("failed to read the log ends of {}", path.display()))?;
+    .fetch_all(&mut conn)
+    .await
+    .with_context(|| format!("failed to read the log ends of {}", path.display()))?;
     rows.iter()
         .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
         .collect::<Result<_, sqlx::Error>>()

@@ -281,7 +281,12 @@ async fn log_ends_are_each_topics_last_offset_plus_one() {
         "CREATE TABLE log (topic TEXT NOT NULL, offset INTEGER NOT NULL, key TEXT NOT NULL, payload BLOB NOT NULL, headers BLOB NOT NULL, PRIMARY KEY (topic, offset))",
     ])
     .await;
-    assert!(super::positions::log_ends(&path).await.expect("ends").is_empty());
+    assert!(
+        super::positions::log_ends(&path)
+            .await
+            .expect("ends")
+            .is_empty()
+    );
     // Topics that sort around each other, a trimmed start and a gap.
     let mut rows = Vec::new();
     for (topic, offsets) in [

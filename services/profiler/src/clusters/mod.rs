@@ -246,11 +246,7 @@ impl From<&portrait_core::CustomerAgg> for Row {
 }
 
 /// The documented features of one customer (see `Clusters`).
-pub(crate) fn features_of(
-    agg: &Row,
-    h: &Habits,
-    as_of: Day,
-) -> CustomerFeatures {
+pub(crate) fn features_of(agg: &Row, h: &Habits, as_of: Day) -> CustomerFeatures {
     let share = |part: i64, whole: i64| {
         if whole > 0 {
             part as f64 / whole as f64
@@ -271,7 +267,6 @@ pub(crate) fn features_of(
         extra,
     }
 }
-
 
 /// The customers to cluster, by name, and what their features are made of.
 /// Features are made when needed rather than held: a million customers'
