@@ -161,7 +161,17 @@ pub async fn run_consumer_service<P: Projection>(
     let progress = Arc::new(Live::<Progress>::default());
     let projection = Arc::new(projection);
     let seen = Arc::new(SeenIds::default());
-    load(&*projection, &store, &topic, &progress, &seen).await?;
+    // Nothing is written while loading, so a stop halfway loses nothing; at
+    // 10M orders a load takes about as long as an orchestrator's grace
+    // period (30 s), and a stop request must not wait for it.
+    tokio::select! {
+        loaded = load(&*projection, &store, &topic, &progress, &seen) => loaded?,
+        () = shutdown.cancelled() => {
+            info!(service, "stopped while loading the serving state");
+            store.close().await;
+            return Ok(());
+        }
+    }
     let control = Arc::new(Control::new());
     control.report(service, progress.read().0.condition.as_deref());
     let rebuilder = crate::rebuild::Rebuilder {
@@ -244,3 +254,7 @@ where
     let (listener, _) = bind(&config.server.listen).await?;
     run(config, listener, crate::shutdown_token()).await
 }
+
+#[cfg(test)]
+#[path = "runner_tests.rs"]
+mod tests;
