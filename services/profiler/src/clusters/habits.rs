@@ -40,7 +40,6 @@ fn widen(n: &Narrow) -> Habits {
     }
 }
 
-#[derive(Default)]
 pub(crate) struct HabitBook {
     narrow: Vec<Narrow>,
     /// Customers with a count or a spend too large for `narrow`.
