@@ -265,7 +265,11 @@ impl tonic::service::Interceptor for Bearer {
 }
 
 /// A channel to another service that carries the service token.
-pub type PeerChannel =
+pub type PeerChannel = tonic::service::interceptor::InterceptedService<crate::local::Peer, Bearer>;
+
+/// A client's channel that carries a token: always over the network, even to
+/// a server of this process (what a client outside it would see).
+pub type BearerChannel =
     tonic::service::interceptor::InterceptedService<tonic::transport::Channel, Bearer>;
 
 #[cfg(test)]

@@ -19,21 +19,23 @@ const DEFAULT_PAGE: usize = 20_000;
 const MAX_PAGE: usize = 50_000;
 
 /// A lazily connected channel to another service (`key` names the setting)
-/// that sends `auth.service_token`.
+/// that sends `auth.service_token`; in process when that service runs in
+/// this one (`crate::local`).
 pub fn peer_channel(
     key: &str,
     url: &str,
     auth: &portrait_auth::AuthSettings,
     tls: &crate::ServerSettings,
 ) -> Result<crate::PeerChannel> {
+    let timeout = Duration::from_secs(60);
     let endpoint = crate::tls::endpoint(key, url, tls)?
         .connect_timeout(Duration::from_secs(5))
-        .timeout(Duration::from_secs(60));
+        .timeout(timeout);
     // Lazy, so a service starts before its peers and reconnects after them.
     let bearer = crate::Bearer::new(&auth.service_token)?;
+    let peer = crate::local::Peer::new(url, endpoint.connect_lazy(), Some(timeout));
     Ok(tonic::service::interceptor::InterceptedService::new(
-        endpoint.connect_lazy(),
-        bearer,
+        peer, bearer,
     ))
 }
 

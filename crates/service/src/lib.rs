@@ -19,6 +19,7 @@ mod grpc;
 pub mod http_error;
 mod limits;
 mod live;
+mod local;
 mod log_check;
 pub mod metrics;
 mod projection;
@@ -35,7 +36,7 @@ pub mod tls;
 pub use alloc::return_freed_memory_promptly;
 pub use audit::{AuditLog, AuditReader, MAX_SOURCE_PAGE};
 pub use auth_layer::{
-    AuditSink, Bearer, PeerChannel, audit_event, audit_outcome, peer_of, unrecorded,
+    AuditSink, Bearer, BearerChannel, PeerChannel, audit_event, audit_outcome, peer_of, unrecorded,
 };
 pub use config::SegmentSettings;
 pub use config::SuggestSettings;
@@ -52,6 +53,7 @@ pub use error::{Error, Result, http_status};
 pub use grpc::{Services, bind, serve};
 pub use limits::Limits;
 pub use live::{AnswerCache, Live};
+pub use local::Peer;
 pub use portrait_auth::{AuthMode, AuthSettings};
 pub use projection::Projection;
 pub use rebuild::EPOCH_HEADER;

@@ -251,4 +251,4 @@ impl axum::serve::Listener for Listener {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -128,7 +128,7 @@ async fn connect(
     url: &str,
     token: &str,
     server: &portrait_service::ServerSettings,
-) -> anyhow::Result<portrait_service::PeerChannel> {
+) -> anyhow::Result<crate::token::ClientChannel> {
     let endpoint =
         portrait_service::tls::endpoint("gateway", url, server).context("bad service address")?;
     let mut last = None;

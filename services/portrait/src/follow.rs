@@ -2,11 +2,11 @@
 
 use std::time::Duration;
 
+use crate::token::ClientChannel as Channel;
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use portrait_proto::v1::SyncStatusRequest;
 use portrait_proto::v1::portrait_service_client::PortraitServiceClient;
-use portrait_service::PeerChannel as Channel;
 use tokio_util::sync::CancellationToken;
 
 pub(crate) fn progress(len: u64, what: &'static str) -> ProgressBar {

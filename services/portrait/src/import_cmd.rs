@@ -7,11 +7,11 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::token::ClientChannel as Channel;
 use anyhow::Context;
 use clap::Args;
 use portrait_proto::v1::portrait_service_client::PortraitServiceClient;
 use portrait_proto::v1::{ImportOrdersRequest, SourceOrderRow, SyncJob};
-use portrait_service::PeerChannel as Channel;
 use portrait_sync::map::{Shops, SourceOrder};
 use portrait_sync::wire;
 use prost::Message as _;

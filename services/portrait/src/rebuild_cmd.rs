@@ -133,7 +133,7 @@ pub(crate) async fn run(args: RebuildArgs) -> anyhow::Result<()> {
 /// Waits until the gateway says caught up, showing the slowest rebuilt
 /// service's events applied against the publication's orders.
 async fn follow(
-    gateway: impl std::future::Future<Output = anyhow::Result<portrait_service::PeerChannel>>,
+    gateway: impl std::future::Future<Output = anyhow::Result<crate::token::ClientChannel>>,
     names: &[&str],
     orders: i64,
 ) -> anyhow::Result<()> {

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::token::ClientChannel as Channel;
 use anyhow::Context;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -11,7 +12,6 @@ use portrait_proto::v1::{
     DataQualityReport, GetDataQualityReportRequest, GetSyncJobRequest, ListSyncJobsRequest,
     SyncJob, SyncJobState, SyncMode, SyncStatusRequest, TriggerSyncRequest,
 };
-use portrait_service::PeerChannel as Channel;
 
 use crate::embedded;
 

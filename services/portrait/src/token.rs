@@ -2,12 +2,13 @@
 
 use anyhow::Context as _;
 use clap::Args;
-use portrait_service::{Bearer, PeerChannel};
+use portrait_service::Bearer;
+pub(crate) use portrait_service::BearerChannel as ClientChannel;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 
 /// `channel` sending `token` (none when empty).
-pub(crate) fn authed(channel: Channel, token: &str) -> anyhow::Result<PeerChannel> {
+pub(crate) fn authed(channel: Channel, token: &str) -> anyhow::Result<ClientChannel> {
     let bearer = Bearer::new(token).context("failed to use the token")?;
     Ok(InterceptedService::new(channel, bearer))
 }

@@ -24,7 +24,7 @@ use portrait_proto::v1::{
     ListSyncJobsRequest, OverviewRequest, PortraitSummaryRequest, RevealCustomerRequest,
     SegmentDistributionRequest, SyncStatusRequest,
 };
-use portrait_service::PeerChannel;
+use portrait_service::BearerChannel;
 use sha2::Sha256;
 use tokio_util::sync::CancellationToken;
 
@@ -123,7 +123,7 @@ fn assert_clean(what: &str, text: &str) {
     }
 }
 
-async fn client(addr: std::net::SocketAddr, token: &str) -> PortraitServiceClient<PeerChannel> {
+async fn client(addr: std::net::SocketAddr, token: &str) -> PortraitServiceClient<BearerChannel> {
     PortraitServiceClient::new(support::authed(addr, token).await)
 }
 

@@ -49,12 +49,16 @@ async fn main() {
         .await
         .expect("sync store");
     let rules = Rules::defaults("bench-key");
-    let channel = tonic::transport::Channel::from_shared(ingest_url)
+    let channel = tonic::transport::Channel::from_shared(ingest_url.clone())
         .expect("ingest url")
         .connect()
         .await
         .expect("ingest");
-    let channel = portrait_service::PeerChannel::new(channel, portrait_service::Bearer::default());
+    // As the gateway's sync reaches ingest: in process when ingest runs here.
+    let channel = portrait_service::PeerChannel::new(
+        portrait_service::Peer::new(&ingest_url, channel, None),
+        portrait_service::Bearer::default(),
+    );
     let ingest = IngestServiceClient::new(channel).max_decoding_message_size(64 << 20);
     println!(
         "sync benchmark: {n} source orders in MariaDB → embedded ingest (SQLite), {} cores",

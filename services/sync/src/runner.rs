@@ -71,8 +71,11 @@ impl Sync {
                 store,
                 settings: config.sync.clone(),
                 rules,
-                ingest: IngestServiceClient::new(Channel::new(endpoint.connect_lazy(), bearer))
-                    .max_decoding_message_size(64 << 20),
+                ingest: IngestServiceClient::new(Channel::new(
+                    portrait_service::Peer::new(ingest_url, endpoint.connect_lazy(), None),
+                    bearer,
+                ))
+                .max_decoding_message_size(64 << 20),
                 running: Mutex::new(None),
                 shutdown,
             }),

@@ -88,7 +88,7 @@ impl Pki {
 
 /// The one gRPC service `Services` needs; the tests ask health, which `serve` adds.
 #[derive(Clone)]
-struct Nothing;
+pub(crate) struct Nothing;
 
 impl NamedService for Nothing {
     const NAME: &'static str = "test.Nothing";

@@ -1,6 +1,7 @@
 //! `portrait query adopt | dismiss | effect | adopted | members`: the
 //! suggestion loop's calls.
 
+use crate::token::ClientChannel as Channel;
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use portrait_proto::v1::portrait_service_client::PortraitServiceClient;
@@ -8,7 +9,6 @@ use portrait_proto::v1::{
     AdoptSuggestionRequest, DismissSuggestionRequest, EffectGroup, GetSuggestionEffectRequest,
     ListAdoptedSuggestionsRequest, ListSuggestionMembersRequest,
 };
-use portrait_service::PeerChannel as Channel;
 
 use super::{QueryArgs, What, to_json};
 

@@ -13,7 +13,7 @@ const LIST: &str = "/portrait.v1.PortraitService/ListAuditEvents";
 /// Every page of the log, `page_size` at a time, following the tokens;
 /// and the most `dropped` any page said. Every source must answer.
 pub(crate) async fn list_all(
-    client: &mut PortraitServiceClient<portrait_service::PeerChannel>,
+    client: &mut PortraitServiceClient<portrait_service::BearerChannel>,
     page_size: i32,
 ) -> (Vec<AuditEvent>, i64) {
     let mut events = Vec::new();

@@ -12,7 +12,7 @@ use tonic::Code;
 use super::{OTHER_STORE, SCOPED_STORES, settings, support};
 use support::http::request_as;
 
-type Client = PortraitServiceClient<portrait_service::PeerChannel>;
+type Client = PortraitServiceClient<portrait_service::BearerChannel>;
 
 fn filter(as_of: &str, stores: &[&str], cities: &[&str]) -> Option<Filter> {
     Some(Filter {

@@ -50,9 +50,9 @@ pub(crate) async fn channel(addr: std::net::SocketAddr) -> Channel {
 pub(crate) async fn authed(
     addr: std::net::SocketAddr,
     token: &str,
-) -> portrait_service::PeerChannel {
+) -> portrait_service::BearerChannel {
     let bearer = portrait_service::Bearer::new(token).expect("a token");
-    portrait_service::PeerChannel::new(channel(addr).await, bearer)
+    portrait_service::BearerChannel::new(channel(addr).await, bearer)
 }
 
 /// Starts the stack on free ports and waits until it has applied `seed`'s chain.

@@ -282,8 +282,10 @@ mod tests {
     /// gives a reason, never an error.
     #[tokio::test]
     async fn an_unreachable_profiler_is_a_reason_within_the_timeout() {
+        let url = "http://127.0.0.1:9";
+        let remote = tonic::transport::Channel::from_static(url).connect_lazy();
         let nowhere = Channel::new(
-            tonic::transport::Channel::from_static("http://127.0.0.1:9").connect_lazy(),
+            portrait_service::Peer::new(url, remote, None),
             portrait_service::Bearer::default(),
         );
         let habits = Arc::new(habits(nowhere, Duration::from_millis(300)));

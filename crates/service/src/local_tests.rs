@@ -1,0 +1,105 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+use tonic::service::Routes;
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_client::HealthClient;
+
+use super::{Peer, Served, addr_of, find, register};
+
+fn peer(url: &str) -> Peer {
+    let remote = tonic::transport::Endpoint::from_shared(url.to_owned())
+        .expect("url")
+        .connect_timeout(Duration::from_secs(2))
+        .connect_lazy();
+    Peer::new(url, remote, Some(Duration::from_secs(5)))
+}
+
+#[test]
+fn a_peer_is_found_in_process_only_by_its_ip_or_as_localhost() {
+    let at = |s: &str| Some(s.parse().expect("addr"));
+    assert_eq!(addr_of("http://127.0.0.1:50053"), at("127.0.0.1:50053"));
+    assert_eq!(addr_of("https://[::1]:7"), at("[::1]:7"));
+    assert_eq!(addr_of("http://LOCALHOST:9"), at("127.0.0.1:9"));
+    assert_eq!(addr_of("http://10.0.0.5"), at("10.0.0.5:80"));
+    assert_eq!(addr_of("http://profiler:50053"), None);
+    assert_eq!(addr_of("not a url"), None);
+}
+
+#[tokio::test]
+async fn a_registered_server_is_called_without_the_network_until_it_goes() {
+    // Nothing listens on this port: only the registration can answer.
+    let port = portrait_testkit::free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let (_reporter, health) = tonic_health::server::health_reporter();
+    let registration = register(
+        format!("127.0.0.1:{port}").parse().expect("addr"),
+        Served::new(Routes::new(health)),
+    );
+    let mut client = HealthClient::new(peer(&url));
+    let answer = client.check(HealthCheckRequest::default()).await;
+    let serving = tonic_health::pb::health_check_response::ServingStatus::Serving as i32;
+    assert_eq!(answer.map(|r| r.into_inner().status).ok(), Some(serving));
+
+    drop(registration);
+    let gone = client.check(HealthCheckRequest::default()).await;
+    let status = gone.expect_err("answered after the server went");
+    assert_eq!(status.code(), tonic::Code::Unavailable, "{status:?}");
+}
+
+#[tokio::test]
+async fn a_server_answers_in_process_through_its_layers_while_it_serves() {
+    let token = "the-service-token";
+    let auth = portrait_auth::Authenticator::from_settings(&portrait_auth::AuthSettings {
+        service_token_sha256: portrait_auth::sha256_hex(token),
+        ..portrait_auth::AuthSettings::default()
+    })
+    .expect("auth");
+    let (listener, addr) = crate::bind("127.0.0.1:0").await.expect("bind");
+    let shutdown = CancellationToken::new();
+    let services = crate::Services::new(crate::tls::tests::Nothing);
+    let served = tokio::spawn(crate::serve(
+        listener,
+        services,
+        Arc::new(auth),
+        None,
+        shutdown.clone(),
+    ));
+    let started = tokio::time::timeout(Duration::from_secs(5), async {
+        while find(addr).is_none() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    });
+    started.await.expect("the server registered in process");
+
+    // The auth layer runs in process: no token, no answer.
+    let call = |bearer: &str| {
+        let mut client =
+            tonic::client::Grpc::new(tonic::service::interceptor::InterceptedService::new(
+                peer(&format!("http://{addr}")),
+                crate::Bearer::new(bearer).expect("bearer"),
+            ));
+        async move {
+            client.ready().await.expect("ready");
+            // A path the service token may call, which this server does not serve.
+            let path =
+                http::uri::PathAndQuery::from_static("/portrait.v1.ProfilerQuery/GetOverview");
+            let codec = tonic_prost::ProstCodec::<(), ()>::default();
+            client
+                .unary(tonic::Request::new(()), path, codec)
+                .await
+                .expect_err("nothing answers")
+                .code()
+        }
+    };
+    assert_eq!(call("").await, tonic::Code::Unauthenticated);
+    assert_eq!(call(token).await, tonic::Code::Unimplemented);
+
+    shutdown.cancel();
+    served.await.expect("joined").expect("served");
+    assert!(
+        find(addr).is_none(),
+        "still registered after the server stopped"
+    );
+}
