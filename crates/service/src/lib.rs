@@ -58,7 +58,7 @@ pub use portrait_auth::{AuthMode, AuthSettings};
 pub use projection::Projection;
 pub use rebuild::EPOCH_HEADER;
 pub use relay::{Outbox, OutboxReader, relay_loop};
-pub use runner::{QueryContext, main, run_consumer_service, run_main, serve_until};
+pub use runner::{QueryContext, main, run_consumer_service, run_main, runtime, serve_until};
 pub use seen::SeenIds;
 pub use segment_flows::{Flows, SegmentFlowFollower};
 pub use shutdown::shutdown_token;

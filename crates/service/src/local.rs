@@ -4,8 +4,7 @@
 //! each framed, written to a loopback socket and read back. A server
 //! registers the same stack of layers it serves (metrics, auth, limits, its
 //! routes) under its address; a peer channel whose address is registered
-//! hands its request to that stack on a task of its own, as the server
-//! would. Requests and answers are still encoded as gRPC, so a handler
+//! hands its request to that stack. Requests and answers are still encoded as gRPC, so a handler
 //! cannot tell the difference, and auth still checks the service token.
 //! Docs: architecture §9, "Calls between services".
 
@@ -19,6 +18,7 @@ use std::sync::{LazyLock, PoisonError, RwLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use futures::FutureExt as _;
 use tonic::body::Body;
 use tower::util::BoxCloneSyncService;
 use tower::{Service, ServiceExt as _};
@@ -119,16 +119,6 @@ impl Peer {
     }
 }
 
-/// Aborts the handler's task when the caller stops waiting, as a server
-/// drops a call's future when its client resets the stream.
-struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
-
-impl<T> Drop for AbortOnDrop<T> {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
 impl Service<http::Request<Body>> for Peer {
     type Response = http::Response<Body>;
     type Error = BoxError;
@@ -142,16 +132,22 @@ impl Service<http::Request<Body>> for Peer {
     fn call(&mut self, request: http::Request<Body>) -> Self::Future {
         if let Some(served) = self.addr.and_then(find) {
             let timeout = self.timeout;
+            // Run in the caller's task, not spawned: a spawned handler is run
+            // next on the same worker, ahead of older work, and the requests
+            // that came first waited behind whole chains of such hops (1,000
+            // clients: p99 188–202 ms spawned, 51–58 ms inline with the
+            // runtime's fairness, `runtime`). Dropped with the caller's
+            // future, as a server drops a call whose client reset it.
+            let handled = std::panic::AssertUnwindSafe(served.oneshot(request)).catch_unwind();
             return Box::pin(async move {
-                let mut task = AbortOnDrop(tokio::spawn(served.oneshot(request)));
-                let joined = match timeout {
-                    Some(limit) => tokio::time::timeout(limit, &mut task.0).await,
-                    None => Ok((&mut task.0).await),
+                let handled = match timeout {
+                    Some(limit) => tokio::time::timeout(limit, handled).await,
+                    None => Ok(handled.await),
                 };
-                match joined {
+                match handled {
                     Ok(Ok(Ok(response))) => Ok(response),
                     Ok(Ok(Err(never))) => match never {},
-                    Ok(Err(_)) => {
+                    Ok(Err(_panic)) => {
                         Err(tonic::Status::internal("the service's handler failed").into())
                     }
                     // What the network channel's time-out gives: CANCELLED.

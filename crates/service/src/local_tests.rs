@@ -103,3 +103,23 @@ async fn a_server_answers_in_process_through_its_layers_while_it_serves() {
         "still registered after the server stopped"
     );
 }
+
+async fn panicking(
+    _: http::Request<tonic::body::Body>,
+) -> Result<http::Response<tonic::body::Body>, std::convert::Infallible> {
+    panic!("a bug in a handler")
+}
+
+#[tokio::test]
+async fn a_handler_that_panics_in_process_is_an_internal_error_not_a_crash() {
+    let port = portrait_testkit::free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let panics = tower::service_fn(panicking);
+    let _registration = register(
+        format!("127.0.0.1:{port}").parse().expect("addr"),
+        Served::new(panics),
+    );
+    let mut client = HealthClient::new(peer(&url));
+    let status = (client.check(HealthCheckRequest::default()).await).expect_err("a panic answered");
+    assert_eq!(status.code(), tonic::Code::Internal, "{status:?}");
+}

@@ -80,8 +80,7 @@ fn main() -> anyhow::Result<()> {
     if starts_a_stack(&cli.command) {
         portrait_service::return_freed_memory_promptly();
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
+    let runtime = portrait_service::runtime()
         .build()
         .context("failed to start the runtime")?;
     let result = runtime.block_on(run(cli));
