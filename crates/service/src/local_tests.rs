@@ -123,3 +123,40 @@ async fn a_handler_that_panics_in_process_is_an_internal_error_not_a_crash() {
     let status = (client.check(HealthCheckRequest::default()).await).expect_err("a panic answered");
     assert_eq!(status.code(), tonic::Code::Internal, "{status:?}");
 }
+
+/// The caller gives up; the handler finishes all the same, as a server's
+/// would (a slow answer is cached for the next call only if it finishes).
+#[tokio::test]
+async fn a_call_whose_caller_gave_up_still_finishes() {
+    let port = portrait_testkit::free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let (done, mut finished) = tokio::sync::watch::channel(false);
+    let done = Arc::new(done);
+    let slow = tower::service_fn(move |_: http::Request<tonic::body::Body>| {
+        let done = done.clone();
+        async move {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            done.send_replace(true);
+            Ok::<_, std::convert::Infallible>(tonic::Status::ok("").into_http())
+        }
+    });
+    let _registration = register(
+        format!("127.0.0.1:{port}").parse().expect("addr"),
+        Served::new(slow),
+    );
+    let remote = tonic::transport::Endpoint::from_shared(url.clone())
+        .expect("url")
+        .connect_lazy();
+    let impatient = Peer::new(&url, remote, Some(Duration::from_millis(50)));
+    let status = (HealthClient::new(impatient)
+        .check(HealthCheckRequest::default())
+        .await)
+        .expect_err("answered within 50 ms");
+    assert_eq!(status.code(), tonic::Code::Cancelled, "{status:?}");
+    assert!(!*finished.borrow(), "finished before its caller gave up");
+    let waited = tokio::time::timeout(Duration::from_secs(5), finished.wait_for(|d| *d));
+    assert!(
+        waited.await.is_ok(),
+        "the handler was dropped with its caller"
+    );
+}
