@@ -244,30 +244,24 @@ pub async fn serve(
                 .fallback(crate::http_error::fallback),
         );
     }
-    let auth_layer = crate::auth_layer::AuthLayer {
-        auth,
-        audit: services.audit,
-    };
-    // After authentication: the rate limit is per token.
-    let limits_layer = crate::limits::LimitsLayer::new(services.limits);
-    // The same layers over the same routes, for callers in this process.
+    // One stack of layers for the network and for callers in this process.
+    let layers = tower::ServiceBuilder::new()
+        .layer(crate::rpc_metrics::RpcMetricsLayer)
+        .layer(crate::auth_layer::AuthLayer {
+            auth,
+            audit: services.audit,
+        })
+        // After authentication: the rate limit is per token.
+        .layer(crate::limits::LimitsLayer::new(services.limits));
     let _local = match listener.local_addr() {
         Ok(addr) => Some(crate::local::register(
             addr,
-            crate::local::Served::new(
-                tower::ServiceBuilder::new()
-                    .layer(crate::rpc_metrics::RpcMetricsLayer)
-                    .layer(auth_layer.clone())
-                    .layer(limits_layer.clone())
-                    .service(routes.clone()),
-            ),
+            crate::local::Served::new(layers.clone().service(routes.clone())),
         )),
         Err(_) => None,
     };
     let router = tonic::transport::Server::builder()
-        .layer(crate::rpc_metrics::RpcMetricsLayer)
-        .layer(auth_layer)
-        .layer(limits_layer)
+        .layer(layers)
         .accept_http1(http1)
         .initial_stream_window_size(STREAM_WINDOW)
         .initial_connection_window_size(CONNECTION_WINDOW)
