@@ -213,6 +213,9 @@ impl Stack {
         let child = Command::new(bin_dir().join(&spec.binary))
             .args(&spec.args)
             .env_remove("PORTRAIT_CONFIG")
+            // An error's backtrace would fill the 30 lines of log a failed
+            // test shows, and hide the error itself.
+            .env("RUST_BACKTRACE", "0")
             .envs(spec.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::from(out))
             .stderr(Stdio::from(log))

@@ -1,7 +1,7 @@
 //! The customer-day component every consumer service keeps: the `stores` and
 //! `customer_days` tables, written per batch and loaded into memory at start.
 
-use portrait_core::memory::{BookLoader, CustomerState, NewRows};
+use portrait_core::memory::{BookLoader, CustomerState, NewRows, Stores};
 use portrait_core::{Acc, CustomerDays, StoreInfo};
 use sqlx::{AnyConnection, AnyPool};
 
@@ -66,16 +66,7 @@ pub async fn write_customer_days(
 /// Reads both tables into a fresh serving state.
 pub async fn load_customer_days(pool: &AnyPool) -> Result<CustomerState> {
     let mut state = CustomerState::default();
-    let columns = ["store_id", "name", "city"];
-    scan(pool, "stores", &[Key::Text("store_id")], &columns, |r| {
-        let info = StoreInfo {
-            name: r.text("name")?.to_owned(),
-            city: r.text("city")?.to_owned(),
-        };
-        state.stores.describe(r.text("store_id")?, &info);
-        Ok(())
-    })
-    .await?;
+    load_stores(pool, &mut state.stores).await?;
     let keys = [
         Key::Int("day"),
         Key::Text("store_id"),
@@ -110,4 +101,19 @@ pub async fn load_customer_days(pool: &AnyPool) -> Result<CustomerState> {
     .await?;
     state.book = book.finish();
     Ok(state)
+}
+
+/// Reads the `stores` table: names and cities, each store's dense id.
+pub async fn load_stores(pool: &AnyPool, stores: &mut Stores) -> Result<()> {
+    let columns = ["store_id", "name", "city"];
+    scan(pool, "stores", &[Key::Text("store_id")], &columns, |r| {
+        let info = StoreInfo {
+            name: r.text("name")?.to_owned(),
+            city: r.text("city")?.to_owned(),
+        };
+        stores.describe(r.text("store_id")?, &info);
+        Ok(())
+    })
+    .await?;
+    Ok(())
 }

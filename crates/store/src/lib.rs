@@ -30,7 +30,9 @@ pub use consumer::{
     Counters, LogState, add_counters, load_counter, load_counters, load_log_state, load_positions,
     reset_tables, save_log_state, save_positions,
 };
-pub use customer_days::{CUSTOMER_DAYS_MIGRATIONS, load_customer_days, write_customer_days};
+pub use customer_days::{
+    CUSTOMER_DAYS_MIGRATIONS, load_customer_days, load_stores, write_customer_days,
+};
 pub use error::{Error, Refusal, Result};
 pub use migrate::{CONSUMER_MIGRATIONS, Migration};
 pub use scan::{Key, ScanRow, scan, scan_ids};

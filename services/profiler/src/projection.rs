@@ -3,7 +3,7 @@
 //! and, for serving, in memory.
 
 use portrait_core::memory::{
-    BasketBook, CHANNEL_SLOTS, CustomerPairs, CustomerState, HeapSize, StoreBook,
+    BasketBook, CHANNEL_SLOTS, CustomerBook, CustomerPairs, CustomerState, HeapSize, StoreBook,
 };
 use std::collections::{BTreeMap, HashSet};
 use std::time::Instant;
@@ -14,8 +14,8 @@ use portrait_core::{
 };
 use portrait_service::{Live, Projection, Result};
 use portrait_store::{
-    CUSTOMER_DAYS_MIGRATIONS, Key, Migration, ScanRow, Store, add_rows, load_customer_days,
-    migrations, scan, upsert, write_customer_days,
+    CUSTOMER_DAYS_MIGRATIONS, Key, Migration, ScanRow, Store, add_rows, migrations, scan, upsert,
+    write_customer_days,
 };
 use sqlx::{AnyConnection, AnyPool};
 use tracing::info;
@@ -32,7 +32,7 @@ const MIGRATIONS: &[Migration] = migrations!(
     ]
 );
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct State {
     pub(crate) customers: CustomerState,
     pub(crate) days: StoreBook,
@@ -41,9 +41,31 @@ pub(crate) struct State {
     pub(crate) refunds: refunds::RefundBook,
 }
 
+impl Default for State {
+    fn default() -> Self {
+        Self {
+            customers: CustomerState {
+                book: CustomerBook::tagged(),
+                ..CustomerState::default()
+            },
+            days: StoreBook::default(),
+            baskets: BasketBook::default(),
+            customer_pairs: CustomerPairs::default(),
+            refunds: refunds::RefundBook::default(),
+        }
+    }
+}
+
 impl State {
     fn apply(&mut self, (customers, days, visits, baskets, refund_days): &Delta) {
-        self.customers.apply(customers);
+        // The book's rows from the orders, each under its hour and channel:
+        // they sum to the customer days' rows.
+        let parts =
+            (visits.orders.iter()).map(|((day, store, customer, _, hour, channel), acc)| {
+                let tag = order_tags::tag(*hour, *channel);
+                (customer.as_str(), store.as_str(), *day, tag, *acc)
+            });
+        self.customers.apply_tagged(customers, parts);
         let stores = &mut self.customers.stores;
         for (id, info) in &days.product_info {
             self.days.describe_product(id, info);
@@ -129,15 +151,11 @@ impl Projection for ProfilerProjection {
             info!(part, elapsed_ms, "part of the serving state loaded");
             since = Instant::now();
         };
-        let customers = load_customer_days(store.pool()).await?;
-        loaded("customer days");
         let mut state = State {
-            customers,
-            days: StoreBook::default(),
-            baskets: BasketBook::default(),
-            customer_pairs: CustomerPairs::default(),
-            refunds: refunds::RefundBook::default(),
+            customers: order_tags::load_customers(store.pool()).await?,
+            ..State::default()
         };
+        loaded("customer days");
         load_store_days(store.pool(), &mut state).await?;
         loaded("store days");
         baskets::load(store.pool(), &mut state).await?;
@@ -414,8 +432,11 @@ fn corrupt(column: &str, value: i64) -> portrait_store::Error {
 }
 
 mod baskets;
+pub(crate) mod order_tags;
 mod pairs_load;
 mod refunds;
+#[cfg(test)]
+mod tags_tests;
 #[cfg(test)]
 mod tests;
 pub(crate) mod visits;

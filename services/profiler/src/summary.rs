@@ -1,7 +1,7 @@
-//! The portrait summary by city, store, RFM segment or cluster: one pass over
-//! the selected stores' customers (`CustomerBook::group_figures`); by channel
-//! or hour band: one grouped statement over `customer_orders`. Cached per
-//! filter, dimension and version.
+//! The portrait summary by city, store, RFM segment, cluster, channel or hour
+//! band: one pass over the selected stores' customers
+//! (`CustomerBook::group_figures`; channels and hour bands from the tags of
+//! the book's rows). Cached per filter, dimension and version.
 
 use std::collections::BTreeMap;
 
@@ -12,10 +12,18 @@ use portrait_proto::v1::{
 };
 use portrait_service::Result;
 
-use crate::patterns::by_order::{key_of, order_groups};
+use crate::patterns::by_order::{order_group, order_keys};
 use crate::patterns::sql::Scope;
 use crate::projection::State;
 use crate::queries::Profiler;
+
+/// Which of a row's owners names its group.
+#[derive(Clone, Copy)]
+enum By {
+    Customer,
+    Store,
+    Order,
+}
 
 /// (key, label, city) of each group, and its index.
 pub(crate) type Keys = BTreeMap<(String, String, String), usize>;
@@ -30,12 +38,6 @@ impl Profiler {
                 return Err(DomainError::invalid("dimension", reason).into());
             }
         };
-        if matches!(
-            dimension,
-            SummaryDimension::Channel | SummaryDimension::HourBand
-        ) {
-            return self.summary_by_order(req, dimension).await;
-        }
         self.with(req.filter.as_ref(), |s, f, sel, version| {
             let clusters = match dimension {
                 SummaryDimension::Cluster => self.clusters.generation(),
@@ -50,15 +52,23 @@ impl Profiler {
             );
             let answer = self.summaries.get_or(&key, version, || {
                 let mut keys = Keys::new();
-                // A store's group (cities, stores) or a customer's (segments, clusters).
-                let (by_customer, of) = match dimension {
-                    SummaryDimension::Segment => (true, self.segments_of(s, f, &mut keys).0),
-                    SummaryDimension::Cluster => (true, self.clusters_of(&mut keys)),
-                    _ => (false, stores_of(s, sel, dimension, &mut keys)),
+                // A customer's group (segments, clusters), a store's (cities,
+                // stores) or an order's (channels, hour bands).
+                let (by, of) = match dimension {
+                    SummaryDimension::Segment => {
+                        (By::Customer, self.segments_of(s, f, &mut keys).0)
+                    }
+                    SummaryDimension::Cluster => (By::Customer, self.clusters_of(&mut keys)),
+                    SummaryDimension::Channel | SummaryDimension::HourBand => {
+                        order_keys(dimension, &mut keys);
+                        (By::Order, Vec::new())
+                    }
+                    _ => (By::Store, stores_of(s, sel, dimension, &mut keys)),
                 };
-                let group_of = |c: u32, store: u32| {
-                    let i = if by_customer { c } else { store };
-                    of.get(i as usize).copied().flatten()
+                let group_of = |c: u32, store: u32, tag| match by {
+                    By::Customer => of.get(c as usize).copied().flatten(),
+                    By::Store => of.get(store as usize).copied().flatten(),
+                    By::Order => order_group(dimension, tag),
                 };
                 let span = (f.from, f.to, f.as_of);
                 let clv = |c: u32| Some(scores.of(c).0).filter(|v| v.is_finite());
@@ -72,59 +82,6 @@ impl Profiler {
             });
             (*answer).clone()
         })
-    }
-
-    /// By channel or hour band: groups of orders, read from `customer_orders`
-    /// by one grouped statement; the total is the store dimensions' (memory).
-    async fn summary_by_order(
-        &self,
-        req: &PortraitSummaryRequest,
-        dimension: SummaryDimension,
-    ) -> Result<PortraitSummary> {
-        let (f, version, scope) = self.with(req.filter.as_ref(), |s, f, sel, version| {
-            (f.clone(), version, scope_of(s, f, sel))
-        })?;
-        let scores = self.scores.current(self.projection.live.incarnation());
-        let key = (f.clone(), dimension as i32, 0, scores.generation.clone());
-        if let Some(answer) = self.summaries.get(&key, version) {
-            return Ok((*answer).clone());
-        }
-        let _scan = self.scans.lock().await;
-        if let Some(answer) = self.summaries.get(&key, version) {
-            return Ok((*answer).clone());
-        }
-        let live = &self.projection.live;
-        // Each chunk's customers' predicted CLV, named under one read lock.
-        let clv = |ids: &mut dyn Iterator<Item = &str>| {
-            let (state, _) = live.read();
-            let names = state.customers.book.customers();
-            (ids.map(|id| {
-                names
-                    .get(id)
-                    .map(|c| scores.of(c).0)
-                    .filter(|v| v.is_finite())
-            }))
-            .collect::<Vec<_>>()
-        };
-        let figures = order_groups(self.ctx.store(), &scope, dimension, f.as_of, clv).await?;
-        // The total is the other dimensions' (a pass over the customers).
-        let total = self.with(req.filter.as_ref(), |s, f, sel, _| {
-            let span = (f.from, f.to, f.as_of);
-            let clv = |c: u32| Some(scores.of(c).0).filter(|v| v.is_finite());
-            (s.customers.book)
-                .group_figures(sel, span, 0, |_, _| None, clv)
-                .0
-        })?;
-        let all = total.customers;
-        let groups: Vec<SummaryGroup> = (1..)
-            .zip(figures.iter().skip(1))
-            .filter_map(|(g, figures)| {
-                let (key, label) = key_of(dimension, g)?;
-                Some(group(key, label, String::new(), *figures, all))
-            })
-            .collect();
-        let answer = answer(&f, dimension, total, groups, &scores.generation);
-        Ok((*self.summaries.put(&key, version, answer)).clone())
     }
 
     /// Each customer's RFM segment in the filter (the configured rfm.*), by

@@ -76,6 +76,14 @@ impl Column {
         }
     }
 
+    /// Shortens the column to `len`.
+    pub(super) fn truncate(&mut self, len: usize) {
+        match self {
+            Column::Short(v) => v.resize(len.min(v.len())),
+            Column::Long(v) => v.resize(len.min(v.len())),
+        }
+    }
+
     pub(super) fn copy_within(&mut self, src: Range<usize>, dest: usize) {
         match self {
             Column::Short(v) => v.copy_within(src, dest),

@@ -2,6 +2,7 @@ use crate::memory::chunked::Chunked;
 use crate::memory::column::Column;
 use crate::memory::heap::{nested_bytes, vec_bytes};
 use crate::memory::narrow::{Narrow, WidePairs};
+use crate::memory::tags::{MIXED, Mixed, Tag};
 use crate::memory::{Interner, Selection};
 use crate::{Acc, CustomerAgg, Day};
 
@@ -57,6 +58,11 @@ pub struct CustomerBook {
     /// The rows' `Acc`s, narrowed: 8 bytes a row instead of 16.
     accs: Chunked<Narrow>,
     wide: WidePairs,
+    /// A tagged book's rows' tags (see `tags`), a byte each; empty in an
+    /// untagged book, which costs nothing for them.
+    tagged: bool,
+    tags: Chunked<u8>,
+    mixed: Mixed,
     /// Per customer, its newest overflow row in `extra` (`NONE`: none).
     heads: Vec<u32>,
     extra: Vec<Extra>,
@@ -77,15 +83,20 @@ fn day_of(held: u32) -> Day {
     held as Day
 }
 
-/// An overflow row, its sums narrowed as in the block (20 bytes), and the
-/// customer's next older one.
+/// An overflow row, its sums narrowed as in the block (24 bytes with its
+/// tag), and the customer's next older one.
 #[derive(Debug, Clone, Copy)]
 struct Extra {
     day: Day,
     store: u32,
     acc: Narrow,
+    tag: u8,
     next: u32,
 }
+
+/// A row as held: day, store, narrowed sums and tag byte (`Tag::UNKNOWN`'s
+/// in an untagged book). It moves as one.
+type Held = (Day, u32, Narrow, u8);
 
 /// Builds a book from a table scan in any order, straight into the columnar
 /// block: rows are kept in the book's own columns as they come, with each
@@ -102,13 +113,29 @@ pub struct BookLoader {
 }
 
 impl BookLoader {
+    /// A loader of a tagged book, whose rows may come one per order: rows of
+    /// one (customer, store, day) are summed into one, their tags kept.
+    pub fn tagged() -> Self {
+        let mut loader = Self::default();
+        loader.book.tagged = true;
+        loader
+    }
+
+    /// A row of an untagged book: one per (customer, store, day).
     pub fn push(&mut self, customer: &str, store: u32, day: Day, acc: Acc) {
+        self.push_tagged(customer, store, day, acc, Tag::UNKNOWN);
+    }
+
+    pub fn push_tagged(&mut self, customer: &str, store: u32, day: Day, acc: Acc, tag: Tag) {
         self.customers.push(self.book.ids.intern(customer));
         let book = &mut self.book;
         book.days.push(held(day));
         book.stores.push(store);
         let acc = book.wide.narrow(acc);
         book.accs.push(acc);
+        if book.tagged {
+            book.tags.push(tag.byte());
+        }
     }
 
     pub fn finish(self) -> CustomerBook {
@@ -145,14 +172,24 @@ impl BookLoader {
         for c in 0..n as u32 {
             let block = book.block(c);
             let in_order = |i: usize| (book.day(i), book.stores.get(i));
-            if !block.clone().skip(1).all(|i| in_order(i - 1) < in_order(i)) {
+            if !block
+                .clone()
+                .skip(1)
+                .all(|i| in_order(i - 1) <= in_order(i))
+            {
                 rows.clear();
                 rows.extend(block.clone().map(|i| book.row(i)));
-                rows.sort_unstable_by_key(|&(day, store, _)| (day, store));
+                rows.sort_unstable_by_key(|&(day, store, _, _)| (day, store));
                 for (i, r) in block.clone().zip(&rows) {
                     book.set(i, *r);
                 }
             }
+        }
+        if book.tagged {
+            book.merge_equal_rows();
+        }
+        for c in 0..n as u32 {
+            let block = book.block(c);
             let s = book.summarize(c);
             book.put_summary(c, s);
             let mut at: Vec<u32> = book.stores.iter(block).collect();
@@ -170,6 +207,44 @@ impl BookLoader {
 }
 
 impl CustomerBook {
+    /// Sums the block's rows of one (customer, day, store) into the first of
+    /// them, keeping their tags, and closes the gaps: a tagged book is loaded
+    /// from a table with a row per order. Rows only move left.
+    fn merge_equal_rows(&mut self) {
+        let n = self.offsets.len().saturating_sub(1);
+        let mut write = 0_usize;
+        for c in 0..n {
+            let block = self.block(c as u32);
+            let start = write;
+            for i in block {
+                let (day, store, acc, tag) = self.row(i);
+                let last = write.checked_sub(1).filter(|&w| w >= start);
+                if let Some(w) = last.filter(|&w| (self.day(w), self.stores.get(w)) == (day, store))
+                {
+                    let by = self.wide.get::<Acc>(acc);
+                    // The merged row's place in the wide list, if any, is freed.
+                    let mut gone = acc;
+                    self.wide.set(&mut gone, Acc::default());
+                    let before = self.acc(w);
+                    let mut held = self.tags.get(w);
+                    let key = (c as u32, day, store);
+                    self.mixed.add(key, &mut held, before, Tag::held(tag), by);
+                    self.tags.set(w, held);
+                    self.wide.add(self.accs.get_mut(w), by);
+                } else {
+                    self.set(write, (day, store, acc, tag));
+                    write += 1;
+                }
+            }
+            self.offsets[c] = u32::try_from(start).unwrap_or(u32::MAX);
+        }
+        self.offsets[n] = u32::try_from(write).unwrap_or(u32::MAX);
+        self.days.truncate(write);
+        self.stores.truncate(write);
+        self.accs.resize(write);
+        self.tags.resize(write);
+    }
+
     /// Moves block row i to `places[i]`, all columns at once, along the
     /// permutation's cycles, marking `places` as it goes: no column is held
     /// twice (the sums alone are 74 MB at 10M orders), as they were when
@@ -213,6 +288,8 @@ impl CustomerBook {
             + self.stores.heap_bytes()
             + self.accs.heap_bytes()
             + self.wide.heap_bytes()
+            + self.tags.heap_bytes()
+            + self.mixed.heap_bytes()
             + vec_bytes(&self.heads)
             + vec_bytes(&self.extra)
             + vec_bytes(&self.summaries)
@@ -221,8 +298,22 @@ impl CustomerBook {
 }
 
 impl CustomerBook {
+    /// An empty book that keeps its rows' tags (see `add_tagged`).
+    pub fn tagged() -> Self {
+        Self {
+            tagged: true,
+            ..Self::default()
+        }
+    }
+
     /// Adds `acc` to the (customer, store, day) row.
     pub fn add(&mut self, customer: &str, store: u32, day: Day, acc: Acc) {
+        self.add_tagged(customer, store, day, acc, Tag::UNKNOWN);
+    }
+
+    /// Adds `acc` to the (customer, store, day) row as orders with `tag`
+    /// (ignored by an untagged book).
+    pub fn add_tagged(&mut self, customer: &str, store: u32, day: Day, acc: Acc, tag: Tag) {
         let c = self.ids.intern(customer);
         if c as usize >= self.summaries.len() {
             self.summaries
@@ -237,6 +328,11 @@ impl CustomerBook {
             let i = block.start + i;
             let before = self.acc(i);
             self.wide.add(self.accs.get_mut(i), acc);
+            if self.tagged {
+                let mut held = self.tags.get(i);
+                (self.mixed).add((c, day, store), &mut held, before, tag, acc);
+                self.tags.set(i, held);
+            }
             before
         } else {
             let mut known_at_store = self.stores.iter(block).any(|s| s == store);
@@ -249,8 +345,12 @@ impl CustomerBook {
             }
             match hit {
                 Some(i) => {
-                    let before = self.wide.get(self.extra[i].acc);
-                    self.wide.add(&mut self.extra[i].acc, acc);
+                    let e = &mut self.extra[i];
+                    let before = self.wide.get(e.acc);
+                    self.wide.add(&mut e.acc, acc);
+                    if self.tagged {
+                        (self.mixed).add((c, day, store), &mut e.tag, before, tag, acc);
+                    }
                     before
                 }
                 None => {
@@ -261,6 +361,7 @@ impl CustomerBook {
                         day,
                         store,
                         acc,
+                        tag: tag.byte(),
                         next,
                     });
                     if !known_at_store {
@@ -283,14 +384,14 @@ impl CustomerBook {
 
     /// Customer `c`'s overflow rows with their index in `extra`, newest first.
     fn overflow(&self, c: usize) -> impl Iterator<Item = (usize, Row)> + '_ {
-        self.overflow_held(c).map(|(at, (day, store, acc))| {
+        self.overflow_held(c).map(|(at, (day, store, acc, _))| {
             let acc = self.wide.get(acc);
             (at, Row { day, store, acc })
         })
     }
 
     /// The same as held, to move into the block.
-    fn overflow_held(&self, c: usize) -> impl Iterator<Item = (usize, (Day, u32, Narrow))> + '_ {
+    fn overflow_held(&self, c: usize) -> impl Iterator<Item = (usize, Held)> + '_ {
         let first = self.heads.get(c).copied().unwrap_or(NONE);
         let linked = |at: u32| (at != NONE).then_some(at);
         std::iter::successors(linked(first), move |&at| {
@@ -298,7 +399,7 @@ impl CustomerBook {
         })
         .map(|at| {
             let e = self.extra[at as usize];
-            (at as usize, (e.day, e.store, e.acc))
+            (at as usize, (e.day, e.store, e.acc, e.tag))
         })
     }
 
@@ -332,15 +433,31 @@ impl CustomerBook {
         day_of(self.days.get(i))
     }
 
-    /// Block row `i` as it is held: its narrowed pair moves with it.
-    fn row(&self, i: usize) -> (Day, u32, Narrow) {
-        (self.day(i), self.stores.get(i), self.accs.get(i))
+    /// Block row `i` as it is held: its narrowed pair and tag move with it.
+    fn row(&self, i: usize) -> Held {
+        (
+            self.day(i),
+            self.stores.get(i),
+            self.accs.get(i),
+            self.tag(i),
+        )
     }
 
-    fn set(&mut self, i: usize, (day, store, acc): (Day, u32, Narrow)) {
+    fn tag(&self, i: usize) -> u8 {
+        if self.tagged {
+            self.tags.get(i)
+        } else {
+            Tag::UNKNOWN.byte()
+        }
+    }
+
+    fn set(&mut self, i: usize, (day, store, acc, tag): Held) {
         self.days.set(i, held(day));
         self.stores.set(i, store);
         self.accs.set(i, acc);
+        if self.tagged {
+            self.tags.set(i, tag);
+        }
     }
 
     /// Moves a customer's summary from a row's old value to its new one; only
@@ -389,16 +506,47 @@ impl CustomerBook {
     /// Calls `each(day, store, acc)` for every row of customer `c`, except
     /// block rows before `from` (the block is sorted by day).
     fn rows_from(&self, c: u32, from: Option<Day>, mut each: impl FnMut(Day, u32, Acc)) {
+        self.rows_held(c, from, |day, store, acc, _| each(day, store, acc));
+    }
+
+    /// `rows_from` with each row's tag byte.
+    pub(super) fn rows_held(
+        &self,
+        c: u32,
+        from: Option<Day>,
+        mut each: impl FnMut(Day, u32, Acc, u8),
+    ) {
         let mut block = self.block(c);
         if let Some(f) = from {
             block.start = self.days.partition_point(block.clone(), |d| day_of(d) < f);
         }
         for i in block {
-            each(self.day(i), self.stores.get(i), self.acc(i));
+            each(self.day(i), self.stores.get(i), self.acc(i), self.tag(i));
         }
-        for (_, r) in self.overflow(c as usize) {
-            each(r.day, r.store, r.acc);
+        for (_, (day, store, acc, tag)) in self.overflow_held(c as usize) {
+            each(day, store, self.wide.get(acc), tag);
         }
+    }
+
+    /// Calls `each(day, store, tag, acc)` for every row of customer `c` from
+    /// `from` (all rows with `None`), once per tag on a row whose orders
+    /// differ, with that tag's part; rows at zero included. An untagged
+    /// book's rows are all `Tag::UNKNOWN`.
+    pub fn tagged_rows(&self, c: u32, from: Option<Day>, mut each: impl FnMut(Day, u32, Tag, Acc)) {
+        self.rows_held(c, from, |day, store, acc, tag| {
+            if tag == MIXED {
+                for &(t, a) in self.mixed.parts(&(c, day, store)) {
+                    each(day, store, t, a);
+                }
+            } else {
+                each(day, store, Tag::held(tag), acc);
+            }
+        });
+    }
+
+    /// Rows whose orders carry more than one tag.
+    pub fn mixed_rows(&self) -> usize {
+        self.mixed.len()
     }
 
     /// Whether the book holds the (customer, store, day) row, at zero
@@ -467,17 +615,20 @@ impl CustomerBook {
         self.days.grow(total);
         self.stores.grow(total);
         self.accs.resize(total);
-        let mut rows: Vec<(Day, u32, Narrow)> = Vec::new();
+        if self.tagged {
+            self.tags.resize(total);
+        }
+        let mut rows: Vec<Held> = Vec::new();
         for c in (0..n).rev() {
             let (from, to) = (old_start(&self.offsets, c), old_start(&self.offsets, c + 1));
             let start = offsets[c] as usize;
             rows.clear();
             rows.extend(self.overflow_held(c).map(|(_, r)| r));
-            rows.sort_unstable_by_key(|&(day, store, _)| (day, store));
+            rows.sort_unstable_by_key(|&(day, store, _, _)| (day, store));
             // Merge from the back: the larger of the last unplaced block
             // row and the last unplaced overflow row goes to the last free place.
             let (mut read, mut write) = (to, start + (to - from) + rows.len());
-            while let Some(&(day, store, acc)) = rows.last() {
+            while let Some(&(day, store, acc, tag)) = rows.last() {
                 write -= 1;
                 if read > from && (self.day(read - 1), self.stores.get(read - 1)) > (day, store) {
                     read -= 1;
@@ -485,13 +636,16 @@ impl CustomerBook {
                     self.set(write, moved);
                 } else {
                     rows.pop();
-                    self.set(write, (day, store, acc));
+                    self.set(write, (day, store, acc, tag));
                 }
             }
             if start != from {
                 let (from, to) = (from..read, start);
                 self.days.copy_within(from.clone(), to);
                 self.stores.copy_within(from.clone(), to);
+                if self.tagged {
+                    self.tags.copy_within(from.clone(), to);
+                }
                 self.accs.copy_within(from, to);
             }
         }

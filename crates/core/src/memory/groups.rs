@@ -1,7 +1,7 @@
 //! The customers of groups of stores (cities, stores): who they are, what they
 //! bought and how recently, for the portrait summary and its drill-down.
 
-use crate::memory::{CustomerBook, Selection};
+use crate::memory::{CustomerBook, Selection, Tag};
 use crate::{Acc, Day};
 
 /// One group's customers inside a filter, as exact integer sums.
@@ -33,15 +33,17 @@ struct Seen {
 impl CustomerBook {
     /// Per group, and for all selected stores together, the figures of the
     /// customers with orders at the selected stores in `[from, to)`.
-    /// `group_of(customer, store)` names a row's group (`None`: not counted
-    /// in any): by store for cities and stores, by customer for segments and
-    /// clusters. `clv(customer)` is a customer's predicted CLV, if any.
+    /// `group_of(customer, store, tag)` names a row's group (`None`: not
+    /// counted in any): by store for cities and stores, by customer for
+    /// segments and clusters, by tag for what a tagged book's orders share
+    /// (a row whose orders differ counts its part in each tag's group).
+    /// `clv(customer)` is a customer's predicted CLV, if any.
     pub fn group_figures(
         &self,
         sel: &Selection,
         (from, to, as_of): (Option<Day>, Day, Day),
         groups: usize,
-        group_of: impl Fn(u32, u32) -> Option<usize>,
+        group_of: impl Fn(u32, u32, Tag) -> Option<usize>,
         clv: impl Fn(u32) -> Option<f64>,
     ) -> (GroupFigures, Vec<GroupFigures>) {
         let mut out = vec![GroupFigures::default(); groups];
@@ -50,12 +52,15 @@ impl CustomerBook {
         for c in self.candidates(sel) {
             seen.clear();
             // The whole selection is one more group, at index `groups`.
-            self.rows(c, |day, store, acc| {
+            self.tagged_rows(c, None, |day, store, tag, acc| {
                 if acc.orders <= 0 || day >= to || !sel.contains(store) {
                     return;
                 }
                 let inside = from.is_none_or(|f| day >= f);
-                for g in [group_of(c, store), Some(groups)].into_iter().flatten() {
+                for g in [group_of(c, store, tag), Some(groups)]
+                    .into_iter()
+                    .flatten()
+                {
                     let i = match seen.iter().position(|s| s.group == g) {
                         Some(i) => i,
                         None => {
@@ -101,7 +106,7 @@ impl CustomerBook {
 #[cfg(test)]
 mod tests {
     use crate::Acc;
-    use crate::memory::{CustomerBook, Selection};
+    use crate::memory::{CustomerBook, Selection, Tag};
 
     fn acc(orders: i64, revenue: i64) -> Acc {
         Acc { orders, revenue }
@@ -116,7 +121,7 @@ mod tests {
         book.add("a", 2, 5, acc(1, 70));
         book.add("b", 2, 11, acc(1, 30));
         book.add("b", 2, 20, acc(1, 999));
-        let group = |_: u32, s: u32| Some(if s < 2 { 0 } else { 1 });
+        let group = |_: u32, s: u32, _| Some(if s < 2 { 0 } else { 1 });
         let clv = |c: u32| (c == 0).then_some(1.5);
         let span = (Some(10), 20, 19);
         let (total, groups) = book.group_figures(&Selection::All, span, 2, group, clv);
@@ -135,5 +140,37 @@ mod tests {
         // Only a (dense id 0) is scored: in the total and in group 0.
         assert_eq!((total.scored, total.predicted_clv), (1, 1.5));
         assert_eq!((groups[0].scored, groups[1].scored), (1, 0));
+    }
+
+    /// By tag, a row whose orders differ counts each part in its tag's
+    /// group; its customer counts once in each group and once in total.
+    #[test]
+    fn a_mixed_row_counts_its_parts_in_their_groups() {
+        let mut book = CustomerBook::tagged();
+        let (one, two) = (Tag::new(1), Tag::new(2));
+        let (Some(one), Some(two)) = (one, two) else {
+            panic!("tags 1 and 2 exist");
+        };
+        book.add_tagged("a", 0, 10, acc(1, 100), one);
+        book.add_tagged("a", 0, 10, acc(1, 40), two);
+        book.add_tagged("a", 0, 12, acc(1, 7), one);
+        book.add_tagged("b", 0, 11, acc(1, 30), one);
+        assert_eq!(book.mixed_rows(), 1);
+        let group = |_: u32, _: u32, t: Tag| t.value().map(|v| usize::from(v) - 1);
+        let span = (None, 20, 19);
+        let (total, groups) = book.group_figures(&Selection::All, span, 2, group, |_| None);
+        assert_eq!((total.customers, total.orders, total.revenue), (2, 4, 177));
+        assert_eq!(
+            (groups[0].customers, groups[0].orders, groups[0].revenue),
+            (2, 3, 137)
+        );
+        assert_eq!(
+            (groups[1].customers, groups[1].orders, groups[1].revenue),
+            (1, 1, 40)
+        );
+        // a's last order of tag 2 was on day 10: 19 − 10.
+        assert_eq!(groups[1].recency_days, 9);
+        // a's last of tag 1 on day 12, b's on day 11: 7 + 8.
+        assert_eq!(groups[0].recency_days, 15);
     }
 }

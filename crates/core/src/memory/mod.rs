@@ -16,6 +16,7 @@ mod seen;
 mod sets;
 mod store_days;
 mod stores;
+mod tags;
 
 pub use baskets::{BasketBook, BasketCounts};
 pub use customer_pairs::{CustomerPairs, SetCounts};
@@ -26,6 +27,7 @@ pub use intern::Interner;
 pub use seen::Seen;
 pub use store_days::{CHANNEL_SLOTS, StoreBook};
 pub use stores::{Selection, Stores};
+pub use tags::Tag;
 
 use crate::CustomerDays;
 
@@ -63,6 +65,23 @@ impl CustomerState {
         for ((customer, store, day), acc) in &d.rows {
             let store = self.stores.id(store);
             self.book.add(customer, store, *day, *acc);
+        }
+    }
+
+    /// Adds a committed batch to a tagged book: the stores from `d`, the
+    /// rows from `parts`, (customer, store, day, tag, sums) whose sums per
+    /// (customer, store, day) are `d`'s rows.
+    pub fn apply_tagged<'a>(
+        &mut self,
+        d: &CustomerDays,
+        parts: impl IntoIterator<Item = (&'a str, &'a str, crate::Day, Tag, crate::Acc)>,
+    ) {
+        for (id, info) in &d.stores {
+            self.stores.describe(id, info);
+        }
+        for (customer, store, day, tag, acc) in parts {
+            let store = self.stores.id(store);
+            self.book.add_tagged(customer, store, day, acc, tag);
         }
     }
 

@@ -1,18 +1,20 @@
-//! The clustering features of every customer, read from the customer
-//! portrait's tables by two grouped queries (no serving state holds them).
-//! Their rows are streamed into one book by dense customer id: a million
-//! customers' rows held at once, then a map by name, took about a gigabyte
-//! at 10M orders, more than the profiler's whole serving state.
+//! The clustering features of every customer: orders per channel and hour
+//! band from the serving state (the tags of the customer book's rows), line
+//! spend per category by a grouped query over `customer_categories` (no
+//! serving state holds it). Both go into one book by dense customer id: a
+//! million customers' rows held at once, then a map by name, took about a
+//! gigabyte at 10M orders, more than the profiler's whole serving state.
 
 use futures::TryStreamExt;
 use portrait_core::Day;
-use portrait_proto::v1::HourBand;
+use portrait_core::memory::CustomerBook;
 use portrait_service::Result;
 use portrait_store::{Sql, Store};
 use sqlx::Row;
 
 use super::habits::HabitBook;
 use crate::customer::BAND_HOURS;
+use crate::projection::order_tags::hour_channel;
 
 /// Categories whose shares of a customer's line spend are features.
 pub(crate) const TOP_CATEGORIES: usize = 6;
@@ -30,10 +32,9 @@ pub(crate) struct Habits {
     pub(crate) categories: [i64; TOP_CATEGORIES],
 }
 
-/// Column `i`, a count of orders, in 32 bits: four billion orders of one
-/// customer is past anything a chain sells, so it is refused, not clamped.
-fn count(r: &sqlx::any::AnyRow, i: usize) -> Result<u32> {
-    let n: i64 = r.try_get(i)?;
+/// A count of orders in 32 bits: four billion orders of one customer is past
+/// anything a chain sells, so it is refused, not clamped.
+fn count(n: i64) -> Result<u32> {
     u32::try_from(n).map_err(|_| {
         portrait_service::Error::Corrupt(format!(
             "a customer's count of orders is {n}, past {}",
@@ -42,51 +43,63 @@ fn count(r: &sqlx::any::AnyRow, i: usize) -> Result<u32> {
     })
 }
 
-/// The chain's top categories by line revenue (ties by id), and each
-/// customer's habits by dense id (`id_of` names them; a customer it does not
-/// know is left out, as the clustering leaves out customers without orders).
-pub(crate) async fn habits(
-    store: &Store,
-    as_of: Day,
-    customers: usize,
-    id_of: impl Fn(&str) -> Option<u32>,
-) -> Result<(Vec<String>, HabitBook)> {
-    let mut conn = store.acquire().await?;
-    let band = |&(_, from, to): &(HourBand, u8, u8)| {
-        format!(
-            "CAST(SUM(CASE WHEN hour >= {from} AND hour < {to} THEN orders ELSE 0 END) AS BIGINT)"
-        )
-    };
-    let channel =
-        |c: i64| format!("CAST(SUM(CASE WHEN channel = {c} THEN orders ELSE 0 END) AS BIGINT)");
-    let sql = format!(
-        "SELECT customer_id, CAST(SUM(orders) AS BIGINT) AS n, {}, {} \
-         FROM customer_orders WHERE orders > 0 AND day <= {as_of} GROUP BY customer_id",
-        (1..=5).map(channel).collect::<Vec<_>>().join(", "),
-        BAND_HOURS.iter().map(band).collect::<Vec<_>>().join(", "),
-        as_of = i64::from(as_of),
-    );
+/// Each customer's orders per channel and hour band up to `as_of`, by dense
+/// id, from the hours and channels the customer book's rows are tagged with.
+pub(crate) fn order_habits(book: &CustomerBook, as_of: Day) -> Result<HabitBook> {
+    let customers = book.customers().len();
     let mut out = HabitBook::with_len(customers);
-    let mut rows = sqlx::query(&sql).fetch(&mut *conn);
-    while let Some(r) = rows.try_next().await? {
-        let Some(c) = id_of(r.try_get(0)?) else {
+    // Orders, then per channel 1..=5, then per band of `BAND_HOURS`.
+    let mut sums = [0_i64; 10];
+    for c in 0..customers as u32 {
+        sums.fill(0);
+        book.tagged_rows(c, None, |day, _, tag, acc| {
+            if acc.orders <= 0 || day > as_of {
+                return;
+            }
+            sums[0] += acc.orders;
+            let Some((hour, channel)) = hour_channel(tag) else {
+                return;
+            };
+            if let Ok(ch @ 1..=5) = usize::try_from(channel) {
+                sums[ch] += acc.orders;
+            }
+            if let Some(b) =
+                (BAND_HOURS.iter()).position(|(_, from, to)| (*from..*to).contains(&hour))
+            {
+                sums[6 + b] += acc.orders;
+            }
+        });
+        if sums[0] == 0 {
             continue;
-        };
+        }
         let mut h = Habits {
-            orders: count(&r, 1)?,
+            orders: count(sums[0])?,
             ..Habits::default()
         };
         for i in 0..5 {
-            h.channels[i] = count(&r, 2 + i)?;
+            h.channels[i] = count(sums[1 + i])?;
         }
         for i in 0..BAND_HOURS.len() {
-            h.bands[i] = count(&r, 7 + i)?;
+            h.bands[i] = count(sums[6 + i])?;
         }
         // The other bands are parts of the orders: late night is the rest.
         h.bands[4] = h.orders.saturating_sub(h.bands[..4].iter().sum::<u32>());
         out.set(c, h);
     }
-    drop(rows);
+    Ok(out)
+}
+
+/// The chain's top categories by line revenue (ties by id), each customer's
+/// line spend in total and in each of them added to `out` by dense id
+/// (`id_of` names them; a customer it does not know is left out, as the
+/// clustering leaves out customers without orders).
+pub(crate) async fn category_habits(
+    store: &Store,
+    as_of: Day,
+    id_of: impl Fn(&str) -> Option<u32>,
+    out: &mut HabitBook,
+) -> Result<Vec<String>> {
+    let mut conn = store.acquire().await?;
     let top: Vec<String> = sqlx::query(&format!(
         "SELECT category_id, CAST(SUM(revenue) AS BIGINT) AS r FROM customer_categories \
          WHERE orders > 0 AND day <= {} GROUP BY category_id ORDER BY r DESC, category_id",
@@ -123,5 +136,5 @@ pub(crate) async fn habits(
         out.set(c, h);
     }
     drop(rows);
-    Ok((top, out))
+    Ok(top)
 }

@@ -153,12 +153,13 @@ impl ClusterBook {
         };
         let _one = self.computing.lock().await;
         let live = &self.projection.live;
-        let (customers, incarnation) = {
+        let (mut habits, incarnation) = {
             let (state, _) = live.read();
-            (state.customers.book.customers().len(), live.incarnation())
+            let habits = features::order_habits(&state.customers.book, as_of)?;
+            (habits, live.incarnation())
         };
         let id_of = |name: &str| live.read().0.customers.book.customers().get(name);
-        let (top, habits) = features::habits(self.ctx.store(), as_of, customers, id_of).await?;
+        let top = features::category_habits(self.ctx.store(), as_of, id_of, &mut habits).await?;
         let rows = {
             let (state, _) = live.read();
             if live.incarnation() != incarnation {

@@ -1,15 +1,13 @@
 //! The summary's groups of orders rather than of stores or customers: by
-//! channel and by hour band, one grouped statement over `customer_orders`.
+//! channel and by hour band, from the hour and channel each row of the
+//! customer book is tagged with.
 
-use portrait_core::Day;
-use portrait_core::memory::GroupFigures;
+use portrait_core::memory::Tag;
 use portrait_proto::v1::{Channel, HourBand, SummaryDimension};
-use portrait_service::Result;
-use portrait_store::{Sql, Store};
-use sqlx::Row;
 
-use super::sql::{Scope, stream};
-use crate::customer::BAND_HOURS;
+use crate::customer::hour_band;
+use crate::projection::order_tags::hour_channel;
+use crate::summary::Keys;
 
 /// Chinese names of the channels, in enum order from 1.
 pub(crate) const CHANNEL_LABELS: [&str; 5] = ["微信小程序", "门店收银", "美团", "饿了么", "抖音"];
@@ -41,90 +39,27 @@ pub(crate) fn key_of(dimension: SummaryDimension, g: i32) -> Option<(String, Str
     }
 }
 
-/// The SQL expression of a row's group: its channel, or its hour band (the
-/// bounds of `BAND_HOURS`; every other hour is late night).
-fn group_expr(dimension: SummaryDimension) -> String {
-    if dimension == SummaryDimension::Channel {
-        return "channel".into();
+/// The summary's groups by channel or hour band, all five, in enum order:
+/// group `g` (enum value) is index `g − 1`.
+pub(crate) fn order_keys(dimension: SummaryDimension, keys: &mut Keys) {
+    for g in 1..=5 {
+        if let Some((key, label)) = key_of(dimension, g) {
+            keys.insert((key, label, String::new()), (g - 1) as usize);
+        }
     }
-    let mut e = String::from("CASE");
-    for (band, from, to) in BAND_HOURS {
-        e.push_str(&format!(
-            " WHEN hour >= {from} AND hour < {to} THEN {}",
-            band as i32
-        ));
-    }
-    e.push_str(&format!(" ELSE {} END", HourBand::LateNight as i32));
-    e
 }
 
-/// Per group (by enum value, 1..=5): the customers with a counting order in
-/// the group inside the scope, their orders, spend, recency sum as of
-/// `as_of`, spend in the group before the scope's end, and predicted CLV
-/// (`clv` gives a chunk's customers' by id, `None` = not scored).
-pub(crate) async fn order_groups(
-    store: &Store,
-    scope: &Scope,
-    dimension: SummaryDimension,
-    as_of: Day,
-    clv: impl Fn(&mut dyn Iterator<Item = &str>) -> Vec<Option<f64>>,
-) -> Result<[GroupFigures; 6]> {
-    let mut out = [GroupFigures::default(); 6];
-    if scope.is_empty() {
-        return Ok(out);
-    }
-    let g = group_expr(dimension);
-    // Without a `from`, every day before the end is inside.
-    let inside = scope
-        .from
-        .map_or_else(|| "1 = 1".to_owned(), |f| format!("day >= {f}"));
-    let build = |conn: &sqlx::AnyConnection| {
-        let mut sql = Sql::for_conn(
-            conn,
-            &format!(
-                "SELECT customer_id, {g} AS g, \
-                 CAST(SUM(CASE WHEN {inside} THEN orders ELSE 0 END) AS BIGINT), \
-                 CAST(SUM(CASE WHEN {inside} THEN revenue ELSE 0 END) AS BIGINT), \
-                 CAST(MAX(CASE WHEN {inside} THEN day ELSE NULL END) AS BIGINT), \
-                 CAST(SUM(revenue) AS BIGINT) FROM customer_orders"
-            ),
-        );
-        scope.push_where(&mut sql, false);
-        sql.push(&format!(" GROUP BY customer_id, {g}"));
-        sql
+/// The index in [`order_keys`] of orders with `tag`: their channel, or the
+/// band of their hour (the bounds of `BAND_HOURS`; every other hour is late
+/// night). `None` for orders with neither (none pass validation).
+pub(crate) fn order_group(dimension: SummaryDimension, tag: Tag) -> Option<usize> {
+    let (hour, channel) = hour_channel(tag)?;
+    let g = if dimension == SummaryDimension::Channel {
+        channel
+    } else {
+        hour_band(hour) as i32
     };
-    // Only rows with an order inside count: the others are not kept.
-    let parse = |r: &sqlx::any::AnyRow| {
-        let n = |i: usize| r.try_get::<i64, _>(i);
-        let last = r.try_get::<Option<i64>, _>(4)?;
-        let row = (r.try_get::<String, _>(0)?, [n(1)?, n(2)?, n(3)?, n(5)?]);
-        Ok(last.map(|last| (row.0, [row.1[0], row.1[1], row.1[2], last, row.1[3]])))
-    };
-    let mut conn = store.acquire().await?;
-    stream(&mut conn, build, parse, |rows| {
-        let rows: Vec<_> = rows.drain(..).flatten().collect();
-        let scores = clv(&mut rows.iter().map(|(c, _)| c.as_str()));
-        for ((_, [g, orders, revenue, last, before]), score) in rows.iter().zip(scores) {
-            let Some(slot) = usize::try_from(*g).ok().filter(|g| (1..6).contains(g)) else {
-                continue;
-            };
-            if *orders <= 0 {
-                continue;
-            }
-            let f = &mut out[slot];
-            f.customers += 1;
-            f.orders += orders;
-            f.revenue += revenue;
-            f.recency_days += i64::from(as_of) - last;
-            f.spend_before_end += before;
-            if let Some(v) = score {
-                f.scored += 1;
-                f.predicted_clv += v;
-            }
-        }
-    })
-    .await?;
-    Ok(out)
+    usize::try_from(g - 1).ok().filter(|i| *i < 5)
 }
 
 #[cfg(test)]
@@ -147,12 +82,36 @@ mod tests {
     }
 
     #[test]
-    fn hour_bands_in_sql_match_the_bounds() {
-        let e = group_expr(SummaryDimension::HourBand);
-        assert_eq!(
-            e,
-            "CASE WHEN hour >= 6 AND hour < 10 THEN 1 WHEN hour >= 10 AND hour < 14 THEN 2 \
-             WHEN hour >= 14 AND hour < 17 THEN 3 WHEN hour >= 17 AND hour < 21 THEN 4 ELSE 5 END"
-        );
+    fn orders_fall_in_their_channel_or_hour_band() {
+        use crate::projection::order_tags::tag;
+        let (channel, band) = (SummaryDimension::Channel, SummaryDimension::HourBand);
+        assert_eq!(order_group(channel, tag(12, Channel::Pos as i32)), Some(1));
+        assert_eq!(order_group(channel, tag(12, 0)), None);
+        assert_eq!(order_group(channel, tag(12, 6)), None);
+        for (hour, want) in [
+            (5, 5),
+            (6, 1),
+            (9, 1),
+            (10, 2),
+            (14, 3),
+            (16, 3),
+            (17, 4),
+            (20, 4),
+            (21, 5),
+            (0, 5),
+        ] {
+            assert_eq!(
+                order_group(band, tag(hour, 1)),
+                Some(want - 1),
+                "hour {hour}"
+            );
+        }
+        assert_eq!(order_group(band, Tag::UNKNOWN), None);
+        let mut keys = Keys::new();
+        order_keys(band, &mut keys);
+        let names: Vec<_> = keys.iter().map(|((k, _, _), i)| (k.as_str(), *i)).collect();
+        assert!(names.contains(&("HOUR_BAND_BREAKFAST", 0)));
+        assert!(names.contains(&("HOUR_BAND_LATE_NIGHT", 4)));
+        assert_eq!(names.len(), 5);
     }
 }

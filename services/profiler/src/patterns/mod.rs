@@ -1,10 +1,12 @@
 //! Time, channel and preference patterns per RFM segment or cluster
-//! (`GetGroupPatterns`). Each customer's group, and each group's customers,
-//! come from the serving state; their orders, categories and products from
-//! three statements over the customer portrait's tables (no serving state
-//! holds them), grouped by the customers' groups in the database (a table of
-//! them lives inside the call's transaction and is joined) so that what
-//! crosses is a row per (group, …), not one per customer.
+//! (`GetGroupPatterns`). Each customer's group, each group's customers and
+//! their orders by weekday, hour and channel come from the serving state (the
+//! customer book's rows are tagged with their hour and channel); their
+//! categories and products from two statements over the customer portrait's
+//! tables (no serving state holds them), grouped by the customers' groups in
+//! the database (a table of them lives inside the call's transaction and is
+//! joined) so that what crosses is a row per (group, item), not one per
+//! customer.
 //! Cached per (filter, dimension, clusters' generation) and version; a
 //! request's key and limit select from the cached answer.
 
@@ -14,6 +16,7 @@ pub(crate) mod sql;
 
 use std::sync::Arc;
 
+use portrait_core::memory::{CustomerBook, Selection};
 use portrait_core::{Error as DomainError, ResolvedFilter};
 use portrait_proto::v1::{Filter, GroupPatterns, GroupPatternsRequest, SummaryDimension};
 use portrait_service::Result;
@@ -21,6 +24,7 @@ use portrait_store::Sql;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Connection, Row};
 
+use crate::projection::order_tags::hour_channel;
 use crate::queries::Profiler;
 use crate::summary::{Keys, cluster_groups, scope_of};
 use figures::{Sums, pattern};
@@ -48,8 +52,9 @@ struct Plan {
     scope: sql::Scope,
     /// Each grouped customer's group, for the database.
     groups: GroupTable,
-    /// Customers with an order inside the filter, per group and (last) in all.
-    customers: Vec<i64>,
+    /// Per group and (last) for all selected customers: the customers with an
+    /// order inside the filter, and their orders.
+    sums: Vec<Sums>,
     keys: Keys,
     head: GroupPatterns,
     generation: u64,
@@ -112,18 +117,29 @@ impl Profiler {
                 let g = of.get(c as usize).copied().flatten();
                 groups.push(book.customers().name(c), g.map_or(-1, |g| g as i64));
             }
-            let group_of = |c: u32, _| of.get(c as usize).copied().flatten();
+            let group_of = |c: u32, _, _| of.get(c as usize).copied().flatten();
             let span = (f.from, f.to, f.as_of);
             let (total, figures) = book.group_figures(sel, span, keys.len(), group_of, |_| None);
-            let customers = (figures.iter().chain([&total]))
-                .map(|g| g.customers)
+            let mut sums: Vec<Sums> = (figures.iter().chain([&total]))
+                .map(|g| {
+                    let mut sums = Sums::default();
+                    sums.customers = g.customers;
+                    sums
+                })
                 .collect();
+            add_orders(
+                book,
+                sel,
+                f,
+                |c| of.get(c as usize).copied().flatten(),
+                &mut sums,
+            );
             Plan {
                 f: f.clone(),
                 version,
                 scope: scope_of(s, f, sel),
                 groups,
-                customers,
+                sums,
                 keys,
                 head,
                 generation,
@@ -154,19 +170,13 @@ impl Profiler {
         }
         let groups = plan.keys.len();
         // One more slot, the last, for every selected customer together.
-        let mut sums: Vec<Sums> = (plan.customers.iter())
-            .map(|&customers| {
-                let mut sums = Sums::default();
-                sums.customers = customers;
-                sums
-            })
-            .collect();
+        let mut sums = plan.sums;
         if !plan.scope.is_empty() {
             let (scope, groups) = (&plan.scope, plan.groups);
             let mut conn = self.ctx.store().acquire().await?;
             let mut tx = conn.begin().await?;
             let table = groups.load(&mut tx).await?;
-            read_sums(&mut tx, scope, &table, &mut sums).await?;
+            read_items(&mut tx, scope, &table, &mut sums).await?;
             // The groups' table goes with the transaction.
             tx.rollback().await?;
         }
@@ -199,11 +209,38 @@ impl Profiler {
     }
 }
 
-/// The three statements: orders by (group, weekday, hour, channel), then
-/// categories and products by (group, item), each row added to its group and
-/// to the total (the last of `sums`). A customer in no group has group −1; one
-/// the state does not know yet is left out (the join).
-async fn read_sums(
+/// Each selected customer's orders inside the filter by weekday, hour and
+/// channel, added to their group's sums (`group_of`) and to the total (the
+/// last of `sums`).
+fn add_orders(
+    book: &CustomerBook,
+    sel: &Selection,
+    f: &ResolvedFilter,
+    group_of: impl Fn(u32) -> Option<usize>,
+    sums: &mut [Sums],
+) {
+    let total = sums.len() - 1;
+    for c in book.candidates(sel) {
+        let slots = [group_of(c).filter(|g| *g < total), Some(total)];
+        book.tagged_rows(c, f.from, |day, store, tag, acc| {
+            let inside = day < f.to && f.from.is_none_or(|from| day >= from);
+            if acc.orders <= 0 || !inside || !sel.contains(store) {
+                return;
+            }
+            let (hour, channel) = hour_channel(tag).map_or((-1, -1), |(h, c)| (h.into(), c.into()));
+            // Day 0, 1970-01-01, was a Thursday: slot 3 from Monday.
+            let weekday = (i64::from(day) + 3).rem_euclid(7);
+            for s in slots.into_iter().flatten() {
+                sums[s].add_order(weekday, hour, channel, acc.orders, acc.revenue);
+            }
+        });
+    }
+}
+
+/// The two statements: categories and products by (group, item), each row
+/// added to its group and to the total (the last of `sums`). A customer in no
+/// group has group −1; one the state does not know yet is left out (the join).
+async fn read_items(
     conn: &mut AnyConnection,
     scope: &Scope,
     groups: &str,
@@ -212,31 +249,6 @@ async fn read_sums(
     let total = sums.len() - 1;
     let slots = |g: i64| [usize::try_from(g).ok().filter(|g| *g < total), Some(total)];
     let join = format!(" JOIN {groups} g ON g.customer_id = t.customer_id");
-    let orders = |conn: &AnyConnection| {
-        let mut sql = Sql::for_conn(
-            conn,
-            &format!(
-                "SELECT g.grp, (day + 3) % 7, hour, channel, \
-                 CAST(SUM(orders) AS BIGINT), CAST(SUM(revenue) AS BIGINT) \
-                 FROM customer_orders t{join}"
-            ),
-        );
-        scope.push_where(&mut sql, true);
-        sql.push(" GROUP BY 1, 2, 3, 4");
-        sql
-    };
-    let parse = |r: &AnyRow| {
-        let n = |i: usize| r.try_get::<i64, _>(i);
-        Ok([n(0)?, n(1)?, n(2)?, n(3)?, n(4)?, n(5)?])
-    };
-    stream(conn, orders, parse, |rows| {
-        for [g, weekday, hour, channel, n, revenue] in rows.iter() {
-            for s in slots(*g).into_iter().flatten() {
-                sums[s].add_order(*weekday, *hour, *channel, *n, *revenue);
-            }
-        }
-    })
-    .await?;
     for (items_table, column, products) in [
         ("customer_categories", "category_id", false),
         ("customer_products", "product_id", true),

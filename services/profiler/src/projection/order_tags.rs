@@ -1,0 +1,119 @@
+//! The profiler's customer book is tagged with each row's local hour and
+//! channel (`portrait_core::memory::Tag`), so that figures by hour, hour band
+//! or channel over groups of customers are a pass over memory. It is loaded
+//! from `customer_orders` (a row per order version), whose rows of one
+//! (customer, store, day) sum to that `customer_days` row.
+
+use portrait_core::Acc;
+use portrait_core::memory::{BookLoader, CustomerState, Tag};
+use portrait_service::Result;
+use portrait_store::{Key, load_stores, scan_apart};
+use sqlx::AnyPool;
+
+/// Channels fit 3 bits (validation allows 1 to 5).
+const CHANNEL_BITS: u32 = 3;
+
+/// The tag of orders placed at local `hour` through `channel`:
+/// `hour * 8 + channel`. Anything validation rules out is `Tag::UNKNOWN`,
+/// counted in totals but in no hour or channel.
+pub(crate) fn tag(hour: u8, channel: i32) -> Tag {
+    let channel = u8::try_from(channel)
+        .ok()
+        .filter(|c| *c < 1 << CHANNEL_BITS);
+    match channel {
+        Some(c) if hour < 24 => Tag::new((hour << CHANNEL_BITS) | c).unwrap_or(Tag::UNKNOWN),
+        _ => Tag::UNKNOWN,
+    }
+}
+
+/// The (hour, channel) a tag was made of.
+pub(crate) fn hour_channel(tag: Tag) -> Option<(u8, i32)> {
+    let v = tag.value()?;
+    Some((v >> CHANNEL_BITS, i32::from(v & ((1 << CHANNEL_BITS) - 1))))
+}
+
+/// The stores and the tagged customer book, from `stores` and
+/// `customer_orders`.
+pub(crate) async fn load_customers(pool: &AnyPool) -> Result<CustomerState> {
+    let mut state = CustomerState::default();
+    load_stores(pool, &mut state.stores).await?;
+    let keys = [
+        Key::Int("day"),
+        Key::Text("store_id"),
+        Key::Text("customer_id"),
+        Key::Text("order_id"),
+        Key::Int("hour"),
+        Key::Int("channel"),
+    ];
+    // Every key is read, to page on.
+    let columns = [
+        "day",
+        "store_id",
+        "customer_id",
+        "order_id",
+        "hour",
+        "channel",
+        "orders",
+        "revenue",
+    ];
+    let stores = &mut state.stores;
+    let book = scan_apart(
+        pool,
+        "customer_orders",
+        &keys,
+        &columns,
+        BookLoader::tagged(),
+        |r, batch| {
+            let store = stores.id(r.text("store_id")?);
+            let acc = Acc {
+                orders: r.int("orders")?,
+                revenue: r.int("revenue")?,
+            };
+            let day = portrait_store::day(r.int("day")?)?;
+            let (hour, channel) = (r.int("hour")?, r.int("channel")?);
+            let corrupt = |what: &str, v: i64| {
+                portrait_store::Error::Corrupt(format!(
+                    "customer_orders.{what} {v} is out of range"
+                ))
+            };
+            let hour = u8::try_from(hour)
+                .ok()
+                .filter(|h| *h < 24)
+                .ok_or_else(|| corrupt("hour", hour))?;
+            let channel = i32::try_from(channel).map_err(|_| corrupt("channel", channel))?;
+            batch.push(
+                r.text("customer_id")?,
+                (store, day, acc, tag(hour, channel)),
+            );
+            Ok(())
+        },
+        |book, batch| {
+            for &(at, (store, day, acc, tag)) in batch.rows() {
+                book.push_tagged(batch.name_of(at), store, day, acc, tag);
+            }
+        },
+    )
+    .await?;
+    state.book = book.finish();
+    Ok(state)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_hour_and_channel_round_trips_and_nothing_else_is_tagged() {
+        for hour in 0..24 {
+            for channel in 0..8 {
+                let t = tag(hour, channel);
+                assert_ne!(t, Tag::UNKNOWN);
+                assert_eq!(hour_channel(t), Some((hour, channel)));
+            }
+        }
+        for (hour, channel) in [(24, 1), (255, 1), (3, 8), (3, -1), (3, 1 << 20)] {
+            assert_eq!(tag(hour, channel), Tag::UNKNOWN, "{hour} {channel}");
+        }
+        assert_eq!(hour_channel(Tag::UNKNOWN), None);
+    }
+}
