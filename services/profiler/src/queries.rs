@@ -59,27 +59,15 @@ pub struct Profiler {
     association_counts: Arc<AnswerCache<(ResolvedFilter, bool), BasketCounts>>,
     /// Group patterns per (filter, dimension, clusters' generation).
     pub(crate) patterns: Arc<AnswerCache<crate::patterns::PatternsKey, crate::patterns::Full>>,
-    /// At most `SCANS_AT_ONCE` scans of the portrait tables for group answers:
-    /// each holds a connection of the store's pool (4 on SQLite) for seconds,
-    /// and the consumer and the one-customer queries need theirs.
-    scans: Arc<tokio::sync::Semaphore>,
+    /// One scan of the portrait tables for a group answer at a time: each
+    /// holds a connection of the store's pool (4 on SQLite) for seconds, and
+    /// the consumer and the one-customer queries need theirs.
+    pub(crate) scans: Arc<tokio::sync::Mutex<()>>,
     /// Customers' unusual orders per (filter, least |score|), read from SQL.
     pub(crate) unusual_orders: Arc<AnswerCache<crate::anomaly::OrdersKey, Vec<Anomaly>>>,
 }
 
-/// Two, not one: a small filter's scan (a store, a month) then runs beside
-/// the whole chain's instead of waiting tens of seconds for it at 10M orders,
-/// and two still leave the consumer and the one-customer queries a
-/// connection each.
-const SCANS_AT_ONCE: usize = 2;
-
 impl Profiler {
-    /// A place among the scans of the portrait tables, held while scanning.
-    pub(crate) async fn scan_permit(&self) -> Result<tokio::sync::SemaphorePermit<'_>> {
-        (self.scans.acquire().await)
-            .map_err(|_| portrait_service::Error::NotReady("the profiler is stopping".into()))
-    }
-
     pub fn new(
         projection: Arc<ProfilerProjection>,
         ctx: QueryContext,
@@ -95,7 +83,7 @@ impl Profiler {
             summaries: Arc::new(AnswerCache::new(64)),
             association_counts: Arc::new(AnswerCache::new(64)),
             patterns: Arc::new(AnswerCache::new(32)),
-            scans: Arc::new(tokio::sync::Semaphore::new(SCANS_AT_ONCE)),
+            scans: Arc::new(tokio::sync::Mutex::new(())),
             unusual_orders: Arc::new(AnswerCache::new(64)),
         }
     }

@@ -90,8 +90,8 @@ async fn read_orders(p: &Profiler, sel: &Selected) -> Result<Vec<(String, OrderR
     if !sel.all && sel.names.is_empty() {
         return Ok(Vec::new());
     }
-    // A place among the scans of the portrait tables (Profiler::scans).
-    let _scan = p.scan_permit().await?;
+    // One scan of the portrait tables at a time (Profiler::scans).
+    let _scan = p.scans.lock().await;
     let mut conn = p.ctx.store().acquire().await?;
     let mut out = Vec::new();
     for day in sel.from..sel.to {

@@ -161,7 +161,7 @@ impl Profiler {
         if let Some(full) = (self.patterns).get(&(f, dimension as i32, generation), version) {
             return Ok(full);
         }
-        let _scan = self.scan_permit().await?;
+        let _scan = self.scans.lock().await;
         let plan = self.plan(filter, dimension)?;
         let cache_key = (plan.f.clone(), dimension as i32, plan.generation);
         // A call that waited for the permit may find its answer made meanwhile.

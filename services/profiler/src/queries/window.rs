@@ -32,8 +32,8 @@ impl Profiler {
         if let Some(counts) = self.association_counts.get(&key, version) {
             return Ok(counts);
         }
-        // A place among the scans of the portrait tables (Profiler::scans).
-        let _scan = self.scan_permit().await?;
+        // One scan of the portrait tables at a time (Profiler::scans).
+        let _scan = self.scans.lock().await;
         let mut conn = self.ctx.store().acquire().await?;
         let mut sql = Sql::for_conn(
             &conn,
