@@ -1,11 +1,11 @@
 //! The customer-day component every consumer service keeps: the `stores` and
 //! `customer_days` tables, written per batch and loaded into memory at start.
 
-use portrait_core::memory::{BookLoader, CustomerState, NewRows, Stores};
+use portrait_core::memory::{BookLoader, CustomerState, NewRows, Stores, Tag};
 use portrait_core::{Acc, CustomerDays, StoreInfo};
 use sqlx::{AnyConnection, AnyPool};
 
-use crate::{Key, Migration, Result, add_rows, migrations, scan, scan_apart, upsert};
+use crate::{Key, Migration, Result, ScanRow, add_rows, migrations, scan, scan_apart, upsert};
 
 pub const CUSTOMER_DAYS_MIGRATIONS: &[Migration] = migrations!(
     "migrations/customer_days",
@@ -65,23 +65,45 @@ pub async fn write_customer_days(
 
 /// Reads both tables into a fresh serving state.
 pub async fn load_customer_days(pool: &AnyPool) -> Result<CustomerState> {
-    let mut state = CustomerState::default();
-    load_stores(pool, &mut state.stores).await?;
     let keys = [
         Key::Int("day"),
         Key::Text("store_id"),
         Key::Text("customer_id"),
     ];
     let columns = ["day", "store_id", "customer_id", "orders", "revenue"];
+    load_customer_state(pool, "customer_days", &keys, &columns, None).await
+}
+
+/// Reads the tag of a row of customer orders.
+pub type TagOf = dyn Fn(&ScanRow<'_>) -> Result<Tag> + Sync;
+
+/// Reads `stores`, then `table`'s (day, store_id, customer_id, orders,
+/// revenue) rows into the customer book, paged by `keys` (all among
+/// `columns`). With `tag`, the book is tagged: the table may hold several
+/// rows of one (customer, store, day), each read with its tag, and the book
+/// sums them.
+pub async fn load_customer_state(
+    pool: &AnyPool,
+    table: &str,
+    keys: &[Key],
+    columns: &[&str],
+    tag: Option<&TagOf>,
+) -> Result<CustomerState> {
+    let mut state = CustomerState::default();
+    load_stores(pool, &mut state.stores).await?;
     let stores = &mut state.stores;
+    let loader = match tag {
+        Some(_) => BookLoader::tagged(),
+        None => BookLoader::default(),
+    };
     // Interning a million customers is most of this load: it runs on the
     // applier's thread while this task reads the next rows.
     let book = scan_apart(
         pool,
-        "customer_days",
-        &keys,
-        &columns,
-        BookLoader::default(),
+        table,
+        keys,
+        columns,
+        loader,
         |r, batch| {
             let store = stores.id(r.text("store_id")?);
             let acc = Acc {
@@ -89,12 +111,13 @@ pub async fn load_customer_days(pool: &AnyPool) -> Result<CustomerState> {
                 revenue: r.int("revenue")?,
             };
             let day = crate::day(r.int("day")?)?;
-            batch.push(r.text("customer_id")?, (store, day, acc));
+            let tag = tag.map_or(Ok(Tag::UNKNOWN), |tag| tag(r))?;
+            batch.push(r.text("customer_id")?, (store, day, acc, tag));
             Ok(())
         },
         |book, batch| {
-            for &(at, (store, day, acc)) in batch.rows() {
-                book.push(batch.name_of(at), store, day, acc);
+            for &(at, (store, day, acc, tag)) in batch.rows() {
+                book.push_tagged(batch.name_of(at), store, day, acc, tag);
             }
         },
     )
@@ -104,7 +127,7 @@ pub async fn load_customer_days(pool: &AnyPool) -> Result<CustomerState> {
 }
 
 /// Reads the `stores` table: names and cities, each store's dense id.
-pub async fn load_stores(pool: &AnyPool, stores: &mut Stores) -> Result<()> {
+async fn load_stores(pool: &AnyPool, stores: &mut Stores) -> Result<()> {
     let columns = ["store_id", "name", "city"];
     scan(pool, "stores", &[Key::Text("store_id")], &columns, |r| {
         let info = StoreInfo {

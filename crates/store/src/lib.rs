@@ -31,7 +31,7 @@ pub use consumer::{
     reset_tables, save_log_state, save_positions,
 };
 pub use customer_days::{
-    CUSTOMER_DAYS_MIGRATIONS, load_customer_days, load_stores, write_customer_days,
+    CUSTOMER_DAYS_MIGRATIONS, TagOf, load_customer_days, load_customer_state, write_customer_days,
 };
 pub use error::{Error, Refusal, Result};
 pub use migrate::{CONSUMER_MIGRATIONS, Migration};

@@ -4,10 +4,11 @@
 //! from `customer_orders` (a row per order version), whose rows of one
 //! (customer, store, day) sum to that `customer_days` row.
 
-use portrait_core::Acc;
-use portrait_core::memory::{BookLoader, CustomerState, Tag};
+use portrait_core::memory::{CustomerState, Tag};
 use portrait_service::Result;
-use portrait_store::{Key, load_stores, scan_apart};
+use portrait_store::{Key, ScanRow, TagOf, load_customer_state};
+
+use super::visits::ORDER_KEYS;
 use sqlx::AnyPool;
 
 /// Channels fit 3 bits (validation allows 1 to 5).
@@ -35,8 +36,6 @@ pub(crate) fn hour_channel(tag: Tag) -> Option<(u8, i32)> {
 /// The stores and the tagged customer book, from `stores` and
 /// `customer_orders`.
 pub(crate) async fn load_customers(pool: &AnyPool) -> Result<CustomerState> {
-    let mut state = CustomerState::default();
-    load_stores(pool, &mut state.stores).await?;
     let keys = [
         Key::Int("day"),
         Key::Text("store_id"),
@@ -46,56 +45,25 @@ pub(crate) async fn load_customers(pool: &AnyPool) -> Result<CustomerState> {
         Key::Int("channel"),
     ];
     // Every key is read, to page on.
-    let columns = [
-        "day",
-        "store_id",
-        "customer_id",
-        "order_id",
-        "hour",
-        "channel",
-        "orders",
-        "revenue",
-    ];
-    let stores = &mut state.stores;
-    let book = scan_apart(
-        pool,
-        "customer_orders",
-        &keys,
-        &columns,
-        BookLoader::tagged(),
-        |r, batch| {
-            let store = stores.id(r.text("store_id")?);
-            let acc = Acc {
-                orders: r.int("orders")?,
-                revenue: r.int("revenue")?,
-            };
-            let day = portrait_store::day(r.int("day")?)?;
-            let (hour, channel) = (r.int("hour")?, r.int("channel")?);
-            let corrupt = |what: &str, v: i64| {
-                portrait_store::Error::Corrupt(format!(
-                    "customer_orders.{what} {v} is out of range"
-                ))
-            };
-            let hour = u8::try_from(hour)
-                .ok()
-                .filter(|h| *h < 24)
-                .ok_or_else(|| corrupt("hour", hour))?;
-            let channel = i32::try_from(channel).map_err(|_| corrupt("channel", channel))?;
-            batch.push(
-                r.text("customer_id")?,
-                (store, day, acc, tag(hour, channel)),
-            );
-            Ok(())
-        },
-        |book, batch| {
-            for &(at, (store, day, acc, tag)) in batch.rows() {
-                book.push_tagged(batch.name_of(at), store, day, acc, tag);
-            }
-        },
-    )
-    .await?;
-    state.book = book.finish();
-    Ok(state)
+    let columns: Vec<&str> = ORDER_KEYS
+        .into_iter()
+        .chain(["orders", "revenue"])
+        .collect();
+    let tag_of = |r: &ScanRow<'_>| {
+        let (hour, channel) = (r.int("hour")?, r.int("channel")?);
+        let corrupt = |what: &str, v: i64| {
+            portrait_store::Error::Corrupt(format!("customer_orders.{what} {v} is out of range"))
+        };
+        let hour = u8::try_from(hour)
+            .ok()
+            .filter(|h| *h < 24)
+            .ok_or_else(|| corrupt("hour", hour))?;
+        let channel = i32::try_from(channel).map_err(|_| corrupt("channel", channel))?;
+        Ok(tag(hour, channel))
+    };
+    let tag_of: &TagOf = &tag_of;
+    let state = load_customer_state(pool, "customer_orders", &keys, &columns, Some(tag_of));
+    Ok(state.await?)
 }
 
 #[cfg(test)]

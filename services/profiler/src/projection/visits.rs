@@ -36,18 +36,10 @@ pub(crate) async fn write_visits(
             )
         })
         .collect();
-    let keys = [
-        "day",
-        "store_id",
-        "customer_id",
-        "order_id",
-        "hour",
-        "channel",
-    ];
     add_rows(
         conn,
         "customer_orders",
-        &keys,
+        &ORDER_KEYS,
         &["orders", "revenue"],
         orders,
     )
@@ -62,6 +54,16 @@ pub(crate) async fn write_visits(
     )
     .await
 }
+
+/// `customer_orders`' key, in order.
+pub(crate) const ORDER_KEYS: [&str; 6] = [
+    "day",
+    "store_id",
+    "customer_id",
+    "order_id",
+    "hour",
+    "channel",
+];
 
 async fn write_items(
     conn: &mut AnyConnection,
