@@ -293,11 +293,7 @@ async fn load_store_days(pool: &AnyPool, state: &mut State) -> Result<()> {
     let keys = [Key::Int("day"), Key::Text("store_id"), Key::Int("hour")];
     let columns = ["day", "store_id", "hour", "orders", "revenue"];
     scan(pool, "hours", &keys, &columns, |r| {
-        let hour = r.int("hour")?;
-        let hour = u8::try_from(hour)
-            .ok()
-            .filter(|h| *h < 24)
-            .ok_or_else(|| corrupt("hour", hour))?;
+        let hour = stored_hour(r.int("hour")?)?;
         let day = portrait_store::day(r.int("day")?)?;
         days.add_hour(stores.id(r.text("store_id")?), day, hour, acc(r)?);
         Ok(())
@@ -429,6 +425,18 @@ fn day_first<K: Ord, A>(rows: &BTreeMap<(String, Day, K), A>) -> Vec<(&(String, 
 
 fn corrupt(column: &str, value: i64) -> portrait_store::Error {
     portrait_store::Error::Corrupt(format!("{column} {value} is out of range"))
+}
+
+/// A local hour as a table holds it: 0 to 23, else the table is corrupt.
+pub(crate) fn stored_hour(hour: i64) -> Result<u8, portrait_store::Error> {
+    (u8::try_from(hour).ok())
+        .filter(|h| *h < 24)
+        .ok_or_else(|| corrupt("hour", hour))
+}
+
+/// An order's channel number as a table holds it.
+pub(crate) fn stored_channel(channel: i64) -> Result<i32, portrait_store::Error> {
+    i32::try_from(channel).map_err(|_| corrupt("channel", channel))
 }
 
 mod baskets;

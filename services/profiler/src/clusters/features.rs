@@ -13,7 +13,9 @@ use portrait_store::{Sql, Store};
 use sqlx::Row;
 
 use super::habits::HabitBook;
-use crate::customer::BAND_HOURS;
+use portrait_proto::v1::HourBand;
+
+use crate::customer::{BAND_HOURS, hour_band};
 use crate::projection::order_tags::hour_channel;
 
 /// Categories whose shares of a customer's line spend are features.
@@ -63,10 +65,10 @@ pub(crate) fn order_habits(book: &CustomerBook, as_of: Day) -> Result<HabitBook>
             if let Ok(ch @ 1..=5) = usize::try_from(channel) {
                 sums[ch] += acc.orders;
             }
-            if let Some(b) =
-                (BAND_HOURS.iter()).position(|(_, from, to)| (*from..*to).contains(&hour))
-            {
-                sums[6 + b] += acc.orders;
+            // Late night is the rest, below.
+            match hour_band(hour) {
+                HourBand::LateNight | HourBand::Unspecified => {}
+                band => sums[5 + band as usize] += acc.orders,
             }
         });
         if sums[0] == 0 {

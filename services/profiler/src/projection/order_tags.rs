@@ -9,6 +9,7 @@ use portrait_service::Result;
 use portrait_store::{Key, ScanRow, TagOf, load_customer_state};
 
 use super::visits::ORDER_KEYS;
+use super::{stored_channel, stored_hour};
 use sqlx::AnyPool;
 
 /// Channels fit 3 bits (validation allows 1 to 5).
@@ -50,16 +51,8 @@ pub(crate) async fn load_customers(pool: &AnyPool) -> Result<CustomerState> {
         .chain(["orders", "revenue"])
         .collect();
     let tag_of = |r: &ScanRow<'_>| {
-        let (hour, channel) = (r.int("hour")?, r.int("channel")?);
-        let corrupt = |what: &str, v: i64| {
-            portrait_store::Error::Corrupt(format!("customer_orders.{what} {v} is out of range"))
-        };
-        let hour = u8::try_from(hour)
-            .ok()
-            .filter(|h| *h < 24)
-            .ok_or_else(|| corrupt("hour", hour))?;
-        let channel = i32::try_from(channel).map_err(|_| corrupt("channel", channel))?;
-        Ok(tag(hour, channel))
+        let hour = stored_hour(r.int("hour")?)?;
+        Ok(tag(hour, stored_channel(r.int("channel")?)?))
     };
     let tag_of: &TagOf = &tag_of;
     let state = load_customer_state(pool, "customer_orders", &keys, &columns, Some(tag_of));

@@ -9,6 +9,8 @@ use portrait_service::Result;
 use portrait_store::{Sql, Store, add_rows};
 use sqlx::{AnyConnection, Row};
 
+use super::{stored_channel, stored_hour};
+
 /// `new` are the batch's (customer, store, day)s without a `customer_days`
 /// row before it: no row of these tables has their prefix either (a row here
 /// is only ever written with a counting order at its prefix, which leaves a
@@ -141,11 +143,8 @@ pub(crate) async fn read_customer(
                 order_id: r.try_get("order_id")?,
                 day: portrait_store::day(r.try_get("day")?)?,
                 store: r.try_get("store_id")?,
-                hour: u8::try_from(hour)
-                    .ok()
-                    .filter(|h| *h < 24)
-                    .ok_or_else(|| corrupt("hour", hour))?,
-                channel: i32::try_from(channel).map_err(|_| corrupt("channel", channel))?,
+                hour: stored_hour(hour)?,
+                channel: stored_channel(channel)?,
                 orders: r.try_get("orders")?,
                 revenue: r.try_get("revenue")?,
             });
@@ -193,8 +192,4 @@ fn lookup(
     }
     sql.push(")");
     sql
-}
-
-fn corrupt(column: &str, value: i64) -> portrait_service::Error {
-    portrait_store::Error::Corrupt(format!("{column} {value} is out of range")).into()
 }
