@@ -1,10 +1,12 @@
-use std::cmp::Ordering;
-
 use futures::TryStreamExt;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgRow};
 use sqlx::{AnyPool, ConnectOptions, Connection, Row};
 
 use crate::{Arg, Error, Result, Sql};
+
+mod page;
+
+use page::Cell;
 
 /// A key column of a table scan and its type.
 #[derive(Debug, Clone, Copy)]
@@ -31,7 +33,7 @@ pub struct ScanRow<'a> {
 
 enum Values<'a> {
     Pg(&'a PgRow),
-    Json(&'a [serde_json::Value]),
+    Json(&'a [Cell<'a>]),
 }
 
 impl ScanRow<'_> {
@@ -39,7 +41,10 @@ impl ScanRow<'_> {
         let i = self.index(column)?;
         match self.values {
             Values::Pg(r) => Ok(r.try_get(i)?),
-            Values::Json(v) => v[i].as_str().ok_or_else(|| wrong_type(column, "text")),
+            Values::Json(v) => match &v[i] {
+                Cell::Text(t) => Ok(t),
+                _ => Err(wrong_type(column, "text")),
+            },
         }
     }
 
@@ -47,9 +52,10 @@ impl ScanRow<'_> {
         let i = self.index(column)?;
         match self.values {
             Values::Pg(r) => Ok(r.try_get(i)?),
-            Values::Json(v) => v[i]
-                .as_i64()
-                .ok_or_else(|| wrong_type(column, "an integer")),
+            Values::Json(v) => match v[i] {
+                Cell::Int(n) => Ok(n),
+                _ => Err(wrong_type(column, "an integer")),
+            },
         }
     }
 
@@ -58,19 +64,6 @@ impl ScanRow<'_> {
             .iter()
             .position(|c| *c == column)
             .ok_or_else(|| Error::Config(format!("column {column} is not in the scan")))
-    }
-
-    fn key(&self, keys: &[Key], other: &ScanRow<'_>) -> Result<Ordering> {
-        for k in keys {
-            let order = match *k {
-                Key::Text(n) => self.text(n)?.cmp(other.text(n)?),
-                Key::Int(n) => self.int(n)?.cmp(&other.int(n)?),
-            };
-            if order != Ordering::Equal {
-                return Ok(order);
-            }
-        }
-        Ok(Ordering::Equal)
     }
 }
 
@@ -99,6 +92,9 @@ pub fn scan<'a>(
     each: impl FnMut(&ScanRow<'_>) -> Result<()> + Send + 'a,
 ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<u64>> + Send + 'a>> {
     Box::pin(async move {
+        if keys.is_empty() {
+            return Err(Error::Config(format!("a scan of {table} needs a key")));
+        }
         if let Some(k) = keys.iter().find(|k| !columns.contains(&k.name())) {
             return Err(Error::Config(format!(
                 "scan key {} is not a column",
@@ -159,86 +155,162 @@ async fn scan_pg(
     Ok(seen)
 }
 
-/// The SQLite path: a page comes back as one JSON array (see [`scan`]).
+/// The SQLite path: a page comes back as one JSON array (see [`scan`]). A
+/// task of its own asks for each next page while the caller reads this one:
+/// SQLite builds a page on its connection's thread, so on two cores the
+/// building and the reading overlap.
 async fn scan_json(
-    mut conn: sqlx::pool::PoolConnection<sqlx::Any>,
+    conn: sqlx::pool::PoolConnection<sqlx::Any>,
     table: &str,
     keys: &[Key],
     columns: &[&str],
     mut each: impl FnMut(&ScanRow<'_>) -> Result<()>,
 ) -> Result<u64> {
-    let mut cursor: Option<Vec<Arg>> = None;
+    let (send, mut pages) = tokio::sync::mpsc::channel(1);
+    let statements = PageStatements::new(table, keys, columns);
+    let producer = tokio::spawn(statements.produce(conn, send));
+    // The producer stops at its next page once this side is gone, early or not.
+    let _stop = AbortOnDrop(producer);
     let mut seen = 0;
-    loop {
-        let page = page_sql(table, keys, columns, cursor.as_deref());
-        let text: String = page.query().fetch_one(&mut *conn).await?.try_get(0)?;
-        let rows: Vec<Vec<serde_json::Value>> = serde_json::from_str(&text)
+    while let Some(text) = pages.recv().await {
+        let text: String = text?;
+        let cells = page::parse(&text, columns.len())
             .map_err(|e| Error::Corrupt(format!("a page of {table}: {e}")))?;
-        let rows: Vec<ScanRow<'_>> = rows
-            .iter()
-            .map(|v| match v.len() == columns.len() {
-                true => Ok(ScanRow {
-                    columns,
-                    values: Values::Json(v),
-                }),
-                false => Err(Error::Corrupt(format!("a row of {table} is short"))),
-            })
-            .collect::<Result<_>>()?;
-        rows.iter().try_for_each(&mut each)?;
-        seen += rows.len() as u64;
-        match greatest(&rows, keys)? {
-            Some(last) if rows.len() as i64 == PAGE => cursor = Some(last),
-            _ => return Ok(seen),
+        for v in cells.chunks_exact(columns.len()) {
+            each(&ScanRow {
+                columns,
+                values: Values::Json(v),
+            })?;
+            seen += 1;
+        }
+        // With the next page already waiting, `recv` would not yield: a
+        // whole load would hold a worker of the runtime, and the embedded
+        // stack's other tasks (its other loads, its servers) would wait.
+        tokio::task::yield_now().await;
+    }
+    Ok(seen)
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// The two statements of a page: where it ends, then its rows as JSON.
+struct PageStatements {
+    table: String,
+    keys: Vec<Key>,
+    columns: String,
+    key_list: String,
+}
+
+impl PageStatements {
+    fn new(table: &str, keys: &[Key], columns: &[&str]) -> Self {
+        let key_list: Vec<&str> = keys.iter().map(|k| k.name()).collect();
+        Self {
+            table: table.to_owned(),
+            keys: keys.to_vec(),
+            columns: columns.join(", "),
+            key_list: key_list.join(", "),
         }
     }
-}
 
-/// The page's greatest key, where the next page starts: computed, not taken
-/// from the last row, because an aggregate need not keep its input's order.
-fn greatest(rows: &[ScanRow<'_>], keys: &[Key]) -> Result<Option<Vec<Arg>>> {
-    let mut greatest: Option<&ScanRow<'_>> = None;
-    for r in rows {
-        greatest = match greatest {
-            Some(g) if g.key(keys, r)? != Ordering::Less => Some(g),
-            _ => Some(r),
-        };
-    }
-    greatest
-        .map(|g| {
-            keys.iter()
-                .map(|k| {
-                    Ok(match *k {
-                        Key::Text(n) => Arg::Text(g.text(n)?.to_owned()),
-                        Key::Int(n) => Arg::Int(g.int(n)?),
-                    })
-                })
-                .collect()
-        })
-        .transpose()
-}
-
-/// A page of the table as one JSON array, after the key `after`.
-fn page_sql(table: &str, keys: &[Key], columns: &[&str], after: Option<&[Arg]>) -> Sql {
-    let key_list: Vec<&str> = keys.iter().map(|k| k.name()).collect();
-    let key_list = key_list.join(", ");
-    let columns = columns.join(", ");
-    let mut sql = Sql::new(&format!(
-        "SELECT json_group_array(json_array({columns})) FROM ("
-    ));
-    sql.push(&format!("SELECT {columns} FROM {table}"));
-    if let Some(after) = after {
-        sql.push(&format!(" WHERE ({key_list}) > ("));
-        for (i, v) in after.iter().enumerate() {
-            if i > 0 {
-                sql.push(", ");
+    /// Sends each page's text in key order, then hangs up; the first error
+    /// is sent and ends the scan.
+    async fn produce(
+        self,
+        mut conn: sqlx::pool::PoolConnection<sqlx::Any>,
+        send: tokio::sync::mpsc::Sender<Result<String>>,
+    ) {
+        let mut after: Option<Vec<Arg>> = None;
+        loop {
+            let page = async {
+                // The page's last key, found before its rows are built, is
+                // where the next page starts: no wait for this one's parse.
+                let end_sql = self.end_sql(after.as_deref());
+                let end = match end_sql.query().fetch_optional(&mut *conn).await? {
+                    Some(row) => Some(self.key_of(&row)?),
+                    None => None,
+                };
+                let rows = self.rows_sql(after.as_deref(), end.as_deref());
+                let text: String = rows.query().fetch_one(&mut *conn).await?.try_get(0)?;
+                Ok::<_, Error>((text, end))
+            };
+            let (text, end) = match page.await {
+                Ok(page) => page,
+                Err(e) => {
+                    let _ = send.send(Err(e)).await;
+                    return;
+                }
+            };
+            if send.send(Ok(text)).await.is_err() {
+                return;
             }
-            sql.bind(v.clone());
+            match end {
+                Some(end) => after = Some(end),
+                None => return,
+            }
         }
-        sql.push(")");
     }
-    sql.push(&format!(" ORDER BY {key_list} LIMIT ")).bind(PAGE);
+
+    /// The key of the `PAGE`th row after `after`; none when fewer are left.
+    fn end_sql(&self, after: Option<&[Arg]>) -> Sql {
+        let mut sql = Sql::new(&format!("SELECT {} FROM {}", self.key_list, self.table));
+        self.push_after(&mut sql, after);
+        sql.push(&format!(" ORDER BY {} LIMIT 1 OFFSET ", self.key_list))
+            .bind(PAGE - 1);
+        sql
+    }
+
+    /// The rows after `after` up to `end` (to the table's end when none) as
+    /// one JSON array.
+    fn rows_sql(&self, after: Option<&[Arg]>, end: Option<&[Arg]>) -> Sql {
+        let columns = &self.columns;
+        let mut sql = Sql::new(&format!(
+            "SELECT json_group_array(json_array({columns})) FROM (SELECT {columns} FROM {}",
+            self.table
+        ));
+        self.push_after(&mut sql, after);
+        if let Some(end) = end {
+            sql.push(if after.is_some() { " AND " } else { " WHERE " });
+            push_tuple(&mut sql, &self.key_list, "<=", end);
+        }
+        sql.push(&format!(" ORDER BY {})", self.key_list));
+        sql
+    }
+
+    fn push_after(&self, sql: &mut Sql, after: Option<&[Arg]>) {
+        if let Some(after) = after {
+            sql.push(" WHERE ");
+            push_tuple(sql, &self.key_list, ">", after);
+        }
+    }
+
+    fn key_of(&self, row: &sqlx::any::AnyRow) -> Result<Vec<Arg>> {
+        (self.keys.iter().enumerate())
+            .map(|(i, k)| {
+                Ok(match k {
+                    Key::Text(_) => Arg::Text(row.try_get(i)?),
+                    Key::Int(_) => Arg::Int(row.try_get(i)?),
+                })
+            })
+            .collect()
+    }
+}
+
+/// `(keys) op (values)`, the values bound.
+fn push_tuple(sql: &mut Sql, key_list: &str, op: &str, values: &[Arg]) {
+    sql.push(&format!("({key_list}) {op} ("));
+    for (i, v) in values.iter().enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        sql.bind(v.clone());
+    }
     sql.push(")");
-    sql
 }
 
 /// Every value of a table's text key `column`, in pages.

@@ -177,9 +177,18 @@ async fn positions_and_applied_commit_together(store: Store) {
 /// More rows than one statement binds and one load page reads.
 async fn many_rows_in_one_batch(store: Store) {
     migrated(&store).await;
-    // Three pages of a load (20,000 rows each), and ids that JSON must escape.
+    // Three pages of a load (20,000 rows each), and ids that JSON or a
+    // PostgreSQL array literal must escape.
     const N: i32 = 45_000;
-    let odd = ["quote\"d", "back\\slash", "上海客人", "tab\tand😀"];
+    let odd = [
+        "quote\"d",
+        "back\\slash",
+        "上海客人",
+        "tab\tand😀",
+        "{brace},comma",
+        "NULL",
+        " spaced ",
+    ];
     let mut d = CustomerDays::default();
     for i in 0..N {
         let name = match odd.get(i as usize) {
@@ -462,22 +471,55 @@ async fn a_scan_reads_every_row_once(store: Store) {
         }
     };
     sqlx::query(fill).execute(pool).await.expect("fill");
+    // A key that JSON must escape, at the end of the key order.
+    let odd = "顾客-say \"hi\" \\ \n\t";
+    sqlx::query("INSERT INTO scanned VALUES ($1, 0, 0)")
+        .bind(odd)
+        .execute(pool)
+        .await
+        .expect("odd row");
     let mut seen = BTreeMap::new();
     let n = scan(pool, "scanned", &keys, &columns, |r| {
         let (a, b, v) = (r.text("a")?.to_owned(), r.int("b")?, r.int("v")?);
-        assert_eq!(a, format!("顾客-{}", b % 997));
+        let want = if b == 0 {
+            odd.to_owned()
+        } else {
+            format!("顾客-{}", b % 997)
+        };
+        assert_eq!(a, want);
         assert!(seen.insert(b, v).is_none(), "row {b} read twice");
         Ok(())
     })
     .await
     .expect("scan");
-    assert_eq!(n, 45_001);
-    assert_eq!(seen.len(), 45_001);
+    assert_eq!(n, 45_002);
+    assert_eq!(seen.len(), 45_002);
     assert!(seen.iter().all(|(b, v)| *v == b * 3));
-    assert_eq!(seen.keys().copied().min(), Some(1));
+    assert_eq!(seen.keys().copied().min(), Some(0));
     assert_eq!(seen.keys().copied().max(), Some(45_001));
+    // Exactly two pages: the second ends on the table's last row.
+    sqlx::query("DELETE FROM scanned WHERE b > 39999")
+        .execute(pool)
+        .await
+        .expect("trim");
+    let n = scan(pool, "scanned", &keys, &columns, |_| Ok(())).await;
+    assert_eq!(n.expect("two whole pages"), 40_000);
+    // A reader that fails stops the scan with its error, mid-table.
+    let mut read = 0;
+    let failed = scan(pool, "scanned", &keys, &columns, |_| {
+        read += 1;
+        match read {
+            25_000 => Err(portrait_store::Error::Corrupt("enough".into())),
+            _ => Ok(()),
+        }
+    })
+    .await;
+    assert!(format!("{:?}", failed.err()).contains("enough"));
+    assert_eq!(read, 25_000);
     let stray = scan(pool, "scanned", &[Key::Int("v")], &["a"], |_| Ok(())).await;
     assert!(format!("{:?}", stray.err()).contains("scan key v is not a column"));
+    let keyless = scan(pool, "scanned", &[], &["a"], |_| Ok(())).await;
+    assert!(format!("{:?}", keyless.err()).contains("needs a key"));
     if store.backend() == portrait_store::Backend::Postgres {
         // A timeout an operator set to bound queries does not cut a load short.
         sqlx::query(
@@ -488,7 +530,7 @@ async fn a_scan_reads_every_row_once(store: Store) {
         .await
         .expect("set a 1 ms statement timeout");
         let n = scan(pool, "scanned", &keys, &columns, |_| Ok(())).await;
-        assert_eq!(n.expect("a load outlasts statement_timeout"), 45_001);
+        assert_eq!(n.expect("a load outlasts statement_timeout"), 40_000);
     }
 }
 

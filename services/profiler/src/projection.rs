@@ -156,10 +156,23 @@ impl Projection for ProfilerProjection {
             ..State::default()
         };
         loaded("customer days");
-        load_store_days(store.pool(), &mut state).await?;
-        loaded("store days");
         baskets::load(store.pool(), &mut state).await?;
         loaded("baskets and customer pairs");
+        // The store days, which the pairs do not need, load while a core
+        // counts the pairs.
+        let products = state.days.product_count();
+        let counting = pairs_load::count(std::mem::take(&mut state.customer_pairs), products);
+        load_store_days(store.pool(), &mut state).await?;
+        loaded("store days");
+        state.customer_pairs = match counting.await {
+            Ok(pairs) => pairs,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(e) => {
+                let what = format!("counting the customer pairs: {e}");
+                return Err(portrait_store::Error::Stopped(what).into());
+            }
+        };
+        loaded("customer pair counts");
         refunds::load(store.pool(), &mut state).await?;
         loaded("refunds");
         self.live.replace(state);

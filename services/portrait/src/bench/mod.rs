@@ -97,6 +97,11 @@ pub(crate) struct BenchArgs {
     /// end (their names are printed) to inspect them; drop them by hand.
     #[arg(long, requires = "distributed")]
     keep_databases: bool,
+    /// Only time each consumer's start-up on --data-dir, the folder of an
+    /// earlier embedded run: its serving state loaded from its tables, one
+    /// consumer after another. Nothing is generated or served.
+    #[arg(long, requires = "data_dir", conflicts_with = "distributed")]
+    loads_only: bool,
 }
 
 pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
@@ -111,6 +116,9 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
         (1..=30).contains(&args.cities),
         "--cities must be between 1 and 30"
     );
+    if args.loads_only {
+        return loads_only(&args).await;
+    }
     let _tmp;
     let data_dir = match &args.data_dir {
         Some(dir) => {
@@ -220,7 +228,38 @@ async fn embedded(
     report.startup = Some(startup);
     report.rss_after_restart = stack::rss();
     restarted.stop().await?;
-    report.loads = startup::each(data_dir).await?;
+    report.loads = startup::each_in_child(data_dir).await?;
+    Ok(())
+}
+
+/// `--loads-only`: each consumer's load from an earlier run's folder.
+async fn loads_only(args: &BenchArgs) -> anyhow::Result<()> {
+    let Some(dir) = &args.data_dir else {
+        anyhow::bail!("--loads-only needs --data-dir");
+    };
+    let held = std::fs::read_dir(dir).map(|mut d| d.next().is_some());
+    anyhow::ensure!(
+        held.unwrap_or(false),
+        "--data-dir {} holds no earlier run to load",
+        dir.display()
+    );
+    let configs = portrait::embedded::configs(Some(dir), None)?;
+    let _telemetry = portrait_service::init_telemetry("portrait", &configs[0].telemetry)
+        .context("failed to start telemetry")?;
+    let mut text = String::from("| consumer | load |\n|---|---:|\n");
+    for l in startup::each(dir).await? {
+        let line = format!(
+            "| {} | {:.2} s |\n",
+            l.service.as_str(),
+            l.took.as_secs_f64()
+        );
+        text.push_str(&line);
+    }
+    println!("{text}");
+    if let Some(out) = &args.out {
+        std::fs::write(out, &text)
+            .with_context(|| format!("failed to write the report to {}", out.display()))?;
+    }
     Ok(())
 }
 

@@ -16,6 +16,49 @@ pub(crate) struct Load {
     pub(crate) took: Duration,
 }
 
+/// [`each`] in a process of its own (`portrait bench --loads-only`), as a
+/// consumer process starts: in the bench's own process the stopped stacks'
+/// leftover work (a clustering on a blocking thread finishes after its
+/// stack stops) shared the cores, and at 10M orders the profiler's figure
+/// was twice what it is alone.
+pub(crate) async fn each_in_child(data_dir: &Path) -> anyhow::Result<Vec<Load>> {
+    let exe = std::env::current_exe().context("failed to find this executable")?;
+    let out = tokio::process::Command::new(exe)
+        .args(["bench", "--loads-only", "--data-dir"])
+        .arg(data_dir)
+        .env("RUST_LOG", "warn")
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .await
+        .context("failed to run the loads' process")?;
+    anyhow::ensure!(
+        out.status.success(),
+        "the loads' process failed ({})",
+        out.status
+    );
+    let loads = parse(&String::from_utf8_lossy(&out.stdout));
+    anyhow::ensure!(!loads.is_empty(), "the loads' process printed no load");
+    Ok(loads)
+}
+
+/// The rows `| service | 1.23 s |` of `--loads-only`'s table.
+fn parse(table: &str) -> Vec<Load> {
+    (table.lines())
+        .filter_map(|line| {
+            let cells: Vec<&str> = line.trim_matches('|').split('|').map(str::trim).collect();
+            let [name, took] = cells.as_slice() else {
+                return None;
+            };
+            let service = (ServiceName::ALL.into_iter()).find(|s| s.as_str() == *name)?;
+            let secs: f64 = took.strip_suffix(" s")?.parse().ok()?;
+            Some(Load {
+                service,
+                took: Duration::try_from_secs_f64(secs).ok()?,
+            })
+        })
+        .collect()
+}
+
 /// Loads each consumer's serving state from `data_dir`, one after another.
 pub(crate) async fn each(data_dir: &Path) -> anyhow::Result<Vec<Load>> {
     let configs = portrait::embedded::configs(Some(data_dir), None)?;
@@ -47,4 +90,19 @@ async fn time<P: Projection>(url: &str, projection: P) -> anyhow::Result<Duratio
     let took = started.elapsed();
     store.close().await;
     Ok(took)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_of_loads_reads_back() {
+        let table = "| consumer | load |\n|---|---:|\n| profiler | 28.61 s |\n| rfm | 0.59 s |\n\n";
+        let loads = parse(table);
+        let got: Vec<(&str, u128)> = (loads.iter())
+            .map(|l| (l.service.as_str(), l.took.as_millis()))
+            .collect();
+        assert_eq!(got, [("profiler", 28_610), ("rfm", 590)]);
+    }
 }

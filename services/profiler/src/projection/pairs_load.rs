@@ -50,10 +50,21 @@ pub(super) async fn load(pool: &AnyPool, state: &mut State) -> Result<()> {
     )
     .await?;
     (state.customer_pairs, state.customers.book) = (pairs, book);
-    let products = state.days.product_count();
-    state.customer_pairs.recount(products);
-    state.customer_pairs.compact();
     Ok(())
+}
+
+/// The pairs' counts from the loaded sets, on a blocking thread: a core's
+/// work for seconds at 10M orders, which the caller overlaps with a load of
+/// its own.
+pub(super) fn count(
+    mut pairs: CustomerPairs,
+    products: usize,
+) -> tokio::task::JoinHandle<CustomerPairs> {
+    tokio::task::spawn_blocking(move || {
+        pairs.recount(products);
+        pairs.compact();
+        pairs
+    })
 }
 
 fn apply(
