@@ -2,6 +2,8 @@ use sqlx::AnyConnection;
 
 use crate::{Arg, Result};
 
+mod arrays;
+
 /// Multi-row `INSERT … ON CONFLICT DO UPDATE`: values are added to the stored
 /// ones when `additive`, else they replace them. Keys must be unique in `rows`.
 pub async fn upsert(
@@ -94,9 +96,12 @@ async fn write_rows(
     tail: &str,
     rows: &[Vec<Arg>],
 ) -> Result<()> {
+    let anonymous = crate::is_sqlite(conn);
+    if !anonymous && let Some(arrays) = arrays::Columns::of(rows, columns.len()) {
+        return arrays.write(conn, table, columns, tail).await;
+    }
     let per_statement = (crate::PARAMS_PER_STATEMENT / columns.len().max(1)).max(1);
     let head = format!("INSERT INTO {table} ({}) VALUES ", columns.join(", "));
-    let anonymous = crate::is_sqlite(conn);
     for chunk in rows.chunks(per_statement) {
         let text = values_text(&head, columns.len(), chunk.len(), tail, anonymous);
         // A batch's last, partial statement stays out of the statement cache.
