@@ -86,6 +86,10 @@ fn bench_prints_every_panel_and_measure() {
         "concurrent clients, overview",
         "| freshness:",
         "| start-up on the same data",
+        // Timed by a `--loads-only` child process and read back from its table.
+        "| start-up of profiler alone",
+        "| start-up of rfm alone",
+        "| start-up of suggest alone",
         "| RSS of the one process",
     ] {
         assert!(stdout.contains(measure), "missing {measure:?} in\n{stdout}");
