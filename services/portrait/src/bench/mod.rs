@@ -174,12 +174,7 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
         )?);
     }
     let text = report.render();
-    println!("{text}");
-    if let Some(out) = &args.out {
-        std::fs::write(out, &text)
-            .with_context(|| format!("failed to write the report to {}", out.display()))?;
-    }
-    Ok(())
+    emit(&text, args.out.as_deref())
 }
 
 async fn embedded(
@@ -255,9 +250,14 @@ async fn loads_only(args: &BenchArgs) -> anyhow::Result<()> {
         );
         text.push_str(&line);
     }
+    emit(&text, args.out.as_deref())
+}
+
+/// Prints the report, and writes it to `out` when asked.
+fn emit(text: &str, out: Option<&Path>) -> anyhow::Result<()> {
     println!("{text}");
-    if let Some(out) = &args.out {
-        std::fs::write(out, &text)
+    if let Some(out) = out {
+        std::fs::write(out, text)
             .with_context(|| format!("failed to write the report to {}", out.display()))?;
     }
     Ok(())
