@@ -204,15 +204,55 @@ async fn ask(
     dimension: SummaryDimension,
     key: &str,
 ) -> Result<portrait_proto::v1::GroupPatterns, tonic::Status> {
-    gateway
-        .get_group_patterns(GroupPatternsRequest {
-            filter: Some(q.filter()),
-            dimension: dimension as i32,
-            key: key.to_owned(),
-            limit: LIMIT,
-        })
-        .await
-        .map(tonic::Response::into_inner)
+    let request = GroupPatternsRequest {
+        filter: Some(q.filter()),
+        dimension: dimension as i32,
+        key: key.to_owned(),
+        limit: LIMIT,
+        without_items: false,
+    };
+    let answer = gateway.get_group_patterns(request).await?.into_inner();
+    assert!(!answer.items_omitted, "items asked for");
+    Ok(answer)
+}
+
+/// The answer without items is the full one less its categories, products
+/// and line spend, and says so; asked before and after the full one, which
+/// it may be cut from.
+async fn assert_without_items(
+    gateway: &mut PortraitServiceClient<Channel>,
+    q: &Q,
+    dimension: SummaryDimension,
+    want_total: &GroupPattern,
+    want: &[GroupPattern],
+) {
+    let cut = |g: &GroupPattern| GroupPattern {
+        categories: Vec::new(),
+        products: Vec::new(),
+        line_spend_fen: 0,
+        ..g.clone()
+    };
+    let request = GroupPatternsRequest {
+        filter: Some(q.filter()),
+        dimension: dimension as i32,
+        without_items: true,
+        ..Default::default()
+    };
+    let answer = (gateway.get_group_patterns(request).await)
+        .expect("group patterns without items")
+        .into_inner();
+    assert!(
+        answer.items_omitted,
+        "{dimension:?} for {q:?}: items_omitted"
+    );
+    assert_eq!(
+        answer.total.as_ref().map(|t| unnamed(t.clone())),
+        Some(cut(want_total)),
+        "{dimension:?} total without items for {q:?}"
+    );
+    let got: Vec<GroupPattern> = answer.groups.into_iter().map(unnamed).collect();
+    let want: Vec<GroupPattern> = want.iter().map(cut).collect();
+    assert_eq!(got, want, "{dimension:?} patterns without items for {q:?}");
 }
 
 async fn assert_dimension(
@@ -241,19 +281,18 @@ async fn assert_dimension(
             .cmp(&a.customers)
             .then_with(|| a.key.cmp(&b.key))
     });
+    let want_total = expected("", &all, &all);
+    assert_without_items(gateway, q, dimension, &want_total, &want).await;
     let answer = ask(gateway, q, dimension, "")
         .await
         .expect("group patterns");
+    assert_without_items(gateway, q, dimension, &want_total, &want).await;
     assert_eq!(
         answer.filter.as_ref().map(|f| f.as_of_date.as_str()),
         Some(q.as_of.as_str())
     );
     let total = unnamed(answer.total.clone().expect("a total"));
-    assert_eq!(
-        total,
-        expected("", &all, &all),
-        "{dimension:?} total for {q:?}"
-    );
+    assert_eq!(total, want_total, "{dimension:?} total for {q:?}");
     let got: Vec<GroupPattern> = answer.groups.iter().cloned().map(unnamed).collect();
     assert_eq!(got, want, "{dimension:?} patterns for {q:?}");
     match dimension {

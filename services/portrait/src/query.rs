@@ -195,6 +195,10 @@ pub(crate) struct QueryArgs {
     /// Patterns: only this group (a segment's enum name or a cluster number).
     #[arg(long)]
     key: Option<String>,
+    /// Patterns: hours, weekdays and channels only, without the categories
+    /// and products (answered from memory; the items read the tables).
+    #[arg(long)]
+    without_items: bool,
     /// Anomalies: one kind only (default every kind).
     #[arg(long, value_enum, default_value_t = AnomalyKindArg::All)]
     kind: AnomalyKindArg,
@@ -414,6 +418,7 @@ pub(crate) async fn run(args: QueryArgs) -> anyhow::Result<()> {
                     dimension: args.by.unwrap_or(By::Segment).dimension() as i32,
                     key: args.key.clone().unwrap_or_default(),
                     limit: args.limit,
+                    without_items: args.without_items,
                 })
                 .await,
         ),

@@ -175,6 +175,30 @@ async fn portrait_routes(addr: SocketAddr, grpc: &mut Grpc, c: &Case, customer: 
             .iter()
             .all(|c| c["segment"] == "SEGMENT_GENERAL_WIN_BACK")
     );
+    // A list starts the fetch of the habits' items and does not wait for it:
+    // the words change once they are held. Compare after that.
+    let started = std::time::Instant::now();
+    loop {
+        let listed = grpc.list_suggestions(ListSuggestionsRequest {
+            filter: f(),
+            ..Default::default()
+        });
+        let listed = listed.await.expect("suggestions").into_inner();
+        if (listed.suggestions.iter()).all(|s| s.omitted.iter().all(|o| !o.contains("仍在计算")))
+        {
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "the habits' items never came: {:?}",
+            listed
+                .suggestions
+                .iter()
+                .map(|s| &s.omitted)
+                .collect::<Vec<_>>()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     let more = [("minPriority", "PRIORITY_MEDIUM"), ("pageSize", "10")];
     let http = get(addr, &at("/v1/suggestions", &more)).await;
     let rpc = grpc.list_suggestions(ListSuggestionsRequest {

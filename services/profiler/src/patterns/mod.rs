@@ -7,7 +7,9 @@
 //! the database (a table of them lives inside the call's transaction and is
 //! joined) so that what crosses is a row per (group, item), not one per
 //! customer.
-//! Cached per (filter, dimension, clusters' generation) and version; a
+//! Asked `without_items`, the answer is the serving state's part alone (no
+//! statement, no wait for another call's scan).
+//! Cached per (filter, dimension, clusters' generation, items) and version; a
 //! request's key and limit select from the cached answer.
 
 pub(crate) mod by_order;
@@ -34,15 +36,32 @@ const DEFAULT_ITEMS: i32 = 10;
 /// Items kept per group in the cache: the largest limit a request may ask.
 const MAX_ITEMS: i32 = 50;
 
-/// The cache key: the filter, the dimension and the clusters' generation (0
-/// for segments).
-pub(crate) type PatternsKey = (ResolvedFilter, i32, u64);
+/// The cache key: the filter, the dimension, the clusters' generation (0
+/// for segments) and whether the items were read.
+pub(crate) type PatternsKey = (ResolvedFilter, i32, u64, bool);
 
 /// A cached answer with every group and its top `MAX_ITEMS` items, and the
 /// keys a request may name.
 pub(crate) struct Full {
     answer: GroupPatterns,
     keys: Vec<String>,
+}
+
+impl Full {
+    /// The same answer as one asked without items.
+    fn without_items(&self) -> Full {
+        let mut answer = self.answer.clone();
+        for g in answer.total.iter_mut().chain(answer.groups.iter_mut()) {
+            g.categories.clear();
+            g.products.clear();
+            g.line_spend_fen = 0;
+        }
+        answer.items_omitted = true;
+        Full {
+            answer,
+            keys: self.keys.clone(),
+        }
+    }
 }
 
 /// What the statements need from the serving state, taken under its lock.
@@ -73,7 +92,9 @@ impl Profiler {
             }
         };
         let limit = crate::queries::items_limit(req.limit, DEFAULT_ITEMS, MAX_ITEMS)?;
-        let full = self.full_patterns(req.filter.as_ref(), dimension).await?;
+        let full = self
+            .full_patterns(req.filter.as_ref(), dimension, !req.without_items)
+            .await?;
         if !req.key.is_empty() && !full.keys.contains(&req.key) {
             let reason = format!("no group {:?} in this dimension", req.key);
             return Err(DomainError::invalid("key", reason).into());
@@ -89,7 +110,12 @@ impl Profiler {
         Ok(answer)
     }
 
-    fn plan(&self, filter: Option<&Filter>, dimension: SummaryDimension) -> Result<Plan> {
+    fn plan(
+        &self,
+        filter: Option<&Filter>,
+        dimension: SummaryDimension,
+        items: bool,
+    ) -> Result<Plan> {
         self.with(filter, |s, f, sel, version| {
             let mut keys = Keys::new();
             let mut head = GroupPatterns {
@@ -113,7 +139,12 @@ impl Profiler {
             // Every customer the state knows at the selected stores, −1 for
             // those in no group: a customer whose rows are committed but not
             // yet applied is left out, as the state leaves them out.
-            for c in book.candidates(sel) {
+            let candidates = if items {
+                book.candidates(sel)
+            } else {
+                Vec::new()
+            };
+            for c in candidates {
                 let g = of.get(c as usize).copied().flatten();
                 groups.push(book.customers().name(c), g.map_or(-1, |g| g as i64));
             }
@@ -151,6 +182,7 @@ impl Profiler {
         &self,
         filter: Option<&Filter>,
         dimension: SummaryDimension,
+        items: bool,
     ) -> Result<Arc<Full>> {
         // The cache first: the segments alone cost a pass over every customer.
         let (f, version) = self.with(filter, |_, f, _, version| (f.clone(), version))?;
@@ -158,12 +190,25 @@ impl Profiler {
             SummaryDimension::Cluster => self.clusters.generation(),
             _ => 0,
         };
-        if let Some(full) = (self.patterns).get(&(f, dimension as i32, generation), version) {
+        let key = |items| (f.clone(), dimension as i32, generation, items);
+        if let Some(full) = (self.patterns).get(&key(items), version) {
             return Ok(full);
         }
-        let _scan = self.scans.lock().await;
-        let plan = self.plan(filter, dimension)?;
-        let cache_key = (plan.f.clone(), dimension as i32, plan.generation);
+        if !items {
+            // The answer with items holds everything one without them does.
+            if let Some(full) = (self.patterns).get(&key(true), version) {
+                return Ok(self
+                    .patterns
+                    .put(&key(false), version, full.without_items()));
+            }
+        }
+        // Only the item statements scan the tables, one call at a time.
+        let _scan = match items {
+            true => Some(self.scans.lock().await),
+            false => None,
+        };
+        let plan = self.plan(filter, dimension, items)?;
+        let cache_key = (plan.f.clone(), dimension as i32, plan.generation, items);
         // A call that waited for the permit may find its answer made meanwhile.
         if let Some(full) = self.patterns.get(&cache_key, plan.version) {
             return Ok(full);
@@ -171,7 +216,7 @@ impl Profiler {
         let groups = plan.keys.len();
         // One more slot, the last, for every selected customer together.
         let mut sums = plan.sums;
-        if !plan.scope.is_empty() {
+        if items && !plan.scope.is_empty() {
             let (scope, groups) = (&plan.scope, plan.groups);
             let mut conn = self.ctx.store().acquire().await?;
             let mut tx = conn.begin().await?;
@@ -202,6 +247,7 @@ impl Profiler {
         list.sort_by(|a, b| (b.customers.cmp(&a.customers)).then_with(|| a.key.cmp(&b.key)));
         answer.groups = list;
         answer.total = Some(pattern("", "全部", total, total, MAX_ITEMS, names));
+        answer.items_omitted = !items;
         let keys = plan.keys.into_keys().map(|(key, _, _)| key).collect();
         Ok(self
             .patterns
@@ -262,7 +308,7 @@ async fn read_items(
                      FROM {items_table} t{join}"
                 ),
             );
-            scope.push_where(&mut sql, true);
+            scope.push_where(&mut sql, items_table, portrait_store::is_sqlite(conn));
             sql.push(" GROUP BY 1, 2");
             sql
         };

@@ -23,16 +23,42 @@ pub(crate) struct Scope {
 }
 
 impl Scope {
-    /// `WHERE orders > 0 AND day < to [AND day >= from] [AND store_id IN …]`.
-    pub(crate) fn push_where(&self, sql: &mut Sql, with_from: bool) {
+    /// `WHERE orders > 0 AND day < to [AND day >= from] [AND store_id IN …]`
+    /// over `table`, whose key begins (day, store_id).
+    ///
+    /// On SQLite, with stores selected, the rows are also limited to `day IN`
+    /// every day from the table's first to its last: SQLite then seeks each
+    /// (day, store) block of the key instead of reading every row of the
+    /// days in range and keeping a store's. It has no other way in, and an
+    /// index by store would cost every write. At 10M orders one store's
+    /// products took 1.56 s, now 0.03 s; ten stores 2.0 s, now 0.33 s.
+    pub(crate) fn push_where(&self, sql: &mut Sql, table: &str, sqlite: bool) {
         sql.push(" WHERE orders > 0 AND day < ")
             .bind(i64::from(self.to));
-        if let (true, Some(from)) = (with_from, self.from) {
+        if let Some(from) = self.from {
             sql.push(" AND day >= ").bind(i64::from(from));
         }
-        if let Some(stores) = &self.stores {
-            sql.and_in("store_id", stores);
+        let Some(stores) = &self.stores else {
+            return;
+        };
+        if sqlite {
+            // The first day from the table, not the filter's `from` alone: a
+            // `from` years before the first order would seek empty days.
+            // Multi-argument MAX is NULL when the table is empty: no days.
+            sql.push(" AND day IN (WITH RECURSIVE d(x) AS (SELECT ");
+            match self.from {
+                Some(from) => sql.push("MAX(").bind(i64::from(from)).push(", MIN(day))"),
+                None => sql.push("MIN(day)"),
+            };
+            sql.push(&format!(
+                " FROM {table} UNION ALL SELECT x + 1 FROM d WHERE x + 1 < "
+            ))
+            .bind(i64::from(self.to))
+            .push(&format!(
+                " AND x < (SELECT MAX(day) FROM {table})) SELECT x FROM d)"
+            ));
         }
+        sql.and_in("store_id", stores);
     }
 
     /// No store selected: nothing to read.
@@ -155,7 +181,101 @@ mod tests {
     use portrait_store::Store;
     use sqlx::{Connection, Row};
 
-    use super::GroupTable;
+    use super::{GroupTable, Scope};
+    use portrait_core::Day;
+    use portrait_store::Sql;
+    use sqlx::Executor;
+
+    /// Every scope reads exactly the rows a plain filter keeps, whether the
+    /// days are sought (SQLite with stores) or scanned: days with gaps, a
+    /// `from` before the first day or after the last, a `to` past the end,
+    /// and an empty table.
+    async fn scope_selects_the_filtered_rows(store: Store) {
+        let mut conn = store.acquire().await.expect("a connection");
+        conn.execute(
+            "CREATE TABLE t (day BIGINT NOT NULL, store_id TEXT NOT NULL, \
+             customer_id TEXT NOT NULL, orders BIGINT NOT NULL, \
+             PRIMARY KEY (day, store_id, customer_id))",
+        )
+        .await
+        .expect("table");
+        let sqlite = portrait_store::is_sqlite(&conn);
+        let stores = [
+            None,
+            Some(vec!["a".to_owned()]),
+            Some(vec!["b".into(), "c".into()]),
+        ];
+        let mut rows: Vec<(Day, String, String, i64)> = Vec::new();
+        for round in 0..2 {
+            for stores in &stores {
+                for from in [None, Some(90), Some(100), Some(103), Some(120)] {
+                    for to in [100, 101, 104, 111, 200] {
+                        let scope = Scope {
+                            stores: stores.clone(),
+                            from,
+                            to,
+                        };
+                        let mut sql =
+                            Sql::for_conn(&conn, "SELECT day, store_id, customer_id FROM t");
+                        scope.push_where(&mut sql, "t", sqlite);
+                        sql.push(" ORDER BY day, store_id, customer_id");
+                        let got: Vec<(i64, String, String)> = sql
+                            .query()
+                            .fetch_all(&mut *conn)
+                            .await
+                            .expect("rows")
+                            .iter()
+                            .map(|r| (r.get(0), r.get(1), r.get(2)))
+                            .collect();
+                        let want: Vec<(i64, String, String)> = (rows.iter())
+                            .filter(|(d, s, _, o)| {
+                                *o > 0
+                                    && *d < to
+                                    && from.is_none_or(|f| *d >= f)
+                                    && stores.as_ref().is_none_or(|v| v.contains(s))
+                            })
+                            .map(|(d, s, c, _)| (i64::from(*d), s.clone(), c.clone()))
+                            .collect();
+                        assert_eq!(got, want, "round {round}: {stores:?} from {from:?} to {to}");
+                    }
+                }
+            }
+            if round > 0 {
+                break;
+            }
+            // The second round over rows on days 100 to 110, some missing,
+            // in three stores, one row with no orders.
+            for day in [100, 101, 103, 107, 110] {
+                for (store, customer, orders) in [("a", "x", 1), ("b", "y", 2), ("c", "z", 0)] {
+                    rows.push((day, store.into(), customer.into(), orders));
+                    sqlx::query("INSERT INTO t VALUES ($1, $2, $3, $4)")
+                        .bind(i64::from(day))
+                        .bind(store)
+                        .bind(customer)
+                        .bind(orders)
+                        .execute(&mut *conn)
+                        .await
+                        .expect("row");
+                }
+            }
+            rows.sort();
+        }
+    }
+
+    #[tokio::test]
+    async fn scope_selects_the_filtered_rows_on_sqlite() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}/profiler.db", dir.path().display());
+        scope_selects_the_filtered_rows(Store::connect(&url).await.expect("store")).await;
+    }
+
+    #[tokio::test]
+    async fn scope_selects_the_filtered_rows_on_postgres() {
+        let Some(url) = portrait_testkit::postgres::fresh_database().await else {
+            return;
+        };
+        scope_selects_the_filtered_rows(Store::connect(&url).await.expect("store")).await;
+    }
 
     /// Ids that JSON must escape, in more than one chunk, come back as they
     /// went in, and the table is gone with the transaction.

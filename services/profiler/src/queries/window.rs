@@ -12,6 +12,7 @@ use portrait_store::Sql;
 use sqlx::Row;
 
 use super::Profiler;
+use crate::patterns::sql::Scope;
 
 impl Profiler {
     pub(super) async fn window_counts(&self, filter: Option<&Filter>) -> Result<Arc<BasketCounts>> {
@@ -35,21 +36,20 @@ impl Profiler {
         // One scan of the portrait tables at a time (Profiler::scans).
         let _scan = self.scans.lock().await;
         let mut conn = self.ctx.store().acquire().await?;
+        let scope = Scope {
+            stores,
+            from: f.from,
+            to: f.to,
+        };
+        if scope.is_empty() {
+            return Ok(Arc::new(BasketCounts::default()));
+        }
+        let table = "customer_products";
         let mut sql = Sql::for_conn(
             &conn,
-            "SELECT customer_id, product_id FROM customer_products WHERE orders > 0 AND day < ",
+            &format!("SELECT customer_id, product_id FROM {table}"),
         );
-        sql.bind(i64::from(f.to));
-        if let Some(from) = f.from {
-            sql.push(" AND day >= ").bind(i64::from(from));
-        }
-        match stores.as_deref() {
-            Some([]) => return Ok(Arc::new(BasketCounts::default())),
-            Some(stores) => {
-                sql.and_in("store_id", stores);
-            }
-            None => {}
-        }
+        scope.push_where(&mut sql, table, portrait_store::is_sqlite(&conn));
         sql.push(" GROUP BY customer_id, product_id ORDER BY customer_id");
         let rows = sql.query().fetch_all(&mut *conn).await?;
         drop(conn);

@@ -23,7 +23,7 @@ impl Suggestions {
             filter.as_of_date.clone_from(&seen.as_of_date);
         }
         let f = self.ctx().resolve(Some(&filter))?;
-        let (habits, _) = self.habits.peek(&f);
+        let habits = self.held_habits(&f);
         let cross = match id.starts_with(text::slug(SuggestionType::Recommendation)) {
             true => self.cross.get(&f).await,
             false => self.cross.peek(&f).0,

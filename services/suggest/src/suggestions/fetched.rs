@@ -67,8 +67,14 @@ pub(crate) struct Fetched<T> {
     timeout: Duration,
 }
 
-/// The segments' habits for a filter.
-pub(crate) fn habits(profiler: Channel, timeout: Duration) -> Fetched<GroupPatterns> {
+/// The segments' habits for a filter: with their top categories and
+/// products, or `without_items` (hours and channels only, which the profiler
+/// answers from memory while the items take seconds on a large chain).
+pub(crate) fn habits(
+    profiler: Channel,
+    timeout: Duration,
+    without_items: bool,
+) -> Fetched<GroupPatterns> {
     let client = ProfilerQueryClient::new(profiler).max_decoding_message_size(64 << 20);
     Fetched::new(timeout, move |f: ResolvedFilter| {
         let mut client = client.clone();
@@ -77,9 +83,37 @@ pub(crate) fn habits(profiler: Channel, timeout: Duration) -> Fetched<GroupPatte
             dimension: SummaryDimension::Segment as i32,
             key: String::new(),
             limit: 5,
+            without_items,
         };
         Box::pin(async move { Ok(client.get_group_patterns(request).await?.into_inner()) })
     })
+}
+
+/// The habits a suggestion's words use: the answer with items when held,
+/// else the one without them, or why there is neither.
+pub(crate) struct Habits {
+    pub(crate) held: Held<GroupPatterns>,
+    /// Why the categories and products are missing from `held`, when they are.
+    pub(crate) items_missing: Option<String>,
+}
+
+impl Habits {
+    pub(crate) fn of(full: Held<GroupPatterns>, without_items: Held<GroupPatterns>) -> Self {
+        match (full, without_items) {
+            (Ok(full), _) => Self {
+                held: Ok(full),
+                items_missing: None,
+            },
+            (Err(why), Ok(rhythm)) => Self {
+                held: Ok(rhythm),
+                items_missing: Some(why),
+            },
+            (Err(_), Err(why)) => Self {
+                held: Err(why),
+                items_missing: None,
+            },
+        }
+    }
 }
 
 /// The profiler's cross-sell rules with their audiences as this service's
@@ -160,6 +194,13 @@ impl<T: PartialEq + Send + Sync + 'static> Fetched<T> {
         }
     }
 
+    /// What is held for `f` now, with a fetch started if none runs and the
+    /// answer is not fresh: the next caller may find it.
+    pub(crate) fn now(self: &Arc<Self>, f: &ResolvedFilter) -> Held<T> {
+        self.ask(f);
+        self.peek(f).0
+    }
+
     /// What is held for `f` now, without asking, and whether a fetch runs
     /// that is worth waiting for.
     pub(crate) fn peek(&self, f: &ResolvedFilter) -> (Held<T>, bool) {
@@ -168,7 +209,7 @@ impl<T: PartialEq + Send + Sync + 'static> Fetched<T> {
             return (Err("画像服务的数据尚未取得".into()), false);
         };
         let held = s.value.clone().ok_or_else(|| {
-            (s.error.clone()).unwrap_or_else(|| "画像服务未在时限内给出数据".into())
+            (s.error.clone()).unwrap_or_else(|| "画像服务仍在计算，稍后刷新可见".into())
         });
         (held, s.pending && !s.waited_out)
     }
@@ -288,7 +329,7 @@ mod tests {
             portrait_service::Peer::new(url, remote, None),
             portrait_service::Bearer::default(),
         );
-        let habits = Arc::new(habits(nowhere, Duration::from_millis(300)));
+        let habits = Arc::new(habits(nowhere, Duration::from_millis(300), false));
         let f = ResolvedFilter::resolve(None, 20_000).expect("filter");
         let started = Instant::now();
         let held = habits.get(&f).await;

@@ -43,7 +43,10 @@ pub struct Suggestions {
     /// Per (filter, the fit's time in ms, the cross-sell answer's number)
     /// and state version.
     plans: AnswerCache<(ResolvedFilter, i64, u64), Planned>,
+    /// The segments' habits with their items, never waited for (on a large
+    /// chain the items take seconds); and without them, waited for.
     habits: Arc<fetched::Fetched<GroupPatterns>>,
+    rhythm: Arc<fetched::Fetched<GroupPatterns>>,
     cross: Arc<fetched::Fetched<fetched::CrossRules>>,
     settings: SuggestSettings,
     /// The effect tracking's measured response rates, as last given.
@@ -72,7 +75,8 @@ impl Suggestions {
         Self {
             customers,
             plans: AnswerCache::new(8),
-            habits: Arc::new(fetched::habits(profiler.clone(), timeout)),
+            habits: Arc::new(fetched::habits(profiler.clone(), timeout, false)),
+            rhythm: Arc::new(fetched::habits(profiler.clone(), timeout, true)),
             cross: Arc::new(fetched::cross_sell(profiler, timeout, projection)),
             settings,
             tracked: std::sync::RwLock::default(),
@@ -134,7 +138,15 @@ impl Suggestions {
         let f = self.ctx().resolve(req.filter.as_ref())?;
         self.recent.asked(req.filter.as_ref());
         // Before the state is read: no lock is held across the wait.
-        let (habits, cross) = tokio::join!(self.habits.get(&f), self.cross.get(&f));
+        let full = self.habits.now(&f);
+        let rhythm = async {
+            match full.is_ok() {
+                true => Err(String::new()),
+                false => self.rhythm.get(&f).await,
+            }
+        };
+        let (rhythm, cross) = tokio::join!(rhythm, self.cross.get(&f));
+        let habits = fetched::Habits::of(full, rhythm);
         let (state, version) = self.customers.projection.live.read();
         // Dense ids of a replaced state mean nothing: fetch them again.
         let now = self.customers.projection.live.incarnation();
@@ -173,8 +185,7 @@ impl Suggestions {
             return Err(portrait_core::Error::invalid("suggestion_id", "must not be empty").into());
         }
         let f = self.ctx().resolve(req.filter.as_ref())?;
-        // The habits only colour the suggestion's words: what is held, no wait.
-        let (habits, _) = self.habits.peek(&f);
+        let habits = self.held_habits(&f);
         // A recommendation needs the rules it was listed with.
         let cross = match req
             .suggestion_id
@@ -216,13 +227,18 @@ impl Suggestions {
         })
     }
 
+    /// The habits held for `f`, without waiting: they only colour the words.
+    pub(crate) fn held_habits(&self, f: &ResolvedFilter) -> fetched::Habits {
+        fetched::Habits::of(self.habits.peek(f).0, self.rhythm.peek(f).0)
+    }
+
     fn suggestion(
         &self,
         d: &plan::Draft,
         f: &ResolvedFilter,
         state: &CustomerState,
         planned: &Planned,
-        habits: &fetched::Held<GroupPatterns>,
+        habits: &fetched::Habits,
     ) -> Suggestion {
         let (scope, scope_key) = scope(f);
         let audience_key = text::audience_key(d);

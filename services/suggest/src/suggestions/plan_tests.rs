@@ -289,12 +289,12 @@ fn recommendations_reach_the_filters_customers_without_the_consequent() {
 
 #[test]
 fn without_the_profiler_the_words_say_what_is_left_out() {
-    use crate::suggestions::fetched::Held;
+    use crate::suggestions::fetched::{Habits, Held};
     use crate::suggestions::text::{Context, words};
     let p = plan_of(&[], true);
     let settings = settings();
-    let habits: Held<portrait_proto::v1::GroupPatterns> =
-        Err("画像服务不可用（Unavailable）".into());
+    let down: Held<portrait_proto::v1::GroupPatterns> = Err("画像服务不可用（Unavailable）".into());
+    let habits = Habits::of(down.clone(), down);
     let x = Context {
         settings: &settings,
         habits: &habits,
@@ -318,5 +318,101 @@ fn without_the_profiler_the_words_say_what_is_left_out() {
             omitted.iter().all(|o| o.contains("Unavailable")),
             "{omitted:?}"
         );
+    }
+}
+
+#[test]
+fn the_words_use_the_habits_held_and_say_when_the_items_are_missing() {
+    use crate::suggestions::fetched::{Habits, Held};
+    use crate::suggestions::text::{Context, words};
+    use portrait_proto::v1::{
+        GroupPattern, GroupPatterns, HourBucket, PatternChannel, PatternItem,
+    };
+    let group = |key: &str| GroupPattern {
+        key: key.into(),
+        customers: 3,
+        hours: vec![
+            HourBucket {
+                hour: 12,
+                orders: 5,
+                revenue_fen: 0,
+            },
+            HourBucket {
+                hour: 18,
+                orders: 2,
+                revenue_fen: 0,
+            },
+        ],
+        channels: vec![PatternChannel {
+            channel: 3,
+            orders: 4,
+            ..PatternChannel::default()
+        }],
+        categories: vec![PatternItem {
+            name: "套餐".into(),
+            ..PatternItem::default()
+        }],
+        products: vec![PatternItem {
+            name: "牛肉面".into(),
+            ..PatternItem::default()
+        }],
+        ..GroupPattern::default()
+    };
+    let full = GroupPatterns {
+        groups: (1..=8)
+            .filter_map(|s| portrait_proto::v1::Segment::try_from(s).ok())
+            .map(|s| group(s.as_str_name()))
+            .collect(),
+        ..GroupPatterns::default()
+    };
+    let mut rhythm = full.clone();
+    rhythm.items_omitted = true;
+    for g in &mut rhythm.groups {
+        g.categories.clear();
+        g.products.clear();
+    }
+    let held = |p: GroupPatterns| -> Held<GroupPatterns> { Ok((std::sync::Arc::new(p), 1)) };
+    let late: Held<GroupPatterns> = Err("画像服务仍在计算，稍后刷新可见".into());
+    let p = plan_of(&[], true);
+    let settings = settings();
+    let habitual = |k| {
+        matches!(
+            k,
+            SuggestionType::VipService | SuggestionType::SegmentStrategy | SuggestionType::WinBack
+        )
+    };
+    assert!(p.plan.drafts.iter().filter(|d| habitual(d.kind)).count() >= 2);
+    for (habits, items) in [
+        (Habits::of(held(full.clone()), late.clone()), true),
+        // With both held the full answer is used.
+        (Habits::of(held(full), held(rhythm.clone())), true),
+        (Habits::of(late.clone(), held(rhythm)), false),
+    ] {
+        let x = Context {
+            settings: &settings,
+            habits: &habits,
+            store: None,
+            rate: 0.1,
+        };
+        for d in p.plan.drafts.iter().filter(|d| habitual(d.kind)) {
+            let (_, content, omitted) = words(d, &x);
+            let hour = content.contains("最常在 12 点下单，主要渠道美团");
+            match d.kind {
+                // Win-back names the categories only.
+                SuggestionType::WinBack => assert_eq!(content.contains("常买：套餐"), items),
+                _ => assert!(hour, "{:?}: {content}", d.kind),
+            }
+            assert_eq!(content.contains("偏爱套餐，常点牛肉面"), items && hour);
+            match items {
+                true => assert!(omitted.is_empty(), "{:?}: {omitted:?}", d.kind),
+                false => assert!(
+                    omitted.len() == 1
+                        && omitted[0].contains("品类与商品")
+                        && omitted[0].contains("仍在计算"),
+                    "{:?}: {omitted:?}",
+                    d.kind
+                ),
+            }
+        }
     }
 }

@@ -68,7 +68,7 @@ pub(crate) fn priority(value: f64, s: &SuggestSettings) -> Priority {
 pub(crate) struct Context<'a> {
     pub(crate) settings: &'a SuggestSettings,
     /// The segments' habits, or why there are none.
-    pub(crate) habits: &'a super::fetched::Held<GroupPatterns>,
+    pub(crate) habits: &'a super::fetched::Habits,
     /// The VIP audience's favourite store: (name, city).
     pub(crate) store: Option<(&'a str, &'a str)>,
     /// The response rate the expected effect assumes.
@@ -81,11 +81,13 @@ pub(crate) fn words(d: &Draft, x: &Context) -> (String, String, Vec<String>) {
     let n = d.audience.len();
     let mut omitted = Vec::new();
     let mut habits = |segments: &[Segment], what: &str| -> Option<Habit> {
-        match x.habits {
+        match &x.habits.held {
             Ok((p, _)) => {
                 let h = Habit::of(p, segments);
-                if h.is_none() {
-                    omitted.push(format!("{what}：画像服务没有该群体的数据"));
+                match (&h, &x.habits.items_missing) {
+                    (None, _) => omitted.push(format!("{what}：画像服务没有该群体的数据")),
+                    (Some(_), Some(why)) => omitted.push(format!("{what}中的品类与商品：{why}")),
+                    (Some(_), None) => {}
                 }
                 h
             }
@@ -201,10 +203,8 @@ pub(crate) fn words(d: &Draft, x: &Context) -> (String, String, Vec<String>) {
                 yuan(f(Figure::SpendFen)),
                 f(Figure::MeanOrders),
                 yuan(f(Figure::AovFen)),
-                h.map_or(String::new(), |h| format!(
-                    "他们以前常买：{}。",
-                    h.categories
-                )),
+                h.and_then(|h| h.categories)
+                    .map_or(String::new(), |c| format!("他们以前常买：{c}。")),
                 yuan(f(Figure::OfferFen)),
             );
             (format!("沉睡唤醒：{n} 位高价值沉睡客户"), content, omitted)
@@ -241,11 +241,12 @@ pub(crate) fn figures(d: &Draft) -> Vec<SuggestionFigure> {
         .collect()
 }
 
-/// A group's habits in words: its busiest hour, main channel, top categories.
+/// A group's habits in words: its busiest hour, main channel, top categories
+/// and products (`None` when the answer was asked without items).
 struct Habit {
     hour: i32,
     channel: &'static str,
-    categories: String,
+    categories: Option<String>,
     products: String,
 }
 
@@ -273,11 +274,10 @@ impl Habit {
         Some(Habit {
             hour: hour.hour,
             channel: channel_label(channel.channel),
-            categories: if names.is_empty() {
-                "（无品类记录）".into()
-            } else {
-                names.join("、")
-            },
+            categories: (!p.items_omitted).then(|| match names.is_empty() {
+                true => "（无品类记录）".into(),
+                false => names.join("、"),
+            }),
             products: products.join("、"),
         })
     }
@@ -287,9 +287,10 @@ impl Habit {
             true => String::new(),
             false => format!("，常点{}", self.products),
         };
+        let categories = (self.categories.as_ref()).map_or(String::new(), |c| format!("，偏爱{c}"));
         format!(
-            "最常在 {} 点下单，主要渠道{}，偏爱{}{products}",
-            self.hour, self.channel, self.categories
+            "最常在 {} 点下单，主要渠道{}{categories}{products}",
+            self.hour, self.channel
         )
     }
 }
