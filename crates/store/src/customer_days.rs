@@ -18,15 +18,14 @@ pub const CUSTOMER_DAYS_MIGRATIONS: &[Migration] = migrations!(
 
 /// Adds a batch's rows to `customer_days` and replaces the stores' names;
 /// `new` are the rows the serving state does not hold yet (written by a
-/// plain insert).
+/// plain insert) and the stores it holds otherwise (the others are left).
 pub async fn write_customer_days(
     conn: &mut AnyConnection,
     d: &CustomerDays,
     new: &NewRows<'_>,
 ) -> Result<()> {
-    let stores = d
-        .stores
-        .iter()
+    let stores = (d.stores.iter())
+        .filter(|(id, _)| new.has_store(id))
         .map(|(id, s)| {
             vec![
                 id.as_str().into(),

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use portrait_core::memory::Selection;
+use portrait_core::memory::{CustomerState, Selection};
 use portrait_core::{Acc, CustomerAgg, CustomerDays, ResolvedFilter, StoreInfo};
 use portrait_store::{Applied, CONSUMER_MIGRATIONS, CUSTOMER_DAYS_MIGRATIONS, Migration, Store};
 
@@ -65,9 +65,7 @@ fn rows(rows: &[(&str, &str, i32, i64, i64)]) -> CustomerDays {
 /// duplicated or refused (the plain insert is undone and upserted).
 async fn write(store: &Store, d: &CustomerDays) {
     let mut tx = store.begin().await.expect("tx");
-    let new = (d.rows.keys())
-        .map(|(c, s, day)| (c.as_str(), s.as_str(), *day))
-        .collect();
+    let new = portrait_core::memory::NewRows::all(d);
     portrait_store::write_customer_days(&mut tx, d, &new)
         .await
         .expect("write");
@@ -118,6 +116,64 @@ async fn customer_days_add_up_and_load_back(store: Store) {
         mask[1] = true;
         Selection::Only(mask)
     });
+}
+
+/// A store is written when the serving state lacks it or holds another name
+/// or city, and only then; what loads back is the state's stores.
+async fn stores_are_written_when_new_to_the_state(store: Store) {
+    migrated(&store).await;
+    let mut state = CustomerState::default();
+    let mut step = async |d: CustomerDays, want_written: &[&str]| {
+        let new = state.new_rows(&d);
+        let written: Vec<&str> = (d.stores.keys())
+            .map(String::as_str)
+            .filter(|s| new.has_store(s))
+            .collect();
+        assert_eq!(written, want_written);
+        let mut tx = store.begin().await.expect("tx");
+        portrait_store::write_customer_days(&mut tx, &d, &new)
+            .await
+            .expect("write");
+        tx.commit().await.expect("commit");
+        state.apply(&d);
+    };
+    step(
+        rows(&[("a", "s1", 10, 1, 5), ("b", "s2", 10, 1, 5)]),
+        &["s1", "s2"],
+    )
+    .await;
+    // Behind the state's back: a store the state holds as named is not
+    // written again, so the table keeps this.
+    sqlx::query("UPDATE stores SET name = 'tampered' WHERE store_id = 's1'")
+        .execute(store.pool())
+        .await
+        .expect("update");
+    let name = async || -> String {
+        sqlx::query_scalar("SELECT name FROM stores WHERE store_id = 's1'")
+            .fetch_one(store.pool())
+            .await
+            .expect("s1")
+    };
+    step(
+        rows(&[("a", "s1", 11, 1, 5), ("c", "s3", 11, 1, 5)]),
+        &["s3"],
+    )
+    .await;
+    assert_eq!(name().await, "tampered");
+    let mut renamed = rows(&[("a", "s1", 12, 1, 5), ("b", "s2", 12, 1, 5)]);
+    if let Some(s1) = renamed.stores.get_mut("s1") {
+        s1.name = "s1 renamed".into();
+    }
+    step(renamed, &["s1"]).await;
+    assert_eq!(name().await, "s1 renamed");
+    let loaded = portrait_store::load_customer_days(store.pool())
+        .await
+        .expect("load");
+    for id in ["s1", "s2", "s3"] {
+        let info = |s: &CustomerState| s.stores.get(id).and_then(|i| s.stores.info(i)).cloned();
+        assert_eq!(info(&loaded), info(&state), "{id}");
+        assert!(info(&loaded).is_some_and(|i| !i.name.is_empty()), "{id}");
+    }
 }
 
 async fn positions_and_applied_commit_together(store: Store) {
@@ -538,6 +594,7 @@ both!(
     a_scan_reads_every_row_once,
     log_state_and_reset,
     customer_days_add_up_and_load_back,
+    stores_are_written_when_new_to_the_state,
     rekeying_keeps_every_row,
     positions_and_applied_commit_together,
     many_rows_in_one_batch,
