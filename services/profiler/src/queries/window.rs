@@ -12,38 +12,23 @@ use portrait_store::Sql;
 use sqlx::Row;
 
 use super::Profiler;
-use crate::patterns::sql::Scope;
+use crate::summary::scope_of;
 
 impl Profiler {
     pub(super) async fn window_counts(&self, filter: Option<&Filter>) -> Result<Arc<BasketCounts>> {
-        let f = self.ctx.resolve(filter)?;
+        let (f, version, scope) = self.with(filter, |s, f, sel, version| {
+            (f.clone(), version, scope_of(s, f, sel))
+        })?;
         let key = (f.clone(), true);
-        let (version, stores) = {
-            let (state, version) = self.projection.live.read();
-            let sel = state.customers.stores.select(&f);
-            let all = matches!(sel, portrait_core::memory::Selection::All);
-            let stores: Option<Vec<String>> = (!all).then(|| {
-                (0..state.customers.stores.len() as u32)
-                    .filter(|s| sel.contains(*s))
-                    .map(|s| state.customers.stores.name(s).to_owned())
-                    .collect()
-            });
-            (version, stores)
-        };
         if let Some(counts) = self.association_counts.get(&key, version) {
             return Ok(counts);
+        }
+        if scope.is_empty() {
+            return Ok(Arc::new(BasketCounts::default()));
         }
         // One scan of the portrait tables at a time (Profiler::scans).
         let _scan = self.scans.lock().await;
         let mut conn = self.ctx.store().acquire().await?;
-        let scope = Scope {
-            stores,
-            from: f.from,
-            to: f.to,
-        };
-        if scope.is_empty() {
-            return Ok(Arc::new(BasketCounts::default()));
-        }
         let table = "customer_products";
         let mut sql = Sql::for_conn(
             &conn,
